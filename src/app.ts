@@ -1,0 +1,130 @@
+/** Composition root: builds every service from a Config and wires them. Holds no logic. */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { pino, type Logger } from 'pino';
+import { ApiKeyService } from './billing/api-keys.js';
+import { RequestLog } from './billing/request-log.js';
+import type { Config } from './config.js';
+import { BackgroundWork } from './core/background-work.js';
+import { ModelCatalogue } from './core/models.js';
+import { openDatabase, type Database } from './db/database.js';
+import { getOrCreateSetting } from './db/settings.js';
+import { registerFileRoutes } from './http/files.js';
+import { registerHealthRoute } from './http/health.js';
+import { registerOpenAIRoutes } from './http/openai.js';
+import { createHttpServer } from './http/server.js';
+import { createImageFetcher } from './output/fetch-image.js';
+import { ImageOutput } from './output/image-output.js';
+import { ImagePipeline } from './pipeline.js';
+import { InProcessTransport } from './providers/demo/in-process-transport.js';
+import { createProviders } from './providers/registry.js';
+import { HttpTransport } from './providers/transport.js';
+import { channelsFromConfig, DEMO_CHANNEL_NAME } from './routing/channels-from-config.js';
+import { ChannelRouter } from './routing/router.js';
+import { OpenAIImagesSimulator } from './simulator/openai.js';
+import { FsImageStore } from './storage/fs-store.js';
+import { ImageRecords } from './storage/image-records.js';
+import { RetentionSweeper } from './storage/retention-sweeper.js';
+import { UrlSigner } from './storage/url-signer.js';
+
+export interface App {
+  config: Config;
+  http: FastifyInstance;
+  database: Database;
+  keys: ApiKeyService;
+  logger: Logger;
+  sweeper: RetentionSweeper;
+  /** Where the server listens, once it does: http://host:port. */
+  readonly address: string | undefined;
+  listen(): Promise<string>;
+  /** Stops taking requests, finishes in-flight ones and background writes, then closes. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+}
+
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const database = await openDatabase(config.database);
+  const { db } = database;
+  const background = new BackgroundWork((err, what) => logger.error({ err }, `background work failed: ${what}`));
+
+  const urlSecret = config.urlSecret ?? (await getOrCreateSetting(db, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
+  const signer = new UrlSigner(urlSecret);
+  const store = new FsImageStore(join(config.dataDir, 'images'));
+  const records = new ImageRecords(db);
+  const keys = new ApiKeyService(db, config.apiKeys);
+  const catalogue = ModelCatalogue.withAliases(config.modelAliases);
+
+  const channels = channelsFromConfig(config);
+  const httpTransport = new HttpTransport();
+  const demoSimulator = new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs });
+  const providers = createProviders(httpTransport, new InProcessTransport(demoSimulator));
+  const router = new ChannelRouter(() => channels, providers);
+
+  let address: string | undefined;
+  const publicUrl = () => config.publicUrl ?? address ?? `http://${config.host}:${config.port}`;
+  const output = new ImageOutput({
+    store,
+    records,
+    signer,
+    background,
+    publicUrl,
+    fetchImage: createImageFetcher(httpTransport, config.upstreamTimeoutSeconds * 1000),
+    urlTtlSeconds: config.urlTtlSeconds,
+    retentionSeconds: config.retentionSeconds,
+  });
+  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background));
+
+  const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys });
+  registerOpenAIRoutes(http, {
+    catalogue,
+    pipeline,
+    channelsFor: (model) => router.candidates(model).map((c) => c.name),
+    isDemo: (name) => name === DEMO_CHANNEL_NAME,
+  });
+  registerFileRoutes(http, store, signer);
+  registerHealthRoute(http, async () => {
+    await sql`select 1`.execute(db);
+  });
+
+  const sweeper = new RetentionSweeper(records, store);
+  let closed = false;
+
+  return {
+    config,
+    http,
+    database,
+    keys,
+    logger,
+    sweeper,
+    get address() {
+      return address;
+    },
+    async listen() {
+      await http.listen({ host: config.host, port: config.port });
+      const bound = http.server.address();
+      const port = typeof bound === 'object' && bound ? bound.port : config.port;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      sweeper.start(config.sweepIntervalSeconds * 1000, (err) => logger.error({ err }, 'retention sweep failed'));
+      if (channels.some((c) => c.kind === 'demo')) {
+        logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
+      }
+      return address;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      sweeper.stop();
+      await http.close();
+      await background.drain();
+      await httpTransport.close();
+      await database.close();
+    },
+  };
+}

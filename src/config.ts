@@ -1,0 +1,234 @@
+/**
+ * One typed Config from env vars plus an optional YAML file (IMAGEGATE_CONFIG). Env wins over
+ * the file. Anything invalid fails at start with one ConfigError line naming the variable.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { BUILTIN_MODELS, type ModelAlias } from './core/models.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+export interface UpstreamConfig {
+  apiKey: string;
+  /** Ends in /v1, as in the OpenAI SDKs. */
+  baseUrl: string;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: DatabaseConfig;
+  /** Client keys accepted with no limits (IMAGEGATE_API_KEYS). */
+  apiKeys: string[];
+  adminKey: string | undefined;
+  /** Base of image URLs; undefined means "the address the server listens on". */
+  publicUrl: string | undefined;
+  urlTtlSeconds: number;
+  retentionSeconds: number;
+  sweepIntervalSeconds: number;
+  upstreamTimeoutSeconds: number;
+  bodyLimitBytes: number;
+  /** How long the demo channel "thinks" before answering. */
+  demoDelayMs: number;
+  /** Secret for signing image URLs; when unset one is generated once and kept in the database. */
+  urlSecret: string | undefined;
+  logLevel: string;
+  openai: UpstreamConfig | undefined;
+  modelAliases: ModelAlias[];
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+type FileConfig = Record<string, unknown>;
+
+/** The file keys each setting may also come from, beside its env var. */
+const FILE_KEYS: Readonly<Record<string, string>> = {
+  HOST: 'host',
+  PORT: 'port',
+  IMAGEGATE_DATA_DIR: 'data_dir',
+  DATABASE_URL: 'database_url',
+  IMAGEGATE_API_KEYS: 'api_keys',
+  IMAGEGATE_ADMIN_KEY: 'admin_key',
+  IMAGEGATE_PUBLIC_URL: 'public_url',
+  IMAGEGATE_URL_TTL: 'url_ttl',
+  IMAGEGATE_RETENTION: 'retention',
+  IMAGEGATE_SWEEP_INTERVAL: 'sweep_interval',
+  IMAGEGATE_UPSTREAM_TIMEOUT: 'upstream_timeout',
+  IMAGEGATE_BODY_LIMIT: 'body_limit',
+  IMAGEGATE_DEMO_DELAY: 'demo_delay',
+  IMAGEGATE_URL_SECRET: 'url_secret',
+  LOG_LEVEL: 'log_level',
+  OPENAI_API_KEY: 'openai_api_key',
+  OPENAI_BASE_URL: 'openai_base_url',
+};
+
+export function loadConfig(env: Env = process.env): Config {
+  const file = readConfigFile(env.IMAGEGATE_CONFIG);
+  const get = (name: string): string | undefined => {
+    const fromEnv = env[name];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const key = FILE_KEYS[name];
+    const fromFile = key ? file[key] : undefined;
+    if (fromFile === undefined || fromFile === null) return undefined;
+    return Array.isArray(fromFile) ? fromFile.join(',') : String(fromFile);
+  };
+
+  const host = get('HOST') ?? '127.0.0.1';
+  const port = parsePort(get('PORT') ?? '8080');
+  const dataDir = resolve(get('IMAGEGATE_DATA_DIR') ?? './data');
+  const openaiKey = get('OPENAI_API_KEY');
+  const openaiBaseUrl = parseBaseUrl(get('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1');
+  return {
+    host,
+    port,
+    dataDir,
+    database: parseDatabaseUrl(get('DATABASE_URL'), dataDir),
+    apiKeys: splitList(get('IMAGEGATE_API_KEYS')),
+    adminKey: get('IMAGEGATE_ADMIN_KEY'),
+    publicUrl: parsePublicUrl(get('IMAGEGATE_PUBLIC_URL')),
+    urlTtlSeconds: parseDuration('IMAGEGATE_URL_TTL', get('IMAGEGATE_URL_TTL') ?? '24h'),
+    retentionSeconds: parseDuration('IMAGEGATE_RETENTION', get('IMAGEGATE_RETENTION') ?? '7d'),
+    sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
+    upstreamTimeoutSeconds: parseDuration('IMAGEGATE_UPSTREAM_TIMEOUT', get('IMAGEGATE_UPSTREAM_TIMEOUT') ?? '300s'),
+    bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
+    demoDelayMs: parseDuration('IMAGEGATE_DEMO_DELAY', get('IMAGEGATE_DEMO_DELAY') ?? '1s', 'ms'),
+    urlSecret: get('IMAGEGATE_URL_SECRET'),
+    logLevel: parseLogLevel(get('LOG_LEVEL') ?? 'info'),
+    openai: openaiKey
+      ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
+      : undefined,
+    modelAliases: parseModelAliases(file.models),
+  };
+}
+
+function readConfigFile(path: string | undefined): FileConfig {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`IMAGEGATE_CONFIG: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`IMAGEGATE_CONFIG: ${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`IMAGEGATE_CONFIG: ${path} must hold a mapping of settings`);
+  }
+  return parsed as FileConfig;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`PORT: '${value}' is not a port number (0-65535)`);
+  }
+  return port;
+}
+
+function parseDatabaseUrl(value: string | undefined, dataDir: string): DatabaseConfig {
+  if (!value) return { kind: 'sqlite', file: join(dataDir, 'imagegate.db') };
+  if (/^postgres(ql)?:\/\//.test(value)) return { kind: 'postgres', url: value };
+  const path = value.startsWith('sqlite:') ? value.slice('sqlite:'.length).replace(/^\/\//, '') : value;
+  if (path === ':memory:') return { kind: 'sqlite', file: path };
+  if (!value.startsWith('sqlite:') && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(`DATABASE_URL: unsupported scheme in '${redactUrl(value)}' (use postgres://... or a SQLite file path)`);
+  }
+  return { kind: 'sqlite', file: isAbsolute(path) ? path : resolve(path) };
+}
+
+function parsePublicUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  return parseHttpUrl('IMAGEGATE_PUBLIC_URL', value).replace(/\/+$/, '');
+}
+
+function parseBaseUrl(value: string): string {
+  return parseHttpUrl('OPENAI_BASE_URL', value).replace(/\/+$/, '');
+}
+
+function parseHttpUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name}: '${value}' is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name}: '${value}' must be an http(s) URL`);
+  }
+  return value;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "24h", "7d", "500ms" -> seconds (or ms). */
+export function parseDuration(name: string, value: string, unit: 's' | 'ms' = 's'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) throw new ConfigError(`${name}: '${value}' is not a duration (e.g. 30s, 15m, 24h, 7d)`);
+  const seconds = Number(match[1]) * (DURATION_UNITS[match[2] ?? 's'] ?? 1);
+  return unit === 'ms' ? Math.round(seconds * 1000) : seconds;
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+function parseBytes(name: string, value: string): number {
+  const match = /^\s*(\d+)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!match) throw new ConfigError(`${name}: '${value}' is not a size (e.g. 512kb, 64mb)`);
+  const bytes = Number(match[1]) * (BYTE_UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  if (bytes < 1024) throw new ConfigError(`${name}: '${value}' is too small (at least 1kb)`);
+  return bytes;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function parseLogLevel(value: string): string {
+  if (!LOG_LEVELS.includes(value)) throw new ConfigError(`LOG_LEVEL: '${value}' is not one of ${LOG_LEVELS.join(', ')}`);
+  return value;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function parseModelAliases(value: unknown): ModelAlias[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new ConfigError('IMAGEGATE_CONFIG: models must be a list');
+  const known = new Set(BUILTIN_MODELS.map((m) => m.id));
+  return value.map((entry: unknown, i) => {
+    const where = `IMAGEGATE_CONFIG: models[${i}]`;
+    if (typeof entry !== 'object' || entry === null) throw new ConfigError(`${where} must be a mapping`);
+    const e = entry as Record<string, unknown>;
+    if (typeof e.name !== 'string' || !e.name) throw new ConfigError(`${where}.name must be a non-empty string`);
+    if (typeof e.base !== 'string' || !known.has(e.base)) {
+      throw new ConfigError(`${where}.base must name a built-in model or an earlier alias (got '${String(e.base)}')`);
+    }
+    known.add(e.name);
+    if (e.upstream_model !== undefined && typeof e.upstream_model !== 'string') {
+      throw new ConfigError(`${where}.upstream_model must be a string`);
+    }
+    if (e.params !== undefined && (typeof e.params !== 'object' || e.params === null || Array.isArray(e.params))) {
+      throw new ConfigError(`${where}.params must be a mapping`);
+    }
+    return {
+      name: e.name,
+      base: e.base,
+      ...(typeof e.upstream_model === 'string' ? { upstreamModel: e.upstream_model } : {}),
+      ...(typeof e.description === 'string' ? { description: e.description } : {}),
+      ...(e.params ? { params: e.params as Record<string, unknown> } : {}),
+    };
+  });
+}
+
+/** For logs: never print credentials embedded in a URL. */
+export function redactUrl(value: string): string {
+  return value.replace(/\/\/([^@/]*)@/, '//***@');
+}

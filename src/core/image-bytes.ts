@@ -1,0 +1,40 @@
+/** Recognizing image bytes by content, never by name or header. Pure. */
+
+export type ImageKind = 'png' | 'jpeg' | 'webp' | 'gif';
+
+export const IMAGE_MIME: Readonly<Record<ImageKind, string>> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+};
+
+export const IMAGE_EXTENSION: Readonly<Record<ImageKind, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif' };
+
+export function sniffImage(bytes: Uint8Array): ImageKind | null {
+  const b = bytes;
+  if (b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47 && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) {
+    return 'png';
+  }
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
+  if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return 'gif';
+  return null;
+}
+
+/** Sniffs base64 text by decoding only its first bytes. */
+export function sniffBase64Image(base64: string): ImageKind | null {
+  return sniffImage(Buffer.from(base64.slice(0, 24), 'base64'));
+}
+
+function ascii(b: Uint8Array, start: number, end: number): string {
+  return String.fromCharCode(...b.subarray(start, end));
+}
+
+/** `data:image/png;base64,....` -> its base64 part, or null when it is not a base64 data URI. */
+export function base64FromDataUri(uri: string): string | null {
+  const comma = uri.indexOf(',');
+  if (!uri.startsWith('data:') || comma < 0) return null;
+  if (!uri.slice(5, comma).split(';').includes('base64')) return null;
+  return uri.slice(comma + 1);
+}

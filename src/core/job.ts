@@ -1,0 +1,68 @@
+import type { ModelSpec } from './models.js';
+
+export type ResponseFormat = 'url' | 'b64_json';
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+export type Background = 'transparent' | 'opaque' | 'auto';
+export type Moderation = 'low' | 'auto';
+
+/**
+ * One validated image request, the unit every later stage works on. Built by http/ from
+ * whatever dialect the client spoke; providers turn it into their upstream's wire format.
+ */
+export interface ImageJob {
+  /** The request id (x-request-id), also the id of the request log row. */
+  readonly id: string;
+  readonly operation: 'generate';
+  readonly model: ModelSpec;
+  /** A text description of the desired image(s). */
+  readonly prompt: string;
+  /** How many images to generate, 1-10 (dall-e-3: 1). */
+  readonly n: number;
+  /** `auto` or `WIDTHxHEIGHT`, already checked against the model's rules. */
+  readonly size: string;
+  /** The quality enum of the model's family (`auto` lets the model choose). */
+  readonly quality: string;
+  /** How the client wants the images back; never sent to a GPT image upstream. */
+  readonly responseFormat: ResponseFormat;
+  /** GPT image models: png (default), jpeg or webp. */
+  readonly outputFormat?: OutputFormat;
+  /** GPT image models with jpeg/webp: 0-100. */
+  readonly outputCompression?: number;
+  readonly background?: Background;
+  readonly moderation?: Moderation;
+  /** dall-e-3: vivid or natural; other models: passed through as given (seed 004). */
+  readonly style?: unknown;
+  /** Tri-state (seed 004): undefined = not sent, false = explicitly off. */
+  readonly watermark?: boolean;
+  /** A stable id of the caller's end user. */
+  readonly user?: string;
+  /** Channel-specific metadata, passed through as given. */
+  readonly metadata?: unknown;
+  /** Fields imagegate does not know, passed as-is to OpenAI-compatible upstreams. */
+  readonly passthrough: Readonly<Record<string, unknown>>;
+}
+
+/** One image as an upstream handed it over, before output/ normalizes it. */
+export type UpstreamImage =
+  | { readonly kind: 'b64'; readonly base64: string; readonly revisedPrompt?: string }
+  | { readonly kind: 'url'; readonly url: string; readonly revisedPrompt?: string };
+
+/** Token usage as OpenAI reports it for GPT image models. */
+export interface ImageUsage {
+  total_tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  input_tokens_details?: { text_tokens: number; image_tokens: number };
+  [extra: string]: unknown;
+}
+
+/** What a provider returns: the images plus whatever the upstream said about them. */
+export interface ProviderResult {
+  readonly images: readonly UpstreamImage[];
+  readonly usage?: ImageUsage;
+  readonly size?: string;
+  readonly quality?: string;
+  readonly background?: string;
+  readonly outputFormat?: string;
+  readonly metadata?: unknown;
+}

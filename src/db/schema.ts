@@ -1,0 +1,70 @@
+/** Table types: the schema lives here, so a wrong column is a compile error. Times are epoch ms. */
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  /** The visible start of the key (e.g. `ig-3fA9c1`), to tell keys apart in lists. */
+  prefix: string;
+  /** SHA-256 of the whole key, hex. The key itself is never stored. */
+  secret_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ChannelsTable {
+  id: string;
+  name: string;
+  kind: string;
+  base_url: string | null;
+  /** The rest of the channel definition, JSON. */
+  config: string;
+  enabled: number;
+  created_at: number;
+}
+
+export interface RequestLogTable {
+  id: string;
+  key_id: string | null;
+  model: string | null;
+  channel: string | null;
+  operation: string;
+  status: number;
+  error_code: string | null;
+  n: number;
+  delivered: number;
+  latency_ms: number;
+  upstream_latency_ms: number | null;
+  created_at: number;
+}
+
+export interface ImagesTable {
+  /** Also the file name stem in the ImageStore. */
+  id: string;
+  request_id: string;
+  key_id: string | null;
+  mime: string;
+  bytes: number;
+  created_at: number;
+  /** Retention: the sweeper deletes the image after this. */
+  expires_at: number;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Tables {
+  api_keys: ApiKeysTable;
+  channels: ChannelsTable;
+  request_log: RequestLogTable;
+  images: ImagesTable;
+  settings: SettingsTable;
+}
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewRequestLog = Insertable<RequestLogTable>;
+export type NewImage = Insertable<ImagesTable>;
+// Generated is re-exported for later tables with database-made columns.
+export type { Generated };

@@ -1,0 +1,45 @@
+/** Any thrown error -> the OpenAI error envelope with the right status. Never a stack trace. */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+
+const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'The request body is too large.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'The request body is empty; send a JSON object.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body.' },
+};
+
+export function toGatewayError(err: unknown): GatewayError | null {
+  if (err instanceof GatewayError) return err;
+  const fe = err as Partial<FastifyError>;
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message ?? fe.message ?? 'Bad request.');
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message ?? ''))) {
+    return new GatewayError(400, 'invalid_request_error', 'invalid_json', null, `The request body is not valid JSON: ${fe.message ?? ''}`.trim());
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new GatewayError(fe.statusCode, 'invalid_request_error', null, null, fe.message ?? 'Bad request.');
+  }
+  return null;
+}
+
+export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const known = toGatewayError(err);
+  if (!known) {
+    request.log.error({ err }, 'unhandled error');
+    void reply.status(500).send({
+      error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: 'internal_error' },
+    });
+    return;
+  }
+  if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message }, 'request failed');
+  void reply.status(known.status).headers(known.headers).send(known.toEnvelope());
+}
+
+export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0];
+  void reply.status(404).send({
+    error: { message: `Invalid URL (${request.method} ${path})`, type: 'invalid_request_error', param: null, code: 'not_found' },
+  });
+}

@@ -1,0 +1,29 @@
+/** GET /files/:name?expires=&sig=: stored images behind signed, expiring links. */
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import type { ImageStore } from '../storage/image-store.js';
+import type { UrlSigner } from '../storage/url-signer.js';
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+
+export function registerFileRoutes(app: FastifyInstance, store: ImageStore, signer: UrlSigner, now: () => number = Date.now): void {
+  app.get<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>('/files/:name', async (request, reply) => {
+    const { name } = request.params;
+    const check = signer.check(name, request.query.expires, request.query.sig);
+    if (check === 'tampered') {
+      throw new GatewayError(403, 'invalid_request_error', 'invalid_signature', null, 'This image link is not valid.');
+    }
+    if (check === 'expired') {
+      throw new GatewayError(410, 'invalid_request_error', 'url_expired', null, 'This image link has expired.');
+    }
+    const file = await store.open(name);
+    if (!file) throw new GatewayError(404, 'invalid_request_error', 'image_not_found', null, 'This image is no longer stored.');
+    const ext = name.slice(name.lastIndexOf('.') + 1);
+    const maxAge = Math.max(0, Number(request.query.expires) - Math.floor(now() / 1000));
+    return reply
+      .type(CONTENT_TYPES[ext] ?? 'application/octet-stream')
+      .header('content-length', file.size)
+      .header('cache-control', `private, max-age=${maxAge}`)
+      .send(file.stream);
+  });
+}

@@ -1,0 +1,68 @@
+/** The OpenAI dialect: /v1/images/generations and /v1/models. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseGenerationRequest } from '../core/generation-request.js';
+import { modelNotFound } from '../core/errors.js';
+import type { ModelCatalogue, ModelSpec } from '../core/models.js';
+import type { ImagePipeline, ImagesResult } from '../pipeline.js';
+
+export interface OpenAIRoutesDeps {
+  catalogue: ModelCatalogue;
+  pipeline: ImagePipeline;
+  /** Label for /v1/models: which channels could serve a model. */
+  channelsFor: (modelId: string) => string[];
+  isDemo: (channelName: string) => boolean;
+}
+
+const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation time
+
+export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
+  app.post('/v1/images/generations', async (request, reply) => {
+    const job = parseGenerationRequest(request.body, deps.catalogue, request.id);
+    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal: abortOnClientClose(request, reply) });
+    return reply.type('application/json; charset=utf-8').send(renderImagesResponse(result));
+  });
+
+  app.get('/v1/models', async () => ({ object: 'list', data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
+
+  app.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {
+    const spec = deps.catalogue.get(request.params.model);
+    if (!spec) throw modelNotFound(request.params.model);
+    return renderModel(spec, deps);
+  });
+}
+
+/** Aborts the upstream call when the client goes away before its answer. */
+export function abortOnClientClose(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client closed the request'));
+  });
+  request.raw.once('aborted', () => controller.abort(new Error('client aborted the request')));
+  return controller.signal;
+}
+
+function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
+  const channels = deps.channelsFor(spec.id);
+  const demoOnly = channels.length > 0 && channels.every((c) => deps.isDemo(c));
+  return {
+    id: spec.id,
+    object: 'model',
+    created: CREATED,
+    owned_by: demoOnly ? 'imagegate-demo' : 'imagegate',
+    description: demoOnly ? `${spec.description} — DEMO channel: images are rendered locally, not by a real model` : spec.description,
+  };
+}
+
+/** OpenAI's ImagesResponse: created, data[], then what is known about the result. */
+export function renderImagesResponse(result: ImagesResult): string {
+  return JSON.stringify({
+    created: result.created,
+    data: result.data,
+    ...(result.background ? { background: result.background } : {}),
+    ...(result.outputFormat ? { output_format: result.outputFormat } : {}),
+    ...(result.size ? { size: result.size } : {}),
+    ...(result.quality ? { quality: result.quality } : {}),
+    ...(result.usage ? { usage: result.usage } : {}),
+    ...(result.metadata !== undefined ? { metadata: result.metadata } : {}),
+  });
+}

@@ -1,0 +1,46 @@
+/** The Fastify instance: request ids, auth for /v1, error envelopes, and the dialects' routes. */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ApiKeyService } from '../billing/api-keys.js';
+import { createAuthHook } from './auth.js';
+import { handleError, handleNotFound } from './errors.js';
+
+export interface HttpServerOptions {
+  logger: FastifyBaseLogger;
+  bodyLimitBytes: number;
+  keys: ApiKeyService;
+}
+
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    // One log line per request would cost more than it tells; the request log table has them.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Image generations take minutes; the default timeouts would cut them off.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 72_000,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
+    },
+  });
+  // Only JSON bodies (multipart comes with edits): anything else is a clear 415.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('apiKey', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  const authenticate = createAuthHook(opts.keys);
+  app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/v1/')) await authenticate(request);
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler(handleNotFound);
+  return app;
+}

@@ -1,0 +1,96 @@
+/**
+ * Upstream images -> what the client asked for. Every image is stored for the retention period;
+ * url mode stores before answering (the link must work at once), b64 mode after (off the
+ * critical path). b64, data URIs and upstream URLs all end up as the requested form.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BackgroundWork } from '../core/background-work.js';
+import { GatewayError } from '../core/errors.js';
+import { IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind } from '../core/image-bytes.js';
+import type { ImageJob, UpstreamImage } from '../core/job.js';
+import type { ImageRecords } from '../storage/image-records.js';
+import type { ImageStore } from '../storage/image-store.js';
+import { storedName } from '../storage/retention-sweeper.js';
+import type { UrlSigner } from '../storage/url-signer.js';
+
+export interface DeliveredImage {
+  b64_json?: string;
+  url?: string;
+  revised_prompt?: string;
+}
+
+/** Downloads an image an upstream handed over by URL. */
+export type ImageFetcher = (url: string, signal: AbortSignal) => Promise<Buffer>;
+
+export interface ImageOutputDeps {
+  store: ImageStore;
+  records: ImageRecords;
+  signer: UrlSigner;
+  fetchImage: ImageFetcher;
+  background: BackgroundWork;
+  /** Base of image links, e.g. https://img.example.com (read late: the port may be chosen at listen). */
+  publicUrl: () => string;
+  urlTtlSeconds: number;
+  retentionSeconds: number;
+  now?: () => number;
+}
+
+export class ImageOutput {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ImageOutputDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async deliver(job: ImageJob, images: readonly UpstreamImage[], keyId: string | null, signal: AbortSignal): Promise<DeliveredImage[]> {
+    return Promise.all(images.map((image) => this.deliverOne(job, image, keyId, signal)));
+  }
+
+  private async deliverOne(job: ImageJob, image: UpstreamImage, keyId: string | null, signal: AbortSignal): Promise<DeliveredImage> {
+    const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
+    if (job.responseFormat === 'b64_json' && image.kind === 'b64') {
+      checkedKind(sniffBase64Image(image.base64));
+      this.deps.background.run('store image', () => this.store(job, Buffer.from(image.base64, 'base64'), keyId).then(() => undefined));
+      return { b64_json: image.base64, ...revised };
+    }
+    const bytes = image.kind === 'b64' ? Buffer.from(image.base64, 'base64') : await this.download(image.url, signal);
+    if (job.responseFormat === 'b64_json') {
+      checkedKind(sniffImage(bytes));
+      this.deps.background.run('store image', () => this.store(job, bytes, keyId).then(() => undefined));
+      return { b64_json: bytes.toString('base64'), ...revised };
+    }
+    const name = await this.store(job, bytes, keyId);
+    return { url: this.signedUrl(name), ...revised };
+  }
+
+  /** Writes the bytes and records them for retention; returns the stored name. */
+  private async store(job: ImageJob, bytes: Buffer, keyId: string | null): Promise<string> {
+    const kind = checkedKind(sniffImage(bytes));
+    const id = randomBytes(16).toString('base64url');
+    const mime = IMAGE_MIME[kind];
+    const name = storedName(id, mime);
+    await this.deps.store.put(name, bytes);
+    const created = this.now();
+    const record = { id, request_id: job.id, key_id: keyId, mime, bytes: bytes.length, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 };
+    this.deps.background.run('record image', () => this.deps.records.insert(record));
+    return name;
+  }
+
+  private signedUrl(name: string): string {
+    const { expires, sig } = this.deps.signer.sign(name, this.deps.urlTtlSeconds);
+    return `${this.deps.publicUrl()}/files/${name}?expires=${expires}&sig=${sig}`;
+  }
+
+  private async download(url: string, signal: AbortSignal): Promise<Buffer> {
+    try {
+      return await this.deps.fetchImage(url, signal);
+    } catch {
+      throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image URL that could not be downloaded.');
+    }
+  }
+}
+
+function checkedKind(kind: ImageKind | null): ImageKind {
+  if (!kind) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned data that is not an image.');
+  return kind;
+}

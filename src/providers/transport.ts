@@ -1,0 +1,126 @@
+/**
+ * How providers reach an upstream: real HTTP (undici, pooled keep-alive) or in-process (the demo
+ * channel calling a simulator directly). Both turn failures into UpstreamFailure.
+ */
+import { Agent, errors as undiciErrors } from 'undici';
+import { UpstreamFailure } from '../core/upstream-failure.js';
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string | Buffer;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+export interface Transport {
+  send(request: UpstreamRequest): Promise<UpstreamResponse>;
+}
+
+/** Refuse absurd upstream answers before they exhaust memory. */
+const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
+
+export class HttpTransport implements Transport {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 0 });
+
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const signal = combineSignals(req.signal, req.timeoutMs);
+    try {
+      const res = await this.agent.request({
+        origin: new URL(req.url).origin,
+        path: pathOf(req.url),
+        method: req.method,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal: signal.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      const body = await readBody(res.body, Number(res.headers['content-length'] ?? 0));
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body };
+    } catch (err) {
+      throw toFailure(err, req, signal);
+    } finally {
+      signal.dispose();
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function pathOf(url: string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
+
+async function readBody(body: AsyncIterable<Buffer>, declared: number): Promise<Buffer> {
+  if (declared > MAX_RESPONSE_BYTES) throw new UpstreamFailure('protocol', `upstream answer too large (${declared} bytes)`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BYTES) throw new UpstreamFailure('protocol', 'upstream answer too large');
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+interface CombinedSignal {
+  signal: AbortSignal;
+  timedOut(): boolean;
+  callerAborted(): boolean;
+  dispose(): void;
+}
+
+/** One signal for "caller gave up" or "deadline passed", remembering which. */
+export function combineSignals(caller: AbortSignal | undefined, timeoutMs: number): CombinedSignal {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error('timeout'));
+  }, timeoutMs);
+  const onAbort = () => controller.abort(caller?.reason);
+  if (caller?.aborted) onAbort();
+  else caller?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    timedOut: () => timedOut,
+    callerAborted: () => caller?.aborted === true,
+    dispose: () => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function toFailure(err: unknown, req: UpstreamRequest, signal: CombinedSignal): UpstreamFailure {
+  if (err instanceof UpstreamFailure) return err;
+  if (signal.callerAborted()) return new UpstreamFailure('aborted', 'the client closed the request');
+  if (
+    signal.timedOut() ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new UpstreamFailure('timeout', `no answer within ${Math.round(req.timeoutMs / 1000)}s`);
+  }
+  const code = (err as { code?: unknown }).code;
+  const what = typeof code === 'string' ? code : err instanceof Error ? err.name : 'error';
+  return new UpstreamFailure('connection', `connection to upstream failed (${what})`);
+}

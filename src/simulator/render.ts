@@ -1,0 +1,222 @@
+// Placeholder image rendering for the simulator: real, decodable images of the
+// requested size and format that show the prompt, made quickly with sharp.
+import sharp from 'sharp';
+
+export type ImageFormat = 'png' | 'jpeg' | 'webp';
+
+export interface RenderOptions {
+  width: number;
+  height: number;
+  format: ImageFormat;
+  /** The prompt to show; escaped, truncated and wrapped here. */
+  text: string;
+  /** 0-100, jpeg/webp quality. */
+  compression?: number;
+  /** Alpha background (png/webp only; jpeg has no alpha). */
+  transparent?: boolean;
+  /** Image index: varies the background colour. */
+  variant?: number;
+}
+
+const MAX_TEXT_CHARS = 200;
+// Solid bands instead of an SVG gradient: cairo fills them several times faster
+// (a 4K gradient fill alone costs ~100 ms), and they still read as a gradient.
+const MAX_BANDS = 96;
+const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
+
+export async function renderImage(opts: RenderOptions): Promise<Buffer> {
+  const width = toDimension(opts.width, 'width');
+  const height = toDimension(opts.height, 'height');
+  const transparent = opts.transparent === true && opts.format !== 'jpeg';
+  const svg = buildSvg(width, height, opts.text, opts.variant ?? 0, transparent);
+  let pipeline = sharp(Buffer.from(svg, 'utf8'));
+  // librsvg always yields RGBA; opaque images should be plain RGB like OpenAI's.
+  if (!transparent) pipeline = pipeline.removeAlpha();
+  return encode(pipeline, opts.format, opts.compression).toBuffer();
+}
+
+function toDimension(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1 || value > 16384) {
+    throw new RangeError(`renderImage: ${name} must be an integer in 1..16384, got ${String(value)}`);
+  }
+  return value;
+}
+
+function encode(pipeline: sharp.Sharp, format: ImageFormat, compression: number | undefined): sharp.Sharp {
+  const quality = clampQuality(compression);
+  switch (format) {
+    case 'png':
+      // Low zlib effort: encoding is a third of the time at level 6, sizes stay small.
+      return pipeline.png({ compressionLevel: 2, adaptiveFiltering: false });
+    case 'jpeg':
+      return pipeline.jpeg({ quality });
+    case 'webp':
+      // effort 0: webp encoding dominates otherwise (4K takes ~0.5 s at default).
+      return pipeline.webp({ quality, effort: 0 });
+  }
+}
+
+function clampQuality(compression: number | undefined): number {
+  if (compression === undefined || !Number.isFinite(compression)) return 90;
+  return Math.min(100, Math.max(1, Math.round(compression)));
+}
+
+function buildSvg(width: number, height: number, text: string, variant: number, transparent: boolean): string {
+  const layout = layoutText(prepareText(text), width, height);
+  const background = transparent ? '' : backgroundBands(width, height, variant);
+  const fill = transparent ? '#1a1a1a' : '#ffffff';
+  const stroke = transparent ? '#ffffff' : '#000000';
+  const strokeWidth = Math.max(1, Math.round(layout.fontSize / 12));
+  const lines = layout.lines
+    .map((line, i) => `<tspan x="${width / 2}" y="${layout.firstBaseline + i * layout.lineHeight}">${escapeXml(line)}</tspan>`)
+    .join('');
+  const footer = footerText(width, height, variant, layout.fontSize);
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<g shape-rendering="crispEdges">${background}</g>` +
+    `<text font-family="${FONT_FAMILY}" font-size="${layout.fontSize}" fill="${fill}" stroke="${stroke}" ` +
+    `stroke-width="${strokeWidth}" stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${lines}</text>` +
+    `${footer}</svg>`
+  );
+}
+
+function footerText(width: number, height: number, variant: number, fontSize: number): string {
+  const size = Math.max(6, Math.round(fontSize * 0.45));
+  if (size * 2 > height) return '';
+  const label = `imagegate simulator · ${width}x${height} · #${variant + 1}`;
+  return (
+    `<text x="${width / 2}" y="${height - size}" font-family="${FONT_FAMILY}" font-size="${size}" ` +
+    `fill="#ffffff" fill-opacity="0.7" text-anchor="middle">${escapeXml(label)}</text>`
+  );
+}
+
+/** Horizontal bands stepping between two variant-dependent colours. */
+function backgroundBands(width: number, height: number, variant: number): string {
+  const hue = (210 + variant * 47) % 360;
+  const top = hslToRgb(hue, 0.55, 0.32);
+  const bottom = hslToRgb((hue + 70) % 360, 0.65, 0.55);
+  const count = Math.max(1, Math.min(MAX_BANDS, Math.floor(height / 4)));
+  const parts: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = count === 1 ? 0 : i / (count - 1);
+    const y0 = Math.floor((i * height) / count);
+    const y1 = Math.floor(((i + 1) * height) / count);
+    parts.push(`<rect x="0" y="${y0}" width="${width}" height="${y1 - y0}" fill="${mixHex(top, bottom, t)}"/>`);
+  }
+  return parts.join('');
+}
+
+type Rgb = readonly [number, number, number];
+
+function hslToRgb(h: number, s: number, l: number): Rgb {
+  const c = (1 - Math.abs(2 * l - 1)) * s;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = l - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
+}
+
+function mixHex(a: Rgb, b: Rgb, t: number): string {
+  const channel = (i: 0 | 1 | 2): string =>
+    Math.round(a[i] + (b[i] - a[i]) * t)
+      .toString(16)
+      .padStart(2, '0');
+  return `#${channel(0)}${channel(1)}${channel(2)}`;
+}
+
+/** Drops characters XML 1.0 forbids, flattens whitespace, truncates by code point. */
+function prepareText(text: string): string {
+  const cleaned = text.replace(/[\u0000-\u001f\u007f\ufffe\uffff]/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = Array.from(cleaned);
+  if (chars.length <= MAX_TEXT_CHARS) return cleaned;
+  return `${chars.slice(0, MAX_TEXT_CHARS - 1).join('').trimEnd()}…`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c] ?? c);
+}
+
+const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+interface TextLayout {
+  fontSize: number;
+  lineHeight: number;
+  lines: string[];
+  firstBaseline: number;
+}
+
+/** Picks the largest font size (down to a floor) at which the wrapped text fits. */
+function layoutText(text: string, width: number, height: number): TextLayout {
+  const minFont = 6;
+  let fontSize = Math.max(minFont, Math.round(Math.min(width, height) / 14));
+  for (;;) {
+    // ~0.6 em per glyph is a fair average for a sans-serif font.
+    const perLine = Math.max(1, Math.floor((width * 0.86) / (fontSize * 0.6)));
+    const lineHeight = Math.round(fontSize * 1.25);
+    const lines = wrap(text, perLine);
+    const fits = lines.length * lineHeight <= height * 0.8;
+    if (fits || fontSize <= minFont) {
+      const maxLines = Math.max(1, Math.floor((height * 0.8) / lineHeight));
+      const shown = lines.slice(0, maxLines);
+      const blockHeight = shown.length * lineHeight;
+      const firstBaseline = Math.round((height - blockHeight) / 2 + fontSize);
+      return { fontSize, lineHeight, lines: shown, firstBaseline };
+    }
+    fontSize = Math.max(minFont, Math.floor(fontSize * 0.85));
+  }
+}
+
+/** Greedy word wrap; words longer than a line are split. */
+function wrap(text: string, perLine: number): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    for (const piece of splitLong(word, perLine)) {
+      if (current === '') current = piece;
+      else if (Array.from(current).length + 1 + Array.from(piece).length <= perLine) current += ` ${piece}`;
+      else {
+        lines.push(current);
+        current = piece;
+      }
+    }
+  }
+  if (current !== '') lines.push(current);
+  return lines;
+}
+
+function splitLong(word: string, perLine: number): string[] {
+  const chars = Array.from(word);
+  if (chars.length <= perLine) return [word];
+  const pieces: string[] = [];
+  for (let i = 0; i < chars.length; i += perLine) pieces.push(chars.slice(i, i + perLine).join(''));
+  return pieces;
+}
+
+// Fraction of rows filled with noise; tuned so 1024x1024 lands near 2.05 MB
+// (incompressible RGB noise costs ~3 bytes per pixel in a PNG).
+const NOISE_ROW_FRACTION = 0.65;
+
+/** A PNG that compresses poorly (deterministic noise), for benchmarks. */
+export async function renderNoiseImage(width: number, height: number): Promise<Buffer> {
+  const w = toDimension(width, 'width');
+  const h = toDimension(height, 'height');
+  const noiseRows = Math.min(h, Math.round(h * NOISE_ROW_FRACTION));
+  const pixels = Buffer.alloc(w * h * 3, 0x80);
+  fillNoise(pixels.subarray(0, noiseRows * w * 3), 0x9e3779b9);
+  return sharp(pixels, { raw: { width: w, height: h, channels: 3 } })
+    .png({ compressionLevel: 1, adaptiveFiltering: false })
+    .toBuffer();
+}
+
+/** xorshift32: fast, seedable, good enough to defeat deflate. */
+function fillNoise(target: Buffer, seed: number): void {
+  let state = seed >>> 0 || 1;
+  const whole = target.length - (target.length % 4);
+  for (let i = 0; i < whole; i += 4) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    target.writeUInt32LE(state >>> 0, i);
+  }
+  for (let i = whole; i < target.length; i++) target[i] = (state >>> ((i - whole) * 8)) & 0xff;
+}
