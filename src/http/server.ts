@@ -40,6 +40,15 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.addHook('onRequest', async (request) => {
     if (request.url.startsWith('/v1/')) await authenticate(request);
   });
+  // On shutdown, answers still in flight close their connection, so close() need not wait
+  // for clients' idle keep-alive sockets.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   return app;

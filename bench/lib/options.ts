@@ -1,0 +1,80 @@
+/** Command-line options of `npm run bench -- ...`. */
+import { parseArgs } from 'node:util';
+import { FORMATS, TARGETS, type Format, type Target } from './http.js';
+
+export interface Options {
+  durationS: number;
+  warmupS: number;
+  concurrency: number[];
+  formats: Format[];
+  targets: Target[];
+  /** Directory for a CPU profile of the gateway child; undefined = no profile. */
+  profileDir: string | undefined;
+  write: boolean;
+}
+
+export const USAGE = `npm run bench -- [options]
+  --duration S        measured seconds per cell (default 10; --quick: 3)
+  --warmup S          warm-up seconds per cell (default 2; --quick: 1)
+  --concurrency LIST  default 1,16
+  --formats LIST      default b64_json,url
+  --targets LIST      default direct,pipe,imagegate
+  --quick             short cells, for a sanity check
+  --profile DIR       write a CPU profile of the imagegate process to DIR (source-mapped to src/)
+  --no-write          do not write bench/results/latest.{json,md}`;
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      concurrency: { type: 'string', default: '1,16' },
+      formats: { type: 'string', default: FORMATS.join(',') },
+      targets: { type: 'string', default: TARGETS.join(',') },
+      quick: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  return {
+    durationS: seconds('--duration', values.duration ?? (values.quick ? '3' : '10')),
+    warmupS: seconds('--warmup', values.warmup ?? (values.quick ? '1' : '2')),
+    concurrency: list('--concurrency', values.concurrency).map(positiveInt),
+    formats: oneOf('--formats', list('--formats', values.formats), FORMATS),
+    targets: oneOf('--targets', list('--targets', values.targets), TARGETS),
+    profileDir: values.profile,
+    write: !values['no-write'],
+  };
+}
+
+function seconds(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: '${value}' is not a number of seconds`);
+  return n;
+}
+
+function list(name: string, value: string): string[] {
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw new Error(`${name}: empty list`);
+  return items;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency: '${value}' is not a positive integer`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, items: string[], allowed: readonly T[]): T[] {
+  return items.map((item) => {
+    const found = allowed.find((a) => a === item);
+    if (found === undefined) throw new Error(`${name}: '${item}' is not one of ${allowed.join(', ')}`);
+    return found;
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: sync generations with a ~2 MB PNG per answer, measured straight to the
+ * simulator, through a bare node:http pipe, and through imagegate. See bench/README.md.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, type ChildServer } from './lib/children.js';
+import { b64Sender, createEndpoint, probeB64, urlSender, type Endpoint, type Format, type Send, type Target } from './lib/http.js';
+import { closedLoop } from './lib/load.js';
+import { parseOptions, USAGE, type Options } from './lib/options.js';
+import { renderMarkdown, type Machine, type RunReport } from './lib/report.js';
+import { latencyDerived, summarize, throughputDerived, type Cell } from './lib/stats.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface Servers {
+  children: ChildServer[];
+  origins: Map<Target, string>;
+  imageBytes: number;
+}
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** The simulator first (the others need its address), then pipe and gateway side by side. */
+async function startServers(opts: Options, children: ChildServer[]): Promise<Servers> {
+  const sim = await startServer({ name: 'simulator', file: join(here, 'servers/simulator.ts') });
+  children.push(sim);
+  const imageBytes = sim.ready.imageBytes;
+  if (imageBytes === undefined) throw new Error('simulator did not report imageBytes');
+  const origins = new Map<Target, string>([['direct', sim.ready.url]]);
+  const relays: Promise<void>[] = [];
+  const startRelay = (target: Target, file: string, env: NodeJS.ProcessEnv = {}): void => {
+    if (!opts.targets.includes(target)) return;
+    const started = startServer({ name: target, file: join(here, file), args: [sim.ready.url], env });
+    relays.push(
+      started.then((child) => {
+        children.push(child);
+        origins.set(target, child.ready.url);
+      }),
+    );
+  };
+  startRelay('pipe', 'servers/pipe.ts');
+  startRelay('imagegate', 'servers/gateway.ts', opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {});
+  await Promise.all(relays);
+  return { children, origins, imageBytes };
+}
+
+function endpoints(opts: Options, origins: Map<Target, string>): Map<Target, Endpoint> {
+  const connections = Math.max(...opts.concurrency);
+  const result = new Map<Target, Endpoint>();
+  for (const target of opts.targets) {
+    const origin = origins.get(target);
+    if (origin !== undefined) result.set(target, createEndpoint(target, origin, connections));
+  }
+  return result;
+}
+
+/** Checks one answer of each kind in full (decoded image intact), and builds the cell's sender. */
+async function prepareSender(ep: Endpoint, format: Format, imageBytes: number): Promise<Send> {
+  if (ep.target === 'imagegate' && format === 'url') {
+    const send = urlSender(ep, imageBytes);
+    await send();
+    return send;
+  }
+  const answerBytes = await probeB64(ep, format, imageBytes);
+  return b64Sender(ep, format, answerBytes);
+}
+
+async function measure(opts: Options, eps: Map<Target, Endpoint>, imageBytes: number): Promise<Cell[]> {
+  const cells: Cell[] = [];
+  for (const format of opts.formats) {
+    for (const concurrency of opts.concurrency) {
+      for (const [target, ep] of eps) {
+        const send = await prepareSender(ep, format, imageBytes);
+        await closedLoop(send, concurrency, opts.warmupS * 1000);
+        const cell = summarize(format, target, concurrency, await closedLoop(send, concurrency, opts.durationS * 1000));
+        log(`${format.padEnd(8)} ${target.padEnd(9)} c=${String(concurrency).padEnd(3)} ` +
+          `${cell.reqPerSec.toFixed(1)} req/s  p50 ${cell.p50Ms.toFixed(1)} ms  p99 ${cell.p99Ms.toFixed(1)} ms  errors ${cell.errors}`);
+        cells.push(cell);
+      }
+    }
+  }
+  return cells;
+}
+
+function machine(): Machine {
+  const cpus = os.cpus();
+  return {
+    cpus: os.availableParallelism(),
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+}
+
+function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: number): RunReport {
+  const top = Math.max(...opts.concurrency);
+  return {
+    date: new Date().toISOString(),
+    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    machine: machine(),
+    settings: { durationS: opts.durationS, warmupS: opts.warmupS, concurrency: opts.concurrency, imageBytes },
+    cells,
+    latency: opts.formats.flatMap((f) => latencyDerived(cells, f) ?? []),
+    throughput: opts.formats.flatMap((f) => throughputDerived(cells, f, top) ?? []),
+  };
+}
+
+async function writeResults(report: RunReport, markdown: string): Promise<void> {
+  const dir = join(here, 'results');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(dir, 'latest.md'), `${markdown}\n`);
+  log(`wrote ${join(dir, 'latest.json')} and latest.md`);
+}
+
+function optionsOrExit(argv: string[]): Options {
+  try {
+    return parseOptions(argv);
+  } catch (err) {
+    log(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  const opts = optionsOrExit(argv);
+  const children: ChildServer[] = [];
+  let eps = new Map<Target, Endpoint>();
+  try {
+    const servers = await startServers(opts, children);
+    eps = endpoints(opts, servers.origins);
+    const cells = await measure(opts, eps, servers.imageBytes);
+    const report = buildReport(opts, argv, cells, servers.imageBytes);
+    const markdown = renderMarkdown(report);
+    process.stdout.write(`${markdown}\n`);
+    if (opts.write) await writeResults(report, markdown);
+    return cells.some((c) => c.errors > 0) ? 1 : 0;
+  } finally {
+    await Promise.all([...eps.values()].map((ep) => ep.pool.close()));
+    await Promise.all(children.map((c) => c.stop()));
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);

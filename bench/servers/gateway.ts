@@ -1,0 +1,28 @@
+/** imagegate itself, configured as an operator would: env config, one OpenAI-compatible upstream. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { destination, pino } from 'pino';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from '../lib/keys.js';
+import { announceReady, closeOnShutdown, upstreamArg } from './child.js';
+
+const upstream = upstreamArg();
+const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
+const config = loadConfig({
+  PORT: '0',
+  IMAGEGATE_DATA_DIR: dataDir,
+  LOG_LEVEL: 'warn',
+  IMAGEGATE_API_KEYS: GATEWAY_API_KEY,
+  OPENAI_API_KEY: UPSTREAM_API_KEY,
+  OPENAI_BASE_URL: `${upstream.origin}/v1`,
+});
+// Logs go to stderr: stdout carries only the ready line.
+const app = await createApp(config, { logger: pino({ level: config.logLevel }, destination(2)) });
+const url = await app.listen();
+closeOnShutdown(async () => {
+  await app.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+announceReady({ url });

@@ -1,0 +1,83 @@
+/** The real CLI in a child process: first-start key, serve, SIGTERM, keys create/list/revoke, bad config. */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts')];
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'imagegate-cli-'));
+});
+afterAll(async () => rm(dataDir, { recursive: true, force: true }));
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
+  return { ...rest, PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', LOG_LEVEL: 'info', ...extra };
+}
+
+function runCli(args: string[], extra: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [...CLI, ...args], { env: env(extra), encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('imagegate CLI', () => {
+  it('serve: prints a first key once, serves it, and exits cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, [...CLI, 'serve'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await expect.poll(() => /listening on (http:\/\/[\d.:]+)/.exec(out), { timeout: 20_000 }).not.toBeNull();
+    const address = /listening on (http:\/\/[\d.:]+)/.exec(out)![1]!;
+    const key = /^\s+(ig-\S+)$/m.exec(out)?.[1];
+    expect(key).toBeDefined();
+    const res = await fetch(`${address}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'from the CLI' }),
+    });
+    expect(res.status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('serve does not print a new key on the next start', async () => {
+    const child = spawn(process.execPath, [...CLI, 'serve'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await expect.poll(() => out.includes('listening on'), { timeout: 20_000 }).toBe(true);
+    expect(out).not.toContain('created your first API key');
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+
+  it('keys create / list / revoke', () => {
+    const created = runCli(['keys', 'create', '--name', 'billing-app']);
+    expect(created.status).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^ig-[\w-]{32}$/);
+    const listed = runCli(['keys', 'list']);
+    expect(listed.stdout).toContain('billing-app');
+    expect(listed.stdout).toContain(key.slice(0, 10));
+    expect(listed.stdout).not.toContain(key);
+    const revoked = runCli(['keys', 'revoke', key.slice(0, 10)]);
+    expect(revoked.status).toBe(0);
+    expect(runCli(['keys', 'list']).stdout).toMatch(/billing-app\s+created \S+\s+revoked/);
+    expect(runCli(['keys', 'revoke', 'ig-nothing']).status).toBe(1);
+    expect(runCli(['keys', 'create']).status).toBe(2);
+  });
+
+  it('invalid config fails at start with one line naming the variable', () => {
+    const res = runCli(['serve'], { PORT: 'eighty' });
+    expect(res.status).toBe(1);
+    expect(res.stderr.trim()).toBe("imagegate: PORT: 'eighty' is not a port number (0-65535)");
+  });
+
+  it('unknown commands print usage and exit 2', () => {
+    const res = runCli(['frobnicate']);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toContain('Usage:');
+  });
+});
