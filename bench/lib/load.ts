@@ -25,7 +25,8 @@ async function worker(send: Send, deadline: number, result: LoopResult): Promise
   while (performance.now() < deadline) {
     const t0 = performance.now();
     try {
-      result.bytes += await send();
+      const bytes = await send(); // not `result.bytes += await send()`: that reads the sum before awaiting
+      result.bytes += bytes;
       result.latenciesMs.push(performance.now() - t0);
     } catch (err) {
       result.errors += 1;

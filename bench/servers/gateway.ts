@@ -7,8 +7,11 @@ import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from '../lib/keys.js';
 import { announceReady, closeOnShutdown, upstreamArg } from './child.js';
+import { startProfiler } from './profiler.js';
 
 const upstream = upstreamArg();
+const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+const stopProfiler = profileDir ? await startProfiler(profileDir, 'imagegate') : undefined;
 const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
 const config = loadConfig({
   PORT: '0',
@@ -24,5 +27,6 @@ const url = await app.listen();
 closeOnShutdown(async () => {
   await app.close();
   await rm(dataDir, { recursive: true, force: true });
+  if (stopProfiler) process.stderr.write(`[imagegate] CPU profile: ${await stopProfiler()}\n`);
 });
 announceReady({ url });

@@ -2,26 +2,12 @@
 // tests, the demo channel and benchmarks. The core (`handle`) is transport-free;
 // `startOpenAISimulator` puts it behind a node:http server.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import sharp from 'sharp';
+import { startSimulatorServer, type SimRequest, type SimResponse } from './http-server.js';
 import { renderImage, type ImageFormat } from './render.js';
 
 // ---------------------------------------------------------------------------
 // Public types
-
-export interface SimRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string | undefined>;
-  body: Buffer;
-}
-
-export type SimResponse =
-  | { kind: 'full'; status: number; headers: Record<string, string>; body: Buffer }
-  /** Never answer (until the client gives up). */
-  | { kind: 'hang' }
-  /** Declare the full Content-Length, send only `sendBytes`, then destroy the socket. */
-  | { kind: 'truncated'; status: number; headers: Record<string, string>; body: Buffer; sendBytes: number };
 
 export type SimFault =
   | {
@@ -106,7 +92,6 @@ const MAX_RECORDED_REQUESTS = 10_000;
 const FIXED_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 /** Cached fixed-image bodies embed `created`; rebuild them once it is this stale. */
 const FIXED_CACHE_MAX_AGE_S = 60;
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const DEFAULT_PUBLIC_BASE = 'http://openai-simulator.invalid';
 
 // ---------------------------------------------------------------------------
@@ -845,115 +830,13 @@ async function describeFixedImage(bytes: Buffer): Promise<OutImage> {
 // ---------------------------------------------------------------------------
 // node:http transport
 
-function flattenHeaders(req: IncomingMessage): Record<string, string | undefined> {
-  const headers: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(req.headers)) headers[key] = Array.isArray(value) ? value.join(', ') : value;
-  return headers;
-}
-
-class BodyTooLarge extends Error {}
-
-/** Reads the request body; rejects on client abort or when it exceeds the limit. */
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(buf);
-  }
-  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
-}
-
-function writeResponse(res: ServerResponse, answer: SimResponse, markIntentional: () => void): void {
-  if (answer.kind === 'hang') return; // wait for the client (or close()) to end it
-  res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) });
-  if (answer.kind === 'full') {
-    res.end(answer.body);
-    return;
-  }
-  markIntentional();
-  res.write(answer.body.subarray(0, answer.sendBytes), () => res.destroy());
-}
-
-function tooLarge(res: ServerResponse): void {
-  const body = jsonBuffer({
-    error: { message: 'Request body too large.', type: 'invalid_request_error', param: null, code: null },
-  });
-  res.writeHead(413, { 'content-type': 'application/json', 'content-length': String(body.length), connection: 'close' });
-  res.end(body);
-}
-
-async function serve(sim: OpenAIImagesSimulator, req: IncomingMessage, res: ServerResponse, closing: () => boolean): Promise<void> {
-  const controller = new AbortController();
-  let intentional = false;
-  res.on('close', () => {
-    // Closed before we called end(): the client gave up (unless we cut it ourselves).
-    if (!res.writableEnded && !intentional && !closing()) sim.aborted += 1;
-    controller.abort();
-  });
-  const method = req.method ?? 'GET';
-  let body: Buffer;
-  try {
-    body = method === 'GET' || method === 'HEAD' ? Buffer.alloc(0) : await readBody(req);
-  } catch (err) {
-    if (err instanceof BodyTooLarge && !res.destroyed) tooLarge(res);
-    return; // otherwise the client aborted mid-body; 'close' counts it
-  }
-  const answer = await sim.handle({ method, path: req.url ?? '/', headers: flattenHeaders(req), body }, controller.signal);
-  if (res.destroyed || controller.signal.aborted) return;
-  writeResponse(res, answer, () => {
-    intentional = true;
-  });
-}
-
-function internalError(res: ServerResponse, err: unknown): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  const body = jsonBuffer({ error: { message: `Simulator failure: ${message}`, type: 'server_error', param: null, code: null } });
-  res.writeHead(500, { 'content-type': 'application/json', 'content-length': String(body.length) });
-  res.end(body);
-}
-
 export async function startOpenAISimulator(
   opts: OpenAISimulatorOptions & { host?: string; port?: number } = {},
 ): Promise<RunningSimulator> {
-  const { host = '127.0.0.1', port = 0, ...simOpts } = opts;
-  let sim: OpenAIImagesSimulator | undefined;
-  let closing = false;
-  const server = createServer({ keepAlive: true }, (req, res) => {
-    // The simulator exists before the listen callback returns, so `sim` is always set here.
-    if (sim === undefined) return internalError(res, new Error('simulator not ready'));
-    const current = sim;
-    serve(current, req, res, () => closing).catch((err: unknown) => internalError(res, err));
-  });
-  server.keepAliveTimeout = 10_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('simulator: expected a TCP address');
-  const actualPort = address.port;
-  const origin = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  sim = new OpenAIImagesSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin });
-  let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing = true;
-    closed ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections(); // also ends hanging requests so tests finish fast
-    });
-    return closed;
-  };
-  return { sim, port: actualPort, origin, baseURL: `${origin}/v1`, close };
+  const { host, port, ...simOpts } = opts;
+  const running = await startSimulatorServer(
+    (origin) => new OpenAIImagesSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
+    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+  );
+  return { ...running, baseURL: `${running.origin}/v1` };
 }

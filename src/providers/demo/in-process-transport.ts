@@ -3,7 +3,7 @@
  * real OpenAI wire format without a socket. Hang and truncation behave as they would on a wire.
  */
 import { UpstreamFailure } from '../../core/upstream-failure.js';
-import type { SimRequest, SimResponse } from '../../simulator/openai.js';
+import type { SimRequest, SimResponse } from '../../simulator/http-server.js';
 import { combineSignals, type Transport, type UpstreamRequest, type UpstreamResponse } from '../transport.js';
 
 export interface SimHandler {
