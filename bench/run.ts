@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ChildServer } from './lib/children.js';
 import { b64Sender, createEndpoint, probeB64, urlSender, type Endpoint, type Format, type Send, type Target } from './lib/http.js';
+import { cpuMeter, ownCpu, processCpu } from './lib/cpu.js';
 import { closedLoop } from './lib/load.js';
 import { parseOptions, USAGE, type Options } from './lib/options.js';
 import { renderMarkdown, type Machine, type RunReport } from './lib/report.js';
@@ -16,8 +17,8 @@ import { latencyDerived, summarize, throughputDerived, type Cell } from './lib/s
 const here = dirname(fileURLToPath(import.meta.url));
 
 interface Servers {
-  children: ChildServer[];
-  origins: Map<Target, string>;
+  /** The process answering each target; direct is the simulator. */
+  processes: Map<Target, ChildServer>;
   imageBytes: number;
 }
 
@@ -29,7 +30,7 @@ async function startServers(opts: Options, children: ChildServer[]): Promise<Ser
   children.push(sim);
   const imageBytes = sim.ready.imageBytes;
   if (imageBytes === undefined) throw new Error('simulator did not report imageBytes');
-  const origins = new Map<Target, string>([['direct', sim.ready.url]]);
+  const processes = new Map<Target, ChildServer>([['direct', sim]]);
   const relays: Promise<void>[] = [];
   const startRelay = (target: Target, file: string, env: NodeJS.ProcessEnv = {}): void => {
     if (!opts.targets.includes(target)) return;
@@ -37,22 +38,22 @@ async function startServers(opts: Options, children: ChildServer[]): Promise<Ser
     relays.push(
       started.then((child) => {
         children.push(child);
-        origins.set(target, child.ready.url);
+        processes.set(target, child);
       }),
     );
   };
   startRelay('pipe', 'servers/pipe.ts');
   startRelay('imagegate', 'servers/gateway.ts', opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {});
   await Promise.all(relays);
-  return { children, origins, imageBytes };
+  return { processes, imageBytes };
 }
 
-function endpoints(opts: Options, origins: Map<Target, string>): Map<Target, Endpoint> {
+function endpoints(opts: Options, processes: Map<Target, ChildServer>): Map<Target, Endpoint> {
   const connections = Math.max(...opts.concurrency);
   const result = new Map<Target, Endpoint>();
   for (const target of opts.targets) {
-    const origin = origins.get(target);
-    if (origin !== undefined) result.set(target, createEndpoint(target, origin, connections));
+    const server = processes.get(target);
+    if (server !== undefined) result.set(target, createEndpoint(target, server.ready.url, connections));
   }
   return result;
 }
@@ -68,21 +69,41 @@ async function prepareSender(ep: Endpoint, format: Format, imageBytes: number): 
   return b64Sender(ep, format, answerBytes);
 }
 
-async function measure(opts: Options, eps: Map<Target, Endpoint>, imageBytes: number): Promise<Cell[]> {
+/** The measured window of one cell, with the CPU each process spent in it. */
+async function measureCell(send: Send, concurrency: number, durationS: number, servers: Servers, target: Target) {
+  const relay = target === 'direct' ? undefined : servers.processes.get(target);
+  const client = cpuMeter(ownCpu);
+  const simulator = cpuMeter(processCpu(servers.processes.get('direct')?.pid));
+  const relayCpu = cpuMeter(processCpu(relay?.pid));
+  const loop = await closedLoop(send, concurrency, durationS * 1000);
+  return { loop, cpu: { client: client(), simulator: simulator(), relay: relay ? relayCpu() : undefined } };
+}
+
+async function measure(opts: Options, eps: Map<Target, Endpoint>, servers: Servers): Promise<Cell[]> {
   const cells: Cell[] = [];
   for (const format of opts.formats) {
     for (const concurrency of opts.concurrency) {
       for (const [target, ep] of eps) {
-        const send = await prepareSender(ep, format, imageBytes);
+        const send = await prepareSender(ep, format, servers.imageBytes);
         await closedLoop(send, concurrency, opts.warmupS * 1000);
-        const cell = summarize(format, target, concurrency, await closedLoop(send, concurrency, opts.durationS * 1000));
-        log(`${format.padEnd(8)} ${target.padEnd(9)} c=${String(concurrency).padEnd(3)} ` +
-          `${cell.reqPerSec.toFixed(1)} req/s  p50 ${cell.p50Ms.toFixed(1)} ms  p99 ${cell.p99Ms.toFixed(1)} ms  errors ${cell.errors}`);
+        const { loop, cpu } = await measureCell(send, concurrency, opts.durationS, servers, target);
+        const cell = summarize(format, target, concurrency, loop, cpu);
+        log(progressLine(cell));
         cells.push(cell);
       }
     }
   }
   return cells;
+}
+
+function progressLine(c: Cell): string {
+  const cpu = (v: number | null): string => (v === null ? '-' : v.toFixed(2));
+  const { client, simulator, relay } = c.cpuMsPerRequest;
+  return (
+    `${c.format.padEnd(8)} ${c.target.padEnd(9)} c=${String(c.concurrency).padEnd(3)} ${c.reqPerSec.toFixed(1).padStart(6)} req/s  ` +
+    `p50 ${c.p50Ms.toFixed(1)} ms  p99 ${c.p99Ms.toFixed(1)} ms  errors ${c.errors}  ` +
+    `CPU ms/req client ${cpu(client)} sim ${cpu(simulator)} relay ${cpu(relay)}`
+  );
 }
 
 function machine(): Machine {
@@ -133,8 +154,8 @@ async function main(): Promise<number> {
   let eps = new Map<Target, Endpoint>();
   try {
     const servers = await startServers(opts, children);
-    eps = endpoints(opts, servers.origins);
-    const cells = await measure(opts, eps, servers.imageBytes);
+    eps = endpoints(opts, servers.processes);
+    const cells = await measure(opts, eps, servers);
     const report = buildReport(opts, argv, cells, servers.imageBytes);
     const markdown = renderMarkdown(report);
     process.stdout.write(`${markdown}\n`);

@@ -43,15 +43,21 @@ function errorNote(c: Cell): string {
 
 function cellTable(cells: readonly Cell[]): string {
   const head = [
-    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s | CPU ms/req client / sim / relay |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   const rows = cells.map(
     (c) =>
       `| ${c.format} | ${c.target} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${fixed(c.reqPerSec)} | ` +
-      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} |`,
+      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} | ${cpuText(c)} |`,
   );
   return [...head, ...rows].join('\n');
+}
+
+function cpuText(c: Cell): string {
+  const { client, simulator, relay } = c.cpuMsPerRequest;
+  const ms = (v: number | null): string => (v === null ? '-' : v.toFixed(2));
+  return `${ms(client)} / ${ms(simulator)} / ${ms(relay)}`;
 }
 
 function verdict(met: boolean | null, hadErrors: boolean): string {
@@ -75,12 +81,12 @@ function derivedSection(r: RunReport): string {
     '',
     '| format | pipe adds | imagegate adds | imagegate / pipe | target | verdict |',
     '|---|--:|--:|--:|--:|---|',
-    ...latency,
+    ...(latency.length > 0 ? latency : ['| (needs direct, pipe and imagegate at c=1) | | | | | |']),
     '',
     'Throughput as a share of direct (req/s):',
     '',
     '| format | c | pipe | imagegate | target | verdict |',
     '|---|--:|--:|--:|--:|---|',
-    ...throughput,
+    ...(throughput.length > 0 ? throughput : ['| (needs direct, pipe and imagegate) | | | | | |']),
   ].join('\n');
 }

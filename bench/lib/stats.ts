@@ -15,11 +15,28 @@ export interface Cell {
   meanMs: number;
   /** Response bytes delivered per second, in MB (10^6). */
   mbPerSec: number;
+  /** CPU milliseconds per request of each process (null where unknown or not involved). */
+  cpuMsPerRequest: CpuPerRequest;
 }
 
-export function summarize(format: Format, target: Target, concurrency: number, loop: LoopResult): Cell {
+export interface CpuPerRequest {
+  client: number | null;
+  simulator: number | null;
+  /** The pipe or imagegate process; null for direct. */
+  relay: number | null;
+}
+
+/** CPU ms each process used over the measured window. */
+export interface CpuUsed {
+  client: number | undefined;
+  simulator: number | undefined;
+  relay: number | undefined;
+}
+
+export function summarize(format: Format, target: Target, concurrency: number, loop: LoopResult, cpu: CpuUsed): Cell {
   const sorted = [...loop.latenciesMs].sort((a, b) => a - b);
   const seconds = loop.elapsedMs / 1000;
+  const perRequest = (ms: number | undefined): number | null => (ms === undefined || sorted.length === 0 ? null : ms / sorted.length);
   return {
     format,
     target,
@@ -32,6 +49,7 @@ export function summarize(format: Format, target: Target, concurrency: number, l
     p99Ms: percentile(sorted, 99),
     meanMs: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
     mbPerSec: loop.bytes / 1e6 / seconds,
+    cpuMsPerRequest: { client: perRequest(cpu.client), simulator: perRequest(cpu.simulator), relay: perRequest(cpu.relay) },
   };
 }
 

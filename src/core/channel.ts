@@ -1,8 +1,9 @@
 /** An upstream account the gateway can send jobs to. */
-export type ChannelKind = 'openai' | 'openai-compatible' | 'demo';
+export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'demo'] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 export interface ModelMapping {
-  /** The model name this channel's upstream knows. */
+  /** The model name (Azure: the deployment name) this channel's upstream knows. */
   upstreamModel?: string;
   /** Parameters forced for this model on this channel (e.g. `size: 3840x2160`). */
   params?: Record<string, unknown>;
@@ -12,16 +13,43 @@ export interface Channel {
   readonly id: string;
   readonly name: string;
   readonly kind: ChannelKind;
-  /** Ends in /v1 for OpenAI-style upstreams. */
+  /**
+   * openai / openai-compatible / newapi-async: ends in /v1 as in the OpenAI SDKs.
+   * azure-openai: the resource endpoint, e.g. https://res.openai.azure.com.
+   * task-api: the API origin, e.g. https://api.example.com.
+   */
   readonly baseUrl: string;
   readonly apiKeys: readonly string[];
   /** Public model ids served; `*` serves the whole catalogue. */
   readonly models: readonly string[] | '*';
   readonly modelMap: Readonly<Record<string, ModelMapping>>;
+  /** Higher first; channels of one priority form a tier. */
+  readonly priority: number;
+  /** Share of traffic within its tier (relative; 0 = only when nothing else is left). */
+  readonly weight: number;
+  /** At most this many requests in flight on this instance; 0 = no cap. */
+  readonly maxConcurrent: number;
   readonly timeoutMs: number;
   readonly headers: Readonly<Record<string, string>>;
+  readonly enabled: boolean;
+  /** azure-openai: the `api-version` query parameter. */
+  readonly apiVersion?: string;
+  /** Async kinds: first poll delay; later polls back off from it. */
+  readonly pollIntervalMs?: number;
+}
+
+/** One upstream call: the channel and the key chosen for it (routing picks the key). */
+export interface ChannelCall {
+  readonly channel: Channel;
+  /** undefined when the channel has no keys (e.g. demo). */
+  readonly apiKey: string | undefined;
 }
 
 export function servesModel(channel: Channel, modelId: string): boolean {
   return channel.models === '*' || channel.models.includes(modelId);
+}
+
+/** The upstream model name for a public model on a channel: its mapping, else the catalogue's. */
+export function upstreamModelFor(channel: Channel, modelId: string, catalogueUpstream: string): string {
+  return channel.modelMap[modelId]?.upstreamModel ?? catalogueUpstream;
 }

@@ -11,6 +11,8 @@ export type UpstreamFailureKind =
   | 'http'
   /** A 2xx answer we cannot use: malformed JSON, no images, not an image. */
   | 'protocol'
+  /** An async upstream task ended in its failed state (the upstream's reason in the message). */
+  | 'task_failed'
   /** The client went away; nothing to retry. */
   | 'aborted';
 
@@ -36,7 +38,7 @@ export class UpstreamFailure extends Error {
 
   /** Connection errors, timeouts, 408, 429 and 5xx may succeed elsewhere or later. */
   get retryable(): boolean {
-    if (this.kind === 'aborted') return false;
+    if (this.kind === 'aborted' || this.kind === 'task_failed') return false;
     if (this.kind !== 'http') return true;
     const s = this.status ?? 0;
     return s === 408 || s === 429 || s >= 500;

@@ -1,10 +1,26 @@
-import type { Channel } from '../core/channel.js';
+import type { ChannelCall } from '../core/channel.js';
 import type { ImageJob, ProviderResult } from '../core/job.js';
 
 /**
- * One upstream protocol. Takes a job and a channel, returns images or throws UpstreamFailure.
- * Never touches the database, billing or the client's HTTP request.
+ * One upstream protocol. Takes a job and a channel call, returns images or throws
+ * UpstreamFailure. Never touches the database, billing or the client's HTTP request.
  */
 export interface Provider {
-  generate(job: ImageJob, channel: Channel, signal: AbortSignal): Promise<ProviderResult>;
+  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
+}
+
+/** Where an upstream task stands. */
+export type UpstreamTaskState =
+  | { readonly status: 'pending' | 'running'; readonly progress?: number }
+  | { readonly status: 'succeeded'; readonly result: ProviderResult }
+  | { readonly status: 'failed'; readonly reason: string; readonly code?: string };
+
+/**
+ * An upstream that works as submit-then-poll. Submit and poll are separate so a caller can
+ * persist the upstream task id and resume polling after a restart without submitting twice.
+ * `generate` (submit + poll until done) comes from pollUntilDone in async-polling.ts.
+ */
+export interface AsyncProvider extends Provider {
+  submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }>;
+  poll(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState>;
 }

@@ -20,6 +20,8 @@ export function clientErrorFor(failure: UpstreamFailure, secrets: readonly strin
       return new GatewayError(502, 'server_error', 'upstream_unavailable', null, 'The upstream could not be reached or closed the connection.');
     case 'protocol':
       return new GatewayError(502, 'server_error', 'upstream_invalid_response', null, `The upstream sent an unusable answer: ${failure.message}.`);
+    case 'task_failed':
+      return new GatewayError(502, 'server_error', 'upstream_task_failed', null, `The upstream task failed: ${sanitizeUpstreamMessage(failure.message, secrets)}`);
     case 'aborted':
       return new GatewayError(499, 'invalid_request_error', 'client_closed_request', null, 'The client closed the request.');
     case 'http':

@@ -1,4 +1,4 @@
-import type { Channel } from '../../core/channel.js';
+import type { ChannelCall } from '../../core/channel.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
 import type { Provider } from '../provider.js';
 import type { Transport } from '../transport.js';
@@ -7,29 +7,20 @@ import { parseImagesResponse } from './response.js';
 
 /** Speaks the OpenAI Images API: the official one, or a relay that imitates it. */
 export class OpenAIProvider implements Provider {
-  private keyTurn = 0;
-
   constructor(
     private readonly transport: Transport,
     private readonly profile: OpenAIProfile,
   ) {}
 
-  async generate(job: ImageJob, channel: Channel, signal: AbortSignal): Promise<ProviderResult> {
+  async generate(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
     const res = await this.transport.send({
       method: 'POST',
       url: `${channel.baseUrl}/images/generations`,
-      headers: { 'content-type': 'application/json', ...this.authHeader(channel), ...channel.headers },
+      headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...channel.headers },
       body: JSON.stringify(buildGenerationBody(job, channel, this.profile)),
       timeoutMs: channel.timeoutMs,
       signal,
     });
     return parseImagesResponse(res);
-  }
-
-  /** Rotates through the channel's keys, one per request. */
-  private authHeader(channel: Channel): Record<string, string> {
-    if (channel.apiKeys.length === 0) return {};
-    const key = channel.apiKeys[this.keyTurn++ % channel.apiKeys.length];
-    return key ? { authorization: `Bearer ${key}` } : {};
   }
 }

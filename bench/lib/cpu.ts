@@ -1,0 +1,47 @@
+/**
+ * CPU time per process over a cell, so a result says which process was the bottleneck.
+ * Children are read from /proc (Linux); elsewhere their figures are left out.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export type CpuProbe = () => number | undefined;
+
+const ticksPerSecond = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** User + system CPU milliseconds a process has used so far. */
+export function processCpu(pid: number | undefined): CpuProbe {
+  return () => {
+    if (pid === undefined) return undefined;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name, which may itself hold spaces: utime and stime are 14th and 15th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+export const ownCpu: CpuProbe = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/** Starts counting; the returned function gives the CPU ms used since. */
+export function cpuMeter(probe: CpuProbe): () => number | undefined {
+  const start = probe();
+  return () => {
+    const end = probe();
+    return start === undefined || end === undefined ? undefined : end - start;
+  };
+}
