@@ -1,10 +1,12 @@
 /**
  * Where a .cpuprofile spends its time: top functions by self time and by total (inclusive)
- * time, as file:line. Usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
+ * time, as file:line; with --callers, who calls the frames whose label contains a string.
+ * Usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 25] [--callers writev]
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 interface Node {
   id: number;
@@ -67,9 +69,29 @@ function print(title: string, entries: Map<string, number>, totalUs: number, top
   }
 }
 
-const file = process.argv[2];
-if (file === undefined) throw new Error('usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]');
-const top = Number(process.argv[3] ?? 25);
+/** Self time of the matching frames, by the chain of their nearest `depth` callers. */
+function callers(profile: Profile, self: Map<number, number>, pattern: string, depth: number): Map<string, number> {
+  const parent = new Map<number, Node>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
+  const result = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const us = self.get(node.id) ?? 0;
+    if (us === 0 || !label(node).includes(pattern)) continue;
+    const chain: string[] = [];
+    for (let p = parent.get(node.id); p !== undefined && chain.length < depth; p = parent.get(p.id)) chain.push(label(p));
+    const key = `${label(node)}  <-  ${chain.join('  <-  ')}`;
+    result.set(key, (result.get(key) ?? 0) + us);
+  }
+  return result;
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '25' }, callers: { type: 'string' }, depth: { type: 'string', default: '4' } },
+});
+const file = positionals[0];
+if (file === undefined) throw new Error('usage: tsx bench/profile-summary.ts <file.cpuprofile> [--top N] [--callers TEXT] [--depth N]');
+const top = Number(values.top);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const self = selfTimes(profile);
 const totalUs = profile.endTime - profile.startTime;
@@ -81,3 +103,6 @@ for (const node of profile.nodes) {
 process.stdout.write(`profile: ${(totalUs / 1e6).toFixed(1)} s wall\n`);
 print('Self time', selfByLabel, totalUs, top);
 print('Total time (inclusive)', totals(profile, self), totalUs, top);
+if (values.callers !== undefined) {
+  print(`Callers of '${values.callers}' (self time)`, callers(profile, self, values.callers, Number(values.depth)), totalUs, top);
+}

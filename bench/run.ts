@@ -8,13 +8,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ChildServer } from './lib/children.js';
 import { b64Sender, createEndpoint, probeB64, urlSender, type Endpoint, type Format, type Send, type Target } from './lib/http.js';
-import { cpuMeter, ownCpu, processCpu } from './lib/cpu.js';
-import { closedLoop } from './lib/load.js';
+import { cpuMeter, machineBusyCpu, ownCpu, processCpu } from './lib/cpu.js';
+import { closedLoop, mergeLoops, type LoopResult } from './lib/load.js';
 import { parseOptions, USAGE, type Options } from './lib/options.js';
 import { renderMarkdown, type Machine, type RunReport } from './lib/report.js';
-import { latencyDerived, summarize, throughputDerived, type Cell } from './lib/stats.js';
+import { addCpu, latencyDerived, summarize, throughputDerived, type Cell, type CpuUsed } from './lib/stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Lets a relay finish its after-response work (image writes) before the next slice starts. */
+const SETTLE_MS = 250;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Servers {
   /** The process answering each target; direct is the simulator. */
@@ -69,28 +73,67 @@ async function prepareSender(ep: Endpoint, format: Format, imageBytes: number): 
   return b64Sender(ep, format, answerBytes);
 }
 
-/** The measured window of one cell, with the CPU each process spent in it. */
-async function measureCell(send: Send, concurrency: number, durationS: number, servers: Servers, target: Target) {
+interface Slice {
+  loop: LoopResult;
+  cpu: CpuUsed;
+}
+
+/** One measured slice of a cell, with the CPU each process spent in it. */
+async function measureSlice(send: Send, concurrency: number, durationS: number, servers: Servers, target: Target): Promise<Slice> {
   const relay = target === 'direct' ? undefined : servers.processes.get(target);
   const client = cpuMeter(ownCpu);
   const simulator = cpuMeter(processCpu(servers.processes.get('direct')?.pid));
   const relayCpu = cpuMeter(processCpu(relay?.pid));
+  const machine = cpuMeter(machineBusyCpu);
   const loop = await closedLoop(send, concurrency, durationS * 1000);
-  return { loop, cpu: { client: client(), simulator: simulator(), relay: relay ? relayCpu() : undefined } };
+  return { loop, cpu: { client: client(), simulator: simulator(), relay: relay ? relayCpu() : undefined, machine: machine() } };
+}
+
+function mergeSlices(a: Slice | undefined, b: Slice): Slice {
+  return a === undefined ? b : { loop: mergeLoops(a.loop, b.loop), cpu: addCpu(a.cpu, b.cpu) };
+}
+
+/** Probes and warms every target for one (format, concurrency) group. */
+async function prepareGroup(eps: Map<Target, Endpoint>, format: Format, concurrency: number, opts: Options, imageBytes: number) {
+  const senders = new Map<Target, Send>();
+  for (const [target, ep] of eps) {
+    const send = await prepareSender(ep, format, imageBytes);
+    await closedLoop(send, concurrency, opts.warmupS * 1000);
+    senders.set(target, send);
+  }
+  return senders;
+}
+
+/**
+ * The targets of a group take turns in short slices (rotating who goes first), so load from
+ * outside the bench on a shared machine hits all three alike instead of one whole cell.
+ */
+async function measureGroup(senders: Map<Target, Send>, format: Format, concurrency: number, opts: Options, servers: Servers) {
+  const order = [...senders.keys()];
+  const slices = new Map<Target, Slice>();
+  for (let round = 0; round < opts.rounds; round++) {
+    for (let i = 0; i < order.length; i++) {
+      const target = order[(round + i) % order.length] as Target;
+      const send = senders.get(target) as Send;
+      const slice = await measureSlice(send, concurrency, opts.durationS / opts.rounds, servers, target);
+      slices.set(target, mergeSlices(slices.get(target), slice));
+      await sleep(SETTLE_MS);
+    }
+  }
+  return order.flatMap((target) => {
+    const slice = slices.get(target);
+    return slice ? [summarize(format, target, concurrency, slice.loop, slice.cpu)] : [];
+  });
 }
 
 async function measure(opts: Options, eps: Map<Target, Endpoint>, servers: Servers): Promise<Cell[]> {
   const cells: Cell[] = [];
   for (const format of opts.formats) {
     for (const concurrency of opts.concurrency) {
-      for (const [target, ep] of eps) {
-        const send = await prepareSender(ep, format, servers.imageBytes);
-        await closedLoop(send, concurrency, opts.warmupS * 1000);
-        const { loop, cpu } = await measureCell(send, concurrency, opts.durationS, servers, target);
-        const cell = summarize(format, target, concurrency, loop, cpu);
-        log(progressLine(cell));
-        cells.push(cell);
-      }
+      const senders = await prepareGroup(eps, format, concurrency, opts, servers.imageBytes);
+      const group = await measureGroup(senders, format, concurrency, opts, servers);
+      for (const cell of group) log(progressLine(cell));
+      cells.push(...group);
     }
   }
   return cells;
@@ -102,7 +145,7 @@ function progressLine(c: Cell): string {
   return (
     `${c.format.padEnd(8)} ${c.target.padEnd(9)} c=${String(c.concurrency).padEnd(3)} ${c.reqPerSec.toFixed(1).padStart(6)} req/s  ` +
     `p50 ${c.p50Ms.toFixed(1)} ms  p99 ${c.p99Ms.toFixed(1)} ms  errors ${c.errors}  ` +
-    `CPU ms/req client ${cpu(client)} sim ${cpu(simulator)} relay ${cpu(relay)}`
+    `CPU ms/req client ${cpu(client)} sim ${cpu(simulator)} relay ${cpu(relay)}  other ${c.otherCores?.toFixed(2) ?? '-'} cores`
   );
 }
 
@@ -123,7 +166,7 @@ function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: n
     date: new Date().toISOString(),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     machine: machine(),
-    settings: { durationS: opts.durationS, warmupS: opts.warmupS, concurrency: opts.concurrency, imageBytes },
+    settings: { durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, concurrency: opts.concurrency, imageBytes },
     cells,
     latency: opts.formats.flatMap((f) => latencyDerived(cells, f) ?? []),
     throughput: opts.formats.flatMap((f) => throughputDerived(cells, f, top) ?? []),

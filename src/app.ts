@@ -11,6 +11,7 @@ import { BackgroundWork } from './core/background-work.js';
 import { ModelCatalogue } from './core/models.js';
 import { openDatabase, type Database } from './db/database.js';
 import { getOrCreateSetting } from './db/settings.js';
+import { registerAdminChannelRoutes } from './http/admin-channels.js';
 import { registerFileRoutes } from './http/files.js';
 import { registerHealthRoute } from './http/health.js';
 import { registerOpenAIRoutes } from './http/openai.js';
@@ -21,7 +22,12 @@ import { ImagePipeline } from './pipeline.js';
 import { InProcessTransport } from './providers/demo/in-process-transport.js';
 import { createProviders } from './providers/registry.js';
 import { HttpTransport } from './providers/transport.js';
-import { channelsFromConfig, DEMO_CHANNEL_NAME } from './routing/channels-from-config.js';
+import { ChannelRegistry } from './routing/channel-registry.js';
+import { ChannelStore } from './routing/channel-store.js';
+import { ChannelTester } from './routing/channel-tester.js';
+import { CircuitBreakers } from './routing/circuit-breaker.js';
+import { ConcurrencyLimiter } from './routing/concurrency.js';
+import { demoChannel } from './routing/demo-channel.js';
 import { ChannelRouter } from './routing/router.js';
 import { OpenAIImagesSimulator } from './simulator/openai.js';
 import { FsImageStore } from './storage/fs-store.js';
@@ -60,11 +66,26 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
 
-  const channels = channelsFromConfig(config);
   const httpTransport = new HttpTransport();
   const demoSimulator = new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs });
   const providers = createProviders(httpTransport, new InProcessTransport(demoSimulator));
-  const router = new ChannelRouter(() => channels, providers);
+  const channelStore = new ChannelStore(db);
+  await channelStore.syncConfigChannels(config.channels);
+  const registry = new ChannelRegistry(channelStore, demoChannel(config));
+  await registry.refresh();
+  const { routing } = config;
+  const breakers = new CircuitBreakers({ failureThreshold: routing.breakerThreshold, cooldownMs: routing.breakerCooldownSeconds * 1000 });
+  const limiter = new ConcurrencyLimiter();
+  const tester = new ChannelTester(providers, catalogue, breakers);
+  const router = new ChannelRouter({
+    registry,
+    store: channelStore,
+    providers,
+    breakers,
+    limiter,
+    settings: { maxAttempts: routing.maxAttempts, deadlineMs: routing.deadlineSeconds * 1000, maxRetryWaitMs: routing.maxRetryWaitSeconds * 1000 },
+    onKeyDisabled: (channel, reason) => logger.warn({ channel, reason }, 'upstream refused a key: stopped using it'),
+  });
 
   let address: string | undefined;
   const publicUrl = () => config.publicUrl ?? address ?? `http://${config.host}:${config.port}`;
@@ -80,13 +101,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background));
 
-  const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys });
-  registerOpenAIRoutes(http, {
-    catalogue,
-    pipeline,
-    channelsFor: (model) => router.candidates(model).map((c) => c.name),
-    isDemo: (name) => name === DEMO_CHANNEL_NAME,
-  });
+  const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys, adminKey: config.adminKey });
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly: (model) => registry.usableFor(model).every((c) => c.kind === 'demo') });
+  registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);
   registerHealthRoute(http, async () => {
     await sql`select 1`.execute(db);
@@ -112,7 +129,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       sweeper.start(config.sweepIntervalSeconds * 1000, (err) => logger.error({ err }, 'retention sweep failed'));
-      if (channels.some((c) => c.kind === 'demo')) {
+      registry.start(routing.channelRefreshSeconds * 1000, (err) => logger.error({ err }, 'channel refresh failed'));
+      if (routing.channelTestIntervalSeconds > 0) {
+        tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
+      }
+      if (registry.isDemoOnly()) {
         logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
       }
       return address;
@@ -121,6 +142,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (closed) return;
       closed = true;
       sweeper.stop();
+      registry.stop();
+      tester.stop();
       await http.close();
       await background.drain();
       await httpTransport.close();

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_MODELS, type ModelAlias } from './core/models.js';
+import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -41,6 +42,24 @@ export interface Config {
   logLevel: string;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
+  /** Channels from the config file's `channels:` list (plus `openai` from OPENAI_API_KEY). */
+  channels: ChannelDefinition[];
+  routing: RoutingConfig;
+}
+
+export interface RoutingConfig {
+  /** Upstream attempts per request, across channels. */
+  maxAttempts: number;
+  /** Overall budget of one request across all its attempts. */
+  deadlineSeconds: number;
+  /** Longest wait for an upstream's Retry-After when no other channel can serve. */
+  maxRetryWaitSeconds: number;
+  breakerThreshold: number;
+  breakerCooldownSeconds: number;
+  /** How often each instance re-reads channels from the database. */
+  channelRefreshSeconds: number;
+  /** Periodic test generation per channel; 0 = off. */
+  channelTestIntervalSeconds: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -65,6 +84,13 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   LOG_LEVEL: 'log_level',
   OPENAI_API_KEY: 'openai_api_key',
   OPENAI_BASE_URL: 'openai_base_url',
+  IMAGEGATE_MAX_ATTEMPTS: 'max_attempts',
+  IMAGEGATE_REQUEST_DEADLINE: 'request_deadline',
+  IMAGEGATE_RETRY_WAIT_MAX: 'retry_wait_max',
+  IMAGEGATE_BREAKER_THRESHOLD: 'breaker_threshold',
+  IMAGEGATE_BREAKER_COOLDOWN: 'breaker_cooldown',
+  IMAGEGATE_CHANNEL_REFRESH: 'channel_refresh',
+  IMAGEGATE_CHANNEL_TEST_INTERVAL: 'channel_test_interval',
 };
 
 export function loadConfig(env: Env = process.env): Config {
@@ -82,6 +108,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = parsePort(get('PORT') ?? '8080');
   const dataDir = resolve(get('IMAGEGATE_DATA_DIR') ?? './data');
   const openaiKey = get('OPENAI_API_KEY');
+  const upstreamTimeoutSeconds = parseDuration('IMAGEGATE_UPSTREAM_TIMEOUT', get('IMAGEGATE_UPSTREAM_TIMEOUT') ?? '300s');
   const openaiBaseUrl = parseBaseUrl(get('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1');
   return {
     host,
@@ -94,7 +121,7 @@ export function loadConfig(env: Env = process.env): Config {
     urlTtlSeconds: parseDuration('IMAGEGATE_URL_TTL', get('IMAGEGATE_URL_TTL') ?? '24h'),
     retentionSeconds: parseDuration('IMAGEGATE_RETENTION', get('IMAGEGATE_RETENTION') ?? '7d'),
     sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
-    upstreamTimeoutSeconds: parseDuration('IMAGEGATE_UPSTREAM_TIMEOUT', get('IMAGEGATE_UPSTREAM_TIMEOUT') ?? '300s'),
+    upstreamTimeoutSeconds,
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
     demoDelayMs: parseDuration('IMAGEGATE_DEMO_DELAY', get('IMAGEGATE_DEMO_DELAY') ?? '1s', 'ms'),
     urlSecret: get('IMAGEGATE_URL_SECRET'),
@@ -103,7 +130,56 @@ export function loadConfig(env: Env = process.env): Config {
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
       : undefined,
     modelAliases: parseModelAliases(file.models),
+    channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
+    routing: {
+      maxAttempts: parseCount('IMAGEGATE_MAX_ATTEMPTS', get('IMAGEGATE_MAX_ATTEMPTS') ?? '3', 1, 20),
+      deadlineSeconds: parseDuration('IMAGEGATE_REQUEST_DEADLINE', get('IMAGEGATE_REQUEST_DEADLINE') ?? '600s'),
+      maxRetryWaitSeconds: parseDuration('IMAGEGATE_RETRY_WAIT_MAX', get('IMAGEGATE_RETRY_WAIT_MAX') ?? '10s'),
+      breakerThreshold: parseCount('IMAGEGATE_BREAKER_THRESHOLD', get('IMAGEGATE_BREAKER_THRESHOLD') ?? '5', 1, 1000),
+      breakerCooldownSeconds: parseDuration('IMAGEGATE_BREAKER_COOLDOWN', get('IMAGEGATE_BREAKER_COOLDOWN') ?? '30s'),
+      channelRefreshSeconds: parseDuration('IMAGEGATE_CHANNEL_REFRESH', get('IMAGEGATE_CHANNEL_REFRESH') ?? '5s'),
+      channelTestIntervalSeconds: parseDuration('IMAGEGATE_CHANNEL_TEST_INTERVAL', get('IMAGEGATE_CHANNEL_TEST_INTERVAL') ?? '0'),
+    },
   };
+}
+
+/** The file's `channels:` list; OPENAI_API_KEY adds a channel named `openai` unless the file has one. */
+function parseChannels(value: unknown, openai: UpstreamConfig | undefined, timeoutSeconds: number): ChannelDefinition[] {
+  if (value !== undefined && value !== null && !Array.isArray(value)) throw new ConfigError('IMAGEGATE_CONFIG: channels must be a list');
+  const defs = (Array.isArray(value) ? value : []).map((entry: unknown, i) => {
+    try {
+      return parseChannelDefinition(entry, { timeoutSeconds });
+    } catch (err) {
+      if (err instanceof ChannelDefinitionError) throw new ConfigError(`IMAGEGATE_CONFIG: channels[${i}].${err.field}: ${err.message}`);
+      throw err;
+    }
+  });
+  const names = new Set<string>();
+  for (const def of defs) {
+    if (names.has(def.name)) throw new ConfigError(`IMAGEGATE_CONFIG: channels: the name '${def.name}' is used twice`);
+    names.add(def.name);
+  }
+  if (openai && !names.has('openai')) {
+    defs.push(
+      parseChannelDefinition(
+        {
+          name: 'openai',
+          // api.openai.com refuses parameters it does not know; any other base URL is a relay.
+          kind: new URL(openai.baseUrl).hostname === 'api.openai.com' ? 'openai' : 'openai-compatible',
+          base_url: openai.baseUrl,
+          api_key: openai.apiKey,
+        },
+        { timeoutSeconds },
+      ),
+    );
+  }
+  return defs;
+}
+
+function parseCount(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}: '${value}' must be a whole number from ${min} to ${max}`);
+  return n;
 }
 
 function readConfigFile(path: string | undefined): FileConfig {

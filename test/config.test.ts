@@ -44,6 +44,16 @@ describe('loadConfig: defaults', () => {
       logLevel: 'info',
       openai: undefined,
       modelAliases: [],
+      channels: [],
+      routing: {
+        maxAttempts: 3,
+        deadlineSeconds: 600,
+        maxRetryWaitSeconds: 10,
+        breakerThreshold: 5,
+        breakerCooldownSeconds: 30,
+        channelRefreshSeconds: 5,
+        channelTestIntervalSeconds: 0,
+      },
     } satisfies Config);
   });
 

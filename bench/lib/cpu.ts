@@ -45,3 +45,17 @@ export function cpuMeter(probe: CpuProbe): () => number | undefined {
     return start === undefined || end === undefined ? undefined : end - start;
   };
 }
+
+/** CPU milliseconds the whole machine has been busy (all cores; idle and iowait excluded). */
+export const machineBusyCpu: CpuProbe = () => {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    // guest time is already inside user/nice: count only the first eight fields.
+    const total = ticks.slice(0, 8).reduce((a, b) => a + b, 0);
+    return ((total - idle) * 1000) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+};

@@ -36,3 +36,14 @@ async function worker(send: Send, deadline: number, result: LoopResult): Promise
     }
   }
 }
+
+/** Two slices of the same cell as one. */
+export function mergeLoops(a: LoopResult, b: LoopResult): LoopResult {
+  return {
+    latenciesMs: a.latenciesMs.concat(b.latenciesMs),
+    bytes: a.bytes + b.bytes,
+    errors: a.errors + b.errors,
+    firstError: a.firstError ?? b.firstError,
+    elapsedMs: a.elapsedMs + b.elapsedMs,
+  };
+}

@@ -5,6 +5,8 @@ import { FORMATS, TARGETS, type Format, type Target } from './http.js';
 export interface Options {
   durationS: number;
   warmupS: number;
+  /** Each cell's duration is split into this many slices, taking turns with the other targets. */
+  rounds: number;
   concurrency: number[];
   formats: Format[];
   targets: Target[];
@@ -16,6 +18,7 @@ export interface Options {
 export const USAGE = `npm run bench -- [options]
   --duration S        measured seconds per cell (default 10; --quick: 3)
   --warmup S          warm-up seconds per cell (default 2; --quick: 1)
+  --rounds N          slices per cell, interleaved across targets (default 5; --quick: 3)
   --concurrency LIST  default 1,16
   --formats LIST      default b64_json,url
   --targets LIST      default direct,pipe,imagegate
@@ -29,6 +32,7 @@ export function parseOptions(argv: string[]): Options {
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       concurrency: { type: 'string', default: '1,16' },
       formats: { type: 'string', default: FORMATS.join(',') },
       targets: { type: 'string', default: TARGETS.join(',') },
@@ -45,7 +49,8 @@ export function parseOptions(argv: string[]): Options {
   return {
     durationS: seconds('--duration', values.duration ?? (values.quick ? '3' : '10')),
     warmupS: seconds('--warmup', values.warmup ?? (values.quick ? '1' : '2')),
-    concurrency: list('--concurrency', values.concurrency).map(positiveInt),
+    rounds: positiveInt('--rounds', values.rounds ?? (values.quick ? '3' : '5')),
+    concurrency: list('--concurrency', values.concurrency).map((v) => positiveInt('--concurrency', v)),
     formats: oneOf('--formats', list('--formats', values.formats), FORMATS),
     targets: oneOf('--targets', list('--targets', values.targets), TARGETS),
     profileDir: values.profile,
@@ -65,9 +70,9 @@ function list(name: string, value: string): string[] {
   return items;
 }
 
-function positiveInt(value: string): number {
+function positiveInt(name: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency: '${value}' is not a positive integer`);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}: '${value}' is not a positive integer`);
   return n;
 }
 

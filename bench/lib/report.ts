@@ -14,7 +14,7 @@ export interface RunReport {
   date: string;
   command: string;
   machine: Machine;
-  settings: { durationS: number; warmupS: number; concurrency: number[]; imageBytes: number };
+  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; imageBytes: number };
   cells: Cell[];
   latency: LatencyDerived[];
   throughput: ThroughputDerived[];
@@ -27,7 +27,8 @@ export function renderMarkdown(r: RunReport): string {
   return [
     `Run ${r.date} — \`${r.command}\``,
     `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.os}.`,
-    `Each cell: ${r.settings.warmupS} s warm-up, then ${r.settings.durationS} s measured; image ${r.settings.imageBytes} bytes.`,
+    `Each cell: ${r.settings.warmupS} s warm-up, then ${r.settings.durationS} s measured in ${r.settings.rounds} slices ` +
+      `taking turns with the other targets; image ${r.settings.imageBytes} bytes.`,
     '',
     errors.length > 0 ? `**This run had errors** in ${errors.length} cell(s): ${errors.map(errorNote).join('; ')}` : 'No errors.',
     '',
@@ -43,13 +44,13 @@ function errorNote(c: Cell): string {
 
 function cellTable(cells: readonly Cell[]): string {
   const head = [
-    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s | CPU ms/req client / sim / relay |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s | CPU ms/req client / sim / relay | other load (cores) |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   const rows = cells.map(
     (c) =>
       `| ${c.format} | ${c.target} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${fixed(c.reqPerSec)} | ` +
-      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} | ${cpuText(c)} |`,
+      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} | ${cpuText(c)} | ${c.otherCores === null ? '-' : c.otherCores.toFixed(2)} |`,
   );
   return [...head, ...rows].join('\n');
 }

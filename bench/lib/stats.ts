@@ -17,6 +17,11 @@ export interface Cell {
   mbPerSec: number;
   /** CPU milliseconds per request of each process (null where unknown or not involved). */
   cpuMsPerRequest: CpuPerRequest;
+  /**
+   * Cores' worth of CPU the rest of the machine used meanwhile (other processes, plus kernel
+   * work not charged to ours): noise from outside the bench when clearly above ~0.1.
+   */
+  otherCores: number | null;
 }
 
 export interface CpuPerRequest {
@@ -31,6 +36,8 @@ export interface CpuUsed {
   client: number | undefined;
   simulator: number | undefined;
   relay: number | undefined;
+  /** The whole machine's busy CPU ms. */
+  machine: number | undefined;
 }
 
 export function summarize(format: Format, target: Target, concurrency: number, loop: LoopResult, cpu: CpuUsed): Cell {
@@ -50,7 +57,25 @@ export function summarize(format: Format, target: Target, concurrency: number, l
     meanMs: sorted.length === 0 ? Number.NaN : sorted.reduce((a, b) => a + b, 0) / sorted.length,
     mbPerSec: loop.bytes / 1e6 / seconds,
     cpuMsPerRequest: { client: perRequest(cpu.client), simulator: perRequest(cpu.simulator), relay: perRequest(cpu.relay) },
+    otherCores: otherCores(cpu, loop.elapsedMs),
   };
+}
+
+const addMs = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a + b);
+
+export function addCpu(a: CpuUsed, b: CpuUsed): CpuUsed {
+  return {
+    client: addMs(a.client, b.client),
+    simulator: addMs(a.simulator, b.simulator),
+    relay: addMs(a.relay, b.relay),
+    machine: addMs(a.machine, b.machine),
+  };
+}
+
+function otherCores(cpu: CpuUsed, elapsedMs: number): number | null {
+  if (cpu.machine === undefined || cpu.client === undefined || cpu.simulator === undefined) return null;
+  const ours = cpu.client + cpu.simulator + (cpu.relay ?? 0);
+  return Math.max(0, cpu.machine - ours) / elapsedMs;
 }
 
 /** Nearest rank: the smallest sample with at least p% of samples at or below it. */

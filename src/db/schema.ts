@@ -16,11 +16,18 @@ export interface ChannelsTable {
   id: string;
   name: string;
   kind: string;
-  base_url: string | null;
-  /** The rest of the channel definition, JSON. */
+  base_url: string;
+  /** The rest of the channel definition (snake_case, keys included), JSON. */
   config: string;
   enabled: number;
+  /** `config` rows are rewritten from the config file at every start; `admin` rows are the API's. */
+  source: 'config' | 'admin';
+  /** Set when the gateway disabled the channel itself (e.g. the upstream refused its only key). */
+  disabled_reason: string | null;
+  /** JSON: key fingerprint -> why the gateway stopped using that key. */
+  disabled_keys: string;
   created_at: number;
+  updated_at: number;
 }
 
 export interface RequestLogTable {
@@ -35,6 +42,8 @@ export interface RequestLogTable {
   delivered: number;
   latency_ms: number;
   upstream_latency_ms: number | null;
+  /** JSON: [{channel, outcome, latency_ms}], one per upstream attempt. */
+  attempts: string | null;
   created_at: number;
 }
 
@@ -64,6 +73,7 @@ export interface Tables {
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type ChannelRow = Selectable<ChannelsTable>;
 export type NewRequestLog = Insertable<RequestLogTable>;
 export type NewImage = Insertable<ImagesTable>;
 // Generated is re-exported for later tables with database-made columns.

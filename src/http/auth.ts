@@ -2,6 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeyService, KeyIdentity } from '../billing/api-keys.js';
 import { invalidApiKey } from '../core/errors.js';
+import { maskSecret } from './redact.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,12 +24,7 @@ export function createAuthHook(keys: ApiKeyService) {
       throw invalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.");
     }
     const identity = await keys.authenticate(token);
-    if (!identity) throw invalidApiKey(`Incorrect API key provided: ${maskKey(token)}.`);
+    if (!identity) throw invalidApiKey(`Incorrect API key provided: ${maskSecret(token)}.`);
     request.apiKey = identity;
   };
-}
-
-/** As OpenAI does: show only the ends of a rejected key. */
-function maskKey(token: string): string {
-  return token.length <= 8 ? '***' : `${token.slice(0, 3)}***${token.slice(-4)}`;
 }

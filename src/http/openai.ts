@@ -8,9 +8,8 @@ import type { ImagePipeline, ImagesResult } from '../pipeline.js';
 export interface OpenAIRoutesDeps {
   catalogue: ModelCatalogue;
   pipeline: ImagePipeline;
-  /** Label for /v1/models: which channels could serve a model. */
-  channelsFor: (modelId: string) => string[];
-  isDemo: (channelName: string) => boolean;
+  /** Label for /v1/models: is this model served only by the demo channel? */
+  isDemoOnly: (modelId: string) => boolean;
 }
 
 const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation time
@@ -42,8 +41,7 @@ export function abortOnClientClose(request: FastifyRequest, reply: FastifyReply)
 }
 
 function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
-  const channels = deps.channelsFor(spec.id);
-  const demoOnly = channels.length > 0 && channels.every((c) => deps.isDemo(c));
+  const demoOnly = deps.isDemoOnly(spec.id);
   return {
     id: spec.id,
     object: 'model',

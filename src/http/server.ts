@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
+import { createAdminAuthHook } from './admin-auth.js';
 import { createAuthHook } from './auth.js';
 import { handleError, handleNotFound } from './errors.js';
 
@@ -9,6 +10,7 @@ export interface HttpServerOptions {
   logger: FastifyBaseLogger;
   bodyLimitBytes: number;
   keys: ApiKeyService;
+  adminKey: string | undefined;
 }
 
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -37,8 +39,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     reply.header('x-request-id', request.id);
   });
   const authenticate = createAuthHook(opts.keys);
+  const authenticateAdmin = createAdminAuthHook(opts.adminKey);
   app.addHook('onRequest', async (request) => {
     if (request.url.startsWith('/v1/')) await authenticate(request);
+    else if (request.url.startsWith('/admin/')) await authenticateAdmin(request);
   });
   // On shutdown, answers still in flight close their connection, so close() need not wait
   // for clients' idle keep-alive sockets.

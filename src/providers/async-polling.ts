@@ -4,6 +4,7 @@
  */
 import type { ChannelCall } from '../core/channel.js';
 import type { ImageJob, ProviderResult } from '../core/job.js';
+import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { AsyncProvider, UpstreamTaskState } from './provider.js';
 
@@ -51,7 +52,7 @@ export async function pollUntilDone(
   for (;;) {
     const wait = Math.min(interval, deadline - now());
     if (wait < 0) throw new UpstreamFailure('timeout', `upstream task ${upstreamTaskId} not done within ${Math.round(opts.deadlineMs / 1000)}s`);
-    await sleep(wait, signal);
+    await sleepUnlessAborted(wait, signal);
     const state = await pollOnce(provider, upstreamTaskId, call, signal);
     if (state?.status === 'succeeded') return state.result;
     if (state?.status === 'failed') throw new UpstreamFailure('task_failed', state.reason);
@@ -67,19 +68,4 @@ async function pollOnce(provider: AsyncProvider, id: string, call: ChannelCall, 
     if (err instanceof UpstreamFailure && err.retryable) return null;
     throw err;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new UpstreamFailure('aborted', 'the client closed the request'));
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new UpstreamFailure('aborted', 'the client closed the request'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

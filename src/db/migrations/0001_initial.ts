@@ -19,7 +19,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('base_url', 'text')
     .addColumn('config', 'text', (c) => c.notNull())
     .addColumn('enabled', 'integer', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('disabled_reason', 'text')
+    .addColumn('disabled_keys', 'text', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
 
   await db.schema
@@ -35,6 +39,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('delivered', 'integer', (c) => c.notNull())
     .addColumn('latency_ms', 'integer', (c) => c.notNull())
     .addColumn('upstream_latency_ms', 'integer')
+    .addColumn('attempts', 'text')
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await db.schema.createIndex('request_log_created_at').on('request_log').column('created_at').execute();

@@ -1,0 +1,84 @@
+/** The task API's answers (seed 002) -> task id / UpstreamTaskState / UpstreamFailure. */
+import type { UpstreamImage } from '../../core/job.js';
+import { parseRetryAfter, UpstreamFailure } from '../../core/upstream-failure.js';
+import type { UpstreamTaskState } from '../provider.js';
+import type { UpstreamResponse } from '../transport.js';
+
+type Json = Record<string, unknown>;
+
+/** The task id from `{code:200, msg, data:{taskId, state:'pending'}}`. */
+export function parseCreateResponse(res: UpstreamResponse): string {
+  const taskId = successData(res).taskId;
+  if (typeof taskId !== 'string' || taskId.length === 0) throw new UpstreamFailure('protocol', 'upstream answer has no taskId');
+  return taskId;
+}
+
+/** The task view of GET /api/v1/images/generations?task_id=. */
+export function parseTaskResponse(res: UpstreamResponse): UpstreamTaskState {
+  const task = successData(res);
+  switch (task.state) {
+    case 'pending':
+      return { status: 'pending' };
+    case 'processing':
+      return { status: 'running' };
+    case 'completed':
+      return { status: 'succeeded', result: { images: resultImages(task.resultUrls) } };
+    case 'failed': {
+      const reason = nonEmpty(task.failMsg) ?? 'upstream task failed';
+      const code = nonEmpty(task.failCode);
+      return code === undefined ? { status: 'failed', reason } : { status: 'failed', reason, code };
+    }
+    default:
+      throw new UpstreamFailure('protocol', `upstream task has an unknown state: ${JSON.stringify(task.state)}`);
+  }
+}
+
+/**
+ * `{code, msg}` errors. The seed sends them with the matching HTTP status (400/401/402/404/500);
+ * a 2xx carrying a non-200 `code` is read the same way, with `code` as the status.
+ * 402 (out of credits) is not retryable by UpstreamFailure's rules, though another channel could serve.
+ */
+export function failureFromTaskApi(res: UpstreamResponse, json: Json | null = parseJsonObject(res.body)): UpstreamFailure {
+  const code = json?.code;
+  const status = res.status >= 200 && res.status < 300 && typeof code === 'number' ? code : res.status;
+  const message = nonEmpty(json?.msg) ?? nonEmpty(json?.message);
+  return new UpstreamFailure(
+    'http',
+    `upstream answered ${status}${message ? `: ${message}` : ''}`,
+    status,
+    { ...(message !== undefined ? { message } : {}), code: code === undefined || code === null ? null : String(code) },
+    parseRetryAfter(res.headers['retry-after']),
+  );
+}
+
+function resultImages(urls: unknown): UpstreamImage[] {
+  const list = Array.isArray(urls) ? urls.map(nonEmpty).filter((u) => u !== undefined) : [];
+  if (list.length === 0) throw new UpstreamFailure('protocol', 'upstream task completed without resultUrls');
+  return list.map((url) => ({ kind: 'url', url }));
+}
+
+function successData(res: UpstreamResponse): Json {
+  if (res.status < 200 || res.status >= 300) throw failureFromTaskApi(res);
+  const json = parseJsonObject(res.body);
+  if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
+  if (json.code !== undefined && json.code !== 200) throw failureFromTaskApi(res, json);
+  if (!isObject(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data object');
+  return json.data;
+}
+
+function parseJsonObject(body: Buffer): Json | null {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return isObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}

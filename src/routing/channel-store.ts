@@ -1,0 +1,122 @@
+/**
+ * Channels in the database: the config file's (rewritten at every start) and the admin API's.
+ * Keys are stored as given, since the gateway must send them; responses only ever show them redacted.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Channel } from '../core/channel.js';
+import type { Db } from '../db/database.js';
+import type { ChannelRow } from '../db/schema.js';
+import { parseChannelDefinition, toRaw, type ChannelDefinition } from './channel-definition.js';
+
+export interface StoredChannel {
+  channel: Channel;
+  source: 'config' | 'admin';
+  /** Why the gateway disabled it on its own (null when it did not). */
+  disabledReason: string | null;
+  /** Key fingerprint -> why the gateway stopped using that key. */
+  disabledKeys: Readonly<Record<string, string>>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A short stable id for an upstream key, safe to show and log. */
+export function keyFingerprint(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+export class ChannelStore {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async list(): Promise<StoredChannel[]> {
+    const rows = await this.db.selectFrom('channels').selectAll().orderBy('created_at').orderBy('name').execute();
+    return rows.map(fromRow);
+  }
+
+  async get(idOrName: string): Promise<StoredChannel | undefined> {
+    const row = await this.db
+      .selectFrom('channels')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
+    return row ? fromRow(row) : undefined;
+  }
+
+  async create(def: ChannelDefinition, source: 'config' | 'admin'): Promise<StoredChannel> {
+    const now = this.now();
+    const row: ChannelRow = { id: randomUUID(), ...columns(def), source, disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
+    await this.db.insertInto('channels').values(row).execute();
+    return fromRow(row);
+  }
+
+  /** Replaces the definition; a human edit also clears what the gateway disabled on its own. */
+  async update(id: string, def: ChannelDefinition): Promise<StoredChannel | undefined> {
+    await this.db
+      .updateTable('channels')
+      .set({ ...columns(def), disabled_reason: null, disabled_keys: '{}', updated_at: this.now() })
+      .where('id', '=', id)
+      .execute();
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('channels').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async disableChannel(id: string, reason: string): Promise<void> {
+    await this.db.updateTable('channels').set({ disabled_reason: reason, updated_at: this.now() }).where('id', '=', id).execute();
+  }
+
+  async disableKey(id: string, fingerprint: string, reason: string): Promise<void> {
+    const current = await this.get(id);
+    if (!current) return;
+    const disabled = { ...current.disabledKeys, [fingerprint]: reason };
+    await this.db.updateTable('channels').set({ disabled_keys: JSON.stringify(disabled), updated_at: this.now() }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Makes the config file's channels the `config` rows: new ones inserted, changed ones updated,
+   * ones no longer in the file deleted. Admin-made channels are left alone.
+   */
+  async syncConfigChannels(defs: readonly ChannelDefinition[]): Promise<void> {
+    const existing = new Map((await this.list()).map((s) => [s.channel.name, s]));
+    for (const def of defs) {
+      const current = existing.get(def.name);
+      if (!current) await this.create(def, 'config');
+      else if (current.source === 'admin') throw new Error(`channel '${def.name}' exists as an admin channel; rename one of them`);
+      else if (JSON.stringify(toRaw(definitionOf(current.channel))) !== JSON.stringify(toRaw(def))) await this.update(current.channel.id, def);
+    }
+    const wanted = new Set(defs.map((d) => d.name));
+    for (const stored of existing.values()) {
+      if (stored.source === 'config' && !wanted.has(stored.channel.name)) await this.delete(stored.channel.id);
+    }
+  }
+}
+
+export function definitionOf(channel: Channel): ChannelDefinition {
+  const { id: _id, ...def } = channel;
+  return def;
+}
+
+function columns(def: ChannelDefinition): Pick<ChannelRow, 'name' | 'kind' | 'base_url' | 'config' | 'enabled'> {
+  const { name, kind, base_url, enabled, ...rest } = toRaw(def);
+  return { name: String(name), kind: String(kind), base_url: String(base_url), enabled: enabled ? 1 : 0, config: JSON.stringify(rest) };
+}
+
+function fromRow(row: ChannelRow): StoredChannel {
+  const raw: unknown = JSON.parse(row.config);
+  const rest = typeof raw === 'object' && raw !== null ? raw : {};
+  const def = parseChannelDefinition({ ...rest, name: row.name, kind: row.kind, base_url: row.base_url, enabled: row.enabled === 1 });
+  const disabledKeys: unknown = JSON.parse(row.disabled_keys);
+  return {
+    channel: { id: row.id, ...def },
+    source: row.source,
+    disabledReason: row.disabled_reason,
+    disabledKeys: typeof disabledKeys === 'object' && disabledKeys !== null ? (disabledKeys as Record<string, string>) : {},
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}

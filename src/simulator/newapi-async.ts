@@ -1,0 +1,262 @@
+// A simulator of new-api's async image mode (seed 000): POST /v1/images/generations with
+// `X-New-Api-Async-Task: true` answers a task id, GET /v1/images/tasks/{id} reports the task.
+// Without the header it is a plain OpenAI relay. Validation and rendering are delegated to
+// OpenAIImagesSimulator (in relay mode) so both paths accept and reject exactly the same bodies.
+import { randomBytes } from 'node:crypto';
+import { startSimulatorServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { OpenAIImagesSimulator, type RecordedRequest } from './openai.js';
+
+export type NewApiTaskStatus = 'submitted' | 'queued' | 'in_progress' | 'succeeded' | 'failed';
+
+export interface NewApiAsyncSimulatorOptions {
+  /** When set, every API route requires `Authorization: Bearer <apiKey>` (401 otherwise). */
+  apiKey?: string;
+  /** How long a task takes from submit to its final state (default 300 ms). */
+  taskDurationMs?: number;
+  /** Also put the finished images inline as `data: [{b64_json}]` in the task (instead of URLs). */
+  inlineResults?: boolean;
+  /** Base for hosted image URLs; startNewApiAsyncSimulator sets it to its own origin. */
+  publicBaseUrl?: string;
+}
+
+export interface RunningNewApiAsyncSimulator {
+  sim: NewApiAsyncSimulator;
+  /** http://127.0.0.1:port */
+  origin: string;
+  /** origin + '/v1': what a channel's baseUrl points at. */
+  baseURL: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface SimTask {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly durationMs: number;
+  /** Set when the task is destined to fail (failNext). */
+  readonly failReason: string | undefined;
+  readonly imageUrls: readonly string[];
+  /** The inner simulator's data items, shown when inlineResults is on. */
+  readonly inline: readonly unknown[] | undefined;
+}
+
+interface StatusFault {
+  status: number;
+  message: string;
+}
+
+const DEFAULT_TASK_MS = 300;
+const MAX_RECORDED = 10_000;
+const GENERATIONS = '/v1/images/generations';
+const TASKS_PREFIX = '/v1/images/tasks/';
+
+export class NewApiAsyncSimulator implements SimHandler {
+  /** Every request received, oldest first. */
+  readonly requests: RecordedRequest[] = [];
+  /** Async submit requests received (accepted or not): proves "never submitted twice". */
+  submits = 0;
+  /** Task queries received, including the ones answered with an injected error. */
+  polls = 0;
+  aborted = 0;
+
+  private readonly tasks = new Map<string, SimTask>();
+  private readonly failReasons: string[] = [];
+  private readonly pollFaults: StatusFault[] = [];
+  private readonly submitFaults: StatusFault[] = [];
+  /** Hosts the images (GET /files/...) and answers the plain relay path. */
+  private readonly urlRelay: OpenAIImagesSimulator;
+  private readonly b64Relay = new OpenAIImagesSimulator({ relay: { answer: 'b64_json' } });
+
+  constructor(private readonly opts: NewApiAsyncSimulatorOptions = {}) {
+    const publicBaseUrl = opts.publicBaseUrl;
+    this.urlRelay = new OpenAIImagesSimulator({ relay: { answer: 'url' }, ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}) });
+  }
+
+  /** The next `count` tasks end in `failed` with this reason. */
+  failNext(reason: string, count = 1): void {
+    for (let i = 0; i < count; i++) this.failReasons.push(reason);
+  }
+
+  /** The next `count` task queries answer HTTP `status` (transient upstream trouble). */
+  failPolls(count: number, status = 500, message = 'simulated upstream error'): void {
+    for (let i = 0; i < count; i++) this.pollFaults.push({ status, message });
+  }
+
+  /** The next `count` async submits answer HTTP `status` without creating a task. */
+  failSubmits(count: number, status = 500, message = 'simulated upstream error'): void {
+    for (let i = 0; i < count; i++) this.submitFaults.push({ status, message });
+  }
+
+  /** Tasks accepted so far. */
+  get taskCount(): number {
+    return this.tasks.size;
+  }
+
+  async handle(req: SimRequest): Promise<SimResponse> {
+    const path = req.path.split('?')[0] ?? req.path;
+    const method = req.method.toUpperCase();
+    this.record(method, req);
+    // Hosted images are public, like a CDN: no key needed.
+    if (method === 'GET' && path.startsWith('/files/')) return this.urlRelay.handle({ ...req, method, path });
+    if (!this.authorized(req)) return unauthorized();
+    if (method === 'POST' && path === GENERATIONS) {
+      if (isAsync(header(req.headers, 'x-new-api-async-task'))) return this.submit(req);
+      const wantsB64 = readResponseFormat(req.body) === 'b64_json';
+      return (wantsB64 ? this.b64Relay : this.urlRelay).handle({ ...req, method, path });
+    }
+    if (method === 'GET' && path.startsWith(TASKS_PREFIX)) return this.query(safeDecode(path.slice(TASKS_PREFIX.length)));
+    return openAIError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null);
+  }
+
+  // -- routes -------------------------------------------------------------------
+
+  private async submit(req: SimRequest): Promise<SimResponse> {
+    this.submits += 1;
+    const fault = this.submitFaults.shift();
+    if (fault !== undefined) return openAIError(fault.status, fault.message, 'new_api_error', null);
+    // Run the generation now: a body the relay rejects is rejected at submit, as new-api does.
+    const relay = this.opts.inlineResults === true ? this.b64Relay : this.urlRelay;
+    const answer = await relay.handle({ ...req, method: 'POST', path: GENERATIONS });
+    if (answer.kind !== 'full') return openAIError(500, 'relay did not answer', 'new_api_error', null);
+    if (answer.status !== 200) return answer;
+    const items = dataItems(answer.body);
+    const task: SimTask = {
+      id: `task_${randomBytes(12).toString('base64url')}`,
+      createdAt: Date.now(),
+      durationMs: this.opts.taskDurationMs ?? DEFAULT_TASK_MS,
+      failReason: this.failReasons.shift(),
+      imageUrls: items.flatMap((item) => (typeof item.url === 'string' ? [item.url] : [])),
+      inline: this.opts.inlineResults === true ? items : undefined,
+    };
+    this.tasks.set(task.id, task);
+    return json(200, { code: 'success', message: 'success', data: { task_id: task.id, status: 'submitted' } });
+  }
+
+  private query(id: string): SimResponse {
+    this.polls += 1;
+    const fault = this.pollFaults.shift();
+    if (fault !== undefined) return json(fault.status, { code: 'get_task_failed', message: fault.message, data: null });
+    const task = this.tasks.get(id);
+    // Seed 000 does not document this answer; new-api's task errors use code = message.
+    if (task === undefined) return json(404, { code: 'task_not_exist', message: 'task_not_exist', data: null });
+    return json(200, { code: 'success', message: 'success', data: taskView(task, Date.now()) });
+  }
+
+  // -- helpers ------------------------------------------------------------------
+
+  private authorized(req: SimRequest): boolean {
+    if (this.opts.apiKey === undefined) return true;
+    return bearer(req.headers) === this.opts.apiKey;
+  }
+
+  private record(method: string, req: SimRequest): void {
+    this.requests.push({ method, path: req.path, headers: { ...req.headers }, json: parseJson(req.body) });
+    if (this.requests.length > MAX_RECORDED + 1000) this.requests.splice(0, 1000);
+  }
+}
+
+/**
+ * Where a task stands `now`: the first 10% of its time submitted, until 25% queued, then in
+ * progress (10-90%), then its final state. Zero-valued fields stay present, as Go's JSON does.
+ */
+function taskView(task: SimTask, now: number): Record<string, unknown> {
+  const f = task.durationMs <= 0 ? 1 : (now - task.createdAt) / task.durationMs;
+  const seconds = (ms: number): number => Math.floor(ms / 1000);
+  const base = {
+    task_id: task.id,
+    action: 'generations',
+    submit_time: seconds(task.createdAt),
+    start_time: f >= 0.25 ? seconds(task.createdAt + task.durationMs * 0.25) : 0,
+    finish_time: 0,
+    result_url: '',
+    image_urls: [] as readonly string[],
+    fail_reason: '',
+  };
+  if (f < 0.1) return { ...base, status: 'submitted', status_raw: 'SUBMITTED', progress: '0%' };
+  if (f < 0.25) return { ...base, status: 'queued', status_raw: 'QUEUED', progress: '0%' };
+  if (f < 1) {
+    const pct = 10 + Math.floor((80 * (f - 0.25)) / 0.75);
+    return { ...base, status: 'in_progress', status_raw: 'IN_PROGRESS', progress: `${pct}%` };
+  }
+  const done = { ...base, progress: '100%', finish_time: seconds(task.createdAt + task.durationMs) };
+  if (task.failReason !== undefined) return { ...done, status: 'failed', status_raw: 'FAILURE', fail_reason: task.failReason };
+  return {
+    ...done,
+    status: 'succeeded',
+    status_raw: 'SUCCESS',
+    result_url: task.imageUrls[0] ?? '',
+    image_urls: task.imageUrls,
+    ...(task.inline !== undefined ? { data: task.inline } : {}),
+  };
+}
+
+function isAsync(value: string | undefined): boolean {
+  const v = value?.trim().toLowerCase();
+  return v === 'true' || v === '1';
+}
+
+function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
+function bearer(headers: Record<string, string | undefined>): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(header(headers, 'authorization')?.trim() ?? '')?.[1]?.trim();
+}
+
+function parseJson(body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readResponseFormat(body: Buffer): unknown {
+  const value = parseJson(body);
+  return isObject(value) ? value.response_format : undefined;
+}
+
+/** The `data` items of an OpenAI images answer. */
+function dataItems(body: Buffer): Record<string, unknown>[] {
+  const value = parseJson(body);
+  const data = isObject(value) ? value.data : undefined;
+  return Array.isArray(data) ? data.filter(isObject) : [];
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function json(status: number, value: unknown): SimResponse {
+  return { kind: 'full', status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
+}
+
+/** new-api answers relay-route errors (auth included) in OpenAI's envelope. */
+function openAIError(status: number, message: string, type: string, code: string | null): SimResponse {
+  return json(status, { error: { message, type, param: null, code } });
+}
+
+function unauthorized(): SimResponse {
+  return openAIError(401, 'Invalid token (simulated new-api).', 'new_api_error', 'invalid_api_key');
+}
+
+export async function startNewApiAsyncSimulator(
+  opts: NewApiAsyncSimulatorOptions & { host?: string; port?: number } = {},
+): Promise<RunningNewApiAsyncSimulator> {
+  const { host, port, ...simOpts } = opts;
+  const running = await startSimulatorServer(
+    (origin) => new NewApiAsyncSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
+    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+  );
+  return { ...running, baseURL: `${running.origin}/v1` };
+}
