@@ -7,7 +7,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, type ChildServer } from './lib/children.js';
-import { b64Sender, createEndpoint, probeB64, urlSender, type Endpoint, type Format, type Send, type Target } from './lib/http.js';
+import { b64Sender, createEndpoint, decodingSender, probeB64, urlSender, type Endpoint, type Format, type Send, type Target } from './lib/http.js';
 import { cpuMeter, machineBusyCpu, ownCpu, processCpu } from './lib/cpu.js';
 import { closedLoop, mergeLoops, type LoopResult } from './lib/load.js';
 import { parseOptions, USAGE, type Options } from './lib/options.js';
@@ -63,14 +63,14 @@ function endpoints(opts: Options, processes: Map<Target, ChildServer>): Map<Targ
 }
 
 /** Checks one answer of each kind in full (decoded image intact), and builds the cell's sender. */
-async function prepareSender(ep: Endpoint, format: Format, imageBytes: number): Promise<Send> {
+async function prepareSender(ep: Endpoint, format: Format, opts: Options, imageBytes: number): Promise<Send> {
   if (ep.target === 'imagegate' && format === 'url') {
     const send = urlSender(ep, imageBytes);
     await send();
     return send;
   }
   const answerBytes = await probeB64(ep, format, imageBytes);
-  return b64Sender(ep, format, answerBytes);
+  return opts.clientParse ? decodingSender(ep, format, imageBytes) : b64Sender(ep, format, answerBytes);
 }
 
 interface Slice {
@@ -97,7 +97,7 @@ function mergeSlices(a: Slice | undefined, b: Slice): Slice {
 async function prepareGroup(eps: Map<Target, Endpoint>, format: Format, concurrency: number, opts: Options, imageBytes: number) {
   const senders = new Map<Target, Send>();
   for (const [target, ep] of eps) {
-    const send = await prepareSender(ep, format, imageBytes);
+    const send = await prepareSender(ep, format, opts, imageBytes);
     await closedLoop(send, concurrency, opts.warmupS * 1000);
     senders.set(target, send);
   }
@@ -112,9 +112,10 @@ async function measureGroup(senders: Map<Target, Send>, format: Format, concurre
   const order = [...senders.keys()];
   const slices = new Map<Target, Slice>();
   for (let round = 0; round < opts.rounds; round++) {
-    for (let i = 0; i < order.length; i++) {
-      const target = order[(round + i) % order.length] as Target;
-      const send = senders.get(target) as Send;
+    const first = round % order.length;
+    for (const target of [...order.slice(first), ...order.slice(0, first)]) {
+      const send = senders.get(target);
+      if (send === undefined) continue;
       const slice = await measureSlice(send, concurrency, opts.durationS / opts.rounds, servers, target);
       slices.set(target, mergeSlices(slices.get(target), slice));
       await sleep(SETTLE_MS);
@@ -130,6 +131,7 @@ async function measure(opts: Options, eps: Map<Target, Endpoint>, servers: Serve
   const cells: Cell[] = [];
   for (const format of opts.formats) {
     for (const concurrency of opts.concurrency) {
+      log(`${format} c=${concurrency}: warming up, then ${opts.rounds} rounds...`);
       const senders = await prepareGroup(eps, format, concurrency, opts, servers.imageBytes);
       const group = await measureGroup(senders, format, concurrency, opts, servers);
       for (const cell of group) log(progressLine(cell));
@@ -166,7 +168,14 @@ function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: n
     date: new Date().toISOString(),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     machine: machine(),
-    settings: { durationS: opts.durationS, warmupS: opts.warmupS, rounds: opts.rounds, concurrency: opts.concurrency, imageBytes },
+    settings: {
+      durationS: opts.durationS,
+      warmupS: opts.warmupS,
+      rounds: opts.rounds,
+      concurrency: opts.concurrency,
+      clientParse: opts.clientParse,
+      imageBytes,
+    },
     cells,
     latency: opts.formats.flatMap((f) => latencyDerived(cells, f) ?? []),
     throughput: opts.formats.flatMap((f) => throughputDerived(cells, f, top) ?? []),

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 /** Entry point: `imagegate serve | keys ... | simulate openai ...`. */
-import { parseArgs } from 'node:util';
 import { createApp } from './app.js';
-import { ApiKeyService } from './billing/api-keys.js';
+import { channelsCommand } from './commands/channels.js';
+import { keysCommand } from './commands/keys.js';
+import { simulateCommand } from './commands/simulate.js';
+import { UsageError } from './commands/usage-error.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { openDatabase } from './db/database.js';
-import { startOpenAISimulator } from './simulator/openai.js';
 
 const USAGE = `imagegate: an OpenAI-compatible gateway for image generation
 
@@ -14,8 +14,15 @@ Usage:
   imagegate keys create --name NAME        create a client API key and print it once
   imagegate keys list                      list keys (prefix, name, created, revoked)
   imagegate keys revoke ID_OR_PREFIX       revoke a key
-  imagegate simulate openai [--port N] [--host H] [--latency MS] [--api-key K] [--relay url|b64_json|data_uri]
-                                           run the OpenAI Images upstream simulator
+  imagegate channels list                  list channels (keys redacted) with their status
+  imagegate channels add --name N --kind K --base-url URL --key K [--key K2] [--models a,b|*]
+                         [--priority N] [--weight N] [--max-concurrent N] [--timeout S] [--api-version V] [--json '{...}']
+  imagegate channels update NAME [same flags] [--enable|--disable]
+  imagegate channels remove NAME           delete a channel
+  imagegate channels test NAME             run one small generation on it and report latency or the error
+  imagegate simulate openai|azure-openai|newapi-async|task-api [--port N] [--host H] [--api-key K]
+                     [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
+                                           run an upstream simulator
   imagegate help                           show this text
 `;
 
@@ -25,9 +32,11 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serve(loadConfig());
     case 'keys':
-      return keys(loadConfig(), rest);
+      return keysCommand(loadConfig(), rest);
+    case 'channels':
+      return channelsCommand(loadConfig(), rest);
     case 'simulate':
-      return simulate(rest);
+      return simulateCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -62,73 +71,7 @@ async function serve(config: Config): Promise<number> {
   return 0;
 }
 
-async function keys(config: Config, args: string[]): Promise<number> {
-  const [action, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: { name: { type: 'string' } }, allowPositionals: true });
-  const database = await openDatabase(config.database);
-  try {
-    const service = new ApiKeyService(database.db, []);
-    if (action === 'create') {
-      if (!values.name) throw new UsageError('keys create needs --name NAME');
-      const created = await service.create(values.name);
-      process.stdout.write(`${created.key}\n`);
-      process.stderr.write(`created key '${created.name}' (id ${created.id}); it is shown only this once\n`);
-      return 0;
-    }
-    if (action === 'list') {
-      for (const k of await service.list()) {
-        const state = k.revokedAt ? `revoked ${new Date(k.revokedAt).toISOString()}` : 'active';
-        process.stdout.write(`${k.id}  ${k.prefix}…  ${k.name}  created ${new Date(k.createdAt).toISOString()}  ${state}\n`);
-      }
-      return 0;
-    }
-    if (action === 'revoke') {
-      const target = positionals[0];
-      if (!target) throw new UsageError('keys revoke needs a key id or prefix');
-      const count = await service.revoke(target);
-      process.stdout.write(count > 0 ? `revoked ${count} key(s)\n` : `no active key matches '${target}'\n`);
-      return count > 0 ? 0 : 1;
-    }
-    throw new UsageError(`unknown keys action '${action ?? ''}' (create, list, revoke)`);
-  } finally {
-    await database.close();
-  }
-}
 
-async function simulate(args: string[]): Promise<number> {
-  const [protocol, ...rest] = args;
-  if (protocol !== 'openai') throw new UsageError(`unknown simulator '${protocol ?? ''}' (available: openai)`);
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      port: { type: 'string', default: '4010' },
-      host: { type: 'string', default: '127.0.0.1' },
-      latency: { type: 'string', default: '0' },
-      'api-key': { type: 'string' },
-      relay: { type: 'string' },
-    },
-  });
-  const relay = values.relay;
-  if (relay !== undefined && relay !== 'url' && relay !== 'b64_json' && relay !== 'data_uri') {
-    throw new UsageError('--relay must be url, b64_json or data_uri');
-  }
-  const running = await startOpenAISimulator({
-    host: values.host,
-    port: Number(values.port),
-    latencyMs: Number(values.latency),
-    ...(values['api-key'] ? { apiKey: values['api-key'] } : {}),
-    ...(relay ? { relay: { answer: relay } } : {}),
-  });
-  process.stdout.write(`OpenAI Images simulator on ${running.baseURL}\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  await running.close();
-  return 0;
-}
-
-class UsageError extends Error {}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

@@ -12,6 +12,7 @@ import { parseProgress, parseSubmitResponse, parseTaskResponse } from '../src/pr
 import type { AsyncProvider, UpstreamTaskState } from '../src/providers/provider.js';
 import { aspectRatioForSize } from '../src/providers/task-api/aspect-ratio.js';
 import { TaskApiProvider } from '../src/providers/task-api/provider.js';
+import { parseTaskResponse as parseTaskApiTask } from '../src/providers/task-api/response.js';
 import { HttpTransport } from '../src/providers/transport.js';
 import { startNewApiAsyncSimulator, type NewApiAsyncSimulatorOptions } from '../src/simulator/newapi-async.js';
 import { startTaskApiSimulator, type TaskApiSimulatorOptions } from '../src/simulator/task-api.js';
@@ -136,7 +137,8 @@ describe('new-api async mode', () => {
     const seen: { status: string; progress: string }[] = [];
     for (let i = 0; i < 300 && seen.at(-1)?.status !== 'succeeded'; i++) {
       const res = await fetch(`${origin}/v1/images/tasks/${upstreamTaskId}`, { headers: { authorization: `Bearer ${KEY}` } });
-      const body = (await res.json()) as { code: string; data: { status: string; progress: string; image_urls: string[]; result_url: string } };
+      type View = { status: string; progress: string; image_urls: string[]; result_url: string };
+      const body = (await res.json()) as { code: string; data: View };
       expect(body.code).toBe('success');
       seen.push({ status: body.data.status, progress: body.data.progress });
       if (body.data.status === 'succeeded') {
@@ -183,10 +185,11 @@ describe('new-api async mode', () => {
     const ok = (data: unknown) => res({ code: 'success', message: 'success', data });
     const png = 'iVBORw0KGgo=';
     // An embedded OpenAI answer: its images win over the URLs, and its usage comes along.
+    const usage = { total_tokens: 7, input_tokens: 1, output_tokens: 6 };
     const embedded = parseTaskResponse(
-      ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage: { total_tokens: 7, input_tokens: 1, output_tokens: 6 } } }),
+      ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage } }),
     );
-    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: png }], usage: { total_tokens: 7, input_tokens: 1, output_tokens: 6 } });
+    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: png }], usage });
     // Only result_url: one url image.
     expect(imagesOf(parseTaskResponse(ok({ status: 'succeeded', image_urls: [], result_url: 'https://cdn/y.png' }))).images).toEqual([
       { kind: 'url', url: 'https://cdn/y.png' },
@@ -292,7 +295,7 @@ describe('new-api async mode', () => {
   it('an unknown task id is a 404 task_not_exist', async () => {
     const { call, provider } = await start();
     const err = await caught(provider.poll('task_nope', call, signal()));
-    expect([err.kind, err.status, err.retryable]).toEqual(['http', 404, false]);
+    expect([err.kind, err.status]).toEqual(['http', 404]);
     expect(err.upstreamError).toEqual({ message: 'task_not_exist', code: 'task_not_exist' });
   });
 
@@ -357,8 +360,11 @@ describe('task API', () => {
     const states: string[] = [];
     let last: { createTime?: number; completeTime?: number; resultUrls?: string[] } = {};
     for (let i = 0; i < 300 && states.at(-1) !== 'completed'; i++) {
-      const res = await fetch(`${origin}/api/v1/images/generations?task_id=${upstreamTaskId}`, { headers: { authorization: `Bearer ${KEY}` } });
-      const body = (await res.json()) as { code: number; data: { state: string; createTime?: number; completeTime?: number; resultUrls?: string[] } };
+      const res = await fetch(`${origin}/api/v1/images/generations?task_id=${upstreamTaskId}`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      type View = { state: string; createTime?: number; completeTime?: number; resultUrls?: string[] };
+      const body = (await res.json()) as { code: number; data: View };
       expect(body.code).toBe(200);
       states.push(body.data.state);
       last = body.data;
@@ -431,11 +437,11 @@ describe('task API', () => {
     expect(sim.taskCount).toBe(0);
   });
 
-  it('out of credits is a 402, not retryable', async () => {
+  it('out of credits is a 402 http failure', async () => {
     const { sim, call, provider } = await start({ credits: 1 });
     await provider.submit(makeJob(), call, signal());
     const err = await caught(provider.submit(makeJob(), call, signal()));
-    expect([err.kind, err.status, err.retryable, err.upstreamError?.code]).toEqual(['http', 402, false, '402']);
+    expect([err.kind, err.status, err.upstreamError]).toEqual(['http', 402, { message: 'Insufficient credits', code: '402' }]);
     expect(sim.taskCount).toBe(1);
   });
 
@@ -455,6 +461,30 @@ describe('task API', () => {
     const { call, provider } = await start();
     const err = await caught(provider.poll('cl-missing', call, signal()));
     expect([err.kind, err.status, err.upstreamError?.message]).toEqual(['http', 404, 'Task not found']);
+  });
+
+  it('parses the answer shapes the simulator does not produce', () => {
+    const res = (body: unknown, status = 200) => ({ status, headers: {}, body: Buffer.from(JSON.stringify(body)) });
+    const outcome = (r: ReturnType<typeof res>): unknown => {
+      try {
+        return parseTaskApiTask(r);
+      } catch (err) {
+        return err instanceof UpstreamFailure ? [err.kind, err.status ?? null] : 'other';
+      }
+    };
+    // HTTP 200 with an error code inside: the code is the status.
+    expect(outcome(res({ code: 402, msg: 'Insufficient credits' }))).toEqual(['http', 402]);
+    expect(outcome(res({ code: 'oops', msg: 'x' }))).toEqual(['protocol', null]);
+    expect(outcome(res({ code: 200, msg: 'success', data: { state: 'completed', resultUrls: null } }))).toEqual(['protocol', null]);
+    expect(outcome(res({ code: 200, msg: 'success', data: { state: 'failed', failMsg: 'nsfw', failCode: 'NSFW' } }))).toEqual({
+      status: 'failed',
+      reason: 'nsfw',
+      code: 'NSFW',
+    });
+    expect(outcome(res({ code: 200, msg: 'success', data: { state: 'failed', failMsg: null } }))).toEqual({
+      status: 'failed',
+      reason: 'upstream task failed',
+    });
   });
 
   it('maps OpenAI sizes to the nearest supported aspect ratio', () => {

@@ -1,5 +1,5 @@
 /** The real CLI in a child process: first-start key, serve, SIGTERM, keys create/list/revoke, bad config. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +18,16 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...rest, PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', LOG_LEVEL: 'info', ...extra };
 }
 
-function runCli(args: string[], extra: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [...CLI, ...args], { env: env(extra), encoding: 'utf8', timeout: 30_000 });
+/** Async, so simulators running in this process keep answering the child. */
+function runCli(args: string[], extra: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 describe('imagegate CLI', () => {
@@ -53,31 +61,59 @@ describe('imagegate CLI', () => {
     expect(await exited).toBe(0);
   });
 
-  it('keys create / list / revoke', () => {
-    const created = runCli(['keys', 'create', '--name', 'billing-app']);
+  it('keys create / list / revoke', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'billing-app']);
     expect(created.status).toBe(0);
     const key = created.stdout.trim();
     expect(key).toMatch(/^ig-[\w-]{32}$/);
-    const listed = runCli(['keys', 'list']);
+    const listed = await runCli(['keys', 'list']);
     expect(listed.stdout).toContain('billing-app');
     expect(listed.stdout).toContain(key.slice(0, 10));
     expect(listed.stdout).not.toContain(key);
-    const revoked = runCli(['keys', 'revoke', key.slice(0, 10)]);
+    const revoked = await runCli(['keys', 'revoke', key.slice(0, 10)]);
     expect(revoked.status).toBe(0);
-    expect(runCli(['keys', 'list']).stdout).toMatch(/billing-app\s+created \S+\s+revoked/);
-    expect(runCli(['keys', 'revoke', 'ig-nothing']).status).toBe(1);
-    expect(runCli(['keys', 'create']).status).toBe(2);
+    expect((await runCli(['keys', 'list'])).stdout).toMatch(/billing-app\s+created \S+\s+revoked/);
+    expect((await runCli(['keys', 'revoke', 'ig-nothing'])).status).toBe(1);
+    expect((await runCli(['keys', 'create'])).status).toBe(2);
   });
 
-  it('invalid config fails at start with one line naming the variable', () => {
-    const res = runCli(['serve'], { PORT: 'eighty' });
+  it('invalid config fails at start with one line naming the variable', async () => {
+    const res = await runCli(['serve'], { PORT: 'eighty' });
     expect(res.status).toBe(1);
     expect(res.stderr.trim()).toBe("imagegate: PORT: 'eighty' is not a port number (0-65535)");
   });
 
-  it('unknown commands print usage and exit 2', () => {
-    const res = runCli(['frobnicate']);
+  it('unknown commands print usage and exit 2', async () => {
+    const res = await runCli(['frobnicate']);
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('Usage:');
+  });
+});
+
+describe('imagegate channels CLI', () => {
+  it('add / list / update / test / remove, keys redacted', async () => {
+    const { startOpenAISimulator } = await import('../src/simulator/openai.js');
+    const upstream = await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'sk-cli-upstream-1234' });
+    try {
+      const added = await runCli(['channels', 'add', '--name', 'relay-cli', '--kind', 'openai-compatible', '--base-url', upstream.baseURL, '--key', 'sk-cli-upstream-1234', '--weight', '3', '--models', 'gpt-image-2,dall-e-3']);
+      expect(added.status, added.stderr).toBe(0);
+      expect(added.stdout).toContain('relay-cli  openai-compatible');
+      expect(added.stdout).toContain('weight=3');
+      expect(added.stdout).not.toContain('sk-cli-upstream-1234');
+      expect((await runCli(['channels', 'list'])).stdout).toContain('models=gpt-image-2,dall-e-3');
+      const updated = await runCli(['channels', 'update', 'relay-cli', '--priority', '7', '--disable']);
+      expect(updated.stdout).toMatch(/disabled\s+priority=7 weight=3/);
+      const tested = await runCli(['channels', 'test', 'relay-cli']);
+      expect(tested.status, tested.stderr).toBe(0);
+      expect(tested.stdout).toMatch(/^ok: gpt-image-2 in \d+ ms/);
+      expect(upstream.sim.requests).toHaveLength(1);
+      const bad = await runCli(['channels', 'add', '--name', 'x', '--kind', 'pigeon', '--base-url', 'http://x', '--key', 'k']);
+      expect(bad.status).toBe(2);
+      expect(bad.stderr).toContain('kind');
+      expect((await runCli(['channels', 'remove', 'relay-cli'])).status).toBe(0);
+      expect((await runCli(['channels', 'list'])).stdout).not.toContain('relay-cli');
+    } finally {
+      await upstream.close();
+    }
   });
 });

@@ -116,12 +116,20 @@ export function urlSender(ep: Endpoint, imageBytes: number): Send {
 
 /** Fully checks one b64 answer (decoded image intact); returns its size for the quick checks. */
 export async function probeB64(ep: Endpoint, format: Format, imageBytes: number): Promise<number> {
-  const res = await post(ep, generationBody(ep.target, format));
-  const answer = await collect(res.body);
-  expectOk(res.statusCode, answer);
-  const image = Buffer.from(firstImage(answer, 'b64_json'), 'base64');
-  checkPng(image, image.length, imageBytes);
-  return answer.length;
+  return decodingSender(ep, format, imageBytes)();
+}
+
+/** What an SDK does with each answer: parse the JSON, decode the image (--client-parse). */
+export function decodingSender(ep: Endpoint, format: Format, imageBytes: number): Send {
+  const body = generationBody(ep.target, format);
+  return async () => {
+    const res = await post(ep, body);
+    const answer = await collect(res.body);
+    expectOk(res.statusCode, answer);
+    const image = Buffer.from(firstImage(answer, 'b64_json'), 'base64');
+    checkPng(image, image.length, imageBytes);
+    return answer.length;
+  };
 }
 
 function firstImage(answer: Buffer, field: 'url' | 'b64_json'): string {

@@ -12,6 +12,8 @@ export interface Options {
   targets: Target[];
   /** Directory for a CPU profile of the gateway child; undefined = no profile. */
   profileDir: string | undefined;
+  /** The client parses every b64 answer and decodes the image, as an SDK would. */
+  clientParse: boolean;
   write: boolean;
 }
 
@@ -23,6 +25,8 @@ export const USAGE = `npm run bench -- [options]
   --formats LIST      default b64_json,url
   --targets LIST      default direct,pipe,imagegate
   --quick             short cells, for a sanity check
+  --client-parse      the client JSON-parses each b64 answer and decodes the image (SDK-like,
+                      costs the client CPU); default: read and count the bytes only
   --profile DIR       write a CPU profile of the imagegate process to DIR (source-mapped to src/)
   --no-write          do not write bench/results/latest.{json,md}`;
 
@@ -37,6 +41,7 @@ export function parseOptions(argv: string[]): Options {
       formats: { type: 'string', default: FORMATS.join(',') },
       targets: { type: 'string', default: TARGETS.join(',') },
       quick: { type: 'boolean', default: false },
+      'client-parse': { type: 'boolean', default: false },
       profile: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -54,6 +59,7 @@ export function parseOptions(argv: string[]): Options {
     formats: oneOf('--formats', list('--formats', values.formats), FORMATS),
     targets: oneOf('--targets', list('--targets', values.targets), TARGETS),
     profileDir: values.profile,
+    clientParse: values['client-parse'],
     write: !values['no-write'],
   };
 }

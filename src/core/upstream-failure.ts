@@ -36,12 +36,15 @@ export class UpstreamFailure extends Error {
     this.name = 'UpstreamFailure';
   }
 
-  /** Connection errors, timeouts, 408, 429 and 5xx may succeed elsewhere or later. */
+  /**
+   * Connection errors, timeouts, 408, 429 and 5xx may succeed elsewhere or later; so may 402
+   * (that upstream account is out of credit) and 404 (that channel lacks the model or deployment).
+   */
   get retryable(): boolean {
     if (this.kind === 'aborted' || this.kind === 'task_failed') return false;
     if (this.kind !== 'http') return true;
     const s = this.status ?? 0;
-    return s === 408 || s === 429 || s >= 500;
+    return s === 402 || s === 404 || s === 408 || s === 429 || s >= 500;
   }
 }
 

@@ -96,7 +96,10 @@ export class AzureOpenAISimulator implements SimHandler {
     return withAzureHeaders(await this.openai.handle(forwarded(req, json, admitted), signal));
   }
 
-  /** Azure's checks, in the order its front door applies them: the deployment's model, or the refusal. */
+  /**
+   * Azure's checks: the deployment's model, or the refusal. The order (route, version, key,
+   * deployment) is an assumption; Azure does not document it, but a bad key never reveals deployments.
+   */
   private admit(
     method: string,
     deployment: string | undefined,

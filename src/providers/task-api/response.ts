@@ -35,12 +35,11 @@ export function parseTaskResponse(res: UpstreamResponse): UpstreamTaskState {
 
 /**
  * `{code, msg}` errors. The seed sends them with the matching HTTP status (400/401/402/404/500);
- * a 2xx carrying a non-200 `code` is read the same way, with `code` as the status.
- * 402 (out of credits) is not retryable by UpstreamFailure's rules, though another channel could serve.
+ * a 2xx carrying a 4xx/5xx `code` is read the same way, with `code` as the status.
+ * Whether 402 (this account is out of credits) may fail over is UpstreamFailure.retryable's call.
  */
-export function failureFromTaskApi(res: UpstreamResponse, json: Json | null = parseJsonObject(res.body)): UpstreamFailure {
+export function failureFromTaskApi(res: UpstreamResponse, json = parseJsonObject(res.body), status = res.status): UpstreamFailure {
   const code = json?.code;
-  const status = res.status >= 200 && res.status < 300 && typeof code === 'number' ? code : res.status;
   const message = nonEmpty(json?.msg) ?? nonEmpty(json?.message);
   return new UpstreamFailure(
     'http',
@@ -61,7 +60,11 @@ function successData(res: UpstreamResponse): Json {
   if (res.status < 200 || res.status >= 300) throw failureFromTaskApi(res);
   const json = parseJsonObject(res.body);
   if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
-  if (json.code !== undefined && json.code !== 200) throw failureFromTaskApi(res, json);
+  if (json.code !== undefined && json.code !== 200) {
+    const code = Number(json.code);
+    if (Number.isInteger(code) && code >= 400 && code <= 599) throw failureFromTaskApi(res, json, code);
+    throw new UpstreamFailure('protocol', `upstream answered code ${JSON.stringify(json.code)}`);
+  }
   if (!isObject(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data object');
   return json.data;
 }
