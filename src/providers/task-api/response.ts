@@ -60,7 +60,7 @@ function successData(res: UpstreamResponse): Json {
   if (res.status < 200 || res.status >= 300) throw failureFromTaskApi(res);
   const json = parseJsonObject(res.body);
   if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
-  if (json.code !== undefined && json.code !== 200) {
+  if (json.code !== undefined && Number(json.code) !== 200) {
     const code = Number(json.code);
     if (Number.isInteger(code) && code >= 400 && code <= 599) throw failureFromTaskApi(res, json, code);
     throw new UpstreamFailure('protocol', `upstream answered code ${JSON.stringify(json.code)}`);
