@@ -65,7 +65,8 @@ async function pollOnce(provider: AsyncProvider, id: string, call: ChannelCall, 
   try {
     return await provider.poll(id, call, signal);
   } catch (err) {
-    if (err instanceof UpstreamFailure && err.retryable) return null;
+    // A 404 on a poll means the task is gone, not that another channel lacks the model.
+    if (err instanceof UpstreamFailure && err.retryable && !(err.kind === 'http' && err.status === 404)) return null;
     throw err;
   }
 }
