@@ -151,9 +151,9 @@ describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {
     expect(failure.message).toContain('upstream answered 401 (401): Access denied');
   });
 
-  it('turns an unknown deployment into a non-retryable 404 DeploymentNotFound', async () => {
+  it('turns an unknown deployment into a 404 DeploymentNotFound that fails over (another channel may have it)', async () => {
     const failure = await failureOf(run(LOW, channel(running.origin, { modelMap: { 'gpt-image-1': { upstreamModel: 'no-such-deployment' } } })));
-    expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 404, false]);
+    expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 404, true]);
     expect(failure.upstreamError?.code).toBe('DeploymentNotFound');
     expect(failure.message).toContain('(DeploymentNotFound): The API deployment for this resource does not exist');
   });
