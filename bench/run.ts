@@ -2,6 +2,7 @@
  * `npm run bench`: sync generations with a ~2 MB PNG per answer, measured straight to the
  * simulator, through a bare node:http pipe, and through imagegate. See bench/README.md.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -162,10 +163,22 @@ function machine(): Machine {
   };
 }
 
+/** The commit measured, marked `+dirty` when src/ has uncommitted changes. */
+function commit(): string {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: here, encoding: 'utf8' }).trim();
+    const dirty = git('status', '--porcelain', '--', '../src') !== '';
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? '+dirty' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: number): RunReport {
   const top = Math.max(...opts.concurrency);
   return {
     date: new Date().toISOString(),
+    commit: commit(),
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     machine: machine(),
     settings: {

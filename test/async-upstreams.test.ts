@@ -1,5 +1,6 @@
 // The two async upstream kinds (new-api async mode, seed 000; the task API, seed 002), each
 // driven over real HTTP against its simulator: submit, poll, generate, failures, resume.
+import { decodeBase64 } from '../src/core/image-bytes.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { Channel, ChannelCall, ChannelKind } from '../src/core/channel.js';
@@ -83,7 +84,7 @@ async function caught(promise: Promise<unknown>): Promise<UpstreamFailure> {
 /** Downloads (or decodes) an upstream image and reports what it really is. */
 async function imageFacts(image: UpstreamImage | undefined): Promise<{ format?: string; width?: number; height?: number }> {
   if (image === undefined) throw new Error('no image');
-  const bytes = image.kind === 'b64' ? Buffer.from(image.base64, 'base64') : Buffer.from(await (await fetch(image.url)).arrayBuffer());
+  const bytes = image.kind === 'b64' ? decodeBase64(image.base64) : Buffer.from(await (await fetch(image.url)).arrayBuffer());
   const meta = await sharp(bytes).metadata();
   return { format: meta.format, width: meta.width, height: meta.height };
 }
@@ -189,7 +190,7 @@ describe('new-api async mode', () => {
     const embedded = parseTaskResponse(
       ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage } }),
     );
-    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: png }], usage });
+    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: Buffer.from(png) }], usage });
     // Only result_url: one url image.
     expect(imagesOf(parseTaskResponse(ok({ status: 'succeeded', image_urls: [], result_url: 'https://cdn/y.png' }))).images).toEqual([
       { kind: 'url', url: 'https://cdn/y.png' },

@@ -1,3 +1,4 @@
+import { decodeBase64 } from '../src/core/image-bytes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureOpenAI, AuthenticationError, NotFoundError } from 'openai';
 import sharp from 'sharp';
@@ -67,7 +68,7 @@ async function caught(promise: Promise<unknown>): Promise<unknown> {
 function imageBytes(result: ProviderResult, index = 0): Buffer {
   const image = result.images[index];
   if (image?.kind !== 'b64') throw new Error(`image ${index} is not inline base64`);
-  return Buffer.from(image.base64, 'base64');
+  return decodeBase64(image.base64);
 }
 
 describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {

@@ -12,6 +12,8 @@ export interface Machine {
 
 export interface RunReport {
   date: string;
+  /** git HEAD of the code measured. */
+  commit: string;
   command: string;
   machine: Machine;
   settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; imageBytes: number };
@@ -25,7 +27,7 @@ const fixed = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed
 export function renderMarkdown(r: RunReport): string {
   const errors = r.cells.filter((c) => c.errors > 0);
   return [
-    `Run ${r.date} — \`${r.command}\``,
+    `Run ${r.date} at commit ${r.commit} — \`${r.command}\``,
     `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.os}.`,
     `Each cell: ${r.settings.warmupS} s warm-up, then ${r.settings.durationS} s measured in ${r.settings.rounds} slices ` +
       `taking turns with the other targets; image ${r.settings.imageBytes} bytes.` +

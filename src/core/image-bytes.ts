@@ -23,8 +23,13 @@ export function sniffImage(bytes: Uint8Array): ImageKind | null {
 }
 
 /** Sniffs base64 text by decoding only its first bytes. */
-export function sniffBase64Image(base64: string): ImageKind | null {
-  return sniffImage(Buffer.from(base64.slice(0, 24), 'base64'));
+export function sniffBase64Image(base64: Buffer): ImageKind | null {
+  return sniffImage(Buffer.from(base64.subarray(0, 24).toString('latin1'), 'base64'));
+}
+
+/** Base64 bytes -> image bytes. */
+export function decodeBase64(base64: Buffer): Buffer {
+  return Buffer.from(base64.toString('latin1'), 'base64');
 }
 
 function ascii(b: Uint8Array, start: number, end: number): string {
@@ -32,9 +37,9 @@ function ascii(b: Uint8Array, start: number, end: number): string {
 }
 
 /** `data:image/png;base64,....` -> its base64 part, or null when it is not a base64 data URI. */
-export function base64FromDataUri(uri: string): string | null {
-  const comma = uri.indexOf(',');
-  if (!uri.startsWith('data:') || comma < 0) return null;
-  if (!uri.slice(5, comma).split(';').includes('base64')) return null;
-  return uri.slice(comma + 1);
+export function base64FromDataUri(uri: Buffer): Buffer | null {
+  const comma = uri.indexOf(0x2c);
+  if (comma < 0 || uri.subarray(0, 5).toString('latin1') !== 'data:') return null;
+  if (!uri.subarray(5, comma).toString('latin1').split(';').includes('base64')) return null;
+  return uri.subarray(comma + 1);
 }

@@ -42,9 +42,12 @@ export interface ImageJob {
   readonly passthrough: Readonly<Record<string, unknown>>;
 }
 
-/** One image as an upstream handed it over, before output/ normalizes it. */
+/**
+ * One image as an upstream handed it over, before output/ normalizes it. Base64 stays bytes
+ * (ASCII, often a slice of the upstream's answer): never a multi-megabyte JS string.
+ */
 export type UpstreamImage =
-  | { readonly kind: 'b64'; readonly base64: string; readonly revisedPrompt?: string }
+  | { readonly kind: 'b64'; readonly base64: Buffer; readonly revisedPrompt?: string }
   | { readonly kind: 'url'; readonly url: string; readonly revisedPrompt?: string };
 
 /** Token usage as OpenAI reports it for GPT image models. */

@@ -51,16 +51,29 @@ function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
   };
 }
 
-/** OpenAI's ImagesResponse: created, data[], then what is known about the result. */
-export function renderImagesResponse(result: ImagesResult): string {
-  return JSON.stringify({
-    created: result.created,
-    data: result.data,
+/**
+ * OpenAI's ImagesResponse: created, data[], then what is known about the result. Built as bytes:
+ * base64 images are copied in as they are, never stringified (or escaped: base64 needs none).
+ */
+export function renderImagesResponse(result: ImagesResult): Buffer {
+  const chunks: Buffer[] = [Buffer.from(`{"created":${result.created},"data":[`)];
+  result.data.forEach((image, i) => {
+    const { b64_json: b64, ...rest } = image;
+    const fields = JSON.stringify(rest).slice(1, -1);
+    chunks.push(Buffer.from(`${i > 0 ? ',' : ''}{`));
+    if (b64) chunks.push(B64_OPEN, b64, Buffer.from(fields ? `",${fields}}` : '"}'));
+    else chunks.push(Buffer.from(`${fields}}`));
+  });
+  const tail = JSON.stringify({
     ...(result.background ? { background: result.background } : {}),
     ...(result.outputFormat ? { output_format: result.outputFormat } : {}),
     ...(result.size ? { size: result.size } : {}),
     ...(result.quality ? { quality: result.quality } : {}),
     ...(result.usage ? { usage: result.usage } : {}),
     ...(result.metadata !== undefined ? { metadata: result.metadata } : {}),
-  });
+  }).slice(1, -1);
+  chunks.push(Buffer.from(tail ? `],${tail}}` : ']}'));
+  return Buffer.concat(chunks);
 }
+
+const B64_OPEN = Buffer.from('"b64_json":"');

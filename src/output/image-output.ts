@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BackgroundWork } from '../core/background-work.js';
 import { GatewayError } from '../core/errors.js';
-import { IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind } from '../core/image-bytes.js';
+import { decodeBase64, IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind } from '../core/image-bytes.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
 import type { ImageRecords } from '../storage/image-records.js';
 import type { ImageStore } from '../storage/image-store.js';
@@ -14,7 +14,8 @@ import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
 export interface DeliveredImage {
-  b64_json?: string;
+  /** Base64 bytes (ASCII), written into the answer as they are. */
+  b64_json?: Buffer;
   url?: string;
   revised_prompt?: string;
 }
@@ -50,14 +51,14 @@ export class ImageOutput {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64') {
       checkedKind(sniffBase64Image(image.base64));
-      this.deps.background.run('store image', () => this.store(job, Buffer.from(image.base64, 'base64'), keyId).then(() => undefined));
+      this.deps.background.run('store image', () => this.store(job, decodeBase64(image.base64), keyId).then(() => undefined));
       return { b64_json: image.base64, ...revised };
     }
-    const bytes = image.kind === 'b64' ? Buffer.from(image.base64, 'base64') : await this.download(image.url, signal);
+    const bytes = image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, signal);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
       this.deps.background.run('store image', () => this.store(job, bytes, keyId).then(() => undefined));
-      return { b64_json: bytes.toString('base64'), ...revised };
+      return { b64_json: Buffer.from(bytes.toString('base64'), 'latin1'), ...revised };
     }
     const name = await this.store(job, bytes, keyId);
     return { url: this.signedUrl(name), ...revised };

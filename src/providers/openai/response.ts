@@ -2,16 +2,23 @@
 import { base64FromDataUri } from '../../core/image-bytes.js';
 import type { ImageUsage, ProviderResult, UpstreamImage } from '../../core/job.js';
 import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import type { UpstreamResponse } from '../transport.js';
 
 type Json = Record<string, unknown>;
 
 export function parseImagesResponse(res: UpstreamResponse): ProviderResult {
   if (res.status < 200 || res.status >= 300) throw failureFromResponse(res);
-  const json = parseJsonObject(res.body);
-  if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
+  let parsed: LiftedJson;
+  try {
+    parsed = parseJsonLifting(res.body, IMAGE_KEYS);
+  } catch {
+    throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
+  }
+  const json = parsed.value;
+  if (!isObject(json)) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
   if (!Array.isArray(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data array');
-  const images = json.data.map(parseImage).filter((img): img is UpstreamImage => img !== null);
+  const images = json.data.map((item) => parseImage(item, parsed)).filter((img): img is UpstreamImage => img !== null);
   if (images.length === 0) throw new UpstreamFailure('protocol', 'upstream answer holds no images');
   return {
     images,
@@ -24,18 +31,30 @@ export function parseImagesResponse(res: UpstreamResponse): ProviderResult {
   };
 }
 
-function parseImage(item: unknown): UpstreamImage | null {
-  if (typeof item !== 'object' || item === null) return null;
-  const { b64_json: b64, url, revised_prompt: revised } = item as Json;
+/** The keys whose values may be megabytes of base64 (url: relays' data URIs). */
+const IMAGE_KEYS = ['b64_json', 'url'];
+
+function parseImage(item: unknown, parsed: LiftedJson): UpstreamImage | null {
+  if (!isObject(item)) return null;
+  const { revised_prompt: revised } = item;
   const revisedPrompt = typeof revised === 'string' && revised.length > 0 ? { revisedPrompt: revised } : {};
-  if (typeof b64 === 'string' && b64.length > 0) {
-    return { kind: 'b64', base64: base64FromDataUri(b64) ?? b64, ...revisedPrompt };
-  }
-  if (typeof url === 'string' && url.length > 0) {
-    const inline = base64FromDataUri(url);
-    return inline !== null ? { kind: 'b64', base64: inline, ...revisedPrompt } : { kind: 'url', url, ...revisedPrompt };
-  }
-  return null;
+  const b64 = bytesOf(item.b64_json, parsed);
+  if (b64 && b64.length > 0) return { kind: 'b64', base64: base64FromDataUri(b64) ?? b64, ...revisedPrompt };
+  const url = bytesOf(item.url, parsed);
+  if (!url || url.length === 0) return null;
+  const inline = base64FromDataUri(url);
+  return inline !== null ? { kind: 'b64', base64: inline, ...revisedPrompt } : { kind: 'url', url: url.toString('utf8'), ...revisedPrompt };
+}
+
+/** A string field as bytes, whether it was lifted out or parsed normally. */
+function bytesOf(value: unknown, parsed: LiftedJson): Buffer | undefined {
+  const lifted = parsed.lifted(value);
+  if (lifted) return lifted;
+  return typeof value === 'string' ? Buffer.from(value, 'utf8') : undefined;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function failureFromResponse(res: UpstreamResponse): UpstreamFailure {
