@@ -7,8 +7,9 @@ export class BackgroundWork {
 
   constructor(private readonly onError: (err: unknown, what: string) => void) {}
 
+  /** Starts `work` after the current I/O turn, so the answer being written goes out first. */
   run(what: string, work: () => Promise<void>): void {
-    const promise = Promise.resolve()
+    const promise = new Promise<void>((resolve) => setImmediate(resolve))
       .then(work)
       .catch((err: unknown) => this.onError(err, what))
       .finally(() => this.pending.delete(promise));

@@ -27,9 +27,20 @@ export function sniffBase64Image(base64: Buffer): ImageKind | null {
   return sniffImage(Buffer.from(base64.subarray(0, 24).toString('latin1'), 'base64'));
 }
 
-/** Base64 bytes -> image bytes. */
+/** Decoded a slice at a time: many small strings are cheap for the GC, one of megabytes is not. */
+const DECODE_CHUNK = 64 * 1024; // a multiple of 4, so slices split between base64 quanta
+
+/** Base64 bytes -> image bytes, without a megabyte-sized JS string. */
 export function decodeBase64(base64: Buffer): Buffer {
-  return Buffer.from(base64.toString('latin1'), 'base64');
+  // Line breaks (MIME style) or spaces would shift the slices off the 4-character grid.
+  const plain = base64.indexOf(0x0a) < 0 && base64.indexOf(0x20) < 0;
+  if (base64.length <= DECODE_CHUNK || !plain) return Buffer.from(base64.toString('latin1'), 'base64');
+  const out = Buffer.allocUnsafe(Math.ceil(base64.length / 4) * 3);
+  let written = 0;
+  for (let at = 0; at < base64.length; at += DECODE_CHUNK) {
+    written += out.write(base64.subarray(at, at + DECODE_CHUNK).toString('latin1'), written, 'base64');
+  }
+  return out.subarray(0, written);
 }
 
 function ascii(b: Uint8Array, start: number, end: number): string {

@@ -1,4 +1,5 @@
 /** The OpenAI dialect: /v1/images/generations and /v1/models. */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseGenerationRequest } from '../core/generation-request.js';
 import { modelNotFound } from '../core/errors.js';
@@ -18,7 +19,12 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   app.post('/v1/images/generations', async (request, reply) => {
     const job = parseGenerationRequest(request.body, deps.catalogue, request.id);
     const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal: abortOnClientClose(request, reply) });
-    return reply.type('application/json; charset=utf-8').send(renderImagesResponse(result));
+    const chunks = renderImagesResponse(result);
+    // The chunks go out as they are (no concatenated copy of megabytes of base64).
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('content-length', chunks.reduce((n, c) => n + c.length, 0))
+      .send(Readable.from(chunks, { objectMode: false }));
   });
 
   app.get('/v1/models', async () => ({ object: 'list', data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
@@ -55,7 +61,7 @@ function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
  * OpenAI's ImagesResponse: created, data[], then what is known about the result. Built as bytes:
  * base64 images are copied in as they are, never stringified (or escaped: base64 needs none).
  */
-export function renderImagesResponse(result: ImagesResult): Buffer {
+export function renderImagesResponse(result: ImagesResult): Buffer[] {
   const chunks: Buffer[] = [Buffer.from(`{"created":${result.created},"data":[`)];
   result.data.forEach((image, i) => {
     const { b64_json: b64, ...rest } = image;
@@ -73,7 +79,7 @@ export function renderImagesResponse(result: ImagesResult): Buffer {
     ...(result.metadata !== undefined ? { metadata: result.metadata } : {}),
   }).slice(1, -1);
   chunks.push(Buffer.from(tail ? `],${tail}}` : ']}'));
-  return Buffer.concat(chunks);
+  return chunks;
 }
 
 const B64_OPEN = Buffer.from('"b64_json":"');

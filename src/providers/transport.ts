@@ -28,7 +28,8 @@ export interface Transport {
 const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 
 export class HttpTransport implements Transport {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 256, pipelining: 0 });
+  // pipelining must stay 1: 0 would turn keep-alive off (a new connection per request).
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
