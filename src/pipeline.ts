@@ -5,7 +5,7 @@
 import type { RequestLog } from './billing/request-log.js';
 import { GatewayError } from './core/errors.js';
 import type { ImageJob, ImageUsage, ProviderResult } from './core/job.js';
-import type { DeliveredImage, ImageOutput } from './output/image-output.js';
+import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { AttemptRecord, ChannelRouter } from './routing/router.js';
 
 /** What every dialect renders: OpenAI's ImagesResponse, in domain terms. */
@@ -20,9 +20,7 @@ export interface ImagesResult {
   metadata?: unknown;
 }
 
-export interface RunContext {
-  keyId: string | null;
-  signal: AbortSignal;
+export interface RunContext extends DeliveryContext {
 }
 
 export class ImagePipeline {
@@ -38,7 +36,7 @@ export class ImagePipeline {
     const attempts: AttemptRecord[] = [];
     try {
       const routed = await this.router.generate(job, ctx.signal, attempts);
-      const data = await this.output.deliver(job, routed.result.images, ctx.keyId, ctx.signal);
+      const data = await this.output.deliver(job, routed.result.images, ctx);
       this.record(job, ctx, started, attempts, { status: 200, delivered: data.length });
       return { created: Math.floor(this.now() / 1000), data, ...resolvedParameters(job, routed.result) };
     } catch (err) {

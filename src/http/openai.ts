@@ -18,7 +18,8 @@ const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
   app.post('/v1/images/generations', async (request, reply) => {
     const job = parseGenerationRequest(request.body, deps.catalogue, request.id);
-    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal: abortOnClientClose(request, reply) });
+    const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
+    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal: abortOnClientClose(request, reply), answered });
     const chunks = renderImagesResponse(result);
     // The chunks go out as they are (no concatenated copy of megabytes of base64).
     return reply

@@ -20,6 +20,13 @@ export interface DeliveredImage {
   revised_prompt?: string;
 }
 
+export interface DeliveryContext {
+  keyId: string | null;
+  signal: AbortSignal;
+  /** Resolves once the answer is out; storing b64-mode images waits for it (off the critical path). */
+  answered?: Promise<void>;
+}
+
 /** Downloads an image an upstream handed over by URL. */
 export type ImageFetcher = (url: string, signal: AbortSignal) => Promise<Buffer>;
 
@@ -43,25 +50,33 @@ export class ImageOutput {
     this.now = deps.now ?? Date.now;
   }
 
-  async deliver(job: ImageJob, images: readonly UpstreamImage[], keyId: string | null, signal: AbortSignal): Promise<DeliveredImage[]> {
-    return Promise.all(images.map((image) => this.deliverOne(job, image, keyId, signal)));
+  async deliver(job: ImageJob, images: readonly UpstreamImage[], ctx: DeliveryContext): Promise<DeliveredImage[]> {
+    return Promise.all(images.map((image) => this.deliverOne(job, image, ctx)));
   }
 
-  private async deliverOne(job: ImageJob, image: UpstreamImage, keyId: string | null, signal: AbortSignal): Promise<DeliveredImage> {
+  private async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64') {
       checkedKind(sniffBase64Image(image.base64));
-      this.deps.background.run('store image', () => this.store(job, decodeBase64(image.base64), keyId).then(() => undefined));
+      this.storeLater(job, ctx, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
-    const bytes = image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, signal);
+    const bytes = image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
-      this.deps.background.run('store image', () => this.store(job, bytes, keyId).then(() => undefined));
+      this.storeLater(job, ctx, () => bytes);
       return { b64_json: Buffer.from(bytes.toString('base64'), 'latin1'), ...revised };
     }
-    const name = await this.store(job, bytes, keyId);
+    const name = await this.store(job, bytes, ctx.keyId);
     return { url: this.signedUrl(name), ...revised };
+  }
+
+  /** Stores the image once the answer is out, so the client never waits for the disk. */
+  private storeLater(job: ImageJob, ctx: DeliveryContext, bytes: () => Buffer): void {
+    this.deps.background.run('store image', async () => {
+      await ctx.answered;
+      await this.store(job, bytes(), ctx.keyId);
+    });
   }
 
   /** Writes the bytes and records them for retention; returns the stored name. */
