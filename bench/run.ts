@@ -49,7 +49,9 @@ async function startServers(opts: Options, children: ChildServer[]): Promise<Ser
   };
   startRelay('pipe', 'servers/pipe.ts');
   startRelay('imagegate', 'servers/gateway.ts', opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {});
-  await Promise.all(relays);
+  // allSettled: when one fails, the other is still registered in `children` and gets stopped.
+  const failed = (await Promise.allSettled(relays)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return { processes, imageBytes };
 }
 

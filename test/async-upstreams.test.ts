@@ -17,6 +17,7 @@ import { parseTaskResponse as parseTaskApiTask } from '../src/providers/task-api
 import { HttpTransport } from '../src/providers/transport.js';
 import { startNewApiAsyncSimulator, type NewApiAsyncSimulatorOptions } from '../src/simulator/newapi-async.js';
 import { startTaskApiSimulator, type TaskApiSimulatorOptions } from '../src/simulator/task-api.js';
+import { upstreamFailureOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-async-upstream-key';
 const transport = new HttpTransport();
@@ -71,16 +72,6 @@ function makeCall(kind: ChannelKind, baseUrl: string, apiKey = KEY, overrides: P
 
 const signal = (): AbortSignal => new AbortController().signal;
 
-async function caught(promise: Promise<unknown>): Promise<UpstreamFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof UpstreamFailure) return err;
-    throw err;
-  }
-  throw new Error('expected an UpstreamFailure');
-}
-
 /** Downloads (or decodes) an upstream image and reports what it really is. */
 async function imageFacts(image: UpstreamImage | undefined): Promise<{ format?: string; width?: number; height?: number }> {
   if (image === undefined) throw new Error('no image');
@@ -109,6 +100,25 @@ function runs<T>(values: readonly T[]): T[] {
 function imagesOf(state: UpstreamTaskState | undefined): ProviderResult {
   if (state?.status !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(state)}`);
   return state.result;
+}
+
+/** What a shared test needs from either describe's `start()`. */
+interface AsyncUpstream {
+  sim: { failPolls(count: number): void; readonly polls: number; readonly submits: number };
+  call: ChannelCall;
+  provider: AsyncProvider;
+}
+
+/** Both task simulators take the same poll faults; both providers must ride them out alike. */
+function itSurvivesTransientPollErrors(start: () => Promise<AsyncUpstream>): void {
+  it('survives transient 500s on the task query', async () => {
+    const { sim, call, provider } = await start();
+    sim.failPolls(3);
+    const result = await provider.generate(makeJob(), call, signal());
+    expect(result.images).toHaveLength(1);
+    expect(sim.polls).toBeGreaterThanOrEqual(4);
+    expect(sim.submits).toBe(1);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -224,34 +234,27 @@ describe('new-api async mode', () => {
   it('a failed task is task_failed with the upstream reason, not retryable', async () => {
     const { sim, call, provider } = await start();
     sim.failNext('content moderation: prompt rejected');
-    const err = await caught(provider.generate(makeJob(), call, signal()));
+    const err = await upstreamFailureOf(provider.generate(makeJob(), call, signal()));
     expect(err.kind).toBe('task_failed');
     expect(err.message).toBe('content moderation: prompt rejected');
     expect(err.retryable).toBe(false);
     expect(sim.submits).toBe(1);
   });
 
-  it('survives transient 500s on the task query', async () => {
-    const { sim, call, provider } = await start();
-    sim.failPolls(3);
-    const result = await provider.generate(makeJob(), call, signal());
-    expect(result.images).toHaveLength(1);
-    expect(sim.polls).toBeGreaterThanOrEqual(4);
-    expect(sim.submits).toBe(1);
-  });
+  itSurvivesTransientPollErrors(start);
 
   it('a single poll 500 surfaces as a retryable http failure', async () => {
     const { sim, call, provider } = await start();
     const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
     sim.failPolls(1, 503);
-    const err = await caught(provider.poll(upstreamTaskId, call, signal()));
+    const err = await upstreamFailureOf(provider.poll(upstreamTaskId, call, signal()));
     expect([err.kind, err.status, err.retryable]).toEqual(['http', 503, true]);
   });
 
   it('gives up with timeout when the deadline is shorter than the task', async () => {
     const { sim, call, provider } = await start({ taskDurationMs: 5000 });
     const started = Date.now();
-    const err = await caught(
+    const err = await upstreamFailureOf(
       submitAndPoll(provider, makeJob(), call, signal(), { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
     );
     expect(err.kind).toBe('timeout');
@@ -277,17 +280,17 @@ describe('new-api async mode', () => {
   it('a wrong key is a non-retryable 401 on submit and on poll', async () => {
     const { sim, baseURL, provider } = await start();
     const bad = makeCall('newapi-async', baseURL, 'sk-wrong');
-    const err = await caught(provider.submit(makeJob(), bad, signal()));
+    const err = await upstreamFailureOf(provider.submit(makeJob(), bad, signal()));
     expect([err.kind, err.status, err.retryable]).toEqual(['http', 401, false]);
     expect(err.upstreamError?.code).toBe('invalid_api_key');
     expect(sim.taskCount).toBe(0);
-    const pollErr = await caught(provider.poll('task_whatever', bad, signal()));
+    const pollErr = await upstreamFailureOf(provider.poll('task_whatever', bad, signal()));
     expect(pollErr.status).toBe(401);
   });
 
   it('rejects at submit what the relay would reject, in OpenAI envelope', async () => {
     const { sim, call, provider } = await start();
-    const err = await caught(provider.submit(makeJob({ size: '1000x1000' }), call, signal()));
+    const err = await upstreamFailureOf(provider.submit(makeJob({ size: '1000x1000' }), call, signal()));
     expect([err.kind, err.status]).toEqual(['http', 400]);
     expect(err.upstreamError).toMatchObject({ code: 'invalid_value', param: 'size' });
     expect(sim.taskCount).toBe(0);
@@ -295,7 +298,7 @@ describe('new-api async mode', () => {
 
   it('an unknown task id is a 404 task_not_exist', async () => {
     const { call, provider } = await start();
-    const err = await caught(provider.poll('task_nope', call, signal()));
+    const err = await upstreamFailureOf(provider.poll('task_nope', call, signal()));
     expect([err.kind, err.status]).toEqual(['http', 404]);
     expect(err.upstreamError).toEqual({ message: 'task_not_exist', code: 'task_not_exist' });
   });
@@ -397,23 +400,16 @@ describe('task API', () => {
   it('a failed task is task_failed with failMsg', async () => {
     const { sim, call, provider } = await start();
     sim.failNext('Content policy violation');
-    const err = await caught(provider.generate(makeJob(), call, signal()));
+    const err = await upstreamFailureOf(provider.generate(makeJob(), call, signal()));
     expect([err.kind, err.message, err.retryable]).toEqual(['task_failed', 'Content policy violation', false]);
     expect(sim.submits).toBe(1);
   });
 
-  it('survives transient 500s on the task query', async () => {
-    const { sim, call, provider } = await start();
-    sim.failPolls(3);
-    const result = await provider.generate(makeJob(), call, signal());
-    expect(result.images).toHaveLength(1);
-    expect(sim.polls).toBeGreaterThanOrEqual(4);
-    expect(sim.submits).toBe(1);
-  });
+  itSurvivesTransientPollErrors(start);
 
   it('gives up with timeout when the deadline is shorter than the task', async () => {
     const { sim, call, provider } = await start({ taskDurationMs: 5000 });
-    const err = await caught(
+    const err = await upstreamFailureOf(
       submitAndPoll(provider, makeJob(), call, signal(), { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
     );
     expect(err.kind).toBe('timeout');
@@ -432,7 +428,7 @@ describe('task API', () => {
 
   it('a wrong key is a non-retryable 401 carrying code and msg', async () => {
     const { sim, origin, provider } = await start();
-    const err = await caught(provider.submit(makeJob(), makeCall('task-api', origin, 'sk-wrong'), signal()));
+    const err = await upstreamFailureOf(provider.submit(makeJob(), makeCall('task-api', origin, 'sk-wrong'), signal()));
     expect([err.kind, err.status, err.retryable]).toEqual(['http', 401, false]);
     expect(err.upstreamError).toEqual({ message: 'Invalid API key', code: '401' });
     expect(sim.taskCount).toBe(0);
@@ -441,18 +437,18 @@ describe('task API', () => {
   it('out of credits is a 402 http failure', async () => {
     const { sim, call, provider } = await start({ credits: 1 });
     await provider.submit(makeJob(), call, signal());
-    const err = await caught(provider.submit(makeJob(), call, signal()));
+    const err = await upstreamFailureOf(provider.submit(makeJob(), call, signal()));
     expect([err.kind, err.status, err.upstreamError]).toEqual(['http', 402, { message: 'Insufficient credits', code: '402' }]);
     expect(sim.taskCount).toBe(1);
   });
 
   it('validates aspect_ratio and the 16-reference limit with 400s', async () => {
     const { sim, call, provider } = await start({}, { modelMap: { 'gpt-image-2': { params: { aspect_ratio: '5:4' } } } });
-    const ratioErr = await caught(provider.submit(makeJob(), call, signal()));
+    const ratioErr = await upstreamFailureOf(provider.submit(makeJob(), call, signal()));
     expect([ratioErr.status, ratioErr.upstreamError?.message]).toEqual([400, expect.stringContaining('Invalid aspect_ratio')]);
     const plain = makeCall('task-api', call.channel.baseUrl);
     const urls = Array.from({ length: 17 }, (_, i) => `https://example.com/${i}.png`);
-    const refsErr = await caught(provider.submit(makeJob({ passthrough: { image_urls: urls } }), plain, signal()));
+    const refsErr = await upstreamFailureOf(provider.submit(makeJob({ passthrough: { image_urls: urls } }), plain, signal()));
     expect([refsErr.status, refsErr.upstreamError?.message]).toEqual([400, 'image_urls accepts at most 16 images']);
     await provider.submit(makeJob({ passthrough: { image_urls: urls.slice(0, 16) } }), plain, signal());
     expect(sim.taskCount).toBe(1);
@@ -460,7 +456,7 @@ describe('task API', () => {
 
   it('an unknown task id is a 404', async () => {
     const { call, provider } = await start();
-    const err = await caught(provider.poll('cl-missing', call, signal()));
+    const err = await upstreamFailureOf(provider.poll('cl-missing', call, signal()));
     expect([err.kind, err.status, err.upstreamError?.message]).toEqual(['http', 404, 'Task not found']);
   });
 

@@ -6,10 +6,10 @@ import type { Channel } from '../src/core/channel.js';
 import { parseGenerationRequest } from '../src/core/generation-request.js';
 import type { ImageJob, ProviderResult } from '../src/core/job.js';
 import { BUILTIN_MODELS, ModelCatalogue } from '../src/core/models.js';
-import { UpstreamFailure } from '../src/core/upstream-failure.js';
 import { AZURE_OPENAI_DEFAULT_API_VERSION, AzureOpenAIProvider } from '../src/providers/azure-openai/provider.js';
 import { HttpTransport, type Transport, type UpstreamRequest, type UpstreamResponse } from '../src/providers/transport.js';
 import { startAzureOpenAISimulator, type AzureRecordedRequest, type RunningAzureSimulator } from '../src/simulator/azure-openai.js';
+import { rejectionOf, upstreamFailureOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'azure-test-key-0123456789abcdef';
 const API_VERSION = '2024-10-21';
@@ -44,25 +44,6 @@ function lastRequest(running: RunningAzureSimulator): AzureRecordedRequest {
   const last = running.sim.requests.at(-1);
   if (last === undefined) throw new Error('the simulator saw no request');
   return last;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<UpstreamFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof UpstreamFailure) return err;
-    throw err;
-  }
-  throw new Error('expected an UpstreamFailure');
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 function imageBytes(result: ProviderResult, index = 0): Buffer {
@@ -130,7 +111,7 @@ describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {
   });
 
   it('uses the catalogue name as the deployment when the channel maps nothing', async () => {
-    const failure = await failureOf(run(LOW, channel(running.origin, { modelMap: {} })));
+    const failure = await upstreamFailureOf(run(LOW, channel(running.origin, { modelMap: {} })));
     expect(lastRequest(running).deployment).toBe('gpt-image-1');
     expect(failure.status).toBe(404); // this simulator only knows the mapped names
   });
@@ -145,7 +126,7 @@ describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {
   });
 
   it('turns a wrong key into a non-retryable http 401 with the reason and no status-as-code', async () => {
-    const failure = await failureOf(run(LOW, undefined, 'wrong-key'));
+    const failure = await upstreamFailureOf(run(LOW, undefined, 'wrong-key'));
     expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 401, false]);
     expect(failure.upstreamError?.message).toMatch(/^Access denied due to invalid subscription key/);
     expect(failure.upstreamError?.code).toBeUndefined(); // Azure's "401" says nothing the status does not
@@ -153,35 +134,35 @@ describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {
   });
 
   it('turns an unknown deployment into a 404 DeploymentNotFound that fails over (another channel may have it)', async () => {
-    const failure = await failureOf(run(LOW, channel(running.origin, { modelMap: { 'gpt-image-1': { upstreamModel: 'no-such-deployment' } } })));
+    const failure = await upstreamFailureOf(run(LOW, channel(running.origin, { modelMap: { 'gpt-image-1': { upstreamModel: 'no-such-deployment' } } })));
     expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 404, true]);
     expect(failure.upstreamError?.code).toBe('DeploymentNotFound');
     expect(failure.message).toContain('(DeploymentNotFound): The API deployment for this resource does not exist');
   });
 
   it('reports an unsupported api-version as a 400 BadRequest', async () => {
-    const failure = await failureOf(run(LOW, channel(running.origin, { apiVersion: '2022-12-01' })));
+    const failure = await upstreamFailureOf(run(LOW, channel(running.origin, { apiVersion: '2022-12-01' })));
     expect([failure.status, failure.upstreamError?.code]).toEqual([400, 'BadRequest']);
     expect(failure.upstreamError?.message).toBe('API version not supported');
   });
 
   it('carries a 429 Retry-After into retryAfterMs, retryable', async () => {
     running.sim.enqueueFault({ kind: 'status', status: 429, retryAfterSeconds: 7 });
-    const failure = await failureOf(run(LOW));
+    const failure = await upstreamFailureOf(run(LOW));
     expect([failure.kind, failure.status, failure.retryAfterMs, failure.retryable]).toEqual(['http', 429, 7000, true]);
     expect(failure.upstreamError?.message).toContain('exceeded call rate limit');
   });
 
   it('marks a 500 retryable', async () => {
     running.sim.enqueueFault({ kind: 'status', status: 500 });
-    const failure = await failureOf(run(LOW));
+    const failure = await upstreamFailureOf(run(LOW));
     expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 500, true]);
   });
 
   it('passes the OpenAI-style validation error of the deployment model through', async () => {
     // 1792x1024 is a dall-e-3 size; the gpt-image-1 deployment refuses it, as Azure would.
     const bad = { ...job(LOW), size: '1792x1024' };
-    const failure = await failureOf(provider.generate(bad, { channel: channel(running.origin), apiKey: KEY }, signal));
+    const failure = await upstreamFailureOf(provider.generate(bad, { channel: channel(running.origin), apiKey: KEY }, signal));
     expect([failure.status, failure.upstreamError?.param, failure.upstreamError?.code]).toEqual([400, 'size', 'invalid_value']);
   });
 });
@@ -229,7 +210,7 @@ describe('Azure error envelopes through the provider', () => {
         },
       },
     });
-    const failure = await failureOf(generate(transport));
+    const failure = await upstreamFailureOf(generate(transport));
     expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 400, false]);
     expect(failure.upstreamError).toEqual({
       code: 'content_policy_violation',
@@ -243,7 +224,7 @@ describe('Azure error envelopes through the provider', () => {
     const transport = cannedTransport(400, {
       error: { code: 'content_filter', message: 'The response was filtered.', status: 400, innererror: { code: 'ResponsibleAIPolicyViolation' } },
     });
-    const failure = await failureOf(generate(transport));
+    const failure = await upstreamFailureOf(generate(transport));
     expect(failure.upstreamError?.code).toBe('content_policy_violation');
     expect(failure.upstreamError?.message).toBe('The response was filtered. [ResponsibleAIPolicyViolation]');
     expect(failure.message).toContain('(content_filter)'); // Azure's own code stays in the log line
@@ -251,7 +232,7 @@ describe('Azure error envelopes through the provider', () => {
 
   it('explains a 2xx that carries the documented `{created, error}` refusal instead of images', async () => {
     const reason = 'Your task failed as a result of our safety system.';
-    const failure = await failureOf(generate(cannedTransport(200, { created: 1698435368, error: { code: 'contentFilter', message: reason } })));
+    const failure = await upstreamFailureOf(generate(cannedTransport(200, { created: 1698435368, error: { code: 'contentFilter', message: reason } })));
     expect(failure.kind).toBe('protocol');
     expect(failure.message).toBe(`upstream answered 200 with an error instead of images (contentFilter): ${reason}`);
     expect(failure.upstreamError?.code).toBe('content_policy_violation');
@@ -259,12 +240,12 @@ describe('Azure error envelopes through the provider', () => {
 
   it('keeps a numeric code out of upstreamError and still reads Retry-After', async () => {
     const limited = { error: { code: 429, message: 'Rate limit is exceeded. Try again in 3 seconds.' } };
-    const failure = await failureOf(generate(cannedTransport(429, limited, { 'retry-after': '3' })));
+    const failure = await upstreamFailureOf(generate(cannedTransport(429, limited, { 'retry-after': '3' })));
     expect([failure.status, failure.retryAfterMs, failure.upstreamError?.code]).toEqual([429, 3000, undefined]);
   });
 
   it('still fails a non-JSON error page as http with the status', async () => {
-    const failure = await failureOf(generate(cannedTransport(502, '<html>Bad Gateway</html>')));
+    const failure = await upstreamFailureOf(generate(cannedTransport(502, '<html>Bad Gateway</html>')));
     expect([failure.kind, failure.status, failure.retryable]).toEqual(['http', 502, true]);
   });
 });
@@ -420,10 +401,10 @@ describe("the official openai package's AzureOpenAI client against the simulator
   });
 
   it('surfaces the simulator errors as the SDK error classes with Azure codes', async () => {
-    const auth = await caught(client({ apiKey: 'wrong', deployment: 'my-gpt-image' }).images.generate({ prompt: 'x' }));
+    const auth = await rejectionOf(client({ apiKey: 'wrong', deployment: 'my-gpt-image' }).images.generate({ prompt: 'x' }));
     expect(auth).toBeInstanceOf(AuthenticationError);
     expect((auth as AuthenticationError).code).toBe('401');
-    const missing = await caught(client({ deployment: 'absent' }).images.generate({ prompt: 'x' }));
+    const missing = await rejectionOf(client({ deployment: 'absent' }).images.generate({ prompt: 'x' }));
     expect(missing).toBeInstanceOf(NotFoundError);
     expect((missing as NotFoundError).code).toBe('DeploymentNotFound');
   });

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import sharp from 'sharp';
 import { OpenAIImagesSimulator, startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
 import { renderImage, renderNoiseImage } from '../src/simulator/render.js';
+import { rejectionOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-test-simulator-key';
 
@@ -37,15 +38,6 @@ async function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 describe('render', () => {
@@ -130,7 +122,7 @@ describe('OpenAI images simulator over HTTP', () => {
         code: 'unknown_parameter',
       },
     });
-    const err = await caught(client(running).images.generate({ model: 'gpt-image-1', prompt: 'p', response_format: 'url' }));
+    const err = await rejectionOf(client(running).images.generate({ model: 'gpt-image-1', prompt: 'p', response_format: 'url' }));
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err).toMatchObject({ status: 400, param: 'response_format', code: 'unknown_parameter' });
   });
@@ -180,7 +172,7 @@ describe('OpenAI images simulator over HTTP', () => {
   });
 
   it('rejects a wrong or missing API key with 401 invalid_api_key', async () => {
-    const err = await caught(client(running, 'sk-wrong-key-123456').images.generate({ model: 'gpt-image-2', prompt: 'p' }));
+    const err = await rejectionOf(client(running, 'sk-wrong-key-123456').images.generate({ model: 'gpt-image-2', prompt: 'p' }));
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(err).toMatchObject({ status: 401, code: 'invalid_api_key', type: 'invalid_request_error' });
     const res = await fetch(`${running.baseURL}/models`);
@@ -202,7 +194,7 @@ describe('OpenAI images simulator over HTTP', () => {
 
   it('429 fault carries Retry-After and the rate-limit envelope', async () => {
     running.sim.enqueueFault({ kind: 'status', status: 429, retryAfterSeconds: 7 });
-    const err = await caught(client(running).images.generate({ model: 'gpt-image-2', prompt: 'p' }));
+    const err = await rejectionOf(client(running).images.generate({ model: 'gpt-image-2', prompt: 'p' }));
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err).toMatchObject({ status: 429, type: 'requests', code: 'rate_limit_exceeded' });
     if (!(err instanceof OpenAI.APIError)) throw new Error('unreachable');
@@ -241,7 +233,7 @@ describe('OpenAI images simulator over HTTP', () => {
   it('hang fault: the client times out and the server counts the abort', async () => {
     const before = running.sim.aborted;
     running.sim.enqueueFault({ kind: 'hang' });
-    const err = await caught(client(running, KEY, 300).images.generate({ model: 'gpt-image-2', prompt: 'p' }));
+    const err = await rejectionOf(client(running, KEY, 300).images.generate({ model: 'gpt-image-2', prompt: 'p' }));
     expect(err).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
     await waitFor(() => running.sim.aborted === before + 1);
     expect(running.sim.aborted).toBe(before + 1);

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
 import { OpenAIImagesSimulator, type SimFault } from './openai.js';
+import { headerValue, isObject, parseJson, safeDecode } from './wire.js';
 
 /** GA versions with image generation, plus the preview that introduced gpt-image-1. */
 export const AZURE_SIM_API_VERSIONS: readonly string[] = ['2024-02-01', '2024-06-01', '2024-10-21', '2025-04-01-preview'];
@@ -151,35 +152,6 @@ function azureError(status: number, code: string, message: string): SimResponse 
 function withAzureHeaders(answer: SimResponse): SimResponse {
   if (answer.kind === 'hang') return answer;
   return { ...answer, headers: { ...answer.headers, 'apim-request-id': randomUUID() } };
-}
-
-function headerValue(headers: Record<string, string | undefined>, name: string): string | undefined {
-  const direct = headers[name];
-  if (direct !== undefined) return direct;
-  // In-process callers may not lowercase their header names.
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment; // malformed %-escapes: look the raw text up (and 404)
-  }
 }
 
 export async function startAzureOpenAISimulator(

@@ -4,7 +4,9 @@
 // OpenAIImagesSimulator (in relay mode) so both paths accept and reject exactly the same bodies.
 import { randomBytes } from 'node:crypto';
 import { startSimulatorServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
-import { OpenAIImagesSimulator, type RecordedRequest } from './openai.js';
+import { OpenAIImagesSimulator } from './openai.js';
+import { dataItems, itemUrls, TaskSimulatorBase, taskProgress, type TimedTask } from './task-kit.js';
+import { headerValue, isObject, jsonResponse as json, parseJson, safeDecode } from './wire.js';
 
 export type NewApiTaskStatus = 'submitted' | 'queued' | 'in_progress' | 'succeeded' | 'failed';
 
@@ -29,80 +31,35 @@ export interface RunningNewApiAsyncSimulator {
   close(): Promise<void>;
 }
 
-interface SimTask {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly durationMs: number;
-  /** Set when the task is destined to fail (failNext). */
-  readonly failReason: string | undefined;
+interface SimTask extends TimedTask {
   readonly imageUrls: readonly string[];
   /** The inner simulator's data items, shown when inlineResults is on. */
   readonly inline: readonly unknown[] | undefined;
 }
 
-interface StatusFault {
-  status: number;
-  message: string;
-}
-
-const DEFAULT_TASK_MS = 300;
-const MAX_RECORDED = 10_000;
 const GENERATIONS = '/v1/images/generations';
 const TASKS_PREFIX = '/v1/images/tasks/';
 
-export class NewApiAsyncSimulator implements SimHandler {
-  /** Every request received, oldest first. */
-  readonly requests: RecordedRequest[] = [];
-  /** Async submit requests received (accepted or not): proves "never submitted twice". */
-  submits = 0;
-  /** Task queries received, including the ones answered with an injected error. */
-  polls = 0;
-  aborted = 0;
-
-  private readonly tasks = new Map<string, SimTask>();
-  private readonly failReasons: string[] = [];
-  private readonly pollFaults: StatusFault[] = [];
-  private readonly submitFaults: StatusFault[] = [];
-  /** Hosts the images (GET /files/...) and answers the plain relay path. */
-  private readonly urlRelay: OpenAIImagesSimulator;
+/** Fault queues, counters and the image host come from TaskSimulatorBase; the wire is here. */
+export class NewApiAsyncSimulator extends TaskSimulatorBase<SimTask> implements SimHandler {
+  /** Answers the plain relay path when b64_json is asked for; urlRenderer answers the rest. */
   private readonly b64Relay = new OpenAIImagesSimulator({ relay: { answer: 'b64_json' } });
 
   constructor(private readonly opts: NewApiAsyncSimulatorOptions = {}) {
-    const publicBaseUrl = opts.publicBaseUrl;
-    this.urlRelay = new OpenAIImagesSimulator({ relay: { answer: 'url' }, ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}) });
-  }
-
-  /** The next `count` tasks end in `failed` with this reason. */
-  failNext(reason: string, count = 1): void {
-    for (let i = 0; i < count; i++) this.failReasons.push(reason);
-  }
-
-  /** The next `count` task queries answer HTTP `status` (transient upstream trouble). */
-  failPolls(count: number, status = 500, message = 'simulated upstream error'): void {
-    for (let i = 0; i < count; i++) this.pollFaults.push({ status, message });
-  }
-
-  /** The next `count` async submits answer HTTP `status` without creating a task. */
-  failSubmits(count: number, status = 500, message = 'simulated upstream error'): void {
-    for (let i = 0; i < count; i++) this.submitFaults.push({ status, message });
-  }
-
-  /** Tasks accepted so far. */
-  get taskCount(): number {
-    return this.tasks.size;
+    super(opts, 'simulated upstream error');
   }
 
   async handle(req: SimRequest): Promise<SimResponse> {
     const path = req.path.split('?')[0] ?? req.path;
     const method = req.method.toUpperCase();
     this.record(method, req);
-    // Hosted images are public, like a CDN: no key needed.
-    if (method === 'GET' && path.startsWith('/files/')) return this.urlRelay.handle({ ...req, method, path });
+    const image = this.hostedImage(method, path, req);
+    if (image !== undefined) return image;
     if (!this.authorized(req)) return unauthorized();
     if (method === 'POST' && path === GENERATIONS) {
-      if (isAsync(header(req.headers, 'x-new-api-async-task'))) return this.submit(req);
+      if (isAsync(headerValue(req.headers, 'x-new-api-async-task'))) return this.submit(req);
       const wantsB64 = readResponseFormat(req.body) === 'b64_json';
-      return (wantsB64 ? this.b64Relay : this.urlRelay).handle({ ...req, method, path });
+      return (wantsB64 ? this.b64Relay : this.urlRenderer).handle({ ...req, method, path });
     }
     if (method === 'GET' && path.startsWith(TASKS_PREFIX)) return this.query(safeDecode(path.slice(TASKS_PREFIX.length)));
     return openAIError(404, `Invalid URL (${method} ${path})`, 'invalid_request_error', null);
@@ -111,21 +68,17 @@ export class NewApiAsyncSimulator implements SimHandler {
   // -- routes -------------------------------------------------------------------
 
   private async submit(req: SimRequest): Promise<SimResponse> {
-    this.submits += 1;
-    const fault = this.submitFaults.shift();
+    const fault = this.countSubmit();
     if (fault !== undefined) return openAIError(fault.status, fault.message, 'new_api_error', null);
     // Run the generation now: a body the relay rejects is rejected at submit, as new-api does.
-    const relay = this.opts.inlineResults === true ? this.b64Relay : this.urlRelay;
+    const relay = this.opts.inlineResults === true ? this.b64Relay : this.urlRenderer;
     const answer = await relay.handle({ ...req, method: 'POST', path: GENERATIONS });
     if (answer.kind !== 'full') return openAIError(500, 'relay did not answer', 'new_api_error', null);
     if (answer.status !== 200) return answer;
-    const items = dataItems(answer.body);
+    const items = dataItems(parseJson(answer.body));
     const task: SimTask = {
-      id: `task_${randomBytes(12).toString('base64url')}`,
-      createdAt: Date.now(),
-      durationMs: this.opts.taskDurationMs ?? DEFAULT_TASK_MS,
-      failReason: this.failReasons.shift(),
-      imageUrls: items.flatMap((item) => (typeof item.url === 'string' ? [item.url] : [])),
+      ...this.startTask(`task_${randomBytes(12).toString('base64url')}`),
+      imageUrls: itemUrls(items),
       inline: this.opts.inlineResults === true ? items : undefined,
     };
     this.tasks.set(task.id, task);
@@ -133,25 +86,12 @@ export class NewApiAsyncSimulator implements SimHandler {
   }
 
   private query(id: string): SimResponse {
-    this.polls += 1;
-    const fault = this.pollFaults.shift();
+    const fault = this.countPoll();
     if (fault !== undefined) return json(fault.status, { code: 'get_task_failed', message: fault.message, data: null });
     const task = this.tasks.get(id);
     // Seed 000 does not document this answer; new-api's task errors use code = message.
     if (task === undefined) return json(404, { code: 'task_not_exist', message: 'task_not_exist', data: null });
     return json(200, { code: 'success', message: 'success', data: taskView(task, Date.now()) });
-  }
-
-  // -- helpers ------------------------------------------------------------------
-
-  private authorized(req: SimRequest): boolean {
-    if (this.opts.apiKey === undefined) return true;
-    return bearer(req.headers) === this.opts.apiKey;
-  }
-
-  private record(method: string, req: SimRequest): void {
-    this.requests.push({ method, path: req.path, headers: { ...req.headers }, json: parseJson(req.body) });
-    if (this.requests.length > MAX_RECORDED + 1000) this.requests.splice(0, 1000);
   }
 }
 
@@ -160,7 +100,7 @@ export class NewApiAsyncSimulator implements SimHandler {
  * progress (10-90%), then its final state. Zero-valued fields stay present, as Go's JSON does.
  */
 function taskView(task: SimTask, now: number): Record<string, unknown> {
-  const f = task.durationMs <= 0 ? 1 : (now - task.createdAt) / task.durationMs;
+  const f = taskProgress(task, now);
   const seconds = (ms: number): number => Math.floor(ms / 1000);
   const base = {
     task_id: task.id,
@@ -195,50 +135,9 @@ function isAsync(value: string | undefined): boolean {
   return v === 'true' || v === '1';
 }
 
-function header(headers: Record<string, string | undefined>, name: string): string | undefined {
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
-}
-
-function bearer(headers: Record<string, string | undefined>): string | undefined {
-  return /^Bearer\s+(.+)$/i.exec(header(headers, 'authorization')?.trim() ?? '')?.[1]?.trim();
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function readResponseFormat(body: Buffer): unknown {
   const value = parseJson(body);
   return isObject(value) ? value.response_format : undefined;
-}
-
-/** The `data` items of an OpenAI images answer. */
-function dataItems(body: Buffer): Record<string, unknown>[] {
-  const value = parseJson(body);
-  const data = isObject(value) ? value.data : undefined;
-  return Array.isArray(data) ? data.filter(isObject) : [];
-}
-
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
-function json(status: number, value: unknown): SimResponse {
-  return { kind: 'full', status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
 }
 
 /** new-api answers relay-route errors (auth included) in OpenAI's envelope. */

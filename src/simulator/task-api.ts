@@ -4,7 +4,8 @@
 // Images are rendered by a composed OpenAIImagesSimulator, which also hosts them (GET /files/...).
 import { randomBytes } from 'node:crypto';
 import { startSimulatorServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
-import { OpenAIImagesSimulator, type RecordedRequest } from './openai.js';
+import { dataItems, itemUrls, TaskSimulatorBase, taskProgress, type TimedTask } from './task-kit.js';
+import { isObject, jsonResponse as json, parseJson } from './wire.js';
 
 /**
  * Seed 002 lists no enum; its examples use 16:9, 4:3, 3:4 and 1:1. The rest is the usual set
@@ -52,11 +53,7 @@ export interface RunningTaskApiSimulator {
 
 type RenderOutcome = { ok: true; urls: string[] } | { ok: false; reason: string };
 
-interface SimTask {
-  readonly id: string;
-  readonly createdAt: number;
-  readonly durationMs: number;
-  readonly failReason: string | undefined;
+interface SimTask extends TimedTask {
   /** Set once the rendering finished. */
   outcome?: RenderOutcome;
   renderedAt?: number;
@@ -68,66 +65,26 @@ interface CreateRequest {
   aspectRatio: TaskApiAspectRatio;
 }
 
-interface StatusFault {
-  status: number;
-  message: string;
-}
-
-const DEFAULT_TASK_MS = 300;
-const MAX_RECORDED = 10_000;
 const ENDPOINT = '/api/v1/images/generations';
 
-export class TaskApiSimulator implements SimHandler {
-  /** Every request received, oldest first. */
-  readonly requests: RecordedRequest[] = [];
-  /** Create requests received (accepted or not): proves "never submitted twice". */
-  submits = 0;
-  /** Task queries received, including the ones answered with an injected error. */
-  polls = 0;
-  aborted = 0;
+/** Fault queues, counters and the image host come from TaskSimulatorBase; the wire is here. */
+export class TaskApiSimulator extends TaskSimulatorBase<SimTask> implements SimHandler {
   /** Remaining credits (see options); tests may change it. */
   credits: number | undefined;
 
-  private readonly tasks = new Map<string, SimTask>();
-  private readonly failReasons: string[] = [];
-  private readonly pollFaults: StatusFault[] = [];
-  private readonly submitFaults: StatusFault[] = [];
-  private readonly renderer: OpenAIImagesSimulator;
-
   constructor(private readonly opts: TaskApiSimulatorOptions = {}) {
+    super(opts, 'Internal server error');
     this.credits = opts.credits;
-    const publicBaseUrl = opts.publicBaseUrl;
-    this.renderer = new OpenAIImagesSimulator({ relay: { answer: 'url' }, ...(publicBaseUrl !== undefined ? { publicBaseUrl } : {}) });
-  }
-
-  /** The next `count` tasks end in `failed` with this failMsg. */
-  failNext(reason: string, count = 1): void {
-    for (let i = 0; i < count; i++) this.failReasons.push(reason);
-  }
-
-  /** The next `count` task queries answer HTTP `status` (transient upstream trouble). */
-  failPolls(count: number, status = 500, message = 'Internal server error'): void {
-    for (let i = 0; i < count; i++) this.pollFaults.push({ status, message });
-  }
-
-  /** The next `count` creates answer HTTP `status` without creating a task. */
-  failSubmits(count: number, status = 500, message = 'Internal server error'): void {
-    for (let i = 0; i < count; i++) this.submitFaults.push({ status, message });
-  }
-
-  /** Tasks accepted so far. */
-  get taskCount(): number {
-    return this.tasks.size;
   }
 
   async handle(req: SimRequest): Promise<SimResponse> {
     const url = new URL(req.path, 'http://sim.invalid');
     const method = req.method.toUpperCase();
-    this.requests.push({ method, path: req.path, headers: { ...req.headers }, json: parseJson(req.body) });
-    if (this.requests.length > MAX_RECORDED + 1000) this.requests.splice(0, 1000);
+    this.record(method, req);
     // Hosted images are public, like the seed's R2 bucket.
-    if (method === 'GET' && url.pathname.startsWith('/files/')) return this.renderer.handle({ ...req, method, path: url.pathname });
-    if (this.opts.apiKey !== undefined && bearer(req.headers) !== this.opts.apiKey) return error(401, 'Invalid API key');
+    const image = this.hostedImage(method, url.pathname, req);
+    if (image !== undefined) return image;
+    if (!this.authorized(req)) return error(401, 'Invalid API key');
     if (url.pathname !== ENDPOINT) return error(404, `Not found: ${method} ${url.pathname}`);
     if (method === 'POST') return this.create(req.body);
     if (method === 'GET') return this.query(url.searchParams.get('task_id'));
@@ -137,19 +94,13 @@ export class TaskApiSimulator implements SimHandler {
   // -- routes -------------------------------------------------------------------
 
   private create(body: Buffer): SimResponse {
-    this.submits += 1;
-    const fault = this.submitFaults.shift();
+    const fault = this.countSubmit();
     if (fault !== undefined) return error(fault.status, fault.message);
     const parsed = validateCreate(parseJson(body), this.opts.models);
     if (typeof parsed === 'string') return error(400, parsed);
     if (this.credits !== undefined && this.credits <= 0) return error(402, 'Insufficient credits');
     if (this.credits !== undefined) this.credits -= 1;
-    const task: SimTask = {
-      id: `cl${randomBytes(12).toString('hex')}`,
-      createdAt: Date.now(),
-      durationMs: this.opts.taskDurationMs ?? DEFAULT_TASK_MS,
-      failReason: this.failReasons.shift(),
-    };
+    const task: SimTask = this.startTask(`cl${randomBytes(12).toString('hex')}`);
     this.tasks.set(task.id, task);
     // Render in the background; the task cannot complete before its images exist.
     void this.render(parsed).then((outcome) => {
@@ -160,8 +111,7 @@ export class TaskApiSimulator implements SimHandler {
   }
 
   private query(id: string | null): SimResponse {
-    this.polls += 1;
-    const fault = this.pollFaults.shift();
+    const fault = this.countPoll();
     if (fault !== undefined) return error(fault.status, fault.message);
     if (id === null || id === '') return error(400, 'task_id is required');
     const task = this.tasks.get(id);
@@ -172,7 +122,7 @@ export class TaskApiSimulator implements SimHandler {
   private async render(req: CreateRequest): Promise<RenderOutcome> {
     const body = { model: 'gpt-image-2', prompt: req.prompt, size: RENDER_SIZE[req.aspectRatio] };
     try {
-      const answer = await this.renderer.handle({
+      const answer = await this.urlRenderer.handle({
         method: 'POST',
         path: '/v1/images/generations',
         headers: { 'content-type': 'application/json' },
@@ -181,8 +131,7 @@ export class TaskApiSimulator implements SimHandler {
       if (answer.kind !== 'full') return { ok: false, reason: 'generation failed' };
       const value = parseJson(answer.body);
       if (answer.status !== 200) return { ok: false, reason: errorMessage(value) ?? 'generation failed' };
-      const data = isObject(value) && Array.isArray(value.data) ? value.data : [];
-      return { ok: true, urls: data.flatMap((item) => (isObject(item) && typeof item.url === 'string' ? [item.url] : [])) };
+      return { ok: true, urls: itemUrls(dataItems(value)) };
     } catch (err) {
       return { ok: false, reason: err instanceof Error ? err.message : 'generation failed' };
     }
@@ -192,7 +141,7 @@ export class TaskApiSimulator implements SimHandler {
 /** The first 20% of its time a task is pending, then processing until done and rendered. */
 function taskView(task: SimTask, now: number): Record<string, unknown> {
   const base = { taskId: task.id, createTime: task.createdAt };
-  const f = task.durationMs <= 0 ? 1 : (now - task.createdAt) / task.durationMs;
+  const f = taskProgress(task, now);
   if (f < 0.2) return { ...base, state: 'pending' };
   if (f < 1 || task.outcome === undefined || task.renderedAt === undefined) return { ...base, state: 'processing' };
   const completeTime = Math.max(task.createdAt + task.durationMs, task.renderedAt);
@@ -226,32 +175,9 @@ function isAspectRatio(value: unknown): value is TaskApiAspectRatio {
   return typeof value === 'string' && (TASK_API_ASPECT_RATIOS as readonly string[]).includes(value);
 }
 
-function bearer(headers: Record<string, string | undefined>): string | undefined {
-  let value: string | undefined;
-  for (const [key, v] of Object.entries(headers)) if (key.toLowerCase() === 'authorization') value = v;
-  return /^Bearer\s+(.+)$/i.exec(value?.trim() ?? '')?.[1]?.trim();
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function errorMessage(value: unknown): string | undefined {
   const error = isObject(value) ? value.error : undefined;
   return isObject(error) && typeof error.message === 'string' ? error.message : undefined;
-}
-
-function json(status: number, value: unknown): SimResponse {
-  return { kind: 'full', status, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
 }
 
 /** Seed 002's error envelope: the HTTP status repeated as `code`. */

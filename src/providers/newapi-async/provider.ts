@@ -1,5 +1,6 @@
 import type { ChannelCall } from '../../core/channel.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
+import { sendToChannel, type TaskRequest } from '../async-task-kit.js';
 import { submitAndPoll } from '../async-polling.js';
 import { buildGenerationBody } from '../openai/request.js';
 import type { AsyncProvider, UpstreamTaskState } from '../provider.js';
@@ -14,36 +15,22 @@ export class NewApiAsyncProvider implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
-    const { channel } = call;
-    const res = await this.transport.send({
+    const submit: TaskRequest = {
       method: 'POST',
-      url: `${channel.baseUrl}/images/generations`,
-      headers: { 'content-type': 'application/json', 'x-new-api-async-task': 'true', ...auth(call), ...channel.headers },
+      url: `${call.channel.baseUrl}/images/generations`,
+      headers: { 'x-new-api-async-task': 'true' },
       // new-api is a relay: it takes the relay extras (watermark, metadata, style) like any relay.
-      body: JSON.stringify(buildGenerationBody(job, channel, 'relay')),
-      timeoutMs: channel.timeoutMs,
-      signal,
-    });
-    return { upstreamTaskId: parseSubmitResponse(res) };
+      json: buildGenerationBody(job, call.channel, 'relay'),
+    };
+    return { upstreamTaskId: parseSubmitResponse(await sendToChannel(this.transport, call, submit, signal)) };
   }
 
   async poll(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState> {
-    const { channel } = call;
-    const res = await this.transport.send({
-      method: 'GET',
-      url: `${channel.baseUrl}/images/tasks/${encodeURIComponent(upstreamTaskId)}`,
-      headers: { ...auth(call), ...channel.headers },
-      timeoutMs: channel.timeoutMs,
-      signal,
-    });
-    return parseTaskResponse(res);
+    const url = `${call.channel.baseUrl}/images/tasks/${encodeURIComponent(upstreamTaskId)}`;
+    return parseTaskResponse(await sendToChannel(this.transport, call, { method: 'GET', url }, signal));
   }
 
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
     return submitAndPoll(this, job, call, signal);
   }
-}
-
-function auth({ apiKey }: ChannelCall): Record<string, string> {
-  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }

@@ -1,11 +1,10 @@
 /** new-api's async answers (seed 000) -> task id / UpstreamTaskState / UpstreamFailure. */
-import type { ProviderResult, UpstreamImage } from '../../core/job.js';
+import type { ProviderResult } from '../../core/job.js';
 import { UpstreamFailure } from '../../core/upstream-failure.js';
+import { envelopeData, isJsonObject, nonEmpty, nonEmptyStrings, parseJsonObject, urlImages, type JsonObject } from '../async-task-kit.js';
 import { failureFromResponse, parseImagesResponse } from '../openai/response.js';
 import type { UpstreamTaskState } from '../provider.js';
 import type { UpstreamResponse } from '../transport.js';
-
-type Json = Record<string, unknown>;
 
 /** The task id from the submit answer `{code:'success', data:{task_id, status}}`. */
 export function parseSubmitResponse(res: UpstreamResponse): string {
@@ -63,20 +62,19 @@ function withProgress(status: 'pending' | 'running', raw: unknown): UpstreamTask
  * Inline images (`data: [{b64_json|url}]` or `data: {data: [...]}`) win: the bytes are at hand
  * and they are the same images the URLs point at. Otherwise image_urls, else result_url.
  */
-function taskResult(task: Json): ProviderResult {
+function taskResult(task: JsonObject): ProviderResult {
   const inline = inlineResult(task.data);
   if (inline !== undefined) return inline;
-  const urls = Array.isArray(task.image_urls) ? task.image_urls.map(nonEmpty).filter((u) => u !== undefined) : [];
+  const urls = nonEmptyStrings(task.image_urls);
   const single = nonEmpty(task.result_url);
   const all = urls.length > 0 ? urls : single !== undefined ? [single] : [];
   if (all.length === 0) throw new UpstreamFailure('protocol', 'upstream task succeeded without images');
-  const images: UpstreamImage[] = [...new Set(all)].map((url) => ({ kind: 'url', url }));
-  return { images };
+  return { images: urlImages([...new Set(all)]) };
 }
 
 /** Reuses the OpenAI parser on the task's embedded images answer, if there is one with images. */
 function inlineResult(data: unknown): ProviderResult | undefined {
-  const envelope = Array.isArray(data) ? { data } : isObject(data) && Array.isArray(data.data) ? data : undefined;
+  const envelope = Array.isArray(data) ? { data } : isJsonObject(data) && Array.isArray(data.data) ? data : undefined;
   if (envelope === undefined || (envelope.data as unknown[]).length === 0) return undefined;
   try {
     return parseImagesResponse({ status: 200, headers: {}, body: Buffer.from(JSON.stringify(envelope)) });
@@ -86,31 +84,11 @@ function inlineResult(data: unknown): ProviderResult | undefined {
 }
 
 /** `data` of a 2xx `{code:'success', data:{...}}`; anything else is a failure. */
-function successData(res: UpstreamResponse): Json {
-  if (res.status < 200 || res.status >= 300) throw failureFromNewApi(res);
-  const json = parseJsonObject(res.body);
-  if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
-  if (typeof json.code === 'string' && json.code !== 'success') {
-    const message = nonEmpty(json.message) ?? json.code;
-    throw new UpstreamFailure('protocol', `upstream answered code ${json.code}: ${message}`);
-  }
-  if (!isObject(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data object');
-  return json.data;
-}
-
-function parseJsonObject(body: Buffer): Json | null {
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    return isObject(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+function successData(res: UpstreamResponse): JsonObject {
+  return envelopeData(res, failureFromNewApi, (json) => {
+    if (typeof json.code === 'string' && json.code !== 'success') {
+      const message = nonEmpty(json.message) ?? json.code;
+      throw new UpstreamFailure('protocol', `upstream answered code ${json.code}: ${message}`);
+    }
+  });
 }

@@ -1,5 +1,6 @@
 import type { ChannelCall } from '../../core/channel.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
+import { sendToChannel, type TaskRequest } from '../async-task-kit.js';
 import { submitAndPoll } from '../async-polling.js';
 import type { AsyncProvider, UpstreamTaskState } from '../provider.js';
 import type { Transport } from '../transport.js';
@@ -13,28 +14,13 @@ export class TaskApiProvider implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
-    const { channel } = call;
-    const res = await this.transport.send({
-      method: 'POST',
-      url: endpoint(channel.baseUrl),
-      headers: { 'content-type': 'application/json', ...auth(call), ...channel.headers },
-      body: JSON.stringify(buildTaskBody(job, channel)),
-      timeoutMs: channel.timeoutMs,
-      signal,
-    });
-    return { upstreamTaskId: parseCreateResponse(res) };
+    const create: TaskRequest = { method: 'POST', url: endpoint(call.channel.baseUrl), json: buildTaskBody(job, call.channel) };
+    return { upstreamTaskId: parseCreateResponse(await sendToChannel(this.transport, call, create, signal)) };
   }
 
   async poll(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState> {
-    const { channel } = call;
-    const res = await this.transport.send({
-      method: 'GET',
-      url: `${endpoint(channel.baseUrl)}?task_id=${encodeURIComponent(upstreamTaskId)}`,
-      headers: { ...auth(call), ...channel.headers },
-      timeoutMs: channel.timeoutMs,
-      signal,
-    });
-    return parseTaskResponse(res);
+    const url = `${endpoint(call.channel.baseUrl)}?task_id=${encodeURIComponent(upstreamTaskId)}`;
+    return parseTaskResponse(await sendToChannel(this.transport, call, { method: 'GET', url }, signal));
   }
 
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
@@ -45,8 +31,4 @@ export class TaskApiProvider implements AsyncProvider {
 /** baseUrl is an origin; tolerate a trailing slash. */
 function endpoint(baseUrl: string): string {
   return `${baseUrl.replace(/\/+$/, '')}${ENDPOINT}`;
-}
-
-function auth({ apiKey }: ChannelCall): Record<string, string> {
-  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 }

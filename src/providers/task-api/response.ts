@@ -1,10 +1,9 @@
 /** The task API's answers (seed 002) -> task id / UpstreamTaskState / UpstreamFailure. */
 import type { UpstreamImage } from '../../core/job.js';
 import { parseRetryAfter, UpstreamFailure } from '../../core/upstream-failure.js';
+import { envelopeData, nonEmpty, nonEmptyStrings, parseJsonObject, urlImages, type JsonObject } from '../async-task-kit.js';
 import type { UpstreamTaskState } from '../provider.js';
 import type { UpstreamResponse } from '../transport.js';
-
-type Json = Record<string, unknown>;
 
 /** The task id from `{code:200, msg, data:{taskId, state:'pending'}}`. */
 export function parseCreateResponse(res: UpstreamResponse): string {
@@ -51,37 +50,17 @@ export function failureFromTaskApi(res: UpstreamResponse, json = parseJsonObject
 }
 
 function resultImages(urls: unknown): UpstreamImage[] {
-  const list = Array.isArray(urls) ? urls.map(nonEmpty).filter((u) => u !== undefined) : [];
+  const list = nonEmptyStrings(urls);
   if (list.length === 0) throw new UpstreamFailure('protocol', 'upstream task completed without resultUrls');
-  return list.map((url) => ({ kind: 'url', url }));
+  return urlImages(list);
 }
 
-function successData(res: UpstreamResponse): Json {
-  if (res.status < 200 || res.status >= 300) throw failureFromTaskApi(res);
-  const json = parseJsonObject(res.body);
-  if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
-  if (json.code !== undefined && Number(json.code) !== 200) {
+/** `data` of a 2xx `{code:200, msg, data:{...}}`; a 4xx/5xx `code` is that HTTP failure. */
+function successData(res: UpstreamResponse): JsonObject {
+  return envelopeData(res, failureFromTaskApi, (json) => {
+    if (json.code === undefined || Number(json.code) === 200) return;
     const code = Number(json.code);
     if (Number.isInteger(code) && code >= 400 && code <= 599) throw failureFromTaskApi(res, json, code);
     throw new UpstreamFailure('protocol', `upstream answered code ${JSON.stringify(json.code)}`);
-  }
-  if (!isObject(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data object');
-  return json.data;
-}
-
-function parseJsonObject(body: Buffer): Json | null {
-  try {
-    const value: unknown = JSON.parse(body.toString('utf8'));
-    return isObject(value) ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+  });
 }

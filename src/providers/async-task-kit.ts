@@ -1,0 +1,81 @@
+/**
+ * Pieces the submit-then-poll providers (newapi-async, task-api) share: the channel request, the
+ * JSON envelope check, url image lists. Each protocol's fields and error shapes stay in its folder.
+ */
+import type { ChannelCall } from '../core/channel.js';
+import type { UpstreamImage } from '../core/job.js';
+import { UpstreamFailure } from '../core/upstream-failure.js';
+import type { Transport, UpstreamResponse } from './transport.js';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface TaskRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** Protocol headers; the channel's key and its configured headers are added after them. */
+  headers?: Record<string, string>;
+  /** Sent as JSON (with its content-type). */
+  json?: unknown;
+}
+
+/** One request to a channel: its key as a bearer token, its own headers last (they win), its timeout. */
+export function sendToChannel(transport: Transport, call: ChannelCall, request: TaskRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  const { channel } = call;
+  const contentType: Record<string, string> = request.json !== undefined ? { 'content-type': 'application/json' } : {};
+  return transport.send({
+    method: request.method,
+    url: request.url,
+    headers: { ...contentType, ...request.headers, ...bearerAuth(call), ...channel.headers },
+    ...(request.json !== undefined ? { body: JSON.stringify(request.json) } : {}),
+    timeoutMs: channel.timeoutMs,
+    signal,
+  });
+}
+
+function bearerAuth({ apiKey }: ChannelCall): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
+/**
+ * `data` of a 2xx JSON envelope. Non-2xx answers become `failure(res)`; `checkCode` throws for
+ * the protocol's in-body error codes.
+ */
+export function envelopeData(
+  res: UpstreamResponse,
+  failure: (res: UpstreamResponse) => UpstreamFailure,
+  checkCode: (json: JsonObject) => void,
+): JsonObject {
+  if (res.status < 200 || res.status >= 300) throw failure(res);
+  const json = parseJsonObject(res.body);
+  if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
+  checkCode(json);
+  if (!isJsonObject(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data object');
+  return json.data;
+}
+
+/** The body as a JSON object; null for anything else (not JSON, an array, a string...). */
+export function parseJsonObject(body: Buffer): JsonObject | null {
+  try {
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return isJsonObject(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** The non-empty strings of a JSON array; nothing when it is not one. */
+export function nonEmptyStrings(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(nonEmpty).filter((u) => u !== undefined) : [];
+}
+
+export function urlImages(urls: readonly string[]): UpstreamImage[] {
+  return urls.map((url) => ({ kind: 'url', url }));
+}
