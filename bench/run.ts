@@ -31,7 +31,11 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** The simulator first (the others need its address), then pipe and gateway side by side. */
 async function startServers(opts: Options, children: ChildServer[]): Promise<Servers> {
-  const sim = await startServer({ name: 'simulator', file: join(here, 'servers/simulator.ts') });
+  const sim = await startServer({
+    name: 'simulator',
+    file: join(here, 'servers/simulator.ts'),
+    env: { BENCH_UPSTREAM_LATENCY_MS: String(opts.upstreamLatencyMs) },
+  });
   children.push(sim);
   const imageBytes = sim.ready.imageBytes;
   if (imageBytes === undefined) throw new Error('simulator did not report imageBytes');
@@ -189,6 +193,7 @@ function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: n
       rounds: opts.rounds,
       concurrency: opts.concurrency,
       clientParse: opts.clientParse,
+      upstreamLatencyMs: opts.upstreamLatencyMs,
       imageBytes,
     },
     cells,

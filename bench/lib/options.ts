@@ -14,6 +14,8 @@ export interface Options {
   profileDir: string | undefined;
   /** The client parses every b64 answer and decodes the image, as an SDK would. */
   clientParse: boolean;
+  /** The simulator waits this long before each answer (a stand-in for generation time). */
+  upstreamLatencyMs: number;
   write: boolean;
 }
 
@@ -27,6 +29,8 @@ export const USAGE = `npm run bench -- [options]
   --quick             short cells, for a sanity check
   --client-parse      the client JSON-parses each b64 answer and decodes the image (SDK-like,
                       costs the client CPU); default: read and count the bytes only
+  --upstream-latency MS  the simulator waits MS before each answer (default 0: pure relay cost;
+                      real generations take 10-130 s)
   --profile DIR       write a CPU profile of the imagegate process to DIR (source-mapped to src/)
   --no-write          do not write bench/results/latest.{json,md}`;
 
@@ -43,6 +47,7 @@ export function parseOptions(argv: string[]): Options {
       quick: { type: 'boolean', default: false },
       'client-parse': { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'upstream-latency': { type: 'string', default: '0' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -60,6 +65,7 @@ export function parseOptions(argv: string[]): Options {
     targets: oneOf('--targets', list('--targets', values.targets), TARGETS),
     profileDir: values.profile,
     clientParse: values['client-parse'],
+    upstreamLatencyMs: seconds('--upstream-latency', values['upstream-latency']),
     write: !values['no-write'],
   };
 }

@@ -16,7 +16,7 @@ export interface RunReport {
   commit: string;
   command: string;
   machine: Machine;
-  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; imageBytes: number };
+  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; upstreamLatencyMs: number; imageBytes: number };
   cells: Cell[];
   latency: LatencyDerived[];
   throughput: ThroughputDerived[];
@@ -30,7 +30,8 @@ export function renderMarkdown(r: RunReport): string {
     `Run ${r.date} at commit ${r.commit} — \`${r.command}\``,
     `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.os}.`,
     `Each cell: ${r.settings.warmupS} s warm-up, then ${r.settings.durationS} s measured in ${r.settings.rounds} slices ` +
-      `taking turns with the other targets; image ${r.settings.imageBytes} bytes.` +
+      `taking turns with the other targets; image ${r.settings.imageBytes} bytes; ` +
+      `upstream latency ${r.settings.upstreamLatencyMs} ms.` +
       (r.settings.clientParse ? ' The client JSON-parses every b64 answer and decodes the image (--client-parse).' : ''),
     '',
     errors.length > 0 ? `**This run had errors** in ${errors.length} cell(s): ${errors.map(errorNote).join('; ')}` : 'No errors.',

@@ -5,6 +5,7 @@ import { announceReady, closeOnShutdown } from './child.js';
 import { UPSTREAM_API_KEY } from '../lib/keys.js';
 
 const image = await renderNoiseImage(1024, 1024);
-const sim = await startOpenAISimulator({ fixedImage: image, apiKey: UPSTREAM_API_KEY, latencyMs: 0 });
+const latencyMs = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? '0');
+const sim = await startOpenAISimulator({ fixedImage: image, apiKey: UPSTREAM_API_KEY, latencyMs });
 closeOnShutdown(() => sim.close());
 announceReady({ url: sim.origin, imageBytes: image.length });
