@@ -7,12 +7,18 @@ const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 
 /** Images as files under `<dataDir>/images/<2-char shard>/<name>`, written atomically. */
 export class FsImageStore implements ImageStore {
+  /** Shard folders known to exist: one mkdir per folder, not per image. */
+  private readonly madeDirs = new Set<string>();
+
   constructor(private readonly root: string) {}
 
   async put(name: string, bytes: Buffer): Promise<void> {
     const path = this.pathOf(name);
     const dir = join(path, '..');
-    await mkdir(dir, { recursive: true });
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
     // Write then rename, so a reader never sees half a file.
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, bytes);
