@@ -200,7 +200,7 @@ describe('new-api async mode', () => {
     const embedded = parseTaskResponse(
       ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage } }),
     );
-    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: Buffer.from(png) }], usage });
+    expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: [Buffer.from(png)] }], usage });
     // Only result_url: one url image.
     expect(imagesOf(parseTaskResponse(ok({ status: 'succeeded', image_urls: [], result_url: 'https://cdn/y.png' }))).images).toEqual([
       { kind: 'url', url: 'https://cdn/y.png' },

@@ -1,4 +1,5 @@
 /** Recognizing image bytes by content, never by name or header. Pure. */
+import { ropeFrom, ropeIndexOf, ropeLength, ropeSlice, type Rope } from './rope.js';
 
 export type ImageKind = 'png' | 'jpeg' | 'webp' | 'gif';
 
@@ -23,23 +24,39 @@ export function sniffImage(bytes: Uint8Array): ImageKind | null {
 }
 
 /** Sniffs base64 text by decoding only its first bytes. */
-export function sniffBase64Image(base64: Buffer): ImageKind | null {
-  return sniffImage(Buffer.from(base64.subarray(0, 24).toString('latin1'), 'base64'));
+export function sniffBase64Image(base64: Rope): ImageKind | null {
+  return sniffImage(Buffer.from(ropeSlice(base64, 0, 24).toString('latin1'), 'base64'));
 }
 
 /** Decoded a slice at a time: many small strings are cheap for the GC, one of megabytes is not. */
-const DECODE_CHUNK = 64 * 1024; // a multiple of 4, so slices split between base64 quanta
+const DECODE_CHUNK = 64 * 1024; // a multiple of 4, so slices keep to the base64 grid
 
 /** Base64 bytes -> image bytes, without a megabyte-sized JS string. */
-export function decodeBase64(base64: Buffer): Buffer {
-  // Line breaks (MIME style) or spaces would shift the slices off the 4-character grid.
-  const plain = base64.indexOf(0x0a) < 0 && base64.indexOf(0x20) < 0;
-  if (base64.length <= DECODE_CHUNK || !plain) return Buffer.from(base64.toString('latin1'), 'base64');
-  const out = Buffer.allocUnsafe(Math.ceil(base64.length / 4) * 3);
+export function decodeBase64(base64: Rope): Buffer {
+  const out = Buffer.allocUnsafe(Math.ceil(ropeLength(base64) / 4) * 3);
   let written = 0;
-  for (let at = 0; at < base64.length; at += DECODE_CHUNK) {
-    written += out.write(base64.subarray(at, at + DECODE_CHUNK).toString('latin1'), written, 'base64');
+  let carry = Buffer.alloc(0);
+  const flush = (text: Buffer) => {
+    written += out.write(text.toString('latin1'), written, 'base64');
+  };
+  for (const whole of base64) {
+    // Line breaks (MIME style) or spaces would shift slices off the grid: decode such input whole.
+    if (whole.indexOf(0x0a) >= 0 || whole.indexOf(0x20) >= 0) return Buffer.from(Buffer.concat(base64).toString('latin1'), 'base64');
+    let piece = whole;
+    if (carry.length > 0) {
+      // Complete the quantum the last piece left open, then carry on from the grid.
+      const need = Math.min(4 - carry.length, piece.length);
+      carry = Buffer.concat([carry, piece.subarray(0, need)]);
+      piece = piece.subarray(need);
+      if (carry.length < 4) continue;
+      flush(carry);
+      carry = Buffer.alloc(0);
+    }
+    const usable = piece.length - (piece.length % 4);
+    for (let at = 0; at < usable; at += DECODE_CHUNK) flush(piece.subarray(at, Math.min(at + DECODE_CHUNK, usable)));
+    carry = Buffer.from(piece.subarray(usable));
   }
+  if (carry.length > 0) flush(carry);
   return out.subarray(0, written);
 }
 
@@ -48,9 +65,10 @@ function ascii(b: Uint8Array, start: number, end: number): string {
 }
 
 /** `data:image/png;base64,....` -> its base64 part, or null when it is not a base64 data URI. */
-export function base64FromDataUri(uri: Buffer): Buffer | null {
-  const comma = uri.indexOf(0x2c);
-  if (comma < 0 || uri.subarray(0, 5).toString('latin1') !== 'data:') return null;
-  if (!uri.subarray(5, comma).toString('latin1').split(';').includes('base64')) return null;
-  return uri.subarray(comma + 1);
+export function base64FromDataUri(uri: Rope): Rope | null {
+  if (ropeSlice(uri, 0, 5).toString('latin1') !== 'data:') return null;
+  const comma = ropeIndexOf(uri, 0x2c);
+  if (comma < 0 || comma > 256) return null;
+  if (!ropeSlice(uri, 5, comma).toString('latin1').split(';').includes('base64')) return null;
+  return ropeFrom(uri, comma + 1);
 }

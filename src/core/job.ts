@@ -1,4 +1,5 @@
 import type { ModelSpec } from './models.js';
+import type { Rope } from './rope.js';
 
 export type ResponseFormat = 'url' | 'b64_json';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
@@ -44,10 +45,10 @@ export interface ImageJob {
 
 /**
  * One image as an upstream handed it over, before output/ normalizes it. Base64 stays bytes
- * (ASCII, often a slice of the upstream's answer): never a multi-megabyte JS string.
+ * (ASCII, usually slices of the upstream's answer as it arrived): never a multi-megabyte JS string.
  */
 export type UpstreamImage =
-  | { readonly kind: 'b64'; readonly base64: Buffer; readonly revisedPrompt?: string }
+  | { readonly kind: 'b64'; readonly base64: Rope; readonly revisedPrompt?: string }
   | { readonly kind: 'url'; readonly url: string; readonly revisedPrompt?: string };
 
 /** Token usage as OpenAI reports it for GPT image models. */

@@ -68,7 +68,7 @@ export function renderImagesResponse(result: ImagesResult): Buffer[] {
     const { b64_json: b64, ...rest } = image;
     const fields = JSON.stringify(rest).slice(1, -1);
     chunks.push(Buffer.from(`${i > 0 ? ',' : ''}{`));
-    if (b64) chunks.push(B64_OPEN, b64, Buffer.from(fields ? `",${fields}}` : '"}'));
+    if (b64) chunks.push(B64_OPEN, ...b64, Buffer.from(fields ? `",${fields}}` : '"}'));
     else chunks.push(Buffer.from(`${fields}}`));
   });
   const tail = JSON.stringify({

@@ -8,6 +8,7 @@ import type { BackgroundWork } from '../core/background-work.js';
 import { GatewayError } from '../core/errors.js';
 import { decodeBase64, IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind } from '../core/image-bytes.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
+import type { Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { storedName } from '../storage/retention-sweeper.js';
@@ -15,7 +16,7 @@ import type { UrlSigner } from '../storage/url-signer.js';
 
 export interface DeliveredImage {
   /** Base64 bytes (ASCII), written into the answer as they are. */
-  b64_json?: Buffer;
+  b64_json?: Rope;
   url?: string;
   revised_prompt?: string;
 }
@@ -65,7 +66,7 @@ export class ImageOutput {
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
       this.storeLater(job, ctx, () => bytes);
-      return { b64_json: Buffer.from(bytes.toString('base64'), 'latin1'), ...revised };
+      return { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')], ...revised };
     }
     const name = await this.store(job, bytes, ctx.keyId);
     return { url: this.signedUrl(name), ...revised };

@@ -17,7 +17,10 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | undefined>;
-  body: Buffer;
+  /** The whole body (joined on first use when it arrived in chunks). */
+  readonly body: Buffer;
+  /** The body as it arrived, for readers that can work without joining megabytes. */
+  readonly chunks?: readonly Buffer[];
 }
 
 export interface Transport {
@@ -44,8 +47,17 @@ export class HttpTransport implements Transport {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const body = await readBody(res.body, Number(res.headers['content-length'] ?? 0));
-      return { status: res.statusCode, headers: flattenHeaders(res.headers), body };
+      const chunks = await readChunks(res.body, Number(res.headers['content-length'] ?? 0));
+      let joined: Buffer | undefined;
+      return {
+        status: res.statusCode,
+        headers: flattenHeaders(res.headers),
+        chunks,
+        get body() {
+          joined ??= chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          return joined;
+        },
+      };
     } catch (err) {
       throw toFailure(err, req, signal);
     } finally {
@@ -63,7 +75,7 @@ function pathOf(url: string): string {
   return u.pathname + u.search;
 }
 
-async function readBody(body: AsyncIterable<Buffer>, declared: number): Promise<Buffer> {
+async function readChunks(body: AsyncIterable<Buffer>, declared: number): Promise<Buffer[]> {
   if (declared > MAX_RESPONSE_BYTES) throw new UpstreamFailure('protocol', `upstream answer too large (${declared} bytes)`);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -72,7 +84,7 @@ async function readBody(body: AsyncIterable<Buffer>, declared: number): Promise<
     if (size > MAX_RESPONSE_BYTES) throw new UpstreamFailure('protocol', 'upstream answer too large');
     chunks.push(chunk);
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  return chunks;
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {

@@ -1,6 +1,7 @@
 /** OpenAI's ImagesResponse and error envelope -> ProviderResult / UpstreamFailure. */
 import { base64FromDataUri } from '../../core/image-bytes.js';
 import type { ImageUsage, ProviderResult, UpstreamImage } from '../../core/job.js';
+import { ropeLength, type Rope } from '../../core/rope.js';
 import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import type { UpstreamResponse } from '../transport.js';
@@ -11,7 +12,7 @@ export function parseImagesResponse(res: UpstreamResponse): ProviderResult {
   if (res.status < 200 || res.status >= 300) throw failureFromResponse(res);
   let parsed: LiftedJson;
   try {
-    parsed = parseJsonLifting(res.body, IMAGE_KEYS);
+    parsed = parseJsonLifting(res.chunks ?? [res.body], IMAGE_KEYS);
   } catch {
     throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');
   }
@@ -39,18 +40,18 @@ function parseImage(item: unknown, parsed: LiftedJson): UpstreamImage | null {
   const { revised_prompt: revised } = item;
   const revisedPrompt = typeof revised === 'string' && revised.length > 0 ? { revisedPrompt: revised } : {};
   const b64 = bytesOf(item.b64_json, parsed);
-  if (b64 && b64.length > 0) return { kind: 'b64', base64: base64FromDataUri(b64) ?? b64, ...revisedPrompt };
+  if (b64 && ropeLength(b64) > 0) return { kind: 'b64', base64: base64FromDataUri(b64) ?? b64, ...revisedPrompt };
   const url = bytesOf(item.url, parsed);
-  if (!url || url.length === 0) return null;
+  if (!url || ropeLength(url) === 0) return null;
   const inline = base64FromDataUri(url);
-  return inline !== null ? { kind: 'b64', base64: inline, ...revisedPrompt } : { kind: 'url', url: url.toString('utf8'), ...revisedPrompt };
+  return inline !== null ? { kind: 'b64', base64: inline, ...revisedPrompt } : { kind: 'url', url: Buffer.concat(url).toString('utf8'), ...revisedPrompt };
 }
 
 /** A string field as bytes, whether it was lifted out or parsed normally. */
-function bytesOf(value: unknown, parsed: LiftedJson): Buffer | undefined {
+function bytesOf(value: unknown, parsed: LiftedJson): Rope | undefined {
   const lifted = parsed.lifted(value);
   if (lifted) return lifted;
-  return typeof value === 'string' ? Buffer.from(value, 'utf8') : undefined;
+  return typeof value === 'string' ? [Buffer.from(value, 'utf8')] : undefined;
 }
 
 function isObject(value: unknown): value is Json {
