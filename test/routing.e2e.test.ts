@@ -307,6 +307,30 @@ describe('admin API', () => {
   });
 });
 
+describe('channel operations', () => {
+  it('periodic channel tests run on their own and show in the admin API', async () => {
+    const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
+    const gw = await gatewayWith([relay('a', a)], { IMAGEGATE_CHANNEL_TEST_INTERVAL: '0.2s' });
+    await expect.poll(async () => (await adminGet(gw, '/admin/api/channels/a')).last_test, { timeout: 5_000 }).toMatchObject({ ok: true });
+    expect(a.sim.requests.some((r) => (r.json as { prompt?: string }).prompt?.startsWith('imagegate channel test'))).toBe(true);
+  });
+
+  it('a channel added on one instance serves traffic on another sharing the database', async () => {
+    const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const first = await gatewayWith([], { IMAGEGATE_CHANNEL_REFRESH: '0.2s' });
+    const dbFile = first.app.config.database.kind === 'sqlite' ? first.app.config.database.file : '';
+    const second = later(await startGateway({ DATABASE_URL: dbFile, IMAGEGATE_CHANNEL_REFRESH: '0.2s' }));
+    expect((await admin(first, 'POST', '/admin/api/channels', { name: 'shared', kind: 'openai-compatible', base_url: a.baseURL, api_key: 'k-shared' })).status).toBe(201);
+    // Until the second instance refreshes it serves from the demo channel; then from the new one.
+    const servedByShared = async () => {
+      const res = await postJson(second, '/v1/images/generations', { prompt: 'via the other instance' });
+      expect(res.status).toBe(200);
+      return a.sim.requests.length;
+    };
+    await expect.poll(servedByShared, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+  });
+});
+
 async function admin(gw: TestGateway, method: string, path: string, body?: unknown) {
   const res = await fetch(`${gw.origin}${path}`, {
     method,
