@@ -52,7 +52,10 @@ async function startServers(opts: Options, children: ChildServer[]): Promise<Ser
     );
   };
   startRelay('pipe', 'servers/pipe.ts');
-  startRelay('imagegate', 'servers/gateway.ts', opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {});
+  startRelay('imagegate', 'servers/gateway.ts', {
+    ...(opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {}),
+    ...(opts.dataDir ? { BENCH_DATA_DIR: opts.dataDir } : {}),
+  });
   // allSettled: when one fails, the other is still registered in `children` and gets stopped.
   const failed = (await Promise.allSettled(relays)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -194,6 +197,7 @@ function buildReport(opts: Options, argv: string[], cells: Cell[], imageBytes: n
       concurrency: opts.concurrency,
       clientParse: opts.clientParse,
       upstreamLatencyMs: opts.upstreamLatencyMs,
+      dataDir: opts.dataDir ?? 'OS temp dir',
       imageBytes,
     },
     cells,

@@ -16,6 +16,8 @@ export interface Options {
   clientParse: boolean;
   /** The simulator waits this long before each answer (a stand-in for generation time). */
   upstreamLatencyMs: number;
+  /** Where imagegate's data dir (images, SQLite) is made; undefined = the OS temp dir. */
+  dataDir: string | undefined;
   write: boolean;
 }
 
@@ -31,6 +33,8 @@ export const USAGE = `npm run bench -- [options]
                       costs the client CPU); default: read and count the bytes only
   --upstream-latency MS  the simulator waits MS before each answer (default 0: pure relay cost;
                       real generations take 10-130 s)
+  --data-dir DIR      make imagegate's data dir (stored images, SQLite) under DIR, e.g. /dev/shm
+                      to leave the disk out (default: the OS temp dir)
   --profile DIR       write a CPU profile of the imagegate process to DIR (source-mapped to src/)
   --no-write          do not write bench/results/latest.{json,md}`;
 
@@ -48,6 +52,7 @@ export function parseOptions(argv: string[]): Options {
       'client-parse': { type: 'boolean', default: false },
       profile: { type: 'string' },
       'upstream-latency': { type: 'string', default: '0' },
+      'data-dir': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -66,6 +71,7 @@ export function parseOptions(argv: string[]): Options {
     profileDir: values.profile,
     clientParse: values['client-parse'],
     upstreamLatencyMs: seconds('--upstream-latency', values['upstream-latency']),
+    dataDir: values['data-dir'],
     write: !values['no-write'],
   };
 }

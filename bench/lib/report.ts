@@ -16,7 +16,7 @@ export interface RunReport {
   commit: string;
   command: string;
   machine: Machine;
-  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; upstreamLatencyMs: number; imageBytes: number };
+  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; upstreamLatencyMs: number; dataDir: string; imageBytes: number };
   cells: Cell[];
   latency: LatencyDerived[];
   throughput: ThroughputDerived[];
@@ -31,7 +31,7 @@ export function renderMarkdown(r: RunReport): string {
     `Machine: ${r.machine.cpus} CPUs (${r.machine.cpuModel}), ${r.machine.memoryGb} GB, Node ${r.machine.node}, ${r.machine.os}.`,
     `Each cell: ${r.settings.warmupS} s warm-up, then ${r.settings.durationS} s measured in ${r.settings.rounds} slices ` +
       `taking turns with the other targets; image ${r.settings.imageBytes} bytes; ` +
-      `upstream latency ${r.settings.upstreamLatencyMs} ms.` +
+      `upstream latency ${r.settings.upstreamLatencyMs} ms; imagegate data dir under ${r.settings.dataDir}.` +
       (r.settings.clientParse ? ' The client JSON-parses every b64 answer and decodes the image (--client-parse).' : ''),
     '',
     errors.length > 0 ? `**This run had errors** in ${errors.length} cell(s): ${errors.map(errorNote).join('; ')}` : 'No errors.',

@@ -12,7 +12,9 @@ import { startProfiler } from './profiler.js';
 const upstream = upstreamArg();
 const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
 const stopProfiler = profileDir ? await startProfiler(profileDir, 'imagegate') : undefined;
-const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-bench-'));
+// BENCH_DATA_DIR (from --data-dir) picks where images are written, e.g. /dev/shm to take the
+// disk out of the measurement.
+const dataDir = await mkdtemp(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'imagegate-bench-'));
 const config = loadConfig({
   PORT: '0',
   IMAGEGATE_DATA_DIR: dataDir,
