@@ -80,16 +80,19 @@ export class ImageOutput {
     });
   }
 
-  /** Writes the bytes and records them for retention; returns the stored name. */
+  /**
+   * Writes the bytes and records them for retention, side by side; returns the stored name. The
+   * record is in place before the call returns, so a crash can leave a record without a file
+   * (the sweeper clears it) but never a file the sweeper does not know about.
+   */
   private async store(job: ImageJob, bytes: Buffer, keyId: string | null): Promise<string> {
     const kind = checkedKind(sniffImage(bytes));
     const id = randomBytes(16).toString('base64url');
     const mime = IMAGE_MIME[kind];
     const name = storedName(id, mime);
-    await this.deps.store.put(name, bytes);
     const created = this.now();
     const record = { id, request_id: job.id, key_id: keyId, mime, bytes: bytes.length, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 };
-    this.deps.background.run('record image', () => this.deps.records.insert(record));
+    await Promise.all([this.deps.records.insert(record), this.deps.store.put(name, bytes)]);
     return name;
   }
 

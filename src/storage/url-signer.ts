@@ -11,7 +11,8 @@ export class UrlSigner {
 
   /** Query string for `name`, valid for `ttlSeconds`. */
   sign(name: string, ttlSeconds: number): { expires: number; sig: string } {
-    const expires = Math.floor(this.now() / 1000) + Math.floor(ttlSeconds);
+    // Rounded up: a link is valid for at least its TTL, never a fraction of a second less.
+    const expires = Math.ceil((this.now() + ttlSeconds * 1000) / 1000);
     return { expires, sig: this.mac(name, expires) };
   }
 
