@@ -12,6 +12,7 @@ import { startTaskApiSimulator } from '../src/simulator/task-api.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
+import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -35,6 +36,8 @@ const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknow
   api_key: `key-${name}`,
   ...extra,
 });
+
+const runPostgres = await postgresAvailable();
 
 const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c00' } }).png().toBuffer();
 
@@ -328,6 +331,26 @@ describe('channel operations', () => {
       return a.sim.requests.length;
     };
     await expect.poll(servedByShared, { timeout: 5_000 }).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe.skipIf(!runPostgres)('channels on PostgreSQL', () => {
+  it('config and admin channels, failover and key disabling persist in PostgreSQL', async () => {
+    const pg = await createTestDatabase();
+    cleanup.push(() => pg.drop());
+    const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'good-key-pg-1234' }));
+    const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await gatewayWith([{ name: 'a', kind: 'openai-compatible', base_url: a.baseURL, api_keys: ['bad-key-pg-0000', 'good-key-pg-1234'], priority: 1 }], { DATABASE_URL: pg.url });
+    const created = await admin(gw, 'POST', '/admin/api/channels', { name: 'b', kind: 'openai-compatible', base_url: b.baseURL, api_key: 'k-b' });
+    expect(created.status).toBe(201);
+    a.sim.enqueueFault({ kind: 'status', status: 500 });
+    for (let i = 0; i < 3; i++) expect((await postJson(gw, '/v1/images/generations', { prompt: `pg ${i}` })).status).toBe(200);
+    const view = await adminGet(gw, '/admin/api/channels/a');
+    expect(view.api_keys).toEqual([expect.objectContaining({ disabled_reason: expect.stringContaining('401') }), expect.objectContaining({ disabled_reason: null })]);
+    const list = (await admin(gw, 'GET', '/admin/api/channels')).json as { data: { name: string; source: string }[] };
+    expect(list.data.map((c) => [c.name, c.source])).toEqual([['a', 'config'], ['b', 'admin']]);
+    const rows = await gw.app.database.db.selectFrom('request_log').select(['attempts']).execute();
+    expect(rows.some((r) => (r.attempts ?? '').includes('"channel":"b"'))).toBe(true);
   });
 });
 
