@@ -1,0 +1,136 @@
+/**
+ * Fetching a URL a caller gave us (reference images now, webhooks later) without letting the
+ * caller reach our own network: http(s) only; every address the name resolves to must be public
+ * (checked at connect time, so DNS rebinding cannot slip in a second answer), again after every
+ * redirect; a size cap and a timeout. `allowPrivate` lifts the address check, for development.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent } from 'undici';
+import { isPublicAddress } from './address-policy.js';
+
+export type UnsafeUrlReason = 'scheme' | 'address' | 'redirects' | 'status' | 'too_large' | 'timeout' | 'network';
+
+export class UnsafeUrlError extends Error {
+  constructor(
+    readonly reason: UnsafeUrlReason,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UnsafeUrlError';
+  }
+}
+
+export interface SafeFetchOptions {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+  /** Development and tests only: allow loopback and private addresses. */
+  allowPrivate: boolean;
+}
+
+export interface FetchedBody {
+  bytes: Buffer;
+  contentType: string | undefined;
+  /** Where the bytes came from after redirects. */
+  url: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export class SafeFetcher {
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: SafeFetchOptions) {
+    this.agent = new Agent({ connect: { lookup: guardedLookup(opts.allowPrivate) }, keepAliveTimeout: 10_000 });
+  }
+
+  async fetch(url: string, signal?: AbortSignal): Promise<FetchedBody> {
+    const deadline = AbortSignal.timeout(this.opts.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    let current = this.checkUrl(url);
+    for (let hops = 0; ; hops++) {
+      const res = await this.request(current, combined, deadline);
+      if (REDIRECTS.has(res.statusCode)) {
+        await res.body.dump();
+        const location = res.headers.location;
+        if (typeof location !== 'string') throw new UnsafeUrlError('status', `redirect without a Location from ${current.host}`);
+        if (hops >= this.opts.maxRedirects) throw new UnsafeUrlError('redirects', `more than ${this.opts.maxRedirects} redirects`);
+        current = this.checkUrl(new URL(location, current).toString());
+        continue;
+      }
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        throw new UnsafeUrlError('status', `${current.host} answered ${res.statusCode}`);
+      }
+      const bytes = await this.readCapped(res.body, Number(res.headers['content-length'] ?? 0));
+      const type = res.headers['content-type'];
+      return { bytes, contentType: typeof type === 'string' ? type : undefined, url: current.toString() };
+    }
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+
+  private checkUrl(raw: string): URL {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new UnsafeUrlError('scheme', 'not a URL');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnsafeUrlError('scheme', `${url.protocol} URLs are not fetched; use http(s)`);
+    // An address literal is never looked up, so the connect-time guard would not see it.
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) && !this.opts.allowPrivate && !isPublicAddress(host)) {
+      throw new UnsafeUrlError('address', `${host} is not a public address`);
+    }
+    return url;
+  }
+
+  private async request(url: URL, signal: AbortSignal, deadline: AbortSignal) {
+    try {
+      return await this.agent.request({ origin: url.origin, path: url.pathname + url.search, method: 'GET', signal, headers: { accept: 'image/*' } });
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw err;
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof UnsafeUrlError) throw cause;
+      if (deadline.aborted) throw new UnsafeUrlError('timeout', `no answer from ${url.host} within ${this.opts.timeoutMs} ms`);
+      throw new UnsafeUrlError('network', `could not fetch from ${url.host}`);
+    }
+  }
+
+  private async readCapped(body: AsyncIterable<Buffer>, declared: number): Promise<Buffer> {
+    const tooLarge = () => new UnsafeUrlError('too_large', `larger than ${this.opts.maxBytes} bytes`);
+    if (declared > this.opts.maxBytes) throw tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > this.opts.maxBytes) throw tooLarge();
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw err;
+      throw new UnsafeUrlError('timeout', 'the body did not arrive in time');
+    }
+    return Buffer.concat(chunks, size);
+  }
+}
+
+/** A DNS lookup for net.connect that fails unless every resolved address is public. */
+function guardedLookup(allowPrivate: boolean): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, '', 4);
+      const unsafe = addresses.find((a) => !allowPrivate && !isPublicAddress(a.address));
+      if (unsafe) return callback(new UnsafeUrlError('address', `${hostname} resolves to ${unsafe.address}, not a public address`), '', 4);
+      if (options.all) return callback(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(new Error(`no address for ${hostname}`), '', 4);
+      return callback(null, first.address, first.family);
+    });
+  };
+}
