@@ -79,7 +79,8 @@ function resolvedParameters(job: ImageJob, result: ProviderResult): Omit<ImagesR
   const size = result.size ?? (job.size !== 'auto' ? job.size : undefined);
   const quality = result.quality ?? (job.quality !== 'auto' ? job.quality : undefined);
   const background = result.background ?? (job.background && job.background !== 'auto' ? job.background : undefined);
-  const outputFormat = result.outputFormat ?? (gpt ? (job.outputFormat ?? 'png') : undefined);
+  // An asked-for format is what the client gets (output/ converts when the upstream ignored it).
+  const outputFormat = job.outputFormat ?? result.outputFormat ?? (gpt ? 'png' : undefined);
   return {
     ...(result.usage ? { usage: result.usage } : {}),
     ...(size ? { size } : {}),

@@ -60,6 +60,23 @@ describe('openai-compatible relay upstream', () => {
   });
 });
 
+describe('output conversion', () => {
+  it('converts when a relay ignores output_format, in b64 and url mode', async () => {
+    const relay = await simulator({ relay: { answer: 'b64_json', alwaysPng: true } });
+    const gw = await gateway({ OPENAI_API_KEY: 'relay-key', OPENAI_BASE_URL: relay.baseURL });
+    const b64 = await gw.client.images.generate({ prompt: 'convert me', output_format: 'jpeg', output_compression: 60, response_format: 'b64_json' });
+    expect(b64.output_format).toBe('jpeg');
+    expect((await describeImage(Buffer.from(b64.data![0]!.b64_json!, 'base64'))).format).toBe('jpeg');
+    const url = await gw.client.images.generate({ prompt: 'convert me', output_format: 'webp', size: '1536x1024' });
+    const file = await fetch(url.data![0]!.url!);
+    expect(file.headers.get('content-type')).toBe('image/webp');
+    expect(await describeImage(Buffer.from(await file.arrayBuffer()))).toEqual({ format: 'webp', width: 1536, height: 1024 });
+    // Asked for PNG (or nothing): passed through untouched.
+    const png = await gw.client.images.generate({ prompt: 'keep me', response_format: 'b64_json' });
+    expect((await describeImage(Buffer.from(png.data![0]!.b64_json!, 'base64'))).format).toBe('png');
+  });
+});
+
 describe('image links and retention', () => {
   it('answers 410 once a link has expired', async () => {
     const gw = await gateway({ IMAGEGATE_URL_TTL: '1s' });

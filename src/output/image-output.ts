@@ -10,6 +10,7 @@ import { decodeBase64, IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind 
 import type { ImageJob, UpstreamImage } from '../core/job.js';
 import type { Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
+import { conversionNeeded, convertImage } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
@@ -57,12 +58,11 @@ export class ImageOutput {
 
   private async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
-    if (job.responseFormat === 'b64_json' && image.kind === 'b64') {
-      checkedKind(sniffBase64Image(image.base64));
+    if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, checkedKind(sniffBase64Image(image.base64)))) {
       this.storeLater(job, ctx, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
-    const bytes = image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal);
+    const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
       this.storeLater(job, ctx, () => bytes);
@@ -70,6 +70,16 @@ export class ImageOutput {
     }
     const name = await this.store(job, bytes, ctx.keyId);
     return { url: this.signedUrl(name), ...revised };
+  }
+
+  private async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {
+    const format = conversionNeeded(job, checkedKind(sniffImage(bytes)));
+    if (!format) return bytes;
+    try {
+      return await convertImage(bytes, format, job.outputCompression);
+    } catch {
+      throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image that could not be converted.');
+    }
   }
 
   /** Stores the image once the answer is out, so the client never waits for the disk. */

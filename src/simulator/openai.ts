@@ -38,7 +38,7 @@ export interface OpenAISimulatorOptions {
   /** Added before every answer (default 0). */
   latencyMs?: number;
   /** Behave like a third-party relay: always answer in this form, at most maxImages images. */
-  relay?: { answer: 'url' | 'b64_json' | 'data_uri'; maxImages?: number };
+  relay?: { answer: 'url' | 'b64_json' | 'data_uri'; maxImages?: number; /** ignores output_format: always PNG, as many relays do */ alwaysPng?: boolean };
   /** Benchmark fast path: answer every generation with this image instead of rendering. */
   fixedImage?: Buffer;
   /** Base for url answers; startOpenAISimulator sets it to its own origin. */
@@ -460,8 +460,9 @@ function parsePlan(body: JsonObject, relay: RelayOption | undefined): Generation
   const quality = resolveQuality(body, spec);
   checkStream(body);
   readString(body, 'user');
-  const output: GptOutput =
+  const resolved: GptOutput =
     spec.family === 'gpt' ? resolveGptOutput(body) : { format: 'png', compression: 100, background: 'opaque' };
+  const output: GptOutput = relay?.alwaysPng ? { ...resolved, format: 'png' } : resolved;
   if (spec.family === 'dall-e-3') readEnum(body, 'style', ['vivid', 'natural'] as const);
   const requested = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
   const answer = relay?.answer ?? requested;
