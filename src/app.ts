@@ -102,7 +102,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background));
 
   const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys, adminKey: config.adminKey });
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly: (model) => registry.usableFor(model).every((c) => c.kind === 'demo') });
+  const isDemoOnly = (model: string) => {
+    const serving = registry.usableFor(model);
+    return serving.length > 0 && serving.every((c) => c.kind === 'demo');
+  };
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);
   registerHealthRoute(http, async () => {

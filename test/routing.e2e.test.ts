@@ -200,6 +200,8 @@ describe('selection', () => {
     expect(a.sim.requests.at(-1)?.json).toMatchObject({ model: 'gpt-image-2', size: '2160x3840' });
     await gw.client.images.generate({ model: 'dall-e-3', prompt: 'elsewhere' });
     expect(b.sim.requests).toHaveLength(1);
+    const models = await gw.client.models.list();
+    expect(models.data.find((m) => m.id === 'dall-e-2')?.owned_by).toBe('imagegate');
     const none = await postJson(gw, '/v1/images/generations', { model: 'dall-e-2', prompt: 'nobody serves me' });
     expect(none.status).toBe(503);
     expect(none.json?.error).toMatchObject({ code: 'no_available_channel' });

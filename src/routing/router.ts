@@ -87,7 +87,7 @@ export class ChannelRouter {
     const choice = chooseChannel(fresh.length > 0 ? fresh : available, this.random);
     if (choice) return choice;
     // Everything is parked by Retry-After or an open circuit: wait if it ends soon enough.
-    const soonest = Math.min(...usable.map((c) => this.deps.breakers.availableAt(c.id) ?? Infinity));
+    const soonest = this.soonestAvailable(usable);
     const wait = soonest - this.now();
     if (!Number.isFinite(soonest) || wait > this.deps.settings.maxRetryWaitMs || soonest >= deadline) return undefined;
     await sleepUnlessAborted(wait, signal);
@@ -151,12 +151,17 @@ export class ChannelRouter {
     return channel.apiKeys[turn % channel.apiKeys.length];
   }
 
+  /** When the first of these parked channels may be tried again (Infinity if none is parked). */
+  private soonestAvailable(channels: readonly Channel[]): number {
+    return Math.min(...channels.map((c) => this.deps.breakers.availableAt(c.id) ?? Infinity));
+  }
+
   private noChannelError(modelId: string): GatewayError {
     const usable = this.deps.registry.usableFor(modelId);
     if (usable.length === 0) {
       return new GatewayError(503, 'server_error', 'no_available_channel', null, `No enabled channel serves ${modelId}.`);
     }
-    const soonest = Math.min(...usable.map((c) => this.deps.breakers.availableAt(c.id) ?? Infinity));
+    const soonest = this.soonestAvailable(usable);
     const headers: Record<string, string> = Number.isFinite(soonest) ? { 'retry-after': String(Math.max(1, Math.ceil((soonest - this.now()) / 1000))) } : {};
     return new GatewayError(503, 'server_error', 'no_available_channel', null, `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`, headers);
   }

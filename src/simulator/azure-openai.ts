@@ -160,6 +160,6 @@ export async function startAzureOpenAISimulator(
   const { host, port, ...simOpts } = opts;
   return startSimulatorServer(
     (origin) => new AzureOpenAISimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+    { host, port },
   );
 }

@@ -117,7 +117,7 @@ function internalError(res: ServerResponse, err: unknown): void {
 /** Listens on host:port (0 = ephemeral), then builds the simulator knowing its own origin. */
 export async function startSimulatorServer<H extends SimHandler>(
   makeSimulator: (origin: string) => H,
-  { host = '127.0.0.1', port = 0 }: { host?: string; port?: number } = {},
+  { host = '127.0.0.1', port = 0 }: { host?: string | undefined; port?: number | undefined } = {},
 ): Promise<RunningServer<H>> {
   let sim: H | undefined;
   let closing = false;

@@ -155,7 +155,7 @@ export async function startNewApiAsyncSimulator(
   const { host, port, ...simOpts } = opts;
   const running = await startSimulatorServer(
     (origin) => new NewApiAsyncSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+    { host, port },
   );
   return { ...running, baseURL: `${running.origin}/v1` };
 }

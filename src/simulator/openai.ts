@@ -837,7 +837,7 @@ export async function startOpenAISimulator(
   const { host, port, ...simOpts } = opts;
   const running = await startSimulatorServer(
     (origin) => new OpenAIImagesSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+    { host, port },
   );
   return { ...running, baseURL: `${running.origin}/v1` };
 }

@@ -191,7 +191,7 @@ export async function startTaskApiSimulator(
   const { host, port, ...simOpts } = opts;
   const running = await startSimulatorServer(
     (origin) => new TaskApiSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) },
+    { host, port },
   );
   return running;
 }
