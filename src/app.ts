@@ -8,6 +8,7 @@ import { ApiKeyService } from './billing/api-keys.js';
 import { RequestLog } from './billing/request-log.js';
 import type { Config } from './config.js';
 import { BackgroundWork } from './core/background-work.js';
+import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
 import { ModelCatalogue } from './core/models.js';
 import { openDatabase, type Database } from './db/database.js';
 import { getOrCreateSetting } from './db/settings.js';
@@ -16,6 +17,8 @@ import { registerFileRoutes } from './http/files.js';
 import { registerHealthRoute } from './http/health.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
+import { ImageInputResolver } from './inputs/input-resolver.js';
+import { SafeFetcher } from './net/safe-fetch.js';
 import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
 import { ImagePipeline } from './pipeline.js';
@@ -100,13 +103,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     retentionSeconds: config.retentionSeconds,
   });
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background));
+  const { inputs: inputLimits } = config;
+  const urlFetcher = new SafeFetcher({
+    maxBytes: MAX_INPUT_IMAGE_BYTES,
+    timeoutMs: inputLimits.fetchTimeoutMs,
+    maxRedirects: 5,
+    allowPrivate: inputLimits.allowPrivateUrls,
+    allowAddresses: inputLimits.allowedPrivateAddresses,
+  });
+  const inputs = new ImageInputResolver({ fetcher: urlFetcher, maxTotalBytes: inputLimits.uploadLimitBytes });
 
   const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys, adminKey: config.adminKey });
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
   };
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly });
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);
   registerHealthRoute(http, async () => {
@@ -137,6 +149,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (routing.channelTestIntervalSeconds > 0) {
         tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
       }
+      if (inputLimits.allowPrivateUrls) {
+        logger.warn('IMAGEGATE_ALLOW_PRIVATE_URLS=true: image URLs may point at loopback and private addresses. For development and tests only; never in production');
+      } else if (inputLimits.allowedPrivateAddresses.length > 0) {
+        logger.warn({ addresses: inputLimits.allowedPrivateAddresses }, 'IMAGEGATE_ALLOW_PRIVATE_URLS: these private addresses may be fetched as image URLs');
+      }
       if (registry.isDemoOnly()) {
         logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
       }
@@ -151,6 +168,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await http.close();
       await background.drain();
       await httpTransport.close();
+      await urlFetcher.close();
       await database.close();
     },
   };

@@ -4,8 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_MODELS, type ModelAlias } from './core/models.js';
+import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
 
 export class ConfigError extends Error {
@@ -45,6 +47,18 @@ export interface Config {
   /** Channels from the config file's `channels:` list (plus `openai` from OPENAI_API_KEY). */
   channels: ChannelDefinition[];
   routing: RoutingConfig;
+  inputs: InputsConfig;
+}
+
+export interface InputsConfig {
+  /** Most bytes of input images one request may carry (uploads, base64 and fetched URLs). */
+  uploadLimitBytes: number;
+  /** Fetching one image URL: connect, redirects and body together. */
+  fetchTimeoutMs: number;
+  /** Development only: fetch from loopback and private addresses too. */
+  allowPrivateUrls: boolean;
+  /** Private addresses or CIDRs that may be fetched all the same (an internal asset host). */
+  allowedPrivateAddresses: string[];
 }
 
 export interface RoutingConfig {
@@ -91,6 +105,9 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_BREAKER_COOLDOWN: 'breaker_cooldown',
   IMAGEGATE_CHANNEL_REFRESH: 'channel_refresh',
   IMAGEGATE_CHANNEL_TEST_INTERVAL: 'channel_test_interval',
+  IMAGEGATE_UPLOAD_LIMIT: 'upload_limit',
+  IMAGEGATE_FETCH_TIMEOUT: 'fetch_timeout',
+  IMAGEGATE_ALLOW_PRIVATE_URLS: 'allow_private_urls',
 };
 
 export function loadConfig(env: Env = process.env): Config {
@@ -131,6 +148,7 @@ export function loadConfig(env: Env = process.env): Config {
       : undefined,
     modelAliases: parseModelAliases(file.models),
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
+    inputs: parseInputsConfig(get),
     routing: {
       maxAttempts: parseCount('IMAGEGATE_MAX_ATTEMPTS', get('IMAGEGATE_MAX_ATTEMPTS') ?? '3', 1, 20),
       deadlineSeconds: parseDuration('IMAGEGATE_REQUEST_DEADLINE', get('IMAGEGATE_REQUEST_DEADLINE') ?? '600s'),
@@ -269,6 +287,27 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 function parseLogLevel(value: string): string {
   if (!LOG_LEVELS.includes(value)) throw new ConfigError(`LOG_LEVEL: '${value}' is not one of ${LOG_LEVELS.join(', ')}`);
   return value;
+}
+
+function parseInputsConfig(get: (name: string) => string | undefined): InputsConfig {
+  // true / false, or a list of the private addresses and CIDRs that may be fetched.
+  const allow = (get('IMAGEGATE_ALLOW_PRIVATE_URLS') ?? 'false').trim().toLowerCase();
+  const flag = /^(true|1|yes)$/.test(allow) ? true : /^(false|0|no|)$/.test(allow) ? false : undefined;
+  const addresses = flag === undefined ? splitList(allow) : [];
+  const probe = new BlockList();
+  for (const entry of addresses) {
+    try {
+      addException(probe, entry);
+    } catch (err) {
+      throw new ConfigError(`IMAGEGATE_ALLOW_PRIVATE_URLS: ${(err as Error).message} (use true, false or a list of addresses/CIDRs)`);
+    }
+  }
+  return {
+    uploadLimitBytes: parseBytes('IMAGEGATE_UPLOAD_LIMIT', get('IMAGEGATE_UPLOAD_LIMIT') ?? '128mb'),
+    fetchTimeoutMs: parseDuration('IMAGEGATE_FETCH_TIMEOUT', get('IMAGEGATE_FETCH_TIMEOUT') ?? '15s', 'ms'),
+    allowPrivateUrls: flag === true,
+    allowedPrivateAddresses: addresses,
+  };
 }
 
 function splitList(value: string | undefined): string[] {

@@ -1,6 +1,7 @@
 // The two async upstream kinds (new-api async mode, seed 000; the task API, seed 002), each
 // driven over real HTTP against its simulator: submit, poll, generate, failures, resume.
 import { decodeBase64 } from '../src/core/image-bytes.js';
+import { NO_INPUTS } from '../src/core/image-input.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { Channel, ChannelCall, ChannelKind } from '../src/core/channel.js';
@@ -40,6 +41,7 @@ function makeJob(overrides: Partial<ImageJob> = {}): ImageJob {
     operation: 'generate',
     model: spec('gpt-image-2'),
     prompt: 'a lighthouse at dusk',
+    inputs: NO_INPUTS,
     n: 1,
     size: '1024x1024',
     quality: 'auto',
@@ -352,6 +354,7 @@ describe('task API', () => {
     expect(sim.requests[0]?.json).toEqual({
       model: 'gpt-image-2-beta',
       prompt: 'a lighthouse at dusk',
+    inputs: NO_INPUTS,
       aspect_ratio: '16:9',
       nsfw_checker: true,
       image_urls: ['https://example.com/a.png'],

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureOpenAI, AuthenticationError, NotFoundError } from 'openai';
 import sharp from 'sharp';
 import type { Channel } from '../src/core/channel.js';
-import { parseGenerationRequest } from '../src/core/generation-request.js';
+import { parseGenerationRequest } from '../src/core/image-request.js';
 import type { ImageJob, ProviderResult } from '../src/core/job.js';
 import { BUILTIN_MODELS, ModelCatalogue } from '../src/core/models.js';
 import { AZURE_OPENAI_DEFAULT_API_VERSION, AzureOpenAIProvider } from '../src/providers/azure-openai/provider.js';
@@ -37,7 +37,7 @@ function channel(origin: string, overrides: Partial<Channel> = {}): Channel {
 }
 
 function job(body: Record<string, unknown>): ImageJob {
-  return parseGenerationRequest({ prompt: 'a lighthouse at dusk', ...body }, catalogue, 'req-azure-test');
+  return parseGenerationRequest({ prompt: 'a lighthouse at dusk', ...body }, catalogue, 'req-azure-test').job;
 }
 
 function lastRequest(running: RunningAzureSimulator): AzureRecordedRequest {

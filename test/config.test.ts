@@ -54,6 +54,7 @@ describe('loadConfig: defaults', () => {
         channelRefreshSeconds: 5,
         channelTestIntervalSeconds: 0,
       },
+      inputs: { uploadLimitBytes: 128 * 1024 * 1024, fetchTimeoutMs: 15_000, allowPrivateUrls: false, allowedPrivateAddresses: [] },
     } satisfies Config);
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GatewayError, type ErrorType } from '../src/core/errors.js';
-import { parseGenerationRequest } from '../src/core/generation-request.js';
+import { parseGenerationRequest } from '../src/core/image-request.js';
 import type { ImageJob } from '../src/core/job.js';
 import { BUILTIN_MODELS, DEFAULT_MODEL, FAMILY_RULES, ModelCatalogue, type ModelAlias } from '../src/core/models.js';
 import { GPT_IMAGE_2_LIMITS, formatSize, gptImage2SizeProblem, parseSize, type Dimensions } from '../src/core/sizes.js';
@@ -18,7 +18,7 @@ const IRE: ErrorType = 'invalid_request_error';
 const prompt = (length: number): string => 'p'.repeat(length);
 
 function parse(body: unknown, cat: ModelCatalogue = catalogue): ImageJob {
-  return parseGenerationRequest(body, cat, 'req_test');
+  return parseGenerationRequest(body, cat, 'req_test').job;
 }
 
 /** The GatewayError a body is refused with; fails the test when the body is accepted. */
@@ -403,7 +403,11 @@ describe('parseGenerationRequest: refused inputs', () => {
     ['stream true', ok({ stream: true }), 400, IRE, 'unsupported_parameter', 'stream'],
     ['stream as a string', ok({ stream: 'yes' }), 400, IRE, 'invalid_type', 'stream'],
     ['partial_images 4', ok({ partial_images: 4 }), 400, IRE, 'invalid_value', 'partial_images'],
-    ['reference images', ok({ image: ['https://example.com/a.png'] }), 400, IRE, 'unsupported_parameter', 'image'],
+    ['reference images for dall-e-3', ok({ model: 'dall-e-3', image: ['https://example.com/a.png'] }), 400, IRE, 'invalid_value', 'image'],
+    ['a reference image that is a number', ok({ image: ['https://example.com/a.png', 7] }), 400, IRE, 'invalid_type', 'image[1]'],
+    ['a reference image by ftp', ok({ image: ['ftp://example.com/a.png'] }), 400, IRE, 'invalid_image_url', 'image[0]'],
+    ['17 reference images', ok({ image: Array.from({ length: 17 }, () => 'https://example.com/a.png') }), 400, IRE, 'too_many_images', 'image'],
+    ['an empty reference image list', ok({ image: [] }), 400, IRE, 'invalid_value', 'image'],
     ['dall-e-3 style cartoon', ok({ model: 'dall-e-3', style: 'cartoon' }), 400, IRE, 'invalid_value', 'style'],
     ['watermark as a string', ok({ watermark: 'true' }), 400, IRE, 'invalid_type', 'watermark'],
     ['user as a number', ok({ user: 123 }), 400, IRE, 'invalid_type', 'user'],

@@ -36,7 +36,16 @@ export interface Channel {
   readonly apiVersion?: string;
   /** Async kinds: first poll delay; later polls back off from it. */
   readonly pollIntervalMs?: number;
+  /**
+   * openai-compatible: how a generation's reference images (seed 003's `image` array) go
+   * upstream. `edits` (default): as an edit, multipart to /images/edits. `inline`: the
+   * generation body as the client sent it, for relays that take `image` there themselves.
+   */
+  readonly referenceImages?: ReferenceImageMode;
 }
+
+export const REFERENCE_IMAGE_MODES = ['edits', 'inline'] as const;
+export type ReferenceImageMode = (typeof REFERENCE_IMAGE_MODES)[number];
 
 /** One upstream call: the channel and the key chosen for it (routing picks the key). */
 export interface ChannelCall {

@@ -1,3 +1,4 @@
+import type { ResolvedInputs } from './image-input.js';
 import type { ModelSpec } from './models.js';
 import type { Rope } from './rope.js';
 
@@ -5,6 +6,7 @@ export type ResponseFormat = 'url' | 'b64_json';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 export type Background = 'transparent' | 'opaque' | 'auto';
 export type Moderation = 'low' | 'auto';
+export type InputFidelity = 'high' | 'low';
 
 /**
  * One validated image request, the unit every later stage works on. Built by http/ from
@@ -13,10 +15,15 @@ export type Moderation = 'low' | 'auto';
 export interface ImageJob {
   /** The request id (x-request-id), also the id of the request log row. */
   readonly id: string;
-  readonly operation: 'generate';
+  /** edit: from input images (an /edits call, or a generation with reference images); variation: dall-e-2. */
+  readonly operation: 'generate' | 'edit' | 'variation';
   readonly model: ModelSpec;
-  /** A text description of the desired image(s). */
+  /** A text description of the desired image(s); empty for variations. */
   readonly prompt: string;
+  /** Checked input images (edits, variations, reference images); none for a plain generation. */
+  readonly inputs: ResolvedInputs;
+  /** GPT image edits: how closely to keep the input images' features. */
+  readonly inputFidelity?: InputFidelity;
   /** How many images to generate, 1-10 (dall-e-3: 1). */
   readonly n: number;
   /** `auto` or `WIDTHxHEIGHT`, already checked against the model's rules. */

@@ -1,13 +1,18 @@
-/** The OpenAI dialect: /v1/images/generations and /v1/models. */
+/** The OpenAI dialect: /v1/images/{generations,edits,variations} and /v1/models. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseGenerationRequest } from '../core/generation-request.js';
 import { modelNotFound } from '../core/errors.js';
+import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInput } from '../core/image-request.js';
 import type { ModelCatalogue, ModelSpec } from '../core/models.js';
+import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
+import { readImageForm } from './image-form.js';
 
 export interface OpenAIRoutesDeps {
   catalogue: ModelCatalogue;
   pipeline: ImagePipeline;
+  inputs: ImageInputResolver;
+  /** Most bytes of uploaded images one multipart request may carry. */
+  uploadLimitBytes: number;
   /** Label for /v1/models: is this model served only by the demo channel? */
   isDemoOnly: (modelId: string) => boolean;
 }
@@ -15,14 +20,20 @@ export interface OpenAIRoutesDeps {
 const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation time
 
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
-  app.post('/v1/images/generations', async (request, reply) => {
-    const job = parseGenerationRequest(request.body, deps.catalogue, request.id);
+  const images = (endpoint: ImageEndpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const signal = abortOnClientClose(request, reply);
+    const parsed = parseImageRequest(await requestInput(endpoint, request, deps.uploadLimitBytes), deps.catalogue, request.id);
+    // Inputs are checked (and fetched) before any upstream call or credit is spent.
+    const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
-    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal: abortOnClientClose(request, reply), answered });
+    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal, answered });
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
     return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));
-  });
+  };
+  app.post('/v1/images/generations', images('generations'));
+  app.post('/v1/images/edits', images('edits'));
+  app.post('/v1/images/variations', images('variations'));
 
   app.get('/v1/models', async () => ({ object: 'list', data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
 
@@ -31,6 +42,13 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     if (!spec) throw modelNotFound(request.params.model);
     return renderModel(spec, deps);
   });
+}
+
+/** JSON bodies as they are; multipart forms read into text fields plus uploaded images. */
+async function requestInput(endpoint: ImageEndpoint, request: FastifyRequest, uploadLimitBytes: number): Promise<ImageRequestInput> {
+  if (!request.isMultipart()) return { endpoint, body: request.body };
+  const form = await readImageForm(request, uploadLimitBytes);
+  return { endpoint, body: form.fields, multipart: { uploads: form.uploads } };
 }
 
 /** Aborts the upstream call when the client goes away before its answer. */

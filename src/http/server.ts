@@ -1,5 +1,6 @@
 /** The Fastify instance: request ids, auth for /v1, error envelopes, and the dialects' routes. */
 import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
 import { createAdminAuthHook } from './admin-auth.js';
@@ -32,8 +33,10 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
     },
   });
-  // Only JSON bodies (multipart comes with edits): anything else is a clear 415.
+  // JSON and multipart (edits, variations) only: anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
+  // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
+  void app.register(multipart);
   app.decorateRequest('apiKey', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

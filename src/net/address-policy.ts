@@ -58,3 +58,34 @@ function embeddedIpv4(ip: string): string | null {
   const low = parseInt(hex[2], 16);
   return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
+
+/** Decides one address: public, or private but allowed by the operator. */
+export type AddressFilter = (ip: string) => boolean;
+
+/**
+ * `allowAll` (development) lets every address through; `exceptions` are addresses or CIDRs an
+ * operator trusts although they are private (an internal asset host, a test server).
+ */
+export function createAddressFilter(allowAll: boolean, exceptions: readonly string[] = []): AddressFilter {
+  if (allowAll) return () => true;
+  if (exceptions.length === 0) return isPublicAddress;
+  const allowed = new BlockList();
+  for (const entry of exceptions) addException(allowed, entry);
+  return (ip) => {
+    if (isPublicAddress(ip)) return true;
+    const family = isIP(ip);
+    return family !== 0 && allowed.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
+/** `10.1.2.3`, `10.0.0.0/8` or `fd00::/8`; throws a RangeError naming the bad entry. */
+export function addException(list: BlockList, entry: string): void {
+  const [address = '', prefixText] = entry.trim().split('/');
+  const family = isIP(address);
+  if (family === 0) throw new RangeError(`'${entry}' is not an IP address or CIDR`);
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (prefixText === undefined) return list.addAddress(address, type);
+  const prefix = Number(prefixText);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`'${entry}' has an invalid prefix length`);
+  list.addSubnet(address, prefix, type);
+}

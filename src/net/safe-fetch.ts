@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import { Agent } from 'undici';
-import { isPublicAddress } from './address-policy.js';
+import { createAddressFilter, type AddressFilter } from './address-policy.js';
 
 export type UnsafeUrlReason = 'scheme' | 'address' | 'redirects' | 'status' | 'too_large' | 'timeout' | 'network';
 
@@ -27,6 +27,8 @@ export interface SafeFetchOptions {
   maxRedirects: number;
   /** Development and tests only: allow loopback and private addresses. */
   allowPrivate: boolean;
+  /** Private addresses or CIDRs allowed all the same (an internal asset host). */
+  allowAddresses?: readonly string[];
 }
 
 export interface FetchedBody {
@@ -40,9 +42,11 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export class SafeFetcher {
   private readonly agent: Agent;
+  private readonly allowed: AddressFilter;
 
   constructor(private readonly opts: SafeFetchOptions) {
-    this.agent = new Agent({ connect: { lookup: guardedLookup(opts.allowPrivate) }, keepAliveTimeout: 10_000 });
+    this.allowed = createAddressFilter(opts.allowPrivate, opts.allowAddresses);
+    this.agent = new Agent({ connect: { lookup: guardedLookup(this.allowed) }, keepAliveTimeout: 10_000 });
   }
 
   async fetch(url: string, signal?: AbortSignal): Promise<FetchedBody> {
@@ -83,7 +87,7 @@ export class SafeFetcher {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnsafeUrlError('scheme', `${url.protocol} URLs are not fetched; use http(s)`);
     // An address literal is never looked up, so the connect-time guard would not see it.
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    if (isIP(host) && !this.opts.allowPrivate && !isPublicAddress(host)) {
+    if (isIP(host) && !this.allowed(host)) {
       throw new UnsafeUrlError('address', `${host} is not a public address`);
     }
     return url;
@@ -121,11 +125,11 @@ export class SafeFetcher {
 }
 
 /** A DNS lookup for net.connect that fails unless every resolved address is public. */
-function guardedLookup(allowPrivate: boolean): LookupFunction {
+function guardedLookup(allowed: AddressFilter): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
-      const unsafe = addresses.find((a) => !allowPrivate && !isPublicAddress(a.address));
+      const unsafe = addresses.find((a) => !allowed(a.address));
       if (unsafe) return callback(new UnsafeUrlError('address', `${hostname} resolves to ${unsafe.address}, not a public address`), '', 4);
       if (options.all) return callback(null, addresses);
       const first = addresses[0];

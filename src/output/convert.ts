@@ -1,21 +1,41 @@
 /**
- * When an upstream ignored `output_format` (many relays always answer PNG), the gateway converts,
- * so the client gets what it asked for. Detected from the first bytes: the usual case, where the
- * upstream did as asked, costs nothing.
+ * When an upstream ignored `output_format` (many relays always answer PNG) or answered another
+ * size than asked, the gateway converts, so the client gets what it asked for. Decided from the
+ * image's header: the usual case, where the upstream did as asked, costs nothing.
  */
 import sharp from 'sharp';
 import type { ImageKind } from '../core/image-bytes.js';
-import type { ImageJob } from '../core/job.js';
+import type { ImageJob, OutputFormat } from '../core/job.js';
+import { parseSize } from '../core/sizes.js';
 
-/** The format the client asked for, when this image is in another one; else null. */
-export function conversionNeeded(job: ImageJob, kind: ImageKind): ImageJob['outputFormat'] | null {
-  const wanted = job.outputFormat;
-  return wanted !== undefined && wanted !== kind ? wanted : null;
+export interface ImageShape {
+  kind: ImageKind;
+  /** Unknown when the header could not be read from the bytes at hand. */
+  width?: number;
+  height?: number;
 }
 
-export async function convertImage(bytes: Buffer, format: NonNullable<ImageJob['outputFormat']>, compression: number | undefined): Promise<Buffer> {
+export interface Conversion {
+  format?: OutputFormat;
+  /** Resize (cover: fill, then crop the overflow) to exactly this. */
+  size?: { width: number; height: number };
+}
+
+/** What to change so the image matches the job; null when it already does. */
+export function conversionNeeded(job: ImageJob, shape: ImageShape): Conversion | null {
+  const wanted = job.outputFormat;
+  const format = wanted !== undefined && wanted !== shape.kind ? wanted : undefined;
+  const size = job.size === 'auto' ? null : parseSize(job.size);
+  const resize = size && shape.width !== undefined && (shape.width !== size.width || shape.height !== size.height) ? size : undefined;
+  if (!format && !resize) return null;
+  return { ...(format ? { format } : {}), ...(resize ? { size: resize } : {}) };
+}
+
+export async function convertImage(bytes: Buffer, conversion: Conversion, kind: ImageKind, compression: number | undefined): Promise<Buffer> {
   const quality = compression ?? 100;
-  const image = sharp(bytes);
+  let image = sharp(bytes);
+  if (conversion.size) image = image.resize(conversion.size.width, conversion.size.height, { fit: 'cover' });
+  const format = conversion.format ?? (kind === 'gif' ? 'png' : kind);
   if (format === 'jpeg') return image.jpeg({ quality }).toBuffer();
   if (format === 'webp') return image.webp({ quality }).toBuffer();
   return image.png().toBuffer();

@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import type { BackgroundWork } from '../core/background-work.js';
 import { GatewayError } from '../core/errors.js';
-import { decodeBase64, IMAGE_MIME, sniffBase64Image, sniffImage, type ImageKind } from '../core/image-bytes.js';
+import { decodeBase64, IMAGE_MIME, sniffImage, type ImageKind } from '../core/image-bytes.js';
+import { readImageHeader } from '../core/image-header.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
-import type { Rope } from '../core/rope.js';
+import { ropeSlice, type Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
-import { conversionNeeded, convertImage } from './convert.js';
+import { conversionNeeded, convertImage, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
@@ -58,7 +59,7 @@ export class ImageOutput {
 
   private async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
-    if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, checkedKind(sniffBase64Image(image.base64)))) {
+    if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
       this.storeLater(job, ctx, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
@@ -73,10 +74,11 @@ export class ImageOutput {
   }
 
   private async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {
-    const format = conversionNeeded(job, checkedKind(sniffImage(bytes)));
-    if (!format) return bytes;
+    const shape = shapeOf(bytes);
+    const conversion = conversionNeeded(job, shape);
+    if (!conversion) return bytes;
     try {
-      return await convertImage(bytes, format, job.outputCompression);
+      return await convertImage(bytes, conversion, shape.kind, job.outputCompression);
     } catch {
       throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image that could not be converted.');
     }
@@ -118,6 +120,20 @@ export class ImageOutput {
       throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image URL that could not be downloaded.');
     }
   }
+}
+
+/** The header is read from a prefix: a JPEG whose frame header lies deeper keeps its size unknown. */
+const HEADER_PREFIX_BYTES = 64 * 1024;
+
+function shapeOf(bytes: Buffer): ImageShape {
+  const kind = checkedKind(sniffImage(bytes));
+  const header = readImageHeader(bytes.subarray(0, HEADER_PREFIX_BYTES));
+  return header ? { kind, width: header.width, height: header.height } : { kind };
+}
+
+/** Decodes only the first 64 KB of a base64 image to read its header. */
+function shapeOfBase64(base64: Rope): ImageShape {
+  return shapeOf(decodeBase64([ropeSlice(base64, 0, (HEADER_PREFIX_BYTES / 3) * 4)]));
 }
 
 function checkedKind(kind: ImageKind | null): ImageKind {

@@ -16,17 +16,19 @@ export interface TaskRequest {
   headers?: Record<string, string>;
   /** Sent as JSON (with its content-type). */
   json?: unknown;
+  /** Sent as it is, e.g. a multipart form; `contentType` names it. */
+  raw?: { body: string | Buffer; contentType: string };
 }
 
 /** One request to a channel: its key as a bearer token, its own headers last (they win), its timeout. */
 export function sendToChannel(transport: Transport, call: ChannelCall, request: TaskRequest, signal: AbortSignal): Promise<UpstreamResponse> {
   const { channel } = call;
-  const contentType: Record<string, string> = request.json !== undefined ? { 'content-type': 'application/json' } : {};
+  const body = request.raw ?? (request.json !== undefined ? { body: JSON.stringify(request.json), contentType: 'application/json' } : undefined);
   return transport.send({
     method: request.method,
     url: request.url,
-    headers: { ...contentType, ...request.headers, ...bearerAuth(call), ...channel.headers },
-    ...(request.json !== undefined ? { body: JSON.stringify(request.json) } : {}),
+    headers: { ...(body ? { 'content-type': body.contentType } : {}), ...request.headers, ...bearerAuth(call), ...channel.headers },
+    ...(body ? { body: body.body } : {}),
     timeoutMs: channel.timeoutMs,
     signal,
   });

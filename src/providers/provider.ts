@@ -7,6 +7,8 @@ import type { ImageJob, ProviderResult } from '../core/job.js';
  */
 export interface Provider {
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
+  /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */
+  accepts?(job: ImageJob): boolean;
 }
 
 /** Where an upstream task stands. */

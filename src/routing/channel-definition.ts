@@ -2,7 +2,7 @@
  * A channel as operators write it (YAML `channels:` entries, admin API bodies, CLI): snake_case,
  * durations in seconds. Parsed into the domain Channel, with errors naming the field.
  */
-import { CHANNEL_KINDS, type Channel, type ChannelKind, type ModelMapping } from '../core/channel.js';
+import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES, type Channel, type ChannelKind, type ModelMapping, type ReferenceImageMode } from '../core/channel.js';
 
 export class ChannelDefinitionError extends Error {
   constructor(
@@ -49,6 +49,7 @@ export function parseChannelDefinition(raw: unknown, defaults: { timeoutSeconds:
     enabled: optionalBoolean(body, 'enabled') ?? CHANNEL_DEFAULTS.enabled,
     ...optionalString(body, 'api_version', 'apiVersion'),
     ...pollInterval(body),
+    ...referenceImages(body),
   });
 }
 
@@ -80,6 +81,7 @@ export function toRaw(def: ChannelDefinition): Raw {
     enabled: def.enabled,
     ...(def.apiVersion ? { api_version: def.apiVersion } : {}),
     ...(def.pollIntervalMs !== undefined ? { poll_interval: def.pollIntervalMs / 1000 } : {}),
+    ...(def.referenceImages ? { reference_images: def.referenceImages } : {}),
   };
 }
 
@@ -177,6 +179,15 @@ function parseHeaders(value: unknown): Record<string, string> {
 function pollInterval(body: Raw): { pollIntervalMs?: number } {
   const seconds = optionalNumber(body, 'poll_interval', 0.01, 3600);
   return seconds === undefined ? {} : { pollIntervalMs: Math.round(seconds * 1000) };
+}
+
+function referenceImages(body: Raw): { referenceImages?: ReferenceImageMode } {
+  const value = body.reference_images;
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'string' || !(REFERENCE_IMAGE_MODES as readonly string[]).includes(value)) {
+    throw new ChannelDefinitionError('reference_images', `reference_images must be one of ${REFERENCE_IMAGE_MODES.join(', ')}`);
+  }
+  return { referenceImages: value as ReferenceImageMode };
 }
 
 function optionalNumber(body: Raw, field: string, min: number, max: number): number | undefined {

@@ -4,6 +4,7 @@
  */
 import type { Channel } from '../core/channel.js';
 import type { ImageJob } from '../core/job.js';
+import { NO_INPUTS } from '../core/image-input.js';
 import { FAMILY_RULES, type ModelCatalogue } from '../core/models.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -78,6 +79,6 @@ export class ChannelTester {
     const rules = FAMILY_RULES[model.family];
     const size = model.sizes?.[0] ?? rules.sizes.find((s) => s !== 'auto') ?? '1024x1024';
     const quality = rules.qualities.includes('low') ? 'low' : rules.defaultQuality;
-    return { id: `channel-test-${channel.id}`, operation: 'generate', model, prompt: TEST_PROMPT, n: 1, size, quality, responseFormat: 'b64_json', passthrough: {} };
+    return { id: `channel-test-${channel.id}`, operation: 'generate', model, prompt: TEST_PROMPT, inputs: NO_INPUTS, n: 1, size, quality, responseFormat: 'b64_json', passthrough: {} };
   }
 }

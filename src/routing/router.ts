@@ -67,7 +67,7 @@ export class ChannelRouter {
     const tried = new Set<string>();
     let last: { failure: UpstreamFailure; channel: Channel } | undefined;
     while (attempts.length < settings.maxAttempts && this.now() < deadline) {
-      const channel = await this.nextChannel(job.model.id, tried, deadline, signal);
+      const channel = await this.nextChannel(job, tried, deadline, signal);
       if (!channel) break;
       const outcome = await this.attempt(job, channel, deadline, signal, attempts);
       if (outcome.kind === 'ok') return outcome.routed;
@@ -76,12 +76,17 @@ export class ChannelRouter {
       if (!this.shouldTryNext(outcome.failure)) break;
     }
     if (last) throw clientErrorFor(last.failure, last.channel.apiKeys);
-    throw this.noChannelError(job.model.id);
+    throw this.noChannelError(job);
+  }
+
+  /** Channels that serve the model and whose protocol can carry this job (inputs, operation). */
+  private candidates(job: ImageJob): Channel[] {
+    return this.deps.registry.usableFor(job.model.id).filter((c) => this.deps.providers[c.kind].accepts?.(job) ?? true);
   }
 
   /** Untried channels first; then tried ones again (another key, a second chance). */
-  private async nextChannel(modelId: string, tried: ReadonlySet<string>, deadline: number, signal: AbortSignal): Promise<Channel | undefined> {
-    const usable = this.deps.registry.usableFor(modelId);
+  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, deadline: number, signal: AbortSignal): Promise<Channel | undefined> {
+    const usable = this.candidates(job);
     const available = usable.filter((c) => this.deps.breakers.isAvailable(c.id) && this.deps.limiter.hasRoom(c.id, c.maxConcurrent));
     const fresh = available.filter((c) => !tried.has(c.id));
     const choice = chooseChannel(fresh.length > 0 ? fresh : available, this.random);
@@ -91,7 +96,7 @@ export class ChannelRouter {
     const wait = soonest - this.now();
     if (!Number.isFinite(soonest) || wait > this.deps.settings.maxRetryWaitMs || soonest >= deadline) return undefined;
     await sleepUnlessAborted(wait, signal);
-    return this.nextChannel(modelId, tried, deadline, signal);
+    return this.nextChannel(job, tried, deadline, signal);
   }
 
   private async attempt(job: ImageJob, channel: Channel, deadline: number, signal: AbortSignal, attempts: AttemptRecord[]): Promise<Attempt> {
@@ -156,8 +161,18 @@ export class ChannelRouter {
     return Math.min(...channels.map((c) => this.deps.breakers.availableAt(c.id) ?? Infinity));
   }
 
-  private noChannelError(modelId: string): GatewayError {
-    const usable = this.deps.registry.usableFor(modelId);
+  private noChannelError(job: ImageJob): GatewayError {
+    const modelId = job.model.id;
+    const usable = this.candidates(job);
+    if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0) {
+      return new GatewayError(
+        400,
+        'invalid_request_error',
+        'unsupported_input',
+        'image',
+        `No channel serving ${modelId} can take this ${job.operation}'s input images (task-API channels take image URLs only).`,
+      );
+    }
     if (usable.length === 0) {
       return new GatewayError(503, 'server_error', 'no_available_channel', null, `No enabled channel serves ${modelId}.`);
     }

@@ -4,7 +4,7 @@
  */
 import { upstreamModelFor, type Channel, type ChannelCall } from '../../core/channel.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
-import { buildGenerationBody } from '../openai/request.js';
+import { buildImagesRequest, type ImagesOperationPath } from '../openai/request.js';
 import type { Provider } from '../provider.js';
 import type { Transport } from '../transport.js';
 import { parseAzureImagesResponse } from './errors.js';
@@ -15,12 +15,12 @@ import { parseAzureImagesResponse } from './errors.js';
  */
 export const AZURE_OPENAI_DEFAULT_API_VERSION = '2024-10-21';
 
-/** `{endpoint}/openai/deployments/{deployment}/images/generations?api-version=...` */
-export function azureImagesGenerationUrl(channel: Channel, deployment: string): string {
+/** `{endpoint}/openai/deployments/{deployment}/images/{generations|edits|variations}?api-version=...` */
+export function azureImagesUrl(channel: Channel, deployment: string, path: ImagesOperationPath = 'images/generations'): string {
   // The portal shows endpoints with a trailing slash; the official SDKs strip it too.
   const endpoint = channel.baseUrl.replace(/\/+$/, '');
   const version = channel.apiVersion?.trim() || AZURE_OPENAI_DEFAULT_API_VERSION;
-  return `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}/images/generations?api-version=${encodeURIComponent(version)}`;
+  return `${endpoint}/openai/deployments/${encodeURIComponent(deployment)}/${path}?api-version=${encodeURIComponent(version)}`;
 }
 
 export class AzureOpenAIProvider implements Provider {
@@ -29,11 +29,12 @@ export class AzureOpenAIProvider implements Provider {
   async generate(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
     // On Azure the deployment picks the model; the body's `model` (same name) is ignored upstream.
     const deployment = upstreamModelFor(channel, job.model.id, job.model.upstreamModel);
+    const wire = buildImagesRequest(job, channel, 'official');
     const res = await this.transport.send({
       method: 'POST',
-      url: azureImagesGenerationUrl(channel, deployment),
-      headers: { 'content-type': 'application/json', ...(apiKey ? { 'api-key': apiKey } : {}), ...channel.headers },
-      body: JSON.stringify(buildGenerationBody(job, channel, 'official')),
+      url: azureImagesUrl(channel, deployment, wire.path),
+      headers: { 'content-type': wire.contentType, ...(apiKey ? { 'api-key': apiKey } : {}), ...channel.headers },
+      body: wire.body,
       timeoutMs: channel.timeoutMs,
       signal,
     });

@@ -2,7 +2,7 @@ import type { ChannelCall } from '../../core/channel.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
 import { sendToChannel, type TaskRequest } from '../async-task-kit.js';
 import { submitAndPoll } from '../async-polling.js';
-import { buildGenerationBody } from '../openai/request.js';
+import { buildImagesRequest } from '../openai/request.js';
 import type { AsyncProvider, UpstreamTaskState } from '../provider.js';
 import type { Transport } from '../transport.js';
 import { parseSubmitResponse, parseTaskResponse } from './response.js';
@@ -15,12 +15,13 @@ export class NewApiAsyncProvider implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
+    // new-api is a relay: it takes the relay extras (watermark, metadata, style) like any relay.
+    const wire = buildImagesRequest(job, call.channel, 'relay');
     const submit: TaskRequest = {
       method: 'POST',
-      url: `${call.channel.baseUrl}/images/generations`,
+      url: `${call.channel.baseUrl}/${wire.path}`,
       headers: { 'x-new-api-async-task': 'true' },
-      // new-api is a relay: it takes the relay extras (watermark, metadata, style) like any relay.
-      json: buildGenerationBody(job, call.channel, 'relay'),
+      raw: { body: wire.body, contentType: wire.contentType },
     };
     return { upstreamTaskId: parseSubmitResponse(await sendToChannel(this.transport, call, submit, signal)) };
   }

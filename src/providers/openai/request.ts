@@ -1,6 +1,8 @@
-/** ImageJob -> the JSON body of OpenAI's POST /v1/images/generations. */
+/** ImageJob -> OpenAI's wire format: the JSON of /images/generations, the multipart of /images/edits and /images/variations. */
 import type { Channel } from '../../core/channel.js';
+import type { InputFormat, InputImage } from '../../core/image-input.js';
 import type { ImageJob } from '../../core/job.js';
+import { encodeMultipart, formText, type EncodedForm, type FilePart } from '../multipart-body.js';
 
 /**
  * `official` is api.openai.com: it rejects parameters it does not know, so the relays' extras
@@ -37,4 +39,80 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
 
 function setIfDefined(body: Record<string, unknown>, key: string, value: unknown): void {
   if (value !== undefined) body[key] = value;
+}
+
+const INPUT_MIME: Readonly<Record<InputFormat, string>> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
+
+/** Fields OpenAI's multipart edits do not take (they are generation-only or JSON-edit-only). */
+const NOT_IN_OFFICIAL_EDITS = ['style', 'moderation'];
+
+/**
+ * ImageJob (edit) -> multipart for POST /images/edits: the generation fields as form text,
+ * `image` for one input or `image[]` for several (as the official SDKs send them), `mask`.
+ */
+export function buildEditForm(job: ImageJob, channel: Channel, profile: OpenAIProfile): EncodedForm {
+  const body = buildGenerationBody(job, channel, profile);
+  if (profile === 'official') for (const key of NOT_IN_OFFICIAL_EDITS) delete body[key];
+  if (job.inputFidelity !== undefined) body.input_fidelity = job.inputFidelity;
+  const { images, mask } = job.inputs;
+  const imageField = images.length > 1 ? 'image[]' : 'image';
+  return encodeMultipart([
+    ...images.map((image, i) => [imageField, filePart(image, `image-${i + 1}`)] as const),
+    ...(mask ? [['mask', filePart(mask, 'mask')] as const] : []),
+    ...textFields(body),
+  ]);
+}
+
+/** ImageJob (variation, dall-e-2) -> multipart for POST /images/variations. */
+export function buildVariationForm(job: ImageJob, channel: Channel): EncodedForm {
+  const mapping = channel.modelMap[job.model.id];
+  const body: Record<string, unknown> = {
+    ...job.passthrough,
+    model: mapping?.upstreamModel ?? job.model.upstreamModel,
+    n: job.n,
+    size: job.size,
+    response_format: 'b64_json', // the gateway keeps the bytes and answers in the client's form
+    ...(job.user !== undefined ? { user: job.user } : {}),
+    ...mapping?.params,
+  };
+  const image = job.inputs.images[0];
+  return encodeMultipart([...(image ? [['image', filePart(image, 'image')] as const] : []), ...textFields(body)]);
+}
+
+/** A relay that takes reference images in the generation body (seed 003): URLs as given, else data URIs. */
+export function buildInlineReferenceBody(job: ImageJob, channel: Channel): Record<string, unknown> {
+  const image = job.inputs.images.map((input) => input.sourceUrl ?? `data:${INPUT_MIME[input.format]};base64,${input.bytes.toString('base64')}`);
+  return { ...buildGenerationBody(job, channel, 'relay'), image };
+}
+
+function filePart(image: InputImage, stem: string): FilePart {
+  return { bytes: image.bytes, filename: `${stem}.${image.format === 'jpeg' ? 'jpg' : image.format}`, contentType: INPUT_MIME[image.format] };
+}
+
+function textFields(body: Record<string, unknown>): [string, string][] {
+  return Object.entries(body)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) => [key, formText(value)]);
+}
+
+export type ImagesOperationPath = 'images/generations' | 'images/edits' | 'images/variations';
+
+/** One OpenAI-dialect call: where it goes (relative to the base URL) and what it carries. */
+export interface ImagesWireRequest {
+  path: ImagesOperationPath;
+  contentType: string;
+  body: string | Buffer;
+}
+
+/** The call for any job: generations as JSON, edits and variations as multipart. */
+export function buildImagesRequest(job: ImageJob, channel: Channel, profile: OpenAIProfile): ImagesWireRequest {
+  if (job.operation === 'variation') return multipartRequest('images/variations', buildVariationForm(job, channel));
+  const inlineable = job.operation === 'edit' && channel.referenceImages === 'inline' && !job.inputs.mask;
+  if (job.operation === 'edit' && !inlineable) return multipartRequest('images/edits', buildEditForm(job, channel, profile));
+  const body = inlineable ? buildInlineReferenceBody(job, channel) : buildGenerationBody(job, channel, profile);
+  return { path: 'images/generations', contentType: 'application/json', body: JSON.stringify(body) };
+}
+
+function multipartRequest(path: ImagesOperationPath, form: EncodedForm): ImagesWireRequest {
+  return { path, contentType: form.contentType, body: form.body };
 }

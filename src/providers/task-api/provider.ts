@@ -13,6 +13,12 @@ const ENDPOINT = '/api/v1/images/generations';
 export class TaskApiProvider implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
+  /** Seed 002 takes reference images as public URLs only, and has no variations or masks. */
+  accepts(job: ImageJob): boolean {
+    if (job.operation === 'generate') return true;
+    return job.operation === 'edit' && !job.inputs.mask && job.inputs.images.every((image) => image.sourceUrl !== undefined);
+  }
+
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
     const create: TaskRequest = { method: 'POST', url: endpoint(call.channel.baseUrl), json: buildTaskBody(job, call.channel) };
     return { upstreamTaskId: parseCreateResponse(await sendToChannel(this.transport, call, create, signal)) };

@@ -22,5 +22,9 @@ export function buildTaskBody(job: ImageJob, channel: Channel): Record<string, u
     const value = job.passthrough[key];
     if (value !== undefined && value !== null) body[key] = value;
   }
+  // Checked reference images go as the URLs they were fetched from (accepts() saw they have one).
+  const urls = job.inputs.images.map((image) => image.sourceUrl).filter((url) => url !== undefined);
+  if (urls.length === 1) body.image_url = urls[0];
+  else if (urls.length > 1) body.image_urls = urls;
   return { ...body, ...channel.modelMap[job.model.id]?.params };
 }

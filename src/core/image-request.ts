@@ -1,18 +1,41 @@
 /**
- * Validates an OpenAI-dialect generation body (already JSON-parsed, so `unknown`) against the
- * model catalogue and turns it into an ImageJob. Every refusal is a 400/404 naming its param.
+ * Validates an OpenAI-dialect image request (generations, edits, variations; JSON or multipart
+ * fields) against the model catalogue and turns it into an ImageJob plus the input images it
+ * names. Every refusal is a 400/404 naming its param. Input bytes are checked later, in
+ * src/inputs/, against the rules the job's model gives (core/image-input.ts).
  */
-import { invalidRequest, modelNotFound, type GatewayError } from './errors.js';
-import type { Background, ImageJob, Moderation, OutputFormat, ResponseFormat } from './job.js';
+import { invalidRequest, modelNotFound } from './errors.js';
+import { FieldReader } from './field-reader.js';
+import { inputRulesFor, NO_INPUTS, tooManyImages, type ImageInputRefs, type InputOperation, type ResolvedInputs } from './image-input.js';
+import { refFromImageRefParam, refsFromImageRefParams, refsFromStrings } from './input-refs.js';
+import type { Background, ImageJob, InputFidelity, Moderation, OutputFormat, ResponseFormat } from './job.js';
 import { DEFAULT_MODEL, FAMILY_RULES, type FamilyRules, type ModelCatalogue, type ModelSpec } from './models.js';
 import { gptImage2SizeProblem, parseSize } from './sizes.js';
 
 type Body = Record<string, unknown>;
 
+/** Which OpenAI endpoint the request came to. */
+export type ImageEndpoint = 'generations' | 'edits' | 'variations';
+
+export interface ImageRequestInput {
+  endpoint: ImageEndpoint;
+  /** The JSON body, or the multipart form's text fields. */
+  body: unknown;
+  /** Multipart forms: all fields are strings; `uploads` holds the files. */
+  multipart?: { uploads: ImageInputRefs };
+}
+
+/** A validated job whose input images are still as the client gave them. */
+export interface ParsedImageRequest {
+  job: ImageJob;
+  inputs: ImageInputRefs;
+}
+
 /** Fields imagegate reads itself; anything else passes through to OpenAI-style upstreams. */
 const KNOWN_FIELDS = new Set([
   'model', 'prompt', 'n', 'size', 'quality', 'response_format', 'output_format', 'output_compression',
   'background', 'moderation', 'style', 'user', 'stream', 'partial_images', 'watermark', 'metadata', 'image',
+  'images', 'mask', 'input_fidelity',
 ]);
 
 const RESPONSE_FORMATS: Readonly<Record<string, ResponseFormat>> = {
@@ -23,22 +46,33 @@ const RESPONSE_FORMATS: Readonly<Record<string, ResponseFormat>> = {
 const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
 const BACKGROUNDS = ['transparent', 'opaque', 'auto'] as const;
 const MODERATIONS = ['low', 'auto'] as const;
+const INPUT_FIDELITIES = ['high', 'low'] as const;
 
-export function parseGenerationRequest(raw: unknown, catalogue: ModelCatalogue, id: string): ImageJob {
+/** A generations body (JSON), as most tests and the task dialects need it. */
+export function parseGenerationRequest(raw: unknown, catalogue: ModelCatalogue, id: string): ParsedImageRequest {
+  return parseImageRequest({ endpoint: 'generations', body: raw }, catalogue, id);
+}
+
+export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCatalogue, id: string): ParsedImageRequest {
+  const raw = input.body;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
   }
   const body = raw as Body;
-  const model = resolveModel(body, catalogue);
+  const model = resolveModel(body, catalogue, input.endpoint);
   const rules = FAMILY_RULES[model.family];
-  const fields = new FieldReader(body);
+  const fields = new FieldReader(body, input.multipart !== undefined);
+  const refs = input.multipart?.uploads ?? jsonInputRefs(body, input.endpoint);
+  const operation = operationOf(input.endpoint, refs);
+  if (operation !== 'generate') checkInputCount(refs, model, operation, input.endpoint);
 
-  const prompt = parsePrompt(fields, rules);
+  const prompt = operation === 'variation' ? '' : parsePrompt(fields, rules);
   const n = parseN(fields, model, rules);
   const size = parseSizeField(fields, model, rules);
-  const quality = parseQuality(fields, model, rules);
+  const quality = operation === 'variation' ? rules.defaultQuality : parseQuality(fields, model, rules);
   const responseFormat = parseResponseFormat(fields);
   const gpt = parseGptOptions(fields, model, rules);
+  const inputFidelity = operation === 'edit' ? parseInputFidelity(fields, model, rules) : undefined;
   const style = parseStyle(fields, rules);
   const watermark = fields.optional('watermark', 'boolean');
   const user = fields.optional('user', 'string');
@@ -47,26 +81,61 @@ export function parseGenerationRequest(raw: unknown, catalogue: ModelCatalogue, 
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const passthrough = Object.fromEntries(Object.entries(body).filter(([key]) => !KNOWN_FIELDS.has(key)));
 
-  return {
+  const job: ImageJob = {
     id,
-    operation: 'generate',
+    operation,
     model,
     prompt,
     n,
     size,
     quality,
     responseFormat,
+    inputs: NO_INPUTS,
     ...gpt,
+    ...(inputFidelity !== undefined ? { inputFidelity } : {}),
     ...(style !== undefined ? { style } : {}),
     ...(watermark !== undefined ? { watermark } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(body.metadata != null ? { metadata: body.metadata } : {}),
     passthrough,
   };
+  return { job, inputs: refs };
 }
 
-function resolveModel(body: Body, catalogue: ModelCatalogue): ModelSpec {
-  const name = body.model ?? DEFAULT_MODEL;
+/** The job with its checked input images in place. */
+export function withInputs(job: ImageJob, inputs: ResolvedInputs): ImageJob {
+  return { ...job, inputs };
+}
+
+/** Reference images turn a generation into an edit (seed 003's image-to-image). */
+function operationOf(endpoint: ImageEndpoint, refs: ImageInputRefs): ImageJob['operation'] {
+  if (endpoint === 'variations') return 'variation';
+  if (endpoint === 'edits' || refs.images.length > 0) return 'edit';
+  return 'generate';
+}
+
+function jsonInputRefs(body: Body, endpoint: ImageEndpoint): ImageInputRefs {
+  const has = (key: string) => body[key] !== undefined && body[key] !== null;
+  if (endpoint === 'generations') return has('image') ? { images: refsFromStrings(body.image, 'image') } : { images: [] };
+  if (has('images') && has('image')) throw invalidRequest('image', 'invalid_value', 'Send images (OpenAI JSON edits) or image, not both.');
+  const images = has('images') ? refsFromImageRefParams(body.images, 'images') : has('image') ? refsFromStrings(body.image, 'image') : [];
+  return has('mask') ? { images, mask: refFromImageRefParam(body.mask, 'mask') } : { images };
+}
+
+function checkInputCount(refs: ImageInputRefs, model: ModelSpec, operation: InputOperation, endpoint: ImageEndpoint): void {
+  const rules = inputRulesFor(model.family, operation);
+  if (!rules) {
+    const what = operation === 'variation' ? 'variations (only dall-e-2 makes them)' : 'image inputs';
+    throw invalidRequest(endpoint === 'generations' ? 'image' : 'model', 'invalid_value', `${model.id} does not support ${what}.`);
+  }
+  if (refs.images.length === 0) throw invalidRequest('image', 'missing_required_parameter', "Missing required parameter: 'image'.");
+  if (refs.images.length > rules.maxImages) throw tooManyImages('image', refs.images.length, rules);
+  if (refs.mask && operation !== 'edit') throw invalidRequest('mask', 'unsupported_parameter', 'mask is only used by edits.');
+}
+
+/** Variations exist only for dall-e-2, OpenAI's default there; elsewhere the seeds' gpt-image-2. */
+function resolveModel(body: Body, catalogue: ModelCatalogue, endpoint: ImageEndpoint): ModelSpec {
+  const name = body.model ?? (endpoint === 'variations' ? 'dall-e-2' : DEFAULT_MODEL);
   if (typeof name !== 'string') throw invalidRequest('model', 'invalid_type', 'model must be a string.');
   const model = catalogue.get(name.trim());
   if (!model) throw modelNotFound(name);
@@ -179,6 +248,13 @@ function parseGptOptions(fields: FieldReader, model: ModelSpec, rules: FamilyRul
   };
 }
 
+function parseInputFidelity(fields: FieldReader, model: ModelSpec, rules: FamilyRules): InputFidelity | undefined {
+  if (!rules.gptOptions && fields.has('input_fidelity')) {
+    throw invalidRequest('input_fidelity', 'unsupported_parameter', `input_fidelity is only supported for the GPT image models, not ${model.id}.`);
+  }
+  return fields.enumValue('input_fidelity', INPUT_FIDELITIES);
+}
+
 function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
   if (!fields.has('style')) return undefined;
   if (!rules.styles) return fields.raw('style');
@@ -190,50 +266,8 @@ function rejectUnsupported(fields: FieldReader, model: ModelSpec): void {
   if (fields.optional('stream', 'boolean') === true) {
     throw invalidRequest('stream', 'unsupported_parameter', `Streaming is not supported by this gateway yet (model ${model.id}).`);
   }
-  if (fields.has('image')) {
-    throw invalidRequest('image', 'unsupported_parameter', 'Reference images in generations are not supported by this gateway yet; use /v1/images/edits when available.');
-  }
   const partial = fields.optional('partial_images', 'number');
   if (partial !== undefined && (!Number.isInteger(partial) || partial < 0 || partial > 3)) {
     throw invalidRequest('partial_images', 'invalid_value', 'partial_images must be an integer between 0 and 3.');
   }
-}
-
-type Kind = 'string' | 'number' | 'boolean';
-type KindType<K extends Kind> = K extends 'string' ? string : K extends 'number' ? number : boolean;
-
-/** Typed reads of optional fields; JSON null counts as absent (the spec marks them nullable). */
-class FieldReader {
-  constructor(private readonly body: Body) {}
-
-  has(name: string): boolean {
-    return this.body[name] !== undefined && this.body[name] !== null;
-  }
-
-  raw(name: string): unknown {
-    return this.body[name];
-  }
-
-  optional<K extends Kind>(name: string, kind: K): KindType<K> | undefined {
-    const value = this.body[name];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== kind || (kind === 'number' && !Number.isFinite(value))) {
-      throw typeError(name, kind);
-    }
-    return value as KindType<K>;
-  }
-
-  enumValue<T extends string>(name: string, allowed: readonly T[], context = ''): T | undefined {
-    const value = this.optional(name, 'string');
-    if (value === undefined) return undefined;
-    if (!(allowed as readonly string[]).includes(value)) {
-      const where = context ? ` ${context}` : '';
-      throw invalidRequest(name, 'invalid_value', `Invalid ${name} '${value}'${where}. Supported: ${allowed.join(', ')}.`);
-    }
-    return value as T;
-  }
-}
-
-function typeError(name: string, kind: Kind): GatewayError {
-  return invalidRequest(name, 'invalid_type', `${name} must be a ${kind}.`);
 }

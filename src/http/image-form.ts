@@ -1,0 +1,113 @@
+/**
+ * A multipart image request (edits, variations) -> its text fields and uploaded images, read
+ * as the body streams in. Limits stop a body early: more than 16 images, a file beyond the
+ * 50 MB any model accepts, or uploads past the per-request total. Nothing touches the disk.
+ */
+import type { Multipart, MultipartFile } from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
+import { GatewayError, invalidRequest } from '../core/errors.js';
+import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, type ImageInputRef, type ImageInputRefs } from '../core/image-input.js';
+import { sourceFromString } from '../core/input-refs.js';
+
+export interface ImageForm {
+  fields: Record<string, string>;
+  uploads: ImageInputRefs;
+}
+
+const LIMITS = {
+  fileSize: MAX_INPUT_IMAGE_BYTES,
+  // 16 images and a mask; one more lets the 17th image be named in a 400 instead of a bare 413.
+  files: MAX_INPUT_IMAGES + 2,
+  fields: 64,
+  // A 32,000-character prompt is up to 128 KB of UTF-8.
+  fieldSize: 256 * 1024,
+  parts: 128,
+};
+
+const IMAGE_FIELDS = new Set(['image', 'image[]']);
+
+export async function readImageForm(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
+  try {
+    return await readParts(request, maxTotalBytes);
+  } catch (err) {
+    throw multipartError(err);
+  }
+}
+
+async function readParts(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
+  const fields: Record<string, string> = {};
+  const images: { field: string; source: ImageInputRef['source'] }[] = [];
+  let mask: ImageInputRef | undefined;
+  let total = 0;
+  for await (const part of request.parts({ limits: LIMITS })) {
+    const name = part.fieldname;
+    if (IMAGE_FIELDS.has(name)) {
+      if (images.length === MAX_INPUT_IMAGES) throw tooManyUploads();
+      const param = imageParam(name, images.length);
+      const source = part.type === 'file' ? { kind: 'upload' as const, bytes: await readFile(part, param), filename: part.filename } : sourceFromString(part.value as string, param);
+      total += source.kind === 'upload' ? source.bytes.length : 0;
+      images.push({ field: name, source });
+    } else if (name === 'mask') {
+      if (mask) throw invalidRequest('mask', 'invalid_value', 'Only one mask may be sent.');
+      const source = part.type === 'file' ? { kind: 'upload' as const, bytes: await readFile(part, 'mask'), filename: part.filename } : sourceFromString(part.value as string, 'mask');
+      total += source.kind === 'upload' ? source.bytes.length : 0;
+      mask = { param: 'mask', source };
+    } else {
+      readField(part, fields);
+    }
+    if (total > maxTotalBytes) throw uploadsTooLarge(maxTotalBytes);
+  }
+  const several = images.length > 1;
+  const refs = images.map((image, i) => ({ param: several || image.field === 'image[]' ? `image[${i}]` : 'image', source: image.source }));
+  return { fields, uploads: mask ? { images: refs, mask } : { images: refs } };
+}
+
+function imageParam(field: string, index: number): string {
+  return field === 'image[]' || index > 0 ? `image[${index}]` : 'image';
+}
+
+function readField(part: Multipart, fields: Record<string, string>): void {
+  if (part.type === 'file') {
+    throw invalidRequest(part.fieldname, 'invalid_value', `${part.fieldname} must be a text field; only image, image[] and mask take files.`);
+  }
+  if (part.valueTruncated) throw invalidRequest(part.fieldname, 'string_above_max_length', `${part.fieldname} is longer than ${LIMITS.fieldSize} bytes.`);
+  if (Object.hasOwn(fields, part.fieldname)) throw invalidRequest(part.fieldname, 'invalid_value', `${part.fieldname} was sent twice.`);
+  fields[part.fieldname] = String(part.value);
+}
+
+async function readFile(part: MultipartFile, param: string): Promise<Buffer> {
+  try {
+    return await part.toBuffer();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'FST_REQ_FILE_TOO_LARGE') {
+      throw invalidRequest(param, 'image_too_large', `${param} is larger than ${MAX_INPUT_IMAGE_BYTES / 1048576} MB, the most any model accepts.`);
+    }
+    throw err;
+  }
+}
+
+function tooManyUploads(): GatewayError {
+  return invalidRequest('image', 'too_many_images', `More than ${MAX_INPUT_IMAGES} images were sent; at most ${MAX_INPUT_IMAGES} are accepted.`);
+}
+
+function uploadsTooLarge(maxTotalBytes: number): GatewayError {
+  const mb = Math.floor(maxTotalBytes / 1048576);
+  return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, `The uploaded images exceed ${mb} MB, the most this gateway takes per request.`);
+}
+
+const LIMIT_ERRORS: Readonly<Record<string, string>> = {
+  FST_PARTS_LIMIT: `The form has more than ${LIMITS.parts} parts.`,
+  FST_FILES_LIMIT: `The form has more than ${LIMITS.files} files.`,
+  FST_FIELDS_LIMIT: `The form has more than ${LIMITS.fields} fields.`,
+};
+
+/** Limits -> 413; a body busboy cannot parse -> 400; our own refusals pass as they are. */
+function multipartError(err: unknown): unknown {
+  if (err instanceof GatewayError) return err;
+  const code = (err as { code?: unknown }).code;
+  const limit = typeof code === 'string' ? LIMIT_ERRORS[code] : undefined;
+  if (limit) return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, limit);
+  if (code === 'FST_PROTO_VIOLATION') return invalidRequest(null, 'invalid_multipart', 'A form field name is not allowed.');
+  if (typeof code === 'string' && code.startsWith('FST_')) return err;
+  return invalidRequest(null, 'invalid_multipart', `The multipart body could not be read: ${(err as Error).message}.`);
+}
