@@ -354,7 +354,6 @@ describe('task API', () => {
     expect(sim.requests[0]?.json).toEqual({
       model: 'gpt-image-2-beta',
       prompt: 'a lighthouse at dusk',
-    inputs: NO_INPUTS,
       aspect_ratio: '16:9',
       nsfw_checker: true,
       image_urls: ['https://example.com/a.png'],

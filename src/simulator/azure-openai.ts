@@ -1,8 +1,9 @@
-// Azure OpenAI's image generation endpoint in front of the OpenAI simulator: Azure's URL shape,
-// api-version and api-key checks, deployments and error envelopes live here; validation and
-// rendering are the OpenAI simulator's (Azure serves the same models with the same body).
+// Azure OpenAI's image generation and edit endpoints in front of the OpenAI simulator: Azure's
+// URL shape, api-version and api-key checks, deployments and error envelopes live here; validation
+// and rendering are the OpenAI simulator's (Azure serves the same models with the same body).
 import { randomUUID } from 'node:crypto';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { isMultipart, replaceFormField } from './multipart.js';
 import { OpenAIImagesSimulator, type SimFault } from './openai.js';
 import { headerValue, isObject, parseJson, safeDecode } from './wire.js';
 
@@ -19,9 +20,9 @@ export interface AzureOpenAISimulatorOptions {
   deployments?: Readonly<Record<string, string>>;
   /** Accepted `api-version` values; others are 400 "API version not supported". */
   apiVersions?: readonly string[];
-  /** Added before every generation (default 0). */
+  /** Added before every generation and edit (default 0). */
   latencyMs?: number;
-  /** Benchmark fast path: answer every generation with this image. */
+  /** Benchmark fast path: answer every generation and edit with this image. */
   fixedImage?: Buffer;
   /** Base for url answers (dall-e-3); startAzureOpenAISimulator sets it to its own origin. */
   publicBaseUrl?: string;
@@ -32,16 +33,17 @@ export interface AzureRecordedRequest {
   /** Path and query as received. */
   path: string;
   headers: Record<string, string | undefined>;
-  /** From the URL, decoded; undefined when the path is not a deployment's generations path. */
+  /** From the URL, decoded; undefined when the path is not a deployment's generations or edits path. */
   deployment: string | undefined;
   apiVersion: string | undefined;
-  /** Parsed JSON body; undefined when empty or not JSON. */
+  /** Parsed JSON body; undefined when empty or not JSON (multipart edits: see `openai.requests`). */
   json: unknown;
 }
 
 export type RunningAzureSimulator = RunningServer<AzureOpenAISimulator>;
 
-const GENERATIONS_PATH = /^\/openai\/deployments\/([^/]+)\/images\/generations$/;
+/** Azure has generations and edits for image deployments; no variations (no dall-e-2). */
+const IMAGES_PATH = /^\/openai\/deployments\/([^/]+)\/images\/(generations|edits)$/;
 const MAX_RECORDED_REQUESTS = 10_000;
 /** Azure's wording, as its users quote it in bug reports. */
 const ACCESS_DENIED =
@@ -74,7 +76,7 @@ export class AzureOpenAISimulator implements SimHandler {
     });
   }
 
-  /** Faults apply to the next accepted generations, FIFO; Azure-worded where Azure's differ. */
+  /** Faults apply to the next accepted generations and edits, FIFO; Azure-worded where Azure's differ. */
   enqueueFault(...faults: SimFault[]): void {
     this.openai.enqueueFault(...faults.map(azureFault));
   }
@@ -86,15 +88,16 @@ export class AzureOpenAISimulator implements SimHandler {
     if (url.pathname.startsWith('/_sim/') || (method === 'GET' && url.pathname.startsWith('/files/'))) {
       return this.openai.handle(req, signal);
     }
-    const match = GENERATIONS_PATH.exec(url.pathname);
+    const match = IMAGES_PATH.exec(url.pathname);
     const deployment = match?.[1] !== undefined ? safeDecode(match[1]) : undefined;
+    const operation = match?.[2] === 'edits' ? 'edits' : 'generations';
     const apiVersion = url.searchParams.get('api-version') ?? undefined;
     const json = parseJson(req.body);
     this.record({ method, path: req.path, headers: { ...req.headers }, deployment, apiVersion, json });
 
     const admitted = this.admit(method, deployment, apiVersion, req.headers);
     if (typeof admitted !== 'string') return admitted;
-    return withAzureHeaders(await this.openai.handle(forwarded(req, json, admitted), signal));
+    return withAzureHeaders(await this.openai.handle(await forwarded(req, json, admitted, operation), signal));
   }
 
   /**
@@ -123,12 +126,29 @@ export class AzureOpenAISimulator implements SimHandler {
 }
 
 /** The request the OpenAI simulator sees: its path, no Azure key, the deployment's model. */
-function forwarded(req: SimRequest, json: unknown, model: string): SimRequest {
+async function forwarded(req: SimRequest, json: unknown, model: string, operation: 'generations' | 'edits'): Promise<SimRequest> {
   const headers = Object.fromEntries(Object.entries(req.headers).filter(([key]) => key.toLowerCase() !== 'api-key'));
+  const path = `/v1/images/${operation}`;
+  const contentType = headerValue(req.headers, 'content-type');
+  if (operation === 'edits' && isMultipart(contentType)) return withFormModel({ method: 'POST', path, headers, body: req.body }, contentType ?? '', model);
   // Azure ignores the body's `model`: the deployment decides. Non-objects go on as sent so the
   // OpenAI simulator words the parse error.
   const body = isObject(json) ? Buffer.from(JSON.stringify({ ...json, model })) : req.body;
-  return { method: 'POST', path: '/v1/images/generations', headers, body };
+  return { method: 'POST', path, headers, body };
+}
+
+/** A multipart edit with its `model` field set to the deployment's (re-encoded, new boundary). */
+async function withFormModel(req: SimRequest, contentType: string, model: string): Promise<SimRequest> {
+  let rebuilt: { body: Buffer; contentType: string };
+  try {
+    rebuilt = await replaceFormField(req.body, contentType, 'model', model);
+  } catch {
+    return req; // not parseable: the OpenAI simulator words the error
+  }
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).filter(([key]) => !['content-type', 'content-length'].includes(key.toLowerCase())),
+  );
+  return { ...req, headers: { ...headers, 'content-type': rebuilt.contentType }, body: rebuilt.body };
 }
 
 /** Azure's 429 text instead of OpenAI's, unless the test chose its own. */

@@ -31,8 +31,9 @@ export interface RunningServer<H extends SimHandler> {
   close(): Promise<void>;
 }
 
-/** Simulators take JSON; a bigger body is a 413. */
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** A bigger body is a 413. */
+// Edits carry up to 16 images of 50 MB each; the gateway never sends more than that.
+const MAX_BODY_BYTES = 1024 * 1024 * 1024;
 
 function jsonBuffer(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));

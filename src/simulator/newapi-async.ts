@@ -1,9 +1,11 @@
-// A simulator of new-api's async image mode (seed 000): POST /v1/images/generations with
-// `X-New-Api-Async-Task: true` answers a task id, GET /v1/images/tasks/{id} reports the task.
-// Without the header it is a plain OpenAI relay. Validation and rendering are delegated to
-// OpenAIImagesSimulator (in relay mode) so both paths accept and reject exactly the same bodies.
+// A simulator of new-api's async image mode (seed 000): POST /v1/images/generations or
+// /v1/images/edits with `X-New-Api-Async-Task: true` answers a task id, GET /v1/images/tasks/{id}
+// reports the task (its `action` says which). Without the header it is a plain OpenAI relay.
+// Validation and rendering are delegated to OpenAIImagesSimulator (in relay mode) so both paths
+// accept and reject exactly the same bodies, JSON or multipart.
 import { randomBytes } from 'node:crypto';
 import { startSimulatorServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { isMultipart, parseMultipart } from './multipart.js';
 import { OpenAIImagesSimulator } from './openai.js';
 import { dataItems, itemUrls, TaskSimulatorBase, taskProgress, type TimedTask } from './task-kit.js';
 import { headerValue, isObject, jsonResponse as json, parseJson, safeDecode } from './wire.js';
@@ -31,13 +33,20 @@ export interface RunningNewApiAsyncSimulator {
   close(): Promise<void>;
 }
 
+type TaskAction = 'generations' | 'edits';
+
 interface SimTask extends TimedTask {
+  readonly action: TaskAction;
   readonly imageUrls: readonly string[];
   /** The inner simulator's data items, shown when inlineResults is on. */
   readonly inline: readonly unknown[] | undefined;
 }
 
-const GENERATIONS = '/v1/images/generations';
+/** The relay paths that can run as tasks, and the `action` their tasks report. */
+const TASK_ACTIONS: ReadonlyMap<string, TaskAction> = new Map([
+  ['/v1/images/generations', 'generations'],
+  ['/v1/images/edits', 'edits'],
+]);
 const TASKS_PREFIX = '/v1/images/tasks/';
 
 /** Fault queues, counters and the image host come from TaskSimulatorBase; the wire is here. */
@@ -56,9 +65,10 @@ export class NewApiAsyncSimulator extends TaskSimulatorBase<SimTask> implements 
     const image = this.hostedImage(method, path, req);
     if (image !== undefined) return image;
     if (!this.authorized(req)) return unauthorized();
-    if (method === 'POST' && path === GENERATIONS) {
-      if (isAsync(headerValue(req.headers, 'x-new-api-async-task'))) return this.submit(req);
-      const wantsB64 = readResponseFormat(req.body) === 'b64_json';
+    const action = method === 'POST' ? TASK_ACTIONS.get(path) : undefined;
+    if (action !== undefined) {
+      if (isAsync(headerValue(req.headers, 'x-new-api-async-task'))) return this.submit(req, action, path);
+      const wantsB64 = (await readResponseFormat(req)) === 'b64_json';
       return (wantsB64 ? this.b64Relay : this.urlRenderer).handle({ ...req, method, path });
     }
     if (method === 'GET' && path.startsWith(TASKS_PREFIX)) return this.query(safeDecode(path.slice(TASKS_PREFIX.length)));
@@ -67,17 +77,18 @@ export class NewApiAsyncSimulator extends TaskSimulatorBase<SimTask> implements 
 
   // -- routes -------------------------------------------------------------------
 
-  private async submit(req: SimRequest): Promise<SimResponse> {
+  private async submit(req: SimRequest, action: TaskAction, path: string): Promise<SimResponse> {
     const fault = this.countSubmit();
     if (fault !== undefined) return openAIError(fault.status, fault.message, 'new_api_error', null);
-    // Run the generation now: a body the relay rejects is rejected at submit, as new-api does.
+    // Run the generation or edit now: a body the relay rejects is rejected at submit, as new-api does.
     const relay = this.opts.inlineResults === true ? this.b64Relay : this.urlRenderer;
-    const answer = await relay.handle({ ...req, method: 'POST', path: GENERATIONS });
+    const answer = await relay.handle({ ...req, method: 'POST', path });
     if (answer.kind !== 'full') return openAIError(500, 'relay did not answer', 'new_api_error', null);
     if (answer.status !== 200) return answer;
     const items = dataItems(parseJson(answer.body));
     const task: SimTask = {
       ...this.startTask(`task_${randomBytes(12).toString('base64url')}`),
+      action,
       imageUrls: itemUrls(items),
       inline: this.opts.inlineResults === true ? items : undefined,
     };
@@ -104,7 +115,7 @@ function taskView(task: SimTask, now: number): Record<string, unknown> {
   const seconds = (ms: number): number => Math.floor(ms / 1000);
   const base = {
     task_id: task.id,
-    action: 'generations',
+    action: task.action,
     submit_time: seconds(task.createdAt),
     start_time: f >= 0.25 ? seconds(task.createdAt + task.durationMs * 0.25) : 0,
     finish_time: 0,
@@ -135,8 +146,14 @@ function isAsync(value: string | undefined): boolean {
   return v === 'true' || v === '1';
 }
 
-function readResponseFormat(body: Buffer): unknown {
-  const value = parseJson(body);
+/** The client's response_format, from a JSON body or a multipart edit's form field. */
+async function readResponseFormat(req: SimRequest): Promise<unknown> {
+  const contentType = headerValue(req.headers, 'content-type');
+  if (isMultipart(contentType)) {
+    const form = await parseMultipart(req.body, contentType ?? '').catch(() => undefined);
+    return form?.fields.response_format;
+  }
+  const value = parseJson(req.body);
   return isObject(value) ? value.response_format : undefined;
 }
 

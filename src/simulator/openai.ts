@@ -1,10 +1,37 @@
-// A faithful, in-memory simulator of the OpenAI Images API (generations), used by
-// tests, the demo channel and benchmarks. The core (`handle`) is transport-free;
-// `startOpenAISimulator` puts it behind a node:http server.
+// A faithful, in-memory simulator of the OpenAI Images API (generations, edits and
+// variations), used by tests, the demo channel and benchmarks. The core (`handle`) is
+// transport-free; `startOpenAISimulator` puts it behind a node:http server. Edit and
+// variation requests are parsed in openai-edits.ts; shared validation is openai-params.ts.
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { startSimulatorServer, type SimRequest, type SimResponse } from './http-server.js';
-import { renderImage, type ImageFormat } from './render.js';
+import { describeForm, isMultipart, parseMultipart, type MultipartForm, type RecordedForm } from './multipart.js';
+import { parseJsonEdit, parseMultipartEdit, parseVariation, type EditPlan, type VariationPlan } from './openai-edits.js';
+import { renderEdit, renderImage, renderVariation, type ImageFormat } from './render.js';
+import {
+  checkStream,
+  invalidRequest,
+  invalidValue,
+  isObject,
+  MODEL_CATALOGUE,
+  modelSpec,
+  readCount,
+  readDalleResponseFormat,
+  readEnum,
+  readPrompt,
+  readString,
+  rejectUnknownParams,
+  resolveGptOutput,
+  resolveQuality,
+  resolveSize,
+  SimApiError,
+  typeError,
+  withRelay,
+  type GenerationPlan,
+  type GptOutput,
+  type JsonObject,
+  type RelayOption,
+} from './openai-params.js';
 
 // ---------------------------------------------------------------------------
 // Public types
@@ -30,7 +57,11 @@ export interface RecordedRequest {
   headers: Record<string, string | undefined>;
   /** Parsed JSON body; undefined when the body is empty or not valid JSON. */
   json: unknown;
+  /** multipart/form-data bodies (edits, variations): the fields, and each file's identity. */
+  form?: RecordedForm;
 }
+
+export type { RecordedForm };
 
 export interface OpenAISimulatorOptions {
   /** When set, require `Authorization: Bearer <apiKey>`, else 401 invalid_api_key. */
@@ -38,8 +69,8 @@ export interface OpenAISimulatorOptions {
   /** Added before every answer (default 0). */
   latencyMs?: number;
   /** Behave like a third-party relay: always answer in this form, at most maxImages images. */
-  relay?: { answer: 'url' | 'b64_json' | 'data_uri'; maxImages?: number; /** ignores output_format: always PNG, as many relays do */ alwaysPng?: boolean };
-  /** Benchmark fast path: answer every generation with this image instead of rendering. */
+  relay?: RelayOption;
+  /** Benchmark fast path: answer every generation, edit and variation with this image instead of rendering. */
   fixedImage?: Buffer;
   /** Base for url answers; startOpenAISimulator sets it to its own origin. */
   publicBaseUrl?: string;
@@ -58,30 +89,12 @@ export interface RunningSimulator {
 // ---------------------------------------------------------------------------
 // Constants
 
-type Family = 'gpt' | 'dall-e-2' | 'dall-e-3';
-type AnswerForm = 'url' | 'b64_json' | 'data_uri';
-type Background = 'opaque' | 'transparent';
-
-const MODEL_CATALOGUE: readonly { id: string; created: number }[] = [
-  { id: 'gpt-image-2', created: 1776729600 },
-  { id: 'gpt-image-2-2026-04-21', created: 1776729600 },
-  { id: 'gpt-image-1.5', created: 1765152000 },
-  { id: 'gpt-image-1', created: 1745366400 },
-  { id: 'gpt-image-1-mini', created: 1759708800 },
-  { id: 'chatgpt-image-latest', created: 1765152000 },
-  { id: 'dall-e-3', created: 1698785189 },
-  { id: 'dall-e-2', created: 1698798177 },
-];
-
 const KNOWN_PARAMS = new Set([
   'prompt', 'model', 'n', 'quality', 'response_format', 'output_format', 'output_compression',
   'stream', 'partial_images', 'size', 'moderation', 'background', 'style', 'user',
 ]);
 /** Parameters that make a model-less request default to a GPT image model (per the spec). */
 const GPT_ONLY_PARAMS = ['output_format', 'output_compression', 'background', 'moderation', 'partial_images'];
-const ALL_QUALITIES = ['standard', 'hd', 'low', 'medium', 'high', 'auto'] as const;
-const GPT_QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
-const GPT_STANDARD_SIZES = ['1024x1024', '1536x1024', '1024x1536'] as const;
 /** Published output-token counts for a 1024x1024 image; other sizes scale by pixel count. */
 const OUTPUT_TOKENS_1024: Record<string, number> = { low: 272, medium: 1056, high: 4160 };
 const MIME: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
@@ -93,56 +106,6 @@ const FIXED_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 /** Cached fixed-image bodies embed `created`; rebuild them once it is this stale. */
 const FIXED_CACHE_MAX_AGE_S = 60;
 const DEFAULT_PUBLIC_BASE = 'http://openai-simulator.invalid';
-
-// ---------------------------------------------------------------------------
-// Errors in OpenAI's envelope
-
-class SimApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly type: string,
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-function invalidRequest(message: string, param: string | null, code: string | null): SimApiError {
-  return new SimApiError(400, message, 'invalid_request_error', param, code);
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal';
-  if (typeof value === 'object') return 'an object';
-  return `a ${typeof value}`;
-}
-
-function typeError(key: string, expected: string, value: unknown): SimApiError {
-  return invalidRequest(
-    `Invalid type for '${key}': expected ${expected}, but got ${describeType(value)} instead.`,
-    key,
-    'invalid_type',
-  );
-}
-
-function quotedList(values: readonly string[]): string {
-  const quoted = values.map((v) => `'${v}'`);
-  if (quoted.length <= 1) return quoted.join('');
-  return `${quoted.slice(0, -1).join(', ')}, and ${quoted[quoted.length - 1] ?? ''}`;
-}
-
-function invalidValue(key: string, value: string, allowed: readonly string[]): SimApiError {
-  return invalidRequest(
-    `Invalid value: '${value}'. Supported values are: ${quotedList(allowed)}.`,
-    key,
-    'invalid_value',
-  );
-}
 
 /** Defaults that mirror what OpenAI sends for common upstream failures. */
 function statusFaultError(fault: Extract<SimFault, { kind: 'status' }>): SimApiError {
@@ -179,16 +142,6 @@ function statusDefaults(status: number, retryAfter: number | undefined): { messa
 
 // ---------------------------------------------------------------------------
 // Small helpers
-
-type JsonObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isOneOf<T extends string>(value: string, allowed: readonly T[]): value is T {
-  return (allowed as readonly string[]).includes(value);
-}
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -253,93 +206,6 @@ function maskKey(key: string): string {
   return `${key.slice(0, 3)}${'*'.repeat(Math.min(20, key.length - 7))}${key.slice(-4)}`;
 }
 
-// ---------------------------------------------------------------------------
-// Request parameter readers (OpenAI-style validation messages)
-
-function readString(body: JsonObject, key: string): string | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw typeError(key, 'a string', value);
-  return value;
-}
-
-function readEnum<T extends string>(body: JsonObject, key: string, allowed: readonly T[]): T | undefined {
-  const value = readString(body, key);
-  if (value === undefined) return undefined;
-  if (!isOneOf(value, allowed)) throw invalidValue(key, value, allowed);
-  return value;
-}
-
-function readInteger(body: JsonObject, key: string, min: number, max: number): number | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw typeError(key, 'an integer', value);
-  if (value < min) {
-    throw invalidRequest(
-      `Invalid '${key}': integer below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
-      key,
-      'integer_below_min_value',
-    );
-  }
-  if (value > max) {
-    throw invalidRequest(
-      `Invalid '${key}': integer above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
-      key,
-      'integer_above_max_value',
-    );
-  }
-  return value;
-}
-
-function readBoolean(body: JsonObject, key: string): boolean | undefined {
-  const value = body[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') throw typeError(key, 'a boolean', value);
-  return value;
-}
-
-// ---------------------------------------------------------------------------
-// Models and the generation plan
-
-interface ModelSpec {
-  family: Family;
-  maxPromptChars: number;
-  /** 'flexible': any WxH within gpt-image-2's limits. */
-  sizes: readonly string[] | 'flexible';
-  qualities: readonly string[];
-}
-
-function modelSpec(model: string): ModelSpec | undefined {
-  if (model === 'dall-e-2') {
-    return { family: 'dall-e-2', maxPromptChars: 1000, sizes: ['256x256', '512x512', '1024x1024'], qualities: ['standard', 'auto'] };
-  }
-  if (model === 'dall-e-3') {
-    return { family: 'dall-e-3', maxPromptChars: 4000, sizes: ['1024x1024', '1792x1024', '1024x1792'], qualities: ['standard', 'hd', 'auto'] };
-  }
-  if (model.startsWith('gpt-image-2')) return { family: 'gpt', maxPromptChars: 32000, sizes: 'flexible', qualities: GPT_QUALITIES };
-  if (model.startsWith('gpt-image-') || model === 'chatgpt-image-latest') {
-    return { family: 'gpt', maxPromptChars: 32000, sizes: GPT_STANDARD_SIZES, qualities: GPT_QUALITIES };
-  }
-  return undefined;
-}
-
-interface GenerationPlan {
-  model: string;
-  family: Family;
-  prompt: string;
-  n: number;
-  width: number;
-  height: number;
-  /** Resolved: low/medium/high for GPT models, standard/hd for DALL·E. */
-  quality: string;
-  format: ImageFormat;
-  compression: number;
-  background: Background;
-  answer: AnswerForm;
-}
-
-type RelayOption = NonNullable<OpenAISimulatorOptions['relay']>;
-
 function resolveModel(body: JsonObject): string {
   const model = readString(body, 'model');
   if (model !== undefined) return model;
@@ -348,142 +214,35 @@ function resolveModel(body: JsonObject): string {
   return gptHint ? 'gpt-image-1' : 'dall-e-2';
 }
 
-function rejectUnknownParams(body: JsonObject, family: Family): void {
-  for (const key of Object.keys(body)) {
-    const unknown = !KNOWN_PARAMS.has(key) || (family === 'gpt' && key === 'response_format' && body[key] !== null);
-    if (unknown) throw invalidRequest(`Unknown parameter: '${key}'.`, key, 'unknown_parameter');
-  }
-}
-
-function readPrompt(body: JsonObject, spec: ModelSpec): string {
-  if (body.prompt === undefined || body.prompt === null) {
-    throw invalidRequest("Missing required parameter: 'prompt'.", 'prompt', 'missing_required_parameter');
-  }
-  const prompt = readString(body, 'prompt') ?? '';
-  if (prompt.length === 0) {
-    throw invalidRequest(
-      "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.",
-      'prompt',
-      'empty_string',
-    );
-  }
-  if (prompt.length > spec.maxPromptChars) {
-    throw invalidRequest(
-      `Invalid 'prompt': string too long. Expected a string with maximum length ${spec.maxPromptChars}, but got a string with length ${prompt.length} instead.`,
-      'prompt',
-      'string_above_max_length',
-    );
-  }
-  return prompt;
-}
-
-function readCount(body: JsonObject, family: Family): number {
-  const n = readInteger(body, 'n', 1, 10) ?? 1;
-  if (family === 'dall-e-3' && n !== 1) throw invalidRequest('You must provide n=1 for this model.', 'n', 'invalid_value');
-  return n;
-}
-
-function resolveSize(body: JsonObject, spec: ModelSpec): { width: number; height: number } {
-  const size = readString(body, 'size') ?? 'auto';
-  if (size === 'auto') return { width: 1024, height: 1024 };
-  const match = /^(\d{1,5})x(\d{1,5})$/.exec(size);
-  const width = Number(match?.[1] ?? 0);
-  const height = Number(match?.[2] ?? 0);
-  if (width < 1 || height < 1) {
-    throw invalidRequest(
-      `Invalid value: '${size}'. Size must be 'auto' or 'WIDTHxHEIGHT' with positive integers, e.g. '1024x1024'.`,
-      'size',
-      'invalid_value',
-    );
-  }
-  if (spec.sizes === 'flexible') checkFlexibleSize(size, width, height);
-  else if (!spec.sizes.includes(`${width}x${height}`)) {
-    throw invalidValue('size', size, spec.family === 'gpt' ? [...spec.sizes, 'auto'] : spec.sizes);
-  }
-  return { width, height };
-}
-
-/** gpt-image-2 limits from the spec: multiples of 16, ratio within 3:1, at most 3840x2160 worth. */
-function checkFlexibleSize(size: string, width: number, height: number): void {
-  const fail = (why: string): SimApiError => invalidRequest(`Invalid size '${size}'. ${why}`, 'size', 'invalid_value');
-  if (width % 16 !== 0 || height % 16 !== 0) throw fail('Width and height must both be divisible by 16.');
-  if (Math.max(width, height) > 3 * Math.min(width, height)) throw fail('The aspect ratio must be between 1:3 and 3:1.');
-  if (Math.max(width, height) > 3840) throw fail('The maximum edge length is 3840 pixels.');
-  if (width * height > 3840 * 2160) throw fail('The maximum supported resolution is 3840x2160.');
-}
-
-function resolveQuality(body: JsonObject, spec: ModelSpec): string {
-  const quality = readEnum(body, 'quality', ALL_QUALITIES) ?? 'auto';
-  if (!spec.qualities.includes(quality)) throw invalidValue('quality', quality, spec.qualities);
-  if (quality !== 'auto') return quality;
-  return spec.family === 'gpt' ? 'medium' : 'standard';
-}
-
-interface GptOutput {
-  format: ImageFormat;
-  compression: number;
-  background: Background;
-}
-
-function resolveGptOutput(body: JsonObject): GptOutput {
-  const format = readEnum(body, 'output_format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
-  const compression = readInteger(body, 'output_compression', 0, 100) ?? 100;
-  const background = readEnum(body, 'background', ['transparent', 'opaque', 'auto'] as const) ?? 'auto';
-  readEnum(body, 'moderation', ['low', 'auto'] as const);
-  readInteger(body, 'partial_images', 0, 3);
-  if (background === 'transparent' && format === 'jpeg') {
-    throw invalidRequest(
-      "Transparent background is not supported with output_format 'jpeg'. Use 'png' or 'webp'.",
-      'background',
-      'invalid_value',
-    );
-  }
-  return { format, compression, background: background === 'transparent' ? 'transparent' : 'opaque' };
-}
-
-function checkStream(body: JsonObject): void {
-  if (readBoolean(body, 'stream') === true) {
-    // Streaming (SSE partial images) is not simulated; fail loudly rather than answer in the wrong shape.
-    throw invalidRequest('The simulator does not support stream=true.', 'stream', 'unsupported_value');
-  }
-}
-
 function parsePlan(body: JsonObject, relay: RelayOption | undefined): GenerationPlan {
   const model = resolveModel(body);
   const spec = modelSpec(model);
   if (spec === undefined) throw invalidValue('model', model, MODEL_CATALOGUE.map((m) => m.id));
   // Relays are lenient: they forward what they understand and ignore the rest.
-  if (relay === undefined) rejectUnknownParams(body, spec.family);
+  if (relay === undefined) rejectUnknownParams(body, KNOWN_PARAMS, spec.family);
   const prompt = readPrompt(body, spec);
   const n = readCount(body, spec.family);
   const { width, height } = resolveSize(body, spec);
   const quality = resolveQuality(body, spec);
   checkStream(body);
   readString(body, 'user');
-  const resolved: GptOutput =
+  const output: GptOutput =
     spec.family === 'gpt' ? resolveGptOutput(body) : { format: 'png', compression: 100, background: 'opaque' };
-  const output: GptOutput = relay?.alwaysPng ? { ...resolved, format: 'png' } : resolved;
   if (spec.family === 'dall-e-3') readEnum(body, 'style', ['vivid', 'natural'] as const);
-  const requested = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
-  const answer = relay?.answer ?? requested;
-  const count = relay?.maxImages !== undefined ? Math.max(1, Math.min(n, relay.maxImages)) : n;
-  return { model, family: spec.family, prompt, n: count, width, height, quality, ...output, answer };
-}
-
-function readDalleResponseFormat(body: JsonObject, relay: RelayOption | undefined): AnswerForm {
-  if (relay !== undefined) return 'url'; // ignored by relays anyway
-  return readEnum(body, 'response_format', ['url', 'b64_json'] as const) ?? 'url';
+  const answer = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
+  return withRelay({ model, family: spec.family, prompt, n, width, height, quality, ...output, answer }, relay);
 }
 
 function usageFor(plan: GenerationPlan): JsonObject {
   const textTokens = Math.ceil(plan.prompt.length / 4);
+  const imageTokens = plan.inputImageTokens ?? 0;
   const perImage = Math.round(((OUTPUT_TOKENS_1024[plan.quality] ?? 1056) * plan.width * plan.height) / (1024 * 1024));
   const outputTokens = perImage * plan.n;
   return {
-    total_tokens: textTokens + outputTokens,
-    input_tokens: textTokens,
+    total_tokens: textTokens + imageTokens + outputTokens,
+    input_tokens: textTokens + imageTokens,
     output_tokens: outputTokens,
-    input_tokens_details: { text_tokens: textTokens, image_tokens: 0 },
+    input_tokens_details: { text_tokens: textTokens, image_tokens: imageTokens },
   };
 }
 
@@ -541,8 +300,27 @@ interface FixedCacheEntry {
   body: Buffer;
 }
 
+/** A request body, read once: as JSON, and as a multipart form where an endpoint takes one. */
+interface ReadBody {
+  json: ParsedJson;
+  /** undefined: not multipart (or not an edit/variation); 'malformed': declared multipart, unparseable. */
+  form: MultipartForm | 'malformed' | undefined;
+  contentType: string | undefined;
+}
+
+/** Everything an answer depends on. */
+interface Incoming {
+  target: Route;
+  method: string;
+  path: string;
+  req: SimRequest;
+  body: ReadBody;
+}
+
 type Route =
   | { kind: 'generate' }
+  | { kind: 'edit' }
+  | { kind: 'variation' }
   | { kind: 'models' }
   | { kind: 'model'; id: string }
   | { kind: 'file'; name: string }
@@ -560,6 +338,8 @@ function safeDecode(segment: string): string {
 
 function route(method: string, path: string): Route {
   if (method === 'POST' && path === '/v1/images/generations') return { kind: 'generate' };
+  if (method === 'POST' && path === '/v1/images/edits') return { kind: 'edit' };
+  if (method === 'POST' && path === '/v1/images/variations') return { kind: 'variation' };
   if (method === 'GET' && path === '/v1/models') return { kind: 'models' };
   if (method === 'GET' && path.startsWith('/v1/models/')) return { kind: 'model', id: safeDecode(path.slice(11)) };
   if (method === 'GET' && path.startsWith('/files/')) return { kind: 'file', name: path.slice(7) };
@@ -585,7 +365,7 @@ export class OpenAIImagesSimulator {
     this.opts = { ...opts };
   }
 
-  /** Faults apply to the next generation requests, one per request, FIFO. */
+  /** Faults apply to the next image requests (generations, edits, variations), one per request, FIFO. */
   enqueueFault(...faults: SimFault[]): void {
     this.faults.push(...faults);
   }
@@ -595,25 +375,32 @@ export class OpenAIImagesSimulator {
     const path = req.path.split('?')[0] ?? req.path;
     const method = req.method.toUpperCase();
     const target = route(method, path);
-    const parsed = parseJson(req.body);
-    if (target.kind === 'control-faults') return this.controlFaults(parsed);
+    const body = await readBody(req, target);
+    if (target.kind === 'control-faults') return this.controlFaults(body.json);
     if (target.kind === 'control-state') return this.controlState();
-    this.record(method, req, parsed);
-    const fault = target.kind === 'generate' ? this.faults.shift() : undefined;
-    if (fault !== undefined) return this.applyFault(fault, req, parsed, signal);
+    this.record(method, req, body);
+    const incoming: Incoming = { target, method, path, req, body };
+    const fault = makesImages(target) ? this.faults.shift() : undefined;
+    if (fault !== undefined) return this.applyFault(fault, incoming, signal);
     await sleep(this.opts.latencyMs ?? 0, signal);
     if (signal?.aborted === true) return { kind: 'hang' }; // client gone: do not render for nobody
-    return this.answer(target, method, path, req, parsed);
+    return this.answer(incoming);
   }
 
   // -- dispatch ---------------------------------------------------------------
 
-  private async answer(target: Route, method: string, path: string, req: SimRequest, parsed: ParsedJson): Promise<SimResponse> {
+  private async answer({ target, method, path, req, body }: Incoming): Promise<SimResponse> {
     try {
       switch (target.kind) {
         case 'generate':
           this.authorize(req);
-          return await this.generate(parsed);
+          return await this.generate(body);
+        case 'edit':
+          this.authorize(req);
+          return await this.edit(body);
+        case 'variation':
+          this.authorize(req);
+          return await this.variation(body);
         case 'models':
           this.authorize(req);
           return jsonResponse(200, { object: 'list', data: MODEL_CATALOGUE.map(modelObject) });
@@ -631,7 +418,7 @@ export class OpenAIImagesSimulator {
     }
   }
 
-  private async applyFault(fault: SimFault, req: SimRequest, parsed: ParsedJson, signal?: AbortSignal): Promise<SimResponse> {
+  private async applyFault(fault: SimFault, incoming: Incoming, signal?: AbortSignal): Promise<SimResponse> {
     if (fault.kind === 'hang') return { kind: 'hang' };
     const extra = fault.kind === 'delay' ? fault.ms : 0;
     await sleep((this.opts.latencyMs ?? 0) + extra, signal);
@@ -641,7 +428,7 @@ export class OpenAIImagesSimulator {
     if (fault.kind === 'malformed') {
       return { kind: 'full', status: 200, headers: jsonHeaders(), body: Buffer.from('{"created": 1, "data": [', 'utf8') };
     }
-    const full = await this.answer({ kind: 'generate' }, 'POST', '/v1/images/generations', req, parsed);
+    const full = await this.answer(incoming);
     if (fault.kind === 'delay' || full.kind !== 'full') return full;
     return { ...full, kind: 'truncated', sendBytes: Math.floor(full.body.length / 2) };
   }
@@ -681,32 +468,43 @@ export class OpenAIImagesSimulator {
 
   // -- generation -------------------------------------------------------------
 
-  private async generate(parsed: ParsedJson): Promise<SimResponse> {
-    if (!parsed.ok) {
+  private async generate(body: ReadBody): Promise<SimResponse> {
+    const plan = parsePlan(jsonObjectBody(body.json), this.opts.relay);
+    return this.answerImages(plan, (variant) => drawGeneration(plan, variant));
+  }
+
+  /** multipart/form-data (the SDKs' way, dall-e-2 included) or JSON with image references. */
+  private async edit(body: ReadBody): Promise<SimResponse> {
+    const form = usableForm(body);
+    const relay = this.opts.relay;
+    const plan = form !== undefined ? await parseMultipartEdit(form, relay) : await parseJsonEdit(jsonObjectBody(body.json), relay);
+    return this.answerImages(plan, (variant) => asInputImageError(drawEdit(plan, variant)));
+  }
+
+  private async variation(body: ReadBody): Promise<SimResponse> {
+    const form = usableForm(body);
+    if (form === undefined) {
       throw invalidRequest(
-        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+        `Invalid Content-Type header (${body.contentType ?? 'none'}), expected multipart/form-data. (HINT: If you're using curl, you can pass -H 'Content-Type: multipart/form-data')`,
         null,
         null,
       );
     }
-    if (!isObject(parsed.value)) throw typeError('body', 'an object', parsed.value);
-    const plan = parsePlan(parsed.value, this.opts.relay);
-    if (this.opts.fixedImage !== undefined) return this.fixedAnswer(plan);
-    const images = await Promise.all(Array.from({ length: plan.n }, (_, i) => this.render(plan, i)));
-    return jsonResponse(200, this.envelope(plan, images, nowSeconds()));
+    const plan = await parseVariation(form, this.opts.relay);
+    return this.answerImages(plan, (variant) => asInputImageError(drawVariation(plan, variant)));
   }
 
-  private async render(plan: GenerationPlan, variant: number): Promise<OutImage> {
-    const bytes = await renderImage({
+  /** The answer to a valid plan: `n` rendered images, or the fixed image (benchmark fast path). */
+  private async answerImages(plan: GenerationPlan, draw: (variant: number) => Promise<Buffer>): Promise<SimResponse> {
+    if (this.opts.fixedImage !== undefined) return this.fixedAnswer(plan);
+    const render = async (variant: number): Promise<OutImage> => ({
+      bytes: await draw(variant),
+      format: plan.format,
       width: plan.width,
       height: plan.height,
-      format: plan.format,
-      text: plan.prompt,
-      compression: plan.compression,
-      transparent: plan.background === 'transparent',
-      variant,
     });
-    return { bytes, format: plan.format, width: plan.width, height: plan.height };
+    const images = await Promise.all(Array.from({ length: plan.n }, (_, variant) => render(variant)));
+    return jsonResponse(200, this.envelope(plan, images, nowSeconds()));
   }
 
   private envelope(plan: GenerationPlan, images: readonly OutImage[], created: number): JsonObject {
@@ -786,8 +584,10 @@ export class OpenAIImagesSimulator {
 
   // -- bookkeeping and control ------------------------------------------------
 
-  private record(method: string, req: SimRequest, parsed: ParsedJson): void {
-    this.requests.push({ method, path: req.path, headers: { ...req.headers }, json: parsed.ok ? parsed.value : undefined });
+  private record(method: string, req: SimRequest, body: ReadBody): void {
+    const entry: RecordedRequest = { method, path: req.path, headers: { ...req.headers }, json: body.json.ok ? body.json.value : undefined };
+    if (body.form !== undefined && body.form !== 'malformed') entry.form = describeForm(body.form);
+    this.requests.push(entry);
     // Bounded so long benchmarks do not grow without limit; drop in chunks to keep it cheap.
     if (this.requests.length > MAX_RECORDED_REQUESTS + 1000) this.requests.splice(0, 1000);
   }
@@ -826,6 +626,83 @@ async function describeFixedImage(bytes: Buffer): Promise<OutImage> {
   const meta = await sharp(bytes).metadata();
   const format: ImageFormat = meta.format === 'jpeg' || meta.format === 'webp' ? meta.format : 'png';
   return { bytes, base64: bytes.toString('base64'), format, width: meta.width ?? 1024, height: meta.height ?? 1024 };
+}
+
+/** Generations, edits and variations: the requests that take a fault from the queue. */
+function makesImages(target: Route): boolean {
+  return target.kind === 'generate' || target.kind === 'edit' || target.kind === 'variation';
+}
+
+/** Multipart is only parsed for the endpoints that take it; other bodies are read as JSON. */
+async function readBody(req: SimRequest, target: Route): Promise<ReadBody> {
+  const contentType = headerValue(req.headers, 'content-type');
+  const takesForm = (target.kind === 'edit' || target.kind === 'variation') && isMultipart(contentType);
+  if (!takesForm) return { json: parseJson(req.body), form: undefined, contentType };
+  const form = await parseMultipart(req.body, contentType ?? '').catch((): 'malformed' => 'malformed');
+  return { json: { ok: false }, form, contentType };
+}
+
+function jsonObjectBody(parsed: ParsedJson): JsonObject {
+  if (!parsed.ok) {
+    throw invalidRequest(
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)",
+      null,
+      null,
+    );
+  }
+  if (!isObject(parsed.value)) throw typeError('body', 'an object', parsed.value);
+  return parsed.value;
+}
+
+/** The form, undefined for a non-multipart body; a 400 for a multipart body that does not parse. */
+function usableForm(body: ReadBody): MultipartForm | undefined {
+  if (body.form === 'malformed') {
+    throw invalidRequest('We could not parse the multipart/form-data body of your request.', null, null);
+  }
+  return body.form;
+}
+
+/**
+ * Input checks read only image headers; pixel data that turns out corrupt fails while rendering,
+ * which is the client's bad image (400), not a simulator failure (500).
+ */
+function asInputImageError(rendering: Promise<Buffer>): Promise<Buffer> {
+  return rendering.catch((err: unknown) => {
+    const why = err instanceof Error ? err.message : String(err);
+    throw invalidRequest(`Invalid input image: it could not be decoded (${why}).`, 'image', 'invalid_image_format');
+  });
+}
+
+function drawGeneration(plan: GenerationPlan, variant: number): Promise<Buffer> {
+  return renderImage({
+    width: plan.width,
+    height: plan.height,
+    format: plan.format,
+    text: plan.prompt,
+    compression: plan.compression,
+    transparent: plan.background === 'transparent',
+    variant,
+  });
+}
+
+function drawEdit(plan: EditPlan, variant: number): Promise<Buffer> {
+  // dall-e-2 without a mask edits the image's own transparent areas: its alpha is the mask.
+  const mask = plan.mask?.bytes ?? (plan.family === 'dall-e-2' ? plan.inputs[0]?.bytes : undefined);
+  return renderEdit({
+    width: plan.width,
+    height: plan.height,
+    format: plan.format,
+    text: plan.prompt,
+    compression: plan.compression,
+    transparent: plan.background === 'transparent',
+    inputs: plan.inputs.map((image) => image.bytes),
+    mask,
+    variant,
+  });
+}
+
+function drawVariation(plan: VariationPlan, variant: number): Promise<Buffer> {
+  return renderVariation({ size: plan.width, input: plan.input.bytes, variant });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Placeholder image rendering for the simulator: real, decodable images of the
-// requested size and format that show the prompt, made quickly with sharp.
+// requested size and format that show the prompt, made quickly with sharp. Edits and
+// variations are composed from their input images so a person can see what was done.
 import sharp from 'sharp';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
@@ -35,6 +36,172 @@ export async function renderImage(opts: RenderOptions): Promise<Buffer> {
   return encode(pipeline, opts.format, opts.compression).toBuffer();
 }
 
+export interface EditRenderOptions {
+  width: number;
+  height: number;
+  format: ImageFormat;
+  /** The prompt, overlaid on the edit. */
+  text: string;
+  /** 0-100, jpeg/webp quality. */
+  compression?: number;
+  /** png/webp only: a transparent backdrop (inputs keep their alpha) and rounded transparent corners. */
+  transparent?: boolean;
+  /** The first is edited (it becomes the background); the others show as thumbnails along the bottom. */
+  inputs: readonly Buffer[];
+  /** OpenAI's mask semantics: its fully transparent areas mark the edit. Same size as inputs[0]. */
+  mask?: Buffer;
+  /** Image index: varies the colour of the edited area. */
+  variant?: number;
+}
+
+/**
+ * A visible edit: inputs[0] cover-resized as the background, the prompt card's colours where the
+ * mask is transparent (a light wash over everything without a mask), the other inputs as
+ * thumbnails and the prompt on top. All compositing is sharp's; no per-pixel JS.
+ */
+export async function renderEdit(opts: EditRenderOptions): Promise<Buffer> {
+  const width = toDimension(opts.width, 'width');
+  const height = toDimension(opts.height, 'height');
+  const [first, ...others] = opts.inputs;
+  if (first === undefined) throw new RangeError('renderEdit: needs at least one input image');
+  const transparent = opts.transparent === true && opts.format !== 'jpeg';
+  const variant = opts.variant ?? 0;
+  const [background, edited, thumbnails] = await Promise.all([
+    coverLayer(first, width, height),
+    editedArea(width, height, variant, opts.mask),
+    thumbnailRow(others, width, height),
+  ]);
+  const overlay: sharp.OverlayOptions = { input: Buffer.from(editOverlaySvg(width, height, opts.text, variant), 'utf8') };
+  const backdrop = transparent ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 };
+  const layers = [background, edited, ...thumbnails, overlay];
+  // A transparent background must really show: cut the edit to a rounded "sticker", even when
+  // the inputs are opaque (webp would otherwise drop an alpha channel that is all opaque).
+  if (transparent) layers.push({ input: Buffer.from(stickerSvg(width, height), 'utf8'), blend: 'dest-in' });
+  const canvas = sharp({ create: { width, height, channels: 4, background: backdrop } });
+  const composed = await canvas.composite(layers).raw().toBuffer({ resolveWithObject: true });
+  return finish(composed, transparent, opts.format, opts.compression);
+}
+
+export interface VariationRenderOptions {
+  /** dall-e-2 variations are square. */
+  size: number;
+  input: Buffer;
+  /** Image index: each one shifts the hue differently. */
+  variant?: number;
+}
+
+/** dall-e-2 style: the input, square, hue-shifted per variant and labelled, as an opaque PNG. */
+export async function renderVariation(opts: VariationRenderOptions): Promise<Buffer> {
+  const size = toDimension(opts.size, 'size');
+  const variant = opts.variant ?? 0;
+  const shifted = await sharp(opts.input)
+    .resize(size, size, { fit: 'cover' })
+    .flatten({ background: '#ffffff' })
+    .modulate({ hue: (40 + variant * 67) % 360, saturation: 1.2, brightness: 0.94 + 0.03 * (variant % 5) })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const label = labelSvg(size, size, `imagegate simulator · variation #${variant + 1}`);
+  const composed = await sharp(shifted.data, { raw: rawInfo(shifted.info) })
+    .composite([{ input: Buffer.from(label, 'utf8') }])
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return finish(composed, false, 'png', undefined);
+}
+
+type RawImage = { data: Buffer; info: sharp.OutputInfo };
+
+/** Encodes a composed raw image; a separate pipeline so alpha removal surely follows compositing. */
+function finish(image: RawImage, transparent: boolean, format: ImageFormat, compression: number | undefined): Promise<Buffer> {
+  let pipeline = sharp(image.data, { raw: rawInfo(image.info) });
+  // Opaque images should be plain RGB like OpenAI's.
+  if (!transparent) pipeline = pipeline.removeAlpha();
+  return encode(pipeline, format, compression).toBuffer();
+}
+
+function rawInfo(info: sharp.OutputInfo): { width: number; height: number; channels: 1 | 2 | 3 | 4 } {
+  const { channels } = info;
+  if (channels !== 1 && channels !== 2 && channels !== 3 && channels !== 4) throw new Error(`unexpected channel count ${channels}`);
+  return { width: info.width, height: info.height, channels };
+}
+
+/** `bytes` resized to cover width x height, as sRGB with alpha (grey or opaque inputs included). */
+async function coverLayer(bytes: Buffer, width: number, height: number): Promise<sharp.OverlayOptions> {
+  const { data, info } = await sharp(bytes)
+    .resize(width, height, { fit: 'cover' })
+    .toColourspace('srgb')
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { input: data, raw: rawInfo(info) };
+}
+
+/**
+ * The prompt card's bands cut to the mask's transparent areas: `dest-out` keeps the card where
+ * the mask is clear and removes it where the mask is opaque. The mask is cover-resized exactly
+ * like inputs[0] (they have the same size), so the two stay aligned.
+ */
+async function editedArea(width: number, height: number, variant: number, mask: Buffer | undefined): Promise<sharp.OverlayOptions> {
+  if (mask === undefined) return { input: Buffer.from(cardSvg(width, height, variant, 0.3), 'utf8') };
+  const cutout = await coverLayer(mask, width, height);
+  const { data, info } = await sharp(Buffer.from(cardSvg(width, height, variant, 1), 'utf8'))
+    .composite([{ ...cutout, blend: 'dest-out' }])
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { input: data, raw: rawInfo(info) };
+}
+
+function cardSvg(width: number, height: number, variant: number, opacity: number): string {
+  return `${svgOpen(width, height)}<g shape-rendering="crispEdges" opacity="${opacity}">${backgroundBands(width, height, variant)}</g></svg>`;
+}
+
+/** Framed square thumbnails in one row along the bottom, shrunk so that all of them fit. */
+async function thumbnailRow(images: readonly Buffer[], width: number, height: number): Promise<sharp.OverlayOptions[]> {
+  if (images.length === 0) return [];
+  const gap = Math.max(2, Math.round(Math.min(width, height) / 64));
+  const border = Math.max(1, Math.round(gap / 3));
+  const fitting = Math.floor((width - gap) / images.length) - gap - 2 * border;
+  const side = Math.min(Math.round(Math.min(width, height) / 6), fitting);
+  const outer = side + 2 * border;
+  const top = height - outer - gap;
+  if (side < 4 || top < 0) return []; // too small to show anything
+  return Promise.all(
+    images.map(async (bytes, i): Promise<sharp.OverlayOptions> => {
+      const thumb = await sharp(bytes)
+        .resize(side, side, { fit: 'cover' })
+        .extend({ top: border, bottom: border, left: border, right: border, background: '#ffffff' })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
+      return { input: thumb, left: gap + i * (outer + gap), top };
+    }),
+  );
+}
+
+/** A label at the top, then the prompt on a translucent band in the upper part of the image. */
+function editOverlaySvg(width: number, height: number, text: string, variant: number): string {
+  // Lay the prompt out in the top 40% so the edited image stays visible.
+  const band = Math.max(1, Math.round(height * 0.4));
+  const layout = layoutText(prepareText(text), width, band);
+  const size = labelSize(layout.fontSize);
+  const label = size * 3 <= height ? labelText(width, Math.round(size * 1.4), size, `imagegate simulator · edit · #${variant + 1}`) : '';
+  const offset = Math.round(size * 2);
+  const pad = Math.round(layout.fontSize * 0.35);
+  const boxTop = offset + layout.firstBaseline - layout.fontSize - pad;
+  const boxHeight = layout.lines.length * layout.lineHeight + 2 * pad;
+  const box = `<rect x="0" y="${boxTop}" width="${width}" height="${boxHeight}" fill="#000000" fill-opacity="0.35"/>`;
+  return `${svgOpen(width, height)}${box}${promptText(layout, width, offset, '#ffffff', '#000000')}${label}</svg>`;
+}
+
+function stickerSvg(width: number, height: number): string {
+  const radius = Math.max(1, Math.round(Math.min(width, height) * 0.08));
+  return `${svgOpen(width, height)}<rect width="${width}" height="${height}" rx="${radius}" fill="#000000"/></svg>`;
+}
+
+function labelSvg(width: number, height: number, label: string): string {
+  const size = Math.max(6, Math.round(Math.min(width, height) / 32));
+  return `${svgOpen(width, height)}${labelText(width, height - size, size, label)}</svg>`;
+}
+
 function toDimension(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1 || value > 16384) {
     throw new RangeError(`renderImage: ${name} must be an integer in 1..16384, got ${String(value)}`);
@@ -66,26 +233,42 @@ function buildSvg(width: number, height: number, text: string, variant: number, 
   const background = transparent ? '' : backgroundBands(width, height, variant);
   const fill = transparent ? '#1a1a1a' : '#ffffff';
   const stroke = transparent ? '#ffffff' : '#000000';
-  const strokeWidth = Math.max(1, Math.round(layout.fontSize / 12));
-  const lines = layout.lines
-    .map((line, i) => `<tspan x="${width / 2}" y="${layout.firstBaseline + i * layout.lineHeight}">${escapeXml(line)}</tspan>`)
-    .join('');
   const footer = footerText(width, height, variant, layout.fontSize);
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
-    `<g shape-rendering="crispEdges">${background}</g>` +
+    `${svgOpen(width, height)}<g shape-rendering="crispEdges">${background}</g>` +
+    `${promptText(layout, width, 0, fill, stroke)}${footer}</svg>`
+  );
+}
+
+function svgOpen(width: number, height: number): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
+}
+
+/** The wrapped prompt, centred horizontally; `offsetY` moves the whole block down. */
+function promptText(layout: TextLayout, width: number, offsetY: number, fill: string, stroke: string): string {
+  const strokeWidth = Math.max(1, Math.round(layout.fontSize / 12));
+  const lines = layout.lines
+    .map((line, i) => `<tspan x="${width / 2}" y="${offsetY + layout.firstBaseline + i * layout.lineHeight}">${escapeXml(line)}</tspan>`)
+    .join('');
+  return (
     `<text font-family="${FONT_FAMILY}" font-size="${layout.fontSize}" fill="${fill}" stroke="${stroke}" ` +
-    `stroke-width="${strokeWidth}" stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${lines}</text>` +
-    `${footer}</svg>`
+    `stroke-width="${strokeWidth}" stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${lines}</text>`
   );
 }
 
 function footerText(width: number, height: number, variant: number, fontSize: number): string {
-  const size = Math.max(6, Math.round(fontSize * 0.45));
+  const size = labelSize(fontSize);
   if (size * 2 > height) return '';
-  const label = `imagegate simulator · ${width}x${height} · #${variant + 1}`;
+  return labelText(width, height - size, size, `imagegate simulator · ${width}x${height} · #${variant + 1}`);
+}
+
+function labelSize(fontSize: number): number {
+  return Math.max(6, Math.round(fontSize * 0.45));
+}
+
+function labelText(width: number, baseline: number, size: number, label: string): string {
   return (
-    `<text x="${width / 2}" y="${height - size}" font-family="${FONT_FAMILY}" font-size="${size}" ` +
+    `<text x="${width / 2}" y="${baseline}" font-family="${FONT_FAMILY}" font-size="${size}" ` +
     `fill="#ffffff" fill-opacity="0.7" text-anchor="middle">${escapeXml(label)}</text>`
   );
 }
