@@ -75,6 +75,15 @@ describe('output conversion', () => {
     const png = await gw.client.images.generate({ prompt: 'keep me', response_format: 'b64_json' });
     expect((await describeImage(Buffer.from(png.data![0]!.b64_json!, 'base64'))).format).toBe('png');
   });
+
+  it('resizes when a relay answers another size than asked, and leaves auto alone', async () => {
+    const relay = await simulator({ relay: { answer: 'b64_json', fixedSize: { width: 1024, height: 1024 } } });
+    const gw = await gateway({ OPENAI_API_KEY: 'relay-key', OPENAI_BASE_URL: relay.baseURL });
+    const wide = await gw.client.images.generate({ prompt: 'wide please', size: '1536x1024', response_format: 'b64_json' });
+    expect(await describeImage(Buffer.from(wide.data![0]!.b64_json!, 'base64'))).toEqual({ format: 'png', width: 1536, height: 1024 });
+    const auto = await gw.client.images.generate({ prompt: 'any size', size: 'auto', response_format: 'b64_json' });
+    expect(await describeImage(Buffer.from(auto.data![0]!.b64_json!, 'base64'))).toEqual({ format: 'png', width: 1024, height: 1024 });
+  });
 });
 
 describe('image links and retention', () => {

@@ -180,6 +180,8 @@ export interface RelayOption {
   maxImages?: number;
   /** ignores output_format: always PNG, as many relays do */
   alwaysPng?: boolean;
+  /** ignores size: always answers this size (e.g. 1024x1024), as some relays do */
+  fixedSize?: { width: number; height: number };
 }
 
 /** Rejects keys outside `known`, and response_format for GPT models (they only answer b64_json). */
@@ -288,10 +290,10 @@ export function readDalleResponseFormat(body: JsonObject, relay: RelayOption | u
   return readEnum(body, 'response_format', ['url', 'b64_json'] as const) ?? 'url';
 }
 
-/** What a relay changes in a plan: the answer form, the image cap and (alwaysPng) the format. */
+/** What a relay changes in a plan: the answer form, the image cap, (alwaysPng) the format and (fixedSize) the size. */
 export function withRelay<P extends GenerationPlan>(plan: P, relay: RelayOption | undefined): P {
   if (relay === undefined) return plan;
   const format: ImageFormat = relay.alwaysPng === true ? 'png' : plan.format;
   const n = relay.maxImages !== undefined ? Math.max(1, Math.min(plan.n, relay.maxImages)) : plan.n;
-  return { ...plan, format, n, answer: relay.answer };
+  return { ...plan, ...relay.fixedSize, format, n, answer: relay.answer };
 }
