@@ -41,6 +41,7 @@ beforeAll(async () => {
     if (path === '/hop') return res.writeHead(302, { location: '/image' }).end();
     if (path === '/loop') return res.writeHead(302, { location: '/loop' }).end();
     if (path === '/to-file') return res.writeHead(302, { location: 'file:///etc/passwd' }).end();
+    if (path === '/to-garbage') return res.writeHead(302, { location: 'http://[::1' }).end();
     if (path === '/big') return res.writeHead(200, { 'content-length': '10000000' }).end();
     if (path === '/stream-big') {
       res.writeHead(200);
@@ -86,6 +87,7 @@ describe('SafeFetcher', () => {
     expect(await reason(dev.fetch('file:///etc/passwd'))).toBe('scheme');
     expect(await reason(dev.fetch('ftp://example.com/x.png'))).toBe('scheme');
     expect(await reason(dev.fetch(`${origin}/to-file`))).toBe('scheme');
+    expect(await reason(dev.fetch(`${origin}/to-garbage`))).toBe('scheme');
     expect(await reason(dev.fetch(`${origin}/loop`))).toBe('redirects');
     await dev.close();
   });

@@ -116,7 +116,10 @@ function operationOf(endpoint: ImageEndpoint, refs: ImageInputRefs): ImageJob['o
 
 function jsonInputRefs(body: Body, endpoint: ImageEndpoint): ImageInputRefs {
   const has = (key: string) => body[key] !== undefined && body[key] !== null;
-  if (endpoint === 'generations') return has('image') ? { images: refsFromStrings(body.image, 'image') } : { images: [] };
+  if (endpoint === 'generations') {
+    if (has('mask')) throw invalidRequest('mask', 'unsupported_parameter', 'A mask needs /v1/images/edits (seed 003: generations take reference images only).');
+    return has('image') ? { images: refsFromStrings(body.image, 'image') } : { images: [] };
+  }
   if (has('images') && has('image')) throw invalidRequest('image', 'invalid_value', 'Send images (OpenAI JSON edits) or image, not both.');
   const images = has('images') ? refsFromImageRefParams(body.images, 'images') : has('image') ? refsFromStrings(body.image, 'image') : [];
   return has('mask') ? { images, mask: refFromImageRefParam(body.mask, 'mask') } : { images };

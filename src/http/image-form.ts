@@ -4,7 +4,7 @@
  * 50 MB any model accepts, or uploads past the per-request total. Nothing touches the disk.
  */
 import type { Multipart, MultipartFile } from '@fastify/multipart';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest } from '../core/errors.js';
 import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, type ImageInputRef, type ImageInputRefs } from '../core/image-input.js';
 import { sourceFromString } from '../core/input-refs.js';
@@ -26,12 +26,33 @@ const LIMITS = {
 
 const IMAGE_FIELDS = new Set(['image', 'image[]']);
 
-export async function readImageForm(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
+export async function readImageForm(request: FastifyRequest, reply: FastifyReply, maxTotalBytes: number): Promise<ImageForm> {
   try {
     return await readParts(request, maxTotalBytes);
   } catch (err) {
+    discardUnreadBody(request, reply);
     throw multipartError(err);
   }
+}
+
+/** How long a refused upload may keep sending before its socket is cut. */
+const DISCARD_GRACE_MS = 10_000;
+
+/**
+ * A refusal can come before the client finished sending (the 17th image, a file past 50 MB).
+ * The rest is read and dropped, so the client gets to read the answer instead of a reset; the
+ * connection is closed after it, and a client that keeps sending for long is cut off.
+ */
+function discardUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw;
+  if (raw.readableEnded) return;
+  void reply.header('connection', 'close');
+  raw.unpipe();
+  raw.resume();
+  const timer = setTimeout(() => raw.destroy(), DISCARD_GRACE_MS);
+  timer.unref();
+  raw.once('end', () => clearTimeout(timer));
+  raw.once('close', () => clearTimeout(timer));
 }
 
 async function readParts(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
@@ -76,14 +97,20 @@ function readField(part: Multipart, fields: Record<string, string>): void {
 }
 
 async function readFile(part: MultipartFile, param: string): Promise<Buffer> {
+  let bytes: Buffer;
   try {
-    return await part.toBuffer();
+    bytes = await part.toBuffer();
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'FST_REQ_FILE_TOO_LARGE') {
-      throw invalidRequest(param, 'image_too_large', `${param} is larger than ${MAX_INPUT_IMAGE_BYTES / 1048576} MB, the most any model accepts.`);
-    }
+    if ((err as { code?: unknown }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(param);
     throw err;
   }
+  // toBuffer does not always throw when busboy cut the file at the limit: check the flag too.
+  if (part.file.truncated) throw fileTooLarge(param);
+  return bytes;
+}
+
+function fileTooLarge(param: string): GatewayError {
+  return invalidRequest(param, 'image_too_large', `${param} is larger than ${MAX_INPUT_IMAGE_BYTES / 1048576} MB, the most any model accepts.`);
 }
 
 function tooManyUploads(): GatewayError {
@@ -92,7 +119,7 @@ function tooManyUploads(): GatewayError {
 
 function uploadsTooLarge(maxTotalBytes: number): GatewayError {
   const mb = Math.floor(maxTotalBytes / 1048576);
-  return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, `The uploaded images exceed ${mb} MB, the most this gateway takes per request.`);
+  return new GatewayError(413, 'invalid_request_error', 'request_too_large', 'image', `The uploaded images exceed ${mb} MB, the most this gateway takes per request.`);
 }
 
 const LIMIT_ERRORS: Readonly<Record<string, string>> = {
@@ -107,6 +134,10 @@ function multipartError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
   const limit = typeof code === 'string' ? LIMIT_ERRORS[code] : undefined;
   if (limit) return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, limit);
+  if (code === 'FST_REQ_FILE_TOO_LARGE') {
+    const field = (err as { part?: { fieldname?: unknown } }).part?.fieldname;
+    return fileTooLarge(field === 'mask' ? 'mask' : 'image');
+  }
   if (code === 'FST_PROTO_VIOLATION') return invalidRequest(null, 'invalid_multipart', 'A form field name is not allowed.');
   if (typeof code === 'string' && code.startsWith('FST_')) return err;
   return invalidRequest(null, 'invalid_multipart', `The multipart body could not be read: ${(err as Error).message}.`);

@@ -22,7 +22,7 @@ const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
   const images = (endpoint: ImageEndpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
     const signal = abortOnClientClose(request, reply);
-    const parsed = parseImageRequest(await requestInput(endpoint, request, deps.uploadLimitBytes), deps.catalogue, request.id);
+    const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
@@ -45,9 +45,9 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
 }
 
 /** JSON bodies as they are; multipart forms read into text fields plus uploaded images. */
-async function requestInput(endpoint: ImageEndpoint, request: FastifyRequest, uploadLimitBytes: number): Promise<ImageRequestInput> {
+async function requestInput(endpoint: ImageEndpoint, request: FastifyRequest, reply: FastifyReply, uploadLimitBytes: number): Promise<ImageRequestInput> {
   if (!request.isMultipart()) return { endpoint, body: request.body };
-  const form = await readImageForm(request, uploadLimitBytes);
+  const form = await readImageForm(request, reply, uploadLimitBytes);
   return { endpoint, body: form.fields, multipart: { uploads: form.uploads } };
 }
 

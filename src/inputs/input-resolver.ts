@@ -126,7 +126,7 @@ function checkedMask(input: InputBytes, first: InputImage | undefined): InputIma
 }
 
 const URL_REFUSALS: Readonly<Record<UnsafeUrlError['reason'], { code: string; why: string }>> = {
-  scheme: { code: 'invalid_image_url', why: 'is not an http(s) URL' },
+  scheme: { code: 'invalid_image_url', why: 'is not a usable http(s) URL' },
   address: { code: 'image_url_forbidden', why: 'points to a private, loopback or link-local address, which this gateway never fetches' },
   redirects: { code: 'invalid_image_url', why: 'redirects too many times' },
   status: { code: 'image_url_unreachable', why: 'could not be downloaded' },

@@ -52,7 +52,7 @@ function embeddedIpv4(ip: string): string | null {
   const lower = ip.toLowerCase();
   const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
   if (dotted?.[1]) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  const hex = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
   if (!hex?.[1] || !hex[2]) return null;
   const high = parseInt(hex[1], 16);
   const low = parseInt(hex[2], 16);
@@ -86,6 +86,6 @@ export function addException(list: BlockList, entry: string): void {
   const type = family === 4 ? 'ipv4' : 'ipv6';
   if (prefixText === undefined) return list.addAddress(address, type);
   const prefix = Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`'${entry}' has an invalid prefix length`);
+  if (!/^\d{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`'${entry}' has an invalid prefix length`);
   list.addSubnet(address, prefix, type);
 }

@@ -60,7 +60,7 @@ export class SafeFetcher {
         const location = res.headers.location;
         if (typeof location !== 'string') throw new UnsafeUrlError('status', `redirect without a Location from ${current.host}`);
         if (hops >= this.opts.maxRedirects) throw new UnsafeUrlError('redirects', `more than ${this.opts.maxRedirects} redirects`);
-        current = this.checkUrl(new URL(location, current).toString());
+        current = this.checkUrl(resolveLocation(location, current));
         continue;
       }
       if (res.statusCode !== 200) {
@@ -137,4 +137,13 @@ function guardedLookup(allowed: AddressFilter): LookupFunction {
       return callback(null, first.address, first.family);
     });
   };
+}
+
+/** A redirect target relative to where it came from; a malformed one is the caller's bad URL. */
+function resolveLocation(location: string, from: URL): string {
+  try {
+    return new URL(location, from).toString();
+  } catch {
+    throw new UnsafeUrlError('scheme', `${from.host} redirected to a malformed URL`);
+  }
 }
