@@ -79,7 +79,7 @@ function otherCores(cpu: CpuUsed, elapsedMs: number): number | null {
 }
 
 /** Nearest rank: the smallest sample with at least p% of samples at or below it. */
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
