@@ -118,7 +118,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
   };
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes });
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);
   registerHealthRoute(http, async () => {

@@ -48,6 +48,8 @@ export interface Config {
   channels: ChannelDefinition[];
   routing: RoutingConfig;
   inputs: InputsConfig;
+  /** Streams: an SSE comment this often while the upstream is silent (proxies cut idle requests). */
+  streamKeepAliveMs: number;
 }
 
 export interface InputsConfig {
@@ -106,6 +108,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_CHANNEL_REFRESH: 'channel_refresh',
   IMAGEGATE_CHANNEL_TEST_INTERVAL: 'channel_test_interval',
   IMAGEGATE_UPLOAD_LIMIT: 'upload_limit',
+  IMAGEGATE_STREAM_KEEPALIVE: 'stream_keepalive',
   IMAGEGATE_FETCH_TIMEOUT: 'fetch_timeout',
   IMAGEGATE_ALLOW_PRIVATE_URLS: 'allow_private_urls',
 };
@@ -149,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelAliases: parseModelAliases(file.models),
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
+    streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
     routing: {
       maxAttempts: parseCount('IMAGEGATE_MAX_ATTEMPTS', get('IMAGEGATE_MAX_ATTEMPTS') ?? '3', 1, 20),
       deadlineSeconds: parseDuration('IMAGEGATE_REQUEST_DEADLINE', get('IMAGEGATE_REQUEST_DEADLINE') ?? '600s'),

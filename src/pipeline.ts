@@ -4,7 +4,7 @@
  */
 import type { RequestLog } from './billing/request-log.js';
 import { GatewayError } from './core/errors.js';
-import type { ImageJob, ImageUsage, ProviderResult } from './core/job.js';
+import type { ImageJob, ImageUsage, PartialImageListener, ProviderResult } from './core/job.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { AttemptRecord, ChannelRouter } from './routing/router.js';
 
@@ -21,6 +21,8 @@ export interface ImagesResult {
 }
 
 export interface RunContext extends DeliveryContext {
+  /** Streams: partial images, forwarded as the upstream sends them. */
+  onPartial?: PartialImageListener;
 }
 
 export class ImagePipeline {
@@ -35,7 +37,7 @@ export class ImagePipeline {
     const started = this.now();
     const attempts: AttemptRecord[] = [];
     try {
-      const routed = await this.router.generate(job, ctx.signal, attempts);
+      const routed = await this.router.generate(job, ctx.signal, attempts, ctx.onPartial);
       const data = await this.output.deliver(job, routed.result.images, ctx);
       this.record(job, ctx, started, attempts, { status: 200, delivered: data.length });
       return { created: Math.floor(this.now() / 1000), data, ...resolvedParameters(job, routed.result) };

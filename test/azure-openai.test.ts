@@ -177,6 +177,9 @@ function cannedTransport(status: number, body: unknown, headers: Record<string, 
       const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
       return Promise.resolve({ status, headers: { 'content-type': 'application/json', ...headers }, body: bytes });
     },
+    open(): Promise<never> {
+      return Promise.reject(new Error('the canned transport answers whole bodies only'));
+    },
   };
 }
 

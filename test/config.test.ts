@@ -55,6 +55,7 @@ describe('loadConfig: defaults', () => {
         channelTestIntervalSeconds: 0,
       },
       inputs: { uploadLimitBytes: 128 * 1024 * 1024, fetchTimeoutMs: 15_000, allowPrivateUrls: false, allowedPrivateAddresses: [] },
+      streamKeepAliveMs: 15_000,
     } satisfies Config);
   });
 

@@ -400,7 +400,8 @@ describe('parseGenerationRequest: refused inputs', () => {
     ['dall-e-3 stream', ok({ model: 'dall-e-3', stream: true }), 400, IRE, 'unsupported_parameter', 'stream'],
     ['dall-e-2 partial_images', ok({ model: 'dall-e-2', partial_images: 1 }), 400, IRE, 'unsupported_parameter', 'partial_images'],
     // not served yet / wrong types
-    ['stream true', ok({ stream: true }), 400, IRE, 'unsupported_parameter', 'stream'],
+    ['stream for dall-e-2', ok({ model: 'dall-e-2', stream: true }), 400, IRE, 'unsupported_parameter', 'stream'],
+    ['stream as a string', ok({ stream: 'true' }), 400, IRE, 'invalid_type', 'stream'],
     ['stream as a string', ok({ stream: 'yes' }), 400, IRE, 'invalid_type', 'stream'],
     ['partial_images 4', ok({ partial_images: 4 }), 400, IRE, 'invalid_value', 'partial_images'],
     ['reference images for dall-e-3', ok({ model: 'dall-e-3', image: ['https://example.com/a.png'] }), 400, IRE, 'invalid_value', 'image'],
@@ -560,5 +561,16 @@ describe('ModelCatalogue.withAliases', () => {
 
   it('an unknown base throws', () => {
     expect(() => ModelCatalogue.withAliases([{ name: 'x', base: 'gpt-image-9' }])).toThrow(/unknown base model 'gpt-image-9'/);
+  });
+});
+
+describe('parseGenerationRequest: stream', () => {
+  it.each([
+    [{ stream: true }, { partialImages: 0 }],
+    [{ stream: true, partial_images: 3 }, { partialImages: 3 }],
+    [{ stream: false, partial_images: 2 }, undefined],
+    [{ stream: null }, undefined],
+  ])('%j -> %j', (fields, expected) => {
+    expect(parse({ prompt: PROMPT, ...fields }).stream).toEqual(expected);
   });
 });

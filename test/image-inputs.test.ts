@@ -204,7 +204,7 @@ const REFUSALS: Refusal[] = [
   ['multipart n that is not a number', multipart('edits', { prompt: 'x', n: 'two' }, one), 400, 'invalid_type', 'n'],
   ['multipart n fractional', multipart('edits', { prompt: 'x', n: '1.5' }, one), 400, 'invalid_type', 'n'],
   ['multipart n = 11', multipart('edits', { prompt: 'x', n: '11' }, one), 400, 'invalid_value', 'n'],
-  ['multipart stream true (not served)', multipart('edits', { prompt: 'x', stream: 'true' }, one), 400, 'unsupported_parameter', 'stream'],
+  ['multipart stream=yes', multipart('edits', { prompt: 'x', stream: 'yes' }, one), 400, 'invalid_type', 'stream'],
   ['multipart stream that is not a boolean', multipart('edits', { prompt: 'x', stream: 'yes' }, one), 400, 'invalid_type', 'stream'],
   ['input_fidelity for dall-e-2', multipart('edits', { model: 'dall-e-2', prompt: 'x', input_fidelity: 'high' }, one), 400, 'unsupported_parameter', 'input_fidelity'],
   ['input_fidelity unknown', multipart('edits', { model: 'gpt-image-1', prompt: 'x', input_fidelity: 'max' }, one), 400, 'invalid_value', 'input_fidelity'],

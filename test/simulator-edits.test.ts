@@ -237,7 +237,7 @@ describe('POST /v1/images/edits (multipart)', () => {
       ['a missing image', [['prompt', 'p']], 'image', 'missing_required_parameter'],
       ['image sent as text', [['image', 'https://example.com/a.png'], ['prompt', 'p']], 'image', 'invalid_type'],
       ['response_format with a GPT model', [['image', file(photo)], ['prompt', 'p'], ['response_format', 'b64_json']], 'response_format', 'unknown_parameter'],
-      ['stream=true', [['image', file(photo)], ['prompt', 'p'], ['stream', 'true']], 'stream', 'unsupported_value'],
+      ['stream=true with dall-e-2', [['model', 'dall-e-2'], ['image', file(photo)], ['prompt', 'p'], ['stream', 'true']], 'stream', 'unsupported_value'],
       ['n that is not an integer', [['image', file(photo)], ['prompt', 'p'], ['n', 'two']], 'n', 'invalid_type'],
       ['n above 10', [['image', file(photo)], ['prompt', 'p'], ['n', '11']], 'n', 'integer_above_max_value'],
       ['a size GPT models lack', [['image', file(photo)], ['prompt', 'p'], ['size', '512x512']], 'size', 'invalid_value'],

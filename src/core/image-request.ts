@@ -76,7 +76,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   const style = parseStyle(fields, rules);
   const watermark = fields.optional('watermark', 'boolean');
   const user = fields.optional('user', 'string');
-  rejectUnsupported(fields, model);
+  const stream = parseStream(fields);
 
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const passthrough = Object.fromEntries(Object.entries(body).filter(([key]) => !KNOWN_FIELDS.has(key)));
@@ -96,6 +96,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
     ...(style !== undefined ? { style } : {}),
     ...(watermark !== undefined ? { watermark } : {}),
     ...(user !== undefined ? { user } : {}),
+    ...(stream ? { stream } : {}),
     ...(body.metadata != null ? { metadata: body.metadata } : {}),
     passthrough,
   };
@@ -264,13 +265,16 @@ function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
   return fields.enumValue('style', rules.styles);
 }
 
-/** Fields of capabilities that are not served yet: refuse clearly rather than half-serve them. */
-function rejectUnsupported(fields: FieldReader, model: ModelSpec): void {
-  if (fields.optional('stream', 'boolean') === true) {
-    throw invalidRequest('stream', 'unsupported_parameter', `Streaming is not supported by this gateway yet (model ${model.id}).`);
-  }
+/**
+ * `stream` with `partial_images` 0-3 (GPT image models: dall-e was refused with the other GPT
+ * options). OpenAI allows 0 partial images (just the completed events); seed 003 asks for >= 1,
+ * but accepting 0 serves both.
+ */
+function parseStream(fields: FieldReader): ImageJob['stream'] {
   const partial = fields.optional('partial_images', 'number');
   if (partial !== undefined && (!Number.isInteger(partial) || partial < 0 || partial > 3)) {
     throw invalidRequest('partial_images', 'invalid_value', 'partial_images must be an integer between 0 and 3.');
   }
+  if (fields.optional('stream', 'boolean') !== true) return undefined;
+  return { partialImages: partial ?? 0 };
 }

@@ -46,6 +46,8 @@ export interface ImageJob {
   readonly user?: string;
   /** Channel-specific metadata, passed through as given. */
   readonly metadata?: unknown;
+  /** Set when the client asked for a server-sent event stream (GPT image models). */
+  readonly stream?: { readonly partialImages: number };
   /** Fields imagegate does not know, passed as-is to OpenAI-compatible upstreams. */
   readonly passthrough: Readonly<Record<string, unknown>>;
 }
@@ -77,3 +79,19 @@ export interface ProviderResult {
   readonly outputFormat?: string;
   readonly metadata?: unknown;
 }
+
+/** A partial image an upstream streamed while still generating (base64, as it arrived). */
+export interface PartialImage {
+  /** Which of the `n` images it previews. */
+  readonly imageIndex: number;
+  /** 0-based, per image. */
+  readonly partialIndex: number;
+  readonly base64: Rope;
+  readonly size?: string;
+  readonly quality?: string;
+  readonly background?: string;
+  readonly outputFormat?: string;
+}
+
+/** Called for each partial image as it arrives; streams forward it to the client at once. */
+export type PartialImageListener = (partial: PartialImage) => void;

@@ -6,6 +6,7 @@ import type { ModelCatalogue, ModelSpec } from '../core/models.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
 import { readImageForm } from './image-form.js';
+import { streamImages } from './image-stream.js';
 
 export interface OpenAIRoutesDeps {
   catalogue: ModelCatalogue;
@@ -13,6 +14,8 @@ export interface OpenAIRoutesDeps {
   inputs: ImageInputResolver;
   /** Most bytes of uploaded images one multipart request may carry. */
   uploadLimitBytes: number;
+  /** Streams: a comment this often while nothing else is sent. */
+  streamKeepAliveMs: number;
   /** Label for /v1/models: is this model served only by the demo channel? */
   isDemoOnly: (modelId: string) => boolean;
 }
@@ -26,7 +29,12 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
-    const result = await deps.pipeline.run(job, { keyId: request.apiKey?.id ?? null, signal, answered });
+    const keyId = request.apiKey?.id ?? null;
+    if (job.stream) {
+      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, keyId, signal, answered });
+      return reply;
+    }
+    const result = await deps.pipeline.run(job, { keyId, signal, answered });
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
     return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));

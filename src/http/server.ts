@@ -1,5 +1,6 @@
 /** The Fastify instance: request ids, auth for /v1, error envelopes, and the dialects' routes. */
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
@@ -50,8 +51,12 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // On shutdown, answers still in flight close their connection, so close() need not wait
   // for clients' idle keep-alive sockets.
   let closing = false;
+  const silentSockets = trackSilentSockets(app);
   app.addHook('preClose', async () => {
     closing = true;
+    // Clients (undici among them) open spare connections that never carry a request; Node counts
+    // them neither idle nor busy, and server.close() would wait for them forever.
+    for (const socket of silentSockets) if (socket.bytesRead === 0) socket.destroy();
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -59,4 +64,14 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
   return app;
+}
+
+/** Open connections, for shutdown to find the ones that never sent a byte. */
+function trackSilentSockets(app: FastifyInstance): Set<Socket> {
+  const sockets = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return sockets;
 }

@@ -28,6 +28,8 @@ export interface DeliveryContext {
   signal: AbortSignal;
   /** Resolves once the answer is out; storing b64-mode images waits for it (off the critical path). */
   answered?: Promise<void>;
+  /** Streams: url mode also carries the base64 (OpenAI's completed event requires b64_json). */
+  includeBase64?: boolean;
 }
 
 /** Downloads an image an upstream handed over by URL. */
@@ -70,7 +72,8 @@ export class ImageOutput {
       return { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')], ...revised };
     }
     const name = await this.store(job, bytes, ctx.keyId);
-    return { url: this.signedUrl(name), ...revised };
+    const base64 = ctx.includeBase64 ? { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')] } : {};
+    return { url: this.signedUrl(name), ...base64, ...revised };
   }
 
   private async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {

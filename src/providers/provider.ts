@@ -1,12 +1,16 @@
 import type { ChannelCall } from '../core/channel.js';
-import type { ImageJob, ProviderResult } from '../core/job.js';
+import type { ImageJob, PartialImageListener, ProviderResult } from '../core/job.js';
 
 /**
  * One upstream protocol. Takes a job and a channel call, returns images or throws
  * UpstreamFailure. Never touches the database, billing or the client's HTTP request.
  */
 export interface Provider {
-  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
+  /**
+   * `onPartial`: the job streams; a provider whose upstream streams forwards partial images to it
+   * as they arrive. Others ignore it and the gateway sends the completed images when done.
+   */
+  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, onPartial?: PartialImageListener): Promise<ProviderResult>;
   /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */
   accepts?(job: ImageJob): boolean;
 }

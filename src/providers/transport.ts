@@ -23,8 +23,18 @@ export interface UpstreamResponse {
   readonly chunks?: readonly Buffer[];
 }
 
+/** An answer whose body is read as it arrives (server-sent events). */
+export interface StreamingResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** Chunks as they arrive; failures surface as UpstreamFailure while iterating. */
+  body: AsyncIterable<Buffer>;
+}
+
 export interface Transport {
   send(request: UpstreamRequest): Promise<UpstreamResponse>;
+  /** Like send, but hands the body over while it is still arriving. */
+  open(request: UpstreamRequest): Promise<StreamingResponse>;
 }
 
 /** Refuse absurd upstream answers before they exhaust memory. */
@@ -65,8 +75,39 @@ export class HttpTransport implements Transport {
     }
   }
 
+  async open(req: UpstreamRequest): Promise<StreamingResponse> {
+    const signal = combineSignals(req.signal, req.timeoutMs);
+    try {
+      const res = await this.agent.request({
+        origin: new URL(req.url).origin,
+        path: pathOf(req.url),
+        method: req.method,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal: signal.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(res.body, req, signal) };
+    } catch (err) {
+      signal.dispose();
+      throw toFailure(err, req, signal);
+    }
+  }
+
   close(): Promise<void> {
     return this.agent.close();
+  }
+}
+
+/** The body's chunks, with errors as UpstreamFailure and the deadline released once it ends. */
+async function* guardedBody(body: AsyncIterable<Buffer>, req: UpstreamRequest, signal: CombinedSignal): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of body) yield chunk;
+  } catch (err) {
+    throw toFailure(err, req, signal);
+  } finally {
+    signal.dispose();
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
-import type { ImageJob, ProviderResult } from '../core/job.js';
+import type { ImageJob, PartialImageListener, ProviderResult } from '../core/job.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -61,19 +61,30 @@ export class ChannelRouter {
     this.random = deps.random ?? Math.random;
   }
 
-  async generate(job: ImageJob, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult> {
+  /**
+   * `onPartial` (streams): partial images are forwarded as they arrive. Once one has reached the
+   * client, a failure is final: another channel's image would not match what it already saw.
+   */
+  async generate(job: ImageJob, signal: AbortSignal, attempts: AttemptRecord[] = [], onPartial?: PartialImageListener): Promise<RoutedResult> {
     const { settings } = this.deps;
     const deadline = this.now() + settings.deadlineMs;
     const tried = new Set<string>();
+    let forwarded = false;
+    const forward: PartialImageListener | undefined = onPartial
+      ? (partial) => {
+          forwarded = true;
+          onPartial(partial);
+        }
+      : undefined;
     let last: { failure: UpstreamFailure; channel: Channel } | undefined;
     while (attempts.length < settings.maxAttempts && this.now() < deadline) {
       const channel = await this.nextChannel(job, tried, deadline, signal);
       if (!channel) break;
-      const outcome = await this.attempt(job, channel, deadline, signal, attempts);
+      const outcome = await this.attempt(job, channel, deadline, signal, attempts, forward);
       if (outcome.kind === 'ok') return outcome.routed;
       last = { failure: outcome.failure, channel: outcome.channel };
       tried.add(channel.id);
-      if (!this.shouldTryNext(outcome.failure)) break;
+      if (forwarded || !this.shouldTryNext(outcome.failure)) break;
     }
     if (last) throw clientErrorFor(last.failure, last.channel.apiKeys);
     throw this.noChannelError(job);
@@ -99,14 +110,21 @@ export class ChannelRouter {
     return this.nextChannel(job, tried, deadline, signal);
   }
 
-  private async attempt(job: ImageJob, channel: Channel, deadline: number, signal: AbortSignal, attempts: AttemptRecord[]): Promise<Attempt> {
+  private async attempt(
+    job: ImageJob,
+    channel: Channel,
+    deadline: number,
+    signal: AbortSignal,
+    attempts: AttemptRecord[],
+    onPartial: PartialImageListener | undefined,
+  ): Promise<Attempt> {
     const release = this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
     if (!release) return { kind: 'failed', channel, failure: new UpstreamFailure('connection', 'channel at its concurrency cap') };
     const call: ChannelCall = { channel: { ...channel, timeoutMs: Math.max(1, Math.min(channel.timeoutMs, deadline - this.now())) }, apiKey: this.nextKey(channel) };
     const started = this.now();
     this.deps.breakers.onAttempt(channel.id);
     try {
-      const result = await this.deps.providers[channel.kind].generate(job, call, signal);
+      const result = await this.deps.providers[channel.kind].generate(job, call, signal, onPartial);
       this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
       return { kind: 'ok', routed: { result, channel, attempts } };

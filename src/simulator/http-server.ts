@@ -1,5 +1,6 @@
 // Puts any transport-free simulator (`handle(SimRequest) -> SimResponse`) behind a node:http
-// server, with the wire behaviours faults need: hanging, truncated bodies, client aborts.
+// server, with the wire behaviours faults need: hanging, truncated bodies, client aborts, and
+// streamed bodies (server-sent events) written as they are produced.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 export interface SimRequest {
@@ -14,7 +15,22 @@ export type SimResponse =
   /** Never answer (until the client gives up). */
   | { kind: 'hang' }
   /** Declare the full Content-Length, send only `sendBytes`, then destroy the socket. */
-  | { kind: 'truncated'; status: number; headers: Record<string, string>; body: Buffer; sendBytes: number };
+  | { kind: 'truncated'; status: number; headers: Record<string, string>; body: Buffer; sendBytes: number }
+  | SimStreamResponse;
+
+/**
+ * A body produced over time (SSE): each chunk is written as soon as it is yielded, with
+ * chunked transfer encoding. When the client goes away the server stops reading and calls the
+ * iterator's `return()`, so a generator's `finally` runs and no more work is done for nobody.
+ */
+export interface SimStreamResponse {
+  kind: 'stream';
+  status: number;
+  headers: Record<string, string>;
+  body: AsyncIterable<Buffer>;
+  /** After the last chunk, destroy the socket instead of ending the response: a connection lost mid-stream. */
+  cutAtEnd?: boolean;
+}
 
 /** A simulator core: answers requests without knowing about sockets. */
 export interface SimHandler {
@@ -62,8 +78,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, size);
 }
 
-function writeResponse(res: ServerResponse, answer: SimResponse, markIntentional: () => void): void {
+/** Writes an answer; resolves once it is fully written (streams) or handed to the socket. */
+async function writeResponse(res: ServerResponse, answer: SimResponse, markIntentional: () => void): Promise<void> {
   if (answer.kind === 'hang') return; // wait for the client (or close()) to end it
+  if (answer.kind === 'stream') return writeStream(res, answer, markIntentional);
   res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.length) });
   if (answer.kind === 'full') {
     res.end(answer.body);
@@ -71,6 +89,64 @@ function writeResponse(res: ServerResponse, answer: SimResponse, markIntentional
   }
   markIntentional();
   res.write(answer.body.subarray(0, answer.sendBytes), () => res.destroy());
+}
+
+/** Resolves when the response is closed (client gone, socket destroyed, or ended). */
+function closedPromise(res: ServerResponse): Promise<'closed'> {
+  if (res.destroyed) return Promise.resolve('closed');
+  return new Promise((resolve) => res.once('close', () => resolve('closed')));
+}
+
+/** Waits for the socket to take more (backpressure) or for the response to close. */
+function drained(res: ServerResponse, closed: Promise<'closed'>): Promise<unknown> {
+  return Promise.race([new Promise((resolve) => res.once('drain', resolve)), closed]);
+}
+
+/**
+ * Streams chunk by chunk: headers go out at once (the client learns the status before the
+ * first event), each chunk is written as it comes. Waiting for the next chunk races the
+ * close, so a client that leaves mid-stream stops the loop at once and `return()` ends the
+ * iteration (the close handler in `serve` counts the abort).
+ */
+async function writeStream(res: ServerResponse, answer: SimStreamResponse, markIntentional: () => void): Promise<void> {
+  res.writeHead(answer.status, answer.headers);
+  res.flushHeaders();
+  const closed = closedPromise(res);
+  const iterator = answer.body[Symbol.asyncIterator]();
+  let finished = false;
+  // Settles once the last chunk has reached the socket: a cut must not discard what was written.
+  let flushed: Promise<unknown> = Promise.resolve();
+  try {
+    for (;;) {
+      const pending = iterator.next();
+      pending.catch(() => undefined); // when the close wins the race, a later failure has no reader
+      const next = await Promise.race([pending, closed]);
+      if (next === 'closed' || res.destroyed) return;
+      if (next.done === true) break;
+      let ok = true;
+      flushed = new Promise<void>((resolve) => {
+        ok = res.write(next.value, () => resolve());
+      });
+      if (!ok) await drained(res, closed);
+    }
+    finished = true;
+  } catch (err) {
+    // The status line is out: all that is left is to drop the connection (not a client abort).
+    markIntentional();
+    res.destroy();
+    throw err;
+  } finally {
+    // Not awaited: a generator stuck in a wait would otherwise hold this request open.
+    if (!finished) iterator.return?.()?.catch(() => undefined);
+  }
+  if (res.destroyed) return;
+  if (answer.cutAtEnd === true) {
+    await Promise.race([flushed, closed]);
+    markIntentional();
+    res.destroy();
+    return;
+  }
+  res.end();
 }
 
 function tooLarge(res: ServerResponse): void {
@@ -98,8 +174,12 @@ async function serve(sim: SimHandler, req: IncomingMessage, res: ServerResponse,
     return; // otherwise the client aborted mid-body; 'close' counts it
   }
   const answer = await sim.handle({ method, path: req.url ?? '/', headers: flattenHeaders(req), body }, controller.signal);
-  if (res.destroyed || controller.signal.aborted) return;
-  writeResponse(res, answer, () => {
+  if (res.destroyed || controller.signal.aborted) {
+    // A stream nobody will read: let its producer clean up.
+    if (answer.kind === 'stream') answer.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+    return;
+  }
+  await writeResponse(res, answer, () => {
     intentional = true;
   });
 }

@@ -4,7 +4,6 @@
 import sharp from 'sharp';
 import type { FormFile, MultipartForm } from './multipart.js';
 import {
-  checkStream,
   invalidRequest,
   invalidValue,
   isObject,
@@ -15,6 +14,7 @@ import {
   readEnum,
   readInteger,
   readPrompt,
+  readStream,
   readString,
   rejectUnknownParams,
   resolveGptOutput,
@@ -189,7 +189,7 @@ async function editPlan(req: EditRequest, relay: RelayOption | undefined): Promi
   checkImageCount(req.images.length, spec.family, req.imagesParam);
   const n = readCount(body, spec.family);
   const quality = resolveQuality(body, spec);
-  checkStream(body);
+  const stream = readStream(body, spec.family, relay);
   readString(body, 'user');
   const fidelity = readInputFidelity(body, model, spec, relay);
   const output = spec.family === 'gpt' ? resolveGptOutput(body) : DALLE_OUTPUT;
@@ -203,6 +203,7 @@ async function editPlan(req: EditRequest, relay: RelayOption | undefined): Promi
     model, family: spec.family, prompt: req.prompt, n, width, height, quality, ...output, answer, inputs, mask,
   };
   if (spec.family === 'gpt') plan.inputImageTokens = imageTokens(inputs, fidelity);
+  if (stream !== undefined) plan.stream = stream;
   return withRelay(plan, relay);
 }
 

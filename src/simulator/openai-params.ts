@@ -172,6 +172,14 @@ export interface GenerationPlan {
   answer: AnswerForm;
   /** Edits: what the input images cost, reported in usage.input_tokens_details.image_tokens. */
   inputImageTokens?: number;
+  /** Set when the answer is to be streamed as server-sent events (stream=true). */
+  stream?: StreamPlan;
+}
+
+/** A streamed answer (stream=true, GPT image models): `partialImages` previews before each image. */
+export interface StreamPlan {
+  /** 0..3 (spec PartialImages); 0 sends each image in a single completed event. */
+  partialImages: number;
 }
 
 /** How a relay (a third-party reseller in front of OpenAI) bends every answer. */
@@ -182,6 +190,8 @@ export interface RelayOption {
   alwaysPng?: boolean;
   /** ignores size: always answers this size (e.g. 1024x1024), as some relays do */
   fixedSize?: { width: number; height: number };
+  /** ignores stream=true: answers the plain JSON body, as most relays do (they do not stream) */
+  noStream?: boolean;
 }
 
 /** Rejects keys outside `known`, and response_format for GPT models (they only answer b64_json). */
@@ -278,11 +288,19 @@ export function resolveGptOutput(body: JsonObject): GptOutput {
   return { format, compression, background: background === 'transparent' ? 'transparent' : 'opaque' };
 }
 
-export function checkStream(body: JsonObject): void {
-  if (readBoolean(body, 'stream') === true) {
-    // Streaming (SSE partial images) is not simulated; fail loudly rather than answer in the wrong shape.
-    throw invalidRequest('The simulator does not support stream=true.', 'stream', 'unsupported_value');
+/**
+ * stream / partial_images: streaming is for the GPT image models only (spec: "This parameter is
+ * only supported for the GPT image models"); partial_images without stream is read (and
+ * checked) but changes nothing, as the spec ties it to streaming.
+ */
+export function readStream(body: JsonObject, family: Family, relay: RelayOption | undefined): StreamPlan | undefined {
+  // A relay that does not stream ignores the parameter altogether (and answers plain JSON).
+  if (relay?.noStream === true) return undefined;
+  if (readBoolean(body, 'stream') !== true) return undefined;
+  if (family !== 'gpt') {
+    throw invalidRequest('Streaming is only supported for the GPT image models.', 'stream', 'unsupported_value');
   }
+  return { partialImages: readInteger(body, 'partial_images', 0, 3) ?? 0 };
 }
 
 export function readDalleResponseFormat(body: JsonObject, relay: RelayOption | undefined): AnswerForm {
@@ -290,7 +308,11 @@ export function readDalleResponseFormat(body: JsonObject, relay: RelayOption | u
   return readEnum(body, 'response_format', ['url', 'b64_json'] as const) ?? 'url';
 }
 
-/** What a relay changes in a plan: the answer form, the image cap, (alwaysPng) the format and (fixedSize) the size. */
+/**
+ * What a relay changes in a plan: the answer form, the image cap, (alwaysPng) the format and
+ * (fixedSize) the size. (noStream is applied by readStream.) A streaming relay still streams
+ * b64_json events: the answer form only shapes JSON bodies.
+ */
 export function withRelay<P extends GenerationPlan>(plan: P, relay: RelayOption | undefined): P {
   if (relay === undefined) return plan;
   const format: ImageFormat = relay.alwaysPng === true ? 'png' : plan.format;

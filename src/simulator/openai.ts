@@ -1,15 +1,16 @@
 // A faithful, in-memory simulator of the OpenAI Images API (generations, edits and
 // variations), used by tests, the demo channel and benchmarks. The core (`handle`) is
 // transport-free; `startOpenAISimulator` puts it behind a node:http server. Edit and
-// variation requests are parsed in openai-edits.ts; shared validation is openai-params.ts.
+// variation requests are parsed in openai-edits.ts; shared validation is openai-params.ts;
+// streamed answers (stream=true, server-sent events) are framed in openai-stream.ts.
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { startSimulatorServer, type SimRequest, type SimResponse } from './http-server.js';
 import { describeForm, isMultipart, parseMultipart, type MultipartForm, type RecordedForm } from './multipart.js';
 import { parseJsonEdit, parseMultipartEdit, parseVariation, type EditPlan, type VariationPlan } from './openai-edits.js';
-import { renderEdit, renderImage, renderVariation, type ImageFormat } from './render.js';
+import { openImageStream, malformedStream, type StreamEventPrefix, type StreamFault, type StreamSource } from './openai-stream.js';
+import { enlargePreview, previewSize, renderEdit, renderImage, renderVariation, type ImageFormat } from './render.js';
 import {
-  checkStream,
   invalidRequest,
   invalidValue,
   isObject,
@@ -19,6 +20,7 @@ import {
   readDalleResponseFormat,
   readEnum,
   readPrompt,
+  readStream,
   readString,
   rejectUnknownParams,
   resolveGptOutput,
@@ -31,6 +33,7 @@ import {
   type GptOutput,
   type JsonObject,
   type RelayOption,
+  type StreamPlan,
 } from './openai-params.js';
 
 // ---------------------------------------------------------------------------
@@ -46,10 +49,26 @@ export type SimFault =
       code?: string | null;
       param?: string | null;
     }
-  | { kind: 'hang' }
+  /**
+   * Never answer (until the client gives up). With `afterEvents` and a stream request: send
+   * that many events, then stall without ending (an upstream that stops mid-stream).
+   */
+  | { kind: 'hang'; afterEvents?: number }
+  /** A stream request gets a 200 event stream whose data is not JSON; others a cut-off JSON body. */
   | { kind: 'malformed' }
+  /** Half the body, then the socket is destroyed; a stream is cut in the middle of its last event. */
   | { kind: 'truncated' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * Stream requests: `afterEvents` events (at most all of them), then an SSE `error` event, and the stream ends.
+   * A request that is not streamed gets a 500 server_error with `message` instead.
+   */
+  | { kind: 'stream_error'; afterEvents: number; message?: string }
+  /**
+   * Stream requests: `afterEvents` events (at most all of them), then the socket is destroyed (no clean end).
+   * A request that is not streamed is truncated as with `truncated`.
+   */
+  | { kind: 'stream_cut'; afterEvents: number };
 
 export interface RecordedRequest {
   method: string;
@@ -66,11 +85,19 @@ export type { RecordedForm };
 export interface OpenAISimulatorOptions {
   /** When set, require `Authorization: Bearer <apiKey>`, else 401 invalid_api_key. */
   apiKey?: string;
-  /** Added before every answer (default 0). */
+  /**
+   * Added before every answer (default 0). A streamed answer spends it between its events
+   * instead: its first event comes after latencyMs / events, its last after about latencyMs.
+   */
   latencyMs?: number;
-  /** Behave like a third-party relay: always answer in this form, at most maxImages images. */
+  /** Streamed answers: waited before each event, on top of its share of latencyMs (default 0). */
+  streamIntervalMs?: number;
+  /** Behave like a third-party relay: always answer in this form, at most maxImages images (noStream: never stream). */
   relay?: RelayOption;
-  /** Benchmark fast path: answer every generation, edit and variation with this image instead of rendering. */
+  /**
+   * Benchmark fast path: answer every generation, edit and variation with this image instead of
+   * rendering (streams too: every event carries it).
+   */
   fixedImage?: Buffer;
   /** Base for url answers; startOpenAISimulator sets it to its own origin. */
   publicBaseUrl?: string;
@@ -224,13 +251,15 @@ function parsePlan(body: JsonObject, relay: RelayOption | undefined): Generation
   const n = readCount(body, spec.family);
   const { width, height } = resolveSize(body, spec);
   const quality = resolveQuality(body, spec);
-  checkStream(body);
+  const stream = readStream(body, spec.family, relay);
   readString(body, 'user');
   const output: GptOutput =
     spec.family === 'gpt' ? resolveGptOutput(body) : { format: 'png', compression: 100, background: 'opaque' };
   if (spec.family === 'dall-e-3') readEnum(body, 'style', ['vivid', 'natural'] as const);
   const answer = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
-  return withRelay({ model, family: spec.family, prompt, n, width, height, quality, ...output, answer }, relay);
+  const plan: GenerationPlan = { model, family: spec.family, prompt, n, width, height, quality, ...output, answer };
+  if (stream !== undefined) plan.stream = stream;
+  return withRelay(plan, relay);
 }
 
 function usageFor(plan: GenerationPlan): JsonObject {
@@ -257,9 +286,13 @@ function parseFault(value: unknown): SimFault | string {
   if (!isObject(value) || typeof value.kind !== 'string') return 'each fault must be an object with a string "kind"';
   switch (value.kind) {
     case 'hang':
+      return parseHangFault(value);
     case 'malformed':
     case 'truncated':
       return { kind: value.kind };
+    case 'stream_error':
+    case 'stream_cut':
+      return parseStreamFault(value, value.kind);
     case 'delay':
       return typeof value.ms === 'number' && value.ms >= 0 ? { kind: 'delay', ms: value.ms } : 'delay needs a non-negative "ms"';
     case 'status':
@@ -267,6 +300,24 @@ function parseFault(value: unknown): SimFault | string {
     default:
       return `unknown fault kind '${value.kind}'`;
   }
+}
+
+function isEventCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function parseHangFault(value: JsonObject): SimFault | string {
+  if (value.afterEvents === undefined) return { kind: 'hang' };
+  if (!isEventCount(value.afterEvents)) return 'hang "afterEvents" must be a non-negative integer';
+  return { kind: 'hang', afterEvents: value.afterEvents };
+}
+
+function parseStreamFault(value: JsonObject, kind: 'stream_error' | 'stream_cut'): SimFault | string {
+  const { afterEvents, message } = value;
+  if (!isEventCount(afterEvents)) return `${kind} needs a non-negative integer "afterEvents"`;
+  if (kind === 'stream_cut') return { kind, afterEvents };
+  if (message !== undefined && typeof message !== 'string') return 'stream_error "message" must be a string';
+  return message === undefined ? { kind, afterEvents } : { kind, afterEvents, message };
 }
 
 function parseStatusFault(value: JsonObject): SimFault | string {
@@ -290,6 +341,8 @@ interface OutImage {
   bytes: Buffer;
   /** Precomputed for the fixed image so it is encoded once. */
   base64?: string;
+  /** The fixed image's base64 as ASCII bytes, streamed as is into every event. */
+  base64Bytes?: Buffer;
   format: ImageFormat;
   width: number;
   height: number;
@@ -316,6 +369,15 @@ interface Incoming {
   req: SimRequest;
   body: ReadBody;
 }
+
+/** How an answer is delivered: `signal` ends a stream early, `streamFault` breaks it. */
+interface AnswerContext {
+  signal?: AbortSignal | undefined;
+  streamFault?: StreamFault | undefined;
+}
+
+/** Renders image `variant` of a plan (or of a copy of it at preview size). */
+type Draw<P extends GenerationPlan> = (plan: P, variant: number) => Promise<Buffer>;
 
 type Route =
   | { kind: 'generate' }
@@ -380,27 +442,29 @@ export class OpenAIImagesSimulator {
     if (target.kind === 'control-state') return this.controlState();
     this.record(method, req, body);
     const incoming: Incoming = { target, method, path, req, body };
+    const streamed = asksForStream(target, body, this.opts.relay);
     const fault = makesImages(target) ? this.faults.shift() : undefined;
-    if (fault !== undefined) return this.applyFault(fault, incoming, signal);
-    await sleep(this.opts.latencyMs ?? 0, signal);
+    if (fault !== undefined) return this.applyFault(fault, incoming, streamed, signal);
+    // A stream spends the latency between its events: its first partial image comes early.
+    if (!streamed) await sleep(this.opts.latencyMs ?? 0, signal);
     if (signal?.aborted === true) return { kind: 'hang' }; // client gone: do not render for nobody
-    return this.answer(incoming);
+    return this.answer(incoming, { signal });
   }
 
   // -- dispatch ---------------------------------------------------------------
 
-  private async answer({ target, method, path, req, body }: Incoming): Promise<SimResponse> {
+  private async answer({ target, method, path, req, body }: Incoming, ctx: AnswerContext): Promise<SimResponse> {
     try {
       switch (target.kind) {
         case 'generate':
           this.authorize(req);
-          return await this.generate(body);
+          return await this.generate(body, ctx);
         case 'edit':
           this.authorize(req);
-          return await this.edit(body);
+          return await this.edit(body, ctx);
         case 'variation':
           this.authorize(req);
-          return await this.variation(body);
+          return await this.variation(body, ctx);
         case 'models':
           this.authorize(req);
           return jsonResponse(200, { object: 'list', data: MODEL_CATALOGUE.map(modelObject) });
@@ -418,19 +482,29 @@ export class OpenAIImagesSimulator {
     }
   }
 
-  private async applyFault(fault: SimFault, incoming: Incoming, signal?: AbortSignal): Promise<SimResponse> {
-    if (fault.kind === 'hang') return { kind: 'hang' };
+  private async applyFault(fault: SimFault, incoming: Incoming, streamed: boolean, signal?: AbortSignal): Promise<SimResponse> {
+    if (fault.kind === 'hang' && (!streamed || fault.afterEvents === undefined)) return { kind: 'hang' };
+    const streamFault = streamed ? asStreamFault(fault) : undefined;
     const extra = fault.kind === 'delay' ? fault.ms : 0;
-    await sleep((this.opts.latencyMs ?? 0) + extra, signal);
+    // Answers that still stream spend the latency between events; the rest wait it up front.
+    const upFront = streamed && (streamFault !== undefined || fault.kind === 'delay') ? 0 : (this.opts.latencyMs ?? 0);
+    await sleep(upFront + extra, signal);
     // Nobody is listening any more: skip the (possibly expensive) rendering.
     if (signal?.aborted === true) return { kind: 'hang' };
     if (fault.kind === 'status') return errorResponse(statusFaultError(fault));
-    if (fault.kind === 'malformed') {
-      return { kind: 'full', status: 200, headers: jsonHeaders(), body: Buffer.from('{"created": 1, "data": [', 'utf8') };
+    if (fault.kind === 'malformed') return this.malformed(incoming.target, streamed);
+    if (fault.kind === 'stream_error' && !streamed) {
+      return errorResponse(new SimApiError(500, fault.message ?? statusDefaults(500, undefined).message, 'server_error'));
     }
-    const full = await this.answer(incoming);
-    if (fault.kind === 'delay' || full.kind !== 'full') return full;
+    const full = await this.answer(incoming, { signal, streamFault });
+    // A stream carries its fault; an error answer to a stream request stays whole unless cut.
+    if (full.kind !== 'full' || fault.kind === 'delay' || fault.kind === 'stream_error' || fault.kind === 'hang') return full;
     return { ...full, kind: 'truncated', sendBytes: Math.floor(full.body.length / 2) };
+  }
+
+  private malformed(target: Route, streamed: boolean): SimResponse {
+    if (streamed) return malformedStream(target.kind === 'edit' ? 'image_edit' : 'image_generation', { 'x-request-id': requestId() });
+    return { kind: 'full', status: 200, headers: jsonHeaders(), body: Buffer.from('{"created": 1, "data": [', 'utf8') };
   }
 
   private authorize(req: SimRequest): void {
@@ -468,20 +542,20 @@ export class OpenAIImagesSimulator {
 
   // -- generation -------------------------------------------------------------
 
-  private async generate(body: ReadBody): Promise<SimResponse> {
+  private async generate(body: ReadBody, ctx: AnswerContext): Promise<SimResponse> {
     const plan = parsePlan(jsonObjectBody(body.json), this.opts.relay);
-    return this.answerImages(plan, (variant) => drawGeneration(plan, variant));
+    return this.answerImages(plan, drawGeneration, ctx, 'image_generation');
   }
 
   /** multipart/form-data (the SDKs' way, dall-e-2 included) or JSON with image references. */
-  private async edit(body: ReadBody): Promise<SimResponse> {
+  private async edit(body: ReadBody, ctx: AnswerContext): Promise<SimResponse> {
     const form = usableForm(body);
     const relay = this.opts.relay;
     const plan = form !== undefined ? await parseMultipartEdit(form, relay) : await parseJsonEdit(jsonObjectBody(body.json), relay);
-    return this.answerImages(plan, (variant) => asInputImageError(drawEdit(plan, variant)));
+    return this.answerImages(plan, (p, variant) => asInputImageError(drawEdit(p, variant)), ctx, 'image_edit');
   }
 
-  private async variation(body: ReadBody): Promise<SimResponse> {
+  private async variation(body: ReadBody, ctx: AnswerContext): Promise<SimResponse> {
     const form = usableForm(body);
     if (form === undefined) {
       throw invalidRequest(
@@ -491,20 +565,62 @@ export class OpenAIImagesSimulator {
       );
     }
     const plan = await parseVariation(form, this.opts.relay);
-    return this.answerImages(plan, (variant) => asInputImageError(drawVariation(plan, variant)));
+    // Variations take no `stream` (the spec has none), so this never streams.
+    return this.answerImages(plan, (p, variant) => asInputImageError(drawVariation(p, variant)), ctx, 'image_generation');
   }
 
-  /** The answer to a valid plan: `n` rendered images, or the fixed image (benchmark fast path). */
-  private async answerImages(plan: GenerationPlan, draw: (variant: number) => Promise<Buffer>): Promise<SimResponse> {
+  /** The answer to a valid plan: `n` rendered images, or the fixed image (benchmark fast path); streamed when asked. */
+  private async answerImages<P extends GenerationPlan>(
+    plan: P,
+    draw: Draw<P>,
+    ctx: AnswerContext,
+    prefix: StreamEventPrefix,
+  ): Promise<SimResponse> {
+    if (plan.stream !== undefined) return this.streamImages(plan, plan.stream, draw, ctx, prefix);
     if (this.opts.fixedImage !== undefined) return this.fixedAnswer(plan);
     const render = async (variant: number): Promise<OutImage> => ({
-      bytes: await draw(variant),
+      bytes: await draw(plan, variant),
       format: plan.format,
       width: plan.width,
       height: plan.height,
     });
     const images = await Promise.all(Array.from({ length: plan.n }, (_, variant) => render(variant)));
     return jsonResponse(200, this.envelope(plan, images, nowSeconds()));
+  }
+
+  // -- streaming --------------------------------------------------------------
+
+  private async streamImages<P extends GenerationPlan>(
+    plan: P,
+    stream: StreamPlan,
+    draw: Draw<P>,
+    ctx: AnswerContext,
+    prefix: StreamEventPrefix,
+  ): Promise<SimResponse> {
+    const source =
+      this.opts.fixedImage !== undefined
+        ? await this.fixedStreamSource(plan, stream, prefix)
+        : renderedStreamSource(plan, stream, draw, prefix);
+    const events = plan.n * (stream.partialImages + 1);
+    const beforeEventMs = (this.opts.latencyMs ?? 0) / events + (this.opts.streamIntervalMs ?? 0);
+    return openImageStream(source, { beforeEventMs, signal: ctx.signal }, ctx.streamFault, { 'x-request-id': requestId() });
+  }
+
+  /** Benchmark path: every event carries the fixed image's cached base64, so only transport is measured. */
+  private async fixedStreamSource(plan: GenerationPlan, stream: StreamPlan, prefix: StreamEventPrefix): Promise<StreamSource> {
+    const image = await this.fixedImage();
+    const b64 = image.base64Bytes ?? Buffer.from(image.bytes.toString('base64'), 'latin1');
+    const same = (): Promise<Buffer> => Promise.resolve(b64);
+    return {
+      prefix,
+      n: plan.n,
+      partialImages: stream.partialImages,
+      fields: streamFields(plan, image),
+      usage: usageFor(plan),
+      partial: same,
+      final: same,
+      startFinals: () => undefined,
+    };
   }
 
   private envelope(plan: GenerationPlan, images: readonly OutImage[], created: number): JsonObject {
@@ -625,7 +741,88 @@ function modelObject(entry: { id: string; created: number }): JsonObject {
 async function describeFixedImage(bytes: Buffer): Promise<OutImage> {
   const meta = await sharp(bytes).metadata();
   const format: ImageFormat = meta.format === 'jpeg' || meta.format === 'webp' ? meta.format : 'png';
-  return { bytes, base64: bytes.toString('base64'), format, width: meta.width ?? 1024, height: meta.height ?? 1024 };
+  const base64 = bytes.toString('base64');
+  return { bytes, base64, base64Bytes: Buffer.from(base64, 'latin1'), format, width: meta.width ?? 1024, height: meta.height ?? 1024 };
+}
+
+/**
+ * Whether a request asks to be streamed, read before validation so that the latency can be
+ * spent between events rather than up front. Only a peek: validation decides for real (a
+ * dall-e model, say, is a 400), and reads the same values (multipart "true" is a boolean there).
+ */
+function asksForStream(target: Route, body: ReadBody, relay: RelayOption | undefined): boolean {
+  if (relay?.noStream === true || (target.kind !== 'generate' && target.kind !== 'edit')) return false;
+  if (body.form !== undefined && body.form !== 'malformed') {
+    const value = body.form.fields.stream;
+    return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+  }
+  return body.json.ok && isObject(body.json.value) && body.json.value.stream === true;
+}
+
+/** What a queued fault does to a stream; undefined for faults that act before or instead of one. */
+function asStreamFault(fault: SimFault): StreamFault | undefined {
+  switch (fault.kind) {
+    case 'stream_error':
+    case 'stream_cut':
+    case 'truncated':
+      return fault;
+    case 'hang':
+      return fault.afterEvents !== undefined ? { kind: 'hang', afterEvents: fault.afterEvents } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The per-event fields: the answer's real size and format (a relay's or the fixed image's may differ from the request's). */
+function streamFields(plan: GenerationPlan, image: { width: number; height: number; format: ImageFormat }): StreamSource['fields'] {
+  return { size: `${image.width}x${image.height}`, quality: plan.quality, background: plan.background, output_format: image.format };
+}
+
+function base64Bytes(image: Buffer): Buffer {
+  return Buffer.from(image.toString('base64'), 'latin1');
+}
+
+/**
+ * Rendered streams: previews are the same image drawn small and enlarged (real, decodable, the
+ * requested size and format, sharpening from one to the next); the finals are drawn at full size,
+ * all started once the first event's image is ready, each awaited when its completed event is due.
+ */
+function renderedStreamSource<P extends GenerationPlan>(
+  plan: P,
+  stream: StreamPlan,
+  draw: Draw<P>,
+  prefix: StreamEventPrefix,
+): StreamSource {
+  const finals = new Map<number, Promise<Buffer>>();
+  const final = (variant: number): Promise<Buffer> => {
+    let image = finals.get(variant);
+    if (image === undefined) {
+      image = draw(plan, variant).then(base64Bytes);
+      image.catch(() => undefined); // read when its event is due; the stream may end before that
+      finals.set(variant, image);
+    }
+    return image;
+  };
+  const partial = async (variant: number, index: number): Promise<Buffer> => {
+    const small = previewSize(plan.width, plan.height, index, stream.partialImages);
+    // Drawn as PNG: lossless and quick at this size; the enlarged preview is encoded as asked.
+    const preview = await draw({ ...plan, ...small, format: 'png' }, variant);
+    const { width, height, format, compression } = plan;
+    const transparent = plan.background === 'transparent';
+    return base64Bytes(await enlargePreview(preview, { width, height, format, compression, transparent }));
+  };
+  return {
+    prefix,
+    n: plan.n,
+    partialImages: stream.partialImages,
+    fields: streamFields(plan, plan),
+    usage: usageFor(plan),
+    partial,
+    final,
+    startFinals: () => {
+      for (let variant = 0; variant < plan.n; variant++) final(variant);
+    },
+  };
 }
 
 /** Generations, edits and variations: the requests that take a fault from the queue. */

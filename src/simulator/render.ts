@@ -109,6 +109,36 @@ export async function renderVariation(opts: VariationRenderOptions): Promise<Buf
   return finish(composed, false, 'png', undefined);
 }
 
+export interface PreviewOptions {
+  /** The final image's size and encoding: a preview is a real image of the same size and format. */
+  width: number;
+  height: number;
+  format: ImageFormat;
+  compression?: number;
+  transparent?: boolean;
+}
+
+/**
+ * The size to render streamed preview `index` of `count` at: the last one at 1/4 of the final
+ * size, each earlier one half the size of the next, so previews sharpen as they come (as a diffusion
+ * model's do). Rendering small is what makes a preview cheap enough to arrive before the final.
+ */
+export function previewSize(width: number, height: number, index: number, count: number): { width: number; height: number } {
+  const scale = 2 ** -(2 + Math.max(0, count - 1 - index));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+/** A small render enlarged to the final size (soft, as partial images are), encoded like the final. */
+export function enlargePreview(preview: Buffer, opts: PreviewOptions): Promise<Buffer> {
+  const width = toDimension(opts.width, 'width');
+  const height = toDimension(opts.height, 'height');
+  const transparent = opts.transparent === true && opts.format !== 'jpeg';
+  // `fill`: the preview's rounded size may be a pixel off the final's aspect; the size must be exact.
+  let pipeline = sharp(preview).resize(width, height, { fit: 'fill', kernel: 'cubic' });
+  if (!transparent) pipeline = pipeline.removeAlpha();
+  return encode(pipeline, opts.format, opts.compression).toBuffer();
+}
+
 type RawImage = { data: Buffer; info: sharp.OutputInfo };
 
 /** Encodes a composed raw image; a separate pipeline so alpha removal surely follows compositing. */

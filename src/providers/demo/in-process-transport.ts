@@ -4,38 +4,74 @@
  */
 import { UpstreamFailure } from '../../core/upstream-failure.js';
 import type { SimRequest, SimResponse } from '../../simulator/http-server.js';
-import { combineSignals, type Transport, type UpstreamRequest, type UpstreamResponse } from '../transport.js';
+import { combineSignals, type StreamingResponse, type Transport, type UpstreamRequest, type UpstreamResponse } from '../transport.js';
 
 export interface SimHandler {
-  handle(req: SimRequest): Promise<SimResponse>;
+  handle(req: SimRequest, signal?: AbortSignal): Promise<SimResponse>;
 }
 
 export class InProcessTransport implements Transport {
   constructor(private readonly handler: SimHandler) {}
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const res = await this.open(req);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk);
+    return { status: res.status, headers: res.headers, body: Buffer.concat(chunks), chunks };
+  }
+
+  async open(req: UpstreamRequest): Promise<StreamingResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
       const url = new URL(req.url);
-      const answer = this.handler.handle({
+      const request: SimRequest = {
         method: req.method,
         path: url.pathname + url.search,
         headers: req.headers,
         body: typeof req.body === 'string' ? Buffer.from(req.body) : (req.body ?? Buffer.alloc(0)),
-      });
-      const res = await raceAbort(answer, signal.signal);
+      };
+      const res = await raceAbort(this.handler.handle(request, signal.signal), signal.signal);
       if (res.kind === 'hang') return await raceAbort(new Promise<never>(() => {}), signal.signal);
       if (res.kind === 'truncated') throw new UpstreamFailure('connection', 'connection to upstream failed (body cut short)');
-      return { status: res.status, headers: lowerCaseKeys(res.headers), body: res.body };
+      const body = res.kind === 'stream' ? streamed(res.body, res.cutAtEnd === true, req, signal) : once(res.body, signal);
+      return { status: res.status, headers: lowerCaseKeys(res.headers), body };
     } catch (err) {
-      if (err instanceof UpstreamFailure) throw err;
-      if (signal.callerAborted()) throw new UpstreamFailure('aborted', 'the client closed the request');
-      if (signal.timedOut()) throw new UpstreamFailure('timeout', `no answer within ${Math.round(req.timeoutMs / 1000)}s`);
-      throw new UpstreamFailure('connection', `in-process upstream failed: ${(err as Error).message}`);
-    } finally {
       signal.dispose();
+      throw failureOf(err, req, signal);
     }
   }
+}
+
+type Signal = ReturnType<typeof combineSignals>;
+
+async function* once(body: Buffer, signal: Signal): AsyncGenerator<Buffer> {
+  signal.dispose();
+  yield body;
+}
+
+/** A simulator's stream, stopped (iterator return) when the caller gives up or the deadline passes. */
+async function* streamed(body: AsyncIterable<Buffer>, cutAtEnd: boolean, req: UpstreamRequest, signal: Signal): AsyncGenerator<Buffer> {
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await raceAbort(iterator.next(), signal.signal);
+      if (next.done) break;
+      yield next.value;
+    }
+    if (cutAtEnd) throw new UpstreamFailure('connection', 'connection to upstream failed (stream cut short)');
+  } catch (err) {
+    throw failureOf(err, req, signal);
+  } finally {
+    signal.dispose();
+    void iterator.return?.();
+  }
+}
+
+function failureOf(err: unknown, req: UpstreamRequest, signal: Signal): UpstreamFailure {
+  if (err instanceof UpstreamFailure) return err;
+  if (signal.callerAborted()) return new UpstreamFailure('aborted', 'the client closed the request');
+  if (signal.timedOut()) return new UpstreamFailure('timeout', `no answer within ${Math.round(req.timeoutMs / 1000)}s`);
+  return new UpstreamFailure('connection', `in-process upstream failed: ${(err as Error).message}`);
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

@@ -1,9 +1,10 @@
 import type { ChannelCall } from '../../core/channel.js';
-import type { ImageJob, ProviderResult } from '../../core/job.js';
+import type { ImageJob, PartialImageListener, ProviderResult } from '../../core/job.js';
 import type { Provider } from '../provider.js';
-import type { Transport } from '../transport.js';
+import type { Transport, UpstreamRequest } from '../transport.js';
 import { buildImagesRequest, type OpenAIProfile } from './request.js';
-import { parseImagesResponse } from './response.js';
+import { failureFromResponse, parseImagesResponse } from './response.js';
+import { readImageStream } from './stream-response.js';
 
 /** Speaks the OpenAI Images API: the official one, or a relay that imitates it. */
 export class OpenAIProvider implements Provider {
@@ -12,16 +13,35 @@ export class OpenAIProvider implements Provider {
     private readonly profile: OpenAIProfile,
   ) {}
 
-  async generate(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
-    const wire = buildImagesRequest(job, channel, this.profile);
-    const res = await this.transport.send({
+  async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, onPartial?: PartialImageListener): Promise<ProviderResult> {
+    const streaming = job.stream !== undefined && onPartial !== undefined;
+    const request = this.request(job, call, signal, streaming);
+    if (!streaming) return parseImagesResponse(await this.transport.send(request));
+    return this.stream(request, onPartial);
+  }
+
+  /** Partial images go to the listener as they arrive; a relay that answers plain JSON is read as such. */
+  private async stream(request: UpstreamRequest, onPartial: PartialImageListener): Promise<ProviderResult> {
+    const res = await this.transport.open(request);
+    if (res.status >= 200 && res.status < 300 && (res.headers['content-type'] ?? '').includes('text/event-stream')) {
+      return readImageStream(res.body, onPartial);
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk);
+    const body = Buffer.concat(chunks);
+    if (res.status < 200 || res.status >= 300) throw failureFromResponse({ status: res.status, headers: res.headers, body });
+    return parseImagesResponse({ status: res.status, headers: res.headers, body, chunks });
+  }
+
+  private request(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal, stream: boolean): UpstreamRequest {
+    const wire = buildImagesRequest(job, channel, this.profile, stream);
+    return {
       method: 'POST',
       url: `${channel.baseUrl}/${wire.path}`,
       headers: { 'content-type': wire.contentType, ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...channel.headers },
       body: wire.body,
       timeoutMs: channel.timeoutMs,
       signal,
-    });
-    return parseImagesResponse(res);
+    };
   }
 }

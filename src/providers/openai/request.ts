@@ -50,8 +50,8 @@ const NOT_IN_OFFICIAL_EDITS = ['style', 'moderation'];
  * ImageJob (edit) -> multipart for POST /images/edits: the generation fields as form text,
  * `image` for one input or `image[]` for several (as the official SDKs send them), `mask`.
  */
-export function buildEditForm(job: ImageJob, channel: Channel, profile: OpenAIProfile): EncodedForm {
-  const body = buildGenerationBody(job, channel, profile);
+export function buildEditForm(job: ImageJob, channel: Channel, profile: OpenAIProfile, extra: Record<string, unknown> = {}): EncodedForm {
+  const body = { ...buildGenerationBody(job, channel, profile), ...extra };
   if (profile === 'official') for (const key of NOT_IN_OFFICIAL_EDITS) delete body[key];
   if (job.inputFidelity !== undefined) body.input_fidelity = job.inputFidelity;
   const { images, mask } = job.inputs;
@@ -104,12 +104,16 @@ export interface ImagesWireRequest {
   body: string | Buffer;
 }
 
-/** The call for any job: generations as JSON, edits and variations as multipart. */
-export function buildImagesRequest(job: ImageJob, channel: Channel, profile: OpenAIProfile): ImagesWireRequest {
+/**
+ * The call for any job: generations as JSON, edits and variations as multipart. `stream` asks
+ * the upstream for SSE with the job's partial images (only callers that read streams set it).
+ */
+export function buildImagesRequest(job: ImageJob, channel: Channel, profile: OpenAIProfile, stream = false): ImagesWireRequest {
   if (job.operation === 'variation') return multipartRequest('images/variations', buildVariationForm(job, channel));
+  const streamed = stream && job.stream ? { stream: true, partial_images: job.stream.partialImages } : {};
   const inlineable = job.operation === 'edit' && channel.referenceImages === 'inline' && !job.inputs.mask;
-  if (job.operation === 'edit' && !inlineable) return multipartRequest('images/edits', buildEditForm(job, channel, profile));
-  const body = inlineable ? buildInlineReferenceBody(job, channel) : buildGenerationBody(job, channel, profile);
+  if (job.operation === 'edit' && !inlineable) return multipartRequest('images/edits', buildEditForm(job, channel, profile, streamed));
+  const body = { ...(inlineable ? buildInlineReferenceBody(job, channel) : buildGenerationBody(job, channel, profile)), ...streamed };
   return { path: 'images/generations', contentType: 'application/json', body: JSON.stringify(body) };
 }
 

@@ -58,18 +58,21 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function failureFromResponse(res: UpstreamResponse): UpstreamFailure {
-  const error = parseJsonObject(res.body)?.error;
+/** OpenAI's `error` object (or a bare string) as far as it is well-formed. */
+export function errorBodyOf(error: unknown): UpstreamErrorBody {
   const body: UpstreamErrorBody = {};
-  if (typeof error === 'object' && error !== null) {
-    const e = error as Json;
-    if (typeof e.message === 'string') body.message = e.message;
-    if (typeof e.type === 'string') body.type = e.type;
-    if (typeof e.code === 'string' || e.code === null) body.code = e.code;
-    if (typeof e.param === 'string' || e.param === null) body.param = e.param;
-  } else if (typeof error === 'string') {
-    body.message = error;
-  }
+  if (typeof error === 'string') body.message = error;
+  if (typeof error !== 'object' || error === null) return body;
+  const e = error as Json;
+  if (typeof e.message === 'string') body.message = e.message;
+  if (typeof e.type === 'string') body.type = e.type;
+  if (typeof e.code === 'string' || e.code === null) body.code = e.code;
+  if (typeof e.param === 'string' || e.param === null) body.param = e.param;
+  return body;
+}
+
+export function failureFromResponse(res: UpstreamResponse): UpstreamFailure {
+  const body = errorBodyOf(parseJsonObject(res.body)?.error);
   return new UpstreamFailure(
     'http',
     `upstream answered ${res.status}${body.message ? `: ${body.message}` : ''}`,
@@ -88,7 +91,7 @@ function parseJsonObject(body: Buffer): Json | null {
   }
 }
 
-function isUsage(value: unknown): value is ImageUsage {
+export function isUsage(value: unknown): value is ImageUsage {
   return typeof value === 'object' && value !== null && typeof (value as Json).total_tokens === 'number';
 }
 

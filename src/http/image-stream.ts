@@ -1,0 +1,126 @@
+/**
+ * `stream: true` in the OpenAI dialect: server-sent events as OpenAI sends them.
+ * `image_generation.partial_image` (or `image_edit.*`) as the upstream streams them, then one
+ * `*.completed` per image with its usage. The status line waits for the first event or the first
+ * keep-alive, so a quick failure still gets its JSON error and status; after that, failures are an
+ * `error` event. Keep-alive comments keep proxies with idle limits (100 s is common) from cutting
+ * a slow generation.
+ */
+import type { FastifyReply } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import type { ImageJob, PartialImage } from '../core/job.js';
+import type { Rope } from '../core/rope.js';
+import type { DeliveredImage } from '../output/image-output.js';
+import type { ImagePipeline, ImagesResult } from '../pipeline.js';
+import { toGatewayError } from './errors.js';
+
+export interface ImageStreamContext {
+  pipeline: ImagePipeline;
+  keepAliveMs: number;
+  keyId: string | null;
+  signal: AbortSignal;
+  answered: Promise<void>;
+}
+
+export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: ImageStreamContext): Promise<void> {
+  const events = new SseWriter(reply);
+  const prefix = job.operation === 'edit' ? 'image_edit' : 'image_generation';
+  const keepAlive = setInterval(() => events.comment('keep-alive'), ctx.keepAliveMs);
+  keepAlive.unref();
+  try {
+    const result = await ctx.pipeline.run(job, {
+      keyId: ctx.keyId,
+      signal: ctx.signal,
+      answered: ctx.answered,
+      includeBase64: true,
+      onPartial: (partial) => events.event(`${prefix}.partial_image`, partialEvent(`${prefix}.partial_image`, partial, job)),
+    });
+    for (const image of result.data) events.event(`${prefix}.completed`, completedEvent(`${prefix}.completed`, image, result, job));
+    events.end();
+  } catch (err) {
+    if (!events.started) throw err;
+    const known = toGatewayError(err) ?? new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
+    events.event('error', [Buffer.from(JSON.stringify({ type: 'error', ...known.toEnvelope() }))]);
+    events.end();
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/** Writes SSE to the raw response; the status line goes out with the first write. */
+class SseWriter {
+  started = false;
+
+  constructor(private readonly reply: FastifyReply) {}
+
+  event(type: string, data: readonly Buffer[]): void {
+    this.write([Buffer.from(`event: ${type}\ndata: `), ...data, EVENT_END]);
+  }
+
+  comment(text: string): void {
+    this.write([Buffer.from(`: ${text}\n\n`)]);
+  }
+
+  end(): void {
+    if (this.started && !this.reply.raw.destroyed) this.reply.raw.end();
+  }
+
+  private write(chunks: readonly Buffer[]): void {
+    const raw = this.reply.raw;
+    if (raw.destroyed) return;
+    if (!this.started) {
+      this.started = true;
+      // From here on Fastify leaves the response to us.
+      this.reply.hijack();
+      for (const [name, value] of Object.entries(this.reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+    }
+    // One write per event: a partial image's pieces are as small as the upstream's packets.
+    raw.write(Buffer.concat(chunks));
+  }
+}
+
+const EVENT_END = Buffer.from('\n\n');
+
+interface EventFields {
+  size: string;
+  quality: string;
+  background: string;
+  output_format: string;
+}
+
+/** Fields every image event carries (the spec requires them): the upstream's word, else the job's. */
+function eventFields(job: ImageJob, known: { size?: string; quality?: string; background?: string; outputFormat?: string }): EventFields {
+  return {
+    size: known.size ?? job.size,
+    quality: known.quality ?? job.quality,
+    background: known.background ?? job.background ?? 'auto',
+    output_format: job.outputFormat ?? known.outputFormat ?? 'png',
+  };
+}
+
+function partialEvent(type: string, partial: PartialImage, job: ImageJob): Buffer[] {
+  const fields = { created_at: now(), ...eventFields(job, partial), partial_image_index: partial.partialIndex };
+  return withBase64(type, partial.base64, fields);
+}
+
+function completedEvent(type: string, image: DeliveredImage, result: ImagesResult, job: ImageJob): Buffer[] {
+  const fields = {
+    created_at: now(),
+    ...eventFields(job, result),
+    ...(image.url ? { url: image.url } : {}),
+    ...(image.revised_prompt ? { revised_prompt: image.revised_prompt } : {}),
+    ...(result.usage ? { usage: result.usage } : {}),
+  };
+  return withBase64(type, image.b64_json ?? [], fields);
+}
+
+/** `{"type":..., "b64_json":"<bytes as they are>", ...fields}` without stringifying megabytes. */
+function withBase64(type: string, base64: Rope, fields: Record<string, unknown>): Buffer[] {
+  const rest = JSON.stringify(fields).slice(1);
+  return [Buffer.from(`{"type":${JSON.stringify(type)},"b64_json":"`), ...base64, Buffer.from(`",${rest}`)];
+}
+
+function now(): number {
+  return Math.floor(Date.now() / 1000);
+}
