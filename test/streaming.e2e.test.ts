@@ -233,3 +233,15 @@ describe('behind a proxy with an idle limit', () => {
     expect(streamed.text).toContain('event: image_generation.completed');
   });
 });
+
+describe('every channel kind streams', () => {
+  it('an async task upstream (new-api) gives the completed event when its task is done', async () => {
+    const { startNewApiAsyncSimulator } = await import('../src/simulator/newapi-async.js');
+    const tasks = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 100 }));
+    const file = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${tasks.origin}/v1`, api_key: 'nk', poll_interval: 0.02 }] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file }));
+    const events = await collect(await gw.client.images.generate({ prompt: 'async stream', size: '1024x1024', stream: true, partial_images: 2 }));
+    expect(events.map((e) => e.type)).toEqual(['image_generation.completed']);
+    expect(await describeImage(Buffer.from(events[0]?.b64_json ?? '', 'base64'))).toMatchObject({ width: 1024, height: 1024 });
+  });
+});
