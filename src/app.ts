@@ -5,14 +5,20 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { ApiKeyService } from './billing/api-keys.js';
+import { Credits } from './billing/credits.js';
+import { InMemoryRateLimiter } from './billing/rate-limits.js';
 import { RequestLog } from './billing/request-log.js';
+import { UsageReport } from './billing/usage-report.js';
 import type { Config } from './config.js';
 import { BackgroundWork } from './core/background-work.js';
 import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
 import { ModelCatalogue } from './core/models.js';
+import { Pricing } from './core/pricing.js';
 import { openDatabase, type Database } from './db/database.js';
 import { getOrCreateSetting } from './db/settings.js';
 import { registerAdminChannelRoutes } from './http/admin-channels.js';
+import { registerAdminKeyRoutes } from './http/admin-keys.js';
+import { registerUsageRoutes } from './http/usage-routes.js';
 import { registerFileRoutes } from './http/files.js';
 import { registerHealthRoute } from './http/health.js';
 import { registerOpenAIRoutes } from './http/openai.js';
@@ -102,7 +108,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     urlTtlSeconds: config.urlTtlSeconds,
     retentionSeconds: config.retentionSeconds,
   });
-  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background));
+  const credits = new Credits(db);
+  const prices = new Pricing(config.pricing, catalogue, config.modelAliases);
+  const billing = { credits, prices, onSettleError: (err: unknown, requestId: string) => logger.error({ err, requestId }, 'credit settlement failed') };
+  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), billing);
+  const rateLimiter = new InMemoryRateLimiter();
   const { inputs: inputLimits } = config;
   const urlFetcher = new SafeFetcher({
     maxBytes: MAX_INPUT_IMAGE_BYTES,
@@ -118,7 +128,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
   };
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs });
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter });
+  registerAdminKeyRoutes(http, { keys, credits });
+  registerUsageRoutes(http, { usage: new UsageReport(db), keys });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);
   registerHealthRoute(http, async () => {

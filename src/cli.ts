@@ -11,9 +11,13 @@ const USAGE = `imagegate: an OpenAI-compatible gateway for image generation
 
 Usage:
   imagegate serve                          start the gateway (settings from env vars / IMAGEGATE_CONFIG)
-  imagegate keys create --name NAME        create a client API key and print it once
-  imagegate keys list                      list keys (prefix, name, created, revoked)
+  imagegate keys create --name NAME [--owner O] [--credits USD] [--expires ISO] [--models a,b]
+                       [--ips cidr,..] [--rpm N] [--concurrency N]
+                                           create a client API key and print it once (no --credits: unlimited)
+  imagegate keys list                      list keys (prefix, name, balance, created, state)
   imagegate keys revoke ID_OR_PREFIX       revoke a key
+  imagegate keys credit ID_OR_PREFIX USD [--note TEXT]   add (or with a negative amount, remove) credits
+  imagegate keys ledger ID_OR_PREFIX       the key's credit ledger
   imagegate channels list                  list channels (keys redacted) with their status
   imagegate channels add --name N --kind K --base-url URL --key K [--key K2] [--models a,b|*]
                          [--priority N] [--weight N] [--max-concurrent N] [--timeout S] [--api-version V] [--json '{...}']

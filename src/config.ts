@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { BUILTIN_MODELS, type ModelAlias } from './core/models.js';
+import { BUILTIN_MODELS, ModelCatalogue, type ModelAlias } from './core/models.js';
+import { parsePriceTable, PricingConfigError, type PriceTable } from './core/pricing.js';
 import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
 
@@ -44,6 +45,8 @@ export interface Config {
   logLevel: string;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
+  /** The config file's `pricing:` (micros), over OpenAI's list prices; unset: list prices only. */
+  pricing?: PriceTable;
   /** Channels from the config file's `channels:` list (plus `openai` from OPENAI_API_KEY). */
   channels: ChannelDefinition[];
   routing: RoutingConfig;
@@ -130,6 +133,7 @@ export function loadConfig(env: Env = process.env): Config {
   const openaiKey = get('OPENAI_API_KEY');
   const upstreamTimeoutSeconds = parseDuration('IMAGEGATE_UPSTREAM_TIMEOUT', get('IMAGEGATE_UPSTREAM_TIMEOUT') ?? '300s');
   const openaiBaseUrl = parseBaseUrl(get('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1');
+  const modelAliases = parseModelAliases(file.models);
   return {
     host,
     port,
@@ -149,7 +153,8 @@ export function loadConfig(env: Env = process.env): Config {
     openai: openaiKey
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
       : undefined,
-    modelAliases: parseModelAliases(file.models),
+    modelAliases,
+    pricing: parsePricing(file.pricing, modelAliases),
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
@@ -345,6 +350,20 @@ function parseModelAliases(value: unknown): ModelAlias[] {
       ...(e.params ? { params: e.params as Record<string, unknown> } : {}),
     };
   });
+}
+
+/** The file's `pricing:` mapping (see core/pricing.ts), checked against the built-in models and the aliases. */
+function parsePricing(value: unknown, aliases: readonly ModelAlias[]): PriceTable | undefined {
+  if (value === undefined || value === null) return undefined;
+  const catalogue = ModelCatalogue.withAliases(aliases);
+  try {
+    return parsePriceTable(value, (name) => catalogue.get(name));
+  } catch (err) {
+    if (err instanceof PricingConfigError) {
+      throw new ConfigError(err.field ? `IMAGEGATE_CONFIG: pricing.${err.field}: ${err.message}` : `IMAGEGATE_CONFIG: pricing ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /** For logs: never print credentials embedded in a URL. */

@@ -1,7 +1,11 @@
 /**
- * The one path an ImageJob takes: route to a channel -> normalize the output -> log.
- * Sync requests call it now; streams and task workers will call the same.
+ * The one path an ImageJob takes: check the key may use the model -> reserve credits -> route to
+ * a channel -> normalize the output -> settle what was delivered (or refund) -> log usage.
+ * Sync requests, streams and task workers all call it.
  */
+import { checkModelAllowed } from './billing/access.js';
+import type { KeyIdentity } from './billing/api-keys.js';
+import type { Credits, Reservation } from './billing/credits.js';
 import type { RequestLog } from './billing/request-log.js';
 import { GatewayError } from './core/errors.js';
 import type { ImageJob, ImageUsage, PartialImageListener, ProviderResult } from './core/job.js';
@@ -21,8 +25,39 @@ export interface ImagesResult {
 }
 
 export interface RunContext extends DeliveryContext {
+  /** The caller's key: its model list is checked and, when metered, its credits reserved. */
+  key?: KeyIdentity | null;
   /** Streams: partial images, forwarded as the upstream sends them. */
   onPartial?: PartialImageListener;
+}
+
+/** The size and quality a result was made at, when the upstream said. */
+export interface Resolved {
+  size?: string;
+  quality?: string;
+}
+
+/** Prices in micro-dollars: the most a job may cost, what it did cost the key, and the operator. */
+export interface PriceBook {
+  maxPriceMicros(job: ImageJob): number;
+  finalPriceMicros(job: ImageJob, delivered: number, usage: ImageUsage | undefined, resolved: Resolved): number;
+  costMicros(job: ImageJob, delivered: number, usage: ImageUsage | undefined, resolved: Resolved, costRatio: number): number;
+}
+
+export interface Billing {
+  credits: Credits;
+  prices: PriceBook;
+  /** Settlement failures are logged, never turned into a failed answer: the images exist. */
+  onSettleError: (err: unknown, requestId: string) => void;
+}
+
+interface Outcome {
+  status: number;
+  delivered: number;
+  errorCode?: string | null;
+  priceMicros?: number | null;
+  costMicros?: number | null;
+  resolved?: Resolved;
 }
 
 export class ImagePipeline {
@@ -30,32 +65,52 @@ export class ImagePipeline {
     private readonly router: ChannelRouter,
     private readonly output: ImageOutput,
     private readonly log: RequestLog,
+    private readonly billing: Billing,
     private readonly now: () => number = Date.now,
   ) {}
 
   async run(job: ImageJob, ctx: RunContext): Promise<ImagesResult> {
     const started = this.now();
     const attempts: AttemptRecord[] = [];
+    let reservation: Reservation | null = null;
     try {
+      if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
+      reservation = await this.reserve(job, ctx);
       const routed = await this.router.generate(job, ctx.signal, attempts, ctx.onPartial);
       const data = await this.output.deliver(job, routed.result.images, ctx);
-      this.record(job, ctx, started, attempts, { status: 200, delivered: data.length });
-      return { created: Math.floor(this.now() / 1000), data, ...resolvedParameters(job, routed.result) };
+      const parameters = resolvedParameters(job, routed.result);
+      const resolved = { ...(parameters.size ? { size: parameters.size } : {}), ...(parameters.quality ? { quality: parameters.quality } : {}) };
+      const { prices } = this.billing;
+      const priceMicros = prices.finalPriceMicros(job, data.length, routed.result.usage, resolved);
+      const costMicros = prices.costMicros(job, data.length, routed.result.usage, resolved, routed.channel.costRatio ?? 1);
+      if (reservation) await this.settle(reservation, priceMicros);
+      this.record(job, ctx, started, attempts, { status: 200, delivered: data.length, priceMicros, costMicros, resolved });
+      return { created: Math.floor(this.now() / 1000), data, ...parameters };
     } catch (err) {
+      if (reservation) await this.settle(reservation, 0, err);
       const status = err instanceof GatewayError ? err.status : 500;
       const code = err instanceof GatewayError ? err.code : 'internal_error';
-      this.record(job, ctx, started, attempts, { status, delivered: 0, errorCode: code });
+      this.record(job, ctx, started, attempts, { status, delivered: 0, errorCode: code, priceMicros: reservation ? 0 : null });
       throw err;
     }
   }
 
-  private record(
-    job: ImageJob,
-    ctx: RunContext,
-    started: number,
-    attempts: readonly AttemptRecord[],
-    outcome: { status: number; delivered: number; errorCode?: string | null },
-  ): void {
+  private async reserve(job: ImageJob, ctx: RunContext): Promise<Reservation | null> {
+    if (!ctx.key?.metered) return null;
+    return this.billing.credits.reserve(ctx.key.id, job.id, this.billing.prices.maxPriceMicros(job));
+  }
+
+  /** Charges what was delivered, or (with a failure) refunds it all. */
+  private async settle(reservation: Reservation, chargedMicros: number, failure?: unknown): Promise<void> {
+    try {
+      if (failure === undefined) await this.billing.credits.settle(reservation, chargedMicros);
+      else await this.billing.credits.refund(reservation, failure instanceof GatewayError ? (failure.code ?? 'failed') : 'failed');
+    } catch (err) {
+      this.billing.onSettleError(err, reservation.requestId);
+    }
+  }
+
+  private record(job: ImageJob, ctx: RunContext, started: number, attempts: readonly AttemptRecord[], outcome: Outcome): void {
     const last = attempts.at(-1);
     this.log.record({
       id: job.id,
@@ -71,6 +126,10 @@ export class ImagePipeline {
       upstream_latency_ms: last ? last.latencyMs : null,
       attempts: attempts.length > 0 ? JSON.stringify(attempts.map((a) => ({ channel: a.channel, outcome: a.outcome, latency_ms: a.latencyMs }))) : null,
       created_at: started,
+      size: outcome.resolved?.size ?? job.size,
+      quality: outcome.resolved?.quality ?? job.quality,
+      price_micros: outcome.priceMicros ?? null,
+      cost_micros: outcome.costMicros ?? null,
     });
   }
 }

@@ -72,9 +72,26 @@ describe('imagegate CLI', () => {
     expect(listed.stdout).not.toContain(key);
     const revoked = await runCli(['keys', 'revoke', key.slice(0, 10)]);
     expect(revoked.status).toBe(0);
-    expect((await runCli(['keys', 'list'])).stdout).toMatch(/billing-app\s+created \S+\s+revoked/);
+    expect((await runCli(['keys', 'list'])).stdout).toMatch(/billing-app\s+unlimited\s+created \S+\s+revoked/);
     expect((await runCli(['keys', 'revoke', 'ig-nothing'])).status).toBe(1);
     expect((await runCli(['keys', 'create'])).status).toBe(2);
+  });
+
+  it('keys with credits and limits: create, credit, ledger; bad flags exit 2 naming the flag', async () => {
+    const created = await runCli(['keys', 'create', '--name', 'metered', '--credits', '2.5', '--rpm', '60', '--models', 'gpt-image-2,dall-e-3']);
+    expect(created.status).toBe(0);
+    const prefix = created.stdout.trim().slice(0, 10);
+    expect((await runCli(['keys', 'list'])).stdout).toMatch(/metered\s+\$2\.50\s/);
+    const credited = await runCli(['keys', 'credit', prefix, '1.25', '--note', 'top-up']);
+    expect(credited.stdout.trim()).toBe("balance of 'metered': $3.75");
+    const ledger = (await runCli(['keys', 'ledger', prefix])).stdout.trim().split('\n');
+    expect(ledger.map((line) => line.split(/\s+/).slice(1, 3))).toEqual([
+      ['grant', '$2.50'],
+      ['grant', '$1.25'],
+    ]);
+    const bad = await runCli(['keys', 'create', '--name', 'x', '--rpm', 'fast']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--rpm');
   });
 
   it('invalid config fails at start with one line naming the variable', async () => {

@@ -42,6 +42,8 @@ export interface Channel {
    * generation body as the client sent it, for relays that take `image` there themselves.
    */
   readonly referenceImages?: ReferenceImageMode;
+  /** What this channel costs relative to OpenAI's list prices (a reseller at 80% is 0.8); default 1. */
+  readonly costRatio?: number;
 }
 
 export const REFERENCE_IMAGE_MODES = ['edits', 'inline'] as const;

@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import * as initial from './migrations/0001_initial.js';
+import * as accounts from './migrations/0002_accounts.js';
 import type { Tables } from './schema.js';
 
 export type Db = Kysely<Tables>;
@@ -19,6 +20,7 @@ export interface Database {
 /** Plain ordered list: works the same from source (tsx) and from a bundle. */
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_accounts': accounts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

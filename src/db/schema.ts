@@ -10,6 +10,31 @@ export interface ApiKeysTable {
   secret_hash: string;
   created_at: number;
   revoked_at: number | null;
+  owner: string | null;
+  /** Credits left in micro-dollars; null: unlimited. */
+  balance_micros: number | null;
+  expires_at: number | null;
+  /** JSON list of model ids; null: every model. */
+  allowed_models: string | null;
+  /** JSON list of addresses/CIDRs; null: any client address. */
+  allowed_ips: string | null;
+  /** Requests per minute; null: unlimited. */
+  rpm: number | null;
+  max_concurrent: number | null;
+  enabled: Generated<number>;
+}
+
+export interface CreditLedgerTable {
+  id: string;
+  key_id: string;
+  kind: 'grant' | 'reserve' | 'release' | 'refund';
+  /** Signed: what the entry did to the balance. */
+  amount_micros: number;
+  request_id: string | null;
+  /** `<request id>:reserve` / `<request id>:settle`, unique: a request is reserved and settled once. */
+  entry_key: string | null;
+  note: string | null;
+  created_at: number;
 }
 
 export interface ChannelsTable {
@@ -45,6 +70,12 @@ export interface RequestLogTable {
   /** JSON: [{channel, outcome, latency_ms}], one per upstream attempt. */
   attempts: string | null;
   created_at: number;
+  size: string | null;
+  quality: string | null;
+  /** What the key was charged. */
+  price_micros: number | null;
+  /** What the upstream cost the operator (list price times the channel's cost ratio). */
+  cost_micros: number | null;
 }
 
 export interface ImagesTable {
@@ -70,11 +101,13 @@ export interface Tables {
   request_log: RequestLogTable;
   images: ImagesTable;
   settings: SettingsTable;
+  credit_ledger: CreditLedgerTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ChannelRow = Selectable<ChannelsTable>;
 export type NewRequestLog = Insertable<RequestLogTable>;
 export type NewImage = Insertable<ImagesTable>;
+export type LedgerRow = Selectable<CreditLedgerTable>;
 // Generated is re-exported for later tables with database-made columns.
 export type { Generated };

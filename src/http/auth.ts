@@ -1,6 +1,7 @@
 /** `Authorization: Bearer <key>` for every /v1 route. */
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeyService, KeyIdentity } from '../billing/api-keys.js';
+import { checkClientAddress, checkKeyUsable } from '../billing/access.js';
 import { invalidApiKey } from '../core/errors.js';
 import { maskSecret } from './redact.js';
 
@@ -25,6 +26,8 @@ export function createAuthHook(keys: ApiKeyService) {
     }
     const identity = await keys.authenticate(token);
     if (!identity) throw invalidApiKey(`Incorrect API key provided: ${maskSecret(token)}.`);
+    checkKeyUsable(identity.policy, Date.now());
+    checkClientAddress(identity.policy, request.ip);
     request.apiKey = identity;
   };
 }

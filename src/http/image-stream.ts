@@ -7,6 +7,7 @@
  * a slow generation.
  */
 import type { FastifyReply } from 'fastify';
+import type { KeyIdentity } from '../billing/api-keys.js';
 import { GatewayError } from '../core/errors.js';
 import type { ImageJob, PartialImage } from '../core/job.js';
 import type { Rope } from '../core/rope.js';
@@ -17,6 +18,7 @@ import { toGatewayError } from './errors.js';
 export interface ImageStreamContext {
   pipeline: ImagePipeline;
   keepAliveMs: number;
+  key: KeyIdentity | null;
   keyId: string | null;
   signal: AbortSignal;
   answered: Promise<void>;
@@ -29,6 +31,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
   keepAlive.unref();
   try {
     const result = await ctx.pipeline.run(job, {
+      key: ctx.key,
       keyId: ctx.keyId,
       signal: ctx.signal,
       answered: ctx.answered,

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { modelNotFound } from '../core/errors.js';
 import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInput } from '../core/image-request.js';
 import type { ModelCatalogue, ModelSpec } from '../core/models.js';
+import type { RateLimiter } from '../billing/rate-limits.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
 import { readImageForm } from './image-form.js';
@@ -16,6 +17,7 @@ export interface OpenAIRoutesDeps {
   uploadLimitBytes: number;
   /** Streams: a comment this often while nothing else is sent. */
   streamKeepAliveMs: number;
+  limiter: RateLimiter;
   /** Label for /v1/models: is this model served only by the demo channel? */
   isDemoOnly: (modelId: string) => boolean;
 }
@@ -24,17 +26,19 @@ const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation
 
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
   const images = (endpoint: ImageEndpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
+    await admit(request, reply, deps.limiter);
     const signal = abortOnClientClose(request, reply);
     const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
-    const keyId = request.apiKey?.id ?? null;
+    const key = request.apiKey;
+    const keyId = key?.id ?? null;
     if (job.stream) {
-      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, keyId, signal, answered });
+      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered });
       return reply;
     }
-    const result = await deps.pipeline.run(job, { keyId, signal, answered });
+    const result = await deps.pipeline.run(job, { key, keyId, signal, answered });
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
     return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));
@@ -50,6 +54,15 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     if (!spec) throw modelNotFound(request.params.model);
     return renderModel(spec, deps);
   });
+}
+
+/** The key's RPM and concurrency limits (429 when over); the slot is freed when the answer is done. */
+async function admit(request: FastifyRequest, reply: FastifyReply, limiter: RateLimiter): Promise<void> {
+  const key = request.apiKey;
+  if (!key) return;
+  const admission = await limiter.admit(key.id, { rpm: key.policy.rpm, maxConcurrent: key.policy.maxConcurrent });
+  void reply.headers(admission.headers);
+  reply.raw.once('close', () => admission.release());
 }
 
 /** JSON bodies as they are; multipart forms read into text fields plus uploaded images. */

@@ -50,6 +50,7 @@ export function parseChannelDefinition(raw: unknown, defaults: { timeoutSeconds:
     ...optionalString(body, 'api_version', 'apiVersion'),
     ...pollInterval(body),
     ...referenceImages(body),
+    ...costRatio(body),
   });
 }
 
@@ -82,6 +83,7 @@ export function toRaw(def: ChannelDefinition): Raw {
     ...(def.apiVersion ? { api_version: def.apiVersion } : {}),
     ...(def.pollIntervalMs !== undefined ? { poll_interval: def.pollIntervalMs / 1000 } : {}),
     ...(def.referenceImages ? { reference_images: def.referenceImages } : {}),
+    ...(def.costRatio !== undefined ? { cost_ratio: def.costRatio } : {}),
   };
 }
 
@@ -188,6 +190,11 @@ function referenceImages(body: Raw): { referenceImages?: ReferenceImageMode } {
     throw new ChannelDefinitionError('reference_images', `reference_images must be one of ${REFERENCE_IMAGE_MODES.join(', ')}`);
   }
   return { referenceImages: value as ReferenceImageMode };
+}
+
+function costRatio(body: Raw): { costRatio?: number } {
+  const ratio = optionalNumber(body, 'cost_ratio', 0, 1000);
+  return ratio === undefined ? {} : { costRatio: ratio };
 }
 
 function optionalNumber(body: Raw, field: string, min: number, max: number): number | undefined {

@@ -1,0 +1,119 @@
+/**
+ * Credits: reserve on accept, settle what was delivered, refund failures. Every step is one
+ * transaction of a conditional balance update plus an append-only ledger row, so concurrent
+ * requests can never overspend (the update only happens while the balance covers it) and a
+ * request is settled at most once (its ledger entry key is unique). Amounts are micro-dollars.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { GatewayError } from '../core/errors.js';
+import type { Db } from '../db/database.js';
+import type { LedgerRow } from '../db/schema.js';
+
+/** What a request holds until it settles; null reservation: the key is unlimited. */
+export interface Reservation {
+  keyId: string;
+  requestId: string;
+  amountMicros: number;
+}
+
+export class Credits {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes `amount` from the key's balance for this request; 402 when the balance cannot cover it. */
+  async reserve(keyId: string, requestId: string, amountMicros: number): Promise<Reservation | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const taken = await trx
+        .updateTable('api_keys')
+        .set({ balance_micros: sql<number>`balance_micros - ${amountMicros}` })
+        .where('id', '=', keyId)
+        .where('balance_micros', '>=', amountMicros)
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 0) {
+        const key = await trx.selectFrom('api_keys').select('balance_micros').where('id', '=', keyId).executeTakeFirst();
+        if (!key || key.balance_micros === null) return null; // unlimited (or an env key)
+        throw insufficientQuota(amountMicros, key.balance_micros);
+      }
+      await trx.insertInto('credit_ledger').values(this.entry(keyId, 'reserve', -amountMicros, requestId, 'reserve')).execute();
+      return { keyId, requestId, amountMicros };
+    });
+  }
+
+  /** Charges `chargedMicros` (at most the reservation) and gives the rest back. Idempotent. */
+  async settle(reservation: Reservation, chargedMicros: number): Promise<void> {
+    const charged = Math.max(0, Math.min(chargedMicros, reservation.amountMicros));
+    await this.close(reservation, 'release', reservation.amountMicros - charged, `charged ${charged}`);
+  }
+
+  /** Gives the whole reservation back (nothing was delivered). Idempotent. */
+  async refund(reservation: Reservation, reason: string): Promise<void> {
+    await this.close(reservation, 'refund', reservation.amountMicros, reason);
+  }
+
+  /** Adds (or with a negative amount, removes) credits, as the operator says. */
+  async grant(keyId: string, amountMicros: number, note: string | null): Promise<number | null> {
+    return this.db.transaction().execute(async (trx) => {
+      const key = await trx
+        .updateTable('api_keys')
+        .set({ balance_micros: sql<number>`coalesce(balance_micros, 0) + ${amountMicros}` })
+        .where('id', '=', keyId)
+        .returning('balance_micros')
+        .executeTakeFirst();
+      if (!key) return null;
+      await trx.insertInto('credit_ledger').values({ ...this.entry(keyId, 'grant', amountMicros, null, null), note }).execute();
+      return key.balance_micros;
+    });
+  }
+
+  async ledger(keyId: string, limit = 1000): Promise<LedgerRow[]> {
+    return this.db.selectFrom('credit_ledger').selectAll().where('key_id', '=', keyId).orderBy('created_at').orderBy('id').limit(limit).execute();
+  }
+
+  /** The settlement row goes in first: a second settlement of the same request inserts nothing and changes nothing. */
+  private async close(reservation: Reservation, kind: 'release' | 'refund', amountMicros: number, note: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('credit_ledger')
+        .values({ ...this.entry(reservation.keyId, kind, amountMicros, reservation.requestId, 'settle'), note })
+        .onConflict((oc) => oc.column('entry_key').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0 || amountMicros === 0) return;
+      await trx
+        .updateTable('api_keys')
+        .set({ balance_micros: sql<number>`balance_micros + ${amountMicros}` })
+        .where('id', '=', reservation.keyId)
+        .execute();
+    });
+  }
+
+  private entry(keyId: string, kind: LedgerRow['kind'], amountMicros: number, requestId: string | null, phase: 'reserve' | 'settle' | null) {
+    return {
+      id: randomUUID(),
+      key_id: keyId,
+      kind,
+      amount_micros: amountMicros,
+      request_id: requestId,
+      entry_key: requestId && phase ? `${requestId}:${phase}` : null,
+      note: null,
+      created_at: this.now(),
+    };
+  }
+}
+
+function insufficientQuota(neededMicros: number, balanceMicros: number): GatewayError {
+  return new GatewayError(
+    402,
+    'insufficient_quota',
+    'insufficient_quota',
+    null,
+    `You exceeded your current quota: this request needs up to ${usd(neededMicros)} and the key has ${usd(balanceMicros)} left.`,
+  );
+}
+
+/** `$2.50`, `$0.016`, `$0.01089`: cents always, further digits only when they are not 0. */
+export function usd(micros: number): string {
+  return `$${(micros / 1_000_000).toFixed(6).replace(/(\.\d\d\d*?)0+$/, '$1')}`;
+}

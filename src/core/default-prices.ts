@@ -1,0 +1,125 @@
+/**
+ * OpenAI's public list prices for every catalogue model, in micro-dollars (1 USD = 1,000,000).
+ * They are the client price unless the operator's `pricing:` overrides them, and always the
+ * operator's cost basis (times a channel's cost_ratio). Pure data.
+ *
+ * Sources (checked 2026; openai.com itself is not in the reference corpus, so these are
+ * pages quoting OpenAI's pricing page / model pages / image calculator, each cross-checked
+ * against at least one other):
+ * - gpt-image-1: per image 0.011/0.042/0.167 (1024x1024) and 0.016/0.063/0.25 (1024x1536,
+ *   1536x1024); tokens $5 text in, $10 image in, $40 image out per 1M. burncloud.com and
+ *   findllms.com model pages; fal.ai; community.openai.com/t/1275254 (output token counts).
+ * - gpt-image-1-mini: 0.005/0.011/0.036 and 0.006/0.015/0.052; tokens $2 / $2.50 / $8.
+ *   aifreeapi.com (gpt-image-1-mini pricing, Mar 2026), howtonotcode.com, docs.apiyi.com.
+ * - gpt-image-1.5: 0.009/0.034/0.133 and 0.013/0.05/0.2; tokens $5 / $8 / $32 (text output
+ *   $10). llmreference.com, aifreeapi.com, imagine.art (quoting the pricing page).
+ * - gpt-image-2: tokens $5 text in, $8 image in, $30 image out (text output $10) per 1M:
+ *   xairouter.com ("updated from OpenAI's official model page ... and pricing page"),
+ *   llmreference.com, robotsatlas.com, ai-primer.com. OpenAI publishes no per-image table
+ *   for it, only a calculator in the image generation guide; its output token count is
+ *   `gptImage2OutputTokens` below (community.openai.com/t/1382699, which reproduces the
+ *   calculator's code; it matches every calculator figure quoted in
+ *   community.openai.com/t/1379464: 1024x1024 high 7,024 tokens, 1536x1024 5,488,
+ *   1792x1024 5,063, 3584x2048 12,329). Per-image prices here are those tokens x $30/1M,
+ *   rounded up to whole micros, e.g. 1024x1024 low/medium/high = $0.00588/$0.05268/$0.21072
+ *   (OpenAI's calculator shows $0.006/$0.053/$0.211), 1024x1536 = $0.00474/$0.04116/$0.16464
+ *   ($0.005/$0.041/$0.165). Larger sizes cost far less than their pixel count suggests:
+ *   3840x2160 high is 13,342 tokens ($0.40026), not 7.9 x the 1024x1024 price.
+ * - dall-e-3: standard 0.04 (1024x1024) / 0.08 (1792x1024, 1024x1792); hd 0.08 / 0.12.
+ * - dall-e-2: 0.016 (256x256), 0.018 (512x512), 0.02 (1024x1024).
+ *   Both from docs.dev.xavier.icvr.xyz model pages (quoting OpenAI) and OpenAI's long-standing
+ *   list; unchanged since 2023.
+ * The gpt-image-2 snapshot and relay names (gpt-image-2-vip, -pro, -beta, -1k, -2k, -4k, the
+ * dated snapshot) have no entry: Pricing falls back from them to their upstream model
+ * gpt-image-2. Cached-input discounts are not modelled (usage does not report cached tokens
+ * for the Image API), so cached tokens are priced as uncached: the client never pays less
+ * than the list, the operator may pay less.
+ */
+import type { ModelPrice, PriceTable } from './pricing.js';
+
+/** micros from a USD literal; Math.round because 0.011 * 1e6 is 11000.000000000002. */
+const usd = (value: number): number => Math.round(value * 1_000_000);
+
+type Cells = Record<string, number>;
+
+/** The same three-quality row for the two 1.5-megapixel sizes. */
+function gptTable(square: [number, number, number], oblong: [number, number, number]): Record<string, Cells> {
+  const row = ([low, medium, high]: [number, number, number]): Cells => ({ low: usd(low), medium: usd(medium), high: usd(high) });
+  return { '1024x1024': row(square), '1536x1024': row(oblong), '1024x1536': row(oblong) };
+}
+
+const tokens = (textInput: number, imageInput: number, imageOutput: number, textOutput?: number): ModelPrice['tokens'] => ({
+  textInput: usd(textInput),
+  imageInput: usd(imageInput),
+  imageOutput: usd(imageOutput),
+  ...(textOutput !== undefined ? { textOutput: usd(textOutput) } : {}),
+});
+
+/** gpt-image-2's quality factor in OpenAI's calculator. */
+const GPT_IMAGE_2_QUALITY_FACTORS: Readonly<Record<string, number>> = { low: 16, medium: 48, high: 96 };
+
+/**
+ * Image output tokens of one gpt-image-2 image: OpenAI's image calculator (see the sources
+ * above). Integer arithmetic throughout, as in the calculator. Undefined for a quality it
+ * does not know (`auto` is the caller's to expand).
+ */
+export function gptImage2OutputTokens(quality: string, width: number, height: number): number | undefined {
+  const factor = GPT_IMAGE_2_QUALITY_FACTORS[quality];
+  if (factor === undefined) return undefined;
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  const shortFactor = Math.floor((2 * factor * short + long) / (2 * long));
+  // At most 96 * 96 * (2e6 + 8.3e6) ~ 9.5e10: exact in a double.
+  return Math.ceil((factor * shortFactor * (2_000_000 + width * height)) / 4_000_000);
+}
+
+export const GPT_IMAGE_2_OUTPUT_PER_MILLION = usd(30);
+
+/** gpt-image-2's enumerated sizes, priced as output tokens x $30/1M rounded up to micros. */
+function gptImage2Table(): Record<string, Cells> {
+  const sizes = ['1024x1024', '1536x1024', '1024x1536', '2048x2048', '2048x1152', '3840x2160', '2160x3840'];
+  const table: Record<string, Cells> = {};
+  for (const size of sizes) {
+    const [width, height] = size.split('x').map(Number) as [number, number];
+    const cells: Cells = {};
+    for (const quality of Object.keys(GPT_IMAGE_2_QUALITY_FACTORS)) {
+      const outputTokens = gptImage2OutputTokens(quality, width, height) ?? 0;
+      cells[quality] = Math.ceil((outputTokens * GPT_IMAGE_2_OUTPUT_PER_MILLION) / 1_000_000);
+    }
+    table[size] = cells;
+  }
+  return table;
+}
+
+export const DEFAULT_PRICES: PriceTable = {
+  'gpt-image-2': {
+    perImage: gptImage2Table(),
+    tokens: tokens(5, 8, 30, 10),
+  },
+  'gpt-image-1.5': {
+    perImage: gptTable([0.009, 0.034, 0.133], [0.013, 0.05, 0.2]),
+    tokens: tokens(5, 8, 32, 10),
+  },
+  'gpt-image-1': {
+    perImage: gptTable([0.011, 0.042, 0.167], [0.016, 0.063, 0.25]),
+    tokens: tokens(5, 10, 40),
+  },
+  'gpt-image-1-mini': {
+    perImage: gptTable([0.005, 0.011, 0.036], [0.006, 0.015, 0.052]),
+    tokens: tokens(2, 2.5, 8),
+  },
+  'dall-e-3': {
+    perImage: {
+      '1024x1024': { standard: usd(0.04), hd: usd(0.08) },
+      '1792x1024': { standard: usd(0.08), hd: usd(0.12) },
+      '1024x1792': { standard: usd(0.08), hd: usd(0.12) },
+    },
+  },
+  'dall-e-2': {
+    perImage: {
+      '256x256': { standard: usd(0.016) },
+      '512x512': { standard: usd(0.018) },
+      '1024x1024': { standard: usd(0.02) },
+    },
+  },
+};

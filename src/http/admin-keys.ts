@@ -1,0 +1,96 @@
+/**
+ * /admin/api/keys: client keys with their credits and limits, and the credit ledger. The secret
+ * is shown once, in the answer that creates it. Money goes out in USD (and exact micros).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ApiKeyService, KeySummary } from '../billing/api-keys.js';
+import type { Credits } from '../billing/credits.js';
+import { parseKeySettings, usdToMicros } from '../billing/key-settings.js';
+import { GatewayError, invalidRequest } from '../core/errors.js';
+import type { LedgerRow } from '../db/schema.js';
+
+export interface AdminKeysDeps {
+  keys: ApiKeyService;
+  credits: Credits;
+}
+
+type IdParams = { Params: { id: string } };
+
+export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits }: AdminKeysDeps): void {
+  const find = async (id: string): Promise<KeySummary> => {
+    const key = await keys.get(id);
+    if (!key) throw new GatewayError(404, 'invalid_request_error', 'key_not_found', 'id', `No key '${id}'.`);
+    return key;
+  };
+
+  app.get('/admin/api/keys', async () => ({ object: 'list', data: (await keys.list()).map(renderKey) }));
+
+  app.post('/admin/api/keys', async (request, reply) => {
+    const settings = parseKeySettings(request.body, 'create');
+    const created = await keys.create(settings);
+    if (settings.creditsMicros) await credits.grant(created.id, settings.creditsMicros, 'initial credits');
+    return reply.status(201).send({ ...renderKey(await find(created.id)), key: created.key });
+  });
+
+  app.get<IdParams>('/admin/api/keys/:id', async (request) => renderKey(await find(request.params.id)));
+
+  app.patch<IdParams>('/admin/api/keys/:id', async (request) => {
+    const current = await find(request.params.id);
+    const updated = await keys.update(current.id, parseKeySettings(request.body, 'update'));
+    return renderKey(updated ?? current);
+  });
+
+  app.delete<IdParams>('/admin/api/keys/:id', async (request, reply) => {
+    const key = await find(request.params.id);
+    await keys.revoke(key.id);
+    return reply.status(204).send();
+  });
+
+  app.post<IdParams>('/admin/api/keys/:id/credits', async (request) => {
+    const key = await find(request.params.id);
+    const body = (request.body ?? {}) as Record<string, unknown>;
+    const amount = usdToMicros(body.amount, 'amount', true);
+    if (amount === 0) throw invalidRequest('amount', 'invalid_value', 'amount must not be 0.');
+    const note = typeof body.note === 'string' ? body.note.slice(0, 500) : null;
+    const balance = await credits.grant(key.id, amount, note);
+    return { id: key.id, balance_micros: balance, credits: balance === null ? null : balance / 1_000_000 };
+  });
+
+  app.get<IdParams>('/admin/api/keys/:id/ledger', async (request) => {
+    const key = await find(request.params.id);
+    return { object: 'list', data: (await credits.ledger(key.id)).map(renderEntry) };
+  });
+}
+
+function renderKey(key: KeySummary) {
+  const { policy } = key;
+  return {
+    id: key.id,
+    object: 'api_key',
+    name: key.name,
+    prefix: key.prefix,
+    owner: key.owner,
+    credits: key.balanceMicros === null ? null : key.balanceMicros / 1_000_000,
+    balance_micros: key.balanceMicros,
+    enabled: policy.enabled,
+    expires_at: policy.expiresAt === null ? null : new Date(policy.expiresAt).toISOString(),
+    allowed_models: policy.allowedModels,
+    allowed_ips: policy.allowedIps,
+    rpm: policy.rpm,
+    max_concurrent: policy.maxConcurrent,
+    created_at: new Date(key.createdAt).toISOString(),
+    revoked_at: key.revokedAt === null ? null : new Date(key.revokedAt).toISOString(),
+  };
+}
+
+function renderEntry(row: LedgerRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    amount: row.amount_micros / 1_000_000,
+    amount_micros: row.amount_micros,
+    request_id: row.request_id,
+    note: row.note,
+    created_at: new Date(row.created_at).toISOString(),
+  };
+}
