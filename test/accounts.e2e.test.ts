@@ -3,23 +3,16 @@
  * what was delivered, refunds, token pricing, RPM and concurrency limits with OpenAI's headers,
  * access rules, the admin keys API and the usage reports.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 
 const runPostgres = await postgresAvailable();
 const ADMIN = 'admin-secret';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-function later<T extends { close(): Promise<void> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
+closeAfterEach();
 
 async function setup(simOpts: OpenAISimulatorOptions = {}, env: Record<string, string> = {}): Promise<{ gw: TestGateway; sim: RunningSimulator }> {
   const sim = later(await startOpenAISimulator(simOpts));
@@ -74,7 +67,7 @@ const SMALL_PRICE = 16_000;
 function concurrencySuite(database: 'sqlite' | 'postgres') {
   it(`200 concurrent requests on credits for exactly 50 images: 50 succeed, 150 get 402, the balance ends at 0 (${database})`, async () => {
     const pg = database === 'postgres' ? await createTestDatabase() : undefined;
-    if (pg) cleanup.push(() => pg.drop());
+    if (pg) onCleanup(() => pg.drop());
     const { gw } = await setup({ latencyMs: 30 }, pg ? { DATABASE_URL: pg.url } : {});
     const key = await createKey(gw, { credits: (50 * SMALL_PRICE) / 1_000_000 });
     const results = await Promise.all(Array.from({ length: 200 }, () => generate(gw, key.key, SMALL)));

@@ -4,7 +4,7 @@
  * upstream protocol (OpenAI, relay, Azure, new-api async, task API) through the official SDK.
  */
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startAzureOpenAISimulator } from '../src/simulator/azure-openai.js';
 import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
@@ -13,16 +13,9 @@ import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-function later<T extends { close(): Promise<void> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
+closeAfterEach();
 
 async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
   const file = await writeConfigFile({ channels });
@@ -339,7 +332,7 @@ describe('channel operations', () => {
 describe.skipIf(!runPostgres)('channels on PostgreSQL', () => {
   it('config and admin channels, failover and key disabling persist in PostgreSQL', async () => {
     const pg = await createTestDatabase();
-    cleanup.push(() => pg.drop());
+    onCleanup(() => pg.drop());
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'good-key-pg-1234' }));
     const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const gw = await gatewayWith([{ name: 'a', kind: 'openai-compatible', base_url: a.baseURL, api_keys: ['bad-key-pg-0000', 'good-key-pg-1234'], priority: 1 }], { DATABASE_URL: pg.url });

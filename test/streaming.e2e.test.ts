@@ -8,21 +8,14 @@ import { createServer as createTcpServer, connect, type Server as TcpServer, typ
 import type { AddressInfo } from 'node:net';
 import { toFile } from 'openai';
 import sharp from 'sharp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
+import { closeAfterEach, later } from './helpers/cleanup.js';
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (cleanup.length > 0) await cleanup.pop()?.();
-});
-
-function later<T extends { close(): Promise<void> }>(thing: T): T {
-  cleanup.push(() => thing.close());
-  return thing;
-}
+closeAfterEach();
 
 async function upstream(opts: OpenAISimulatorOptions = {}): Promise<RunningSimulator> {
   return later(await startOpenAISimulator(opts));

@@ -47,16 +47,7 @@ export class HttpTransport implements Transport {
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
-      const res = await this.agent.request({
-        origin: new URL(req.url).origin,
-        path: pathOf(req.url),
-        method: req.method,
-        headers: req.headers,
-        body: req.body ?? null,
-        signal: signal.signal,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
+      const res = await this.dispatch(req, signal);
       const chunks = await readChunks(res.body, Number(res.headers['content-length'] ?? 0));
       let joined: Buffer | undefined;
       return {
@@ -78,16 +69,7 @@ export class HttpTransport implements Transport {
   async open(req: UpstreamRequest): Promise<StreamingResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
-      const res = await this.agent.request({
-        origin: new URL(req.url).origin,
-        path: pathOf(req.url),
-        method: req.method,
-        headers: req.headers,
-        body: req.body ?? null,
-        signal: signal.signal,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      });
+      const res = await this.dispatch(req, signal);
       return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(res.body, req, signal) };
     } catch (err) {
       signal.dispose();
@@ -97,6 +79,19 @@ export class HttpTransport implements Transport {
 
   close(): Promise<void> {
     return this.agent.close();
+  }
+
+  private dispatch(req: UpstreamRequest, signal: CombinedSignal) {
+    return this.agent.request({
+      origin: new URL(req.url).origin,
+      path: pathOf(req.url),
+      method: req.method,
+      headers: req.headers,
+      body: req.body ?? null,
+      signal: signal.signal,
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
+    });
   }
 }
 

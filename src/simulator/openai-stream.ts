@@ -3,6 +3,7 @@
 // image, `partial_images` previews then one completed event, written `event: <type>\ndata: <json>\n\n`.
 // This module only frames, paces and breaks streams; what the images are is the caller's.
 import type { SimStreamResponse } from './http-server.js';
+import { sleep } from './wire.js';
 import { SimApiError, type JsonObject } from './openai-params.js';
 
 /** `image_generation` for generations, `image_edit` for edits. */
@@ -210,19 +211,6 @@ function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** Resolves after `ms`, or early when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0 || signal?.aborted === true) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Never resolves without a signal: a stalled stream stays stalled until its client leaves. */
 function untilAborted(signal: AbortSignal | undefined): Promise<void> {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { startSimulatorServer, type SimRequest, type SimResponse } from './http-server.js';
+import { sleep } from './wire.js';
 import { describeForm, isMultipart, parseMultipart, type MultipartForm, type RecordedForm } from './multipart.js';
 import { parseJsonEdit, parseMultipartEdit, parseVariation, type EditPlan, type VariationPlan } from './openai-edits.js';
 import { openImageStream, malformedStream, type StreamEventPrefix, type StreamFault, type StreamSource } from './openai-stream.js';
@@ -178,19 +179,6 @@ function requestId(): string {
   return `req_${randomBytes(16).toString('hex')}`;
 }
 
-/** Resolves after `ms`, or early when `signal` aborts (nobody is waiting any more). */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted === true) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 function headerValue(headers: Record<string, string | undefined>, name: string): string | undefined {
   const direct = headers[name];

@@ -41,3 +41,17 @@ export function safeDecode(segment: string): string {
     return segment;
   }
 }
+
+/** Resolves after `ms`, or early when `signal` aborts (nobody is waiting any more). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
