@@ -19,6 +19,13 @@ import { getOrCreateSetting } from './db/settings.js';
 import { registerAdminChannelRoutes } from './http/admin-channels.js';
 import { registerAdminKeyRoutes } from './http/admin-keys.js';
 import { registerUsageRoutes } from './http/usage-routes.js';
+import { registerAdminTaskRoutes } from './http/admin-tasks.js';
+import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
+import { TaskService } from './tasks/task-service.js';
+import { TaskStore } from './tasks/task-store.js';
+import { TaskWorker } from './tasks/task-worker.js';
+import { WebhookSecrets } from './tasks/webhook-secrets.js';
+import { WebhookOutbox } from './tasks/webhooks.js';
 import { registerFileRoutes } from './http/files.js';
 import { registerHealthRoute } from './http/health.js';
 import { registerOpenAIRoutes } from './http/openai.js';
@@ -112,8 +119,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const prices = new Pricing(config.pricing, catalogue, config.modelAliases);
   const billing = { credits, prices, onSettleError: (err: unknown, requestId: string) => logger.error({ err, requestId }, 'credit settlement failed') };
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), billing);
-  const rateLimiter = new InMemoryRateLimiter();
   const { inputs: inputLimits } = config;
+  const rateLimiter = new InMemoryRateLimiter();
+  const sign = (name: string) => output.signedUrl(name);
+  const webhookFetcher = new SafeFetcher({
+    maxBytes: 64 * 1024,
+    timeoutMs: 10_000,
+    maxRedirects: 0,
+    allowPrivate: inputLimits.allowPrivateUrls,
+    allowAddresses: inputLimits.allowedPrivateAddresses,
+  });
+  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: new WebhookSecrets(db), onError: (err) => logger.error({ err }, 'webhook outbox failed') });
+  const taskStore = new TaskStore(db);
+  const taskConfig = config.tasks;
+  let wakeWorkers = () => {};
+  const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, wake: () => wakeWorkers() });
+  const worker = new TaskWorker({
+    store: taskStore,
+    pipeline,
+    credits,
+    catalogue,
+    outbox,
+    sign,
+    concurrency: taskConfig.workers,
+    leaseMs: taskConfig.leaseMs,
+    pollMs: taskConfig.pollMs,
+    onError: (err, taskId) => logger.error({ err, taskId }, 'task worker failed'),
+  });
+  wakeWorkers = () => worker.wake();
   const urlFetcher = new SafeFetcher({
     maxBytes: MAX_INPUT_IMAGE_BYTES,
     timeoutMs: inputLimits.fetchTimeoutMs,
@@ -128,7 +161,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
   };
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter });
+  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
+  registerNewApiTaskRoutes(http, { tasks, sign });
+  registerAdminTaskRoutes(http, { store: taskStore, outbox, sign });
   registerAdminKeyRoutes(http, { keys, credits });
   registerUsageRoutes(http, { usage: new UsageReport(db), keys });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
@@ -166,6 +201,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       } else if (inputLimits.allowedPrivateAddresses.length > 0) {
         logger.warn({ addresses: inputLimits.allowedPrivateAddresses }, 'IMAGEGATE_ALLOW_PRIVATE_URLS: these private addresses may be fetched as image URLs');
       }
+      worker.start();
+      outbox.start(taskConfig.pollMs);
       if (registry.isDemoOnly()) {
         logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
       }
@@ -177,10 +214,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       sweeper.stop();
       registry.stop();
       tester.stop();
+      await worker.stop();
       await http.close();
+      await outbox.drain();
       await background.drain();
       await httpTransport.close();
       await urlFetcher.close();
+      await webhookFetcher.close();
       await database.close();
     },
   };

@@ -53,6 +53,18 @@ export interface Config {
   inputs: InputsConfig;
   /** Streams: an SSE comment this often while the upstream is silent (proxies cut idle requests). */
   streamKeepAliveMs: number;
+  tasks: TasksConfig;
+}
+
+export interface TasksConfig {
+  /** Tasks each instance runs at once. */
+  workers: number;
+  /** A task not finished this long after it was accepted fails and is refunded. */
+  deadlineMs: number;
+  /** A claimed task is retried elsewhere when its worker is silent this long (e.g. it was killed). */
+  leaseMs: number;
+  /** How often idle workers and the webhook outbox look for work from other instances. */
+  pollMs: number;
 }
 
 export interface InputsConfig {
@@ -112,6 +124,10 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_CHANNEL_TEST_INTERVAL: 'channel_test_interval',
   IMAGEGATE_UPLOAD_LIMIT: 'upload_limit',
   IMAGEGATE_STREAM_KEEPALIVE: 'stream_keepalive',
+  IMAGEGATE_TASK_WORKERS: 'task_workers',
+  IMAGEGATE_TASK_DEADLINE: 'task_deadline',
+  IMAGEGATE_TASK_LEASE: 'task_lease',
+  IMAGEGATE_TASK_POLL: 'task_poll',
   IMAGEGATE_FETCH_TIMEOUT: 'fetch_timeout',
   IMAGEGATE_ALLOW_PRIVATE_URLS: 'allow_private_urls',
 };
@@ -158,6 +174,12 @@ export function loadConfig(env: Env = process.env): Config {
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
+    tasks: {
+      workers: parseCount('IMAGEGATE_TASK_WORKERS', get('IMAGEGATE_TASK_WORKERS') ?? '8', 1, 1000),
+      deadlineMs: parseDuration('IMAGEGATE_TASK_DEADLINE', get('IMAGEGATE_TASK_DEADLINE') ?? '30m', 'ms'),
+      leaseMs: parseDuration('IMAGEGATE_TASK_LEASE', get('IMAGEGATE_TASK_LEASE') ?? '30s', 'ms'),
+      pollMs: parseDuration('IMAGEGATE_TASK_POLL', get('IMAGEGATE_TASK_POLL') ?? '1s', 'ms'),
+    },
     routing: {
       maxAttempts: parseCount('IMAGEGATE_MAX_ATTEMPTS', get('IMAGEGATE_MAX_ATTEMPTS') ?? '3', 1, 20),
       deadlineSeconds: parseDuration('IMAGEGATE_REQUEST_DEADLINE', get('IMAGEGATE_REQUEST_DEADLINE') ?? '600s'),

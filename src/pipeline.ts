@@ -29,6 +29,14 @@ export interface RunContext extends DeliveryContext {
   key?: KeyIdentity | null;
   /** Streams: partial images, forwarded as the upstream sends them. */
   onPartial?: PartialImageListener;
+  /** Tasks: credits were reserved at submission (null: the key is unlimited). */
+  reservation?: Reservation | null;
+  /** Tasks: the async upstream task a previous run submitted; polled instead of routing anew. */
+  resume?: { channelId: string; upstreamTaskId: string };
+  /** Tasks: when the run is aborted with this reason (shutdown), the reservation is kept for the retry. */
+  keepReservationOn?: unknown;
+  /** Tasks: an async upstream accepted the job; store its id before polling. */
+  onSubmitted?: (channelId: string, upstreamTaskId: string) => Promise<void>;
 }
 
 /** The size and quality a result was made at, when the upstream said. */
@@ -75,8 +83,10 @@ export class ImagePipeline {
     let reservation: Reservation | null = null;
     try {
       if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
-      reservation = await this.reserve(job, ctx);
-      const routed = await this.router.generate(job, ctx.signal, attempts, ctx.onPartial);
+      reservation = ctx.reservation !== undefined ? ctx.reservation : await this.reserve(job, ctx);
+      const routed = ctx.resume
+        ? await this.router.resume(job, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, attempts)
+        : await this.router.generate(job, ctx.signal, attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
       const data = await this.output.deliver(job, routed.result.images, ctx);
       const parameters = resolvedParameters(job, routed.result);
       const resolved = { ...(parameters.size ? { size: parameters.size } : {}), ...(parameters.quality ? { quality: parameters.quality } : {}) };
@@ -87,7 +97,8 @@ export class ImagePipeline {
       this.record(job, ctx, started, attempts, { status: 200, delivered: data.length, priceMicros, costMicros, resolved });
       return { created: Math.floor(this.now() / 1000), data, ...parameters };
     } catch (err) {
-      if (reservation) await this.settle(reservation, 0, err);
+      const retriedLater = ctx.keepReservationOn !== undefined && ctx.signal.reason === ctx.keepReservationOn;
+      if (reservation && !retriedLater) await this.settle(reservation, 0, err);
       const status = err instanceof GatewayError ? err.status : 500;
       const code = err instanceof GatewayError ? err.code : 'internal_error';
       this.record(job, ctx, started, attempts, { status, delivered: 0, errorCode: code, priceMicros: reservation ? 0 : null });

@@ -257,7 +257,7 @@ describe('new-api async mode', () => {
     const { sim, call, provider } = await start({ taskDurationMs: 5000 });
     const started = Date.now();
     const err = await upstreamFailureOf(
-      submitAndPoll(provider, makeJob(), call, signal(), { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
+      submitAndPoll(provider, makeJob(), call, signal(), {}, { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
     );
     expect(err.kind).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(3000);
@@ -412,7 +412,7 @@ describe('task API', () => {
   it('gives up with timeout when the deadline is shorter than the task', async () => {
     const { sim, call, provider } = await start({ taskDurationMs: 5000 });
     const err = await upstreamFailureOf(
-      submitAndPoll(provider, makeJob(), call, signal(), { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
+      submitAndPoll(provider, makeJob(), call, signal(), {}, { intervalMs: 50, maxIntervalMs: 100, backoff: 1.5, deadlineMs: 400 }),
     );
     expect(err.kind).toBe('timeout');
     expect(sim.submits).toBe(1);

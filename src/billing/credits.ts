@@ -53,6 +53,12 @@ export class Credits {
     await this.close(reservation, 'refund', reservation.amountMicros, reason);
   }
 
+  /** The reservation a request made (tasks settle it later, maybe after a restart); null if none. */
+  async reservationOf(requestId: string): Promise<Reservation | null> {
+    const row = await this.db.selectFrom('credit_ledger').select(['key_id', 'amount_micros']).where('entry_key', '=', `${requestId}:reserve`).executeTakeFirst();
+    return row ? { keyId: row.key_id, requestId, amountMicros: -row.amount_micros } : null;
+  }
+
   /** Adds (or with a negative amount, removes) credits, as the operator says. */
   async grant(keyId: string, amountMicros: number, note: string | null): Promise<number | null> {
     return this.db.transaction().execute(async (trx) => {

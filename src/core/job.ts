@@ -95,3 +95,11 @@ export interface PartialImage {
 
 /** Called for each partial image as it arrives; streams forward it to the client at once. */
 export type PartialImageListener = (partial: PartialImage) => void;
+
+/** What a caller wants to hear while a provider works. */
+export interface ProviderHooks {
+  /** Streams: each partial image as it arrives. */
+  onPartial?: PartialImageListener;
+  /** Async upstreams: the upstream task id, as soon as it exists (tasks store it to resume, never resubmit). */
+  onSubmitted?: (upstreamTaskId: string) => Promise<void>;
+}

@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
+import * as tasks from './migrations/0003_tasks.js';
 import type { Tables } from './schema.js';
 
 export type Db = Kysely<Tables>;
@@ -21,6 +22,7 @@ export interface Database {
 const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_accounts': accounts,
+  '0003_tasks': tasks,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

@@ -22,6 +22,55 @@ export interface ApiKeysTable {
   rpm: number | null;
   max_concurrent: number | null;
   enabled: Generated<number>;
+  /** Standard Webhooks secret (`whsec_...`) signing this key's task callbacks; made on first use. */
+  webhook_secret: string | null;
+}
+
+export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface TasksTable {
+  id: string;
+  key_id: string | null;
+  dialect: 'newapi' | 'task_api';
+  action: 'generations' | 'edits';
+  model: string;
+  /** JSON StoredTaskRequest. */
+  request: string;
+  status: TaskStatus;
+  /** 0-100. */
+  progress: number;
+  attempts: number;
+  upstream_task_id: string | null;
+  upstream_channel_id: string | null;
+  /** JSON StoredTaskResult. */
+  result: string | null;
+  fail_code: string | null;
+  fail_reason: string | null;
+  callback_url: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  deadline_at: number;
+  lease_until: number | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  task_id: string;
+  url: string;
+  /** The JSON body, exactly as signed and sent. */
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  first_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  lease_until: number | null;
+  created_at: number;
+  delivered_at: number | null;
 }
 
 export interface CreditLedgerTable {
@@ -102,6 +151,8 @@ export interface Tables {
   images: ImagesTable;
   settings: SettingsTable;
   credit_ledger: CreditLedgerTable;
+  tasks: TasksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -109,5 +160,7 @@ export type ChannelRow = Selectable<ChannelsTable>;
 export type NewRequestLog = Insertable<RequestLogTable>;
 export type NewImage = Insertable<ImagesTable>;
 export type LedgerRow = Selectable<CreditLedgerTable>;
+export type TaskRow = Selectable<TasksTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
 // Generated is re-exported for later tables with database-made columns.
 export type { Generated };

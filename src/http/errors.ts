@@ -34,7 +34,13 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
     return;
   }
   if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message }, 'request failed');
-  void reply.status(known.status).headers(known.headers).send(known.toEnvelope());
+  void reply.status(known.status).headers(known.headers).send(envelopeFor(request, known));
+}
+
+/** The task API (seed 002) answers errors as `{code: <status>, msg, data: null}`; everything else in OpenAI's envelope. */
+function envelopeFor(request: FastifyRequest, err: GatewayError): unknown {
+  if (request.url.startsWith('/api/v1/')) return { code: err.status, msg: err.message, data: null };
+  return err.toEnvelope();
 }
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {

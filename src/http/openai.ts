@@ -8,6 +8,7 @@ import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
 import { readImageForm } from './image-form.js';
 import { streamImages } from './image-stream.js';
+import { submitNewApiTask, wantsAsyncTask, type NewApiTaskDeps } from './newapi-tasks.js';
 
 export interface OpenAIRoutesDeps {
   catalogue: ModelCatalogue;
@@ -18,6 +19,8 @@ export interface OpenAIRoutesDeps {
   /** Streams: a comment this often while nothing else is sent. */
   streamKeepAliveMs: number;
   limiter: RateLimiter;
+  /** new-api async tasks (X-New-Api-Async-Task). */
+  tasks: NewApiTaskDeps;
   /** Label for /v1/models: is this model served only by the demo channel? */
   isDemoOnly: (modelId: string) => boolean;
 }
@@ -31,6 +34,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
+    if (wantsAsyncTask(request) && endpoint !== 'variations') return submitNewApiTask(job, request, reply, deps.tasks);
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
     const key = request.apiKey;
     const keyId = key?.id ?? null;
@@ -100,7 +104,7 @@ function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
 export function renderImagesResponse(result: ImagesResult): Buffer[] {
   const chunks: Buffer[] = [Buffer.from(`{"created":${result.created},"data":[`)];
   result.data.forEach((image, i) => {
-    const { b64_json: b64, ...rest } = image;
+    const { b64_json: b64, name: _stored, ...rest } = image;
     const fields = JSON.stringify(rest).slice(1, -1);
     chunks.push(Buffer.from(`${i > 0 ? ',' : ''}{`));
     if (b64) chunks.push(B64_OPEN, ...b64, Buffer.from(fields ? `",${fields}}` : '"}'));

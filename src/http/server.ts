@@ -45,7 +45,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const authenticate = createAuthHook(opts.keys);
   const authenticateAdmin = createAdminAuthHook(opts.adminKey);
   app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1/')) await authenticate(request);
+    if (request.url.startsWith('/v1/') || request.url.startsWith('/api/v1/')) await authenticate(request);
     else if (request.url.startsWith('/admin/')) await authenticateAdmin(request);
   });
   // On shutdown, answers still in flight close their connection, so close() need not wait

@@ -38,7 +38,15 @@ export interface FetchedBody {
   url: string;
 }
 
+export interface PostOptions {
+  signal?: AbortSignal;
+  /** This call's deadline for connecting, sending and the answer; the fetcher's `timeoutMs` otherwise. */
+  timeoutMs?: number;
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** How much of a POST's answer is read (and thrown away) before the connection is dropped. */
+const POST_RESPONSE_CAP = 64 * 1024;
 
 export class SafeFetcher {
   private readonly agent: Agent;
@@ -73,6 +81,21 @@ export class SafeFetcher {
     }
   }
 
+  /**
+   * POSTs `body` (webhooks): the same address guard as `fetch`, but redirects are not followed
+   * (a 3xx is just the status), and the answer's body is read up to a small cap and discarded.
+   * Only a failure to get any status throws, as an UnsafeUrlError.
+   */
+  async post(url: string, body: string, headers: Readonly<Record<string, string>>, options: PostOptions = {}): Promise<{ status: number }> {
+    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const combined = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    const target = this.checkUrl(url);
+    const res = await this.request(target, combined, deadline, { method: 'POST', headers: { ...headers }, body }, timeoutMs);
+    await discardCapped(res.body, POST_RESPONSE_CAP);
+    return { status: res.statusCode };
+  }
+
   close(): Promise<void> {
     return this.agent.close();
   }
@@ -93,14 +116,14 @@ export class SafeFetcher {
     return url;
   }
 
-  private async request(url: URL, signal: AbortSignal, deadline: AbortSignal) {
+  private async request(url: URL, signal: AbortSignal, deadline: AbortSignal, send: OutgoingRequest = GET_IMAGE, timeoutMs = this.opts.timeoutMs) {
     try {
-      return await this.agent.request({ origin: url.origin, path: url.pathname + url.search, method: 'GET', signal, headers: { accept: 'image/*' } });
+      return await this.agent.request({ origin: url.origin, path: url.pathname + url.search, signal, ...send });
     } catch (err) {
       if (err instanceof UnsafeUrlError) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof UnsafeUrlError) throw cause;
-      if (deadline.aborted) throw new UnsafeUrlError('timeout', `no answer from ${url.host} within ${this.opts.timeoutMs} ms`);
+      if (deadline.aborted) throw new UnsafeUrlError('timeout', `no answer from ${url.host} within ${timeoutMs} ms`);
       throw new UnsafeUrlError('network', `could not fetch from ${url.host}`);
     }
   }
@@ -121,6 +144,27 @@ export class SafeFetcher {
       throw new UnsafeUrlError('timeout', 'the body did not arrive in time');
     }
     return Buffer.concat(chunks, size);
+  }
+}
+
+interface OutgoingRequest {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+}
+
+const GET_IMAGE: OutgoingRequest = { method: 'GET', headers: { accept: 'image/*' } };
+
+/** Reads and drops up to `cap` bytes of an answer nobody needs, then lets the connection go. */
+async function discardCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<void> {
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > cap) break; // leaving the loop destroys the stream
+    }
+  } catch {
+    body.destroy(); // a stalled or broken answer body: the status is all we wanted
   }
 }
 

@@ -20,6 +20,8 @@ export interface DeliveredImage {
   /** Base64 bytes (ASCII), written into the answer as they are. */
   b64_json?: Rope;
   url?: string;
+  /** url mode: the stored image's name, so a task can sign fresh links later. Never rendered. */
+  name?: string;
   revised_prompt?: string;
 }
 
@@ -73,7 +75,7 @@ export class ImageOutput {
     }
     const name = await this.store(job, bytes, ctx.keyId);
     const base64 = ctx.includeBase64 ? { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')] } : {};
-    return { url: this.signedUrl(name), ...base64, ...revised };
+    return { url: this.signedUrl(name), name, ...base64, ...revised };
   }
 
   private async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {
@@ -111,7 +113,8 @@ export class ImageOutput {
     return name;
   }
 
-  private signedUrl(name: string): string {
+  /** A fresh signed link to a stored image (tasks render links each time they are read). */
+  signedUrl(name: string): string {
     const { expires, sig } = this.deps.signer.sign(name, this.deps.urlTtlSeconds);
     return `${this.deps.publicUrl()}/files/${name}?expires=${expires}&sig=${sig}`;
   }

@@ -3,7 +3,7 @@
  * from the channel's interval, survive transient poll errors, and give up at the deadline.
  */
 import type { ChannelCall } from '../core/channel.js';
-import type { ImageJob, ProviderResult } from '../core/job.js';
+import type { ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { AsyncProvider, UpstreamTaskState } from './provider.js';
@@ -30,11 +30,13 @@ export async function submitAndPoll(
   job: ImageJob,
   call: ChannelCall,
   signal: AbortSignal,
+  hooks: ProviderHooks = {},
   opts: PollOptions = pollOptionsFor(call),
 ): Promise<ProviderResult> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.deadlineMs;
   const { upstreamTaskId } = await provider.submit(job, call, signal);
+  await hooks.onSubmitted?.(upstreamTaskId);
   return pollUntilDone(provider, upstreamTaskId, call, signal, { ...opts, deadlineMs: Math.max(0, deadline - now()) });
 }
 

@@ -1,5 +1,5 @@
 import type { ChannelCall } from '../core/channel.js';
-import type { ImageJob, PartialImageListener, ProviderResult } from '../core/job.js';
+import type { ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 
 /**
  * One upstream protocol. Takes a job and a channel call, returns images or throws
@@ -7,10 +7,12 @@ import type { ImageJob, PartialImageListener, ProviderResult } from '../core/job
  */
 export interface Provider {
   /**
-   * `onPartial`: the job streams; a provider whose upstream streams forwards partial images to it
-   * as they arrive. Others ignore it and the gateway sends the completed images when done.
+   * `hooks.onPartial`: the job streams; a provider whose upstream streams forwards partial images
+   * to it as they arrive. `hooks.onSubmitted`: async providers report their upstream task id.
    */
-  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, onPartial?: PartialImageListener): Promise<ProviderResult>;
+  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult>;
+  /** Async kinds: poll an upstream task submitted earlier (after a restart) until it ends. */
+  resume?(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
   /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */
   accepts?(job: ImageJob): boolean;
 }

@@ -6,7 +6,7 @@
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
-import type { ImageJob, PartialImageListener, ProviderResult } from '../core/job.js';
+import type { ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../core/job.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -65,7 +65,8 @@ export class ChannelRouter {
    * `onPartial` (streams): partial images are forwarded as they arrive. Once one has reached the
    * client, a failure is final: another channel's image would not match what it already saw.
    */
-  async generate(job: ImageJob, signal: AbortSignal, attempts: AttemptRecord[] = [], onPartial?: PartialImageListener): Promise<RoutedResult> {
+  async generate(job: ImageJob, signal: AbortSignal, attempts: AttemptRecord[] = [], hooks: RouteHooks = {}): Promise<RoutedResult> {
+    const { onPartial } = hooks;
     const { settings } = this.deps;
     const deadline = this.now() + settings.deadlineMs;
     const tried = new Set<string>();
@@ -80,7 +81,7 @@ export class ChannelRouter {
     while (attempts.length < settings.maxAttempts && this.now() < deadline) {
       const channel = await this.nextChannel(job, tried, deadline, signal);
       if (!channel) break;
-      const outcome = await this.attempt(job, channel, deadline, signal, attempts, forward);
+      const outcome = await this.attempt(job, channel, deadline, signal, attempts, providerHooks(channel, forward, hooks.onSubmitted));
       if (outcome.kind === 'ok') return outcome.routed;
       last = { failure: outcome.failure, channel: outcome.channel };
       tried.add(channel.id);
@@ -88,6 +89,28 @@ export class ChannelRouter {
     }
     if (last) throw clientErrorFor(last.failure, last.channel.apiKeys);
     throw this.noChannelError(job);
+  }
+
+  /**
+   * Picks up an async upstream task a previous run submitted (a task after a restart): polls it
+   * on the channel that holds it, never submitting again. The channel must still exist.
+   */
+  async resume(job: ImageJob, channelId: string, upstreamTaskId: string, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult> {
+    const channel = this.deps.registry.usableFor(job.model.id).find((c) => c.id === channelId);
+    const provider = channel ? this.deps.providers[channel.kind] : undefined;
+    if (!channel || !provider?.resume) {
+      throw new GatewayError(502, 'server_error', 'upstream_unavailable', null, 'The channel that holds this task upstream is no longer available.');
+    }
+    const started = this.now();
+    try {
+      const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0] }, signal);
+      attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
+      return { result, channel, attempts };
+    } catch (err) {
+      if (!(err instanceof UpstreamFailure)) throw err;
+      attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
+      throw clientErrorFor(err, channel.apiKeys);
+    }
   }
 
   /** Channels that serve the model and whose protocol can carry this job (inputs, operation). */
@@ -116,7 +139,7 @@ export class ChannelRouter {
     deadline: number,
     signal: AbortSignal,
     attempts: AttemptRecord[],
-    onPartial: PartialImageListener | undefined,
+    hooks: ProviderHooks,
   ): Promise<Attempt> {
     const release = this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
     if (!release) return { kind: 'failed', channel, failure: new UpstreamFailure('connection', 'channel at its concurrency cap') };
@@ -124,7 +147,7 @@ export class ChannelRouter {
     const started = this.now();
     this.deps.breakers.onAttempt(channel.id);
     try {
-      const result = await this.deps.providers[channel.kind].generate(job, call, signal, onPartial);
+      const result = await this.deps.providers[channel.kind].generate(job, call, signal, hooks);
       this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
       return { kind: 'ok', routed: { result, channel, attempts } };
@@ -206,4 +229,17 @@ function isAuthFailure(failure: UpstreamFailure): boolean {
 
 function outcomeOf(failure: UpstreamFailure): string {
   return failure.kind === 'http' ? `http_${failure.status ?? 0}` : failure.kind;
+}
+
+/** What a router caller hears: partial images (streams) and async submissions, with their channel. */
+export interface RouteHooks {
+  onPartial?: PartialImageListener;
+  onSubmitted?: (channelId: string, upstreamTaskId: string) => Promise<void>;
+}
+
+function providerHooks(channel: Channel, onPartial: PartialImageListener | undefined, onSubmitted: RouteHooks['onSubmitted']): ProviderHooks {
+  return {
+    ...(onPartial ? { onPartial } : {}),
+    ...(onSubmitted ? { onSubmitted: (upstreamTaskId: string) => onSubmitted(channel.id, upstreamTaskId) } : {}),
+  };
 }

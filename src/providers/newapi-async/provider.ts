@@ -1,7 +1,7 @@
 import type { ChannelCall } from '../../core/channel.js';
-import type { ImageJob, ProviderResult } from '../../core/job.js';
+import type { ImageJob, ProviderHooks, ProviderResult } from '../../core/job.js';
 import { sendToChannel, type TaskRequest } from '../async-task-kit.js';
-import { submitAndPoll } from '../async-polling.js';
+import { pollUntilDone, submitAndPoll } from '../async-polling.js';
 import { buildImagesRequest } from '../openai/request.js';
 import type { AsyncProvider, UpstreamTaskState } from '../provider.js';
 import type { Transport } from '../transport.js';
@@ -31,7 +31,11 @@ export class NewApiAsyncProvider implements AsyncProvider {
     return parseTaskResponse(await sendToChannel(this.transport, call, { method: 'GET', url }, signal));
   }
 
-  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
-    return submitAndPoll(this, job, call, signal);
+  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult> {
+    return submitAndPoll(this, job, call, signal, hooks);
+  }
+
+  resume(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
+    return pollUntilDone(this, upstreamTaskId, call, signal);
   }
 }

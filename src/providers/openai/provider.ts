@@ -1,5 +1,5 @@
 import type { ChannelCall } from '../../core/channel.js';
-import type { ImageJob, PartialImageListener, ProviderResult } from '../../core/job.js';
+import type { ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../../core/job.js';
 import type { Provider } from '../provider.js';
 import type { Transport, UpstreamRequest } from '../transport.js';
 import { buildImagesRequest, type OpenAIProfile } from './request.js';
@@ -13,7 +13,8 @@ export class OpenAIProvider implements Provider {
     private readonly profile: OpenAIProfile,
   ) {}
 
-  async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, onPartial?: PartialImageListener): Promise<ProviderResult> {
+  async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks: ProviderHooks = {}): Promise<ProviderResult> {
+    const { onPartial } = hooks;
     const streaming = job.stream !== undefined && onPartial !== undefined;
     const request = this.request(job, call, signal, streaming);
     if (!streaming) return parseImagesResponse(await this.transport.send(request));

@@ -1,0 +1,46 @@
+/**
+ * new-api's async dialect (seed 000): `X-New-Api-Async-Task: true` (or `1`) on generations or
+ * edits answers at once with a task id; `GET /v1/images/tasks/{id}` reports it. An optional
+ * `callback_url` in the body gets the final task view by webhook.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ImageJob } from '../core/job.js';
+import type { TaskService } from '../tasks/task-service.js';
+import { newApiTaskView } from '../tasks/task-views.js';
+import { storeJob } from '../tasks/stored-job.js';
+
+export interface NewApiTaskDeps {
+  tasks: TaskService;
+  sign: (name: string) => string;
+}
+
+export function wantsAsyncTask(request: FastifyRequest): boolean {
+  const value = request.headers['x-new-api-async-task'];
+  const text = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase();
+  return text === 'true' || text === '1';
+}
+
+/** Commits the task, then answers `{"code":"success",...,"data":{"task_id","status":"submitted"}}`. */
+export async function submitNewApiTask(job: ImageJob, request: FastifyRequest, reply: FastifyReply, deps: NewApiTaskDeps): Promise<FastifyReply> {
+  const { callback_url: callback, ...passthrough } = job.passthrough;
+  const idempotencyKey = request.headers['idempotency-key'];
+  const { task } = await deps.tasks.submit({
+    // callback_url is ours, not the upstream's.
+    job: { ...job, passthrough },
+    key: request.apiKey,
+    dialect: 'newapi',
+    callbackUrl: typeof callback === 'string' ? callback : null,
+    idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : null,
+    requestFingerprint: storeJob({ ...job, id: '' }),
+  });
+  return reply.send({ code: 'success', message: 'success', data: { task_id: task.id, status: task.status === 'queued' ? 'submitted' : newApiTaskView(task, deps.sign, Date.now()).status } });
+}
+
+export function registerNewApiTaskRoutes(app: FastifyInstance, deps: NewApiTaskDeps): void {
+  app.get<{ Params: { id: string } }>('/v1/images/tasks/:id', async (request, reply) => {
+    const task = await deps.tasks.get(request.params.id, request.apiKey);
+    // new-api's own answer for a task it does not know (or that is another key's).
+    if (!task) return reply.status(404).send({ code: 'task_not_exist', message: 'task_not_exist', data: null });
+    return { code: 'success', message: 'success', data: newApiTaskView(task, deps.sign, Date.now()) };
+  });
+}

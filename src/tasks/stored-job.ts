@@ -1,0 +1,46 @@
+/**
+ * An accepted ImageJob as a task row keeps it: plain JSON, the model by id, input images as
+ * base64 (already checked at submission, so a worker never fetches a URL again).
+ */
+import type { InputImage, ResolvedInputs } from '../core/image-input.js';
+import type { ImageJob } from '../core/job.js';
+import type { ModelCatalogue } from '../core/models.js';
+
+interface StoredInput extends Omit<InputImage, 'bytes'> {
+  base64: string;
+}
+
+export interface StoredJob extends Omit<ImageJob, 'model' | 'inputs'> {
+  model: string;
+  inputs: { images: StoredInput[]; mask?: StoredInput };
+}
+
+export function storeJob(job: ImageJob): string {
+  const { model, inputs, ...rest } = job;
+  const stored: StoredJob = {
+    ...rest,
+    model: model.id,
+    inputs: { images: inputs.images.map(storeInput), ...(inputs.mask ? { mask: storeInput(inputs.mask) } : {}) },
+  };
+  return JSON.stringify(stored);
+}
+
+/** null when the model left the catalogue since the task was accepted. */
+export function loadJob(json: string, catalogue: ModelCatalogue): ImageJob | null {
+  const stored = JSON.parse(json) as StoredJob;
+  const model = catalogue.get(stored.model);
+  if (!model) return null;
+  const inputs: ResolvedInputs = {
+    images: stored.inputs.images.map(loadInput),
+    ...(stored.inputs.mask ? { mask: loadInput(stored.inputs.mask) } : {}),
+  };
+  return { ...stored, model, inputs };
+}
+
+function storeInput({ bytes, ...rest }: InputImage): StoredInput {
+  return { ...rest, base64: bytes.toString('base64') };
+}
+
+function loadInput({ base64, ...rest }: StoredInput): InputImage {
+  return { ...rest, bytes: Buffer.from(base64, 'base64') };
+}

@@ -1,0 +1,107 @@
+/**
+ * Accepting a task: idempotency, the key's model list, credits reserved under the task's id,
+ * and the row committed before the caller hears the id. Reading a task: only its own key may.
+ */
+import { createHash } from 'node:crypto';
+import { checkModelAllowed } from '../billing/access.js';
+import type { KeyIdentity } from '../billing/api-keys.js';
+import type { Credits } from '../billing/credits.js';
+import { GatewayError, invalidRequest } from '../core/errors.js';
+import type { ImageJob } from '../core/job.js';
+import type { TaskRow, TasksTable } from '../db/schema.js';
+import type { PriceBook } from '../pipeline.js';
+import { storeJob } from './stored-job.js';
+import type { TaskStore } from './task-store.js';
+
+export interface SubmitTask {
+  job: ImageJob;
+  key: KeyIdentity | null;
+  dialect: TasksTable['dialect'];
+  callbackUrl?: string | null;
+  idempotencyKey?: string | null;
+  /** What identifies "the same body" for the idempotency key (the raw request, canonical). */
+  requestFingerprint: string;
+}
+
+const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+export class TaskService {
+  constructor(
+    private readonly deps: {
+      store: TaskStore;
+      credits: Credits;
+      prices: PriceBook;
+      deadlineMs: number;
+      /** Tells the workers there is work (they also poll, for other instances' tasks). */
+      wake: () => void;
+      now?: () => number;
+    },
+  ) {}
+
+  /** The task (new, or the earlier one for a replayed Idempotency-Key) and whether it was a replay. */
+  async submit(req: SubmitTask): Promise<{ task: TaskRow; replay: boolean }> {
+    const now = this.deps.now?.() ?? Date.now();
+    const hash = createHash('sha256').update(req.requestFingerprint).digest('hex');
+    const earlier = await this.replay(req, hash, now);
+    if (earlier) return { task: earlier, replay: true };
+    if (req.key) checkModelAllowed(req.key.policy, req.job.model.id);
+    if (req.callbackUrl) checkCallbackUrl(req.callbackUrl);
+    const { store, credits, prices } = this.deps;
+    const id = store.newId();
+    // Task results are links (the task API hands out URLs); the worker stores every image.
+    const job: ImageJob = { ...req.job, id, responseFormat: 'url' };
+    const reservation = req.key?.metered ? await credits.reserve(req.key.id, id, prices.maxPriceMicros(job)) : null;
+    try {
+      const task = await store.create(id, {
+        keyId: req.key?.id ?? null,
+        dialect: req.dialect,
+        action: job.operation === 'edit' ? 'edits' : 'generations',
+        model: job.model.id,
+        request: storeJob(job),
+        callbackUrl: req.callbackUrl ?? null,
+        idempotencyKey: req.key && req.idempotencyKey ? req.idempotencyKey : null,
+        requestHash: hash,
+        deadlineAt: now + this.deps.deadlineMs,
+      });
+      this.deps.wake();
+      return { task, replay: false };
+    } catch (err) {
+      if (reservation) await credits.refund(reservation, 'task not stored');
+      // Two submissions with one Idempotency-Key raced: the other one won.
+      const raced = await this.replay(req, hash, now);
+      if (raced) return { task: raced, replay: true };
+      throw err;
+    }
+  }
+
+  /** The task, if it exists and belongs to this key (another key's task is "not found"). */
+  async get(id: string, key: KeyIdentity | null): Promise<TaskRow | null> {
+    const task = await this.deps.store.get(id);
+    if (!task || (task.key_id ?? null) !== (key?.id ?? null)) return null;
+    return task;
+  }
+
+  private async replay(req: SubmitTask, hash: string, now: number): Promise<TaskRow | null> {
+    if (!req.key || !req.idempotencyKey) return null;
+    const earlier = await this.deps.store.byIdempotencyKey(req.key.id, req.idempotencyKey);
+    if (!earlier) return null;
+    if (now - earlier.created_at > IDEMPOTENCY_WINDOW_MS) {
+      await this.deps.store.forgetIdempotencyKey(earlier.id);
+      return null;
+    }
+    if (earlier.request_hash !== hash) {
+      throw new GatewayError(409, 'invalid_request_error', 'idempotency_key_reused', null, 'This Idempotency-Key was used with a different request body in the last 24 hours.');
+    }
+    return earlier;
+  }
+}
+
+function checkCallbackUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalidRequest('callback_url', 'invalid_value', 'callback_url must be an absolute http(s) URL.');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidRequest('callback_url', 'invalid_value', 'callback_url must be an http(s) URL.');
+}

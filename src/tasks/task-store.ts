@@ -1,0 +1,171 @@
+/**
+ * The tasks table: create (idempotently), read, claim with a lease, record progress and the
+ * final state. Claims are conditional updates, so two workers (or instances) never run one
+ * task at once, and a crashed worker's task is taken over when its lease runs out.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { TaskRow, TaskStatus, TasksTable } from '../db/schema.js';
+
+export interface NewTask {
+  keyId: string | null;
+  dialect: TasksTable['dialect'];
+  action: TasksTable['action'];
+  model: string;
+  request: string;
+  callbackUrl: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  deadlineAt: number;
+}
+
+/** The stored outcome of a task that succeeded. */
+export interface StoredTaskResult {
+  images: { name: string; revisedPrompt?: string }[];
+  usage?: unknown;
+}
+
+export interface TaskFilter {
+  status?: TaskStatus;
+  keyId?: string;
+  model?: string;
+  from?: number;
+  to?: number;
+}
+
+export class TaskStore {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  newId(): string {
+    return `task_${randomBytes(16).toString('base64url')}`;
+  }
+
+  async create(id: string, task: NewTask): Promise<TaskRow> {
+    const row: TaskRow = {
+      id,
+      key_id: task.keyId,
+      dialect: task.dialect,
+      action: task.action,
+      model: task.model,
+      request: task.request,
+      status: 'queued',
+      progress: 0,
+      attempts: 0,
+      upstream_task_id: null,
+      upstream_channel_id: null,
+      result: null,
+      fail_code: null,
+      fail_reason: null,
+      callback_url: task.callbackUrl,
+      idempotency_key: task.idempotencyKey,
+      request_hash: task.requestHash,
+      created_at: this.now(),
+      started_at: null,
+      finished_at: null,
+      deadline_at: task.deadlineAt,
+      lease_until: null,
+    };
+    await this.db.insertInto('tasks').values(row).execute();
+    return row;
+  }
+
+  async get(id: string): Promise<TaskRow | null> {
+    return (await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst()) ?? null;
+  }
+
+  async byIdempotencyKey(keyId: string, idempotencyKey: string): Promise<TaskRow | null> {
+    return (await this.db.selectFrom('tasks').selectAll().where('key_id', '=', keyId).where('idempotency_key', '=', idempotencyKey).executeTakeFirst()) ?? null;
+  }
+
+  /** An Idempotency-Key older than its 24 h window is free again. */
+  async forgetIdempotencyKey(id: string): Promise<void> {
+    await this.db.updateTable('tasks').set({ idempotency_key: null }).where('id', '=', id).execute();
+  }
+
+  /** The oldest task waiting (or whose worker's lease ran out), now leased to the caller. */
+  async claim(leaseMs: number): Promise<TaskRow | null> {
+    for (let tries = 0; tries < 5; tries++) {
+      const now = this.now();
+      const candidate = await this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)])]))
+        .orderBy('created_at')
+        .limit(1)
+        .executeTakeFirst();
+      if (!candidate) return null;
+      const claimed = await this.db
+        .updateTable('tasks')
+        .set((eb) => ({ status: 'running', lease_until: now + leaseMs, attempts: eb('attempts', '+', 1), started_at: eb.fn.coalesce('started_at', eb.val(now)) }))
+        .where('id', '=', candidate.id)
+        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)])]))
+        .returningAll()
+        .executeTakeFirst();
+      if (claimed) return claimed;
+      // Another worker took it between the read and the update: look again.
+    }
+    return null;
+  }
+
+  async renewLease(id: string, leaseMs: number): Promise<void> {
+    await this.db.updateTable('tasks').set({ lease_until: this.now() + leaseMs }).where('id', '=', id).where('status', '=', 'running').execute();
+  }
+
+  async setProgress(id: string, progress: number): Promise<void> {
+    await this.db.updateTable('tasks').set({ progress }).where('id', '=', id).where('status', '=', 'running').execute();
+  }
+
+  async saveUpstream(id: string, channelId: string, upstreamTaskId: string): Promise<void> {
+    await this.db.updateTable('tasks').set({ upstream_channel_id: channelId, upstream_task_id: upstreamTaskId }).where('id', '=', id).execute();
+  }
+
+  /** Ends a task once: only a task not yet final changes (true when this call ended it). */
+  async finish(id: string, outcome: { status: 'succeeded'; result: StoredTaskResult } | { status: 'failed'; code: string; reason: string }): Promise<boolean> {
+    const final =
+      outcome.status === 'succeeded'
+        ? { status: 'succeeded' as const, progress: 100, result: JSON.stringify(outcome.result) }
+        : { status: 'failed' as const, fail_code: outcome.code, fail_reason: outcome.reason };
+    const res = await this.db
+      .updateTable('tasks')
+      .set({ ...final, finished_at: this.now(), lease_until: null })
+      .where('id', '=', id)
+      .where('status', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async list(filter: TaskFilter, limit: number): Promise<TaskRow[]> {
+    let query = this.db.selectFrom('tasks').selectAll();
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.keyId) query = query.where('key_id', '=', filter.keyId);
+    if (filter.model) query = query.where('model', '=', filter.model);
+    if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
+    if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
+    return query.orderBy('created_at', 'desc').limit(limit).execute();
+  }
+
+  /** The request log rows of a task's runs (`<id>`, then `<id>.<attempt>` for reruns). */
+  async runs(id: string) {
+    return this.db
+      .selectFrom('request_log')
+      .selectAll()
+      .where((eb) => eb.or([eb('id', '=', id), eb('id', 'like', `${id}.%`)]))
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Tasks that ended with a callback but whose webhook row is missing (a crash between the two). */
+  async endedWithoutDelivery(): Promise<TaskRow[]> {
+    return this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('status', 'in', ['succeeded', 'failed'])
+      .where('callback_url', 'is not', null)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('webhook_deliveries').select('id').whereRef('webhook_deliveries.task_id', '=', 'tasks.id'))))
+      .limit(1000)
+      .execute();
+  }
+}

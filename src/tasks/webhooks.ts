@@ -1,0 +1,313 @@
+/**
+ * Task callbacks (seed 002): when a task ends, one delivery row is committed with the JSON body
+ * exactly as it will be sent, and an outbox POSTs it until the receiver answers 2xx: quick
+ * retries after 1 s, 2 s and 4 s, then with backoff until 30 minutes after the first attempt,
+ * 10 s per attempt. Rows are the queue, so deliveries survive restarts, and several instances can
+ * share them: an attempt is claimed with a lease (a conditional UPDATE), so only one instance
+ * sends it.
+ *
+ * Every request carries `content-type: application/json`, `webhook-id` (the delivery id, the same
+ * on every retry, for the receiver to drop duplicates) and `webhook-timestamp`; when the task's
+ * key has a secret (see WebhookSecrets) also a Standard Webhooks `webhook-signature` over
+ * `id.timestamp.body`, made fresh for each attempt. Callbacks of env keys and key-less tasks go
+ * out unsigned. The key is found through the task row at send time, so a rotated secret applies
+ * from the next attempt.
+ *
+ * URLs go through the SSRF guard (SafeFetcher): a refused scheme or address fails the delivery at
+ * once, without a request, and says why in `last_error`.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { Webhook } from 'standardwebhooks';
+import type { Db } from '../db/database.js';
+import type { DeliveryRow } from '../db/schema.js';
+import { UnsafeUrlError, type PostOptions } from '../net/safe-fetch.js';
+import type { WebhookSecrets } from './webhook-secrets.js';
+
+/** What the outbox needs of SafeFetcher. */
+export interface WebhookPoster {
+  post(url: string, body: string, headers: Readonly<Record<string, string>>, options?: PostOptions): Promise<{ status: number }>;
+}
+
+/**
+ * When to try again. `delaysMs[k - 1]` is the wait after the k-th failed attempt; past the end of
+ * the list the last delay repeats. No attempt starts later than `windowMs` after the first: a
+ * delivery whose next attempt would is marked failed.
+ */
+export interface RetrySchedule {
+  delaysMs: readonly number[];
+  windowMs: number;
+}
+
+/** Seed 002: 1 s, 2 s, 4 s, then backoff up to 10 minutes apart, for 30 minutes. */
+export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = {
+  delaysMs: [1_000, 2_000, 4_000, 30_000, 60_000, 120_000, 300_000, 600_000],
+  windowMs: 30 * 60_000,
+};
+
+/** The wait after the `attempt`-th failed attempt (1-based). */
+export function retryDelay(schedule: RetrySchedule, attempt: number): number {
+  const { delaysMs } = schedule;
+  if (delaysMs.length === 0) return 0;
+  return delaysMs[Math.min(Math.max(attempt, 1), delaysMs.length) - 1] ?? 0;
+}
+
+export interface WebhookOutboxDeps {
+  db: Db;
+  fetcher: WebhookPoster;
+  secrets: WebhookSecrets;
+  now?: () => number;
+  schedule?: RetrySchedule;
+  /** Failures of the outbox itself (a database error), never a receiver's failure. */
+  onError?: (err: unknown) => void;
+  /** Per attempt; 10 s. */
+  timeoutMs?: number;
+  /** How long a claimed attempt is ours; another instance takes it over after that. Must exceed timeoutMs. */
+  leaseMs?: number;
+  /** Attempts claimed (and sent concurrently) per pass. */
+  batchSize?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_LEASE_MS = 60_000;
+const DEFAULT_BATCH = 20;
+/** Shortest wait between timer passes, so a row due "now" cannot spin the loop. */
+const MIN_TIMER_MS = 5;
+/** Longest `last_error` kept. */
+const ERROR_CHARS = 500;
+
+type Outcome =
+  | { kind: 'answered'; status: number }
+  | { kind: 'refused'; error: string } // the guard said no: it will say no again
+  | { kind: 'unreachable'; error: string };
+
+export class WebhookOutbox {
+  private readonly db: Db;
+  private readonly fetcher: WebhookPoster;
+  private readonly secrets: WebhookSecrets;
+  private readonly now: () => number;
+  private readonly schedule: RetrySchedule;
+  private readonly onError: (err: unknown) => void;
+  private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private readonly batchSize: number;
+
+  private pollMs = 0;
+  private started = false;
+  private timer: NodeJS.Timeout | undefined;
+  private pass: Promise<void> | undefined;
+  private again = false;
+
+  constructor(deps: WebhookOutboxDeps) {
+    this.db = deps.db;
+    this.fetcher = deps.fetcher;
+    this.secrets = deps.secrets;
+    this.now = deps.now ?? Date.now;
+    this.schedule = deps.schedule ?? DEFAULT_RETRY_SCHEDULE;
+    this.onError = deps.onError ?? (() => undefined);
+    this.timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.leaseMs = Math.max(deps.leaseMs ?? DEFAULT_LEASE_MS, this.timeoutMs + 1_000);
+    this.batchSize = deps.batchSize ?? DEFAULT_BATCH;
+  }
+
+  /**
+   * Stores a pending delivery of `payload` (serialized once with JSON.stringify; that text is
+   * what is signed and sent every time), due now. `executor` lets the caller write it in the
+   * transaction that gives the task its final state. `keyId` is the task's key: its secret is
+   * made now when it has none (not inside a caller's transaction: then at the first attempt).
+   * The delivery id (`msg_...`, see `deliveries`) is the `webhook-id` of every attempt.
+   */
+  async enqueue(taskId: string, keyId: string | null, url: string, payload: unknown, executor?: Db): Promise<void> {
+    const body = JSON.stringify(payload);
+    if (body === undefined) throw new TypeError('a webhook payload must be JSON');
+    if (!executor) await this.secrets.secretFor(keyId);
+    const now = this.now();
+    const id = `msg_${randomUUID().replace(/-/g, '')}`;
+    await (executor ?? this.db)
+      .insertInto('webhook_deliveries')
+      .values({
+        id,
+        task_id: taskId,
+        url,
+        payload: body,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        first_attempt_at: null,
+        last_status: null,
+        last_error: null,
+        lease_until: null,
+        created_at: now,
+        delivered_at: null,
+      })
+      .execute();
+    this.wake();
+  }
+
+  /** Claims the due attempts (up to a batch), sends them, records each outcome; returns how many it tried. */
+  async deliverDue(): Promise<number> {
+    const now = this.now();
+    const due = await this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .orderBy('next_attempt_at')
+      .limit(this.batchSize)
+      .execute();
+    const claimed: { row: DeliveryRow; lease: number }[] = [];
+    for (const row of due) {
+      const lease = now + this.leaseMs;
+      // Only while nobody else holds it and it is still this attempt: of two instances, one wins.
+      const taken = await this.db
+        .updateTable('webhook_deliveries')
+        .set({ lease_until: lease, first_attempt_at: sql<number>`coalesce(first_attempt_at, ${now})` })
+        .where('id', '=', row.id)
+        .where('status', '=', 'pending')
+        .where('attempts', '=', row.attempts)
+        .where('next_attempt_at', '<=', now)
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1) claimed.push({ row: { ...row, first_attempt_at: row.first_attempt_at ?? now, lease_until: lease }, lease });
+    }
+    await Promise.all(claimed.map(({ row, lease }) => this.attempt(row, lease).catch((err: unknown) => this.onError(err))));
+    return claimed.length;
+  }
+
+  /** A task's deliveries, oldest first, as stored (for the admin API). */
+  async deliveries(taskId: string): Promise<DeliveryRow[]> {
+    return this.db.selectFrom('webhook_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').orderBy('id').execute();
+  }
+
+  /**
+   * Runs `deliverDue` every `pollMs`, sooner when a retry falls due earlier or a delivery is
+   * enqueued here. The timer does not keep the process alive; errors go to onError.
+   */
+  start(pollMs: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.pollMs = pollMs;
+    this.arm(0);
+  }
+
+  /** No more passes; one in progress finishes (see drain). */
+  stop(): void {
+    this.started = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** For shutdown: stops, then waits for the pass in progress. Undelivered rows stay for the next start. */
+  async drain(): Promise<void> {
+    this.stop();
+    while (this.pass) await this.pass;
+  }
+
+  /** A pass soon (after enqueue), without overlapping one in progress. */
+  private wake(): void {
+    if (!this.started) return;
+    if (this.pass) this.again = true;
+    else this.arm(0);
+  }
+
+  private arm(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.runPass(), delayMs);
+    this.timer.unref();
+  }
+
+  private runPass(): void {
+    this.timer = undefined;
+    if (!this.started || this.pass) return;
+    this.again = false;
+    this.pass = (async () => {
+      let wait = this.pollMs;
+      try {
+        const tried = await this.deliverDue();
+        wait = tried >= this.batchSize || this.again ? 0 : await this.untilNextDue();
+      } catch (err) {
+        this.onError(err);
+      } finally {
+        this.pass = undefined;
+        if (this.started) this.arm(Math.max(MIN_TIMER_MS, Math.min(wait, this.pollMs)));
+      }
+    })();
+  }
+
+  /** Milliseconds until the earliest unleased pending attempt, or pollMs when there is none. */
+  private async untilNextDue(): Promise<number> {
+    const now = this.now();
+    const next = await this.db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('status', '=', 'pending')
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .executeTakeFirst();
+    const at = next?.at;
+    return at === null || at === undefined ? this.pollMs : Math.max(0, Number(at) - now);
+  }
+
+  private async attempt(row: DeliveryRow, lease: number): Promise<void> {
+    const headers = await this.headers(row);
+    const outcome = await this.send(row, headers);
+    await this.record(row, lease, outcome);
+  }
+
+  private async headers(row: DeliveryRow): Promise<Record<string, string>> {
+    const sentAt = new Date(this.now());
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'webhook-id': row.id,
+      'webhook-timestamp': String(Math.floor(sentAt.getTime() / 1000)),
+    };
+    const task = await this.db.selectFrom('tasks').select('key_id').where('id', '=', row.task_id).executeTakeFirst();
+    const secret = await this.secrets.secretFor(task?.key_id ?? null);
+    if (secret) headers['webhook-signature'] = new Webhook(secret).sign(row.id, sentAt, row.payload);
+    return headers;
+  }
+
+  private async send(row: DeliveryRow, headers: Record<string, string>): Promise<Outcome> {
+    try {
+      const { status } = await this.fetcher.post(row.url, row.payload, headers, { timeoutMs: this.timeoutMs });
+      return { kind: 'answered', status };
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) {
+        const error = `${err.reason}: ${err.message}`;
+        return err.reason === 'scheme' || err.reason === 'address' ? { kind: 'refused', error } : { kind: 'unreachable', error };
+      }
+      return { kind: 'unreachable', error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private async record(row: DeliveryRow, lease: number, outcome: Outcome): Promise<void> {
+    const now = this.now();
+    const attempts = row.attempts + 1;
+    if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) {
+      // Delivered is final whoever holds the lease now: a late success still counts.
+      await this.db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'delivered', attempts, last_status: outcome.status, last_error: null, lease_until: null, delivered_at: now })
+        .where('id', '=', row.id)
+        .where('status', '=', 'pending')
+        .execute();
+      return;
+    }
+    const lastStatus = outcome.kind === 'answered' ? outcome.status : null;
+    const lastError = (outcome.kind === 'answered' ? `answered HTTP ${outcome.status}` : outcome.error).slice(0, ERROR_CHARS);
+    const nextAt = now + retryDelay(this.schedule, attempts);
+    const firstAt = row.first_attempt_at ?? now;
+    const giveUp = outcome.kind === 'refused' || nextAt > firstAt + this.schedule.windowMs;
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set(
+        giveUp
+          ? { status: 'failed', attempts, last_status: lastStatus, last_error: lastError, lease_until: null }
+          : { attempts, last_status: lastStatus, last_error: lastError, lease_until: null, next_attempt_at: nextAt },
+      )
+      .where('id', '=', row.id)
+      .where('status', '=', 'pending')
+      .where('lease_until', '=', lease)
+      .execute();
+  }
+}
