@@ -129,7 +129,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowPrivate: inputLimits.allowPrivateUrls,
     allowAddresses: inputLimits.allowedPrivateAddresses,
   });
-  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: new WebhookSecrets(db), onError: (err) => logger.error({ err }, 'webhook outbox failed') });
+  const webhookSecrets = new WebhookSecrets(db);
+  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, onError: (err) => logger.error({ err }, 'webhook outbox failed') });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
   let wakeWorkers = () => {};
@@ -164,7 +165,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
   registerNewApiTaskRoutes(http, { tasks, sign });
   registerAdminTaskRoutes(http, { store: taskStore, outbox, sign });
-  registerAdminKeyRoutes(http, { keys, credits });
+  registerAdminKeyRoutes(http, { keys, credits, webhookSecrets });
   registerUsageRoutes(http, { usage: new UsageReport(db), keys });
   registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   registerFileRoutes(http, store, signer);

@@ -8,15 +8,17 @@ import type { Credits } from '../billing/credits.js';
 import { parseKeySettings, usdToMicros } from '../billing/key-settings.js';
 import { GatewayError, invalidRequest } from '../core/errors.js';
 import type { LedgerRow } from '../db/schema.js';
+import type { WebhookSecrets } from '../tasks/webhook-secrets.js';
 
 export interface AdminKeysDeps {
   keys: ApiKeyService;
   credits: Credits;
+  webhookSecrets: WebhookSecrets;
 }
 
 type IdParams = { Params: { id: string } };
 
-export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits }: AdminKeysDeps): void {
+export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits, webhookSecrets }: AdminKeysDeps): void {
   const find = async (id: string): Promise<KeySummary> => {
     const key = await keys.get(id);
     if (!key) throw new GatewayError(404, 'invalid_request_error', 'key_not_found', 'id', `No key '${id}'.`);
@@ -54,6 +56,17 @@ export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits }: 
     const note = typeof body.note === 'string' ? body.note.slice(0, 500) : null;
     const balance = await credits.grant(key.id, amount, note);
     return { id: key.id, balance_micros: balance, credits: balance === null ? null : balance / 1_000_000 };
+  });
+
+  /** The Standard Webhooks secret that signs this key's task callbacks (made on first use). */
+  app.get<IdParams>('/admin/api/keys/:id/webhook-secret', async (request) => {
+    const key = await find(request.params.id);
+    return { id: key.id, webhook_secret: await webhookSecrets.secretFor(key.id) };
+  });
+
+  app.post<IdParams>('/admin/api/keys/:id/webhook-secret/rotate', async (request) => {
+    const key = await find(request.params.id);
+    return { id: key.id, webhook_secret: await webhookSecrets.rotate(key.id) };
   });
 
   app.get<IdParams>('/admin/api/keys/:id/ledger', async (request) => {

@@ -1,0 +1,226 @@
+/**
+ * Async tasks, new-api dialect (seed 000), end to end: submit with X-New-Api-Async-Task, poll
+ * through every state, only the owner reads a task, Idempotency-Key replay and conflict,
+ * deadline with refund, a signed webhook that gets through on its 4th attempt, and 50 tasks
+ * surviving a SIGKILL of the gateway: all finish, none submitted upstream twice, none charged twice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
+import { startOpenAISimulator } from '../src/simulator/openai.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
+import { writeConfigFile } from './helpers/config-file.js';
+import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+
+closeAfterEach();
+const ADMIN = 'admin-secret';
+const ASYNC = { 'x-new-api-async-task': 'true' };
+
+async function admin(origin: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(`${origin}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+async function gatewayWithOpenAI(simOpts: Parameters<typeof startOpenAISimulator>[0] = {}, env: Record<string, string> = {}) {
+  const sim = later(await startOpenAISimulator(simOpts));
+  const file = await writeConfigFile({ channels: [{ name: 'up', kind: 'openai', base_url: sim.baseURL, api_key: 'sk-up' }] });
+  const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_POLL: '50ms', ...env }));
+  return { sim, gw };
+}
+
+interface TaskView {
+  task_id: string;
+  status: string;
+  status_raw: string;
+  action: string;
+  progress: string;
+  submit_time: number;
+  start_time: number;
+  finish_time: number;
+  result_url: string;
+  image_urls: string[];
+  fail_reason: string;
+}
+
+async function query(gw: { baseURL: string }, key: string, id: string): Promise<{ status: number; body: { code: string; data: TaskView | null } }> {
+  const res = await fetch(`${gw.baseURL}/images/tasks/${id}`, { headers: { authorization: `Bearer ${key}` } });
+  return { status: res.status, body: (await res.json()) as { code: string; data: TaskView | null } };
+}
+
+async function until(gw: { baseURL: string }, key: string, id: string, done: (t: TaskView) => boolean, seen: string[] = []): Promise<TaskView> {
+  for (let i = 0; i < 600; i++) {
+    const view = (await query(gw, key, id)).body.data;
+    if (view && seen.at(-1) !== view.status) seen.push(view.status);
+    if (view && done(view)) return view;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`task ${id} never got there (seen: ${seen.join(' > ')})`);
+}
+
+describe('new-api async tasks', () => {
+  it('submitted > queued > in_progress > succeeded, with downloadable images; another key gets 404', async () => {
+    // One worker and a slow upstream: the second task waits in the queue while the first runs.
+    const { gw } = await gatewayWithOpenAI({ latencyMs: 500 }, { IMAGEGATE_TASK_WORKERS: '1' });
+    const first = await postJson(gw, '/v1/images/generations', { prompt: 'first', size: '1024x1024' }, ASYNC);
+    const second = await postJson(gw, '/v1/images/generations', { prompt: 'second', size: '1024x1024' }, ASYNC);
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ code: 'success', message: 'success', data: { status: 'submitted' } });
+    const id = String((second.json?.data as { task_id: string }).task_id);
+    const seen: string[] = [];
+    const done = await until(gw, gw.apiKey, id, (t) => t.status === 'succeeded', seen);
+    expect(seen).toEqual(['queued', 'in_progress', 'succeeded']);
+    expect(done).toMatchObject({ status_raw: 'SUCCESS', action: 'generations', progress: '100%' });
+    expect(done.finish_time).toBeGreaterThanOrEqual(done.start_time);
+    expect(done.image_urls).toHaveLength(1);
+    expect(done.result_url).toBe(done.image_urls[0]);
+    expect((await fetch(done.result_url)).status).toBe(200);
+    const other = await gw.app.keys.create('someone else');
+    expect((await query(gw, other.key, id)).status).toBe(404);
+  });
+
+  it('edits run as tasks too (action edits), and a failure says why', async () => {
+    const { gw, sim } = await gatewayWithOpenAI({}, { IMAGEGATE_MAX_ATTEMPTS: '1' });
+    const form = new FormData();
+    form.append('prompt', 'edit me later');
+    form.append('image', new Blob([await tinyPng()], { type: 'image/png' }), 'p.png');
+    const res = await fetch(`${gw.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, ...ASYNC }, body: form });
+    const id = ((await res.json()) as { data: { task_id: string } }).data.task_id;
+    expect((await until(gw, gw.apiKey, id, (t) => t.status === 'succeeded')).action).toBe('edits');
+    sim.sim.enqueueFault({ kind: 'status', status: 400, message: 'Your request was rejected by the safety system.', code: 'moderation_blocked' });
+    const bad = await postJson(gw, '/v1/images/generations', { prompt: 'refused' }, ASYNC);
+    const failed = await until(gw, gw.apiKey, String((bad.json?.data as { task_id: string }).task_id), (t) => t.status === 'failed');
+    expect(failed).toMatchObject({ status_raw: 'FAILURE', progress: '100%' });
+    expect(failed.fail_reason).toContain('safety system');
+  });
+
+  it('Idempotency-Key: the same body returns the same task; another body gets 409', async () => {
+    const { gw } = await gatewayWithOpenAI();
+    const headers = { ...ASYNC, 'idempotency-key': 'order-42' };
+    const a = await postJson(gw, '/v1/images/generations', { prompt: 'once' }, headers);
+    const b = await postJson(gw, '/v1/images/generations', { prompt: 'once' }, headers);
+    expect((b.json?.data as { task_id: string }).task_id).toBe((a.json?.data as { task_id: string }).task_id);
+    const c = await postJson(gw, '/v1/images/generations', { prompt: 'twice' }, headers);
+    expect(c.status).toBe(409);
+    expect(c.json).toMatchObject({ error: { code: 'idempotency_key_reused' } });
+  });
+
+  it('a task past its deadline fails and is refunded in full', async () => {
+    const { gw } = await gatewayWithOpenAI({ latencyMs: 3_000 }, { IMAGEGATE_TASK_DEADLINE: '1s' });
+    const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'deadline', credits: 1 });
+    const key = String(created.key);
+    const res = await postJson({ ...gw, apiKey: key }, '/v1/images/generations', { model: 'dall-e-2', prompt: 'too slow', size: '256x256' }, ASYNC);
+    const id = String((res.json?.data as { task_id: string }).task_id);
+    const failed = await until(gw, key, id, (t) => t.status === 'failed');
+    expect(failed.fail_reason).toContain('deadline');
+    await expect.poll(async () => (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros).toBe(1_000_000);
+    const ledger = (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string }[];
+    expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'refund']);
+  });
+});
+
+describe('webhooks', () => {
+  it('a receiver that fails 3 times gets the 4th attempt, signed so standardwebhooks verifies it', async () => {
+    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(received.length <= 3 ? 500 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const { gw } = await gatewayWithOpenAI({}, { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1' });
+    const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'hooked' });
+    const res = await postJson({ ...gw, apiKey: String(created.key) }, '/v1/images/generations', { prompt: 'call me back', callback_url: callback }, ASYNC);
+    const id = String((res.json?.data as { task_id: string }).task_id);
+    // Retries after 1 s, 2 s and 4 s (seed 002's schedule): the 4th attempt comes ~7 s after the first.
+    await expect.poll(() => received.length, { timeout: 15_000, interval: 200 }).toBe(4);
+    const secret = String((await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/webhook-secret`)).webhook_secret);
+    const last = received[3]!;
+    const verified = new Webhook(secret).verify(last.body, last.headers as Record<string, string>) as { code: string; data: TaskView };
+    expect(verified.data).toMatchObject({ task_id: id, status: 'succeeded' });
+    expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    const detail = await admin(gw.origin, 'GET', `/admin/api/tasks/${id}`);
+    expect(detail.webhook_deliveries).toMatchObject([{ status: 'delivered', attempts: 4 }]);
+    // The upstream never saw our callback_url.
+    expect(JSON.stringify(detail)).toContain(callback);
+  }, 30_000);
+});
+
+describe('crash safety', () => {
+  it('50 tasks on an async upstream survive SIGKILL: all finish, none resubmitted, none charged twice', async () => {
+    const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 4_000 }));
+    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-crash-'));
+    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+    const config = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }] });
+    const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_WORKERS: '60', IMAGEGATE_TASK_LEASE: '2s', IMAGEGATE_TASK_POLL: '200ms' };
+    let gateway = await spawnGateway(env);
+    const created = await admin(gateway.origin, 'POST', '/admin/api/keys', { name: 'crash', credits: 10 });
+    const key = String(created.key);
+    const ids = await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const res = await postJson({ origin: gateway.origin, apiKey: key } as TestGateway, '/v1/images/generations', { model: 'dall-e-2', prompt: `task ${i}`, size: '256x256' }, ASYNC);
+        return String((res.json?.data as { task_id: string }).task_id);
+      }),
+    );
+    // Every task is in flight upstream (its upstream id stored) before the kill.
+    await expect
+      .poll(async () => ((await admin(gateway.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id).length, { timeout: 20_000 })
+      .toBe(50);
+    gateway.child.kill('SIGKILL');
+    await new Promise((resolve) => gateway.child.once('exit', resolve));
+    gateway = await spawnGateway(env);
+    onCleanup(() => gateway.stop());
+    const base = { baseURL: `${gateway.origin}/v1` };
+    for (const id of ids) await until(base, key, id, (t) => t.status === 'succeeded');
+    expect(upstream.sim.submits).toBe(50);
+    const ledger = (await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null; amount_micros: number }[];
+    for (const id of ids) expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'release']);
+    const balance = Number((await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros);
+    expect(balance).toBe(10_000_000 - 50 * 16_000);
+  }, 90_000);
+});
+
+async function tinyPng(): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  return sharp({ create: { width: 32, height: 32, channels: 3, background: '#39c' } }).png().toBuffer();
+}
+
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts'), 'serve'];
+
+/** The real CLI in a child process (so it can be SIGKILLed), on a port of its own choosing. */
+async function spawnGateway(extra: Record<string, string>): Promise<{ child: ChildProcess; origin: string; stop(): Promise<void> }> {
+  const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
+  const child = spawn(process.execPath, CLI, { env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const started = Date.now();
+  while (!/listening on (http:\/\/[\d.:]+)/.test(out)) {
+    if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`gateway did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const origin = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1] ?? '';
+  return {
+    child,
+    origin,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
