@@ -28,9 +28,8 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   const known = toGatewayError(err);
   if (!known) {
     request.log.error({ err }, 'unhandled error');
-    void reply.status(500).send({
-      error: { message: 'The server had an error processing your request.', type: 'server_error', param: null, code: 'internal_error' },
-    });
+    const internal = new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
+    void reply.status(500).send(envelopeFor(request, internal));
     return;
   }
   if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message }, 'request failed');
