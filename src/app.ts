@@ -21,6 +21,7 @@ import { registerAdminKeyRoutes } from './http/admin-keys.js';
 import { registerUsageRoutes } from './http/usage-routes.js';
 import { registerAdminTaskRoutes } from './http/admin-tasks.js';
 import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
+import { registerTaskApiRoutes } from './http/task-api.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
@@ -164,6 +165,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
   registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
   registerNewApiTaskRoutes(http, { tasks, sign });
+  registerTaskApiRoutes(http, { catalogue, inputs, tasks, sign, limiter: rateLimiter });
   registerAdminTaskRoutes(http, { store: taskStore, outbox, sign });
   registerAdminKeyRoutes(http, { keys, credits, webhookSecrets });
   registerUsageRoutes(http, { usage: new UsageReport(db), keys });

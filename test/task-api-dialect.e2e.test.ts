@@ -280,6 +280,18 @@ describe('errors in the task API envelope', () => {
     expect(imageRequests(sim)).toHaveLength(0);
   });
 
+  it('400 for a body that is not JSON; 404 for a path this dialect does not have', async () => {
+    const { gw } = await setup();
+    const res = await fetch(`${gw.origin}${PATH}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: '{"model": ',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 400, data: null });
+    expectError(await call(gw, 'GET', '/api/v1/images/nothing-here'), 404);
+  });
+
   it('401: a bad key, on create and on query', async () => {
     const { gw } = await setup();
     expectError(await create(gw, { model: MODEL, prompt: 'x' }, { key: 'ig-not-a-key' }), 401);

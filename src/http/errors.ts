@@ -44,7 +44,6 @@ function envelopeFor(request: FastifyRequest, err: GatewayError): unknown {
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?')[0];
-  void reply.status(404).send({
-    error: { message: `Invalid URL (${request.method} ${path})`, type: 'invalid_request_error', param: null, code: 'not_found' },
-  });
+  const notFound = new GatewayError(404, 'invalid_request_error', 'not_found', null, `Invalid URL (${request.method} ${path})`);
+  void reply.status(404).send(envelopeFor(request, notFound));
 }
