@@ -88,6 +88,13 @@ describe('new-api async tasks', () => {
     expect((await query(gw, other.key, id)).status).toBe(404);
   });
 
+  it('the official SDK submits with the header as a request option, and gets the task answer', async () => {
+    const { gw } = await gatewayWithOpenAI();
+    const answer = (await gw.client.images.generate({ model: 'gpt-image-2', prompt: 'via the SDK' }, { headers: ASYNC })) as unknown as { code: string; data: { task_id: string; status: string } };
+    expect(answer).toMatchObject({ code: 'success', data: { status: 'submitted' } });
+    expect((await until(gw, gw.apiKey, answer.data.task_id, (t) => t.status === 'succeeded')).image_urls).toHaveLength(1);
+  });
+
   it('edits run as tasks too (action edits), and a failure says why', async () => {
     const { gw, sim } = await gatewayWithOpenAI({}, { IMAGEGATE_MAX_ATTEMPTS: '1' });
     const form = new FormData();
