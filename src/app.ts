@@ -22,6 +22,7 @@ import { registerUsageRoutes } from './http/usage-routes.js';
 import { registerAdminTaskRoutes } from './http/admin-tasks.js';
 import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
 import { registerTaskApiRoutes } from './http/task-api.js';
+import { BullmqTaskDispatch } from './tasks/bullmq-dispatch.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
@@ -134,8 +135,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, onError: (err) => logger.error({ err }, 'webhook outbox failed') });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
-  let wakeWorkers = () => {};
-  const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, wake: () => wakeWorkers() });
+  let dispatchTask = (_taskId: string) => {};
+  const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, wake: (taskId) => dispatchTask(taskId) });
   const worker = new TaskWorker({
     store: taskStore,
     pipeline,
@@ -143,12 +144,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     catalogue,
     outbox,
     sign,
-    concurrency: taskConfig.workers,
+    // With Redis, BullMQ runs the tasks and one polling loop is the safety net for lost jobs.
+    concurrency: config.redisUrl ? 1 : taskConfig.workers,
     leaseMs: taskConfig.leaseMs,
-    pollMs: taskConfig.pollMs,
+    pollMs: config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs,
     onError: (err, taskId) => logger.error({ err, taskId }, 'task worker failed'),
   });
-  wakeWorkers = () => worker.wake();
+  const dispatch = config.redisUrl
+    ? new BullmqTaskDispatch(config.redisUrl, worker, taskConfig.workers, (err) => logger.error({ err }, 'task dispatch failed'))
+    : undefined;
+  dispatchTask = (taskId) => (dispatch ? dispatch.notify(taskId) : worker.wake());
   const urlFetcher = new SafeFetcher({
     maxBytes: MAX_INPUT_IMAGE_BYTES,
     timeoutMs: inputLimits.fetchTimeoutMs,
@@ -205,6 +210,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         logger.warn({ addresses: inputLimits.allowedPrivateAddresses }, 'IMAGEGATE_ALLOW_PRIVATE_URLS: these private addresses may be fetched as image URLs');
       }
       worker.start();
+      dispatch?.start();
       outbox.start(taskConfig.pollMs);
       if (registry.isDemoOnly()) {
         logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
@@ -218,6 +224,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       registry.stop();
       tester.stop();
       await worker.stop();
+      await dispatch?.close();
       await http.close();
       await outbox.drain();
       await background.drain();

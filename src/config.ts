@@ -54,6 +54,8 @@ export interface Config {
   /** Streams: an SSE comment this often while the upstream is silent (proxies cut idle requests). */
   streamKeepAliveMs: number;
   tasks: TasksConfig;
+  /** Scale-out: task dispatch (BullMQ) and rate limits shared by every instance. */
+  redisUrl: string | undefined;
 }
 
 export interface TasksConfig {
@@ -124,6 +126,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_CHANNEL_TEST_INTERVAL: 'channel_test_interval',
   IMAGEGATE_UPLOAD_LIMIT: 'upload_limit',
   IMAGEGATE_STREAM_KEEPALIVE: 'stream_keepalive',
+  REDIS_URL: 'redis_url',
   IMAGEGATE_TASK_WORKERS: 'task_workers',
   IMAGEGATE_TASK_DEADLINE: 'task_deadline',
   IMAGEGATE_TASK_LEASE: 'task_lease',
@@ -174,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
+    redisUrl: parseRedisUrl(get('REDIS_URL')),
     tasks: {
       workers: parseCount('IMAGEGATE_TASK_WORKERS', get('IMAGEGATE_TASK_WORKERS') ?? '8', 1, 1000),
       deadlineMs: parseDuration('IMAGEGATE_TASK_DEADLINE', get('IMAGEGATE_TASK_DEADLINE') ?? '30m', 'ms'),
@@ -317,6 +321,18 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 function parseLogLevel(value: string): string {
   if (!LOG_LEVELS.includes(value)) throw new ConfigError(`LOG_LEVEL: '${value}' is not one of ${LOG_LEVELS.join(', ')}`);
+  return value;
+}
+
+function parseRedisUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`REDIS_URL: '${value}' is not a URL (redis://host:6379)`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('REDIS_URL: must start with redis:// or rediss://');
   return value;
 }
 

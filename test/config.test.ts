@@ -57,6 +57,7 @@ describe('loadConfig: defaults', () => {
       inputs: { uploadLimitBytes: 128 * 1024 * 1024, fetchTimeoutMs: 15_000, allowPrivateUrls: false, allowedPrivateAddresses: [] },
       streamKeepAliveMs: 15_000,
       tasks: { workers: 8, deadlineMs: 1_800_000, leaseMs: 30_000, pollMs: 1_000 },
+      redisUrl: undefined,
     } satisfies Config);
   });
 

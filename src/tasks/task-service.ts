@@ -32,8 +32,8 @@ export class TaskService {
       credits: Credits;
       prices: PriceBook;
       deadlineMs: number;
-      /** Tells the workers there is work (they also poll, for other instances' tasks). */
-      wake: () => void;
+      /** Hands the new task to the workers (they also poll, for what a dispatcher lost). */
+      wake: (taskId: string) => void;
       now?: () => number;
     },
   ) {}
@@ -63,7 +63,7 @@ export class TaskService {
         requestHash: hash,
         deadlineAt: now + this.deps.deadlineMs,
       });
-      this.deps.wake();
+      this.deps.wake(id);
       return { task, replay: false };
     } catch (err) {
       if (reservation) await credits.refund(reservation, 'task not stored');

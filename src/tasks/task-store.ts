@@ -4,8 +4,9 @@
  * task at once, and a crashed worker's task is taken over when its lease runs out.
  */
 import { randomBytes } from 'node:crypto';
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { TaskRow, TaskStatus, TasksTable } from '../db/schema.js';
+import type { Tables, TaskRow, TaskStatus, TasksTable } from '../db/schema.js';
 
 export interface NewTask {
   keyId: string | null;
@@ -88,26 +89,32 @@ export class TaskStore {
   /** The oldest task waiting (or whose worker's lease ran out), now leased to the caller. */
   async claim(leaseMs: number): Promise<TaskRow | null> {
     for (let tries = 0; tries < 5; tries++) {
-      const now = this.now();
       const candidate = await this.db
         .selectFrom('tasks')
         .select('id')
-        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)])]))
+        .where((eb) => claimable(eb, this.now()))
         .orderBy('created_at')
         .limit(1)
         .executeTakeFirst();
       if (!candidate) return null;
-      const claimed = await this.db
-        .updateTable('tasks')
-        .set((eb) => ({ status: 'running', lease_until: now + leaseMs, attempts: eb('attempts', '+', 1), started_at: eb.fn.coalesce('started_at', eb.val(now)) }))
-        .where('id', '=', candidate.id)
-        .where((eb) => eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)])]))
-        .returningAll()
-        .executeTakeFirst();
+      const claimed = await this.claimById(candidate.id, leaseMs);
       if (claimed) return claimed;
       // Another worker took it between the read and the update: look again.
     }
     return null;
+  }
+
+  /** This task, leased to the caller, when it is waiting or its worker's lease ran out; else null. */
+  async claimById(id: string, leaseMs: number): Promise<TaskRow | null> {
+    const now = this.now();
+    const claimed = await this.db
+      .updateTable('tasks')
+      .set((eb) => ({ status: 'running', lease_until: now + leaseMs, attempts: eb('attempts', '+', 1), started_at: eb.fn.coalesce('started_at', eb.val(now)) }))
+      .where('id', '=', id)
+      .where((eb) => claimable(eb, now))
+      .returningAll()
+      .executeTakeFirst();
+    return claimed ?? null;
   }
 
   async renewLease(id: string, leaseMs: number): Promise<void> {
@@ -168,4 +175,9 @@ export class TaskStore {
       .limit(1000)
       .execute();
   }
+}
+
+/** Waiting, or running under a lease that ran out (its worker died). */
+function claimable(eb: ExpressionBuilder<Tables, 'tasks'>, now: number) {
+  return eb.or([eb('status', '=', 'queued'), eb.and([eb('status', '=', 'running'), eb('lease_until', '<', now)])]);
 }

@@ -24,6 +24,7 @@ export interface TaskWorkerDeps {
   catalogue: ModelCatalogue;
   outbox: TaskOutbox;
   sign: (name: string) => string;
+  /** Polling loops, each running one task at a time (with a dispatcher, a small safety net). */
   concurrency: number;
   /** How long a claim holds without renewal; a crashed worker's task is retried after it. */
   leaseMs: number;
@@ -46,6 +47,22 @@ export class TaskWorker {
   start(): void {
     void this.recoverWebhooks();
     for (let i = 0; i < this.deps.concurrency; i++) this.loops.push(this.loop());
+  }
+
+  /**
+   * Runs one task now (a dispatcher handed it over): `ran`, `done` (already final) or `busy`
+   * (another worker holds its lease: try again later).
+   */
+  async runById(taskId: string): Promise<'ran' | 'done' | 'busy'> {
+    if (this.stopped) return 'busy';
+    const task = await this.deps.store.claimById(taskId, this.deps.leaseMs);
+    if (task) {
+      await this.run(task);
+      // Stopped mid-run: the task went back to the queue; its dispatcher should hand it out again.
+      return this.stopped ? 'busy' : 'ran';
+    }
+    const current = await this.deps.store.get(taskId);
+    return !current || current.status === 'succeeded' || current.status === 'failed' ? 'done' : 'busy';
   }
 
   /** New work: idle loops look at once instead of at their next poll. */
