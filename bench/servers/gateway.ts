@@ -16,6 +16,8 @@ const stopProfiler = profileDir ? await startProfiler(profileDir, 'imagegate') :
 // disk out of the measurement.
 const dataDir = await mkdtemp(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'imagegate-bench-'));
 const config = loadConfig({
+  // Settings a bench run wants to vary (task workers, limits...) come through as they are.
+  ...Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('IMAGEGATE_') && entry[1] !== undefined)),
   PORT: '0',
   IMAGEGATE_DATA_DIR: dataDir,
   LOG_LEVEL: 'warn',
