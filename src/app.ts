@@ -6,7 +6,8 @@ import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { ApiKeyService } from './billing/api-keys.js';
 import { Credits } from './billing/credits.js';
-import { InMemoryRateLimiter } from './billing/rate-limits.js';
+import { InMemoryRateLimiter, type RateLimiter } from './billing/rate-limits.js';
+import { RedisRateLimiter } from './billing/redis-rate-limits.js';
 import { RequestLog } from './billing/request-log.js';
 import { UsageReport } from './billing/usage-report.js';
 import type { Config } from './config.js';
@@ -49,6 +50,7 @@ import { demoChannel } from './routing/demo-channel.js';
 import { ChannelRouter } from './routing/router.js';
 import { OpenAIImagesSimulator } from './simulator/openai.js';
 import { FsImageStore } from './storage/fs-store.js';
+import { S3ImageStore } from './storage/s3-store.js';
 import { ImageRecords } from './storage/image-records.js';
 import { RetentionSweeper } from './storage/retention-sweeper.js';
 import { UrlSigner } from './storage/url-signer.js';
@@ -79,7 +81,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const urlSecret = config.urlSecret ?? (await getOrCreateSetting(db, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
   const signer = new UrlSigner(urlSecret);
-  const store = new FsImageStore(join(config.dataDir, 'images'));
+  const store = config.s3 ? new S3ImageStore(config.s3) : new FsImageStore(join(config.dataDir, 'images'));
   const records = new ImageRecords(db);
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
@@ -122,7 +124,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const billing = { credits, prices, onSettleError: (err: unknown, requestId: string) => logger.error({ err, requestId }, 'credit settlement failed') };
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), billing);
   const { inputs: inputLimits } = config;
-  const rateLimiter = new InMemoryRateLimiter();
+  // With Redis the limits hold across instances; alone, memory is enough.
+  const redisLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, { keyPrefix: `${config.redisPrefix}:rl:`, onError: (err) => logger.error({ err }, 'rate limiter failed') })
+    : null;
+  const rateLimiter: RateLimiter = redisLimiter ?? new InMemoryRateLimiter();
   const sign = (name: string) => output.signedUrl(name);
   const webhookFetcher = new SafeFetcher({
     maxBytes: 64 * 1024,
@@ -151,7 +157,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onError: (err, taskId) => logger.error({ err, taskId }, 'task worker failed'),
   });
   const dispatch = config.redisUrl
-    ? new BullmqTaskDispatch(config.redisUrl, worker, taskConfig.workers, (err) => logger.error({ err }, 'task dispatch failed'))
+    ? new BullmqTaskDispatch(config.redisUrl, config.redisPrefix, worker, taskConfig.workers, (err) => logger.error({ err }, 'task dispatch failed'))
     : undefined;
   dispatchTask = (taskId) => (dispatch ? dispatch.notify(taskId) : worker.wake());
   const urlFetcher = new SafeFetcher({
@@ -226,11 +232,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await worker.stop();
       await dispatch?.close();
       await http.close();
+      await redisLimiter?.close();
       await outbox.drain();
       await background.drain();
       await httpTransport.close();
       await urlFetcher.close();
       await webhookFetcher.close();
+      if (store instanceof S3ImageStore) await store.close();
       await database.close();
     },
   };

@@ -54,8 +54,35 @@ export interface Config {
   /** Streams: an SSE comment this often while the upstream is silent (proxies cut idle requests). */
   streamKeepAliveMs: number;
   tasks: TasksConfig;
+  /** Images in an S3-compatible bucket instead of under the data dir (IMAGEGATE_S3_BUCKET); unset: the data dir. */
+  s3?: S3Config;
   /** Scale-out: task dispatch (BullMQ) and rate limits shared by every instance. */
   redisUrl: string | undefined;
+  /** Namespace of every Redis key and BullMQ queue, so deployments can share one Redis. */
+  redisPrefix: string;
+}
+
+/** Where images go when they go to a bucket (AWS S3, Cloudflare R2, MinIO, ...), and how clients get them. */
+export interface S3Config {
+  bucket: string;
+  /** http(s) URL of an S3-compatible service (R2, MinIO, s3rver), no trailing slash; undefined: AWS for `region`. */
+  endpoint: string | undefined;
+  region: string;
+  /** Both keys or neither; neither: the SDK's default chain (env, shared profile, instance/task role). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** `<endpoint>/<bucket>/<key>` instead of `<bucket>.<host>/<key>` (MinIO, s3rver). */
+  forcePathStyle: boolean;
+  /** Put before every image name to make its key, as is (`images/` -> `images/<name>`). */
+  prefix: string;
+  /**
+   * How image links are made. gateway: the gateway's signed /files links, bytes streamed from the
+   * bucket. presigned: S3 presigned GET URLs valid IMAGEGATE_URL_TTL (at most 7 days). public:
+   * `<publicBaseUrl>/<prefix><name>`, unsigned: the bucket (or the CDN in front of it) must allow
+   * public reads, and anyone with a link can fetch the image until retention deletes it.
+   */
+  links: 'gateway' | 'presigned' | 'public';
+  /** Set iff links is 'public'; no trailing slash. */
+  publicBaseUrl: string | undefined;
 }
 
 export interface TasksConfig {
@@ -127,12 +154,22 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_UPLOAD_LIMIT: 'upload_limit',
   IMAGEGATE_STREAM_KEEPALIVE: 'stream_keepalive',
   REDIS_URL: 'redis_url',
+  IMAGEGATE_REDIS_PREFIX: 'redis_prefix',
   IMAGEGATE_TASK_WORKERS: 'task_workers',
   IMAGEGATE_TASK_DEADLINE: 'task_deadline',
   IMAGEGATE_TASK_LEASE: 'task_lease',
   IMAGEGATE_TASK_POLL: 'task_poll',
   IMAGEGATE_FETCH_TIMEOUT: 'fetch_timeout',
   IMAGEGATE_ALLOW_PRIVATE_URLS: 'allow_private_urls',
+  IMAGEGATE_S3_BUCKET: 's3_bucket',
+  IMAGEGATE_S3_ENDPOINT: 's3_endpoint',
+  IMAGEGATE_S3_REGION: 's3_region',
+  IMAGEGATE_S3_ACCESS_KEY_ID: 's3_access_key_id',
+  IMAGEGATE_S3_SECRET_ACCESS_KEY: 's3_secret_access_key',
+  IMAGEGATE_S3_FORCE_PATH_STYLE: 's3_force_path_style',
+  IMAGEGATE_S3_PREFIX: 's3_prefix',
+  IMAGEGATE_S3_LINKS: 's3_links',
+  IMAGEGATE_S3_PUBLIC_BASE_URL: 's3_public_base_url',
 };
 
 export function loadConfig(env: Env = process.env): Config {
@@ -153,6 +190,8 @@ export function loadConfig(env: Env = process.env): Config {
   const upstreamTimeoutSeconds = parseDuration('IMAGEGATE_UPSTREAM_TIMEOUT', get('IMAGEGATE_UPSTREAM_TIMEOUT') ?? '300s');
   const openaiBaseUrl = parseBaseUrl(get('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1');
   const modelAliases = parseModelAliases(file.models);
+  const urlTtlSeconds = parseDuration('IMAGEGATE_URL_TTL', get('IMAGEGATE_URL_TTL') ?? '24h');
+  const s3 = parseS3Config(get, urlTtlSeconds);
   return {
     host,
     port,
@@ -161,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiKeys: splitList(get('IMAGEGATE_API_KEYS')),
     adminKey: get('IMAGEGATE_ADMIN_KEY'),
     publicUrl: parsePublicUrl(get('IMAGEGATE_PUBLIC_URL')),
-    urlTtlSeconds: parseDuration('IMAGEGATE_URL_TTL', get('IMAGEGATE_URL_TTL') ?? '24h'),
+    urlTtlSeconds,
     retentionSeconds: parseDuration('IMAGEGATE_RETENTION', get('IMAGEGATE_RETENTION') ?? '7d'),
     sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
     upstreamTimeoutSeconds,
@@ -178,6 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
     redisUrl: parseRedisUrl(get('REDIS_URL')),
+    redisPrefix: parseRedisPrefix(get('IMAGEGATE_REDIS_PREFIX') ?? 'imagegate'),
     tasks: {
       workers: parseCount('IMAGEGATE_TASK_WORKERS', get('IMAGEGATE_TASK_WORKERS') ?? '8', 1, 1000),
       deadlineMs: parseDuration('IMAGEGATE_TASK_DEADLINE', get('IMAGEGATE_TASK_DEADLINE') ?? '30m', 'ms'),
@@ -193,6 +233,7 @@ export function loadConfig(env: Env = process.env): Config {
       channelRefreshSeconds: parseDuration('IMAGEGATE_CHANNEL_REFRESH', get('IMAGEGATE_CHANNEL_REFRESH') ?? '5s'),
       channelTestIntervalSeconds: parseDuration('IMAGEGATE_CHANNEL_TEST_INTERVAL', get('IMAGEGATE_CHANNEL_TEST_INTERVAL') ?? '0'),
     },
+    ...(s3 ? { s3 } : {}),
   };
 }
 
@@ -336,6 +377,11 @@ function parseRedisUrl(value: string | undefined): string | undefined {
   return value;
 }
 
+function parseRedisPrefix(value: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) throw new ConfigError(`IMAGEGATE_REDIS_PREFIX: '${value}' must be 1-64 letters, digits, _ . -`);
+  return value;
+}
+
 function parseInputsConfig(get: (name: string) => string | undefined): InputsConfig {
   // true / false, or a list of the private addresses and CIDRs that may be fetched.
   const allow = (get('IMAGEGATE_ALLOW_PRIVATE_URLS') ?? 'false').trim().toLowerCase();
@@ -354,6 +400,79 @@ function parseInputsConfig(get: (name: string) => string | undefined): InputsCon
     fetchTimeoutMs: parseDuration('IMAGEGATE_FETCH_TIMEOUT', get('IMAGEGATE_FETCH_TIMEOUT') ?? '15s', 'ms'),
     allowPrivateUrls: flag === true,
     allowedPrivateAddresses: addresses,
+  };
+}
+
+const S3_VARS = [
+  'IMAGEGATE_S3_ENDPOINT',
+  'IMAGEGATE_S3_REGION',
+  'IMAGEGATE_S3_ACCESS_KEY_ID',
+  'IMAGEGATE_S3_SECRET_ACCESS_KEY',
+  'IMAGEGATE_S3_FORCE_PATH_STYLE',
+  'IMAGEGATE_S3_PREFIX',
+  'IMAGEGATE_S3_LINKS',
+  'IMAGEGATE_S3_PUBLIC_BASE_URL',
+];
+/** The longest a SigV4 presigned URL may be valid. */
+const MAX_PRESIGNED_TTL_SECONDS = 7 * 86400;
+
+function isS3LinkMode(value: string): value is 'gateway' | 'presigned' {
+  return value === 'gateway' || value === 'presigned';
+}
+
+/** IMAGEGATE_S3_*: undefined unless IMAGEGATE_S3_BUCKET is set. */
+function parseS3Config(get: (name: string) => string | undefined, urlTtlSeconds: number): S3Config | undefined {
+  const bucket = get('IMAGEGATE_S3_BUCKET');
+  if (bucket === undefined) {
+    const stray = S3_VARS.find((name) => get(name) !== undefined);
+    if (stray) throw new ConfigError(`${stray}: set IMAGEGATE_S3_BUCKET too (without a bucket, images are stored under the data dir)`);
+    return undefined;
+  }
+  // 3-63 of a-z 0-9 . -, a letter or digit at each end, no '..', not an IP address.
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)) {
+    throw new ConfigError(`IMAGEGATE_S3_BUCKET: '${bucket}' is not a bucket name (3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)`);
+  }
+  const endpointValue = get('IMAGEGATE_S3_ENDPOINT');
+  const endpoint = endpointValue === undefined ? undefined : parseHttpUrl('IMAGEGATE_S3_ENDPOINT', endpointValue).replace(/\/+$/, '');
+  if (endpoint !== undefined && (new URL(endpoint).search || new URL(endpoint).hash)) {
+    throw new ConfigError(`IMAGEGATE_S3_ENDPOINT: '${endpointValue}' must not have a query or fragment`);
+  }
+  const region = get('IMAGEGATE_S3_REGION') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError(`IMAGEGATE_S3_REGION: '${region}' is not a region (e.g. us-east-1, or auto for R2)`);
+  const accessKeyId = get('IMAGEGATE_S3_ACCESS_KEY_ID');
+  const secretAccessKey = get('IMAGEGATE_S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    const missing = accessKeyId === undefined ? 'IMAGEGATE_S3_ACCESS_KEY_ID' : 'IMAGEGATE_S3_SECRET_ACCESS_KEY';
+    throw new ConfigError(`${missing}: is needed with ${missing === 'IMAGEGATE_S3_ACCESS_KEY_ID' ? 'IMAGEGATE_S3_SECRET_ACCESS_KEY' : 'IMAGEGATE_S3_ACCESS_KEY_ID'} (set both, or neither to use the AWS default credential chain)`);
+  }
+  const pathStyle = (get('IMAGEGATE_S3_FORCE_PATH_STYLE') ?? 'false').trim().toLowerCase();
+  const forcePathStyle = /^(true|1|yes)$/.test(pathStyle) ? true : /^(false|0|no)$/.test(pathStyle) ? false : undefined;
+  if (forcePathStyle === undefined) throw new ConfigError(`IMAGEGATE_S3_FORCE_PATH_STYLE: '${pathStyle}' must be true or false`);
+  const prefix = get('IMAGEGATE_S3_PREFIX') ?? 'images/';
+  if (!/^[A-Za-z0-9!_.*'()/-]{0,512}$/.test(prefix) || prefix.startsWith('/') || prefix.includes('//')) {
+    throw new ConfigError(`IMAGEGATE_S3_PREFIX: '${prefix}' must be a key prefix of letters, digits and !_.*'()/- (not starting with '/', e.g. images/)`);
+  }
+  const linksValue = get('IMAGEGATE_S3_LINKS');
+  const publicBase = get('IMAGEGATE_S3_PUBLIC_BASE_URL');
+  if (linksValue !== undefined && !isS3LinkMode(linksValue)) {
+    throw new ConfigError(`IMAGEGATE_S3_LINKS: '${linksValue}' is not one of gateway, presigned`);
+  }
+  if (publicBase !== undefined && linksValue !== undefined) {
+    throw new ConfigError(`IMAGEGATE_S3_LINKS: leave it unset with IMAGEGATE_S3_PUBLIC_BASE_URL (links are then unsigned <base>/<prefix><name>)`);
+  }
+  const links: S3Config['links'] = publicBase !== undefined ? 'public' : (linksValue ?? 'gateway');
+  if (links === 'presigned' && urlTtlSeconds > MAX_PRESIGNED_TTL_SECONDS) {
+    throw new ConfigError(`IMAGEGATE_URL_TTL: ${urlTtlSeconds}s is longer than 7d, the most an S3 presigned link (IMAGEGATE_S3_LINKS=presigned) can last`);
+  }
+  return {
+    bucket,
+    endpoint,
+    region,
+    credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+    forcePathStyle,
+    prefix,
+    links,
+    publicBaseUrl: publicBase === undefined ? undefined : parseHttpUrl('IMAGEGATE_S3_PUBLIC_BASE_URL', publicBase).replace(/\/+$/, ''),
   };
 }
 

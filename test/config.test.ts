@@ -58,6 +58,7 @@ describe('loadConfig: defaults', () => {
       streamKeepAliveMs: 15_000,
       tasks: { workers: 8, deadlineMs: 1_800_000, leaseMs: 30_000, pollMs: 1_000 },
       redisUrl: undefined,
+      redisPrefix: 'imagegate',
     } satisfies Config);
   });
 

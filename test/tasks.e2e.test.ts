@@ -4,7 +4,6 @@
  * deadline with refund, a signed webhook that gets through on its 4th attempt, and 50 tasks
  * surviving a SIGKILL of the gateway: all finish, none submitted upstream twice, none charged twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
 import { startOpenAISimulator } from '../src/simulator/openai.js';
+import { spawnGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
@@ -204,30 +204,4 @@ describe('crash safety', () => {
 async function tinyPng(): Promise<Buffer> {
   const sharp = (await import('sharp')).default;
   return sharp({ create: { width: 32, height: 32, channels: 3, background: '#39c' } }).png().toBuffer();
-}
-
-const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts'), 'serve'];
-
-/** The real CLI in a child process (so it can be SIGKILLed), on a port of its own choosing. */
-async function spawnGateway(extra: Record<string, string>): Promise<{ child: ChildProcess; origin: string; stop(): Promise<void> }> {
-  const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
-  const child = spawn(process.execPath, CLI, { env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  const started = Date.now();
-  while (!/listening on (http:\/\/[\d.:]+)/.test(out)) {
-    if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`gateway did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const origin = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1] ?? '';
-  return {
-    child,
-    origin,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
-  };
 }

@@ -66,9 +66,9 @@ export interface RateLimiter {
   admit(keyId: string, limits: KeyLimits): Promise<Admission>;
 }
 
-const WINDOW_MS = 60_000;
+export const WINDOW_MS = 60_000;
 /** What one request adds to `used`; the budget is WINDOW_MS × rpm and drains rpm per ms. */
-const REQUEST_COST = WINDOW_MS;
+export const REQUEST_COST = WINDOW_MS;
 const SWEEP_INTERVAL_MS = WINDOW_MS;
 
 interface KeyState {
@@ -82,7 +82,8 @@ interface KeyState {
   inFlight: number;
 }
 
-interface RpmView {
+/** A key's RPM budget at one moment (shared with the Redis limiter, which computes it in Lua). */
+export interface RpmView {
   limit: number;
   /** Budget in use now, after refill. */
   used: number;
@@ -131,34 +132,13 @@ export class InMemoryRateLimiter implements RateLimiter {
     const rpmView: RpmView | null = rpm === null ? null : { limit: rpm, used: Math.min(refilled(state, now), WINDOW_MS * rpm) };
 
     // Concurrency first, without taking a slot: a refusal here leaves the RPM budget untouched.
-    if (maxConcurrent !== null && state.inFlight >= maxConcurrent) {
-      throw new GatewayError(
-        429,
-        'rate_limit_error',
-        'rate_limit_exceeded',
-        null,
-        `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`,
-        { 'retry-after': '1', ...(rpmView ? rpmHeaders(rpmView) : {}) },
-      );
-    }
+    if (maxConcurrent !== null && state.inFlight >= maxConcurrent) throw concurrencyRefusal(maxConcurrent, rpmView);
 
     let headers: Record<string, string> = {};
     if (rpmView) {
       const after = rpmView.used + REQUEST_COST;
-      const budget = WINDOW_MS * rpmView.limit;
-      if (after > budget) {
-        // Refused before any slot is taken; the state is left as it was (a refusal changes nothing).
-        const waitMs = (after - budget) / rpmView.limit;
-        const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-        throw new GatewayError(
-          429,
-          'rate_limit_error',
-          'rate_limit_exceeded',
-          null,
-          `Rate limit reached for requests per minute (RPM): limit ${rpmView.limit}. Please try again in ${retryAfter}s.`,
-          { 'retry-after': String(retryAfter), ...rpmHeaders(rpmView) },
-        );
-      }
+      // Refused before any slot is taken; the state is left as it was (a refusal changes nothing).
+      if (after > WINDOW_MS * rpmView.limit) throw rpmRefusal(rpmView);
       state.used = after;
       state.at = Math.max(state.at, now); // a clock stepping back must not grant a refill later
       state.rpm = rpmView.limit;
@@ -200,7 +180,37 @@ function isDrained(state: KeyState, now: number): boolean {
   return refilled(state, now) === 0;
 }
 
-function rpmHeaders({ limit, used }: RpmView): Record<string, string> & RateLimitHeaders {
+/**
+ * The 429 for a key at its concurrency limit: Retry-After 1 s, plus the x-ratelimit headers of
+ * its RPM budget (untouched by the refusal) when it has one.
+ */
+export function concurrencyRefusal(maxConcurrent: number, rpm: RpmView | null): GatewayError {
+  return new GatewayError(
+    429,
+    'rate_limit_error',
+    'rate_limit_exceeded',
+    null,
+    `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`,
+    { 'retry-after': '1', ...(rpm ? rpmHeaders(rpm) : {}) },
+  );
+}
+
+/** The 429 for a key whose RPM budget (`rpm.used` now) has no room for one more request. */
+export function rpmRefusal(rpm: RpmView): GatewayError {
+  const waitMs = (rpm.used + REQUEST_COST - WINDOW_MS * rpm.limit) / rpm.limit;
+  const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+  return new GatewayError(
+    429,
+    'rate_limit_error',
+    'rate_limit_exceeded',
+    null,
+    `Rate limit reached for requests per minute (RPM): limit ${rpm.limit}. Please try again in ${retryAfter}s.`,
+    { 'retry-after': String(retryAfter), ...rpmHeaders(rpm) },
+  );
+}
+
+/** The x-ratelimit-*-requests headers for a budget with `used` in use. */
+export function rpmHeaders({ limit, used }: RpmView): Record<string, string> & RateLimitHeaders {
   return {
     'x-ratelimit-limit-requests': String(limit),
     'x-ratelimit-remaining-requests': String(Math.floor((WINDOW_MS * limit - used) / REQUEST_COST)),
@@ -209,7 +219,8 @@ function rpmHeaders({ limit, used }: RpmView): Record<string, string> & RateLimi
   };
 }
 
-function checkLimit(name: string, value: number | null): number | null {
+/** A limit as given, or a RangeError unless it is null or a positive safe integer. */
+export function checkLimit(name: string, value: number | null): number | null {
   if (value === null) return null;
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new RangeError(`Rate limit ${name} must be a positive integer or null, got ${value}`);

@@ -113,8 +113,13 @@ export class ImageOutput {
     return name;
   }
 
-  /** A fresh signed link to a stored image (tasks render links each time they are read). */
+  /**
+   * A fresh link to a stored image (tasks render links each time they are read): the store's own
+   * (S3 presigned or public) when it offers one, else the gateway's signed /files link.
+   */
   signedUrl(name: string): string {
+    const direct = this.deps.store.linkFor?.(name, this.deps.urlTtlSeconds);
+    if (direct) return direct;
     const { expires, sig } = this.deps.signer.sign(name, this.deps.urlTtlSeconds);
     return `${this.deps.publicUrl()}/files/${name}?expires=${expires}&sig=${sig}`;
   }

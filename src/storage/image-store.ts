@@ -6,4 +6,9 @@ export interface ImageStore {
   /** null when the image is gone (swept or never stored). */
   open(name: string): Promise<{ stream: Readable; size: number } | null>;
   delete(name: string): Promise<void>;
+  /**
+   * A link to the image valid for ttlSeconds that the store serves itself (an S3 presigned or
+   * public URL). null, or no such method: clients get the gateway's signed /files link.
+   */
+  linkFor?(name: string, ttlSeconds: number): string | null;
 }

@@ -24,6 +24,8 @@ export class BullmqTaskDispatch {
 
   constructor(
     redisUrl: string,
+    /** BullMQ's key prefix (IMAGEGATE_REDIS_PREFIX): deployments sharing a Redis stay apart. */
+    private readonly prefix: string,
     private readonly tasks: TaskWorker,
     private readonly concurrency: number,
     private readonly onError: (err: unknown) => void,
@@ -38,7 +40,7 @@ export class BullmqTaskDispatch {
       // BullMQ workers block on Redis: they must not give up on a slow command.
       maxRetriesPerRequest: null,
     };
-    this.queue = new Queue(QUEUE, { connection: this.connection });
+    this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
     this.queue.on('error', onError);
   }
 
@@ -57,7 +59,7 @@ export class BullmqTaskDispatch {
         // Leased elsewhere (a run in progress, or a dead worker's lease not yet expired): retry later.
         if ((await this.tasks.runById(taskId)) === 'busy') throw new TaskBusyError(taskId);
       },
-      { connection: this.connection, concurrency: this.concurrency },
+      { connection: this.connection, concurrency: this.concurrency, prefix: this.prefix },
     );
     this.worker.on('error', this.onError);
   }

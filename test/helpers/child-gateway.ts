@@ -1,0 +1,39 @@
+/** The real CLI (`imagegate serve`) in a child process, so a test can SIGKILL it like a crash would. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts'), 'serve'];
+
+export interface ChildGateway {
+  child: ChildProcess;
+  origin: string;
+  /** Everything it printed so far (logs), for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts it on a port of its own choosing; the environment is this process's minus upstream keys, plus `extra`. */
+export async function spawnGateway(extra: Record<string, string>): Promise<ChildGateway> {
+  const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
+  const child = spawn(process.execPath, CLI, { env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const started = Date.now();
+  while (!/listening on (http:\/\/[\d.:]+)/.test(out)) {
+    if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`gateway did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const origin = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1] ?? '';
+  return {
+    child,
+    origin,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
