@@ -24,6 +24,7 @@ import { registerAdminTaskRoutes } from './http/admin-tasks.js';
 import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
 import { registerTaskApiRoutes } from './http/task-api.js';
 import { BullmqTaskDispatch } from './tasks/bullmq-dispatch.js';
+import { BullmqWebhookTimer } from './tasks/bullmq-webhooks.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
@@ -138,7 +139,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowAddresses: inputLimits.allowedPrivateAddresses,
   });
   const webhookSecrets = new WebhookSecrets(db);
-  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, onError: (err) => logger.error({ err }, 'webhook outbox failed') });
+  const webhookTimer = config.redisUrl ? new BullmqWebhookTimer(config.redisUrl, config.redisPrefix, (err) => logger.error({ err }, 'webhook timer failed')) : undefined;
+  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: (err) => logger.error({ err }, 'webhook outbox failed') });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
   let dispatchTask = (_taskId: string) => {};
@@ -217,7 +219,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       }
       worker.start();
       dispatch?.start();
-      outbox.start(taskConfig.pollMs);
+      // With Redis, BullMQ wakes the outbox when deliveries fall due; its own poll is the safety net.
+      outbox.start(config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs);
+      webhookTimer?.start(outbox);
       if (registry.isDemoOnly()) {
         logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
       }
@@ -233,6 +237,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await dispatch?.close();
       await http.close();
       await redisLimiter?.close();
+      await webhookTimer?.close();
       await outbox.drain();
       await background.drain();
       await httpTransport.close();

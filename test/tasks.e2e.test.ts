@@ -17,6 +17,7 @@ import { spawnGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { REDIS_URL, redisAvailable } from './helpers/redis.js';
 
 closeAfterEach();
 const ADMIN = 'admin-secret';
@@ -135,8 +136,14 @@ describe('new-api async tasks', () => {
   });
 });
 
+const runRedis = await redisAvailable();
+
 describe('webhooks', () => {
-  it('a receiver that fails 3 times gets the 4th attempt, signed so standardwebhooks verifies it', async () => {
+  const modes: [string, Record<string, string>][] = [
+    ['embedded', {}],
+    ...(runRedis ? [['on BullMQ (REDIS_URL)', { REDIS_URL, IMAGEGATE_REDIS_PREFIX: `hooks-${Date.now()}` }] as [string, Record<string, string>]] : []),
+  ];
+  it.each(modes)('%s: a receiver that fails 3 times gets the 4th attempt, signed so standardwebhooks verifies it', async (_mode, redisEnv) => {
     const received: { headers: IncomingHttpHeaders; body: string }[] = [];
     const receiver = createServer((req, res) => {
       let body = '';
@@ -149,7 +156,7 @@ describe('webhooks', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
     const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const { gw } = await gatewayWithOpenAI({}, { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1' });
+    const { gw } = await gatewayWithOpenAI({}, { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', ...redisEnv });
     const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'hooked' });
     const res = await postJson({ ...gw, apiKey: String(created.key) }, '/v1/images/generations', { prompt: 'call me back', callback_url: callback }, ASYNC);
     const id = String((res.json?.data as { task_id: string }).task_id);

@@ -30,16 +30,7 @@ export class BullmqTaskDispatch {
     private readonly concurrency: number,
     private readonly onError: (err: unknown) => void,
   ) {
-    const url = new URL(redisUrl);
-    this.connection = {
-      host: url.hostname,
-      port: Number(url.port || 6379),
-      ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-      ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-      ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
-      // BullMQ workers block on Redis: they must not give up on a slow command.
-      maxRetriesPerRequest: null,
-    };
+    this.connection = bullmqConnection(redisUrl);
     this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
     this.queue.on('error', onError);
   }
@@ -68,4 +59,19 @@ export class BullmqTaskDispatch {
     await this.worker?.close();
     await this.queue.close();
   }
+}
+
+/** BullMQ's connection options from a redis:// URL. */
+export function bullmqConnection(redisUrl: string): ConnectionOptions {
+  const url = new URL(redisUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    // BullMQ workers block on Redis: they must not give up on a slow command.
+    maxRetriesPerRequest: null,
+  };
 }

@@ -66,6 +66,11 @@ export interface WebhookOutboxDeps {
   leaseMs?: number;
   /** Attempts claimed (and sent concurrently) per pass. */
   batchSize?: number;
+  /**
+   * Told when a delivery falls due at `dueAt` (enqueued, or a retry scheduled), so a shared
+   * scheduler (BullMQ with REDIS_URL) can wake whichever instance is free at that moment.
+   */
+  onDue?: (dueAt: number) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -91,6 +96,7 @@ export class WebhookOutbox {
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly batchSize: number;
+  private readonly onDue: (dueAt: number) => void;
 
   private pollMs = 0;
   private started = false;
@@ -108,6 +114,7 @@ export class WebhookOutbox {
     this.timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.leaseMs = Math.max(deps.leaseMs ?? DEFAULT_LEASE_MS, this.timeoutMs + 1_000);
     this.batchSize = deps.batchSize ?? DEFAULT_BATCH;
+    this.onDue = deps.onDue ?? (() => undefined);
   }
 
   /**
@@ -142,6 +149,7 @@ export class WebhookOutbox {
       })
       .execute();
     this.wake();
+    this.onDue(now);
   }
 
   /** Claims the due attempts (up to a batch), sends them, records each outcome; returns how many it tried. */
@@ -309,5 +317,6 @@ export class WebhookOutbox {
       .where('status', '=', 'pending')
       .where('lease_until', '=', lease)
       .execute();
+    if (!giveUp) this.onDue(nextAt);
   }
 }
