@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatResetDuration, InMemoryRateLimiter, type KeyLimits } from '../src/billing/rate-limits.js';
-import { GatewayError } from '../src/core/errors.js';
+import { clock, concurrent, refusal, rpm } from './helpers/rate-limit-kit.js';
 
-const T0 = 1_700_000_000_000;
-
-function clock(): { now: () => number; advance: (ms: number) => void } {
-  let t = T0;
-  return { now: () => t, advance: (ms) => (t += ms) };
-}
-
-async function refusal(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal, got an admission');
-}
-
-const rpm = (n: number): KeyLimits => ({ rpm: n, maxConcurrent: null });
-const concurrent = (n: number): KeyLimits => ({ rpm: null, maxConcurrent: n });
 
 describe('InMemoryRateLimiter: requests per minute', () => {
   it('admits rpm requests, then refuses with a 429, Retry-After and the x-ratelimit headers', async () => {

@@ -5,30 +5,12 @@ import { RedisRateLimiter, type RedisRateLimiterOptions } from '../src/billing/r
 import { GatewayError } from '../src/core/errors.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { createTestRedis, deleteKeys, keysUnder, REDIS_URL, redisAvailable, testKeyPrefix } from './helpers/redis.js';
+import { clock, concurrent, refusal, rpm } from './helpers/rate-limit-kit.js';
 
 const runRedis = await redisAvailable();
 const PREFIX = testKeyPrefix('rate-limits');
 closeAfterEach();
 
-const T0 = 1_700_000_000_000;
-
-function clock(): { now: () => number; advance: (ms: number) => void } {
-  let t = T0;
-  return { now: () => t, advance: (ms) => (t += ms) };
-}
-
-async function refusal(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a refusal, got an admission');
-}
-
-const rpm = (n: number): KeyLimits => ({ rpm: n, maxConcurrent: null });
-const concurrent = (n: number): KeyLimits => ({ rpm: null, maxConcurrent: n });
 
 let redis: Redis;
 let keyCounter = 0;
