@@ -16,6 +16,7 @@ import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
 import { ModelCatalogue } from './core/models.js';
 import { Pricing } from './core/pricing.js';
 import { openDatabase, type Database } from './db/database.js';
+import { openSecretBox } from './db/secret-box.js';
 import { getOrCreateSetting } from './db/settings.js';
 import { registerAdminChannelRoutes } from './http/admin-channels.js';
 import { registerAdminKeyRoutes } from './http/admin-keys.js';
@@ -90,7 +91,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const httpTransport = new HttpTransport();
   const demoSimulator = new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs });
   const providers = createProviders(httpTransport, new InProcessTransport(demoSimulator));
-  const channelStore = new ChannelStore(db);
+  const secrets = openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir });
+  const channelStore = new ChannelStore(db, secrets);
   await channelStore.syncConfigChannels(config.channels);
   const registry = new ChannelRegistry(channelStore, demoChannel(config));
   await registry.refresh();
@@ -212,6 +214,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (routing.channelTestIntervalSeconds > 0) {
         tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
       }
+      if (!secrets) logger.warn('IMAGEGATE_SECRET_KEY is not set: upstream keys are stored in clear in PostgreSQL. Set it (openssl rand -base64 32) on every instance');
       if (inputLimits.allowPrivateUrls) {
         logger.warn('IMAGEGATE_ALLOW_PRIVATE_URLS=true: image URLs may point at loopback and private addresses. For development and tests only; never in production');
       } else if (inputLimits.allowedPrivateAddresses.length > 0) {

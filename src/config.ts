@@ -8,6 +8,7 @@ import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_MODELS, ModelCatalogue, type ModelAlias } from './core/models.js';
 import { parsePriceTable, PricingConfigError, type PriceTable } from './core/pricing.js';
+import { SecretBox } from './db/secret-box.js';
 import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
 
@@ -42,6 +43,8 @@ export interface Config {
   demoDelayMs: number;
   /** Secret for signing image URLs; when unset one is generated once and kept in the database. */
   urlSecret: string | undefined;
+  /** Seals upstream keys at rest (AES-256-GCM); unset: a key file in the data dir with SQLite. */
+  secretKey: string | undefined;
   logLevel: string;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
@@ -141,6 +144,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_BODY_LIMIT: 'body_limit',
   IMAGEGATE_DEMO_DELAY: 'demo_delay',
   IMAGEGATE_URL_SECRET: 'url_secret',
+  IMAGEGATE_SECRET_KEY: 'secret_key',
   LOG_LEVEL: 'log_level',
   OPENAI_API_KEY: 'openai_api_key',
   OPENAI_BASE_URL: 'openai_base_url',
@@ -207,6 +211,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
     demoDelayMs: parseDuration('IMAGEGATE_DEMO_DELAY', get('IMAGEGATE_DEMO_DELAY') ?? '1s', 'ms'),
     urlSecret: get('IMAGEGATE_URL_SECRET'),
+    secretKey: parseSecretKey(get('IMAGEGATE_SECRET_KEY')),
     logLevel: parseLogLevel(get('LOG_LEVEL') ?? 'info'),
     openai: openaiKey
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
@@ -374,6 +379,16 @@ function parseRedisUrl(value: string | undefined): string | undefined {
     throw new ConfigError(`REDIS_URL: '${value}' is not a URL (redis://host:6379)`);
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError('REDIS_URL: must start with redis:// or rediss://');
+  return value;
+}
+
+function parseSecretKey(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    SecretBox.fromText(value);
+  } catch (err) {
+    throw new ConfigError(`IMAGEGATE_SECRET_KEY: ${(err as Error).message}`);
+  }
   return value;
 }
 

@@ -41,6 +41,7 @@ describe('loadConfig: defaults', () => {
       bodyLimitBytes: 64 * 1024 * 1024,
       demoDelayMs: 1000,
       urlSecret: undefined,
+      secretKey: undefined,
       logLevel: 'info',
       openai: undefined,
       modelAliases: [],

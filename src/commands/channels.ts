@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { ModelCatalogue } from '../core/models.js';
 import { openDatabase } from '../db/database.js';
+import { openSecretBox } from '../db/secret-box.js';
 import { maskSecret } from '../http/redact.js';
 import { InProcessTransport } from '../providers/demo/in-process-transport.js';
 import { createProviders } from '../providers/registry.js';
@@ -36,7 +37,7 @@ export async function channelsCommand(config: Config, args: string[]): Promise<n
   const [action, ...rest] = args;
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   const database = await openDatabase(config.database);
-  const store = new ChannelStore(database.db);
+  const store = new ChannelStore(database.db, openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir }));
   try {
     switch (action) {
       case 'list':

@@ -1,11 +1,13 @@
 /**
  * Channels in the database: the config file's (rewritten at every start) and the admin API's.
- * Keys are stored as given, since the gateway must send them; responses only ever show them redacted.
+ * Upstream keys are sealed with the SecretBox when there is one (the gateway must send them, so
+ * they are encrypted, not hashed); responses only ever show them redacted.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Channel } from '../core/channel.js';
 import type { Db } from '../db/database.js';
 import type { ChannelRow } from '../db/schema.js';
+import { isSealed, type SecretBox } from '../db/secret-box.js';
 import { parseChannelDefinition, toRaw, type ChannelDefinition } from './channel-definition.js';
 
 export interface StoredChannel {
@@ -27,12 +29,14 @@ export function keyFingerprint(key: string): string {
 export class ChannelStore {
   constructor(
     private readonly db: Db,
+    /** null: keys are stored in clear (PostgreSQL without IMAGEGATE_SECRET_KEY; warned at start). */
+    private readonly box: SecretBox | null = null,
     private readonly now: () => number = Date.now,
   ) {}
 
   async list(): Promise<StoredChannel[]> {
     const rows = await this.db.selectFrom('channels').selectAll().orderBy('created_at').orderBy('name').execute();
-    return rows.map(fromRow);
+    return rows.map((row) => fromRow(row, this.box));
   }
 
   async get(idOrName: string): Promise<StoredChannel | undefined> {
@@ -41,21 +45,21 @@ export class ChannelStore {
       .selectAll()
       .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
       .executeTakeFirst();
-    return row ? fromRow(row) : undefined;
+    return row ? fromRow(row, this.box) : undefined;
   }
 
   async create(def: ChannelDefinition, source: 'config' | 'admin'): Promise<StoredChannel> {
     const now = this.now();
-    const row: ChannelRow = { id: randomUUID(), ...columns(def), source, disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
+    const row: ChannelRow = { id: randomUUID(), ...columns(def, this.box), source, disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
     await this.db.insertInto('channels').values(row).execute();
-    return fromRow(row);
+    return fromRow(row, this.box);
   }
 
   /** Replaces the definition; a human edit also clears what the gateway disabled on its own. */
   async update(id: string, def: ChannelDefinition): Promise<StoredChannel | undefined> {
     await this.db
       .updateTable('channels')
-      .set({ ...columns(def), disabled_reason: null, disabled_keys: '{}', updated_at: this.now() })
+      .set({ ...columns(def, this.box), disabled_reason: null, disabled_keys: '{}', updated_at: this.now() })
       .where('id', '=', id)
       .execute();
     return this.get(id);
@@ -101,14 +105,20 @@ export function definitionOf(channel: Channel): ChannelDefinition {
   return def;
 }
 
-function columns(def: ChannelDefinition): Pick<ChannelRow, 'name' | 'kind' | 'base_url' | 'config' | 'enabled'> {
+function columns(def: ChannelDefinition, box: SecretBox | null): Pick<ChannelRow, 'name' | 'kind' | 'base_url' | 'config' | 'enabled'> {
   const { name, kind, base_url, enabled, ...rest } = toRaw(def);
-  return { name: String(name), kind: String(kind), base_url: String(base_url), enabled: enabled ? 1 : 0, config: JSON.stringify(rest) };
+  const sealed = box ? { ...rest, api_keys: def.apiKeys.map((key) => box.seal(key)) } : rest;
+  return { name: String(name), kind: String(kind), base_url: String(base_url), enabled: enabled ? 1 : 0, config: JSON.stringify(sealed) };
 }
 
-function fromRow(row: ChannelRow): StoredChannel {
+function fromRow(row: ChannelRow, box: SecretBox | null): StoredChannel {
   const raw: unknown = JSON.parse(row.config);
-  const rest = typeof raw === 'object' && raw !== null ? raw : {};
+  const stored = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const keys = stored.api_keys;
+  if (!box && Array.isArray(keys) && keys.some((k) => typeof k === 'string' && isSealed(k))) {
+    throw new Error(`channel '${row.name}' has encrypted keys: set IMAGEGATE_SECRET_KEY to the key they were sealed with`);
+  }
+  const rest = box && Array.isArray(keys) ? { ...stored, api_keys: keys.map((k: unknown) => (typeof k === 'string' ? box.open(k) : k)) } : stored;
   const def = parseChannelDefinition({ ...rest, name: row.name, kind: row.kind, base_url: row.base_url, enabled: row.enabled === 1 });
   const disabledKeys: unknown = JSON.parse(row.disabled_keys);
   return {
