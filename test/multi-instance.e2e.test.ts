@@ -68,6 +68,10 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
     };
     // Started together: the migrations must tolerate it.
     const gateways = await Promise.all([spawnGateway(env), spawnGateway(env), spawnGateway(env)]);
+    // When something below fails, the instances' logs say why.
+    onCleanup(async () => {
+      if (expect.getState().assertionCalls > 0 && process.env.TEST_LOG_LEVEL === 'debug') for (const g of gateways) console.log(g.output());
+    });
     for (const g of gateways) onCleanup(() => g.stop());
     const [first, second, third] = gateways as [ChildGateway, ChildGateway, ChildGateway];
 
@@ -79,6 +83,8 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
         postJson(client(gateways[i % 3]!, key), '/v1/images/generations', { model: 'dall-e-2', prompt: `task ${i}`, size: '256x256' }, ASYNC),
       ),
     );
+    const unexpected = submissions.filter((s) => s.status !== 200 && s.status !== 402).map((s) => `${s.status} ${s.text.slice(0, 200)}`);
+    expect(unexpected, 'every submission is accepted or refused for credits').toEqual([]);
     expect(submissions.filter((s) => s.status === 402)).toHaveLength(10);
     const ids = submissions.filter((s) => s.status === 200).map((s) => String((s.json?.data as { task_id: string }).task_id));
     expect(ids).toHaveLength(20);

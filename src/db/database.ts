@@ -62,7 +62,23 @@ function openPostgres(url: string): Db {
   return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
 }
 
+/**
+ * Instances starting together may race to create the migrator's own tables (PostgreSQL can fail
+ * a concurrent CREATE TABLE IF NOT EXISTS); the migrations themselves run under its lock. So a
+ * failed attempt is retried a few times before it counts.
+ */
 async function migrate(db: Db): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(db);
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100));
+    }
+  }
+}
+
+async function migrateOnce(db: Db): Promise<void> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
