@@ -68,10 +68,6 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
     };
     // Started together: the migrations must tolerate it.
     const gateways = await Promise.all([spawnGateway(env), spawnGateway(env), spawnGateway(env)]);
-    // When something below fails, the instances' logs say why.
-    onCleanup(async () => {
-      if (expect.getState().assertionCalls > 0 && process.env.TEST_LOG_LEVEL === 'debug') for (const g of gateways) console.log(g.output());
-    });
     for (const g of gateways) onCleanup(() => g.stop());
     const [first, second, third] = gateways as [ChildGateway, ChildGateway, ChildGateway];
 
