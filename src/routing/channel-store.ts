@@ -74,11 +74,32 @@ export class ChannelStore {
     await this.db.updateTable('channels').set({ disabled_reason: reason, updated_at: this.now() }).where('id', '=', id).execute();
   }
 
+  /** Compare-and-set on the JSON, so two instances disabling two keys at once keep both. */
   async disableKey(id: string, fingerprint: string, reason: string): Promise<void> {
-    const current = await this.get(id);
-    if (!current) return;
-    const disabled = { ...current.disabledKeys, [fingerprint]: reason };
-    await this.db.updateTable('channels').set({ disabled_keys: JSON.stringify(disabled), updated_at: this.now() }).where('id', '=', id).execute();
+    for (let tries = 0; tries < 5; tries++) {
+      const row = await this.db.selectFrom('channels').select('disabled_keys').where('id', '=', id).executeTakeFirst();
+      if (!row) return;
+      const disabled = { ...(JSON.parse(row.disabled_keys) as Record<string, string>), [fingerprint]: reason };
+      const res = await this.db
+        .updateTable('channels')
+        .set({ disabled_keys: JSON.stringify(disabled), updated_at: this.now() })
+        .where('id', '=', id)
+        .where('disabled_keys', '=', row.disabled_keys)
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) > 0) return;
+    }
+  }
+
+  /**
+   * Inserts a config channel unless another instance starting at the same moment just did (it read
+   * the same file); returns that instance's row then, or undefined when this insert made it.
+   */
+  private async insertConfigChannel(def: ChannelDefinition): Promise<StoredChannel | undefined> {
+    const now = this.now();
+    const row: ChannelRow = { id: randomUUID(), ...columns(def, this.box), source: 'config', disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
+    const inserted = await this.db.insertInto('channels').values(row).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
+    return this.get(def.name);
   }
 
   /**
@@ -88,9 +109,9 @@ export class ChannelStore {
   async syncConfigChannels(defs: readonly ChannelDefinition[]): Promise<void> {
     const existing = new Map((await this.list()).map((s) => [s.channel.name, s]));
     for (const def of defs) {
-      const current = existing.get(def.name);
-      if (!current) await this.create(def, 'config');
-      else if (current.source === 'admin') throw new Error(`channel '${def.name}' exists as an admin channel; rename one of them`);
+      const current = existing.get(def.name) ?? (await this.insertConfigChannel(def));
+      if (!current) continue;
+      if (current.source === 'admin') throw new Error(`channel '${def.name}' exists as an admin channel; rename one of them`);
       else if (JSON.stringify(toRaw(definitionOf(current.channel))) !== JSON.stringify(toRaw(def))) await this.update(current.channel.id, def);
     }
     const wanted = new Set(defs.map((d) => d.name));
