@@ -8,6 +8,7 @@ import type { ImageJob } from '../core/job.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { newApiTaskView } from '../tasks/task-views.js';
 import { storeJob } from '../tasks/stored-job.js';
+import { readIdempotencyKey } from './request-guards.js';
 
 export interface NewApiTaskDeps {
   tasks: TaskService;
@@ -23,14 +24,13 @@ export function wantsAsyncTask(request: FastifyRequest): boolean {
 /** Commits the task, then answers `{"code":"success",...,"data":{"task_id","status":"submitted"}}`. */
 export async function submitNewApiTask(job: ImageJob, request: FastifyRequest, reply: FastifyReply, deps: NewApiTaskDeps): Promise<FastifyReply> {
   const { callback_url: callback, ...passthrough } = job.passthrough;
-  const idempotencyKey = request.headers['idempotency-key'];
   const { task } = await deps.tasks.submit({
     // callback_url is ours, not the upstream's.
     job: { ...job, passthrough },
     key: request.apiKey,
     dialect: 'newapi',
     callbackUrl: typeof callback === 'string' ? callback : null,
-    idempotencyKey: typeof idempotencyKey === 'string' ? idempotencyKey : null,
+    idempotencyKey: readIdempotencyKey(request),
     requestFingerprint: storeJob({ ...job, id: '' }),
   });
   return reply.send({ code: 'success', message: 'success', data: { task_id: task.id, status: task.status === 'queued' ? 'submitted' : newApiTaskView(task, deps.sign, Date.now()).status } });

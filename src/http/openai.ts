@@ -8,6 +8,7 @@ import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
 import { readImageForm } from './image-form.js';
 import { streamImages } from './image-stream.js';
+import { admitKey } from './request-guards.js';
 import { submitNewApiTask, wantsAsyncTask, type NewApiTaskDeps } from './newapi-tasks.js';
 
 export interface OpenAIRoutesDeps {
@@ -29,7 +30,7 @@ const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation
 
 export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDeps): void {
   const images = (endpoint: ImageEndpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
-    await admit(request, reply, deps.limiter);
+    await admitKey(request.apiKey, reply, deps.limiter);
     const signal = abortOnClientClose(request, reply);
     const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
@@ -58,15 +59,6 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     if (!spec) throw modelNotFound(request.params.model);
     return renderModel(spec, deps);
   });
-}
-
-/** The key's RPM and concurrency limits (429 when over); the slot is freed when the answer is done. */
-async function admit(request: FastifyRequest, reply: FastifyReply, limiter: RateLimiter): Promise<void> {
-  const key = request.apiKey;
-  if (!key) return;
-  const admission = await limiter.admit(key.id, { rpm: key.policy.rpm, maxConcurrent: key.policy.maxConcurrent });
-  void reply.headers(admission.headers);
-  reply.raw.once('close', () => admission.release());
 }
 
 /** JSON bodies as they are; multipart forms read into text fields plus uploaded images. */

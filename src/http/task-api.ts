@@ -9,7 +9,7 @@
  * It is turned into an OpenAI generations body and goes through the same parser and input checks
  * as /v1/images/generations, before the task is accepted; errors name the client's own fields.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import { parseAspectRatio, sizeForModel } from '../core/aspect-ratio.js';
@@ -21,6 +21,7 @@ import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { taskApiView } from '../tasks/task-views.js';
 import { abortOnClientClose } from './openai.js';
+import { admitKey, readIdempotencyKey } from './request-guards.js';
 
 export interface TaskApiRoutesDeps {
   catalogue: ModelCatalogue;
@@ -53,12 +54,11 @@ export function renderTaskApiError(err: GatewayError): TaskApiEnvelope<null> {
 const success = <T>(data: T): TaskApiEnvelope<T> => ({ code: 200, msg: 'success', data });
 
 const PATH = '/api/v1/images/generations';
-const MAX_IDEMPOTENCY_KEY_CHARS = 255;
 
 export function registerTaskApiRoutes(app: FastifyInstance, deps: TaskApiRoutesDeps): void {
   app.post(PATH, async (request, reply) => {
     const key = requireKey(request);
-    if (deps.limiter) await admit(key, reply, deps.limiter);
+    if (deps.limiter) await admitKey(key, reply, deps.limiter);
     const idempotencyKey = readIdempotencyKey(request);
     const body = asObject(request.body);
     const { openai, callbackUrl, names } = toOpenAIBody(body, deps.catalogue);
@@ -95,22 +95,6 @@ export function registerTaskApiRoutes(app: FastifyInstance, deps: TaskApiRoutesD
 function requireKey(request: FastifyRequest): KeyIdentity {
   if (!request.apiKey) throw invalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.");
   return request.apiKey;
-}
-
-async function admit(key: KeyIdentity, reply: FastifyReply, limiter: RateLimiter): Promise<void> {
-  const admission = await limiter.admit(key.id, { rpm: key.policy.rpm, maxConcurrent: key.policy.maxConcurrent });
-  void reply.headers(admission.headers);
-  reply.raw.once('close', () => admission.release());
-}
-
-function readIdempotencyKey(request: FastifyRequest): string | null {
-  const header = request.headers['idempotency-key'];
-  if (header === undefined) return null;
-  const value = Array.isArray(header) ? null : header.trim();
-  if (value === null || value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY_CHARS) {
-    throw invalidRequest('Idempotency-Key', 'invalid_value', `Send one Idempotency-Key header of 1 to ${MAX_IDEMPOTENCY_KEY_CHARS} characters.`);
-  }
-  return value;
 }
 
 type Body = Record<string, unknown>;
