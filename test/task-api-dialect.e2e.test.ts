@@ -253,6 +253,16 @@ describe('a task-api upstream', () => {
   });
 });
 
+describe('an official OpenAI upstream', () => {
+  it('never receives the task API fields it would refuse (nsfw_checker, callback_url)', async () => {
+    // The simulator, like api.openai.com, answers 400 unknown_parameter to anything else.
+    const { gw, sim } = await setup();
+    const taskId = await createTask(gw, { model: MODEL, prompt: 'strict upstream', nsfw_checker: true });
+    expect((await untilEnded(gw, taskId)).view.state).toBe('completed');
+    expect(sim.sim.requests.at(-1)?.json).not.toHaveProperty('nsfw_checker');
+  });
+});
+
 describe('errors in the task API envelope', () => {
   const expectError = (res: Answer, status: number, msg?: RegExp) => {
     expect(res.status, JSON.stringify(res.body)).toBe(status);

@@ -14,7 +14,7 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
   const mapping = channel.modelMap[job.model.id];
   const isDalle = job.model.family === 'dall-e-2' || job.model.family === 'dall-e-3';
   const body: Record<string, unknown> = {
-    ...job.passthrough,
+    ...(profile === 'official' ? withoutTaskApiFields(job.passthrough) : job.passthrough),
     model: mapping?.upstreamModel ?? job.model.upstreamModel,
     prompt: job.prompt,
     n: job.n,
@@ -35,6 +35,13 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
     setIfDefined(body, 'metadata', job.metadata);
   }
   return { ...body, ...job.model.fixedParams, ...mapping?.params };
+}
+
+/** The task API's own fields (seed 002): meaningful to its upstreams, refused by api.openai.com. */
+const TASK_API_FIELDS = new Set(['nsfw_checker', 'callback_url', 'aspect_ratio', 'image_url', 'image_urls']);
+
+function withoutTaskApiFields(passthrough: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(passthrough).filter(([key]) => !TASK_API_FIELDS.has(key)));
 }
 
 function setIfDefined(body: Record<string, unknown>, key: string, value: unknown): void {
@@ -67,7 +74,7 @@ export function buildEditForm(job: ImageJob, channel: Channel, profile: OpenAIPr
 export function buildVariationForm(job: ImageJob, channel: Channel): EncodedForm {
   const mapping = channel.modelMap[job.model.id];
   const body: Record<string, unknown> = {
-    ...job.passthrough,
+    ...withoutTaskApiFields(job.passthrough),
     model: mapping?.upstreamModel ?? job.model.upstreamModel,
     n: job.n,
     size: job.size,
