@@ -16,23 +16,17 @@ import { postJson, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { REDIS_URL, redisAvailable } from './helpers/redis.js';
 import { startS3 } from './helpers/s3.js';
+import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 
 closeAfterEach();
 const runPostgres = await postgresAvailable();
 const runRedis = await redisAvailable();
-const ADMIN = 'admin-secret';
+const ADMIN = TEST_ADMIN_KEY;
 const ASYNC = { 'x-new-api-async-task': 'true' };
 /** dall-e-2 256x256 list price: $0.016. */
 const PRICE = 16_000;
 
-async function admin(origin: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${origin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return (await res.json()) as Record<string, unknown>;
-}
+const admin = adminJson;
 
 const client = (gateway: ChildGateway, key: string) => ({ origin: gateway.origin, apiKey: key }) as TestGateway;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatResetDuration, InMemoryRateLimiter, type KeyLimits } from '../src/billing/rate-limits.js';
-import { clock, concurrent, refusal, rpm } from './helpers/rate-limit-kit.js';
+import { clock, concurrent, expectRpm5Refusal, refusal, rpm } from './helpers/rate-limit-kit.js';
 
 
 describe('InMemoryRateLimiter: requests per minute', () => {
@@ -16,22 +16,7 @@ describe('InMemoryRateLimiter: requests per minute', () => {
       'x-ratelimit-reset-requests': ['12s', '24s', '36s', '48s', '1m0s'][i],
     })));
 
-    const err = await refusal(limiter.admit('k', rpm(5)));
-    expect(err.status).toBe(429);
-    expect(err.toEnvelope()).toEqual({
-      error: {
-        message: 'Rate limit reached for requests per minute (RPM): limit 5. Please try again in 12s.',
-        type: 'rate_limit_error',
-        param: null,
-        code: 'rate_limit_exceeded',
-      },
-    });
-    expect(err.headers).toEqual({
-      'retry-after': '12',
-      'x-ratelimit-limit-requests': '5',
-      'x-ratelimit-remaining-requests': '0',
-      'x-ratelimit-reset-requests': '1m0s',
-    });
+    expectRpm5Refusal(await refusal(limiter.admit('k', rpm(5))));
     // Other keys have their own budget.
     await expect(limiter.admit('other', rpm(5))).resolves.toBeDefined();
   });

@@ -18,19 +18,13 @@ import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { REDIS_URL, redisAvailable } from './helpers/redis.js';
+import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 
 closeAfterEach();
-const ADMIN = 'admin-secret';
+const ADMIN = TEST_ADMIN_KEY;
 const ASYNC = { 'x-new-api-async-task': 'true' };
 
-async function admin(origin: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const res = await fetch(`${origin}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return (await res.json()) as Record<string, unknown>;
-}
+const admin = adminJson;
 
 async function gatewayWithOpenAI(simOpts: Parameters<typeof startOpenAISimulator>[0] = {}, env: Record<string, string> = {}) {
   const sim = later(await startOpenAISimulator(simOpts));

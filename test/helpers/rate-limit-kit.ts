@@ -1,4 +1,5 @@
 /** Shared by the in-memory and Redis rate limiter suites. */
+import { expect } from 'vitest';
 import type { KeyLimits } from '../../src/billing/rate-limits.js';
 import { GatewayError } from '../../src/core/errors.js';
 
@@ -23,3 +24,22 @@ export async function refusal(p: Promise<unknown>): Promise<GatewayError> {
 
 export const rpm = (n: number): KeyLimits => ({ rpm: n, maxConcurrent: null });
 export const concurrent = (n: number): KeyLimits => ({ rpm: null, maxConcurrent: n });
+
+/** The exact 429 both limiters give a 6th request on `rpm: 5`: OpenAI's wording, Retry-After 12 s, the budget back in a minute. */
+export function expectRpm5Refusal(err: GatewayError): void {
+  expect(err.status).toBe(429);
+  expect(err.toEnvelope()).toEqual({
+    error: {
+      message: 'Rate limit reached for requests per minute (RPM): limit 5. Please try again in 12s.',
+      type: 'rate_limit_error',
+      param: null,
+      code: 'rate_limit_exceeded',
+    },
+  });
+  expect(err.headers).toEqual({
+    'retry-after': '12',
+    'x-ratelimit-limit-requests': '5',
+    'x-ratelimit-remaining-requests': '0',
+    'x-ratelimit-reset-requests': '1m0s',
+  });
+}
