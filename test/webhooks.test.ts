@@ -114,7 +114,6 @@ async function task(db: Db, keyId?: string | null): Promise<{ taskId: string; ke
       model: 'gpt-image-1',
       request: '{}',
       status: 'succeeded',
-      progress: 100,
       attempts: 1,
       upstream_task_id: null,
       upstream_channel_id: null,

@@ -154,18 +154,25 @@ export class InMemoryRateLimiter implements RateLimiter {
     if (counted) state.inFlight += 1;
     if (!existing) this.keys.set(keyId, state);
 
-    let released = false;
     return {
       headers,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: once(() => {
         if (!counted) return;
         state.inFlight -= 1;
         if (state.inFlight === 0 && isDrained(state, this.now()) && this.keys.get(keyId) === state) this.keys.delete(keyId);
-      },
+      }),
     };
   }
+}
+
+/** `release` may be called more than once (error paths, close events); only the first counts. */
+export function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    release();
+  };
 }
 
 /** Budget in use at `now`: `used` less the refill since `at` (never below zero). */

@@ -35,6 +35,7 @@ import {
   checkLimit,
   concurrencyRefusal,
   REQUEST_COST,
+  once,
   rpmHeaders,
   rpmRefusal,
   WINDOW_MS,
@@ -217,17 +218,14 @@ export class RedisRateLimiter implements RateLimiter {
     const headers = rpmView ? rpmHeaders(rpmView) : {};
     if (maxConcurrent === null) return { headers, release: () => {} }; // no slot was taken
     this.hold(id, inFlightKey);
-    let released = false;
     return {
       headers,
-      release: () => {
-        if (released) return;
-        released = true;
+      release: once(() => {
         this.held.delete(id);
         if (this.held.size === 0) this.stopRenewing();
         if (this.closed && this.ownsClient) return; // our connection is gone; the lease frees the slot
         this.client.zrem(inFlightKey, id).catch((err: unknown) => this.onError(err));
-      },
+      }),
     };
   }
 

@@ -37,8 +37,6 @@ export interface TasksTable {
   /** JSON StoredTaskRequest. */
   request: string;
   status: TaskStatus;
-  /** 0-100. */
-  progress: number;
   attempts: number;
   upstream_task_id: string | null;
   upstream_channel_id: string | null;

@@ -6,7 +6,7 @@
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest } from '../core/errors.js';
-import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, type ImageInputRef, type ImageInputRefs } from '../core/image-input.js';
+import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, type ImageInputRef, type ImageSource, type ImageInputRefs } from '../core/image-input.js';
 import { sourceFromString } from '../core/input-refs.js';
 
 export interface ImageForm {
@@ -57,21 +57,20 @@ function discardUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
 
 async function readParts(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
   const fields: Record<string, string> = {};
-  const images: { field: string; source: ImageInputRef['source'] }[] = [];
+  const images: { field: string; source: ImageSource }[] = [];
   let mask: ImageInputRef | undefined;
   let total = 0;
   for await (const part of request.parts({ limits: LIMITS })) {
     const name = part.fieldname;
     if (IMAGE_FIELDS.has(name)) {
       if (images.length === MAX_INPUT_IMAGES) throw tooManyUploads();
-      const param = imageParam(name, images.length);
-      const source = part.type === 'file' ? { kind: 'upload' as const, bytes: await readFile(part, param), filename: part.filename } : sourceFromString(part.value as string, param);
-      total += source.kind === 'upload' ? source.bytes.length : 0;
+      const source = await sourceOf(part, imageParam(name, images.length));
+      total += uploadedBytes(source);
       images.push({ field: name, source });
     } else if (name === 'mask') {
       if (mask) throw invalidRequest('mask', 'invalid_value', 'Only one mask may be sent.');
-      const source = part.type === 'file' ? { kind: 'upload' as const, bytes: await readFile(part, 'mask'), filename: part.filename } : sourceFromString(part.value as string, 'mask');
-      total += source.kind === 'upload' ? source.bytes.length : 0;
+      const source = await sourceOf(part, 'mask');
+      total += uploadedBytes(source);
       mask = { param: 'mask', source };
     } else {
       readField(part, fields);
@@ -81,6 +80,16 @@ async function readParts(request: FastifyRequest, maxTotalBytes: number): Promis
   const several = images.length > 1;
   const refs = images.map((image, i) => ({ param: several || image.field === 'image[]' ? `image[${i}]` : 'image', source: image.source }));
   return { fields, uploads: mask ? { images: refs, mask } : { images: refs } };
+}
+
+/** A file part is an upload; a text part holds a URL, data URI or base64 (curl users send those). */
+async function sourceOf(part: Multipart, param: string): Promise<ImageSource> {
+  if (part.type === 'file') return { kind: 'upload', bytes: await readFile(part, param), filename: part.filename };
+  return sourceFromString(String(part.value), param);
+}
+
+function uploadedBytes(source: ImageSource): number {
+  return source.kind === 'upload' ? source.bytes.length : 0;
 }
 
 function imageParam(field: string, index: number): string {

@@ -142,9 +142,14 @@ function shapeOf(bytes: Buffer): ImageShape {
   return header ? { kind, width: header.width, height: header.height } : { kind };
 }
 
-/** Decodes only the first 64 KB of a base64 image to read its header. */
+/** PNG and WebP say their size in the first bytes; a JPEG's frame header may follow kilobytes of metadata. */
+const SHORT_PREFIX_BYTES = 1024;
+
+/** Decodes only what the header needs: 1 KB, or up to 64 KB for a JPEG whose size lies deeper. */
 function shapeOfBase64(base64: Rope): ImageShape {
-  return shapeOf(decodeBase64([ropeSlice(base64, 0, (HEADER_PREFIX_BYTES / 3) * 4)]));
+  const prefix = (bytes: number) => decodeBase64([ropeSlice(base64, 0, Math.ceil(bytes / 3) * 4)]);
+  const shape = shapeOf(prefix(SHORT_PREFIX_BYTES));
+  return shape.width === undefined && shape.kind === 'jpeg' ? shapeOf(prefix(HEADER_PREFIX_BYTES)) : shape;
 }
 
 function checkedKind(kind: ImageKind | null): ImageKind {

@@ -1,5 +1,5 @@
 /**
- * The tasks table: create (idempotently), read, claim with a lease, record progress and the
+ * The tasks table: create (idempotently), read, claim with a lease, record the upstream task and the
  * final state. Claims are conditional updates, so two workers (or instances) never run one
  * task at once, and a crashed worker's task is taken over when its lease runs out.
  */
@@ -53,7 +53,6 @@ export class TaskStore {
       model: task.model,
       request: task.request,
       status: 'queued',
-      progress: 0,
       attempts: 0,
       upstream_task_id: null,
       upstream_channel_id: null,
@@ -121,10 +120,6 @@ export class TaskStore {
     await this.db.updateTable('tasks').set({ lease_until: this.now() + leaseMs }).where('id', '=', id).where('status', '=', 'running').execute();
   }
 
-  async setProgress(id: string, progress: number): Promise<void> {
-    await this.db.updateTable('tasks').set({ progress }).where('id', '=', id).where('status', '=', 'running').execute();
-  }
-
   async saveUpstream(id: string, channelId: string, upstreamTaskId: string): Promise<void> {
     await this.db.updateTable('tasks').set({ upstream_channel_id: channelId, upstream_task_id: upstreamTaskId }).where('id', '=', id).execute();
   }
@@ -133,7 +128,7 @@ export class TaskStore {
   async finish(id: string, outcome: { status: 'succeeded'; result: StoredTaskResult } | { status: 'failed'; code: string; reason: string }): Promise<boolean> {
     const final =
       outcome.status === 'succeeded'
-        ? { status: 'succeeded' as const, progress: 100, result: JSON.stringify(outcome.result) }
+        ? { status: 'succeeded' as const, result: JSON.stringify(outcome.result) }
         : { status: 'failed' as const, fail_code: outcome.code, fail_reason: outcome.reason };
     const res = await this.db
       .updateTable('tasks')

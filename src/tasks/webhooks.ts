@@ -119,18 +119,17 @@ export class WebhookOutbox {
 
   /**
    * Stores a pending delivery of `payload` (serialized once with JSON.stringify; that text is
-   * what is signed and sent every time), due now. `executor` lets the caller write it in the
-   * transaction that gives the task its final state. `keyId` is the task's key: its secret is
-   * made now when it has none (not inside a caller's transaction: then at the first attempt).
+   * what is signed and sent every time), due now. `keyId` is the task's key: its secret is made
+   * now when it has none.
    * The delivery id (`msg_...`, see `deliveries`) is the `webhook-id` of every attempt.
    */
-  async enqueue(taskId: string, keyId: string | null, url: string, payload: unknown, executor?: Db): Promise<void> {
+  async enqueue(taskId: string, keyId: string | null, url: string, payload: unknown): Promise<void> {
     const body = JSON.stringify(payload);
     if (body === undefined) throw new TypeError('a webhook payload must be JSON');
-    if (!executor) await this.secrets.secretFor(keyId);
+    await this.secrets.secretFor(keyId);
     const now = this.now();
     const id = `msg_${randomUUID().replace(/-/g, '')}`;
-    await (executor ?? this.db)
+    await this.db
       .insertInto('webhook_deliveries')
       .values({
         id,

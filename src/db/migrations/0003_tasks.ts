@@ -17,7 +17,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('request', 'text', (c) => c.notNull())
     // queued, running, succeeded, failed
     .addColumn('status', 'text', (c) => c.notNull())
-    .addColumn('progress', 'integer', (c) => c.notNull())
     .addColumn('attempts', 'integer', (c) => c.notNull())
     // An async upstream's task id and channel, stored before polling: a restart resumes polling, never resubmits.
     .addColumn('upstream_task_id', 'text')
