@@ -166,6 +166,25 @@ describe('rate limits', () => {
   });
 });
 
+describe('rejected input', () => {
+  it('a refused input image never reserves credits nor reaches the upstream', async () => {
+    const { gw, sim } = await setup();
+    const key = await createKey(gw, { credits: 1 });
+    const gif = Buffer.from('R0lGODlhAQABAAAAACw=', 'base64');
+    const form = new FormData();
+    form.append('prompt', 'edit a gif');
+    form.append('image', new Blob([gif], { type: 'image/png' }), 'not-really.png');
+    const res = await fetch(`${gw.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${key.key}` }, body: form });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_image_format');
+    const url = await generate(gw, key.key, { prompt: 'private', image: ['http://169.254.169.254/latest'] });
+    expect(url.json).toMatchObject({ error: { code: 'image_url_forbidden', param: 'image[0]' } });
+    expect(sim.sim.requests).toHaveLength(0);
+    expect((await ledger(gw, key.id)).map((e) => e.kind)).toEqual(['grant']);
+    expect(await balanceMicros(gw, key.id)).toBe(1_000_000);
+  });
+});
+
 describe('access', () => {
   it('expired and disabled keys get 401; a wrong client address or model gets 403', async () => {
     const { gw, sim } = await setup();

@@ -169,6 +169,34 @@ describe('webhooks', () => {
 });
 
 describe('crash safety', () => {
+  it('a sync upstream call cut off by SIGKILL is sent again after the restart: at-least-once upstream, charged once', async () => {
+    const upstream = later(await startOpenAISimulator({ latencyMs: 4_000 }));
+    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-crash-sync-'));
+    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+    const config = await writeConfigFile({ channels: [{ name: 'sync', kind: 'openai', base_url: upstream.baseURL, api_key: 'sk' }] });
+    const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_LEASE: '2s', IMAGEGATE_TASK_POLL: '200ms' };
+    let gateway = await spawnGateway(env);
+    const created = await admin(gateway.origin, 'POST', '/admin/api/keys', { name: 'sync crash', credits: 1 });
+    const key = String(created.key);
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, async (_, i) => {
+        const res = await postJson({ origin: gateway.origin, apiKey: key } as TestGateway, '/v1/images/generations', { model: 'dall-e-2', prompt: `sync ${i}`, size: '256x256' }, ASYNC);
+        return String((res.json?.data as { task_id: string }).task_id);
+      }),
+    );
+    // All five calls are on the wire (the upstream takes 4 s) when the gateway dies.
+    await expect.poll(() => upstream.sim.requests.length, { timeout: 10_000 }).toBe(5);
+    gateway.child.kill('SIGKILL');
+    await new Promise((resolve) => gateway.child.once('exit', resolve));
+    gateway = await spawnGateway(env);
+    onCleanup(() => gateway.stop());
+    for (const id of ids) await until({ baseURL: `${gateway.origin}/v1` }, key, id, (t) => t.status === 'succeeded');
+    expect(upstream.sim.requests).toHaveLength(10);
+    const ledger = (await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null }[];
+    for (const id of ids) expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'release']);
+    expect(Number((await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros)).toBe(1_000_000 - 5 * 16_000);
+  }, 60_000);
+
   it('50 tasks on an async upstream survive SIGKILL: all finish, none resubmitted, none charged twice', async () => {
     const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 4_000 }));
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-crash-'));

@@ -1,6 +1,6 @@
 /** Shared by the in-memory and Redis rate limiter suites. */
 import { expect } from 'vitest';
-import type { KeyLimits } from '../../src/billing/rate-limits.js';
+import type { Admission, KeyLimits } from '../../src/billing/rate-limits.js';
 import { GatewayError } from '../../src/core/errors.js';
 
 export const T0 = 1_700_000_000_000;
@@ -42,4 +42,26 @@ export function expectRpm5Refusal(err: GatewayError): void {
     'x-ratelimit-remaining-requests': '0',
     'x-ratelimit-reset-requests': '1m0s',
   });
+}
+
+/**
+ * Shared by both limiters: with rpm 3 and one slot, ten concurrency refusals leave the RPM
+ * budget where the one admission put it; after the release the next admission takes the 2nd unit.
+ */
+export async function expectConcurrencyRefusalsKeepRpm(admit: (limits: KeyLimits) => Promise<Admission>): Promise<void> {
+  const limits: KeyLimits = { rpm: 3, maxConcurrent: 1 };
+  const a = await admit(limits);
+  expect(a.headers['x-ratelimit-remaining-requests']).toBe('2');
+  for (let i = 0; i < 10; i++) {
+    const err = await refusal(admit(limits));
+    expect(err.message).toContain('concurrent requests');
+    expect(err.headers).toEqual({
+      'retry-after': '1',
+      'x-ratelimit-limit-requests': '3',
+      'x-ratelimit-remaining-requests': '2',
+      'x-ratelimit-reset-requests': '20s',
+    });
+  }
+  a.release();
+  expect((await admit(limits)).headers['x-ratelimit-remaining-requests']).toBe('1');
 }
