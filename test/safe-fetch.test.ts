@@ -1,4 +1,5 @@
 /** The guard every caller-given URL goes through: addresses, schemes, redirects, size, time. */
+import { lookup } from 'node:dns/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +42,7 @@ beforeAll(async () => {
     if (path === '/hop') return res.writeHead(302, { location: '/image' }).end();
     if (path === '/loop') return res.writeHead(302, { location: '/loop' }).end();
     if (path === '/to-file') return res.writeHead(302, { location: 'file:///etc/passwd' }).end();
+    if (path === '/to-private') return res.writeHead(302, { location: 'http://10.1.2.3/image' }).end();
     if (path === '/to-garbage') return res.writeHead(302, { location: 'http://[::1' }).end();
     if (path === '/big') return res.writeHead(200, { 'content-length': '10000000' }).end();
     if (path === '/stream-big') {
@@ -69,6 +71,16 @@ async function reason(promise: Promise<unknown>): Promise<UnsafeUrlReason | 'res
   }
 }
 
+/** The refusal a call ends in; anything else fails the test. */
+async function refusal(promise: Promise<unknown>): Promise<UnsafeUrlError> {
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  if (err instanceof UnsafeUrlError) return err;
+  throw new Error(`expected an UnsafeUrlError, got ${String(err)}`);
+}
+
 const options = { maxBytes: 5_000, timeoutMs: 500, maxRedirects: 3 };
 
 describe('SafeFetcher', () => {
@@ -80,6 +92,28 @@ describe('SafeFetcher', () => {
     expect(await reason(strict.fetch(`http://[::1]:${port}/image`))).toBe('address');
     expect(await reason(strict.fetch('http://169.254.169.254/latest/meta-data/'))).toBe('address');
     await strict.close();
+  });
+
+  it('names the host a refused name was given as, never what it resolved to', async () => {
+    const strict = new SafeFetcher({ ...options, allowPrivate: false });
+    const port = new URL(origin).port;
+    const resolved = (await lookup('localhost', { all: true })).map((a) => a.address);
+    expect(resolved.length).toBeGreaterThan(0);
+    for (const call of [() => strict.fetch(`http://localhost:${port}/image`), () => strict.post(`http://localhost:${port}/image`, '{}', {})]) {
+      const err = await refusal(call());
+      expect(err.reason).toBe('address');
+      expect(err.message).toContain('localhost');
+      for (const address of resolved) expect(err.message).not.toContain(address);
+    }
+    await strict.close();
+  });
+
+  it('does not name a private address a server redirected to', async () => {
+    const trusting = new SafeFetcher({ ...options, allowPrivate: false, allowAddresses: ['127.0.0.1'] });
+    const err = await refusal(trusting.fetch(`${origin}/to-private`));
+    expect(err.reason).toBe('address');
+    expect(err.message).not.toContain('10.1.2.3');
+    await trusting.close();
   });
 
   it('refuses other schemes, also after a redirect, and redirect loops', async () => {

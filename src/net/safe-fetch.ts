@@ -68,7 +68,7 @@ export class SafeFetcher {
         const location = res.headers.location;
         if (typeof location !== 'string') throw new UnsafeUrlError('status', `redirect without a Location from ${current.host}`);
         if (hops >= this.opts.maxRedirects) throw new UnsafeUrlError('redirects', `more than ${this.opts.maxRedirects} redirects`);
-        current = this.checkUrl(resolveLocation(location, current));
+        current = this.checkUrl(resolveLocation(location, current), current);
         continue;
       }
       if (res.statusCode !== 200) {
@@ -100,7 +100,8 @@ export class SafeFetcher {
     return this.agent.close();
   }
 
-  private checkUrl(raw: string): URL {
+  /** `via` is the URL that redirected here, when the caller did not give this one. */
+  private checkUrl(raw: string, via?: URL): URL {
     let url: URL;
     try {
       url = new URL(raw);
@@ -111,7 +112,9 @@ export class SafeFetcher {
     // An address literal is never looked up, so the connect-time guard would not see it.
     const host = url.hostname.replace(/^\[|\]$/g, '');
     if (isIP(host) && !this.allowed(host)) {
-      throw new UnsafeUrlError('address', `${host} is not a public address`);
+      // A literal the caller typed may be named; one a server redirected to is not theirs to learn.
+      const message = via ? `${via.host} redirected to an address that is not public` : `${host} is not a public address`;
+      throw new UnsafeUrlError('address', message);
     }
     return url;
   }
@@ -168,13 +171,15 @@ async function discardCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error
   }
 }
 
-/** A DNS lookup for net.connect that fails unless every resolved address is public. */
+/**
+ * A DNS lookup for net.connect that fails unless every resolved address is public. The refusal
+ * names only the host asked for: what it resolved to is our network's business, not the caller's.
+ */
 function guardedLookup(allowed: AddressFilter): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
-      const unsafe = addresses.find((a) => !allowed(a.address));
-      if (unsafe) return callback(new UnsafeUrlError('address', `${hostname} resolves to ${unsafe.address}, not a public address`), '', 4);
+      if (!addresses.every((a) => allowed(a.address))) return callback(new UnsafeUrlError('address', `${hostname} resolves to an address that is not public`), '', 4);
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
       if (!first) return callback(new Error(`no address for ${hostname}`), '', 4);
