@@ -20,18 +20,23 @@ import { openSecretBox } from './db/secret-box.js';
 import { getOrCreateSetting } from './db/settings.js';
 import { registerAdminChannelRoutes } from './http/admin-channels.js';
 import { registerAdminKeyRoutes } from './http/admin-keys.js';
-import { registerUsageRoutes } from './http/usage-routes.js';
+import { registerAdminWebhookRoutes } from './http/admin-webhooks.js';
+import { registerAdminUsageRoutes, registerClientUsageRoutes } from './http/usage-routes.js';
 import { registerAdminTaskRoutes } from './http/admin-tasks.js';
 import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
-import { registerTaskApiRoutes } from './http/task-api.js';
+import { registerTaskApiQueryRoute, registerTaskApiSubmitRoute } from './http/task-api.js';
 import { BullmqTaskDispatch } from './tasks/bullmq-dispatch.js';
 import { BullmqWebhookTimer } from './tasks/bullmq-webhooks.js';
+import { createCallbackUrlCheck } from './tasks/callback-url.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
 import { WebhookSecrets } from './tasks/webhook-secrets.js';
 import { WebhookOutbox } from './tasks/webhooks.js';
-import { registerFileRoutes } from './http/files.js';
+import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
+import { registerGroup, type RouteEntry } from './http/access.js';
+import { createAdminAuthHook } from './http/admin-auth.js';
+import { createAuthHook } from './http/auth.js';
 import { registerHealthRoute } from './http/health.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
@@ -64,6 +69,8 @@ export interface App {
   keys: ApiKeyService;
   logger: Logger;
   sweeper: RetentionSweeper;
+  /** Every HTTP route with its access class and dialect. */
+  routes(): readonly RouteEntry[];
   /** Where the server listens, once it does: http://host:port. */
   readonly address: string | undefined;
   listen(): Promise<string>;
@@ -140,13 +147,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowPrivate: inputLimits.allowPrivateUrls,
     allowAddresses: inputLimits.allowedPrivateAddresses,
   });
-  const webhookSecrets = new WebhookSecrets(db);
+  const webhookSecrets = new WebhookSecrets(db, secrets);
   const webhookTimer = config.redisUrl ? new BullmqWebhookTimer(config.redisUrl, config.redisPrefix, (err) => logger.error({ err }, 'webhook timer failed')) : undefined;
   const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: (err) => logger.error({ err }, 'webhook outbox failed') });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
   let dispatchTask = (_taskId: string) => {};
-  const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, wake: (taskId) => dispatchTask(taskId) });
+  const checkCallbackUrl = createCallbackUrlCheck({ allowPrivate: inputLimits.allowPrivateUrls, allowAddresses: inputLimits.allowedPrivateAddresses });
+  const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, checkCallbackUrl, wake: (taskId) => dispatchTask(taskId) });
   const worker = new TaskWorker({
     store: taskStore,
     pipeline,
@@ -173,22 +181,38 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const inputs = new ImageInputResolver({ fetcher: urlFetcher, maxTotalBytes: inputLimits.uploadLimitBytes });
 
-  const http = createHttpServer({ logger, bodyLimitBytes: config.bodyLimitBytes, keys, adminKey: config.adminKey });
+  const { app: http, routes } = createHttpServer({
+    logger,
+    bodyLimitBytes: config.bodyLimitBytes,
+    timeouts: config.http.timeouts,
+    trustedProxies: config.http.trustedProxies,
+  });
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
   };
-  registerOpenAIRoutes(http, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
-  registerNewApiTaskRoutes(http, { tasks, sign });
-  registerTaskApiRoutes(http, { catalogue, inputs, tasks, sign, limiter: rateLimiter });
-  registerAdminTaskRoutes(http, { store: taskStore, outbox, sign });
-  registerAdminKeyRoutes(http, { keys, credits, webhookSecrets });
-  registerUsageRoutes(http, { usage: new UsageReport(db), keys });
-  registerAdminChannelRoutes(http, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
-  registerFileRoutes(http, store, signer);
-  registerHealthRoute(http, async () => {
-    await sql`select 1`.execute(db);
+  const clientKey = createAuthHook(keys);
+  const adminKey = createAdminAuthHook(config.adminKey);
+  registerGroup(http, { access: 'client', dialect: 'openai', check: clientKey }, (scope) => {
+    registerOpenAIRoutes(scope, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
+    registerClientUsageRoutes(scope, { usage: new UsageReport(db), keys });
   });
+  registerGroup(http, { access: 'task-owner', dialect: 'openai', check: clientKey }, (scope) => registerNewApiTaskRoutes(scope, { tasks, sign }));
+  registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiSubmitRoute(scope, { catalogue, inputs, tasks, sign, limiter: rateLimiter }));
+  registerGroup(http, { access: 'task-owner', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiQueryRoute(scope, { tasks, sign }));
+  registerGroup(http, { access: 'admin', dialect: 'openai', check: adminKey }, (scope) => {
+    registerAdminTaskRoutes(scope, { store: taskStore, outbox, sign });
+    registerAdminKeyRoutes(scope, { keys, credits, webhookSecrets });
+    registerAdminWebhookRoutes(scope, { webhookSecrets });
+    registerAdminUsageRoutes(scope, { usage: new UsageReport(db), keys });
+    registerAdminChannelRoutes(scope, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
+  });
+  registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => registerFileRoutes(scope, store));
+  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) =>
+    registerHealthRoute(scope, async () => {
+      await sql`select 1`.execute(db);
+    }),
+  );
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;
@@ -200,6 +224,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     keys,
     logger,
     sweeper,
+    routes,
     get address() {
       return address;
     },
@@ -214,7 +239,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (routing.channelTestIntervalSeconds > 0) {
         tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
       }
-      if (!secrets) logger.warn('IMAGEGATE_SECRET_KEY is not set: upstream keys are stored in clear in PostgreSQL. Set it (openssl rand -base64 32) on every instance');
+      if (!secrets) logger.warn('IMAGEGATE_SECRET_KEY is not set: upstream keys and webhook secrets are stored in clear in PostgreSQL. Set it (openssl rand -base64 32) on every instance');
       if (inputLimits.allowPrivateUrls) {
         logger.warn('IMAGEGATE_ALLOW_PRIVATE_URLS=true: image URLs may point at loopback and private addresses. For development and tests only; never in production');
       } else if (inputLimits.allowedPrivateAddresses.length > 0) {

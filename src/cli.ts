@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-/** Entry point: `imagegate serve | keys ... | simulate openai ...`. */
+/** Entry point: `imagegate serve | keys ... | channels ... | webhooks ... | simulate openai ...`. */
 import { createApp } from './app.js';
 import { channelsCommand } from './commands/channels.js';
 import { keysCommand } from './commands/keys.js';
 import { simulateCommand } from './commands/simulate.js';
 import { UsageError } from './commands/usage-error.js';
+import { webhooksCommand } from './commands/webhooks.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
 const USAGE = `imagegate: an OpenAI-compatible gateway for image generation
@@ -24,6 +25,8 @@ Usage:
   imagegate channels update NAME [same flags] [--enable|--disable]
   imagegate channels remove NAME           delete a channel
   imagegate channels test NAME             run one small generation on it and report latency or the error
+  imagegate webhooks secret                the secret signing the task callbacks of IMAGEGATE_API_KEYS keys
+  imagegate webhooks rotate-secret         replace it with a new one, and print that
   imagegate simulate openai|azure-openai|newapi-async|task-api [--port N] [--host H] [--api-key K]
                      [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
                                            run an upstream simulator
@@ -39,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
       return keysCommand(loadConfig(), rest);
     case 'channels':
       return channelsCommand(loadConfig(), rest);
+    case 'webhooks':
+      return webhooksCommand(loadConfig(), rest);
     case 'simulate':
       return simulateCommand(rest);
     case undefined:

@@ -63,6 +63,21 @@ export interface Config {
   redisUrl: string | undefined;
   /** Namespace of every Redis key and BullMQ queue, so deployments can share one Redis. */
   redisPrefix: string;
+  http: HttpConfig;
+}
+
+/** How the HTTP server meets its clients. */
+export interface HttpConfig {
+  timeouts: {
+    /** Request line and headers must arrive within this. */
+    headersMs: number;
+    /** The whole request, body included, must arrive within this; 0: no bound. */
+    requestMs: number;
+    /** While a body arrives, the longest gap between bytes; 0: no bound. */
+    bodyIdleMs: number;
+  };
+  /** Load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty: none. */
+  trustedProxies: string[];
 }
 
 /** Where images go when they go to a bucket (AWS S3, Cloudflare R2, MinIO, ...), and how clients get them. */
@@ -174,6 +189,10 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_S3_PREFIX: 's3_prefix',
   IMAGEGATE_S3_LINKS: 's3_links',
   IMAGEGATE_S3_PUBLIC_BASE_URL: 's3_public_base_url',
+  IMAGEGATE_HEADERS_TIMEOUT: 'headers_timeout',
+  IMAGEGATE_REQUEST_TIMEOUT: 'request_timeout',
+  IMAGEGATE_BODY_IDLE_TIMEOUT: 'body_idle_timeout',
+  IMAGEGATE_TRUSTED_PROXIES: 'trusted_proxies',
 };
 
 export function loadConfig(env: Env = process.env): Config {
@@ -238,7 +257,30 @@ export function loadConfig(env: Env = process.env): Config {
       channelRefreshSeconds: parseDuration('IMAGEGATE_CHANNEL_REFRESH', get('IMAGEGATE_CHANNEL_REFRESH') ?? '5s'),
       channelTestIntervalSeconds: parseDuration('IMAGEGATE_CHANNEL_TEST_INTERVAL', get('IMAGEGATE_CHANNEL_TEST_INTERVAL') ?? '0'),
     },
+    http: parseHttpConfig(get),
     ...(s3 ? { s3 } : {}),
+  };
+}
+
+function parseHttpConfig(get: (name: string) => string | undefined): HttpConfig {
+  const headersMs = parseDuration('IMAGEGATE_HEADERS_TIMEOUT', get('IMAGEGATE_HEADERS_TIMEOUT') ?? '30s', 'ms');
+  if (headersMs < 1000) throw new ConfigError(`IMAGEGATE_HEADERS_TIMEOUT: '${get('IMAGEGATE_HEADERS_TIMEOUT')}' must be at least 1s`);
+  const requestMs = parseDuration('IMAGEGATE_REQUEST_TIMEOUT', get('IMAGEGATE_REQUEST_TIMEOUT') ?? '5m', 'ms');
+  if (requestMs !== 0 && requestMs < headersMs) {
+    throw new ConfigError('IMAGEGATE_REQUEST_TIMEOUT: must be 0 (off) or at least IMAGEGATE_HEADERS_TIMEOUT');
+  }
+  const trustedProxies = splitList(get('IMAGEGATE_TRUSTED_PROXIES'));
+  const probe = new BlockList();
+  for (const entry of trustedProxies) {
+    try {
+      addException(probe, entry);
+    } catch (err) {
+      throw new ConfigError(`IMAGEGATE_TRUSTED_PROXIES: ${(err as Error).message} (a list of addresses/CIDRs)`);
+    }
+  }
+  return {
+    timeouts: { headersMs, requestMs, bodyIdleMs: parseDuration('IMAGEGATE_BODY_IDLE_TIMEOUT', get('IMAGEGATE_BODY_IDLE_TIMEOUT') ?? '30s', 'ms') },
+    trustedProxies,
   };
 }
 

@@ -60,6 +60,7 @@ describe('loadConfig: defaults', () => {
       tasks: { workers: 8, deadlineMs: 1_800_000, leaseMs: 30_000, pollMs: 1_000 },
       redisUrl: undefined,
       redisPrefix: 'imagegate',
+      http: { timeouts: { headersMs: 30_000, requestMs: 300_000, bodyIdleMs: 30_000 }, trustedProxies: [] },
     } satisfies Config);
   });
 

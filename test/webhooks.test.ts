@@ -135,7 +135,7 @@ async function task(db: Db, keyId?: string | null): Promise<{ taskId: string; ke
 
 function outbox(db: Db, f: SafeFetcher, schedule: RetrySchedule = FAST): WebhookOutbox {
   const errors: unknown[] = [];
-  const box = new WebhookOutbox({ db, fetcher: f, secrets: new WebhookSecrets(db), schedule, onError: (err) => errors.push(err) });
+  const box = new WebhookOutbox({ db, fetcher: f, secrets: new WebhookSecrets(db, null), schedule, onError: (err) => errors.push(err) });
   onTestFinished(async () => {
     await box.drain();
     expect(errors).toEqual([]);
@@ -199,20 +199,22 @@ describe('retry schedule', () => {
 });
 
 describe('webhook secrets', () => {
-  it('makes a key its secret once, even asked concurrently; rotates; env keys and no key sign nothing', async () => {
+  it("makes a key its secret once, even asked concurrently; rotates; env keys and no key share the gateway's", async () => {
     const db = await sqlite();
     const key = await new ApiKeyService(db, []).create('s');
-    const a = new WebhookSecrets(db);
-    const b = new WebhookSecrets(db);
+    const a = new WebhookSecrets(db, null);
+    const b = new WebhookSecrets(db, null);
     const answers = await Promise.all([a.secretFor(key.id), b.secretFor(key.id), a.secretFor(key.id)]);
     expect(new Set(answers).size).toBe(1);
     expect(answers[0]).toBe(await secretOf(db, key.id));
     const rotated = await a.rotate(key.id);
     expect(rotated).not.toBe(answers[0]);
     expect(await b.secretFor(key.id)).toBe(rotated);
-    expect(await a.secretFor('env:ig-abcdefg')).toBeNull();
+    const gateway = await Promise.all([a.secretFor('env:ig-abcdefg'), b.secretFor(null), b.gatewaySecret()]);
+    expect(new Set(gateway).size).toBe(1);
+    expect(gateway[0]).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    expect(gateway[0]).not.toBe(rotated);
     expect(await a.rotate('env:ig-abcdefg')).toBeNull();
-    expect(await a.secretFor(null)).toBeNull();
     expect(await a.secretFor('no-such-key')).toBeNull();
   });
 });
@@ -299,7 +301,7 @@ describe('webhook outbox (sqlite)', () => {
     expect(hook.received).toHaveLength(0);
   });
 
-  it('sends env-key callbacks unsigned, with the id', async () => {
+  it('signs env-key callbacks with the gateway-wide secret, with the id', async () => {
     const db = await sqlite();
     const { taskId, keyId } = await task(db, 'env:ig-abcdefg');
     const hook = route(() => 200);
@@ -308,7 +310,7 @@ describe('webhook outbox (sqlite)', () => {
     expect(await settle(box, db, taskId)).toMatchObject({ status: 'delivered', attempts: 1 });
     const [request] = hook.received;
     expect(request?.headers['webhook-id']).toMatch(/^msg_/);
-    expect(request?.headers['webhook-signature']).toBeUndefined();
+    expect(new Webhook(await new WebhookSecrets(db, null).gatewaySecret()).verify((request as Received).body, (request as Received).headers)).toEqual(PAYLOAD);
   });
 
   it('survives a restart: a delivery written by one instance is sent by the next', async () => {

@@ -59,16 +59,51 @@ export interface InputRules {
   readonly square: boolean;
   /** dall-e-2 edits without a mask: the image's own transparency is the mask. */
   readonly alphaWithoutMask: boolean;
+  /** Bounds on the dimensions an image's header declares, checked before anything decodes it. */
+  readonly maxSide: number;
+  readonly maxPixels: number;
 }
 
 const MB = 1024 * 1024;
 /** The largest any model accepts; multipart parsing stops reading a file beyond it. */
 export const MAX_INPUT_IMAGE_BYTES = 50 * MB;
 export const MAX_INPUT_IMAGES = 16;
-const MASK_MAX_BYTES = 4 * MB;
+/** Every model's mask limit. */
+export const MAX_MASK_BYTES = 4 * MB;
 
-const GPT_INPUTS: InputRules = { maxImages: MAX_INPUT_IMAGES, maxBytesEach: MAX_INPUT_IMAGE_BYTES, formats: ['png', 'webp', 'jpeg'], square: false, alphaWithoutMask: false };
-const DALLE2_EDIT: InputRules = { maxImages: 1, maxBytesEach: 4 * MB, formats: ['png'], square: true, alphaWithoutMask: true };
+/**
+ * GPT image models: only a byte limit is documented, no pixel limit. They work at 4K at most
+ * (gpt-image-2's largest output is 3840 px, 8.3 MP) and scale larger inputs down, so bounds well
+ * above that lose no real picture: 16,384 px a side admits long panoramas (WebP itself stops at
+ * 16,383) and 64 MP admits phone and most camera photos, while a 50 MB PNG that claims more is
+ * a decompression bomb rather than a picture.
+ */
+const GPT_MAX_SIDE = 16_384;
+const GPT_MAX_PIXELS = 8192 * 8192;
+/**
+ * dall-e-2: a square PNG under 4 MB whose output is at most 1024x1024. A real picture that fits
+ * 4 MB as PNG is about 1200 px a side; 4096 leaves room for flat artwork and is 4x its output.
+ */
+const DALLE2_MAX_SIDE = 4096;
+
+const GPT_INPUTS: InputRules = {
+  maxImages: MAX_INPUT_IMAGES,
+  maxBytesEach: MAX_INPUT_IMAGE_BYTES,
+  formats: ['png', 'webp', 'jpeg'],
+  square: false,
+  alphaWithoutMask: false,
+  maxSide: GPT_MAX_SIDE,
+  maxPixels: GPT_MAX_PIXELS,
+};
+const DALLE2_EDIT: InputRules = {
+  maxImages: 1,
+  maxBytesEach: 4 * MB,
+  formats: ['png'],
+  square: true,
+  alphaWithoutMask: true,
+  maxSide: DALLE2_MAX_SIDE,
+  maxPixels: DALLE2_MAX_SIDE * DALLE2_MAX_SIDE,
+};
 const DALLE2_VARIATION: InputRules = { ...DALLE2_EDIT, alphaWithoutMask: false };
 
 /** null: the family takes no input images for this operation (dall-e-3 edits, GPT variations). */
@@ -96,6 +131,8 @@ export function imageProblem(param: string, byteLength: number, header: ImageHea
   }
   if (!header.complete) return invalidRequest(param, 'invalid_image', `${param} is cut short: the ${header.kind.toUpperCase()} file ends before its last chunk.`);
   if (header.width === 0 || header.height === 0) return invalidRequest(param, 'invalid_image', `${param} has no pixels.`);
+  const dimensions = dimensionsProblem(param, header, rules);
+  if (dimensions) return dimensions;
   if (byteLength > rules.maxBytesEach) return tooLarge(param, byteLength, rules.maxBytesEach);
   if (rules.square && header.width !== header.height) {
     return invalidRequest(param, 'invalid_image', `${param} is ${header.width}x${header.height}; this model needs a square image.`);
@@ -103,13 +140,27 @@ export function imageProblem(param: string, byteLength: number, header: ImageHea
   return null;
 }
 
-/** Mask rules: a PNG with alpha, no larger than 4 MB, the size of the first image. */
-export function maskProblem(byteLength: number, header: ImageHeader | null, first: InputImage | undefined): GatewayError | null {
+/** The header's width and height against the rules' bounds: judged before any decoder sees the image. */
+function dimensionsProblem(param: string, header: ImageHeader, rules: InputRules): GatewayError | null {
+  const { width, height } = header;
+  if (Math.max(width, height) <= rules.maxSide && width * height <= rules.maxPixels) return null;
+  return invalidRequest(
+    param,
+    'invalid_image_dimensions',
+    `${param} is ${width}x${height} pixels (as its header declares); this model takes images of at most ` +
+      `${rules.maxSide} pixels a side and ${count(rules.maxPixels)} pixels in all.`,
+  );
+}
+
+/** Mask rules: a PNG with alpha, no larger than 4 MB, within the rules' dimensions, the size of the first image. */
+export function maskProblem(byteLength: number, header: ImageHeader | null, first: InputImage | undefined, rules: InputRules): GatewayError | null {
   if (!header || header.kind !== 'png') {
     return invalidRequest('mask', 'invalid_mask', `mask must be a PNG image (checked by content)${header ? `, not ${header.kind.toUpperCase()}` : ''}.`);
   }
   if (!header.complete) return invalidRequest('mask', 'invalid_mask', 'mask is cut short: the PNG file ends before its last chunk.');
-  if (byteLength > MASK_MAX_BYTES) return tooLarge('mask', byteLength, MASK_MAX_BYTES);
+  const dimensions = dimensionsProblem('mask', header, rules);
+  if (dimensions) return dimensions;
+  if (byteLength > MAX_MASK_BYTES) return tooLarge('mask', byteLength, MAX_MASK_BYTES);
   if (!header.hasAlpha) return invalidRequest('mask', 'invalid_mask', 'mask has no alpha channel: its fully transparent areas mark where to edit.');
   if (first && (header.width !== first.width || header.height !== first.height)) {
     return invalidRequest(
@@ -128,6 +179,10 @@ export function missingAlphaProblem(image: InputImage): GatewayError {
 
 function formatList(formats: readonly InputFormat[]): string {
   return formats.map((f) => f.toUpperCase()).join(', ');
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 function formatBytes(bytes: number): string {

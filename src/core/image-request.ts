@@ -55,6 +55,7 @@ export function parseGenerationRequest(raw: unknown, catalogue: ModelCatalogue, 
 
 export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCatalogue, id: string): ParsedImageRequest {
   const raw = input.body;
+  if (raw === undefined) throw emptyBody();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
   }
@@ -80,6 +81,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
 
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const passthrough = Object.fromEntries(Object.entries(body).filter(([key]) => !KNOWN_FIELDS.has(key)));
+  for (const [key, value] of Object.entries(passthrough)) checkPassthroughSize(key, value);
 
   const job: ImageJob = {
     id,
@@ -101,6 +103,33 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
     passthrough,
   };
   return { job, inputs: refs };
+}
+
+/** Most bytes one field we do not read ourselves may take: it is held and sent upstream as is. */
+export const MAX_PASSTHROUGH_FIELD_BYTES = 1024 * 1024;
+
+/** Refuses an unknown field bigger than the cap, measured without serializing it. */
+function checkPassthroughSize(key: string, value: unknown): void {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && size <= MAX_PASSTHROUGH_FIELD_BYTES) {
+    const item = stack.pop();
+    if (typeof item === 'string') size += item.length + 2;
+    else if (typeof item !== 'object' || item === null) size += 8;
+    else
+      for (const [k, v] of Object.entries(item)) {
+        size += k.length + 4;
+        stack.push(v);
+      }
+  }
+  if (size > MAX_PASSTHROUGH_FIELD_BYTES) {
+    throw invalidRequest(key, 'field_too_large', `The field '${key}' is larger than ${MAX_PASSTHROUGH_FIELD_BYTES / 1024} KB; fields the gateway does not read are passed on only up to that size.`);
+  }
+}
+
+/** A request that should carry a JSON object and carries nothing. */
+export function emptyBody() {
+  return invalidRequest(null, 'invalid_json', 'The request body is empty; send a JSON object.');
 }
 
 /** The job with its checked input images in place. */

@@ -1,13 +1,20 @@
-/** Any thrown error -> the OpenAI error envelope with the right status. Never a stack trace. */
+/** Any thrown error -> the caller's dialect's error envelope with the right status. Never a stack trace. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
+import { dialectOf, type Dialect } from './access.js';
 
 const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'The request body is too large.' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    message: 'Unsupported Content-Type: send Content-Type: application/json (or multipart/form-data for image uploads).',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'The request body is empty; send a JSON object.' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json', message: 'The request body is not valid JSON.' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body.' },
+  FST_ERR_BAD_URL: { status: 400, code: 'invalid_url', message: 'The request URL is not validly percent-encoded.' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'A path parameter of the request URL is too long.' },
 };
 
 export function toGatewayError(err: unknown): GatewayError | null {
@@ -29,21 +36,26 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   if (!known) {
     request.log.error({ err }, 'unhandled error');
     const internal = new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
-    void reply.status(500).send(envelopeFor(request, internal));
+    void reply.status(500).send(envelope(dialectOf(request), internal));
     return;
   }
-  if (known.status >= 500) request.log.warn({ code: known.code, msg: known.message }, 'request failed');
-  void reply.status(known.status).headers(known.headers).send(envelopeFor(request, known));
+  if (known.status >= 500) request.log.warn({ code: known.code, reason: known.message }, 'request failed');
+  void reply.status(known.status).headers(known.headers).send(envelope(dialectOf(request), known));
 }
 
-/** The task API (seed 002) answers errors as `{code: <status>, msg, data: null}`; everything else in OpenAI's envelope. */
-function envelopeFor(request: FastifyRequest, err: GatewayError): unknown {
-  if (request.url.startsWith('/api/v1/')) return { code: err.status, msg: err.message, data: null };
+/** The task API answers errors as `{code: <status>, msg, data: null}`; everything else in OpenAI's envelope. */
+export function envelope(dialect: Dialect, err: GatewayError): unknown {
+  if (dialect === 'task-api') return { code: err.status, msg: err.message, data: null };
   return err.toEnvelope();
 }
 
+export function notFoundError(request: FastifyRequest): GatewayError {
+  const path = request.url.split('?')[0] ?? '';
+  // The path is the caller's own; cut it short so a huge URL is not echoed back whole.
+  const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
+  return new GatewayError(404, 'invalid_request_error', 'not_found', null, `Invalid URL (${request.method} ${shown})`);
+}
+
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
-  const path = request.url.split('?')[0];
-  const notFound = new GatewayError(404, 'invalid_request_error', 'not_found', null, `Invalid URL (${request.method} ${path})`);
-  void reply.status(404).send(envelopeFor(request, notFound));
+  void reply.status(404).send(envelope(dialectOf(request), notFoundError(request)));
 }

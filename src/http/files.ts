@@ -1,21 +1,33 @@
 /** GET /files/:name?expires=&sig=: stored images behind signed, expiring links. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
 
-export function registerFileRoutes(app: FastifyInstance, store: ImageStore, signer: UrlSigner, now: () => number = Date.now): void {
-  app.get<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>('/files/:name', async (request, reply) => {
-    const { name } = request.params;
-    const check = signer.check(name, request.query.expires, request.query.sig);
+type FileRequest = FastifyRequest<{ Params: { name?: string }; Querystring: { expires?: unknown; sig?: unknown } }>;
+
+/** The signed-link access check: runs before the handler, for every route of the group. */
+export function createSignedLinkCheck(signer: UrlSigner) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const { params, query } = request as FileRequest;
+    // A repeated parameter arrives as an array: not a link we made.
+    const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+    const check = signer.check(params.name ?? '', text(query.expires), text(query.sig));
     if (check === 'tampered') {
       throw new GatewayError(403, 'invalid_request_error', 'invalid_signature', null, 'This image link is not valid.');
     }
     if (check === 'expired') {
       throw new GatewayError(410, 'invalid_request_error', 'url_expired', null, 'This image link has expired.');
     }
+  };
+}
+
+/** Register inside a signed-link group (createSignedLinkCheck). */
+export function registerFileRoutes(app: FastifyInstance, store: ImageStore, now: () => number = Date.now): void {
+  app.get<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>('/files/:name', async (request, reply) => {
+    const { name } = request.params;
     const file = await store.open(name);
     if (!file) throw new GatewayError(404, 'invalid_request_error', 'image_not_found', null, 'This image is no longer stored.');
     const ext = name.slice(name.lastIndexOf('.') + 1);

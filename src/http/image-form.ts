@@ -1,30 +1,61 @@
 /**
  * A multipart image request (edits, variations) -> its text fields and uploaded images, read
- * as the body streams in. Limits stop a body early: more than 16 images, a file beyond the
- * 50 MB any model accepts, or uploads past the per-request total. Nothing touches the disk.
+ * as the body streams in. Limits stop a body early: more than 16 images, an image past the
+ * 50 MB any model accepts (as a file or as base64 text), a field past its size, or images past
+ * the per-request total. Each is refused as soon as it is exceeded. Nothing touches the disk.
  */
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest } from '../core/errors.js';
-import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, type ImageInputRef, type ImageSource, type ImageInputRefs } from '../core/image-input.js';
+import {
+  MAX_INPUT_IMAGE_BYTES,
+  MAX_INPUT_IMAGES,
+  MAX_MASK_BYTES,
+  type ImageInputRef,
+  type ImageSource,
+  type ImageInputRefs,
+} from '../core/image-input.js';
 import { sourceFromString } from '../core/input-refs.js';
+import { discardUnreadBody } from './body-flow.js';
+import { readPartCapped, UploadBudget, type PartLimit } from './form-part.js';
 
 export interface ImageForm {
   fields: Record<string, string>;
   uploads: ImageInputRefs;
 }
 
+const MB = 1024 * 1024;
+/** A data URI's `data:image/png;base64,` prefix may be this long (base64FromDataUri's bound). */
+const DATA_URI_PREFIX_ROOM = 256;
+
+/** The longest text that can carry an image of `bytes` bytes: its base64, behind a data URI prefix. */
+function textCap(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4 + DATA_URI_PREFIX_ROOM;
+}
+
 const LIMITS = {
-  fileSize: MAX_INPUT_IMAGE_BYTES,
+  // Image parts are refused at their own caps as they stream (sourceOf); busboy's limit is a
+  // backstop one byte past the largest of them.
+  fileSize: textCap(MAX_INPUT_IMAGE_BYTES) + 1,
   // 16 images and a mask; one more lets the 17th image be named in a 400 instead of a bare 413.
   files: MAX_INPUT_IMAGES + 2,
   fields: 64,
-  // A 32,000-character prompt is up to 128 KB of UTF-8.
+  // Other text fields: a 32,000-character prompt is up to 128 KB of UTF-8.
   fieldSize: 256 * 1024,
   parts: 128,
 };
 
 const IMAGE_FIELDS = new Set(['image', 'image[]']);
+const IMAGE_PARTS: ReadonlySet<string> = new Set([...IMAGE_FIELDS, 'mask']);
+
+/**
+ * busboy applies one fieldSize to every text field. Image parts always stream as files, even
+ * when they are text (a data URI or base64 in a form field), so they are read under the image
+ * cap while the other fields keep the small fieldSize.
+ */
+function isPartAFile(name: string | undefined, contentType: string | undefined, filename: string | undefined): boolean {
+  return filename !== undefined || contentType === 'application/octet-stream' || (name !== undefined && IMAGE_PARTS.has(name));
+}
 
 export async function readImageForm(request: FastifyRequest, reply: FastifyReply, maxTotalBytes: number): Promise<ImageForm> {
   try {
@@ -35,61 +66,54 @@ export async function readImageForm(request: FastifyRequest, reply: FastifyReply
   }
 }
 
-/** How long a refused upload may keep sending before its socket is cut. */
-const DISCARD_GRACE_MS = 10_000;
-
-/**
- * A refusal can come before the client finished sending (the 17th image, a file past 50 MB).
- * The rest is read and dropped, so the client gets to read the answer instead of a reset; the
- * connection is closed after it, and a client that keeps sending for long is cut off.
- */
-function discardUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
-  const raw = request.raw;
-  if (raw.readableEnded) return;
-  void reply.header('connection', 'close');
-  raw.unpipe();
-  raw.resume();
-  const timer = setTimeout(() => raw.destroy(), DISCARD_GRACE_MS);
-  timer.unref();
-  raw.once('end', () => clearTimeout(timer));
-  raw.once('close', () => clearTimeout(timer));
-}
-
 async function readParts(request: FastifyRequest, maxTotalBytes: number): Promise<ImageForm> {
   const fields: Record<string, string> = {};
   const images: { field: string; source: ImageSource }[] = [];
   let mask: ImageInputRef | undefined;
-  let total = 0;
-  for await (const part of request.parts({ limits: LIMITS })) {
+  const budget = new UploadBudget(maxTotalBytes, uploadsTooLarge);
+  for await (const part of request.parts({ limits: LIMITS, isPartAFile })) {
     const name = part.fieldname;
     if (IMAGE_FIELDS.has(name)) {
       if (images.length === MAX_INPUT_IMAGES) throw tooManyUploads();
-      const source = await sourceOf(part, imageParam(name, images.length));
-      total += uploadedBytes(source);
+      const source = await sourceOf(part, imageParam(name, images.length), MAX_INPUT_IMAGE_BYTES, budget);
       images.push({ field: name, source });
     } else if (name === 'mask') {
       if (mask) throw invalidRequest('mask', 'invalid_value', 'Only one mask may be sent.');
-      const source = await sourceOf(part, 'mask');
-      total += uploadedBytes(source);
-      mask = { param: 'mask', source };
+      mask = { param: 'mask', source: await sourceOf(part, 'mask', MAX_MASK_BYTES, budget) };
     } else {
       readField(part, fields);
     }
-    if (total > maxTotalBytes) throw uploadsTooLarge(maxTotalBytes);
   }
   const several = images.length > 1;
   const refs = images.map((image, i) => ({ param: several || image.field === 'image[]' ? `image[${i}]` : 'image', source: image.source }));
   return { fields, uploads: mask ? { images: refs, mask } : { images: refs } };
 }
 
-/** A file part is an upload; a text part holds a URL, data URI or base64 (curl users send those). */
-async function sourceOf(part: Multipart, param: string): Promise<ImageSource> {
-  if (part.type === 'file') return { kind: 'upload', bytes: await readFile(part, param), filename: part.filename };
-  return sourceFromString(String(part.value), param);
+/**
+ * A file part is an upload; a text part holds a URL, data URI or base64 (curl users send those).
+ * Both stream (isPartAFile), each under its cap; text counts toward the budget as the bytes it
+ * decodes to, so that the total agrees with the one the input resolver checks after decoding.
+ */
+async function sourceOf(part: Multipart, param: string, maxBytes: number, budget: UploadBudget): Promise<ImageSource> {
+  if (part.type !== 'file') throw new Error(`unreachable: ${param} arrived as a field, but isPartAFile streams every image part`);
+  if (isUpload(part)) {
+    const bytes = await readPartCapped(part, { cap: maxBytes, tooLarge: () => fileTooLarge(param, maxBytes), weight: 1 }, budget);
+    return { kind: 'upload', bytes, filename: part.filename };
+  }
+  const text = await readPartCapped(part, textLimit(param, maxBytes), budget);
+  return sourceFromString(text.toString('utf8'), param);
 }
 
-function uploadedBytes(source: ImageSource): number {
-  return source.kind === 'upload' ? source.bytes.length : 0;
+/** busboy's own test for a file: a filename, or declared as bytes. */
+function isUpload(part: MultipartFile): boolean {
+  return (part.filename as string | undefined) !== undefined || part.mimetype === 'application/octet-stream';
+}
+
+function textLimit(param: string, maxBytes: number): PartLimit {
+  const cap = textCap(maxBytes);
+  const why = `longer than the base64 of a ${maxBytes / MB} MB image, the most ${whatTakes(param)}`;
+  const tooLarge = () => invalidRequest(param, 'image_too_large', `${param} is more than ${cap} characters: ${why}.`);
+  return { cap, tooLarge, weight: 3 / 4 };
 }
 
 function imageParam(field: string, index: number): string {
@@ -105,21 +129,12 @@ function readField(part: Multipart, fields: Record<string, string>): void {
   fields[part.fieldname] = String(part.value);
 }
 
-async function readFile(part: MultipartFile, param: string): Promise<Buffer> {
-  let bytes: Buffer;
-  try {
-    bytes = await part.toBuffer();
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(param);
-    throw err;
-  }
-  // toBuffer does not always throw when busboy cut the file at the limit: check the flag too.
-  if (part.file.truncated) throw fileTooLarge(param);
-  return bytes;
+function fileTooLarge(param: string, maxBytes: number): GatewayError {
+  return invalidRequest(param, 'image_too_large', `${param} is larger than ${maxBytes / MB} MB, the most ${whatTakes(param)}.`);
 }
 
-function fileTooLarge(param: string): GatewayError {
-  return invalidRequest(param, 'image_too_large', `${param} is larger than ${MAX_INPUT_IMAGE_BYTES / 1048576} MB, the most any model accepts.`);
+function whatTakes(param: string): string {
+  return param === 'mask' ? 'a mask may be' : 'any model accepts';
 }
 
 function tooManyUploads(): GatewayError {
@@ -127,7 +142,7 @@ function tooManyUploads(): GatewayError {
 }
 
 function uploadsTooLarge(maxTotalBytes: number): GatewayError {
-  const mb = Math.floor(maxTotalBytes / 1048576);
+  const mb = Math.floor(maxTotalBytes / MB);
   return new GatewayError(413, 'invalid_request_error', 'request_too_large', 'image', `The uploaded images exceed ${mb} MB, the most this gateway takes per request.`);
 }
 
@@ -145,7 +160,7 @@ function multipartError(err: unknown): unknown {
   if (limit) return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, limit);
   if (code === 'FST_REQ_FILE_TOO_LARGE') {
     const field = (err as { part?: { fieldname?: unknown } }).part?.fieldname;
-    return fileTooLarge(field === 'mask' ? 'mask' : 'image');
+    return field === 'mask' ? fileTooLarge('mask', MAX_MASK_BYTES) : fileTooLarge('image', MAX_INPUT_IMAGE_BYTES);
   }
   if (code === 'FST_PROTO_VIOLATION') return invalidRequest(null, 'invalid_multipart', 'A form field name is not allowed.');
   if (typeof code === 'string' && code.startsWith('FST_')) return err;

@@ -29,7 +29,7 @@ export async function submitNewApiTask(job: ImageJob, request: FastifyRequest, r
     job: { ...job, passthrough },
     key: request.apiKey,
     dialect: 'newapi',
-    callbackUrl: typeof callback === 'string' ? callback : null,
+    callbackUrl: callback,
     idempotencyKey: readIdempotencyKey(request),
     requestFingerprint: storeJob({ ...job, id: '' }),
   });

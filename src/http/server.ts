@@ -1,23 +1,46 @@
-/** The Fastify instance: request ids, auth for /v1, error envelopes, and the dialects' routes. */
+/**
+ * The Fastify instance: request ids, timeouts, body parsers, and errors in the caller's dialect
+ * from the first byte (bad framing, bad URLs, unrouted paths). Who may call what is decided by
+ * the route groups (http/access.ts), not here.
+ */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { ApiKeyService } from '../billing/api-keys.js';
-import { createAdminAuthHook } from './admin-auth.js';
-import { createAuthHook } from './auth.js';
-import { handleError, handleNotFound } from './errors.js';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { GatewayError } from '../core/errors.js';
+import { dialectOfPath, trackRouteAccess, type RouteEntry } from './access.js';
+import { discardUnreadBody, watchBodyIdle } from './body-flow.js';
+import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
+import { installJsonParser } from './json-body.js';
+
+export interface HttpTimeouts {
+  /** The request line and headers must arrive within this. */
+  headersMs: number;
+  /** The whole request, body included, must arrive within this (the answer may take longer). */
+  requestMs: number;
+  /** While a body arrives, the longest gap between bytes. */
+  bodyIdleMs: number;
+}
 
 export interface HttpServerOptions {
   logger: FastifyBaseLogger;
   bodyLimitBytes: number;
-  keys: ApiKeyService;
-  adminKey: string | undefined;
+  timeouts: HttpTimeouts;
+  /** Peers (addresses or CIDRs) whose X-Forwarded-For is believed; empty: none. */
+  trustedProxies: readonly string[];
+}
+
+export interface HttpServer {
+  app: FastifyInstance;
+  /** Every route with its access class and dialect (complete once the server is ready). */
+  routes: () => readonly RouteEntry[];
 }
 
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
+export function createHttpServer(opts: HttpServerOptions): HttpServer {
+  const { timeouts } = opts;
   const app = Fastify({
     loggerInstance: opts.logger,
     // One log line per request would cost more than it tells; the request log table has them.
@@ -25,10 +48,18 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Image generations take minutes; the default timeouts would cut them off.
-    requestTimeout: 0,
+    // Bounds on receiving a request; the wait for a generation after it is not bounded here.
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.requestMs > 0 ? Math.min(timeouts.headersMs, timeouts.requestMs) : timeouts.headersMs,
+      // Node checks both bounds on this period (30 s by default, which would double a 30 s bound).
+      connectionsCheckingInterval: Math.min(5_000, Math.max(250, Math.floor(timeouts.headersMs / 4))),
+    },
     connectionTimeout: 0,
     keepAliveTimeout: 72_000,
+    trustProxy: opts.trustedProxies.length > 0 ? [...opts.trustedProxies] : false,
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: (err, socket) => answerClientError(opts.logger, err, socket),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
@@ -36,17 +67,19 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
   // JSON and multipart (edits, variations) only: anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app, opts.bodyLimitBytes);
   // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
   void app.register(multipart);
   app.decorateRequest('apiKey', null);
+  const routes = trackRouteAccess(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // An unrouted path (or a known path with the wrong method) answers before its body is read.
+    if (request.is404) return reply.status(404).send(envelope(dialectOfPath(request.url), notFoundError(request)));
+    watchBodyIdle(request, reply, timeouts.bodyIdleMs);
   });
-  const authenticate = createAuthHook(opts.keys);
-  const authenticateAdmin = createAdminAuthHook(opts.adminKey);
-  app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/v1/') || request.url.startsWith('/api/v1/')) await authenticate(request);
-    else if (request.url.startsWith('/admin/')) await authenticateAdmin(request);
+  app.addHook('onSend', async (request, reply) => {
+    discardUnreadBody(request, reply);
   });
   // On shutdown, answers still in flight close their connection, so close() need not wait
   // for clients' idle keep-alive sockets.
@@ -63,7 +96,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
-  return app;
+  return { app, routes };
 }
 
 /** Open connections, for shutdown to find the ones that never sent a byte. */
@@ -74,4 +107,38 @@ function trackSilentSockets(app: FastifyInstance): Set<Socket> {
     socket.once('close', () => sockets.delete(socket));
   });
   return sockets;
+}
+
+/** Errors Fastify meets before routing (a URL that does not decode, an over-long path parameter). */
+function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const known = toGatewayError(err) ?? new GatewayError(400, 'invalid_request_error', 'invalid_request', null, 'Bad request.');
+  void reply.status(known.status).send(envelope(dialectOfPath(request.raw.url ?? ''), known));
+}
+
+interface ClientError extends Error {
+  code?: string;
+  rawPacket?: unknown;
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request was not received in time.' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large.' },
+  HPE_URI_TOO_LONG: { status: 414, code: 'uri_too_long', message: 'The request URL is too long.' },
+};
+
+/**
+ * Malformed HTTP (bad framing, oversized headers, too slow): answered in the dialect the request
+ * line names, then the connection is closed, as Node does.
+ */
+function answerClientError(log: FastifyBaseLogger, err: ClientError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP/1.1.' };
+  const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 2048).toString('latin1') : '';
+  const [, method, target = ''] = /^([A-Z]+) (\S+)/.exec(packet) ?? [];
+  const body = method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(target), new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message)));
+  log.debug({ code: err.code }, 'client error');
+  if (!socket.writable) return void socket.destroy();
+  socket.end(`HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // A peer that never reads its answer does not hold the socket.
+  setTimeout(() => socket.destroy(), 5_000).unref();
 }

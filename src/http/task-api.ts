@@ -15,7 +15,7 @@ import type { RateLimiter } from '../billing/rate-limits.js';
 import { parseAspectRatio, sizeForModel } from '../core/aspect-ratio.js';
 import { GatewayError, invalidApiKey, invalidRequest } from '../core/errors.js';
 import { MAX_INPUT_IMAGES } from '../core/image-input.js';
-import { parseImageRequest, withInputs } from '../core/image-request.js';
+import { emptyBody, parseImageRequest, withInputs } from '../core/image-request.js';
 import type { ModelCatalogue, ModelSpec } from '../core/models.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { TaskService } from '../tasks/task-service.js';
@@ -33,13 +33,6 @@ export interface TaskApiRoutesDeps {
   limiter?: RateLimiter;
 }
 
-/** Every URL of this dialect starts with this; the auth hook and the error handler key on it. */
-export const TASK_API_PREFIX = '/api/v1/';
-
-export function isTaskApiUrl(url: string): boolean {
-  return url.startsWith(TASK_API_PREFIX);
-}
-
 export interface TaskApiEnvelope<T> {
   code: number;
   msg: string;
@@ -55,7 +48,8 @@ const success = <T>(data: T): TaskApiEnvelope<T> => ({ code: 200, msg: 'success'
 
 const PATH = '/api/v1/images/generations';
 
-export function registerTaskApiRoutes(app: FastifyInstance, deps: TaskApiRoutesDeps): void {
+/** Task creation: register in a client-key group of the task API dialect. */
+export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRoutesDeps): void {
   app.post(PATH, async (request, reply) => {
     const key = requireKey(request);
     if (deps.limiter) await admitKey(key, reply, deps.limiter);
@@ -79,7 +73,10 @@ export function registerTaskApiRoutes(app: FastifyInstance, deps: TaskApiRoutesD
     // A replayed Idempotency-Key answers with the earlier task as it is now.
     return success({ taskId: task.id, state: taskApiView(task, deps.sign).state });
   });
+}
 
+/** Task queries: register in a task-owner group of the task API dialect; a key sees only its own tasks. */
+export function registerTaskApiQueryRoute(app: FastifyInstance, deps: Pick<TaskApiRoutesDeps, 'tasks' | 'sign'>): void {
   app.get<{ Querystring: Record<string, unknown> }>(PATH, async (request) => {
     const key = requireKey(request);
     const taskId = request.query.task_id;
@@ -100,6 +97,7 @@ function requireKey(request: FastifyRequest): KeyIdentity {
 type Body = Record<string, unknown>;
 
 function asObject(raw: unknown): Body {
+  if (raw === undefined) throw emptyBody();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
   }
@@ -115,7 +113,7 @@ interface ParamNames {
 }
 
 /** Seed fields -> the OpenAI generations body; the seed-only fields are removed from it. */
-function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; callbackUrl: string | null; names: ParamNames } {
+function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; callbackUrl: unknown; names: ParamNames } {
   const given = (k: string) => body[k] !== undefined && body[k] !== null;
   const model = requiredModel(body, catalogue);
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
@@ -146,12 +144,8 @@ function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; ca
   }
 
   if (given('nsfw_checker') && typeof body.nsfw_checker !== 'boolean') throw invalidRequest('nsfw_checker', 'invalid_type', 'nsfw_checker must be a boolean.');
-  let callbackUrl: string | null = null;
-  if (given('callback_url')) {
-    if (typeof body.callback_url !== 'string') throw invalidRequest('callback_url', 'invalid_type', 'callback_url must be a string (an http(s) URL).');
-    callbackUrl = body.callback_url.trim();
-  }
-  return { openai, callbackUrl, names: { list, sizeFromRatio } };
+  // Checked (type, form and address) by the task service, the same way for both dialects.
+  return { openai, callbackUrl: body.callback_url, names: { list, sizeFromRatio } };
 }
 
 /** Required in this dialect; an unknown name is a 400 here (404 means "task not found" to these clients). */

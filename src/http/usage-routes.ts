@@ -19,7 +19,8 @@ const usd = (micros: number) => micros / 1_000_000;
 /** What the legacy dashboard shows for a key without a credit limit. */
 const UNLIMITED_USD = 100_000_000;
 
-export function registerUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
+/** The operator's view: register in the admin group. */
+export function registerAdminUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
   app.get('/admin/api/usage', async (request: FastifyRequest<{ Querystring: Query }>) => {
     const q = request.query;
     const filter: UsageFilter = {
@@ -62,7 +63,10 @@ export function registerUsageRoutes(app: FastifyInstance, { usage, keys }: Usage
       })),
     };
   });
+}
 
+/** A key's own view: register in the client-key group. */
+export function registerClientUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
   app.get('/v1/dashboard/billing/subscription', async (request) => {
     const key = request.apiKey ? await keys.get(request.apiKey.id) : null;
     const spent = request.apiKey ? (await usage.totals({ keyId: request.apiKey.id })).priceMicros : 0;

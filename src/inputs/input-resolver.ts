@@ -50,7 +50,7 @@ export class ImageInputResolver {
     this.checkTotal(loaded);
     const images = loaded.slice(0, refs.images.length).map((input) => checkedImage(input, rules));
     const maskInput = refs.mask ? loaded[refs.images.length] : undefined;
-    const mask = maskInput ? checkedMask(maskInput, images[0]) : undefined;
+    const mask = maskInput ? checkedMask(maskInput, images[0], rules) : undefined;
     const first = images[0];
     if (!mask && rules.alphaWithoutMask && first && !first.hasAlpha) throw missingAlphaProblem(first);
     return mask ? { images, mask } : { images };
@@ -118,9 +118,9 @@ function checkedImage(input: InputBytes, rules: InputRules): InputImage {
   };
 }
 
-function checkedMask(input: InputBytes, first: InputImage | undefined): InputImage {
+function checkedMask(input: InputBytes, first: InputImage | undefined, rules: InputRules): InputImage {
   const header = readImageHeader(input.bytes);
-  const problem = maskProblem(input.bytes.length, header, first);
+  const problem = maskProblem(input.bytes.length, header, first, rules);
   if (problem || !header) throw problem ?? new Error('unreachable: a missing header is a problem');
   return { param: 'mask', bytes: input.bytes, format: 'png', width: header.width, height: header.height, hasAlpha: true };
 }

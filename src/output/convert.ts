@@ -31,9 +31,21 @@ export function conversionNeeded(job: ImageJob, shape: ImageShape): Conversion |
   return { ...(format ? { format } : {}), ...(resize ? { size: resize } : {}) };
 }
 
+/**
+ * The most pixels a conversion decodes: 8x the largest image any model makes (gpt-image-2's
+ * 3840x2160 is 8.3 MP), and 256 MB as RGBA. sharp refuses beyond it instead of allocating.
+ */
+export const MAX_DECODE_PIXELS = 8192 * 8192;
+
+/** Why the header alone rules a decode out, or null; a size the header did not give is left to sharp's cap. */
+export function decodeLimitProblem({ width, height }: ImageShape): string | null {
+  if (width === undefined || height === undefined || width * height <= MAX_DECODE_PIXELS) return null;
+  return `${width}x${height} is more than the ${MAX_DECODE_PIXELS.toLocaleString('en-US')} pixels this gateway decodes`;
+}
+
 export async function convertImage(bytes: Buffer, conversion: Conversion, kind: ImageKind, compression: number | undefined): Promise<Buffer> {
   const quality = compression ?? 100;
-  let image = sharp(bytes);
+  let image = sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS });
   if (conversion.size) image = image.resize(conversion.size.width, conversion.size.height, { fit: 'cover' });
   const format = conversion.format ?? (kind === 'gif' ? 'png' : kind);
   if (format === 'jpeg') return image.jpeg({ quality }).toBuffer();

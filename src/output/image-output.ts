@@ -11,7 +11,7 @@ import { readImageHeader } from '../core/image-header.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
 import { ropeSlice, type Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
-import { conversionNeeded, convertImage, type ImageShape } from './convert.js';
+import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
@@ -82,6 +82,8 @@ export class ImageOutput {
     const shape = shapeOf(bytes);
     const conversion = conversionNeeded(job, shape);
     if (!conversion) return bytes;
+    const tooLarge = decodeLimitProblem(shape);
+    if (tooLarge) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, `The upstream returned an image too large to convert: ${tooLarge}.`);
     try {
       return await convertImage(bytes, conversion, shape.kind, job.outputCompression);
     } catch {

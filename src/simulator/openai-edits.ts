@@ -30,6 +30,7 @@ import {
   type RelayOption,
   type SimApiError,
 } from './openai-params.js';
+import { MAX_INPUT_PIXELS } from './render.js';
 
 export type InputFormat = 'png' | 'jpeg' | 'webp';
 
@@ -375,18 +376,24 @@ function badImage(source: ImageSource, why: string, code = 'invalid_image_format
   return invalidRequest(`Invalid ${source.label}: ${why}`, source.param, code);
 }
 
-/** A PNG, JPEG or WebP that sharp can read the header of. */
+/** A PNG, JPEG or WebP that sharp can read the header of, no larger than the renderer decodes. */
 async function inspectImage(source: ImageSource): Promise<InputImage> {
   const format = sniffFormat(source.bytes);
   if (format === 'gif') throw badImage(source, "format 'gif' is not supported. Supported formats are 'png', 'jpeg', and 'webp'.");
   if (format === undefined) throw badImage(source, "the file is not an image. Supported formats are 'png', 'jpeg', and 'webp'.");
   let meta: sharp.Metadata;
   try {
-    meta = await sharp(source.bytes).metadata();
+    // Header only, uncapped: a size past the cap is refused below with a clear message, before
+    // the renderer (capped at the same bound) decodes anything.
+    meta = await sharp(source.bytes, { limitInputPixels: false }).metadata();
   } catch {
     throw badImage(source, 'the image could not be decoded.');
   }
   if (meta.width === undefined || meta.height === undefined) throw badImage(source, 'the image could not be decoded.');
+  if (meta.width * meta.height > MAX_INPUT_PIXELS) {
+    const limit = MAX_INPUT_PIXELS.toLocaleString('en-US');
+    throw badImage(source, `the image is ${meta.width}x${meta.height}; at most ${limit} pixels are accepted.`, 'invalid_image_dimensions');
+  }
   return { bytes: source.bytes, format, width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha === true };
 }
 

@@ -19,6 +19,14 @@ export interface RenderOptions {
   variant?: number;
 }
 
+/**
+ * The most pixels an input image may have: edits and variations decode the caller's images, so
+ * a small file that claims a huge size must not reach a decoder unbounded. The same bound as
+ * the gateway's for GPT image inputs (8192x8192).
+ */
+export const MAX_INPUT_PIXELS = 8192 * 8192;
+const INPUT_LIMIT = { limitInputPixels: MAX_INPUT_PIXELS } as const;
+
 const MAX_TEXT_CHARS = 200;
 // Solid bands instead of an SVG gradient: cairo fills them several times faster
 // (a 4K gradient fill alone costs ~100 ms), and they still read as a gradient.
@@ -94,7 +102,7 @@ export interface VariationRenderOptions {
 export async function renderVariation(opts: VariationRenderOptions): Promise<Buffer> {
   const size = toDimension(opts.size, 'size');
   const variant = opts.variant ?? 0;
-  const shifted = await sharp(opts.input)
+  const shifted = await sharp(opts.input, INPUT_LIMIT)
     .resize(size, size, { fit: 'cover' })
     .flatten({ background: '#ffffff' })
     .modulate({ hue: (40 + variant * 67) % 360, saturation: 1.2, brightness: 0.94 + 0.03 * (variant % 5) })
@@ -157,7 +165,7 @@ function rawInfo(info: sharp.OutputInfo): { width: number; height: number; chann
 
 /** `bytes` resized to cover width x height, as sRGB with alpha (grey or opaque inputs included). */
 async function coverLayer(bytes: Buffer, width: number, height: number): Promise<sharp.OverlayOptions> {
-  const { data, info } = await sharp(bytes)
+  const { data, info } = await sharp(bytes, INPUT_LIMIT)
     .resize(width, height, { fit: 'cover' })
     .toColourspace('srgb')
     .ensureAlpha()
@@ -197,7 +205,7 @@ async function thumbnailRow(images: readonly Buffer[], width: number, height: nu
   if (side < 4 || top < 0) return []; // too small to show anything
   return Promise.all(
     images.map(async (bytes, i): Promise<sharp.OverlayOptions> => {
-      const thumb = await sharp(bytes)
+      const thumb = await sharp(bytes, INPUT_LIMIT)
         .resize(side, side, { fit: 'cover' })
         .extend({ top: border, bottom: border, left: border, right: border, background: '#ffffff' })
         .png({ compressionLevel: 0 })

@@ -1,15 +1,17 @@
 /**
- * Accepting a task: idempotency, the key's model list, credits reserved under the task's id,
- * and the row committed before the caller hears the id. Reading a task: only its own key may.
+ * Accepting a task: idempotency, the key's model list, the callback URL, credits reserved under
+ * the task's id, and the row committed before the caller hears the id. Reading a task: only its
+ * own key may.
  */
 import { createHash } from 'node:crypto';
 import { checkModelAllowed } from '../billing/access.js';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { Credits } from '../billing/credits.js';
-import { GatewayError, invalidRequest } from '../core/errors.js';
+import { GatewayError } from '../core/errors.js';
 import type { ImageJob } from '../core/job.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import type { PriceBook } from '../pipeline.js';
+import type { CallbackUrlCheck } from './callback-url.js';
 import { storeJob } from './stored-job.js';
 import type { TaskStore } from './task-store.js';
 
@@ -17,7 +19,8 @@ export interface SubmitTask {
   job: ImageJob;
   key: KeyIdentity | null;
   dialect: TasksTable['dialect'];
-  callbackUrl?: string | null;
+  /** The body's `callback_url` as the client sent it (any type): checked here, before anything is reserved. */
+  callbackUrl?: unknown;
   idempotencyKey?: string | null;
   /** What identifies "the same body" for the idempotency key (the raw request, canonical). */
   requestFingerprint: string;
@@ -32,6 +35,7 @@ export class TaskService {
       credits: Credits;
       prices: PriceBook;
       deadlineMs: number;
+      checkCallbackUrl: CallbackUrlCheck;
       /** Hands the new task to the workers (they also poll, for what a dispatcher lost). */
       wake: (taskId: string) => void;
       now?: () => number;
@@ -45,7 +49,7 @@ export class TaskService {
     const earlier = await this.replay(req, hash, now);
     if (earlier) return { task: earlier, replay: true };
     if (req.key) checkModelAllowed(req.key.policy, req.job.model.id);
-    if (req.callbackUrl) checkCallbackUrl(req.callbackUrl);
+    const callbackUrl = await this.deps.checkCallbackUrl(req.callbackUrl);
     const { store, credits, prices } = this.deps;
     const id = store.newId();
     // Task results are links (the task API hands out URLs); the worker stores every image.
@@ -58,7 +62,7 @@ export class TaskService {
         action: job.operation === 'edit' ? 'edits' : 'generations',
         model: job.model.id,
         request: storeJob(job),
-        callbackUrl: req.callbackUrl ?? null,
+        callbackUrl,
         idempotencyKey: req.key && req.idempotencyKey ? req.idempotencyKey : null,
         requestHash: hash,
         deadlineAt: now + this.deps.deadlineMs,
@@ -94,14 +98,4 @@ export class TaskService {
     }
     return earlier;
   }
-}
-
-function checkCallbackUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidRequest('callback_url', 'invalid_value', 'callback_url must be an absolute http(s) URL.');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalidRequest('callback_url', 'invalid_value', 'callback_url must be an http(s) URL.');
 }

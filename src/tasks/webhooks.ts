@@ -7,11 +7,10 @@
  * sends it.
  *
  * Every request carries `content-type: application/json`, `webhook-id` (the delivery id, the same
- * on every retry, for the receiver to drop duplicates) and `webhook-timestamp`; when the task's
- * key has a secret (see WebhookSecrets) also a Standard Webhooks `webhook-signature` over
- * `id.timestamp.body`, made fresh for each attempt. Callbacks of env keys and key-less tasks go
- * out unsigned. The key is found through the task row at send time, so a rotated secret applies
- * from the next attempt.
+ * on every retry, for the receiver to drop duplicates), `webhook-timestamp`, and a Standard
+ * Webhooks `webhook-signature` over `id.timestamp.body`, made fresh for each attempt with the
+ * secret of the task's key (see WebhookSecrets: env keys share the gateway-wide one). The key is
+ * found through the task row at send time, so a rotated secret applies from the next attempt.
  *
  * URLs go through the SSRF guard (SafeFetcher): a refused scheme or address fails the delivery at
  * once, without a request, and says why in `last_error`.

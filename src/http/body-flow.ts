@@ -1,0 +1,51 @@
+/**
+ * A request body's life outside the parsers: a sender that stalls mid-body is cut off, and a body
+ * left unread by an early answer (401, 404, 413 ...) is drained, not parsed, then the connection
+ * closed. Waiting for a generation after the body has arrived is never cut.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** True when the request announced a body (Content-Length above 0, or chunked). */
+export function expectsBody(raw: IncomingMessage): boolean {
+  return raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0;
+}
+
+/**
+ * While the body is arriving, a gap of `idleMs` without a byte closes the connection. The socket
+ * timer is Node's own (reset by every byte); Node emits 'timeout' on the request only while its
+ * body is incomplete, and on the response otherwise, where it is only switched off.
+ */
+export function watchBodyIdle(request: FastifyRequest, reply: FastifyReply, idleMs: number): void {
+  const raw = request.raw;
+  if (idleMs <= 0 || !expectsBody(raw) || raw.complete) return;
+  const socket = raw.socket;
+  socket.setTimeout(idleMs);
+  const stopWatching = () => {
+    // After the answer, Node owns the timer again (keep-alive).
+    if (!reply.raw.writableEnded) socket.setTimeout(0);
+  };
+  raw.once('timeout', () => socket.destroy());
+  raw.once('end', stopWatching);
+  reply.raw.once('timeout', stopWatching);
+}
+
+/** How long a refused upload may keep sending before its socket is cut. */
+const DISCARD_GRACE_MS = 10_000;
+
+/**
+ * An answer sent before the body was read (a refusal by a hook, a 404, an upload stopped at a
+ * limit): the rest is read and dropped, so the client gets to read the answer instead of a reset;
+ * the connection is closed after it, and a client that keeps sending for long is cut off.
+ */
+export function discardUnreadBody(request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw;
+  if (!expectsBody(raw) || raw.readableEnded) return;
+  if (!reply.raw.headersSent) void reply.header('connection', 'close');
+  raw.unpipe();
+  raw.resume();
+  const timer = setTimeout(() => raw.destroy(), DISCARD_GRACE_MS);
+  timer.unref();
+  raw.once('end', () => clearTimeout(timer));
+  raw.once('close', () => clearTimeout(timer));
+}
