@@ -1,7 +1,8 @@
 /** Demo channel, relays, link expiry, retention, request ids, client aborts, graceful shutdown. */
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
@@ -109,6 +110,19 @@ describe('image links and retention', () => {
     expect(gone.status).toBe(404);
     expect(await gone.json()).toMatchObject({ error: { code: 'image_not_found' } });
     expect(await gw.app.database.db.selectFrom('images').select('id').execute()).toHaveLength(0);
+  });
+
+  it('a failed image record leaves no stored object behind (url and b64 modes)', async () => {
+    const gw = await gateway();
+    const { db } = gw.app.database;
+    await sql`create trigger refuse_images before insert on images begin select raise(fail, 'images table refuses'); end`.execute(db);
+    const urlMode = await postJson(gw, '/v1/images/generations', { prompt: 'no record', response_format: 'url' });
+    expect(urlMode.status).toBeGreaterThanOrEqual(500);
+    const b64Mode = await postJson(gw, '/v1/images/generations', { prompt: 'no record', response_format: 'b64_json', n: 2 });
+    expect(b64Mode.status).toBe(200);
+    await gw.app.close(); // waits for the b64 answers' background stores
+    const files = await readdir(join(gw.app.config.dataDir, 'images'), { recursive: true, withFileTypes: true }).catch(() => []);
+    expect(files.filter((f) => f.isFile()).map((f) => f.name)).toEqual([]);
   });
 });
 

@@ -100,9 +100,9 @@ export class ImageOutput {
   }
 
   /**
-   * Writes the bytes and records them for retention, side by side; returns the stored name. The
-   * record is in place before the call returns, so a crash can leave a record without a file
-   * (the sweeper clears it) but never a file the sweeper does not know about.
+   * Records the image for retention, then writes the bytes; returns the stored name. Never an
+   * object without its record: a failed insert writes nothing, and a failed write takes its
+   * record back (a crash in between leaves a record without a file, which the sweeper clears).
    */
   private async store(job: ImageJob, bytes: Buffer, keyId: string | null): Promise<string> {
     const kind = checkedKind(sniffImage(bytes));
@@ -111,7 +111,13 @@ export class ImageOutput {
     const name = storedName(id, mime);
     const created = this.now();
     const record = { id, request_id: job.id, key_id: keyId, mime, bytes: bytes.length, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 };
-    await Promise.all([this.deps.records.insert(record), this.deps.store.put(name, bytes)]);
+    await this.deps.records.insert(record);
+    try {
+      await this.deps.store.put(name, bytes);
+    } catch (err) {
+      await this.deps.records.delete([id]).catch(() => {});
+      throw err;
+    }
     return name;
   }
 
