@@ -17,7 +17,7 @@ import { ModelCatalogue } from './core/models.js';
 import { Pricing } from './core/pricing.js';
 import { openDatabase, type Database } from './db/database.js';
 import { openSecretBox } from './db/secret-box.js';
-import { getOrCreateSetting } from './db/settings.js';
+import { getOrCreateSecretSetting } from './db/settings.js';
 import { registerAdminChannelRoutes } from './http/admin-channels.js';
 import { registerAdminKeyRoutes } from './http/admin-keys.js';
 import { registerAdminWebhookRoutes } from './http/admin-webhooks.js';
@@ -88,8 +88,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { db } = database;
   const background = new BackgroundWork((err, what) => logger.error({ err }, `background work failed: ${what}`));
 
-  const urlSecret = config.urlSecret ?? (await getOrCreateSetting(db, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
-  const signer = new UrlSigner(urlSecret);
   const store = config.s3 ? new S3ImageStore(config.s3) : new FsImageStore(join(config.dataDir, 'images'));
   const records = new ImageRecords(db);
   const keys = new ApiKeyService(db, config.apiKeys);
@@ -99,6 +97,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const demoSimulator = new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs });
   const providers = createProviders(httpTransport, new InProcessTransport(demoSimulator));
   const secrets = openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir });
+  const urlSecret = config.urlSecret ?? (await getOrCreateSecretSetting(db, secrets, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
+  const signer = new UrlSigner(urlSecret);
   const channelStore = new ChannelStore(db, secrets);
   await channelStore.syncConfigChannels(config.channels);
   const registry = new ChannelRegistry(channelStore, demoChannel(config));

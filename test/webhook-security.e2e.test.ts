@@ -228,6 +228,15 @@ describe('every webhook is signed', () => {
     expect(stored.value).toMatch(/^enc:v1:/);
     expect(stored.value).not.toContain(rotated.slice('whsec_'.length));
   }, 60_000);
+
+  it('the image-link signing secret is sealed at rest too, and links made with it work', async () => {
+    const gw = await gateway();
+    const res = await postJson(gw, '/v1/images/generations', { prompt: 'sealed link', response_format: 'url' });
+    const url = String((res.json?.data as { url: string }[])[0]?.url);
+    expect((await fetch(url)).status).toBe(200);
+    const stored = await gw.app.database.db.selectFrom('settings').select('value').where('key', '=', 'url_signing_secret').executeTakeFirstOrThrow();
+    expect(stored.value).toMatch(/^enc:v1:/);
+  });
 });
 
 function sealedSuite(database: 'sqlite' | 'postgres') {

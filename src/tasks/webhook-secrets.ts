@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { isSealed, type SecretBox } from '../db/secret-box.js';
-import { getOrCreateSetting } from '../db/settings.js';
+import { getOrCreateSecretSetting } from '../db/settings.js';
 
 const PREFIX = 'whsec_';
 const SECRET_BYTES = 24;
@@ -61,12 +61,7 @@ export class WebhookSecrets {
 
   /** The gateway-wide secret (env keys' callbacks), made on first use. */
   async gatewaySecret(): Promise<string> {
-    const stored = await getOrCreateSetting(this.db, GATEWAY_SETTING, () => this.seal(newWebhookSecret()));
-    const secret = this.open(stored);
-    if (this.box && !isSealed(stored)) {
-      await this.db.updateTable('settings').set({ value: this.box.seal(secret) }).where('key', '=', GATEWAY_SETTING).where('value', '=', stored).execute();
-    }
-    return secret;
+    return getOrCreateSecretSetting(this.db, this.box, GATEWAY_SETTING, newWebhookSecret);
   }
 
   /** Replaces the gateway-wide secret and returns the new one. Takes effect on the next attempt. */
