@@ -2,11 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { pino, type Logger } from 'pino';
 import { ApiKeyService } from './billing/api-keys.js';
 import { Credits } from './billing/credits.js';
+import { SettlementRetry } from './billing/settlement-retry.js';
 import { InMemoryRateLimiter, type RateLimiter } from './billing/rate-limits.js';
+import { RedisOutageRateLimiter } from './billing/redis-outage-limits.js';
 import { RedisRateLimiter } from './billing/redis-rate-limits.js';
 import { RequestLog } from './billing/request-log.js';
 import { UsageReport } from './billing/usage-report.js';
@@ -28,6 +29,7 @@ import { registerTaskApiQueryRoute, registerTaskApiSubmitRoute } from './http/ta
 import { BullmqTaskDispatch } from './tasks/bullmq-dispatch.js';
 import { BullmqWebhookTimer } from './tasks/bullmq-webhooks.js';
 import { createCallbackUrlCheck } from './tasks/callback-url.js';
+import { EndingWebhooks } from './tasks/ending-webhooks.js';
 import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
@@ -37,7 +39,8 @@ import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
 import { createAdminAuthHook } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
-import { registerHealthRoute } from './http/health.js';
+import { registerHealthRoutes } from './http/health.js';
+import { ReadinessChecks } from './http/readiness.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
 import { ImageInputResolver } from './inputs/input-resolver.js';
@@ -53,6 +56,9 @@ import { ChannelStore } from './routing/channel-store.js';
 import { ChannelTester } from './routing/channel-tester.js';
 import { CircuitBreakers } from './routing/circuit-breaker.js';
 import { ConcurrencyLimiter } from './routing/concurrency.js';
+import { RedisCircuitBreakers } from './routing/redis-channel-health.js';
+import { RedisChannelSlots } from './routing/redis-concurrency.js';
+import { RedisLink } from './redis/redis-link.js';
 import { demoChannel } from './routing/demo-channel.js';
 import { ChannelRouter } from './routing/router.js';
 import { OpenAIImagesSimulator } from './simulator/openai.js';
@@ -84,9 +90,11 @@ export interface AppOptions {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const database = await openDatabase(config.database);
+  const database = await openDatabase(config.database, { timeouts: config.databaseTimeouts, log: logger });
   const { db } = database;
-  const background = new BackgroundWork((err, what) => logger.error({ err }, `background work failed: ${what}`));
+  // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
+  const quietDb = database.quietDuringOutage.bind(database);
+  const background = new BackgroundWork(quietDb((err, what: string) => logger.error({ err }, `background work failed: ${what}`)));
 
   const store = config.s3 ? new S3ImageStore(config.s3) : new FsImageStore(join(config.dataDir, 'images'));
   const records = new ImageRecords(db);
@@ -104,8 +112,17 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const registry = new ChannelRegistry(channelStore, demoChannel(config));
   await registry.refresh();
   const { routing } = config;
-  const breakers = new CircuitBreakers({ failureThreshold: routing.breakerThreshold, cooldownMs: routing.breakerCooldownSeconds * 1000 });
-  const limiter = new ConcurrencyLimiter();
+  // With Redis, task dispatch, rate limits and channel health are shared by every instance; the
+  // link tells them when Redis is away, and they go on without it meanwhile.
+  const redis = config.redisUrl ? new RedisLink(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger }) : undefined;
+  const logUnlessOutage = (what: string) => {
+    const report = (err: unknown) => logger.error({ err }, what);
+    return redis ? redis.quietDuringOutage(report) : report;
+  };
+  const breakerSettings = { failureThreshold: routing.breakerThreshold, cooldownMs: routing.breakerCooldownSeconds * 1000 };
+  const breakers = redis ? new RedisCircuitBreakers(redis, breakerSettings, { keyPrefix: `${config.redisPrefix}:ch:` }) : new CircuitBreakers(breakerSettings);
+  const sharedSlots = redis ? new RedisChannelSlots(redis, { keyPrefix: `${config.redisPrefix}:ch:`, onError: logUnlessOutage('channel slot lease failed') }) : undefined;
+  const limiter = sharedSlots ?? new ConcurrencyLimiter();
   const tester = new ChannelTester(providers, catalogue, breakers);
   const router = new ChannelRouter({
     registry,
@@ -113,7 +130,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     providers,
     breakers,
     limiter,
-    settings: { maxAttempts: routing.maxAttempts, deadlineMs: routing.deadlineSeconds * 1000, maxRetryWaitMs: routing.maxRetryWaitSeconds * 1000 },
+    settings: {
+      maxAttempts: routing.maxAttempts,
+      deadlineMs: routing.deadlineSeconds * 1000,
+      maxRetryWaitMs: routing.maxRetryWaitSeconds * 1000,
+      taskMaxAttempts: config.tasks.maxAttempts,
+    },
     onKeyDisabled: (channel, reason) => logger.warn({ channel, reason }, 'upstream refused a key: stopped using it'),
   });
 
@@ -129,16 +151,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     urlTtlSeconds: config.urlTtlSeconds,
     retentionSeconds: config.retentionSeconds,
   });
-  const credits = new Credits(db);
+  const settlements = new SettlementRetry({ onGiveUp: (err, requestId) => logger.error({ err, requestId }, 'credit settlement not applied: its reservation stays held') });
+  const credits = new Credits(db, Date.now, settlements);
   const prices = new Pricing(config.pricing, catalogue, config.modelAliases);
   const billing = { credits, prices, onSettleError: (err: unknown, requestId: string) => logger.error({ err, requestId }, 'credit settlement failed') };
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), billing);
   const { inputs: inputLimits } = config;
-  // With Redis the limits hold across instances; alone, memory is enough.
-  const redisLimiter = config.redisUrl
-    ? new RedisRateLimiter(config.redisUrl, { keyPrefix: `${config.redisPrefix}:rl:`, onError: (err) => logger.error({ err }, 'rate limiter failed') })
-    : null;
-  const rateLimiter: RateLimiter = redisLimiter ?? new InMemoryRateLimiter();
+  // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
+  const redisLimiter = redis ? new RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;
+  const rateLimiter: RateLimiter =
+    redis && redisLimiter ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed')) : new InMemoryRateLimiter();
   const sign = (name: string) => output.signedUrl(name);
   const webhookFetcher = new SafeFetcher({
     maxBytes: 64 * 1024,
@@ -148,29 +170,49 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     allowAddresses: inputLimits.allowedPrivateAddresses,
   });
   const webhookSecrets = new WebhookSecrets(db, secrets);
-  const webhookTimer = config.redisUrl ? new BullmqWebhookTimer(config.redisUrl, config.redisPrefix, (err) => logger.error({ err }, 'webhook timer failed')) : undefined;
-  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: (err) => logger.error({ err }, 'webhook outbox failed') });
+  const webhookTimer =
+    config.redisUrl && redis ? new BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') }) : undefined;
+  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: quietDb((err) => logger.error({ err }, 'webhook outbox failed')) });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
   let dispatchTask = (_taskId: string) => {};
   const checkCallbackUrl = createCallbackUrlCheck({ allowPrivate: inputLimits.allowPrivateUrls, allowAddresses: inputLimits.allowedPrivateAddresses });
   const tasks = new TaskService({ store: taskStore, credits, prices, deadlineMs: taskConfig.deadlineMs, checkCallbackUrl, wake: (taskId) => dispatchTask(taskId) });
+  const endingWebhooks = new EndingWebhooks({
+    db,
+    store: taskStore,
+    outbox,
+    sign,
+    // A task ends at most its deadline after it was created: a periodic sweep looks that far back.
+    sweepEveryMs: taskConfig.leaseMs,
+    sweepWindowMs: taskConfig.deadlineMs + 2 * taskConfig.leaseMs,
+    onRepaired: (taskId) => logger.warn({ taskId }, 'an ended task had no webhook delivery: wrote it'),
+    onError: quietDb((err) => logger.error({ err }, 'webhook repair sweep failed')),
+  });
   const worker = new TaskWorker({
     store: taskStore,
     pipeline,
     credits,
     catalogue,
-    outbox,
-    sign,
+    webhooks: endingWebhooks,
     // With Redis, BullMQ runs the tasks and one polling loop is the safety net for lost jobs.
     concurrency: config.redisUrl ? 1 : taskConfig.workers,
     leaseMs: taskConfig.leaseMs,
     pollMs: config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs,
-    onError: (err, taskId) => logger.error({ err, taskId }, 'task worker failed'),
+    onError: quietDb((err, taskId?: string, what?: string) => logger.error({ err, taskId }, what ?? 'task worker failed')),
   });
-  const dispatch = config.redisUrl
-    ? new BullmqTaskDispatch(config.redisUrl, config.redisPrefix, worker, taskConfig.workers, (err) => logger.error({ err }, 'task dispatch failed'))
-    : undefined;
+  const dispatch =
+    config.redisUrl && redis
+      ? new BullmqTaskDispatch({
+          redisUrl: config.redisUrl,
+          prefix: config.redisPrefix,
+          tasks: worker,
+          store: taskStore,
+          redis,
+          concurrency: taskConfig.workers,
+          onError: logUnlessOutage('task dispatch failed'),
+        })
+      : undefined;
   dispatchTask = (taskId) => (dispatch ? dispatch.notify(taskId) : worker.wake());
   const urlFetcher = new SafeFetcher({
     maxBytes: MAX_INPUT_IMAGE_BYTES,
@@ -208,11 +250,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerAdminChannelRoutes(scope, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
   });
   registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => registerFileRoutes(scope, store));
-  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) =>
-    registerHealthRoute(scope, async () => {
-      await sql`select 1`.execute(db);
-    }),
-  );
+  // Other dependencies (Redis, the bucket) add their checks here; each gets 800 ms, so the probes answer within a second.
+  const readiness = new ReadinessChecks(800).add('database', (timeoutMs) => database.ping(timeoutMs));
+  // Reported, not required: without Redis an instance still serves (see docs/deploy.md, "Redis loss").
+  if (redis) readiness.add('redis', () => redis.check(), { optional: true });
+  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerHealthRoutes(scope, readiness));
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;
@@ -229,13 +271,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       return address;
     },
     async listen() {
+      // A moment for Redis to answer, so that a healthy start does not begin without it.
+      await redis?.waitUntilUp(2_000);
       await http.listen({ host: config.host, port: config.port });
       const bound = http.server.address();
       const port = typeof bound === 'object' && bound ? bound.port : config.port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-      sweeper.start(config.sweepIntervalSeconds * 1000, (err) => logger.error({ err }, 'retention sweep failed'));
-      registry.start(routing.channelRefreshSeconds * 1000, (err) => logger.error({ err }, 'channel refresh failed'));
+      sweeper.start(config.sweepIntervalSeconds * 1000, quietDb((err) => logger.error({ err }, 'retention sweep failed')));
+      registry.start(routing.channelRefreshSeconds * 1000, quietDb((err) => logger.error({ err }, 'channel refresh failed')));
       if (routing.channelTestIntervalSeconds > 0) {
         tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
       }
@@ -265,9 +309,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await dispatch?.close();
       await http.close();
       await redisLimiter?.close();
+      sharedSlots?.close();
       await webhookTimer?.close();
+      await redis?.close();
       await outbox.drain();
       await background.drain();
+      await settlements.close(5_000);
       await httpTransport.close();
       await urlFetcher.close();
       await webhookFetcher.close();

@@ -18,6 +18,16 @@ export class ConfigError extends Error {
 
 export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
+/** Bounds on waiting for PostgreSQL, so an outage is a quick 503 rather than a hang. */
+export interface DatabaseTimeouts {
+  /** Opening a connection, or waiting for a free one in the pool; 0: no bound. */
+  connectMs: number;
+  /** One statement; 0: no bound. */
+  statementMs: number;
+  /** How long start-up waits for an unavailable database; 0: fail at once. */
+  startupWaitMs: number;
+}
+
 export interface UpstreamConfig {
   apiKey: string;
   /** Ends in /v1, as in the OpenAI SDKs. */
@@ -29,6 +39,7 @@ export interface Config {
   port: number;
   dataDir: string;
   database: DatabaseConfig;
+  databaseTimeouts: DatabaseTimeouts;
   /** Client keys accepted with no limits (IMAGEGATE_API_KEYS). */
   apiKeys: string[];
   adminKey: string | undefined;
@@ -63,6 +74,10 @@ export interface Config {
   redisUrl: string | undefined;
   /** Namespace of every Redis key and BullMQ queue, so deployments can share one Redis. */
   redisPrefix: string;
+  /** Longest wait for one Redis command on a request's path; past it the request goes on without Redis. */
+  redisCommandTimeoutMs: number;
+  /** Keys with rate limits while Redis is unreachable: limited per instance (open) or refused with 503 (closed). */
+  rateLimitOnRedisDown: 'open' | 'closed';
   http: HttpConfig;
 }
 
@@ -112,6 +127,8 @@ export interface TasksConfig {
   leaseMs: number;
   /** How often idle workers and the webhook outbox look for work from other instances. */
   pollMs: number;
+  /** Upstream attempts per task run, across channels (sync requests have routing.maxAttempts). */
+  maxAttempts: number;
 }
 
 export interface InputsConfig {
@@ -149,6 +166,9 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   PORT: 'port',
   IMAGEGATE_DATA_DIR: 'data_dir',
   DATABASE_URL: 'database_url',
+  IMAGEGATE_DB_CONNECT_TIMEOUT: 'db_connect_timeout',
+  IMAGEGATE_DB_STATEMENT_TIMEOUT: 'db_statement_timeout',
+  IMAGEGATE_DB_STARTUP_WAIT: 'db_startup_wait',
   IMAGEGATE_API_KEYS: 'api_keys',
   IMAGEGATE_ADMIN_KEY: 'admin_key',
   IMAGEGATE_PUBLIC_URL: 'public_url',
@@ -174,10 +194,13 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_STREAM_KEEPALIVE: 'stream_keepalive',
   REDIS_URL: 'redis_url',
   IMAGEGATE_REDIS_PREFIX: 'redis_prefix',
+  IMAGEGATE_REDIS_TIMEOUT: 'redis_timeout',
+  IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'rate_limit_on_redis_down',
   IMAGEGATE_TASK_WORKERS: 'task_workers',
   IMAGEGATE_TASK_DEADLINE: 'task_deadline',
   IMAGEGATE_TASK_LEASE: 'task_lease',
   IMAGEGATE_TASK_POLL: 'task_poll',
+  IMAGEGATE_TASK_MAX_ATTEMPTS: 'task_max_attempts',
   IMAGEGATE_FETCH_TIMEOUT: 'fetch_timeout',
   IMAGEGATE_ALLOW_PRIVATE_URLS: 'allow_private_urls',
   IMAGEGATE_S3_BUCKET: 's3_bucket',
@@ -220,6 +243,11 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     dataDir,
     database: parseDatabaseUrl(get('DATABASE_URL'), dataDir),
+    databaseTimeouts: {
+      connectMs: parseDuration('IMAGEGATE_DB_CONNECT_TIMEOUT', get('IMAGEGATE_DB_CONNECT_TIMEOUT') ?? '5s', 'ms'),
+      statementMs: parseDuration('IMAGEGATE_DB_STATEMENT_TIMEOUT', get('IMAGEGATE_DB_STATEMENT_TIMEOUT') ?? '30s', 'ms'),
+      startupWaitMs: parseDuration('IMAGEGATE_DB_STARTUP_WAIT', get('IMAGEGATE_DB_STARTUP_WAIT') ?? '5m', 'ms'),
+    },
     apiKeys: splitList(get('IMAGEGATE_API_KEYS')),
     adminKey: get('IMAGEGATE_ADMIN_KEY'),
     publicUrl: parsePublicUrl(get('IMAGEGATE_PUBLIC_URL')),
@@ -242,11 +270,14 @@ export function loadConfig(env: Env = process.env): Config {
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
     redisUrl: parseRedisUrl(get('REDIS_URL')),
     redisPrefix: parseRedisPrefix(get('IMAGEGATE_REDIS_PREFIX') ?? 'imagegate'),
+    redisCommandTimeoutMs: parseRedisTimeout(get('IMAGEGATE_REDIS_TIMEOUT') ?? '1s'),
+    rateLimitOnRedisDown: parseRedisDownPolicy(get('IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN') ?? 'open'),
     tasks: {
       workers: parseCount('IMAGEGATE_TASK_WORKERS', get('IMAGEGATE_TASK_WORKERS') ?? '8', 1, 1000),
       deadlineMs: parseDuration('IMAGEGATE_TASK_DEADLINE', get('IMAGEGATE_TASK_DEADLINE') ?? '30m', 'ms'),
       leaseMs: parseDuration('IMAGEGATE_TASK_LEASE', get('IMAGEGATE_TASK_LEASE') ?? '30s', 'ms'),
       pollMs: parseDuration('IMAGEGATE_TASK_POLL', get('IMAGEGATE_TASK_POLL') ?? '1s', 'ms'),
+      maxAttempts: parseCount('IMAGEGATE_TASK_MAX_ATTEMPTS', get('IMAGEGATE_TASK_MAX_ATTEMPTS') ?? '10', 1, 100),
     },
     routing: {
       maxAttempts: parseCount('IMAGEGATE_MAX_ATTEMPTS', get('IMAGEGATE_MAX_ATTEMPTS') ?? '3', 1, 20),
@@ -431,6 +462,17 @@ function parseSecretKey(value: string | undefined): string | undefined {
   } catch (err) {
     throw new ConfigError(`IMAGEGATE_SECRET_KEY: ${(err as Error).message}`);
   }
+  return value;
+}
+
+function parseRedisTimeout(value: string): number {
+  const ms = parseDuration('IMAGEGATE_REDIS_TIMEOUT', value, 'ms');
+  if (ms < 10) throw new ConfigError(`IMAGEGATE_REDIS_TIMEOUT: '${value}' must be at least 10ms`);
+  return ms;
+}
+
+function parseRedisDownPolicy(value: string): 'open' | 'closed' {
+  if (value !== 'open' && value !== 'closed') throw new ConfigError(`IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: '${value}' is not one of open, closed`);
   return value;
 }
 

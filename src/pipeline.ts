@@ -7,9 +7,11 @@ import { checkModelAllowed } from './billing/access.js';
 import type { KeyIdentity } from './billing/api-keys.js';
 import type { Credits, Reservation } from './billing/credits.js';
 import type { RequestLog } from './billing/request-log.js';
-import { GatewayError } from './core/errors.js';
+import { databaseUnavailable, GatewayError } from './core/errors.js';
+import { isDatabaseUnavailable } from './db/unavailable.js';
 import type { ImageJob, ImageUsage, PartialImageListener, ProviderResult } from './core/job.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
+import type { RunMode } from './routing/retry-policy.js';
 import type { AttemptRecord, ChannelRouter } from './routing/router.js';
 
 /** What every dialect renders: OpenAI's ImagesResponse, in domain terms. */
@@ -25,6 +27,8 @@ export interface ImagesResult {
 }
 
 export interface RunContext extends DeliveryContext {
+  /** Sync requests and streams retry within the request's budget; tasks within their own deadline. */
+  mode: RunMode;
   /** The caller's key: its model list is checked and, when metered, its credits reserved. */
   key?: KeyIdentity | null;
   /** Streams: partial images, forwarded as the upstream sends them. */
@@ -33,8 +37,8 @@ export interface RunContext extends DeliveryContext {
   reservation?: Reservation | null;
   /** Tasks: the async upstream task a previous run submitted; polled instead of routing anew. */
   resume?: { channelId: string; upstreamTaskId: string };
-  /** Tasks: when the run is aborted with this reason (shutdown), the reservation is kept for the retry. */
-  keepReservationOn?: unknown;
+  /** Tasks: the run will be tried again after this failure (shutdown, the database away): keep the reservation for it. */
+  retriedAfter?: (err: unknown) => boolean;
   /** Tasks: an async upstream accepted the job; store its id before polling. */
   onSubmitted?: (channelId: string, upstreamTaskId: string) => Promise<void>;
 }
@@ -85,8 +89,8 @@ export class ImagePipeline {
       if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
       reservation = ctx.reservation !== undefined ? ctx.reservation : await this.reserve(job, ctx);
       const routed = ctx.resume
-        ? await this.router.resume(job, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, attempts)
-        : await this.router.generate(job, ctx.signal, attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
+        ? await this.router.resume(job, ctx.mode, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, attempts)
+        : await this.router.generate(job, ctx.mode, ctx.signal, attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
       const data = await this.output.deliver(job, routed.result.images, ctx);
       const parameters = resolvedParameters(job, routed.result);
       const resolved = { ...(parameters.size ? { size: parameters.size } : {}), ...(parameters.quality ? { quality: parameters.quality } : {}) };
@@ -97,10 +101,11 @@ export class ImagePipeline {
       this.record(job, ctx, started, attempts, { status: 200, delivered: data.length, priceMicros, costMicros, resolved });
       return { created: Math.floor(this.now() / 1000), data, ...parameters };
     } catch (err) {
-      const retriedLater = ctx.keepReservationOn !== undefined && ctx.signal.reason === ctx.keepReservationOn;
+      const retriedLater = ctx.retriedAfter?.(err) ?? false;
       if (reservation && !retriedLater) await this.settle(reservation, 0, err);
-      const status = err instanceof GatewayError ? err.status : 500;
-      const code = err instanceof GatewayError ? err.code : 'internal_error';
+      const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
+      const status = known ? known.status : 500;
+      const code = known ? known.code : 'internal_error';
       this.record(job, ctx, started, attempts, { status, delivered: 0, errorCode: code, priceMicros: reservation ? 0 : null });
       throw err;
     }

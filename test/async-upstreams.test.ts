@@ -123,6 +123,17 @@ function itSurvivesTransientPollErrors(start: () => Promise<AsyncUpstream>): voi
   });
 }
 
+/** The channel's timeout bounds each request; the call's deadline bounds the polling. */
+function itPollsUntilTheDeadline(start: (opts: { taskDurationMs: number }) => Promise<AsyncUpstream>): void {
+  it('polls a task longer than the channel timeout until the call deadline, submitting once', async () => {
+    const { sim, call, provider } = await start({ taskDurationMs: 1_500 });
+    const shortTimeout: ChannelCall = { ...call, channel: { ...call.channel, timeoutMs: 500 }, deadlineAt: Date.now() + 10_000 };
+    const result = await provider.generate(makeJob(), shortTimeout, signal());
+    expect(result.images).toHaveLength(1);
+    expect(sim.submits).toBe(1);
+  });
+}
+
 // ---------------------------------------------------------------------------
 
 describe('new-api async mode', () => {
@@ -244,6 +255,7 @@ describe('new-api async mode', () => {
   });
 
   itSurvivesTransientPollErrors(start);
+  itPollsUntilTheDeadline(start);
 
   it('a single poll 500 surfaces as a retryable http failure', async () => {
     const { sim, call, provider } = await start();
@@ -408,6 +420,7 @@ describe('task API', () => {
   });
 
   itSurvivesTransientPollErrors(start);
+  itPollsUntilTheDeadline(start);
 
   it('gives up with timeout when the deadline is shorter than the task', async () => {
     const { sim, call, provider } = await start({ taskDurationMs: 5000 });

@@ -31,6 +31,7 @@ describe('loadConfig: defaults', () => {
       port: 8080,
       dataDir,
       database: { kind: 'sqlite', file: join(dataDir, 'imagegate.db') },
+      databaseTimeouts: { connectMs: 5_000, statementMs: 30_000, startupWaitMs: 300_000 },
       apiKeys: [],
       adminKey: undefined,
       publicUrl: undefined,
@@ -57,9 +58,11 @@ describe('loadConfig: defaults', () => {
       },
       inputs: { uploadLimitBytes: 128 * 1024 * 1024, fetchTimeoutMs: 15_000, allowPrivateUrls: false, allowedPrivateAddresses: [] },
       streamKeepAliveMs: 15_000,
-      tasks: { workers: 8, deadlineMs: 1_800_000, leaseMs: 30_000, pollMs: 1_000 },
+      tasks: { workers: 8, deadlineMs: 1_800_000, leaseMs: 30_000, pollMs: 1_000, maxAttempts: 10 },
       redisUrl: undefined,
       redisPrefix: 'imagegate',
+      redisCommandTimeoutMs: 1_000,
+      rateLimitOnRedisDown: 'open',
       http: { timeouts: { headersMs: 30_000, requestMs: 300_000, bodyIdleMs: 30_000 }, trustedProxies: [] },
     } satisfies Config);
   });
@@ -112,6 +115,21 @@ describe('loadConfig: env vars', () => {
     ['postgresql://user:pass@localhost/imagegate?sslmode=disable'],
   ])('DATABASE_URL=%s selects postgres', (url) => {
     expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+  });
+
+  it('IMAGEGATE_DB_* set the database bounds; a bad one names itself', () => {
+    expect(loadConfig({ IMAGEGATE_DB_CONNECT_TIMEOUT: '2s', IMAGEGATE_DB_STATEMENT_TIMEOUT: '0', IMAGEGATE_DB_STARTUP_WAIT: '90s' }).databaseTimeouts).toEqual({
+      connectMs: 2_000,
+      statementMs: 0,
+      startupWaitMs: 90_000,
+    });
+    expect(() => loadConfig({ IMAGEGATE_DB_STARTUP_WAIT: 'forever' })).toThrow(/IMAGEGATE_DB_STARTUP_WAIT/);
+  });
+
+  it('IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN and IMAGEGATE_REDIS_TIMEOUT; a bad one names itself', () => {
+    expect(loadConfig({ IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'closed', IMAGEGATE_REDIS_TIMEOUT: '250ms' })).toMatchObject({ rateLimitOnRedisDown: 'closed', redisCommandTimeoutMs: 250 });
+    expect(() => loadConfig({ IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'maybe' })).toThrow(/IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN/);
+    expect(() => loadConfig({ IMAGEGATE_REDIS_TIMEOUT: '1ms' })).toThrow(/IMAGEGATE_REDIS_TIMEOUT/);
   });
 
   it.each([

@@ -16,7 +16,9 @@ import type { DatabaseConfig } from '../src/config.js';
 import type { DeliveryRow } from '../src/db/schema.js';
 import { SafeFetcher } from '../src/net/safe-fetch.js';
 import { WebhookSecrets } from '../src/tasks/webhook-secrets.js';
-import { DEFAULT_RETRY_SCHEDULE, retryDelay, WebhookOutbox, type RetrySchedule } from '../src/tasks/webhooks.js';
+import { EndingWebhooks } from '../src/tasks/ending-webhooks.js';
+import { TaskStore } from '../src/tasks/task-store.js';
+import { DEFAULT_RETRY_SCHEDULE, deliveryIdFor, retryDelay, WebhookOutbox, type RetrySchedule } from '../src/tasks/webhooks.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 
 const runPostgres = await postgresAvailable();
@@ -385,5 +387,30 @@ function leaseSuite(database: () => DatabaseConfig | Promise<DatabaseConfig>) {
     expect(await only(a.db, taskId)).toMatchObject({ status: 'delivered', attempts: 3 });
     expect(tried).toBe(3);
     expect(hook.received).toHaveLength(3);
+  });
+
+  it('two instances sweeping for an ended task without its delivery write it once, and it goes out once', async () => {
+    const config = await database();
+    const a = await open(config);
+    const b = await open(config);
+    const f = fetcher();
+    const hook = route(() => 200);
+    const { taskId } = await task(a.db);
+    await a.db.updateTable('tasks').set({ callback_url: hook.url, dialect: 'newapi' }).where('id', '=', taskId).execute();
+    const repaired: string[] = [];
+    const sweeper = (db: Db, box: WebhookOutbox) =>
+      new EndingWebhooks({ db, store: new TaskStore(db), outbox: box, sign: (name) => name, sweepEveryMs: 60_000, sweepWindowMs: 60_000, onRepaired: (id) => repaired.push(id), onError: (err) => expect.fail(String(err)) });
+    const boxA = outbox(a.db, f);
+    const boxB = outbox(b.db, f);
+    const written = await Promise.all([sweeper(a.db, boxA).repair(), sweeper(b.db, boxB).repair(), sweeper(b.db, boxB).repair(Date.now() - 60_000)]);
+    expect(written.reduce((sum, n) => sum + n, 0)).toBe(1);
+    expect(repaired).toEqual([taskId]);
+    expect(await only(b.db, taskId)).toMatchObject({ id: deliveryIdFor(taskId), status: 'pending' });
+    // A second write of the same task's delivery (an ending racing a sweep) changes nothing.
+    expect(await boxB.add(b.db, taskId, hook.url, PAYLOAD)).toBe(false);
+    await Promise.all([boxA.deliverDue(), boxB.deliverDue()]);
+    expect(await only(a.db, taskId)).toMatchObject({ status: 'delivered', attempts: 1 });
+    expect(hook.received).toHaveLength(1);
+    expect(hook.received[0]?.headers['webhook-id']).toBe(deliveryIdFor(taskId));
   });
 }

@@ -3,12 +3,20 @@
  * transaction of a conditional balance update plus an append-only ledger row, so concurrent
  * requests can never overspend (the update only happens while the balance covers it) and a
  * request is settled at most once (its ledger entry key is unique). Amounts are micro-dollars.
+ * A settlement that meets a killed connection is sent once more at once (it is idempotent); with
+ * a SettlementRetry, one the database cannot take now is retried until it lands, and a
+ * reservation whose outcome the database did not confirm is released if it was made.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { GatewayError } from '../core/errors.js';
 import type { Db } from '../db/database.js';
-import type { LedgerRow } from '../db/schema.js';
+import type { LedgerRow, Tables } from '../db/schema.js';
+import { databaseFault, isCommitOutcomeUnknown, isDatabaseUnavailable } from '../db/unavailable.js';
+import type { SettlementRetry } from './settlement-retry.js';
+
+/** Before sending a settlement again after a killed connection: long enough for the pool to drop its other dead connections. */
+const RESEND_PAUSE_MS = 50;
 
 /** What a request holds until it settles; null reservation: the key is unlimited. */
 export interface Reservation {
@@ -21,10 +29,22 @@ export class Credits {
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
+    private readonly retry?: SettlementRetry,
   ) {}
 
   /** Takes `amount` from the key's balance for this request; 402 when the balance cannot cover it. */
   async reserve(keyId: string, requestId: string, amountMicros: number): Promise<Reservation | null> {
+    try {
+      return await this.reserveOnce(keyId, requestId, amountMicros);
+    } catch (err) {
+      // The connection died during the commit: the caller hears a failure, so a reservation
+      // that was made all the same must be given back.
+      if (this.retry && isCommitOutcomeUnknown(err)) this.retry.schedule(requestId, () => this.releaseIfReserved(requestId));
+      throw err;
+    }
+  }
+
+  private async reserveOnce(keyId: string, requestId: string, amountMicros: number): Promise<Reservation | null> {
     return this.db.transaction().execute(async (trx) => {
       const taken = await trx
         .updateTable('api_keys')
@@ -45,12 +65,44 @@ export class Credits {
   /** Charges `chargedMicros` (at most the reservation) and gives the rest back. Idempotent. */
   async settle(reservation: Reservation, chargedMicros: number): Promise<void> {
     const charged = Math.max(0, Math.min(chargedMicros, reservation.amountMicros));
-    await this.close(reservation, 'release', reservation.amountMicros - charged, `charged ${charged}`);
+    await this.land(reservation, () => this.close(reservation, 'release', reservation.amountMicros - charged, `charged ${charged}`));
   }
 
   /** Gives the whole reservation back (nothing was delivered). Idempotent. */
   async refund(reservation: Reservation, reason: string): Promise<void> {
-    await this.close(reservation, 'refund', reservation.amountMicros, reason);
+    await this.land(reservation, () => this.close(reservation, 'refund', reservation.amountMicros, reason));
+  }
+
+  /** Refunds the request's reservation if there is one and it is not settled yet. */
+  async releaseIfReserved(requestId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const reserved = await trx.selectFrom('credit_ledger').select(['key_id', 'amount_micros']).where('entry_key', '=', `${requestId}:reserve`).executeTakeFirst();
+      if (!reserved) return;
+      const reservation = { keyId: reserved.key_id, requestId, amountMicros: -reserved.amount_micros };
+      await this.closeIn(trx, reservation, 'refund', reservation.amountMicros, 'outcome unknown after a database fault');
+    });
+  }
+
+  /** Runs a settlement; after a killed connection once more at once; still unavailable, hands it to the retry. */
+  private async land(reservation: Reservation, settle: () => Promise<void>): Promise<void> {
+    try {
+      return await settle();
+    } catch (first) {
+      if (databaseFault(first) !== 'lost') return this.later(reservation, settle, first);
+    }
+    // A killed connection is often just that one (or a few pooled ones killed with it): once the
+    // pool has seen them go, a fresh one may work.
+    await new Promise((resolve) => setTimeout(resolve, RESEND_PAUSE_MS));
+    try {
+      return await settle();
+    } catch (err) {
+      return this.later(reservation, settle, err);
+    }
+  }
+
+  private later(reservation: Reservation, settle: () => Promise<void>, err: unknown): void {
+    if (!this.retry || !isDatabaseUnavailable(err)) throw err;
+    this.retry.schedule(reservation.requestId, settle);
   }
 
   /** The reservation a request made (tasks settle it later, maybe after a restart); null if none. */
@@ -80,19 +132,21 @@ export class Credits {
 
   /** The settlement row goes in first: a second settlement of the same request inserts nothing and changes nothing. */
   private async close(reservation: Reservation, kind: 'release' | 'refund', amountMicros: number, note: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('credit_ledger')
-        .values({ ...this.entry(reservation.keyId, kind, amountMicros, reservation.requestId, 'settle'), note })
-        .onConflict((oc) => oc.column('entry_key').doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0 || amountMicros === 0) return;
-      await trx
-        .updateTable('api_keys')
-        .set({ balance_micros: sql<number>`balance_micros + ${amountMicros}` })
-        .where('id', '=', reservation.keyId)
-        .execute();
-    });
+    await this.db.transaction().execute((trx) => this.closeIn(trx, reservation, kind, amountMicros, note));
+  }
+
+  private async closeIn(trx: Transaction<Tables>, reservation: Reservation, kind: 'release' | 'refund', amountMicros: number, note: string): Promise<void> {
+    const inserted = await trx
+      .insertInto('credit_ledger')
+      .values({ ...this.entry(reservation.keyId, kind, amountMicros, reservation.requestId, 'settle'), note })
+      .onConflict((oc) => oc.column('entry_key').doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0 || amountMicros === 0) return;
+    await trx
+      .updateTable('api_keys')
+      .set({ balance_micros: sql<number>`balance_micros + ${amountMicros}` })
+      .where('id', '=', reservation.keyId)
+      .execute();
   }
 
   private entry(keyId: string, kind: LedgerRow['kind'], amountMicros: number, requestId: string | null, phase: 'reserve' | 'settle' | null) {

@@ -65,10 +65,14 @@ function text(value: unknown, param: string, max: number): string {
   return value.trim();
 }
 
+/** The most epoch milliseconds a Date holds either side of 1970: beyond it, nothing can render the expiry. */
+const MAX_DATE_MS = 8.64e15;
+
 function time(value: unknown, param: string): number {
   const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms)) throw invalidRequest(param, 'invalid_value', `${param} must be an ISO 8601 date or epoch milliseconds.`);
-  return ms;
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) throw invalidRequest(param, 'invalid_value', `${param} must be an ISO 8601 date or epoch milliseconds.`);
+  // Whole milliseconds: the column is an integer.
+  return Math.round(ms);
 }
 
 function list(value: unknown, param: string): string[] {

@@ -15,22 +15,20 @@
  * RPM state lives exactly as long as it matters: its TTL is the time until the budget is full
  * again, after which a missing key and a fresh one are the same thing.
  *
- * Requests in flight are not a bare counter (an instance that dies would leak its increments
- * forever) but a sorted set of admission ids, each scored by the end of its lease. The script
- * prunes expired members before counting; the instance holding an admission renews its lease
- * every leaseMs / 3 while it is held, and release() removes its member (ZREM: idempotent on the
- * server as well as on the client, and it cannot go below zero). An instance that dies without
- * releasing frees its slots when their leases run out, at most leaseMs later. A lease that ran
- * out (say Redis was unreachable for longer than leaseMs) is not revived by renewal: its slot may
- * already have been given to someone else.
+ * Requests in flight are a leased set (redis/leases.ts): a sorted set of admission ids, each
+ * scored by the end of its lease, renewed every leaseMs / 3 while the request is held and removed
+ * at release(). An instance that dies without releasing frees its slots when their leases run
+ * out, at most leaseMs later.
  *
  * Keys, for an API key id K under the prefix P (default `imagegate:rl:`):
  *   P{K}:rpm       hash { used, at, rpm }     TTL: until the budget has refilled
  *   P{K}:inflight  zset admission id → lease end (ms)   TTL: the lease
  * The `{K}` hash tag keeps both keys of one API key in one Redis Cluster slot.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { HeldLeases, LUA_LEASES } from '../redis/leases.js';
+import { clockArg, LUA_NOW, luaScript, runScript } from '../redis/lua-scripts.js';
 import {
   checkLimit,
   concurrencyRefusal,
@@ -70,24 +68,13 @@ const ADMITTED = 0;
 const CONCURRENCY_REFUSED = 1;
 const RPM_REFUSED = 2;
 
-/** The clock, as the scripts read it: ARGV `now` in ms, or '' for the server's TIME. */
-const LUA_NOW = `
-if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME, then writes
-local function int(n) return string.format('%.0f', n) end -- exact integer text, never 1.7e+12
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-`;
-
 /**
  * KEYS: rpm hash, in-flight zset.
  * ARGV: now | '', rpm (0 = none), budget (WINDOW_MS × rpm), request cost, maxConcurrent (0 = none),
  *       admission id, lease ms.
  * Returns { outcome, budget in use }: after this request when admitted, as it stands when refused.
  */
-const ADMIT_SCRIPT = luaScript(`${LUA_NOW}
+const ADMIT_SCRIPT = luaScript(`${LUA_NOW}${LUA_LEASES}
 local rpm = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
@@ -109,10 +96,7 @@ if rpm > 0 then
 end
 
 -- Concurrency first, taking nothing: a refusal here leaves the RPM budget as it was.
-if maxConcurrent > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
-  if redis.call('ZCARD', KEYS[2]) >= maxConcurrent then return {${CONCURRENCY_REFUSED}, int(used)} end
-end
+if maxConcurrent > 0 and liveLeases(KEYS[2]) >= maxConcurrent then return {${CONCURRENCY_REFUSED}, int(used)} end
 
 if rpm > 0 then
   local after = used + cost
@@ -125,36 +109,9 @@ else
   redis.call('DEL', KEYS[1]) -- no RPM limit now: whatever budget was in use no longer matters
 end
 
-if maxConcurrent > 0 then
-  redis.call('ZADD', KEYS[2], int(now + lease), ARGV[6])
-  redis.call('PEXPIRE', KEYS[2], int(lease))
-end
+if maxConcurrent > 0 then takeLease(KEYS[2], ARGV[6], lease) end
 return {${ADMITTED}, int(used)}
 `);
-
-/**
- * KEYS: in-flight zset. ARGV: now | '', lease ms, admission ids...
- * Extends the leases of the ids still there; returns the ids whose lease had already run out.
- */
-const RENEW_SCRIPT = luaScript(`${LUA_NOW}
-local lease = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
-local lost = {}
-for i = 3, #ARGV do
-  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-    redis.call('ZADD', KEYS[1], 'XX', int(now + lease), ARGV[i])
-  else
-    lost[#lost + 1] = ARGV[i]
-  end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], int(lease)) end
-return lost
-`);
-
-interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
 
 export class RedisRateLimiter implements RateLimiter {
   private readonly client: Redis;
@@ -164,19 +121,14 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly leaseMs: number;
   private readonly now: (() => number) | undefined;
   private readonly onError: (err: unknown) => void;
-  /** Admissions held by this instance (id → its in-flight set), whose leases it renews. */
-  private readonly held = new Map<string, string>();
-  private renewTimer: NodeJS.Timeout | null = null;
-  private renewing = false;
+  /** Admissions held by this instance, whose leases it renews. */
+  private readonly leases: HeldLeases;
   private closed = false;
 
   /** `redis`: a client to share (left open at close()) or a URL for a client of its own. */
   constructor(redis: Redis | string, options: RedisRateLimiterOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? DEFAULT_RATE_LIMIT_KEY_PREFIX;
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    if (!Number.isSafeInteger(this.leaseMs) || this.leaseMs < 3) {
-      throw new RangeError(`leaseMs must be an integer of at least 3, got ${this.leaseMs}`);
-    }
     this.now = options.now;
     this.onError = options.onError ?? ((err) => console.error('[imagegate] Redis rate limiter:', err));
     if (typeof redis === 'string') {
@@ -189,6 +141,7 @@ export class RedisRateLimiter implements RateLimiter {
       this.client = redis;
       this.ownsClient = false;
     }
+    this.leases = new HeldLeases(this.client, { leaseMs: this.leaseMs, onError: this.onError, ...(this.now ? { now: this.now } : {}) });
   }
 
   async admit(keyId: string, limits: KeyLimits): Promise<Admission> {
@@ -200,8 +153,8 @@ export class RedisRateLimiter implements RateLimiter {
     const id = randomUUID();
     const rpmKey = this.key(keyId, 'rpm');
     const inFlightKey = this.key(keyId, 'inflight');
-    const reply = await this.run(ADMIT_SCRIPT, [rpmKey, inFlightKey], [
-      this.clockArg(),
+    const reply = await runScript(this.client, ADMIT_SCRIPT, [rpmKey, inFlightKey], [
+      clockArg(this.now),
       String(rpm ?? 0),
       String(rpm === null ? 0 : WINDOW_MS * rpm),
       String(REQUEST_COST),
@@ -217,14 +170,12 @@ export class RedisRateLimiter implements RateLimiter {
 
     const headers = rpmView ? rpmHeaders(rpmView) : {};
     if (maxConcurrent === null) return { headers, release: () => {} }; // no slot was taken
-    this.hold(id, inFlightKey);
+    this.leases.hold(id, inFlightKey);
     return {
       headers,
       release: once(() => {
-        this.held.delete(id);
-        if (this.held.size === 0) this.stopRenewing();
         if (this.closed && this.ownsClient) return; // our connection is gone; the lease frees the slot
-        this.client.zrem(inFlightKey, id).catch((err: unknown) => this.onError(err));
+        this.leases.release(id, inFlightKey);
       }),
     };
   }
@@ -234,26 +185,8 @@ export class RedisRateLimiter implements RateLimiter {
    * while any is held; exposed for tests. Admissions whose lease had already run out are dropped
    * (not revived).
    */
-  async renew(): Promise<void> {
-    if (this.renewing || this.held.size === 0) return;
-    this.renewing = true;
-    try {
-      const bySet = new Map<string, string[]>();
-      for (const [id, setKey] of this.held) {
-        const ids = bySet.get(setKey);
-        if (ids) ids.push(id);
-        else bySet.set(setKey, [id]);
-      }
-      await Promise.all(
-        [...bySet].map(async ([setKey, ids]) => {
-          const lost = await this.run(RENEW_SCRIPT, [setKey], [this.clockArg(), String(this.leaseMs), ...ids]);
-          if (Array.isArray(lost)) for (const id of lost) if (typeof id === 'string') this.held.delete(id);
-        }),
-      );
-      if (this.held.size === 0) this.stopRenewing();
-    } finally {
-      this.renewing = false;
-    }
+  renew(): Promise<void> {
+    return this.leases.renew();
   }
 
   /**
@@ -263,8 +196,7 @@ export class RedisRateLimiter implements RateLimiter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopRenewing();
-    this.held.clear();
+    this.leases.close();
     if (this.ownsClient) {
       try {
         await this.client.quit();
@@ -277,35 +209,6 @@ export class RedisRateLimiter implements RateLimiter {
   private key(keyId: string, kind: 'rpm' | 'inflight'): string {
     return `${this.keyPrefix}{${keyId}}:${kind}`;
   }
-
-  private clockArg(): string {
-    return this.now ? String(Math.floor(this.now())) : '';
-  }
-
-  private hold(id: string, setKey: string): void {
-    this.held.set(id, setKey);
-    if (this.renewTimer) return;
-    this.renewTimer = setInterval(() => {
-      this.renew().catch((err: unknown) => this.onError(err));
-    }, Math.floor(this.leaseMs / 3));
-    this.renewTimer.unref();
-  }
-
-  private stopRenewing(): void {
-    if (!this.renewTimer) return;
-    clearInterval(this.renewTimer);
-    this.renewTimer = null;
-  }
-
-  /** EVALSHA, falling back to EVAL (which caches the script) when the server does not have it. */
-  private async run(script: Script, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this.client.evalsha(script.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-      return this.client.eval(script.source, keys.length, ...keys, ...args);
-    }
-  }
 }
 
 function parseAdmitReply(reply: unknown): { outcome: number; used: number } {
@@ -315,8 +218,4 @@ function parseAdmitReply(reply: unknown): { outcome: number; used: number } {
     if (typeof outcome === 'number' && Number.isFinite(usedNumber)) return { outcome, used: usedNumber };
   }
   throw new Error(`Unexpected rate limit script reply: ${JSON.stringify(reply)}`);
-}
-
-function luaScript(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
 }

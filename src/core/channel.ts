@@ -54,6 +54,12 @@ export interface ChannelCall {
   readonly channel: Channel;
   /** undefined when the channel has no keys (e.g. demo). */
   readonly apiKey: string | undefined;
+  /**
+   * Epoch ms by which the job must be done (the request's or the task's deadline). An async
+   * upstream's task is polled until then, each request still bounded by the channel's timeout.
+   * Unset: the channel's timeout bounds the whole call.
+   */
+  readonly deadlineAt?: number;
 }
 
 export function servesModel(channel: Channel, modelId: string): boolean {

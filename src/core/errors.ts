@@ -49,3 +49,18 @@ export function modelNotFound(model: string): GatewayError {
 export function invalidApiKey(message = 'Incorrect API key provided.'): GatewayError {
   return new GatewayError(401, 'invalid_request_error', 'invalid_api_key', null, message);
 }
+
+/** Seconds a client is told to wait when the database is away (a restart or failover takes a few). */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/** 503: the database did not answer (restarting, failing over, stalled); the client may retry shortly. */
+export function databaseUnavailable(): GatewayError {
+  return new GatewayError(
+    503,
+    'server_error',
+    'service_unavailable',
+    null,
+    'The service is temporarily unavailable (its database did not answer). Retry shortly.',
+    { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+  );
+}

@@ -2,20 +2,38 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
-import type { DatabaseConfig } from '../config.js';
+import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import type { DatabaseConfig, DatabaseTimeouts } from '../config.js';
+import { ConnectionWatch, type WatchLog } from './connection-watch.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
 import * as tasks from './migrations/0003_tasks.js';
+import { createPostgresPool } from './postgres-pool.js';
 import type { Tables } from './schema.js';
+import { waitForDatabase } from './startup-wait.js';
+import { isDatabaseUnavailable } from './unavailable.js';
 
 export type Db = Kysely<Tables>;
 
 export interface Database {
   db: Db;
   kind: DatabaseConfig['kind'];
+  /** Resolves when the database answers a trivial query within `timeoutMs`; rejects otherwise. */
+  ping(timeoutMs: number): Promise<void>;
+  /**
+   * `onError` for what uses the database in the background, without the errors an outage
+   * causes: the pool says once that the database is unavailable, and when it is back.
+   */
+  quietDuringOutage<A extends unknown[]>(onError: (err: unknown, ...rest: A) => void): (err: unknown, ...rest: A) => void;
   close(): Promise<void>;
+}
+
+/** For the CLI's one-off commands: the same bounds, and no waiting at start. */
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectMs: 5_000, statementMs: 30_000, startupWaitMs: 0 };
+
+export interface OpenOptions {
+  timeouts?: DatabaseTimeouts;
+  log?: WatchLog;
 }
 
 /** Plain ordered list: works the same from source (tsx) and from a bundle. */
@@ -27,16 +45,37 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };
 
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  const db = config.kind === 'postgres' ? openPostgres(config.url) : openSqlite(config.file);
-  const kind = config.kind;
-  try {
-    await migrate(db);
-  } catch (err) {
-    await db.destroy();
-    throw err;
+const SILENT: WatchLog = { warn: () => {}, info: () => {} };
+
+export async function openDatabase(config: DatabaseConfig, options: OpenOptions = {}): Promise<Database> {
+  const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
+  const log = options.log ?? SILENT;
+  if (config.kind === 'sqlite') {
+    const db = openSqlite(config.file);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+    // In-process: nothing to wait for, and a busy file is worth a line each time.
+    return { db, kind: 'sqlite', ping: async () => void (await sql`select 1`.execute(db)), quietDuringOutage: (onError) => onError, close: () => db.destroy() };
   }
-  return { db, kind, close: () => db.destroy() };
+  await waitForDatabase(() => migratePostgres(config.url, timeouts), {
+    maxWaitMs: timeouts.startupWaitMs,
+    onWait: (reason, delayMs, waitedMs) => log.warn({ reason, delayMs, waitedMs }, `database unavailable at start: trying again in ${delayMs} ms`),
+  });
+  const pool = createPostgresPool(config.url, timeouts, new ConnectionWatch(log));
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: 'postgres',
+    ping: (timeoutMs) => pool.ping(timeoutMs),
+    quietDuringOutage: (onError) => (err, ...rest) => {
+      if (!isDatabaseUnavailable(err)) onError(err, ...rest);
+    },
+    close: () => db.destroy(),
+  };
 }
 
 function openSqlite(file: string): Db {
@@ -48,31 +87,32 @@ function openSqlite(file: string): Db {
   return new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
 }
 
-// int8 columns (our epoch-ms times) come back as strings by default; they fit a double.
-const INT8_OID = 20;
-const pgTypes = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8_OID) return (value: string) => Number(value);
-    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
-  },
-};
-
-function openPostgres(url: string): Db {
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
-  return new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+/**
+ * Migrations get a connection of their own without the statement bound: a future migration
+ * building an index on a large table may rightly take longer than any request should.
+ */
+async function migratePostgres(url: string, timeouts: DatabaseTimeouts): Promise<void> {
+  const pool = createPostgresPool(url, { connectMs: timeouts.connectMs, statementMs: 0 }, new ConnectionWatch(SILENT));
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await migrate(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 /**
  * Instances starting together may race to create the migrator's own tables (PostgreSQL can fail
  * a concurrent CREATE TABLE IF NOT EXISTS); the migrations themselves run under its lock. So a
- * failed attempt is retried a few times before it counts.
+ * failed attempt is retried a few times before it counts. An unavailable database is not retried
+ * here: start-up waits for it with a longer backoff.
  */
 async function migrate(db: Db): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await migrateOnce(db);
     } catch (err) {
-      if (attempt >= 5) throw err;
+      if (attempt >= 5 || isDatabaseUnavailable(err)) throw err;
       await new Promise((resolve) => setTimeout(resolve, 100 * attempt + Math.random() * 100));
     }
   }
@@ -83,6 +123,6 @@ async function migrateOnce(db: Db): Promise<void> {
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     const what = failed ? ` (${failed.migrationName})` : '';
-    throw new Error(`database migration failed${what}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(`database migration failed${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 }

@@ -8,15 +8,15 @@ import { ChannelDefinitionError, parseChannelDefinition, patchChannelDefinition 
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { definitionOf, keyFingerprint, type ChannelStore, type StoredChannel } from '../routing/channel-store.js';
 import type { ChannelTester } from '../routing/channel-tester.js';
-import type { CircuitBreakers } from '../routing/circuit-breaker.js';
-import type { ConcurrencyLimiter } from '../routing/concurrency.js';
+import type { ChannelBreakers } from '../routing/circuit-breaker.js';
+import type { ChannelSlots } from '../routing/concurrency.js';
 import { maskSecret } from './redact.js';
 
 export interface AdminChannelsDeps {
   store: ChannelStore;
   registry: ChannelRegistry;
-  breakers: CircuitBreakers;
-  limiter: ConcurrencyLimiter;
+  breakers: ChannelBreakers;
+  limiter: ChannelSlots;
   tester: ChannelTester;
   defaultTimeoutSeconds: number;
 }
@@ -32,14 +32,14 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     return stored;
   };
 
-  app.get('/admin/api/channels', async () => ({ object: 'list', data: (await store.list()).map(view) }));
+  app.get('/admin/api/channels', async () => ({ object: 'list', data: await Promise.all((await store.list()).map(view)) }));
 
   app.post('/admin/api/channels', async (request, reply) => {
     const def = definitionFrom(() => parseChannelDefinition(request.body, { timeoutSeconds: deps.defaultTimeoutSeconds }));
     if (await store.get(def.name)) throw new GatewayError(409, 'invalid_request_error', 'channel_exists', 'name', `A channel named '${def.name}' exists.`);
     const created = await store.create(def, 'admin');
     await registry.refresh();
-    return reply.status(201).send(view(created));
+    return reply.status(201).send(await view(created));
   });
 
   app.get<IdParams>('/admin/api/channels/:id', async (request) => view(await find(request.params.id)));
@@ -53,7 +53,7 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     const updated = await store.update(current.channel.id, def);
     await registry.refresh();
     if (!updated) throw new GatewayError(404, 'invalid_request_error', 'channel_not_found', 'id', `No channel '${request.params.id}'.`);
-    return view(updated);
+    return await view(updated);
   });
 
   app.delete<IdParams>('/admin/api/channels/:id', async (request, reply) => {
@@ -81,9 +81,9 @@ function definitionFrom<T>(parse: () => T): T {
 
 const SECRET_HEADER = /(authorization|api-key|token|secret|key|cookie)/i;
 
-function renderChannel(s: StoredChannel, deps: AdminChannelsDeps) {
+async function renderChannel(s: StoredChannel, deps: AdminChannelsDeps) {
   const c = s.channel;
-  const health = deps.breakers.snapshot(c.id);
+  const health = await deps.breakers.snapshot(c.id);
   const test = deps.tester.lastResult(c.id);
   const iso = (ms: number | null) => (ms ? new Date(ms).toISOString() : null);
   return {

@@ -1,10 +1,11 @@
 /** /admin/api/tasks: tasks by state, key, model and time; one task with its runs and webhook deliveries. */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { invalidRequest, GatewayError } from '../core/errors.js';
 import type { TaskRow, TaskStatus } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import type { WebhookOutbox } from '../tasks/webhooks.js';
+import { readQuery } from './query.js';
 
 export interface AdminTaskDeps {
   store: TaskStore;
@@ -13,11 +14,10 @@ export interface AdminTaskDeps {
 }
 
 const STATUSES: readonly TaskStatus[] = ['queued', 'running', 'succeeded', 'failed'];
-type Query = Record<string, string | undefined>;
 
 export function registerAdminTaskRoutes(app: FastifyInstance, deps: AdminTaskDeps): void {
-  app.get('/admin/api/tasks', async (request: FastifyRequest<{ Querystring: Query }>) => {
-    const q = request.query;
+  app.get('/admin/api/tasks', async (request) => {
+    const q = readQuery(request, ['state', 'key', 'model', 'from', 'to', 'limit']);
     if (q.state && !(STATUSES as readonly string[]).includes(q.state)) {
       throw invalidRequest('state', 'invalid_value', `state must be one of ${STATUSES.join(', ')}.`);
     }

@@ -1,6 +1,7 @@
 /** Any thrown error -> the caller's dialect's error envelope with the right status. Never a stack trace. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../core/errors.js';
+import { databaseUnavailable, GatewayError } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { dialectOf, type Dialect } from './access.js';
 
 const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
@@ -19,6 +20,7 @@ const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; mes
 
 export function toGatewayError(err: unknown): GatewayError | null {
   if (err instanceof GatewayError) return err;
+  if (isDatabaseUnavailable(err)) return databaseUnavailable();
   const fe = err as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message ?? fe.message ?? 'Bad request.');
@@ -39,7 +41,8 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
     void reply.status(500).send(envelope(dialectOf(request), internal));
     return;
   }
-  if (known.status >= 500) request.log.warn({ code: known.code, reason: known.message }, 'request failed');
+  // A database outage is logged once, when it starts, not once per refused request.
+  if (known.status >= 500 && !isDatabaseUnavailable(err)) request.log.warn({ code: known.code, reason: known.message }, 'request failed');
   void reply.status(known.status).headers(known.headers).send(envelope(dialectOf(request), known));
 }
 

@@ -1,13 +1,24 @@
+/**
+ * Probes, without auth. /livez: the process serves (restart it when this fails). /readyz: every
+ * required readiness check passes (send it traffic); `degraded` when an optional one (Redis) is
+ * down. /healthz: the load balancers' check, readiness in its original shape. Each answers
+ * within about a second, whatever a dependency does.
+ */
 import type { FastifyInstance } from 'fastify';
+import type { ReadinessChecks } from './readiness.js';
 
-/** GET /healthz: 200 while the database answers, 503 otherwise. No auth: for load balancers. */
-export function registerHealthRoute(app: FastifyInstance, checkDatabase: () => Promise<void>): void {
+export function registerHealthRoutes(app: FastifyInstance, readiness: ReadinessChecks): void {
+  app.get('/livez', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, degraded, checks } = await readiness.run();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? (degraded ? 'degraded' : 'ok') : 'unavailable', checks });
+  });
+
   app.get('/healthz', async (_request, reply) => {
-    try {
-      await checkDatabase();
-      return { status: 'ok' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', reason: 'database' });
-    }
+    const { ready, failing } = await readiness.run();
+    if (ready) return { status: 'ok' };
+    const reason = failing[0];
+    return reply.status(503).send({ status: 'unavailable', reason });
   });
 }

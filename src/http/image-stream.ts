@@ -31,6 +31,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
   keepAlive.unref();
   try {
     const result = await ctx.pipeline.run(job, {
+      mode: { kind: 'sync' },
       key: ctx.key,
       keyId: ctx.keyId,
       signal: ctx.signal,

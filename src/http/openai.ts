@@ -43,7 +43,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
       await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered });
       return reply;
     }
-    const result = await deps.pipeline.run(job, { key, keyId, signal, answered });
+    const result = await deps.pipeline.run(job, { mode: { kind: 'sync' }, key, keyId, signal, answered });
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
     return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));

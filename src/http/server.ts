@@ -4,7 +4,7 @@
  * the route groups (http/access.ts), not here.
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -41,6 +41,7 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const { timeouts } = opts;
+  const answers = new WeakMap<Socket, ServerResponse>();
   const app = Fastify({
     loggerInstance: opts.logger,
     // One log line per request would cost more than it tells; the request log table has them.
@@ -59,7 +60,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     keepAliveTimeout: 72_000,
     trustProxy: opts.trustedProxies.length > 0 ? [...opts.trustedProxies] : false,
     frameworkErrors: answerFrameworkError,
-    clientErrorHandler: (err, socket) => answerClientError(opts.logger, err, socket),
+    clientErrorHandler: (err, socket) => answerClientError(opts.logger, err, socket, answers.get(socket)),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `req_${randomUUID().replaceAll('-', '')}`;
@@ -70,6 +71,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   installJsonParser(app, opts.bodyLimitBytes);
   // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
   void app.register(multipart);
+  trackAnswers(app, answers);
   app.decorateRequest('apiKey', null);
   const routes = trackRouteAccess(app);
   app.addHook('onRequest', async (request, reply) => {
@@ -96,7 +98,20 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(handleNotFound);
+  app.server.on('checkExpectation', answerExpectation);
   return { app, routes };
+}
+
+/**
+ * An Expect other than 100-continue never reaches Fastify: Node answers it itself, with a bare
+ * 417. Answered here instead, in the envelope; the body is not read, so the connection closes.
+ */
+function answerExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const err = new GatewayError(417, 'invalid_request_error', 'expectation_failed', 'Expect', 'Unsupported Expect header: only Expect: 100-continue is understood.');
+  const body = req.method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(req.url ?? ''), err));
+  res.shouldKeepAlive = false;
+  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+  req.resume();
 }
 
 /** Open connections, for shutdown to find the ones that never sent a byte. */
@@ -107,6 +122,17 @@ function trackSilentSockets(app: FastifyInstance): Set<Socket> {
     socket.once('close', () => sockets.delete(socket));
   });
   return sockets;
+}
+
+/** Each connection's answer while it is being sent, for answerClientError. */
+function trackAnswers(app: FastifyInstance, answers: WeakMap<Socket, ServerResponse>): void {
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const { socket } = req;
+    answers.set(socket, res);
+    res.once('close', () => {
+      if (answers.get(socket) === res) answers.delete(socket);
+    });
+  });
 }
 
 /** Errors Fastify meets before routing (a URL that does not decode, an over-long path parameter). */
@@ -130,15 +156,29 @@ const CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; mes
  * Malformed HTTP (bad framing, oversized headers, too slow): answered in the dialect the request
  * line names, then the connection is closed, as Node does.
  */
-function answerClientError(log: FastifyBaseLogger, err: ClientError, socket: Socket): void {
+function answerClientError(log: FastifyBaseLogger, err: ClientError, socket: Socket, answering: ServerResponse | undefined): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // Bytes that do not parse after a request whose answer has started (a body sent without
+  // framing, say): writing an error now would cut into that answer. It is finished, then the
+  // connection closed, as Node itself does.
+  if (answering?.headersSent) {
+    log.debug({ code: err.code }, 'client error during an answer');
+    if (answering.writableFinished) closeSoon(socket);
+    else answering.once('close', () => closeSoon(socket));
+    return;
+  }
   const known = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP/1.1.' };
   const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 2048).toString('latin1') : '';
   const [, method, target = ''] = /^([A-Z]+) (\S+)/.exec(packet) ?? [];
   const body = method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(target), new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message)));
   log.debug({ code: err.code }, 'client error');
   if (!socket.writable) return void socket.destroy();
-  socket.end(`HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  closeSoon(socket, `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+function closeSoon(socket: Socket, last?: string): void {
+  if (last === undefined) socket.end();
+  else socket.end(last);
   // A peer that never reads its answer does not hold the socket.
   setTimeout(() => socket.destroy(), 5_000).unref();
 }

@@ -21,6 +21,7 @@ import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { taskApiView } from '../tasks/task-views.js';
 import { abortOnClientClose } from './openai.js';
+import { readQuery } from './query.js';
 import { admitKey, readIdempotencyKey } from './request-guards.js';
 
 export interface TaskApiRoutesDeps {
@@ -77,11 +78,10 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
 
 /** Task queries: register in a task-owner group of the task API dialect; a key sees only its own tasks. */
 export function registerTaskApiQueryRoute(app: FastifyInstance, deps: Pick<TaskApiRoutesDeps, 'tasks' | 'sign'>): void {
-  app.get<{ Querystring: Record<string, unknown> }>(PATH, async (request) => {
+  app.get(PATH, async (request) => {
     const key = requireKey(request);
-    const taskId = request.query.task_id;
+    const taskId = readQuery(request, ['task_id']).task_id;
     if (taskId === undefined || taskId === '') throw invalidRequest('task_id', 'missing_required_parameter', "Missing required parameter: 'task_id'.");
-    if (typeof taskId !== 'string') throw invalidRequest('task_id', 'invalid_type', 'task_id must be given once, as a string.');
     const task = await deps.tasks.get(taskId.trim(), key);
     if (!task) throw new GatewayError(404, 'not_found_error', 'task_not_found', 'task_id', 'task not found');
     return success(taskApiView(task, deps.sign));

@@ -3,17 +3,16 @@
  * key) and for a key itself (GET /v1/dashboard/billing/{subscription,usage}: the legacy OpenAI
  * dashboard shapes that relays such as new-api serve, over its own balance and spend).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
 import type { UsageFilter, UsageGroup, UsageReport, UsageTotals } from '../billing/usage-report.js';
 import { invalidRequest } from '../core/errors.js';
+import { readQuery } from './query.js';
 
 export interface UsageRoutesDeps {
   usage: UsageReport;
   keys: ApiKeyService;
 }
-
-type Query = Record<string, string | undefined>;
 
 const usd = (micros: number) => micros / 1_000_000;
 /** What the legacy dashboard shows for a key without a credit limit. */
@@ -21,8 +20,8 @@ const UNLIMITED_USD = 100_000_000;
 
 /** The operator's view: register in the admin group. */
 export function registerAdminUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
-  app.get('/admin/api/usage', async (request: FastifyRequest<{ Querystring: Query }>) => {
-    const q = request.query;
+  app.get('/admin/api/usage', async (request) => {
+    const q = readQuery(request, ['key', 'model', 'from', 'to', 'limit']);
     const filter: UsageFilter = {
       ...(q.key ? { keyId: (await keys.get(q.key))?.id ?? q.key } : {}),
       ...(q.model ? { model: q.model } : {}),
@@ -82,9 +81,10 @@ export function registerClientUsageRoutes(app: FastifyInstance, { usage, keys }:
     };
   });
 
-  app.get('/v1/dashboard/billing/usage', async (request: FastifyRequest<{ Querystring: Query }>) => {
+  app.get('/v1/dashboard/billing/usage', async (request) => {
     const keyId = request.apiKey?.id ?? '';
-    const filter: UsageFilter = { keyId, ...time(request.query.start_date, 'from', 'start_date'), ...time(request.query.end_date, 'to', 'end_date') };
+    const q = readQuery(request, ['start_date', 'end_date']);
+    const filter: UsageFilter = { keyId, ...time(q.start_date, 'from', 'start_date'), ...time(q.end_date, 'to', 'end_date') };
     const [totals, byDay] = await Promise.all([usage.totals(filter), usage.by(filter, 'day')]);
     return {
       object: 'list',

@@ -1,6 +1,9 @@
 /**
- * Submit-then-poll as one call: what a sync request does with an async upstream. Polls back off
- * from the channel's interval, survive transient poll errors, and give up at the deadline.
+ * Submit-then-poll as one call: what a routed attempt does with an async upstream. The submit and
+ * each poll are single requests bounded by the channel's timeout; the polling as a whole lasts
+ * until the job's deadline (the call's `deadlineAt`), so an upstream task that outlasts the
+ * channel's timeout is waited for, never abandoned. Polls back off from the channel's interval and
+ * ride out transient errors (waiting at least what a Retry-After asks).
  */
 import type { ChannelCall } from '../core/channel.js';
 import type { ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
@@ -20,9 +23,11 @@ export interface PollOptions {
 
 export const DEFAULT_POLL: Omit<PollOptions, 'deadlineMs'> = { intervalMs: 1_000, maxIntervalMs: 10_000, backoff: 1.5 };
 
-export function pollOptionsFor(call: ChannelCall): PollOptions {
+/** Polls until the call's deadline; without one (a bare provider call), for the channel's timeout. */
+export function pollOptionsFor(call: ChannelCall, now: () => number = Date.now): PollOptions {
   const intervalMs = call.channel.pollIntervalMs ?? DEFAULT_POLL.intervalMs;
-  return { ...DEFAULT_POLL, intervalMs, maxIntervalMs: Math.max(intervalMs, DEFAULT_POLL.maxIntervalMs), deadlineMs: call.channel.timeoutMs };
+  const deadlineMs = call.deadlineAt !== undefined ? Math.max(0, call.deadlineAt - now()) : call.channel.timeoutMs;
+  return { ...DEFAULT_POLL, intervalMs, maxIntervalMs: Math.max(intervalMs, DEFAULT_POLL.maxIntervalMs), deadlineMs, now };
 }
 
 export async function submitAndPoll(
@@ -51,24 +56,30 @@ export async function pollUntilDone(
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.deadlineMs;
   let interval = opts.intervalMs;
+  let wait = interval;
   for (;;) {
-    const wait = Math.min(interval, deadline - now());
-    if (wait < 0) throw new UpstreamFailure('timeout', `upstream task ${upstreamTaskId} not done within ${Math.round(opts.deadlineMs / 1000)}s`);
-    await sleepUnlessAborted(wait, signal);
-    const state = await pollOnce(provider, upstreamTaskId, call, signal);
-    if (state?.status === 'succeeded') return state.result;
-    if (state?.status === 'failed') throw new UpstreamFailure('task_failed', state.reason);
+    const left = deadline - now();
+    if (left < 0) throw new UpstreamFailure('timeout', `upstream task ${upstreamTaskId} not done within ${Math.round(opts.deadlineMs / 1000)}s`);
+    await sleepUnlessAborted(Math.min(wait, left), signal);
+    const polled = await pollOnce(provider, upstreamTaskId, call, signal);
+    if (polled.kind === 'state' && polled.state.status === 'succeeded') return polled.state.result;
+    if (polled.kind === 'state' && polled.state.status === 'failed') throw new UpstreamFailure('task_failed', polled.state.reason);
     interval = Math.min(interval * opts.backoff, opts.maxIntervalMs);
+    wait = polled.kind === 'transient' ? Math.max(interval, polled.retryAfterMs ?? 0) : interval;
   }
 }
 
-/** One poll; a transient failure (connection, 5xx, 429) just means "ask again later". */
-async function pollOnce(provider: AsyncProvider, id: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState | null> {
+type Polled = { kind: 'state'; state: UpstreamTaskState } | { kind: 'transient'; retryAfterMs?: number };
+
+/** One poll; a transient failure (connection, timeout, 5xx, 429) just means "ask again later". */
+async function pollOnce(provider: AsyncProvider, id: string, call: ChannelCall, signal: AbortSignal): Promise<Polled> {
   try {
-    return await provider.poll(id, call, signal);
+    return { kind: 'state', state: await provider.poll(id, call, signal) };
   } catch (err) {
     // A 404 on a poll means the task is gone, not that another channel lacks the model.
-    if (err instanceof UpstreamFailure && err.retryable && !(err.kind === 'http' && err.status === 404)) return null;
+    if (err instanceof UpstreamFailure && err.retryable && !(err.kind === 'http' && err.status === 404)) {
+      return err.retryAfterMs !== undefined ? { kind: 'transient', retryAfterMs: err.retryAfterMs } : { kind: 'transient' };
+    }
     throw err;
   }
 }

@@ -8,7 +8,7 @@ import { NO_INPUTS } from '../core/image-input.js';
 import { FAMILY_RULES, type ModelCatalogue } from '../core/models.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import type { CircuitBreakers } from './circuit-breaker.js';
+import type { ChannelBreakers } from './circuit-breaker.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { sanitizeUpstreamMessage } from './client-error.js';
 
@@ -30,7 +30,7 @@ export class ChannelTester {
   constructor(
     private readonly providers: ProviderRegistry,
     private readonly catalogue: ModelCatalogue,
-    private readonly breakers: CircuitBreakers | undefined,
+    private readonly breakers: ChannelBreakers | undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,11 +42,11 @@ export class ChannelTester {
     try {
       const out = await this.providers[channel.kind].generate(job, { channel, apiKey: channel.apiKeys[0] }, signal);
       result = { ok: out.images.length > 0, model: job.model.id, latencyMs: this.now() - started, testedAt: started };
-      this.breakers?.onSuccess(channel.id);
+      await this.breakers?.onSuccess(channel.id);
     } catch (err) {
       const error = err instanceof UpstreamFailure ? err.message : 'unexpected error';
       result = { ok: false, model: job.model.id, latencyMs: this.now() - started, error: sanitizeUpstreamMessage(error, channel.apiKeys), testedAt: started };
-      if (err instanceof UpstreamFailure && err.retryable) this.breakers?.onFailure(channel.id, error);
+      if (err instanceof UpstreamFailure && err.retryable) await this.breakers?.onFailure(channel.id, error);
     }
     this.last.set(channel.id, result);
     return result;

@@ -1,10 +1,34 @@
-/** Per-channel caps on requests in flight (per instance). */
-export class ConcurrencyLimiter {
+/**
+ * Per-channel caps on requests in flight (a channel's max_concurrent). `ChannelSlots` is the
+ * seam: `ConcurrencyLimiter` here counts in memory, for one instance; with Redis,
+ * redis-concurrency.ts holds the cap across every instance.
+ */
+export interface ChannelSlots {
+  /** A release function (idempotent), or null when the channel is at its cap (0 = no cap). */
+  tryAcquire(channelId: string, cap: number): Promise<(() => void) | null>;
+  hasRoom(channelId: string, cap: number): Promise<boolean>;
+  /** Requests this instance has in flight on the channel. */
+  count(channelId: string): number;
+}
+
+export class ConcurrencyLimiter implements ChannelSlots {
   private readonly inFlight = new Map<string, number>();
 
-  /** A release function, or null when the channel is at its cap (0 = no cap). */
-  tryAcquire(channelId: string, cap: number): (() => void) | null {
-    const current = this.inFlight.get(channelId) ?? 0;
+  async tryAcquire(channelId: string, cap: number): Promise<(() => void) | null> {
+    return this.take(channelId, cap);
+  }
+
+  async hasRoom(channelId: string, cap: number): Promise<boolean> {
+    return cap <= 0 || this.count(channelId) < cap;
+  }
+
+  count(channelId: string): number {
+    return this.inFlight.get(channelId) ?? 0;
+  }
+
+  /** tryAcquire, in one synchronous step (so nothing else can take the slot in between). */
+  take(channelId: string, cap: number): (() => void) | null {
+    const current = this.count(channelId);
     if (cap > 0 && current >= cap) return null;
     this.inFlight.set(channelId, current + 1);
     let released = false;
@@ -13,13 +37,5 @@ export class ConcurrencyLimiter {
       released = true;
       this.inFlight.set(channelId, (this.inFlight.get(channelId) ?? 1) - 1);
     };
-  }
-
-  hasRoom(channelId: string, cap: number): boolean {
-    return cap <= 0 || (this.inFlight.get(channelId) ?? 0) < cap;
-  }
-
-  count(channelId: string): number {
-    return this.inFlight.get(channelId) ?? 0;
   }
 }

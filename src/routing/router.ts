@@ -1,8 +1,9 @@
 /**
  * Runs a job on the channels that serve its model: the highest priority tier first, weighted
  * random within it, skipping channels that are disabled, circuit-open, parked by Retry-After or
- * at their concurrency cap. A retryable failure moves on to the next choice; attempts are bounded
- * by a count and an overall deadline. The caller's own errors (400) go back at once.
+ * at their concurrency cap. A retryable failure moves on to the next choice after a jittered
+ * backoff; the run mode's retry budget (retry-policy.ts) bounds the attempts and the time. The
+ * caller's own errors (400) go back at once.
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
@@ -12,9 +13,10 @@ import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { keyFingerprint, type ChannelStore } from './channel-store.js';
-import type { CircuitBreakers } from './circuit-breaker.js';
+import type { ChannelBreakers } from './circuit-breaker.js';
 import { clientErrorFor } from './client-error.js';
-import type { ConcurrencyLimiter } from './concurrency.js';
+import type { ChannelSlots } from './concurrency.js';
+import { retryBudget, waitBeforeRetry, waitForChannel, type RetryBudget, type RetrySettings, type RunMode } from './retry-policy.js';
 import { chooseChannel } from './select.js';
 
 export interface AttemptRecord {
@@ -29,27 +31,26 @@ export interface RoutedResult {
   attempts: AttemptRecord[];
 }
 
-export interface RoutingSettings {
-  maxAttempts: number;
-  /** Overall budget of one request across all its attempts. */
-  deadlineMs: number;
-  /** Longest we wait for a Retry-After to pass when nothing else can serve. */
-  maxRetryWaitMs: number;
-}
+export type RoutingSettings = RetrySettings;
 
 export interface RouterDeps {
   registry: ChannelRegistry;
   store: ChannelStore;
   providers: ProviderRegistry;
-  breakers: CircuitBreakers;
-  limiter: ConcurrencyLimiter;
+  /** Per instance in memory, or shared by every instance through Redis. */
+  breakers: ChannelBreakers;
+  limiter: ChannelSlots;
   settings: RoutingSettings;
   now?: () => number;
   random?: () => number;
   onKeyDisabled?: (channel: string, reason: string) => void;
 }
 
-type Attempt = { kind: 'ok'; routed: RoutedResult } | { kind: 'failed'; failure: UpstreamFailure; channel: Channel };
+type Attempt =
+  | { kind: 'ok'; routed: RoutedResult }
+  | { kind: 'failed'; failure: UpstreamFailure; channel: Channel }
+  /** The channel filled up between choosing it and sending: no upstream call was made. */
+  | { kind: 'full' };
 
 export class ChannelRouter {
   private readonly now: () => number;
@@ -64,38 +65,40 @@ export class ChannelRouter {
   /**
    * `onPartial` (streams): partial images are forwarded as they arrive. Once one has reached the
    * client, a failure is final: another channel's image would not match what it already saw.
+   * Likewise once an async upstream has accepted the job: its task is polled until the budget's
+   * deadline and never submitted again, so a slow or flaky poll cannot run the job twice.
    */
-  async generate(job: ImageJob, signal: AbortSignal, attempts: AttemptRecord[] = [], hooks: RouteHooks = {}): Promise<RoutedResult> {
-    const { onPartial } = hooks;
-    const { settings } = this.deps;
-    const deadline = this.now() + settings.deadlineMs;
+  async generate(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[] = [], hooks: RouteHooks = {}): Promise<RoutedResult> {
+    const budget = retryBudget(mode, this.deps.settings, this.now());
     const tried = new Set<string>();
-    let forwarded = false;
-    const forward: PartialImageListener | undefined = onPartial
-      ? (partial) => {
-          forwarded = true;
-          onPartial(partial);
-        }
-      : undefined;
+    let committed = false;
+    const commit = () => {
+      committed = true;
+    };
     let last: { failure: UpstreamFailure; channel: Channel } | undefined;
-    while (attempts.length < settings.maxAttempts && this.now() < deadline) {
-      const channel = await this.nextChannel(job, tried, deadline, signal);
+    while (this.now() < budget.deadlineAt) {
+      const channel = await this.nextChannel(job, tried, budget, signal);
       if (!channel) break;
-      const outcome = await this.attempt(job, channel, deadline, signal, attempts, providerHooks(channel, forward, hooks.onSubmitted));
+      const outcome = await this.attempt(job, channel, budget.deadlineAt, signal, attempts, providerHooks(channel, hooks, commit));
       if (outcome.kind === 'ok') return outcome.routed;
+      if (outcome.kind === 'full') continue;
       last = { failure: outcome.failure, channel: outcome.channel };
       tried.add(channel.id);
-      if (forwarded || !this.shouldTryNext(outcome.failure)) break;
+      if (committed || !this.shouldTryNext(outcome.failure)) break;
+      const wait = waitBeforeRetry(budget, attempts.length, this.now(), this.random);
+      if (wait === undefined) break;
+      await pause(wait, signal);
     }
     if (last) throw clientErrorFor(last.failure, last.channel.apiKeys);
-    throw this.noChannelError(job);
+    throw await this.noChannelError(job);
   }
 
   /**
    * Picks up an async upstream task a previous run submitted (a task after a restart): polls it
-   * on the channel that holds it, never submitting again. The channel must still exist.
+   * on the channel that holds it until the budget's deadline, never submitting again. The
+   * channel must still exist.
    */
-  async resume(job: ImageJob, channelId: string, upstreamTaskId: string, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult> {
+  async resume(job: ImageJob, mode: RunMode, channelId: string, upstreamTaskId: string, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult> {
     const channel = this.deps.registry.usableFor(job.model.id).find((c) => c.id === channelId);
     const provider = channel ? this.deps.providers[channel.kind] : undefined;
     if (!channel || !provider?.resume) {
@@ -103,7 +106,8 @@ export class ChannelRouter {
     }
     const started = this.now();
     try {
-      const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0] }, signal);
+      const { deadlineAt } = retryBudget(mode, this.deps.settings, started);
+      const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
       return { result, channel, attempts };
     } catch (err) {
@@ -118,19 +122,23 @@ export class ChannelRouter {
     return this.deps.registry.usableFor(job.model.id).filter((c) => this.deps.providers[c.kind].accepts?.(job) ?? true);
   }
 
-  /** Untried channels first; then tried ones again (another key, a second chance). */
-  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, deadline: number, signal: AbortSignal): Promise<Channel | undefined> {
-    const usable = this.candidates(job);
-    const available = usable.filter((c) => this.deps.breakers.isAvailable(c.id) && this.deps.limiter.hasRoom(c.id, c.maxConcurrent));
-    const fresh = available.filter((c) => !tried.has(c.id));
-    const choice = chooseChannel(fresh.length > 0 ? fresh : available, this.random);
-    if (choice) return choice;
-    // Everything is parked by Retry-After or an open circuit: wait if it ends soon enough.
-    const soonest = this.soonestAvailable(usable);
-    const wait = soonest - this.now();
-    if (!Number.isFinite(soonest) || wait > this.deps.settings.maxRetryWaitMs || soonest >= deadline) return undefined;
-    await sleepUnlessAborted(wait, signal);
-    return this.nextChannel(job, tried, deadline, signal);
+  /**
+   * Untried channels first; then tried ones again (another key, a second chance). When none can
+   * take the job now (parked, open, full), waits as long as the budget allows.
+   */
+  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, budget: RetryBudget, signal: AbortSignal): Promise<Channel | undefined> {
+    for (;;) {
+      const usable = this.candidates(job);
+      const open = await Promise.all(usable.map((c) => this.canTake(c)));
+      const available = usable.filter((_, i) => open[i]);
+      const fresh = available.filter((c) => !tried.has(c.id));
+      const choice = chooseChannel(fresh.length > 0 ? fresh : available, this.random);
+      if (choice) return choice;
+      if (usable.length === 0) return undefined;
+      const wait = waitForChannel(budget, await this.soonestAvailable(usable), this.now(), this.random);
+      if (wait === undefined) return undefined;
+      await pause(wait, signal);
+    }
   }
 
   private async attempt(
@@ -141,14 +149,20 @@ export class ChannelRouter {
     attempts: AttemptRecord[],
     hooks: ProviderHooks,
   ): Promise<Attempt> {
-    const release = this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
-    if (!release) return { kind: 'failed', channel, failure: new UpstreamFailure('connection', 'channel at its concurrency cap') };
-    const call: ChannelCall = { channel: { ...channel, timeoutMs: Math.max(1, Math.min(channel.timeoutMs, deadline - this.now())) }, apiKey: this.nextKey(channel) };
-    const started = this.now();
-    this.deps.breakers.onAttempt(channel.id);
+    const release = await this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
+    if (!release) return { kind: 'full' };
+    // The channel's timeout bounds each request; an async upstream's task is polled until the deadline.
+    const call: ChannelCall = {
+      channel: { ...channel, timeoutMs: Math.max(1, Math.min(channel.timeoutMs, deadline - this.now())) },
+      apiKey: this.nextKey(channel),
+      deadlineAt: deadline,
+    };
+    let started = this.now();
     try {
+      await this.deps.breakers.onAttempt(channel.id);
+      started = this.now();
       const result = await this.deps.providers[channel.kind].generate(job, call, signal, hooks);
-      this.deps.breakers.onSuccess(channel.id);
+      await this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
       return { kind: 'ok', routed: { result, channel, attempts } };
     } catch (err) {
@@ -168,10 +182,11 @@ export class ChannelRouter {
       await this.disableKey(call, failure);
       return;
     }
-    if (failure.kind === 'http' && failure.status === 429 && failure.retryAfterMs !== undefined) {
-      this.deps.breakers.retryAfter(channel.id, failure.retryAfterMs);
+    // Any Retry-After (429, 503...) parks the channel: other channels serve meanwhile.
+    if (failure.kind === 'http' && failure.retryAfterMs !== undefined) {
+      await this.deps.breakers.retryAfter(channel.id, failure.retryAfterMs);
     }
-    if (failure.retryable) this.deps.breakers.onFailure(channel.id, failure.message);
+    if (failure.retryable) await this.deps.breakers.onFailure(channel.id, failure.message);
   }
 
   /** An upstream 401/403 means the key is bad: stop using it (or the channel, if it has no other). */
@@ -197,12 +212,18 @@ export class ChannelRouter {
     return channel.apiKeys[turn % channel.apiKeys.length];
   }
 
-  /** When the first of these parked channels may be tried again (Infinity if none is parked). */
-  private soonestAvailable(channels: readonly Channel[]): number {
-    return Math.min(...channels.map((c) => this.deps.breakers.availableAt(c.id) ?? Infinity));
+  /** Neither parked (breaker, Retry-After) nor full. */
+  private async canTake(channel: Channel): Promise<boolean> {
+    return (await this.deps.breakers.isAvailable(channel.id)) && (await this.deps.limiter.hasRoom(channel.id, channel.maxConcurrent));
   }
 
-  private noChannelError(job: ImageJob): GatewayError {
+  /** When the first of these parked channels may be tried again (Infinity if none is parked). */
+  private async soonestAvailable(channels: readonly Channel[]): Promise<number> {
+    const times = await Promise.all(channels.map((c) => this.deps.breakers.availableAt(c.id)));
+    return Math.min(...times.map((t) => t ?? Infinity));
+  }
+
+  private async noChannelError(job: ImageJob): Promise<GatewayError> {
     const modelId = job.model.id;
     const usable = this.candidates(job);
     if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0) {
@@ -217,9 +238,18 @@ export class ChannelRouter {
     if (usable.length === 0) {
       return new GatewayError(503, 'server_error', 'no_available_channel', null, `No enabled channel serves ${modelId}.`);
     }
-    const soonest = this.soonestAvailable(usable);
+    const soonest = await this.soonestAvailable(usable);
     const headers: Record<string, string> = Number.isFinite(soonest) ? { 'retry-after': String(Math.max(1, Math.ceil((soonest - this.now()) / 1000))) } : {};
     return new GatewayError(503, 'server_error', 'no_available_channel', null, `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`, headers);
+  }
+}
+
+/** A wait between attempts; a caller that gives up meanwhile ends the run as a closed request. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleepUnlessAborted(ms, signal);
+  } catch (err) {
+    throw err instanceof UpstreamFailure ? clientErrorFor(err, []) : err;
   }
 }
 
@@ -237,9 +267,19 @@ export interface RouteHooks {
   onSubmitted?: (channelId: string, upstreamTaskId: string) => Promise<void>;
 }
 
-function providerHooks(channel: Channel, onPartial: PartialImageListener | undefined, onSubmitted: RouteHooks['onSubmitted']): ProviderHooks {
-  return {
-    ...(onPartial ? { onPartial } : {}),
-    ...(onSubmitted ? { onSubmitted: (upstreamTaskId: string) => onSubmitted(channel.id, upstreamTaskId) } : {}),
+/** The caller's hooks for one attempt; `commit` hears when the attempt can no longer be redone elsewhere. */
+function providerHooks(channel: Channel, { onPartial, onSubmitted }: RouteHooks, commit: () => void): ProviderHooks {
+  const hooks: ProviderHooks = {
+    onSubmitted: async (upstreamTaskId) => {
+      commit();
+      await onSubmitted?.(channel.id, upstreamTaskId);
+    },
   };
+  if (onPartial) {
+    hooks.onPartial = (partial) => {
+      commit();
+      onPartial(partial);
+    };
+  }
+  return hooks;
 }

@@ -420,6 +420,11 @@ export class OpenAIImagesSimulator {
     this.faults.push(...faults);
   }
 
+  /** Drops the faults not yet applied: the upstream is healthy again. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** `signal` (optional) lets a transport cut latency short once its client is gone. */
   async handle(req: SimRequest, signal?: AbortSignal): Promise<SimResponse> {
     const path = req.path.split('?')[0] ?? req.path;

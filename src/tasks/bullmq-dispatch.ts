@@ -3,12 +3,21 @@
  * id, so adding twice is harmless), and every instance's BullMQ worker takes jobs with the
  * configured concurrency. BullMQ's stalled-job check hands a dead instance's jobs to another;
  * the task row's lease still decides who runs a task, so a task never runs twice at once.
- * The database poll loop stays as a slow safety net (a job lost with Redis is still found).
+ *
+ * The database poll loop stays as a slow safety net (a job lost with Redis is still found), and
+ * takes over while Redis is away: its loops rise to the instance's full capacity (less the jobs
+ * BullMQ still runs here) and submissions wake them instead of adding jobs. When Redis is back
+ * the loops drop to one (a loop finishes its task first), the tasks accepted meanwhile get their
+ * jobs, and BullMQ, reconnecting within a second, takes over again.
  */
-import { Queue, Worker, type ConnectionOptions } from 'bullmq';
+import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { MAX_RECONNECT_DELAY_MS, redisOptionsFromUrl } from '../redis/redis-options.js';
+import type { TaskStore } from './task-store.js';
 import type { TaskWorker } from './task-worker.js';
 
 const QUEUE = 'imagegate-tasks';
+/** Most tasks accepted during an outage that get a job when Redis is back; the poll loop finds the rest. */
+const REQUEUE_LIMIT = 10_000;
 
 export class TaskBusyError extends Error {
   constructor(taskId: string) {
@@ -17,60 +26,112 @@ export class TaskBusyError extends Error {
   }
 }
 
+/** Whether Redis is reachable now, and a way to hear when that changes. */
+export interface RedisState {
+  isUp(): boolean;
+  onChange(listener: (up: boolean) => void): () => void;
+}
+
+export interface BullmqTaskDispatchOptions {
+  redisUrl: string;
+  /** BullMQ's key prefix (IMAGEGATE_REDIS_PREFIX): deployments sharing a Redis stay apart. */
+  prefix: string;
+  /** Runs a task by id, and holds the database poll loops. */
+  tasks: TaskWorker;
+  /** Where the tasks accepted while Redis was away are found again. */
+  store: Pick<TaskStore, 'list'>;
+  redis: RedisState;
+  /** Tasks this instance runs at once (IMAGEGATE_TASK_WORKERS). */
+  concurrency: number;
+  onError: (err: unknown) => void;
+}
+
 export class BullmqTaskDispatch {
   private readonly queue: Queue;
   private worker: Worker | undefined;
   private readonly connection: ConnectionOptions;
+  /** BullMQ jobs running here now. */
+  private running = 0;
+  private stopWatching: (() => void) | undefined;
 
-  constructor(
-    redisUrl: string,
-    /** BullMQ's key prefix (IMAGEGATE_REDIS_PREFIX): deployments sharing a Redis stay apart. */
-    private readonly prefix: string,
-    private readonly tasks: TaskWorker,
-    private readonly concurrency: number,
-    private readonly onError: (err: unknown) => void,
-  ) {
-    this.connection = bullmqConnection(redisUrl);
-    this.queue = new Queue(QUEUE, { connection: this.connection, prefix });
-    this.queue.on('error', onError);
+  constructor(private readonly options: BullmqTaskDispatchOptions) {
+    this.connection = bullmqConnection(options.redisUrl);
+    this.queue = new Queue(QUEUE, { connection: this.connection, prefix: options.prefix });
+    this.queue.on('error', options.onError);
   }
 
-  /** Hands a new task to whichever instance is free first. */
+  /** Hands a new task to whichever instance is free first (this one's database loops while Redis is away). */
   notify(taskId: string): void {
-    this.queue
-      .add('run', { taskId }, { jobId: taskId, attempts: 50, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 1_000, removeOnFail: 1_000 })
-      .catch(this.onError);
+    const { tasks, redis, onError } = this.options;
+    if (!redis.isUp()) return tasks.wake();
+    this.enqueue(taskId).catch((err: unknown) => {
+      tasks.wake();
+      onError(err);
+    });
   }
 
   start(): void {
-    this.worker = new Worker(
-      QUEUE,
-      async (job) => {
-        const taskId = String((job.data as { taskId?: unknown }).taskId);
-        // Leased elsewhere (a run in progress, or a dead worker's lease not yet expired): retry later.
-        if ((await this.tasks.runById(taskId)) === 'busy') throw new TaskBusyError(taskId);
-      },
-      { connection: this.connection, concurrency: this.concurrency, prefix: this.prefix },
-    );
-    this.worker.on('error', this.onError);
+    this.worker = new Worker(QUEUE, (job) => this.runJob(job), {
+      connection: this.connection,
+      concurrency: this.options.concurrency,
+      prefix: this.options.prefix,
+      // After a connection error BullMQ waits this long before taking jobs again (15 s by default).
+      runRetryDelay: MAX_RECONNECT_DELAY_MS,
+    });
+    this.worker.on('error', this.options.onError);
+    this.stopWatching = this.options.redis.onChange((up) => {
+      this.fitPolling();
+      if (up) void this.enqueueWaiting();
+    });
+    this.fitPolling();
+    // Tasks accepted while Redis was away, before a restart of this instance, are waiting too.
+    if (this.options.redis.isUp()) void this.enqueueWaiting();
   }
 
   async close(): Promise<void> {
+    this.stopWatching?.();
     await this.worker?.close();
     await this.queue.close();
   }
+
+  private enqueue(taskId: string): Promise<unknown> {
+    return this.queue.add('run', { taskId }, { jobId: taskId, attempts: 50, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 1_000, removeOnFail: 1_000 });
+  }
+
+  private async runJob(job: Job): Promise<void> {
+    const taskId = String((job.data as { taskId?: unknown }).taskId);
+    this.running++;
+    this.fitPolling();
+    try {
+      // Leased elsewhere (a run in progress, or a dead worker's lease not yet expired): retry later.
+      if ((await this.options.tasks.runById(taskId)) === 'busy') throw new TaskBusyError(taskId);
+    } finally {
+      this.running--;
+      this.fitPolling();
+    }
+  }
+
+  /** One database loop while BullMQ dispatches; the instance's whole capacity while Redis is away. */
+  private fitPolling(): void {
+    const { redis, tasks, concurrency } = this.options;
+    tasks.setConcurrency(redis.isUp() ? 1 : Math.max(1, concurrency - this.running));
+  }
+
+  /** Tasks accepted while Redis was away have no job yet: give every waiting task one (adding twice is harmless), oldest first. */
+  private async enqueueWaiting(): Promise<void> {
+    try {
+      const waiting = await this.options.store.list({ status: 'queued' }, REQUEUE_LIMIT);
+      for (const task of waiting.reverse()) await this.enqueue(task.id);
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
 }
 
-/** BullMQ's connection options from a redis:// URL. */
+/** BullMQ's connection options from a redis:// URL (reconnecting within a second, as every Redis connection here). */
 export function bullmqConnection(redisUrl: string): ConnectionOptions {
-  const url = new URL(redisUrl);
   return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
-    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...redisOptionsFromUrl(redisUrl),
     // BullMQ workers block on Redis: they must not give up on a slow command.
     maxRetriesPerRequest: null,
   };

@@ -1,7 +1,8 @@
 /**
  * The tasks table: create (idempotently), read, claim with a lease, record the upstream task and the
  * final state. Claims are conditional updates, so two workers (or instances) never run one
- * task at once, and a crashed worker's task is taken over when its lease runs out.
+ * task at once, and a crashed worker's task is taken over when its lease runs out. Ending a task
+ * commits, in the same transaction, what its ending owes (its webhook delivery).
  */
 import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder } from 'kysely';
@@ -25,6 +26,11 @@ export interface StoredTaskResult {
   images: { name: string; revisedPrompt?: string }[];
   usage?: unknown;
 }
+
+export type TaskOutcome = { status: 'succeeded'; result: StoredTaskResult } | { status: 'failed'; code: string; reason: string };
+
+/** Writes, inside the transaction that ends the task, what the ending owes; a throw undoes the ending. */
+export type OnTaskEnded = (trx: Db, ended: TaskRow) => Promise<unknown>;
 
 export interface TaskFilter {
   status?: TaskStatus;
@@ -124,19 +130,28 @@ export class TaskStore {
     await this.db.updateTable('tasks').set({ upstream_channel_id: channelId, upstream_task_id: upstreamTaskId }).where('id', '=', id).execute();
   }
 
-  /** Ends a task once: only a task not yet final changes (true when this call ended it). */
-  async finish(id: string, outcome: { status: 'succeeded'; result: StoredTaskResult } | { status: 'failed'; code: string; reason: string }): Promise<boolean> {
+  /**
+   * Ends a task once: only a task not yet final changes. `onEnded` runs in the same transaction
+   * with the ended row, so the ending and what it writes commit together or not at all.
+   * Returns the ended row, or null when the task was already final.
+   */
+  async finish(id: string, outcome: TaskOutcome, onEnded?: OnTaskEnded): Promise<TaskRow | null> {
     const final =
       outcome.status === 'succeeded'
         ? { status: 'succeeded' as const, result: JSON.stringify(outcome.result) }
         : { status: 'failed' as const, fail_code: outcome.code, fail_reason: outcome.reason };
-    const res = await this.db
-      .updateTable('tasks')
-      .set({ ...final, finished_at: this.now(), lease_until: null })
-      .where('id', '=', id)
-      .where('status', 'in', ['queued', 'running'])
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const ended = await trx
+        .updateTable('tasks')
+        .set({ ...final, finished_at: this.now(), lease_until: null })
+        .where('id', '=', id)
+        .where('status', 'in', ['queued', 'running'])
+        .returningAll()
+        .executeTakeFirst();
+      if (!ended) return null;
+      await onEnded?.(trx, ended);
+      return ended;
+    });
   }
 
   async list(filter: TaskFilter, limit: number): Promise<TaskRow[]> {
@@ -159,12 +174,14 @@ export class TaskStore {
       .execute();
   }
 
-  /** Tasks that ended with a callback but whose webhook row is missing (a crash between the two). */
-  async endedWithoutDelivery(): Promise<TaskRow[]> {
-    return this.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('status', 'in', ['succeeded', 'failed'])
+  /**
+   * Tasks that ended with a callback but have no webhook row (ended by a version that wrote the
+   * two separately, or restored without it); `createdSince` narrows the look to recent tasks.
+   */
+  async endedWithoutDelivery(createdSince?: number): Promise<TaskRow[]> {
+    let query = this.db.selectFrom('tasks').selectAll().where('status', 'in', ['succeeded', 'failed']);
+    if (createdSince !== undefined) query = query.where('created_at', '>=', createdSince);
+    return query
       .where('callback_url', 'is not', null)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('webhook_deliveries').select('id').whereRef('webhook_deliveries.task_id', '=', 'tasks.id'))))
       .limit(1000)

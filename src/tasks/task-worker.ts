@@ -1,52 +1,75 @@
 /**
  * The worker pool: claims tasks (with a lease renewed while it works), runs each through the
- * same pipeline as a sync request with the credits reserved at submission, resumes an async
- * upstream's task by its stored id instead of submitting again, and ends the task once, with
- * its webhook. A task past its deadline fails and is refunded.
+ * same pipeline as a sync request, in task mode (retries within the task's deadline), with the
+ * credits reserved at submission; resumes an async upstream's task by its stored id instead of
+ * submitting again; and ends the task once, in one transaction with its webhook. A task past its
+ * deadline fails and is refunded.
  */
+import { setMaxListeners } from 'node:events';
 import type { Credits } from '../billing/credits.js';
 import { GatewayError } from '../core/errors.js';
 import type { ModelCatalogue } from '../core/models.js';
+import { sleepUnlessAborted } from '../core/sleep.js';
 import type { TaskRow } from '../db/schema.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { ImagePipeline } from '../pipeline.js';
+import { jitteredBackoff, type Backoff } from '../routing/retry-policy.js';
+import type { EndingWebhooks } from './ending-webhooks.js';
 import { loadJob } from './stored-job.js';
-import type { TaskStore } from './task-store.js';
-import { webhookPayload } from './task-views.js';
-
-export interface TaskOutbox {
-  enqueue(taskId: string, keyId: string | null, url: string, payload: unknown): Promise<unknown>;
-}
+import type { TaskOutcome, TaskStore } from './task-store.js';
 
 export interface TaskWorkerDeps {
   store: TaskStore;
   pipeline: ImagePipeline;
   credits: Credits;
   catalogue: ModelCatalogue;
-  outbox: TaskOutbox;
-  sign: (name: string) => string;
+  /** Writes a task's webhook with its ending; sweeps for missing ones from start to stop. */
+  webhooks: EndingWebhooks;
   /** Polling loops, each running one task at a time (with a dispatcher, a small safety net). */
   concurrency: number;
   /** How long a claim holds without renewal; a crashed worker's task is retried after it. */
   leaseMs: number;
   /** How often idle workers look for tasks (other instances' submissions, expired leases). */
   pollMs: number;
-  onError: (err: unknown, taskId?: string) => void;
+  /** `what` says what failed when it is more than "a task run". */
+  onError: (err: unknown, taskId?: string, what?: string) => void;
   now?: () => number;
 }
 
 const SHUTDOWN = new Error('imagegate is shutting down');
+/** Between tries to end a task while the database refuses: soon at first, then no busier than every 5 s. */
+const END_BACKOFF: Backoff = { baseMs: 200, maxMs: 5_000 };
 
 export class TaskWorker {
   private readonly shutdown = new AbortController();
-  private readonly loops: Promise<void>[] = [];
+  private readonly loops = new Set<Promise<void>>();
+  private loopsWanted: number;
+  private loopsRunning = 0;
   private waiting: (() => void)[] = [];
+  private started = false;
   private stopped = false;
 
-  constructor(private readonly deps: TaskWorkerDeps) {}
+  constructor(private readonly deps: TaskWorkerDeps) {
+    this.loopsWanted = deps.concurrency;
+    // Every running task listens for shutdown: as many listeners as running tasks is no leak.
+    setMaxListeners(0, this.shutdown.signal);
+  }
 
   start(): void {
-    void this.recoverWebhooks();
-    for (let i = 0; i < this.deps.concurrency; i++) this.loops.push(this.loop());
+    this.deps.webhooks.start();
+    this.started = true;
+    this.addLoops();
+  }
+
+  /**
+   * How many polling loops run from now on (a dispatcher raises it while its own queue is away).
+   * A loop over the number stops when its current task ends: none is cut short.
+   */
+  setConcurrency(loops: number): void {
+    this.loopsWanted = loops;
+    if (!this.started || this.stopped) return;
+    this.addLoops();
+    this.wake(); // idle loops over the number stop now
   }
 
   /**
@@ -77,11 +100,21 @@ export class TaskWorker {
     this.stopped = true;
     this.shutdown.abort(SHUTDOWN);
     this.wake();
-    await Promise.all(this.loops);
+    await Promise.all([...this.loops]);
+    await this.deps.webhooks.stop();
+  }
+
+  private addLoops(): void {
+    while (this.loopsRunning < this.loopsWanted) {
+      this.loopsRunning++;
+      const loop = this.loop();
+      this.loops.add(loop);
+      void loop.finally(() => this.loops.delete(loop));
+    }
   }
 
   private async loop(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopped && this.loopsRunning <= this.loopsWanted) {
       let task: TaskRow | null = null;
       try {
         task = await this.deps.store.claim(this.deps.leaseMs);
@@ -91,6 +124,7 @@ export class TaskWorker {
       }
       if (!task && !this.stopped) await this.idle();
     }
+    this.loopsRunning--;
   }
 
   private idle(): Promise<void> {
@@ -118,23 +152,24 @@ export class TaskWorker {
     renew.unref();
     try {
       const result = await this.deps.pipeline.run(job, {
+        mode: { kind: 'task', deadlineAt: task.deadline_at },
         key: null, // the key's model list was checked when the task was accepted
         keyId: task.key_id,
         signal,
         reservation: await credits.reservationOf(task.id),
-        keepReservationOn: SHUTDOWN,
+        retriedAfter: (err) => this.shutdown.signal.aborted || isDatabaseUnavailable(err),
         ...(task.upstream_task_id && task.upstream_channel_id ? { resume: { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id } } : {}),
-        onSubmitted: (channelId, upstreamTaskId) => store.saveUpstream(task.id, channelId, upstreamTaskId),
+        onSubmitted: (channelId, upstreamTaskId) => this.saveUpstream(task.id, channelId, upstreamTaskId),
       });
       const images = result.data.flatMap((image) => (image.name ? [{ name: image.name, ...(image.revised_prompt ? { revisedPrompt: image.revised_prompt } : {}) }] : []));
-      if (await store.finish(task.id, { status: 'succeeded', result: { images, ...(result.usage ? { usage: result.usage } : {}) } })) await this.notify(task.id);
+      await this.end(task, { status: 'succeeded', result: { images, ...(result.usage ? { usage: result.usage } : {}) } });
     } catch (err) {
-      if (this.shutdown.signal.aborted) {
-        // Back to the queue at once: the next start (here or on another instance) picks it up.
-        await store.renewLease(task.id, 0);
-        return;
-      }
-      if (deadline.aborted) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
+      if (this.shutdown.signal.aborted) return this.handBack(task);
+      // The database went away mid-run: the task is not at fault. It keeps its reservation and
+      // runs again once the lease lapses (resuming its upstream task when one was submitted).
+      if (isDatabaseUnavailable(err)) return this.deps.onError(err, task.id, 'the database went away during a task run; it will run again');
+      // By the clock too: the last attempt's own timeout (cut to the deadline) may fire first.
+      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
       const known = err instanceof GatewayError ? err : null;
       await this.fail(task, known?.code ?? 'internal_error', known?.message ?? 'The task failed.', false);
     } finally {
@@ -148,21 +183,46 @@ export class TaskWorker {
       const reservation = await this.deps.credits.reservationOf(task.id);
       if (reservation) await this.deps.credits.refund(reservation, code);
     }
-    if (await this.deps.store.finish(task.id, { status: 'failed', code, reason })) await this.notify(task.id);
+    await this.end(task, { status: 'failed', code, reason });
   }
 
-  private async notify(taskId: string): Promise<void> {
-    const task = await this.deps.store.get(taskId);
-    if (!task?.callback_url) return;
-    await this.deps.outbox.enqueue(task.id, task.key_id, task.callback_url, webhookPayload(task, this.deps.sign, this.deps.now?.() ?? Date.now()));
+  /**
+   * Ends the task and writes its webhook in one transaction. While that fails (the database
+   * refusing a write) the task stays running under its lease, and this tries again with backoff:
+   * an ended task always has its delivery. At shutdown the task goes back to the queue instead,
+   * and whichever run takes it next ends it.
+   */
+  private async end(task: TaskRow, outcome: TaskOutcome): Promise<void> {
+    const { store, webhooks } = this.deps;
+    for (let failures = 1; ; failures++) {
+      try {
+        webhooks.committed(await store.finish(task.id, outcome, (trx, ended) => webhooks.write(trx, ended)));
+        return;
+      } catch (err) {
+        this.deps.onError(err, task.id, 'ending a task with its webhook failed; trying again');
+      }
+      try {
+        await sleepUnlessAborted(jitteredBackoff(END_BACKOFF, failures, Math.random), this.shutdown.signal);
+      } catch {
+        return this.handBack(task);
+      }
+    }
   }
 
-  /** A crash between ending a task and storing its webhook: store the webhook now. */
-  private async recoverWebhooks(): Promise<void> {
+  /** Back to the queue at once: the next start (here or on another instance) picks it up. */
+  private async handBack(task: TaskRow): Promise<void> {
+    await this.deps.store.renewLease(task.id, 0);
+  }
+
+  /**
+   * Keeps the upstream task's id for a resume after a restart. When the database refuses, the
+   * run polls all the same: a lost resume costs less than abandoning the upstream's work.
+   */
+  private async saveUpstream(taskId: string, channelId: string, upstreamTaskId: string): Promise<void> {
     try {
-      for (const task of await this.deps.store.endedWithoutDelivery()) await this.notify(task.id);
+      await this.deps.store.saveUpstream(taskId, channelId, upstreamTaskId);
     } catch (err) {
-      this.deps.onError(err);
+      this.deps.onError(err, taskId, 'storing the upstream task id failed; polling it all the same');
     }
   }
 }

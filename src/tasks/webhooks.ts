@@ -1,10 +1,11 @@
 /**
  * Task callbacks (seed 002): when a task ends, one delivery row is committed with the JSON body
- * exactly as it will be sent, and an outbox POSTs it until the receiver answers 2xx: quick
- * retries after 1 s, 2 s and 4 s, then with backoff until 30 minutes after the first attempt,
- * 10 s per attempt. Rows are the queue, so deliveries survive restarts, and several instances can
- * share them: an attempt is claimed with a lease (a conditional UPDATE), so only one instance
- * sends it.
+ * exactly as it will be sent (in the transaction that ends the task, see ending-webhooks.ts; its
+ * id comes from the task's, so a task never gets two), and an outbox POSTs it until the receiver
+ * answers 2xx: quick retries after 1 s, 2 s and 4 s, then with backoff until 30 minutes after the
+ * first attempt, 10 s per attempt. Rows are the queue, so deliveries survive restarts, and several
+ * instances can share them: an attempt is claimed with a lease (a conditional UPDATE), so only one
+ * instance sends it.
  *
  * Every request carries `content-type: application/json`, `webhook-id` (the delivery id, the same
  * on every retry, for the receiver to drop duplicates), `webhook-timestamp`, and a Standard
@@ -15,7 +16,7 @@
  * URLs go through the SSRF guard (SafeFetcher): a refused scheme or address fails the delivery at
  * once, without a request, and says why in `last_error`.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
@@ -43,6 +44,14 @@ export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = {
   delaysMs: [1_000, 2_000, 4_000, 30_000, 60_000, 120_000, 300_000, 600_000],
   windowMs: 30 * 60_000,
 };
+
+/**
+ * The id of a task's delivery (`msg_` and 32 hex digits): derived from the task id, so whoever
+ * writes it (the ending, a repair sweep, another instance) writes the same row once.
+ */
+export function deliveryIdFor(taskId: string): string {
+  return `msg_${createHash('sha256').update(taskId).digest('hex').slice(0, 32)}`;
+}
 
 /** The wait after the `attempt`-th failed attempt (1-based). */
 export function retryDelay(schedule: RetrySchedule, attempt: number): number {
@@ -117,21 +126,30 @@ export class WebhookOutbox {
   }
 
   /**
-   * Stores a pending delivery of `payload` (serialized once with JSON.stringify; that text is
-   * what is signed and sent every time), due now. `keyId` is the task's key: its secret is made
-   * now when it has none.
-   * The delivery id (`msg_...`, see `deliveries`) is the `webhook-id` of every attempt.
+   * Stores a pending delivery of `payload` and delivers it soon. `keyId` is the task's key: its
+   * secret is made now when it has none. See `add`.
    */
   async enqueue(taskId: string, keyId: string | null, url: string, payload: unknown): Promise<void> {
+    await this.secrets.secretFor(keyId);
+    await this.add(this.db, taskId, url, payload);
+    this.announce();
+  }
+
+  /**
+   * Writes the task's pending delivery of `payload` (serialized once with JSON.stringify; that text
+   * is what is signed and sent every time), due now, through `db`: the caller's transaction, so it
+   * commits with whatever else that writes. Call `announce` after the commit. The delivery id
+   * (`deliveryIdFor`) is the `webhook-id` of every attempt; a task that has one already keeps
+   * it (false).
+   */
+  async add(db: Db, taskId: string, url: string, payload: unknown): Promise<boolean> {
     const body = JSON.stringify(payload);
     if (body === undefined) throw new TypeError('a webhook payload must be JSON');
-    await this.secrets.secretFor(keyId);
     const now = this.now();
-    const id = `msg_${randomUUID().replace(/-/g, '')}`;
-    await this.db
+    const inserted = await db
       .insertInto('webhook_deliveries')
       .values({
-        id,
+        id: deliveryIdFor(taskId),
         task_id: taskId,
         url,
         payload: body,
@@ -145,9 +163,15 @@ export class WebhookOutbox {
         created_at: now,
         delivered_at: null,
       })
-      .execute();
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** New deliveries were committed: deliver them soon (here, or on whichever instance BullMQ wakes). */
+  announce(): void {
     this.wake();
-    this.onDue(now);
+    this.onDue(this.now());
   }
 
   /** Claims the due attempts (up to a batch), sends them, records each outcome; returns how many it tried. */

@@ -12,13 +12,20 @@ export interface ChildGateway {
   stop(): Promise<void>;
 }
 
-/** Starts it on a port of its own choosing; the environment is this process's minus upstream keys, plus `extra`. */
-export async function spawnGateway(extra: Record<string, string>): Promise<ChildGateway> {
+/**
+ * Starts it on a port of its own choosing; the environment is this process's minus upstream keys,
+ * plus `extra`. `onOutput` sees what it prints from the first byte, before it listens.
+ */
+export async function spawnGateway(extra: Record<string, string>, onOutput?: (chunk: string) => void): Promise<ChildGateway> {
   const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
   const child = spawn(process.execPath, CLI, { env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const take = (c: Buffer) => {
+    out += c.toString();
+    onOutput?.(c.toString());
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
   const started = Date.now();
   while (!/listening on (http:\/\/[\d.:]+)/.test(out)) {
     if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`gateway did not start:\n${out}`);

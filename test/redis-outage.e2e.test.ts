@@ -1,0 +1,194 @@
+/**
+ * Redis loss, end to end, on a Redis of the test's own. An instance (SQLite, REDIS_URL set, 4 task
+ * workers, the demo channel taking 1 s per image) keeps its whole task capacity from the database
+ * while Redis is down; keys with rate limits are served (open policy) or refused with 503 and
+ * Retry-After (closed policy), never 500; the outage is logged once; and once Redis is back the
+ * instance dispatches through BullMQ again. The measurements are printed (docs/deploy.md quotes them).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { createApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { closeAfterEach, later } from './helpers/cleanup.js';
+import { postJson, type TestGateway } from './helpers/gateway.js';
+import { redisServerAvailable, startRedisServer } from './helpers/redis-server.js';
+
+closeAfterEach();
+const runRedis = redisServerAvailable();
+const ASYNC = { 'x-new-api-async-task': 'true' };
+const IMAGE = { model: 'dall-e-2', size: '256x256' };
+
+interface LogLine {
+  level: number;
+  msg: string;
+  time: number;
+}
+
+interface Instance {
+  app: App;
+  origin: string;
+  logs: LogLine[];
+  close(): Promise<void>;
+}
+
+/** A gateway in this process whose log lines the test reads. */
+async function instance(env: Record<string, string>): Promise<Instance> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-test-'));
+  const logs: LogLine[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+  const app = await createApp(loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, ...env }), { logger });
+  const origin = await app.listen();
+  return later({
+    app,
+    origin,
+    logs,
+    async close() {
+      await app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  });
+}
+
+const as = (gw: Instance, key: string) => ({ origin: gw.origin, apiKey: key }) as TestGateway;
+
+async function readiness(gw: Instance): Promise<{ status: string; checks: Record<string, string> }> {
+  const res = await fetch(`${gw.origin}/readyz`);
+  return (await res.json()) as { status: string; checks: Record<string, string> };
+}
+
+/** Milliseconds until the readiness probe reports Redis as `state`. */
+async function untilRedisIs(gw: Instance, state: 'ok' | 'down', since: number): Promise<number> {
+  await expect.poll(async () => (await readiness(gw)).checks.redis, { timeout: 10_000, interval: 20 }).toBe(state);
+  return Date.now() - since;
+}
+
+/** Submits `n` tasks at once; their ids. */
+async function submitTasks(gw: Instance, key: string, n: number): Promise<string[]> {
+  const submitted = await Promise.all(Array.from({ length: n }, (_, i) => postJson(as(gw, key), '/v1/images/generations', { ...IMAGE, prompt: `task ${i}` }, ASYNC)));
+  expect(submitted.map((s) => s.status)).toEqual(submitted.map(() => 200));
+  return submitted.map((s) => String((s.json?.data as { task_id: string }).task_id));
+}
+
+/** Waits until every task has succeeded: how long since `since`, and how many ran at once at most. */
+async function tasksDone(gw: Instance, key: string, ids: string[], since: number): Promise<{ elapsedMs: number; peakRunning: number }> {
+  let peakRunning = 0;
+  for (;;) {
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const res = await fetch(`${gw.origin}/v1/images/tasks/${id}`, { headers: { authorization: `Bearer ${key}` } });
+        return ((await res.json()) as { data: { status: string } }).data.status;
+      }),
+    );
+    peakRunning = Math.max(peakRunning, states.filter((s) => s === 'in_progress').length);
+    expect(states.filter((s) => !['queued', 'in_progress', 'succeeded'].includes(s))).toEqual([]);
+    if (states.every((s) => s === 'succeeded')) return { elapsedMs: Date.now() - since, peakRunning };
+    if (Date.now() - since > 30_000) throw new Error(`tasks still not done: ${states.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function runTasks(gw: Instance, key: string, n: number): Promise<{ elapsedMs: number; peakRunning: number }> {
+  const started = Date.now();
+  return tasksDone(gw, key, await submitTasks(gw, key, n), started);
+}
+
+describe.skipIf(!runRedis)('Redis loss', () => {
+  it('tasks keep full capacity, rate-limited keys get 200 (open) or 503 (closed), never 500; Redis back: BullMQ at once', async () => {
+    const redisServer = later(await startRedisServer());
+    const prefix = `outage-${randomBytes(4).toString('hex')}`;
+    const env = { REDIS_URL: redisServer.url, IMAGEGATE_REDIS_PREFIX: prefix, IMAGEGATE_TASK_WORKERS: '4' };
+    const gw = await instance({ ...env, IMAGEGATE_DEMO_DELAY: '1s' });
+    const limited = await gw.app.keys.create({ name: 'limited', rpm: 600, maxConcurrent: 50 });
+    const inspect = new Redis(redisServer.url, { maxRetriesPerRequest: 0, retryStrategy: () => 100 });
+    inspect.on('error', () => undefined); // it loses its server on purpose
+    later({ close: async () => inspect.disconnect() });
+    /** Whether a request of a fresh key with 1 RPM (whose state then lives a minute) is counted in Redis. */
+    const countedInRedis = async () => {
+      const probe = await gw.app.keys.create({ name: 'probe', rpm: 1 });
+      expect((await postJson(as(gw, probe.key), '/v1/images/generations', { ...IMAGE, prompt: 'probe' })).status).toBe(200);
+      return (await inspect.exists(`${prefix}:rl:{${probe.id}}:rpm`)) === 1;
+    };
+
+    // Redis up: the limits are kept in Redis.
+    expect(await readiness(gw)).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' } });
+    expect(await countedInRedis()).toBe(true);
+
+    // Redis down.
+    const downAt = Date.now();
+    await redisServer.stop();
+    const noticedDownMs = await untilRedisIs(gw, 'down', downAt);
+    expect(await readiness(gw)).toEqual({ status: 'degraded', checks: { database: 'ok', redis: 'down' } });
+
+    // 8 one-second tasks on 4 workers: about 2 s from the database loops (one loop alone: 8 s).
+    const syncStarted = Date.now();
+    let syncMs = 0;
+    const [outage, sync] = await Promise.all([
+      runTasks(gw, limited.key, 8),
+      Promise.all(Array.from({ length: 4 }, (_, i) => postJson(as(gw, limited.key), '/v1/images/generations', { ...IMAGE, prompt: `sync ${i}` }))).finally(() => {
+        syncMs = Date.now() - syncStarted;
+      }),
+    ]);
+    expect(sync.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(sync[0]?.headers.get('x-ratelimit-limit-requests')).toBe('600'); // limited per instance meanwhile
+    expect(outage.peakRunning).toBeGreaterThanOrEqual(3);
+    expect(outage.elapsedMs).toBeLessThan(6_000);
+
+    // The closed policy, on an instance that starts while Redis is down: 503 + Retry-After, at once.
+    const closed = await instance({ ...env, IMAGEGATE_DEMO_DELAY: '0', IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'closed' });
+    const closedLimited = await closed.app.keys.create({ name: 'limited', rpm: 600 });
+    const closedFree = await closed.app.keys.create('unlimited');
+    const refusedAt = Date.now();
+    const refused = await postJson(as(closed, closedLimited.key), '/v1/images/generations', { ...IMAGE, prompt: 'refused' });
+    const refusedMs = Date.now() - refusedAt;
+    expect(refused.status).toBe(503);
+    expect(refused.json?.error).toMatchObject({ type: 'server_error', code: 'service_unavailable' });
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refusedMs).toBeLessThan(1_000);
+    expect((await postJson(as(closed, closedFree.key), '/v1/images/generations', { ...IMAGE, prompt: 'free' })).status).toBe(200);
+    const closingAt = Date.now();
+    await closed.close(); // shutting down while Redis is away must not hang
+    const closeMs = Date.now() - closingAt;
+
+    // Redis back after 12 s away (long enough for a growing reconnection backoff to show: BullMQ's
+    // default reaches 8 s, then 20 s, between attempts). The link notices within a second, and
+    // BullMQ dispatches again: the database loop is back to one, so 8 tasks in about 2 s need
+    // BullMQ's 4 workers.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, downAt + 12_000 - Date.now())));
+    // 12 tasks accepted just before: 4 start from the database, 8 still wait when Redis is back
+    // and get BullMQ jobs then (the one database loop left would take 8 s over them).
+    const backlogAt = Date.now();
+    const backlog = await submitTasks(gw, limited.key, 12);
+    const upAt = Date.now();
+    await redisServer.start();
+    const noticedUpMs = await untilRedisIs(gw, 'ok', upAt);
+    const drained = await tasksDone(gw, limited.key, backlog, backlogAt);
+    expect(noticedUpMs).toBeLessThan(3_000);
+    expect(drained.elapsedMs).toBeLessThan(6_500);
+    const recovered = await runTasks(gw, limited.key, 8);
+    expect(recovered.elapsedMs).toBeLessThan(5_500);
+    expect(await countedInRedis()).toBe(true); // shared again
+
+    // One line per change, and nothing else at error level.
+    const said = (pattern: RegExp) => gw.logs.filter((l) => pattern.test(l.msg)).length;
+    expect(said(/Redis is unreachable/)).toBe(1);
+    expect(said(/Redis is reachable again/)).toBe(1);
+    expect(gw.logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    expect(closed.logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+
+    console.log(
+      [
+        '[redis outage] measured:',
+        `  Redis stopped -> readiness reports it down: ${noticedDownMs} ms`,
+        `  during the outage: 8 one-second tasks on 4 workers done in ${outage.elapsedMs} ms (at most ${outage.peakRunning} running at once); 4 rate-limited sync requests all 200 in ${syncMs} ms`,
+        `  closed policy: 503 + Retry-After in ${refusedMs} ms; shutdown during the outage took ${closeMs} ms`,
+        `  Redis restarted after ${upAt - downAt} ms away -> readiness reports it up: ${noticedUpMs} ms`,
+        `  12 tasks accepted just before the restart done in ${drained.elapsedMs} ms (at most ${drained.peakRunning} at once); 8 tasks submitted after it done in ${recovered.elapsedMs} ms (at most ${recovered.peakRunning} at once)`,
+      ].join('\n'),
+    );
+  }, 60_000);
+});
