@@ -20,6 +20,7 @@ import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 closeAfterEach();
 
@@ -206,22 +207,11 @@ describe('async upstream tasks longer than the channel timeout', () => {
   }, 60_000);
 });
 
-/** mulberry32: the same fault script on every run. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 describe('retries that fit the deadline', () => {
   it('one channel failing 30% with 500, the other answering 429 + Retry-After: 80 tasks, none failed; sync requests keep 3 attempts', async () => {
     const flaky = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
     const limited = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
-    const random = seeded(42);
+    const random = seededRandom(42).next;
     // `delay 0` is an ordinary answer: the script is 30% 500s among them.
     flaky.sim.enqueueFault(...Array.from({ length: 2_000 }, (): SimFault => (random() < 0.3 ? { kind: 'status', status: 500 } : { kind: 'delay', ms: 0 })));
     limited.sim.enqueueFault(...Array.from({ length: 2_000 }, (): SimFault => ({ kind: 'status', status: 429, retryAfterSeconds: 3 })));

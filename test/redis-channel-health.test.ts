@@ -13,6 +13,7 @@ import { RedisChannelSlots } from '../src/routing/redis-concurrency.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { clock } from './helpers/rate-limit-kit.js';
 import { createTestRedis, deleteKeys, REDIS_URL, redisAvailable, testKeyPrefix } from './helpers/redis.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const runRedis = await redisAvailable();
 const PREFIX = testKeyPrefix('channel-health');
@@ -40,13 +41,7 @@ describe.skipIf(!runRedis)('channel health in Redis', () => {
   });
 
   it('the breaker answers exactly as the in-memory one over a random run of events and time', async () => {
-    let seed = 0x1f2e3d4c;
-    const random = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const random = seededRandom(0x1f2e3d4c).int;
     const c = clock();
     const settings: BreakerSettings = { failureThreshold: 3, cooldownMs: 5_000 };
     const memory = new CircuitBreakers(settings, c.now);

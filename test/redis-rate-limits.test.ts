@@ -6,6 +6,7 @@ import { GatewayError } from '../src/core/errors.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { createTestRedis, deleteKeys, keysUnder, REDIS_URL, redisAvailable, testKeyPrefix } from './helpers/redis.js';
 import { clock, concurrent, expectConcurrencyRefusalsKeepRpm, expectRpm5Refusal, refusal, rpm } from './helpers/rate-limit-kit.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const runRedis = await redisAvailable();
 const PREFIX = testKeyPrefix('rate-limits');
@@ -224,13 +225,7 @@ describe.skipIf(!runRedis)('RedisRateLimiter', () => {
 
   it('answers exactly as the in-memory limiter over a random run of admissions, releases and time', async () => {
     // A seeded run: same clock, same calls, the same headers and refusals from both.
-    let seed = 0x2545f491;
-    const random = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const random = seededRandom(0x2545f491).int;
     const c = clock();
     const memory = new InMemoryRateLimiter(c.now);
     const shared = limiter({ now: c.now });

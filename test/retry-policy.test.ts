@@ -1,6 +1,7 @@
 /** The retry policy, as numbers: budgets by run mode, jittered exponential waits, waits that fit the deadline. */
 import { describe, expect, it } from 'vitest';
 import { jitteredBackoff, retryBudget, SYNC_BACKOFF, TASK_BACKOFF, waitBeforeRetry, waitForChannel, type RetrySettings } from '../src/routing/retry-policy.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const SETTINGS: RetrySettings = { maxAttempts: 3, deadlineMs: 600_000, maxRetryWaitMs: 10_000, taskMaxAttempts: 10 };
 const NOW = 1_000_000;
@@ -38,8 +39,7 @@ describe('jittered exponential backoff', () => {
   });
 
   it('spreads runs that failed together', () => {
-    let seed = 7;
-    const random = () => ((seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647);
+    const random = seededRandom(7).next;
     const waits = new Set(Array.from({ length: 50 }, () => jitteredBackoff(TASK_BACKOFF, 3, random)));
     expect(waits.size).toBeGreaterThan(40);
     for (const wait of waits) expect(wait).toBeGreaterThanOrEqual(1_000);

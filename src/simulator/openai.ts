@@ -128,7 +128,12 @@ const OUTPUT_TOKENS_1024: Record<string, number> = { low: 272, medium: 1056, hig
 const MIME: Record<ImageFormat, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 const EXT: Record<ImageFormat, string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
 
-const MAX_HOSTED_FILES = 200;
+/**
+ * Hosted images are kept while they fit these bounds, newest first, as an upstream keeps its
+ * result URLs valid for a while: a task resumed after a crash still finds its images.
+ */
+const MAX_HOSTED_FILES = 10_000;
+const MAX_HOSTED_BYTES = 256 * 1024 * 1024;
 const MAX_RECORDED_REQUESTS = 10_000;
 const FIXED_CACHE_MAX_BYTES = 256 * 1024 * 1024;
 /** Cached fixed-image bodies embed `created`; rebuild them once it is this stale. */
@@ -407,6 +412,7 @@ export class OpenAIImagesSimulator {
   private readonly opts: OpenAISimulatorOptions;
   private readonly faults: SimFault[] = [];
   private readonly files = new Map<string, { bytes: Buffer; contentType: string }>();
+  private hostedBytes = 0;
   private readonly fixedCache = new Map<string, FixedCacheEntry>();
   private fixedCacheBytes = 0;
   private fixed: Promise<OutImage> | undefined;
@@ -645,10 +651,12 @@ export class OpenAIImagesSimulator {
   private host(image: OutImage): string {
     const name = `img-${randomBytes(12).toString('hex')}.${EXT[image.format]}`;
     this.files.set(name, { bytes: image.bytes, contentType: MIME[image.format] });
-    while (this.files.size > MAX_HOSTED_FILES) {
-      const oldest = this.files.keys().next();
+    this.hostedBytes += image.bytes.length;
+    while (this.files.size > MAX_HOSTED_FILES || this.hostedBytes > MAX_HOSTED_BYTES) {
+      const oldest = this.files.entries().next();
       if (oldest.done === true) break;
-      this.files.delete(oldest.value);
+      this.files.delete(oldest.value[0]);
+      this.hostedBytes -= oldest.value[1].bytes.length;
     }
     const base = (this.opts.publicBaseUrl ?? DEFAULT_PUBLIC_BASE).replace(/\/+$/, '');
     return `${base}/files/${name}`;

@@ -216,13 +216,30 @@ export class TaskWorker {
 
   /**
    * Keeps the upstream task's id for a resume after a restart. When the database refuses, the
-   * run polls all the same: a lost resume costs less than abandoning the upstream's work.
+   * run polls all the same (a lost resume costs less than abandoning the upstream's work) while
+   * the write is tried again in the background until it lands: a task whose id is stored is never
+   * submitted twice, whoever runs it next.
    */
   private async saveUpstream(taskId: string, channelId: string, upstreamTaskId: string): Promise<void> {
+    const save = () => this.deps.store.saveUpstream(taskId, channelId, upstreamTaskId);
     try {
-      await this.deps.store.saveUpstream(taskId, channelId, upstreamTaskId);
+      await save();
     } catch (err) {
-      this.deps.onError(err, taskId, 'storing the upstream task id failed; polling it all the same');
+      this.deps.onError(err, taskId, 'storing the upstream task id failed; polling it all the same, and storing it again');
+      void this.saveUntilStored(taskId, save);
+    }
+  }
+
+  private async saveUntilStored(taskId: string, save: () => Promise<void>): Promise<void> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await sleepUnlessAborted(jitteredBackoff(END_BACKOFF, failures, Math.random), this.shutdown.signal);
+        await save();
+        return;
+      } catch (err) {
+        if (this.shutdown.signal.aborted) return;
+        if (failures % 10 === 0) this.deps.onError(err, taskId, 'storing the upstream task id still fails');
+      }
     }
   }
 }
