@@ -10,7 +10,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import pg from 'pg';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
@@ -18,7 +17,7 @@ import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { spawnGateway, type ChildGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
-import { createPgCluster, pgClusterAvailable, type PgCluster } from './helpers/pg-cluster.js';
+import { createPgCluster, pgClusterAvailable, withPgClient, type PgCluster } from './helpers/pg-cluster.js';
 
 closeAfterEach();
 const runCluster = await pgClusterAvailable();
@@ -287,21 +286,11 @@ async function firstSuccessAfter(client: OpenAI, timeoutMs: number): Promise<num
   throw new Error(`no generation succeeded within ${timeoutMs} ms of the database starting`);
 }
 
-async function withPg<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 /** Waits until every task of the key (including any whose acceptance the client never heard) is final. */
 async function tasksFinished(url: string, keyId: string, timeoutMs: number): Promise<{ tasksStored: number; tasksSucceeded: number; tasksFailed: number }> {
   const count = () =>
-    withPg(url, async (c) => {
+    withPgClient(url, async (c) => {
       const rows = (await c.query<{ status: string; n: string }>('select status, count(*) as n from tasks where key_id = $1 group by status', [keyId])).rows;
       return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
     });
@@ -319,7 +308,7 @@ async function tasksFinished(url: string, keyId: string, timeoutMs: number): Pro
  */
 async function exactLedger(url: string, keyId: string, delivered: number): Promise<{ spent: number }> {
   const read = () =>
-    withPg(url, async (c) => {
+    withPgClient(url, async (c) => {
       const balance = Number((await c.query<{ b: string }>('select balance_micros as b from api_keys where id = $1', [keyId])).rows[0]?.b);
       const sum = Number((await c.query<{ s: string }>('select coalesce(sum(amount_micros), 0) as s from credit_ledger where key_id = $1', [keyId])).rows[0]?.s);
       const open = (

@@ -21,6 +21,7 @@ import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { seededRandom } from './helpers/seeded-random.js';
+import { insertEndedTask } from './helpers/task-rows.js';
 
 closeAfterEach();
 
@@ -138,34 +139,16 @@ describe('the webhook outbox refusing inserts', () => {
     const gw = await gatewayWith([], { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', IMAGEGATE_TASK_LEASE: '1s' }, logs);
     const { db } = gw.app.database;
     // A task ended without its row, after the gateway started (as a version that wrote the two apart left it).
-    const now = Date.now();
     const taskId = 'task_ended_without_delivery';
-    await db
-      .insertInto('tasks')
-      .values({
-        id: taskId,
-        key_id: null,
-        dialect: 'newapi',
-        action: 'generations',
-        model: 'gpt-image-1',
-        request: JSON.stringify({ prompt: 'p' }),
-        status: 'failed',
-        attempts: 1,
-        upstream_task_id: null,
-        upstream_channel_id: null,
-        result: null,
-        fail_code: 'upstream_error',
-        fail_reason: 'the upstream failed',
-        callback_url: receiver.url,
-        idempotency_key: null,
-        request_hash: null,
-        created_at: now,
-        started_at: now,
-        finished_at: now,
-        deadline_at: now + 60_000,
-        lease_until: null,
-      })
-      .execute();
+    await insertEndedTask(db, {
+      id: taskId,
+      dialect: 'newapi',
+      request: JSON.stringify({ prompt: 'p' }),
+      status: 'failed',
+      fail_code: 'upstream_error',
+      fail_reason: 'the upstream failed',
+      callback_url: receiver.url,
+    });
     await expect.poll(() => receiver.received.length, { timeout: 10_000 }).toBe(1);
     expect(receiver.received[0]).toEqual({ taskId, webhookId: deliveryIdFor(taskId) });
     expect(logs.some((line) => line.includes('an ended task had no webhook delivery') && line.includes(taskId))).toBe(true);

@@ -20,6 +20,7 @@ import { EndingWebhooks } from '../src/tasks/ending-webhooks.js';
 import { TaskStore } from '../src/tasks/task-store.js';
 import { DEFAULT_RETRY_SCHEDULE, deliveryIdFor, retryDelay, WebhookOutbox, type RetrySchedule } from '../src/tasks/webhooks.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { insertEndedTask } from './helpers/task-rows.js';
 
 const runPostgres = await postgresAvailable();
 
@@ -105,33 +106,7 @@ async function sqlite(): Promise<Db> {
 async function task(db: Db, keyId?: string | null): Promise<{ taskId: string; keyId: string | null }> {
   const key = keyId === undefined ? (await new ApiKeyService(db, []).create('hooks')).id : keyId;
   const taskId = `task_${randomUUID()}`;
-  const now = Date.now();
-  await db
-    .insertInto('tasks')
-    .values({
-      id: taskId,
-      key_id: key,
-      dialect: 'task_api',
-      action: 'generations',
-      model: 'gpt-image-1',
-      request: '{}',
-      status: 'succeeded',
-      attempts: 1,
-      upstream_task_id: null,
-      upstream_channel_id: null,
-      result: null,
-      fail_code: null,
-      fail_reason: null,
-      callback_url: null,
-      idempotency_key: null,
-      request_hash: null,
-      created_at: now,
-      started_at: now,
-      finished_at: now,
-      deadline_at: now + 60_000,
-      lease_until: null,
-    })
-    .execute();
+  await insertEndedTask(db, { id: taskId, key_id: key });
   return { taskId, keyId: key };
 }
 

@@ -7,10 +7,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
 const BINARY = process.env.TEST_REDIS_SERVER ?? 'redis-server';
 
@@ -60,17 +60,6 @@ export async function startRedisServer(): Promise<TestRedisServer> {
   };
 }
 
-/** A port nobody listens on right now (the kernel's choice). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (typeof address !== 'object' || !address) throw new Error('no port');
-  return address.port;
-}
 
 async function untilAnswers(port: number, child: ChildProcess): Promise<void> {
   const started = Date.now();
