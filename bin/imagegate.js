@@ -1,6 +1,13 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx: no build step, nothing stale.
-import { register } from 'tsx/esm/api';
+// Runs the compiled build (dist/, what `npm start` runs) when it is current. From a checkout
+// whose sources changed since the last build, or that was never built, it runs the TypeScript
+// sources through tsx instead: nothing stale, and no build step needed first.
+import { buildIsCurrent } from '../scripts/ensure-build.js';
 
-register();
-await import('../src/cli.ts');
+if (buildIsCurrent()) {
+  await import('../dist/cli.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli.ts');
+}

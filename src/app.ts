@@ -8,11 +8,11 @@ import { Credits } from './billing/credits.js';
 import { SettlementRetry } from './billing/settlement-retry.js';
 import { InMemoryRateLimiter, type RateLimiter } from './billing/rate-limits.js';
 import { RedisOutageRateLimiter } from './billing/redis-outage-limits.js';
-import { RedisRateLimiter } from './billing/redis-rate-limits.js';
 import { RequestLog } from './billing/request-log.js';
 import { UsageReport } from './billing/usage-report.js';
 import type { Config } from './config.js';
 import { BackgroundWork } from './core/background-work.js';
+import { MemoryBudget } from './core/memory-budget.js';
 import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
 import { ModelCatalogue } from './core/models.js';
 import { Pricing } from './core/pricing.js';
@@ -26,8 +26,6 @@ import { registerAdminUsageRoutes, registerClientUsageRoutes } from './http/usag
 import { registerAdminTaskRoutes } from './http/admin-tasks.js';
 import { registerNewApiTaskRoutes } from './http/newapi-tasks.js';
 import { registerTaskApiQueryRoute, registerTaskApiSubmitRoute } from './http/task-api.js';
-import { BullmqTaskDispatch } from './tasks/bullmq-dispatch.js';
-import { BullmqWebhookTimer } from './tasks/bullmq-webhooks.js';
 import { createCallbackUrlCheck } from './tasks/callback-url.js';
 import { EndingWebhooks } from './tasks/ending-webhooks.js';
 import { TaskService } from './tasks/task-service.js';
@@ -58,12 +56,11 @@ import { CircuitBreakers } from './routing/circuit-breaker.js';
 import { ConcurrencyLimiter } from './routing/concurrency.js';
 import { RedisCircuitBreakers } from './routing/redis-channel-health.js';
 import { RedisChannelSlots } from './routing/redis-concurrency.js';
-import { RedisLink } from './redis/redis-link.js';
 import { demoChannel } from './routing/demo-channel.js';
 import { ChannelRouter } from './routing/router.js';
 import { OpenAIImagesSimulator } from './simulator/openai.js';
 import { FsImageStore } from './storage/fs-store.js';
-import { S3ImageStore } from './storage/s3-store.js';
+import type { ImageStore } from './storage/image-store.js';
 import { ImageRecords } from './storage/image-records.js';
 import { RetentionSweeper } from './storage/retention-sweeper.js';
 import { UrlSigner } from './storage/url-signer.js';
@@ -75,6 +72,8 @@ export interface App {
   keys: ApiKeyService;
   logger: Logger;
   sweeper: RetentionSweeper;
+  /** Bytes held in flight now (inUse) and the most allowed (limit): IMAGEGATE_MEMORY_BUDGET. */
+  memory: Pick<MemoryBudget, 'inUse' | 'limit'>;
   /** Every HTTP route with its access class and dialect. */
   routes(): readonly RouteEntry[];
   /** Where the server listens, once it does: http://host:port. */
@@ -86,17 +85,22 @@ export interface App {
 
 export interface AppOptions {
   logger?: Logger;
+  /** Sees the SQL of every statement run (tests count them). */
+  onQuery?: (sql: string) => void;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const database = await openDatabase(config.database, { timeouts: config.databaseTimeouts, log: logger });
+  const database = await openDatabase(config.database, { timeouts: config.databaseTimeouts, log: logger, ...(options.onQuery ? { onQuery: options.onQuery } : {}) });
   const { db } = database;
   // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
   const quietDb = database.quietDuringOutage.bind(database);
   const background = new BackgroundWork(quietDb((err, what: string) => logger.error({ err }, `background work failed: ${what}`)));
 
-  const store = config.s3 ? new S3ImageStore(config.s3) : new FsImageStore(join(config.dataDir, 'images'));
+  // The AWS SDK, ioredis and BullMQ (and pg, in db/) are loaded only when the configuration uses
+  // them: loaded always, they were half the CPU of an embedded start and ~30 MB of its memory.
+  const s3 = config.s3 ? new (await import('./storage/s3-store.js')).S3ImageStore(config.s3) : undefined;
+  const store: ImageStore = s3 ?? new FsImageStore(join(config.dataDir, 'images'));
   const records = new ImageRecords(db);
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
@@ -114,7 +118,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { routing } = config;
   // With Redis, task dispatch, rate limits and channel health are shared by every instance; the
   // link tells them when Redis is away, and they go on without it meanwhile.
-  const redis = config.redisUrl ? new RedisLink(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger }) : undefined;
+  const scaleOut = config.redisUrl ? await loadRedisModules() : undefined;
+  const redis = config.redisUrl && scaleOut ? new scaleOut.RedisLink(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs, logger }) : undefined;
   const logUnlessOutage = (what: string) => {
     const report = (err: unknown) => logger.error({ err }, what);
     return redis ? redis.quietDuringOutage(report) : report;
@@ -158,7 +163,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), billing);
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
-  const redisLimiter = redis ? new RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;
+  const redisLimiter = redis && scaleOut ? new scaleOut.RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;
   const rateLimiter: RateLimiter =
     redis && redisLimiter ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed')) : new InMemoryRateLimiter();
   const sign = (name: string) => output.signedUrl(name);
@@ -171,7 +176,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const webhookSecrets = new WebhookSecrets(db, secrets);
   const webhookTimer =
-    config.redisUrl && redis ? new BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') }) : undefined;
+    config.redisUrl && redis && scaleOut ? new scaleOut.BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') }) : undefined;
   const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: quietDb((err) => logger.error({ err }, 'webhook outbox failed')) });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
@@ -202,8 +207,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onError: quietDb((err, taskId?: string, what?: string) => logger.error({ err, taskId }, what ?? 'task worker failed')),
   });
   const dispatch =
-    config.redisUrl && redis
-      ? new BullmqTaskDispatch({
+    config.redisUrl && redis && scaleOut
+      ? new scaleOut.BullmqTaskDispatch({
           redisUrl: config.redisUrl,
           prefix: config.redisPrefix,
           tasks: worker,
@@ -223,11 +228,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const inputs = new ImageInputResolver({ fetcher: urlFetcher, maxTotalBytes: inputLimits.uploadLimitBytes });
 
+  const memory = new MemoryBudget(config.memoryBudgetBytes);
   const { app: http, routes } = createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     timeouts: config.http.timeouts,
     trustedProxies: config.http.trustedProxies,
+    memory,
   });
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);
@@ -266,6 +273,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     keys,
     logger,
     sweeper,
+    memory,
     routes,
     get address() {
       return address;
@@ -318,8 +326,24 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await httpTransport.close();
       await urlFetcher.close();
       await webhookFetcher.close();
-      if (store instanceof S3ImageStore) await store.close();
+      await s3?.close();
       await database.close();
     },
+  };
+}
+
+/** What only a Redis deployment needs (ioredis, BullMQ), loaded when REDIS_URL is set. */
+async function loadRedisModules() {
+  const [link, rateLimits, dispatch, webhooks] = await Promise.all([
+    import('./redis/redis-link.js'),
+    import('./billing/redis-rate-limits.js'),
+    import('./tasks/bullmq-dispatch.js'),
+    import('./tasks/bullmq-webhooks.js'),
+  ]);
+  return {
+    RedisLink: link.RedisLink,
+    RedisRateLimiter: rateLimits.RedisRateLimiter,
+    BullmqTaskDispatch: dispatch.BullmqTaskDispatch,
+    BullmqWebhookTimer: webhooks.BullmqWebhookTimer,
   };
 }

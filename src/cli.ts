@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 /** Entry point: `imagegate serve | keys ... | channels ... | webhooks ... | simulate openai ...`. */
-import { createApp } from './app.js';
-import { channelsCommand } from './commands/channels.js';
-import { keysCommand } from './commands/keys.js';
-import { simulateCommand } from './commands/simulate.js';
 import { UsageError } from './commands/usage-error.js';
-import { webhooksCommand } from './commands/webhooks.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
 const USAGE = `imagegate: an OpenAI-compatible gateway for image generation
@@ -35,17 +30,18 @@ Usage:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // Each command loads only its own modules: `serve` starts without the simulators and the CLI's.
   switch (command) {
     case 'serve':
       return serve(loadConfig());
     case 'keys':
-      return keysCommand(loadConfig(), rest);
+      return (await import('./commands/keys.js')).keysCommand(loadConfig(), rest);
     case 'channels':
-      return channelsCommand(loadConfig(), rest);
+      return (await import('./commands/channels.js')).channelsCommand(loadConfig(), rest);
     case 'webhooks':
-      return webhooksCommand(loadConfig(), rest);
+      return (await import('./commands/webhooks.js')).webhooksCommand(loadConfig(), rest);
     case 'simulate':
-      return simulateCommand(rest);
+      return (await import('./commands/simulate.js')).simulateCommand(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -59,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  const { createApp } = await import('./app.js');
   const app = await createApp(config);
   if (!app.keys.hasEnvKeys && (await app.keys.count()) === 0) {
     const created = await app.keys.create('default');

@@ -3,7 +3,9 @@
  * the file. Anything invalid fails at start with one ConfigError line naming the variable.
  */
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_MODELS, ModelCatalogue, type ModelAlias } from './core/models.js';
@@ -50,6 +52,11 @@ export interface Config {
   sweepIntervalSeconds: number;
   upstreamTimeoutSeconds: number;
   bodyLimitBytes: number;
+  /**
+   * Most bytes held in flight at once (request bodies, upstream answers on their way out); past
+   * it new requests get 503 server_busy with Retry-After (IMAGEGATE_MEMORY_BUDGET).
+   */
+  memoryBudgetBytes: number;
   /** How long the demo channel "thinks" before answering. */
   demoDelayMs: number;
   /** Secret for signing image URLs; when unset one is generated once and kept in the database. */
@@ -177,6 +184,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_SWEEP_INTERVAL: 'sweep_interval',
   IMAGEGATE_UPSTREAM_TIMEOUT: 'upstream_timeout',
   IMAGEGATE_BODY_LIMIT: 'body_limit',
+  IMAGEGATE_MEMORY_BUDGET: 'memory_budget',
   IMAGEGATE_DEMO_DELAY: 'demo_delay',
   IMAGEGATE_URL_SECRET: 'url_secret',
   IMAGEGATE_SECRET_KEY: 'secret_key',
@@ -256,6 +264,7 @@ export function loadConfig(env: Env = process.env): Config {
     sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
     upstreamTimeoutSeconds,
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
+    memoryBudgetBytes: parseMemoryBudget(get('IMAGEGATE_MEMORY_BUDGET')),
     demoDelayMs: parseDuration('IMAGEGATE_DEMO_DELAY', get('IMAGEGATE_DEMO_DELAY') ?? '1s', 'ms'),
     urlSecret: get('IMAGEGATE_URL_SECRET'),
     secretKey: parseSecretKey(get('IMAGEGATE_SECRET_KEY')),
@@ -433,6 +442,31 @@ function parseBytes(name: string, value: string): number {
   if (!match) throw new ConfigError(`${name}: '${value}' is not a size (e.g. 512kb, 64mb)`);
   const bytes = Number(match[1]) * (BYTE_UNITS[(match[2] ?? 'b').toLowerCase()] ?? 1);
   if (bytes < 1024) throw new ConfigError(`${name}: '${value}' is too small (at least 1kb)`);
+  return bytes;
+}
+
+/**
+ * The default memory budget: at most 1 GB, an eighth of the memory this process may use, and a
+ * quarter of the JS heap's limit. What is counted is each body and answer once, but a request
+ * holds its bytes two to four times over at its peak (the body as read and as joined, the form
+ * sent upstream, the answer as received and as sent, and buffers freed but not yet collected),
+ * so resident memory can reach about four times the budget above idle. A JSON body lives in the
+ * JS heap twice (its text and the parsed value), and the heap's limit is a hard one.
+ */
+export function defaultMemoryBudget(memoryBytes: number, heapLimitBytes: number): number {
+  return Math.floor(Math.min(1024 ** 3, memoryBytes / 8, heapLimitBytes / 4));
+}
+
+/** The machine's memory, or the container's limit when there is a lower one (cgroups). */
+export function availableMemory(): number {
+  const machine = totalmem();
+  const constrained = process.constrainedMemory();
+  return constrained > 0 && constrained < machine ? constrained : machine;
+}
+
+function parseMemoryBudget(value: string | undefined): number {
+  const bytes = value === undefined ? defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit) : parseBytes('IMAGEGATE_MEMORY_BUDGET', value);
+  if (bytes < 1024 ** 2) throw new ConfigError(`IMAGEGATE_MEMORY_BUDGET: '${value}' is too small (at least 1mb)`);
   return bytes;
 }
 

@@ -3,10 +3,11 @@
  * ConfigError each invalid value fails with (its message starts with the variable's name).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration, redactUrl, type Config } from '../src/config.js';
+import { availableMemory, ConfigError, defaultMemoryBudget, loadConfig, parseDuration, redactUrl, type Config } from '../src/config.js';
 import { ModelCatalogue } from '../src/core/models.js';
 
 type Env = Record<string, string | undefined>;
@@ -40,6 +41,7 @@ describe('loadConfig: defaults', () => {
       sweepIntervalSeconds: 600,
       upstreamTimeoutSeconds: 300,
       bodyLimitBytes: 64 * 1024 * 1024,
+      memoryBudgetBytes: defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit),
       demoDelayMs: 1000,
       urlSecret: undefined,
       secretKey: undefined,
@@ -65,6 +67,15 @@ describe('loadConfig: defaults', () => {
       rateLimitOnRedisDown: 'open',
       http: { timeouts: { headersMs: 30_000, requestMs: 300_000, bodyIdleMs: 30_000 }, trustedProxies: [] },
     } satisfies Config);
+  });
+
+  it('the memory budget defaults to an eighth of the memory and a quarter of the JS heap, at most 1 GB', () => {
+    const GB = 1024 ** 3;
+    expect(defaultMemoryBudget(2 * GB, 4 * GB)).toBe(GB / 4);
+    expect(defaultMemoryBudget(24 * GB, 4 * GB)).toBe(GB);
+    expect(defaultMemoryBudget(24 * GB, 2 * GB)).toBe(GB / 2);
+    expect(availableMemory()).toBeGreaterThan(0);
+    expect(availableMemory()).toBeLessThanOrEqual(totalmem());
   });
 
   it('the data dir is absolute and holds the SQLite file', () => {
@@ -184,6 +195,8 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_BODY_LIMIT', '10MB', 'bodyLimitBytes', 10 * 1024 * 1024],
     ['IMAGEGATE_BODY_LIMIT', '1gb', 'bodyLimitBytes', 1024 ** 3],
     ['IMAGEGATE_BODY_LIMIT', '2048', 'bodyLimitBytes', 2048],
+    ['IMAGEGATE_MEMORY_BUDGET', '256mb', 'memoryBudgetBytes', 256 * 1024 ** 2],
+    ['IMAGEGATE_MEMORY_BUDGET', '2gb', 'memoryBudgetBytes', 2 * 1024 ** 3],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);
   });
@@ -209,6 +222,8 @@ describe('loadConfig: invalid env values', () => {
     ['IMAGEGATE_DEMO_DELAY', 'fast'],
     ['IMAGEGATE_BODY_LIMIT', 'lots'],
     ['IMAGEGATE_BODY_LIMIT', '100'],
+    ['IMAGEGATE_MEMORY_BUDGET', 'half'],
+    ['IMAGEGATE_MEMORY_BUDGET', '512kb'],
     ['IMAGEGATE_PUBLIC_URL', 'ftp://x'],
     ['IMAGEGATE_PUBLIC_URL', 'img.example.com'],
     ['OPENAI_BASE_URL', 'notaurl', { OPENAI_API_KEY: 'sk-up' }],

@@ -5,6 +5,7 @@
 import { pino } from 'pino';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryBudget } from '../src/core/memory-budget.js';
 import { createHttpServer } from '../src/http/server.js';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
@@ -98,6 +99,7 @@ describe('access belongs to the route, not the URL string', () => {
       bodyLimitBytes: 1024,
       timeouts: { headersMs: 30_000, requestMs: 60_000, bodyIdleMs: 30_000 },
       trustedProxies: [],
+      memory: new MemoryBudget(1024 ** 3),
     });
     app.get('/sneaky', async () => ({ ok: true }));
     await expect(app.ready()).rejects.toThrow(/GET \/sneaky has no access class/);

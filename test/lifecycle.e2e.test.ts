@@ -112,6 +112,24 @@ describe('image links and retention', () => {
     expect(await gw.app.database.db.selectFrom('images').select('id').execute()).toHaveLength(0);
   });
 
+  it('concurrent url-mode images share their record inserts; every record and link is there', async () => {
+    const inserts: string[] = [];
+    const gw = await startGateway({}, { onQuery: (statement) => void (/^insert into "images"/.test(statement) && inserts.push(statement)) });
+    cleanup.push(() => gw.close());
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => gw.client.images.generate({ prompt: `batch ${i}`, n: 2, size: '1024x1024' })));
+    const urls = answers.flatMap((res) => res.data!.map((image) => image.url!));
+    expect(urls).toHaveLength(12);
+    const records = await gw.app.database.db.selectFrom('images').select('id').execute();
+    expect(records).toHaveLength(12);
+    for (const url of urls) {
+      const file = await fetch(url);
+      expect(file.status).toBe(200);
+      expect((await describeImage(Buffer.from(await file.arrayBuffer()))).format).toBe('png');
+    }
+    expect(inserts.length).toBeGreaterThan(0);
+    expect(inserts.length).toBeLessThan(12);
+  });
+
   it('a failed image record leaves no stored object behind (url and b64 modes)', async () => {
     const gw = await gateway();
     const { db } = gw.app.database;

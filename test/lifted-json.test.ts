@@ -1,7 +1,7 @@
 /** The hot path's byte handling: lifting base64 out of JSON that arrives in arbitrary chunks. */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { base64FromDataUri, decodeBase64, sniffBase64Image } from '../src/core/image-bytes.js';
+import { base64FromDataUri, dataUriBase64Start, decodeBase64, decodeBase64Text, sniffBase64Image } from '../src/core/image-bytes.js';
 import { ropeIndexOf, ropeLength, ropeSlice } from '../src/core/rope.js';
 import { parseJsonLifting } from '../src/providers/lifted-json.js';
 
@@ -70,6 +70,18 @@ describe('ropes and base64', () => {
     for (const max of [1, 3, 5, 4097]) expect(decodeBase64(chop(Buffer.from(b64), max, max)).equals(image)).toBe(true);
     const mime = b64.replace(/.{76}/g, '$&\n');
     expect(decodeBase64(chop(Buffer.from(mime), 1000, 9)).equals(image)).toBe(true);
+  });
+
+  it('decodes base64 text from an offset, slice by slice or (with line breaks) whole', () => {
+    const big = randomBytes(200_001); // several 64 KiB slices, and padding at the end
+    const text = big.toString('base64');
+    expect(decodeBase64Text(text).equals(big)).toBe(true);
+    const uri = `data:image/png;base64,${text}`;
+    const start = dataUriBase64Start([Buffer.from(uri.slice(0, 300), 'latin1')]);
+    expect(start).toBe(22);
+    expect(decodeBase64Text(uri, start).equals(big)).toBe(true);
+    expect(decodeBase64Text(`x${text.replace(/.{76}/g, '$&\n')}`, 1).equals(big)).toBe(true);
+    expect(dataUriBase64Start([Buffer.from('data:image/png,rawbytes')])).toBe(-1);
   });
 
   it('sniffs the image kind from the first base64 bytes, split or not', () => {

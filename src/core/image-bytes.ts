@@ -66,9 +66,31 @@ function ascii(b: Uint8Array, start: number, end: number): string {
 
 /** `data:image/png;base64,....` -> its base64 part, or null when it is not a base64 data URI. */
 export function base64FromDataUri(uri: Rope): Rope | null {
-  if (ropeSlice(uri, 0, 5).toString('latin1') !== 'data:') return null;
+  const start = dataUriBase64Start(uri);
+  return start < 0 ? null : ropeFrom(uri, start);
+}
+
+/** The longest `data:...;base64,` prefix taken: the comma is at most this far in. */
+export const DATA_URI_COMMA_MAX = 256;
+
+/** Where the base64 of a base64 data URI starts, or -1 when `uri` is not one. */
+export function dataUriBase64Start(uri: Rope): number {
+  if (ropeSlice(uri, 0, 5).toString('latin1') !== 'data:') return -1;
   const comma = ropeIndexOf(uri, 0x2c);
-  if (comma < 0 || comma > 256) return null;
-  if (!ropeSlice(uri, 5, comma).toString('latin1').split(';').includes('base64')) return null;
-  return ropeFrom(uri, comma + 1);
+  if (comma < 0 || comma > DATA_URI_COMMA_MAX) return -1;
+  if (!ropeSlice(uri, 5, comma).toString('latin1').split(';').includes('base64')) return -1;
+  return comma + 1;
+}
+
+/**
+ * Base64 text (a JSON string) from `start` on -> bytes, decoded from the string itself a slice at
+ * a time: no copy of it as bytes first, and no megabyte-sized temporary.
+ */
+export function decodeBase64Text(text: string, start = 0): Buffer {
+  // Line breaks or spaces would shift slices off the 4-character grid: decode such text whole.
+  if (text.includes('\n', start) || text.includes(' ', start)) return Buffer.from(text.slice(start), 'base64');
+  const out = Buffer.allocUnsafe(Math.ceil((text.length - start) / 4) * 3);
+  let written = 0;
+  for (let at = start; at < text.length; at += DECODE_CHUNK) written += out.write(text.slice(at, at + DECODE_CHUNK), written, 'base64');
+  return out.subarray(0, written);
 }

@@ -2,13 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type KyselyConfig, type Migration, type MigrationProvider } from 'kysely';
 import type { DatabaseConfig, DatabaseTimeouts } from '../config.js';
 import { ConnectionWatch, type WatchLog } from './connection-watch.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
 import * as tasks from './migrations/0003_tasks.js';
-import { createPostgresPool } from './postgres-pool.js';
 import type { Tables } from './schema.js';
 import { waitForDatabase } from './startup-wait.js';
 import { isDatabaseUnavailable } from './unavailable.js';
@@ -34,6 +33,8 @@ export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectMs: 5_000, s
 export interface OpenOptions {
   timeouts?: DatabaseTimeouts;
   log?: WatchLog;
+  /** Sees the SQL of every statement run (tests count them). */
+  onQuery?: (sql: string) => void;
 }
 
 /** Plain ordered list: works the same from source (tsx) and from a bundle. */
@@ -51,7 +52,7 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
   const log = options.log ?? SILENT;
   if (config.kind === 'sqlite') {
-    const db = openSqlite(config.file);
+    const db = openSqlite(config.file, queryLog(options));
     try {
       await migrate(db);
     } catch (err) {
@@ -65,8 +66,10 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
     maxWaitMs: timeouts.startupWaitMs,
     onWait: (reason, delayMs, waitedMs) => log.warn({ reason, delayMs, waitedMs }, `database unavailable at start: trying again in ${delayMs} ms`),
   });
+  // pg is loaded only for PostgreSQL: an embedded start does without it.
+  const { createPostgresPool } = await import('./postgres-pool.js');
   const pool = createPostgresPool(config.url, timeouts, new ConnectionWatch(log));
-  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }), ...queryLog(options) });
   return {
     db,
     kind: 'postgres',
@@ -78,13 +81,18 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   };
 }
 
-function openSqlite(file: string): Db {
+function queryLog(options: OpenOptions): Pick<KyselyConfig, 'log'> {
+  const { onQuery } = options;
+  return onQuery ? { log: (event) => onQuery(event.query.sql) } : {};
+}
+
+function openSqlite(file: string, log: Pick<KyselyConfig, 'log'>): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }), ...log });
 }
 
 /**
@@ -92,6 +100,7 @@ function openSqlite(file: string): Db {
  * building an index on a large table may rightly take longer than any request should.
  */
 async function migratePostgres(url: string, timeouts: DatabaseTimeouts): Promise<void> {
+  const { createPostgresPool } = await import('./postgres-pool.js');
   const pool = createPostgresPool(url, { connectMs: timeouts.connectMs, statementMs: 0 }, new ConnectionWatch(SILENT));
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) });
   try {

@@ -70,7 +70,7 @@ async function readParts(request: FastifyRequest, maxTotalBytes: number): Promis
   const fields: Record<string, string> = {};
   const images: { field: string; source: ImageSource }[] = [];
   let mask: ImageInputRef | undefined;
-  const budget = new UploadBudget(maxTotalBytes, uploadsTooLarge);
+  const budget = new UploadBudget(maxTotalBytes, uploadsTooLarge, request.memory ?? undefined);
   for await (const part of request.parts({ limits: LIMITS, isPartAFile })) {
     const name = part.fieldname;
     if (IMAGE_FIELDS.has(name)) {

@@ -10,6 +10,7 @@ import type { FastifyReply } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import { GatewayError } from '../core/errors.js';
 import type { ImageJob, PartialImage } from '../core/job.js';
+import type { MemoryHold } from '../core/memory-budget.js';
 import type { Rope } from '../core/rope.js';
 import type { DeliveredImage } from '../output/image-output.js';
 import type { ImagePipeline, ImagesResult } from '../pipeline.js';
@@ -22,6 +23,7 @@ export interface ImageStreamContext {
   keyId: string | null;
   signal: AbortSignal;
   answered: Promise<void>;
+  memory?: MemoryHold | undefined;
 }
 
 export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: ImageStreamContext): Promise<void> {
@@ -36,6 +38,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
       keyId: ctx.keyId,
       signal: ctx.signal,
       answered: ctx.answered,
+      memory: ctx.memory,
       includeBase64: true,
       onPartial: (partial) => events.event(`${prefix}.partial_image`, partialEvent(`${prefix}.partial_image`, partial, job)),
     });

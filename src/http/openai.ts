@@ -39,11 +39,12 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
     const key = request.apiKey;
     const keyId = key?.id ?? null;
+    const memory = request.memory ?? undefined;
     if (job.stream) {
-      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered });
+      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered, memory });
       return reply;
     }
-    const result = await deps.pipeline.run(job, { mode: { kind: 'sync' }, key, keyId, signal, answered });
+    const result = await deps.pipeline.run(job, { mode: { kind: 'sync' }, key, keyId, signal, answered, memory });
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
     return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));

@@ -9,10 +9,12 @@ import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
+import type { MemoryBudget } from '../core/memory-budget.js';
 import { dialectOfPath, trackRouteAccess, type RouteEntry } from './access.js';
 import { discardUnreadBody, watchBodyIdle } from './body-flow.js';
 import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
 import { installJsonParser } from './json-body.js';
+import { installRequestMemory } from './request-memory.js';
 
 export interface HttpTimeouts {
   /** The request line and headers must arrive within this. */
@@ -29,6 +31,8 @@ export interface HttpServerOptions {
   timeouts: HttpTimeouts;
   /** Peers (addresses or CIDRs) whose X-Forwarded-For is believed; empty: none. */
   trustedProxies: readonly string[];
+  /** Bytes in flight: each body is reserved before it is read (http/request-memory.ts). */
+  memory: MemoryBudget;
 }
 
 export interface HttpServer {
@@ -69,6 +73,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // JSON and multipart (edits, variations) only: anything else is a clear 415.
   app.removeContentTypeParser('text/plain');
   installJsonParser(app, opts.bodyLimitBytes);
+  installRequestMemory(app, opts.memory);
   // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
   void app.register(multipart);
   trackAnswers(app, answers);

@@ -4,7 +4,7 @@
  * SSRF-safe fetcher; then each is judged by its content against the model's rules.
  */
 import { GatewayError, invalidRequest } from '../core/errors.js';
-import { base64FromDataUri, decodeBase64 } from '../core/image-bytes.js';
+import { DATA_URI_COMMA_MAX, dataUriBase64Start, decodeBase64Text } from '../core/image-bytes.js';
 import { readImageHeader } from '../core/image-header.js';
 import {
   imageProblem,
@@ -99,8 +99,10 @@ export class ImageInputResolver {
 
 /** A data URI's base64 part, or the whole text as bare base64. The content decides the type. */
 function decodeInline(text: string): Buffer {
-  const rope = [Buffer.from(text, 'latin1')];
-  return decodeBase64(text.startsWith('data:') ? (base64FromDataUri(rope) ?? []) : rope);
+  if (!text.startsWith('data:')) return decodeBase64Text(text);
+  // The prefix is judged from its first bytes; the megabytes after it are decoded from the string.
+  const start = dataUriBase64Start([Buffer.from(text.slice(0, DATA_URI_COMMA_MAX + 1), 'latin1')]);
+  return start < 0 ? Buffer.alloc(0) : decodeBase64Text(text, start);
 }
 
 function checkedImage(input: InputBytes, rules: InputRules): InputImage {

@@ -9,7 +9,8 @@ import { GatewayError } from '../core/errors.js';
 import { decodeBase64, IMAGE_MIME, sniffImage, type ImageKind } from '../core/image-bytes.js';
 import { readImageHeader } from '../core/image-header.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
-import { ropeSlice, type Rope } from '../core/rope.js';
+import type { MemoryHold } from '../core/memory-budget.js';
+import { ropeLength, ropeSlice, type Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
 import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
@@ -32,6 +33,8 @@ export interface DeliveryContext {
   answered?: Promise<void>;
   /** Streams: url mode also carries the base64 (OpenAI's completed event requires b64_json). */
   includeBase64?: boolean;
+  /** The request's hold on the memory budget: images held for the answer are counted in it. */
+  memory?: MemoryHold | undefined;
 }
 
 /** Downloads an image an upstream handed over by URL. */
@@ -64,17 +67,19 @@ export class ImageOutput {
   private async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
+      ctx.memory?.add(ropeLength(image.base64));
       this.storeLater(job, ctx, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
     const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
+    ctx.memory?.add(bytes.length);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
       this.storeLater(job, ctx, () => bytes);
-      return { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')], ...revised };
+      return { b64_json: [encodeBase64(bytes)], ...revised };
     }
     const name = await this.store(job, bytes, ctx.keyId);
-    const base64 = ctx.includeBase64 ? { b64_json: [Buffer.from(bytes.toString('base64'), 'latin1')] } : {};
+    const base64 = ctx.includeBase64 ? { b64_json: [encodeBase64(bytes)] } : {};
     return { url: this.signedUrl(name), name, ...base64, ...revised };
   }
 
@@ -91,11 +96,19 @@ export class ImageOutput {
     }
   }
 
-  /** Stores the image once the answer is out, so the client never waits for the disk. */
+  /**
+   * Stores the image once the answer is out, so the client never waits for the disk. The bytes
+   * stay counted in the request's memory until they are written.
+   */
   private storeLater(job: ImageJob, ctx: DeliveryContext, bytes: () => Buffer): void {
+    const unpin = ctx.memory?.pin();
     this.deps.background.run('store image', async () => {
-      await ctx.answered;
-      await this.store(job, bytes(), ctx.keyId);
+      try {
+        await ctx.answered;
+        await this.store(job, bytes(), ctx.keyId);
+      } finally {
+        unpin?.();
+      }
     });
   }
 
@@ -103,6 +116,8 @@ export class ImageOutput {
    * Records the image for retention, then writes the bytes; returns the stored name. Never an
    * object without its record: a failed insert writes nothing, and a failed write takes its
    * record back (a crash in between leaves a record without a file, which the sweeper clears).
+   * The insert is batched with other images' (ImageRecords): this waits for the commit that
+   * holds its row, shared with whoever stored at the same time, and no longer.
    */
   private async store(job: ImageJob, bytes: Buffer, keyId: string | null): Promise<string> {
     const kind = checkedKind(sniffImage(bytes));
@@ -158,6 +173,11 @@ function shapeOfBase64(base64: Rope): ImageShape {
   const prefix = (bytes: number) => decodeBase64([ropeSlice(base64, 0, Math.ceil(bytes / 3) * 4)]);
   const shape = shapeOf(prefix(SHORT_PREFIX_BYTES));
   return shape.width === undefined && shape.kind === 'jpeg' ? shapeOf(prefix(HEADER_PREFIX_BYTES)) : shape;
+}
+
+/** Image bytes -> base64 bytes, through one string (Node has no Buffer-to-Buffer encoder). */
+function encodeBase64(bytes: Buffer): Buffer {
+  return Buffer.from(bytes.toString('base64'), 'latin1');
 }
 
 function checkedKind(kind: ImageKind | null): ImageKind {

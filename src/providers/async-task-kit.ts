@@ -5,7 +5,7 @@
 import type { ChannelCall } from '../core/channel.js';
 import type { UpstreamImage } from '../core/job.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
-import type { Transport, UpstreamResponse } from './transport.js';
+import { channelPool, type Transport, type UpstreamResponse } from './transport.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -31,6 +31,7 @@ export function sendToChannel(transport: Transport, call: ChannelCall, request: 
     ...(body ? { body: body.body } : {}),
     timeoutMs: channel.timeoutMs,
     signal,
+    pool: channelPool(channel),
   });
 }
 

@@ -3,6 +3,7 @@
  * channel calling a simulator directly). Both turn failures into UpstreamFailure.
  */
 import { Agent, errors as undiciErrors } from 'undici';
+import type { Channel } from '../core/channel.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 
 export interface UpstreamRequest {
@@ -12,6 +13,19 @@ export interface UpstreamRequest {
   body?: string | Buffer;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The channel's connections; without it (image downloads), the shared pool. */
+  pool?: ConnectionPool;
+}
+
+/** Whose connections a request uses, and how many that owner may open (0: no cap). */
+export interface ConnectionPool {
+  readonly key: string;
+  readonly maxConnections: number;
+}
+
+/** A channel's pool: as many connections as its max_concurrent allows, else no cap. */
+export function channelPool(channel: Channel): ConnectionPool {
+  return { key: channel.id, maxConnections: channel.maxConcurrent };
 }
 
 export interface UpstreamResponse {
@@ -40,9 +54,15 @@ export interface Transport {
 /** Refuse absurd upstream answers before they exhaust memory. */
 const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 
+// No `connections`: undici then opens as many as there are requests. A fixed number would be a
+// hidden cap, queueing requests inside undici however many the channel was meant to carry.
+// pipelining must stay 1: 0 would turn keep-alive off (a new connection per request).
+const AGENT_OPTIONS = { keepAliveTimeout: 30_000 } as const;
+
 export class HttpTransport implements Transport {
-  // pipelining must stay 1: 0 would turn keep-alive off (a new connection per request).
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 256 });
+  private readonly agent = new Agent(AGENT_OPTIONS);
+  /** Channels with a max_concurrent get connections of their own, that many at most. */
+  private readonly capped = new Map<string, { maxConnections: number; agent: Agent }>();
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
@@ -77,12 +97,29 @@ export class HttpTransport implements Transport {
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    const agents = [this.agent, ...[...this.capped.values()].map((c) => c.agent)];
+    this.capped.clear();
+    await Promise.all(agents.map((a) => a.close()));
+  }
+
+  private agentFor(pool: ConnectionPool | undefined): Agent {
+    if (!pool) return this.agent;
+    const current = this.capped.get(pool.key);
+    if (current?.maxConnections === pool.maxConnections) return current.agent;
+    // The cap changed (or went): requests under way finish on the old pool, which then closes.
+    if (current) {
+      this.capped.delete(pool.key);
+      current.agent.close().catch(() => {});
+    }
+    if (pool.maxConnections <= 0) return this.agent;
+    const agent = new Agent({ ...AGENT_OPTIONS, connections: pool.maxConnections });
+    this.capped.set(pool.key, { maxConnections: pool.maxConnections, agent });
+    return agent;
   }
 
   private dispatch(req: UpstreamRequest, signal: CombinedSignal) {
-    return this.agent.request({
+    return this.agentFor(req.pool).request({
       origin: new URL(req.url).origin,
       path: pathOf(req.url),
       method: req.method,

@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ImageStore } from './image-store.js';
@@ -6,30 +6,33 @@ import type { ImageStore } from './image-store.js';
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 const READ_CHUNK = 1024 * 1024;
 
-/** Images as files under `<dataDir>/images/<2-char shard>/<name>`, written atomically. */
+/** Images as files under `<dataDir>/images/<2-char shard>/<name>`. */
 export class FsImageStore implements ImageStore {
-  /** Shard folders known to exist: one mkdir per folder, not per image. */
-  private readonly madeDirs = new Set<string>();
+  /** Shard folders known to exist (or being made): one mkdir per folder for the data dir's life. */
+  private shards: Promise<Map<string, Promise<void>>> | undefined;
 
   constructor(private readonly root: string) {}
 
+  /**
+   * Written straight under its name, in one write call (writeFile would cut it into 512 KiB
+   * pieces, each a trip through the thread pool): open, write, close. No temp file and rename:
+   * the name is 128 random bits that nobody has until put returns (a url-mode answer hands it
+   * out after), so no reader can meet a half-written file; 'wx' never overwrites. A crash
+   * mid-write leaves a partial file under a recorded name, which the sweeper deletes with its
+   * record (a temp file would have stayed forever); a failed write removes its file.
+   */
   async put(name: string, bytes: Buffer): Promise<void> {
     const path = this.pathOf(name);
-    const dir = join(path, '..');
-    if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.madeDirs.add(dir);
-    }
-    // Write then rename, so a reader never sees half a file. One write call for the whole
-    // image: writeFile would cut it into 512 KiB pieces, each a trip through the thread pool.
-    const tmp = `${path}.${process.pid}.tmp`;
-    const handle = await open(tmp, 'w');
+    await this.shardFor(name);
+    const handle = await open(path, 'wx');
     try {
       for (let done = 0; done < bytes.length; ) done += (await handle.write(bytes, done)).bytesWritten;
-    } finally {
       await handle.close();
+    } catch (err) {
+      await handle.close().catch(() => {});
+      await rm(path, { force: true });
+      throw err;
     }
-    await rename(tmp, path);
   }
 
   async open(name: string): Promise<{ stream: Readable; size: number } | null> {
@@ -54,5 +57,25 @@ export class FsImageStore implements ImageStore {
   private pathOf(name: string): string {
     if (!SAFE_NAME.test(name)) throw new Error(`unsafe image name: ${name}`);
     return join(this.root, name.slice(0, 2), name);
+  }
+
+  /** The image's shard folder, made once; the folders already on disk are read once, at the first put. */
+  private async shardFor(name: string): Promise<void> {
+    this.shards ??= this.existingShards();
+    const shards = await this.shards;
+    const shard = name.slice(0, 2);
+    let made = shards.get(shard);
+    if (!made) {
+      made = mkdir(join(this.root, shard), { recursive: true }).then(() => {});
+      shards.set(shard, made);
+      // A failed mkdir is tried again by the next image of that shard.
+      made.catch(() => shards.delete(shard));
+    }
+    await made;
+  }
+
+  private async existingShards(): Promise<Map<string, Promise<void>>> {
+    const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
+    return new Map(entries.filter((e) => e.isDirectory()).map((e) => [e.name, Promise.resolve()]));
   }
 }

@@ -37,6 +37,8 @@ export interface TaskWorkerDeps {
 }
 
 const SHUTDOWN = new Error('imagegate is shutting down');
+/** How near its deadline a failed run counts as having run out of time. */
+const DEADLINE_SLACK_MS = 250;
 /** Between tries to end a task while the database refuses: soon at first, then no busier than every 5 s. */
 const END_BACKOFF: Backoff = { baseMs: 200, maxMs: 5_000 };
 
@@ -168,8 +170,9 @@ export class TaskWorker {
       // The database went away mid-run: the task is not at fault. It keeps its reservation and
       // runs again once the lease lapses (resuming its upstream task when one was submitted).
       if (isDatabaseUnavailable(err)) return this.deps.onError(err, task.id, 'the database went away during a task run; it will run again');
-      // By the clock too: the last attempt's own timeout (cut to the deadline) may fire first.
-      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
+      // By the clock too: the last attempt's own timeout (cut to the deadline) may fire first, and
+      // timers run on a monotonic clock that may be a few ms ahead of the wall clock.
+      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at - DEADLINE_SLACK_MS) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
       const known = err instanceof GatewayError ? err : null;
       await this.fail(task, known?.code ?? 'internal_error', known?.message ?? 'The task failed.', false);
     } finally {

@@ -16,11 +16,17 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** `logger`: for a test that reads what the gateway logs (silent otherwise, or TEST_LOG_LEVEL). */
-export async function startGateway(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestGateway> {
+/**
+ * `logger`: for a test that reads what the gateway logs (silent otherwise, or TEST_LOG_LEVEL);
+ * `onQuery`: for a test that counts the statements it runs.
+ */
+export async function startGateway(env: Record<string, string> = {}, options: { logger?: Logger; onQuery?: (sql: string) => void } = {}): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-test-'));
   const config = loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', ...env });
-  const app = await createApp(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const app = await createApp(config, {
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+  });
   const origin = await app.listen();
   const { key } = await app.keys.create('test');
   const baseURL = `${origin}/v1`;

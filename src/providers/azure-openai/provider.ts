@@ -6,7 +6,7 @@ import { upstreamModelFor, type Channel, type ChannelCall } from '../../core/cha
 import type { ImageJob, ProviderResult } from '../../core/job.js';
 import { buildImagesRequest, type ImagesOperationPath } from '../openai/request.js';
 import type { Provider } from '../provider.js';
-import type { Transport } from '../transport.js';
+import { channelPool, type Transport } from '../transport.js';
 import { parseAzureImagesResponse } from './errors.js';
 
 /**
@@ -37,6 +37,7 @@ export class AzureOpenAIProvider implements Provider {
       body: wire.body,
       timeoutMs: channel.timeoutMs,
       signal,
+      pool: channelPool(channel),
     });
     return parseAzureImagesResponse(res);
   }

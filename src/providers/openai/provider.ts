@@ -1,7 +1,7 @@
 import type { ChannelCall } from '../../core/channel.js';
 import type { ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../../core/job.js';
 import type { Provider } from '../provider.js';
-import type { Transport, UpstreamRequest } from '../transport.js';
+import { channelPool, type Transport, type UpstreamRequest } from '../transport.js';
 import { buildImagesRequest, type OpenAIProfile } from './request.js';
 import { failureFromResponse, parseImagesResponse } from './response.js';
 import { readImageStream } from './stream-response.js';
@@ -43,6 +43,7 @@ export class OpenAIProvider implements Provider {
       body: wire.body,
       timeoutMs: channel.timeoutMs,
       signal,
+      pool: channelPool(channel),
     };
   }
 }
