@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { makeGif, makeJpeg, makeNoisePng, makePng, pngHeaded, startHttpServer, startSilentServer, type TestServer } from './helpers/inputs.js';
+import { recordingClient, type RecordingClient } from './helpers/recording-client.js';
 
 const UPSTREAM_KEY = 'sk-test';
 const MB = 1024 * 1024;
@@ -24,34 +25,6 @@ interface Answer {
   json: unknown;
 }
 
-/** An SDK client whose fetch keeps the raw status and body of the last response. */
-interface RecordingClient {
-  client: OpenAI;
-  last(): { status: number; text: string };
-}
-
-function recordingClient(gw: TestGateway): RecordingClient {
-  let last: { status: number; text: string } | undefined;
-  const client = new OpenAI({
-    apiKey: gw.apiKey,
-    baseURL: gw.baseURL,
-    maxRetries: 0,
-    timeout: 60_000,
-    fetch: async (input, init) => {
-      last = undefined;
-      const res = await fetch(input, init);
-      last = { status: res.status, text: await res.clone().text() };
-      return res;
-    },
-  });
-  return {
-    client,
-    last() {
-      if (!last) throw new Error('no response was recorded');
-      return last;
-    },
-  };
-}
 
 let sim: RunningSimulator;
 /** Default settings: no private URLs, 128 MB of uploads. */

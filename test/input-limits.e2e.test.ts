@@ -17,6 +17,7 @@ import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/op
 import { forgedPng } from './helpers/forged-png.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { makeNoisePng, makePng, pngHeaded, startHttpServer, type TestServer } from './helpers/inputs.js';
+import { recordingClient } from './helpers/recording-client.js';
 
 const UPSTREAM_KEY = 'sk-test';
 const MB = 1024 * 1024;
@@ -61,37 +62,17 @@ afterAll(async () => {
 const png = (bytes: Buffer, name = 'image.png') => toFile(bytes, name, { type: 'image/png' });
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-function sdkFor(target: TestGateway): { client: OpenAI; last: () => Answer } {
-  let last: Answer | undefined;
-  const client = new OpenAI({
-    apiKey: target.apiKey,
-    baseURL: target.baseURL,
-    maxRetries: 0,
-    timeout: 30_000,
-    fetch: async (input, init) => {
-      const res = await fetch(input, init);
-      last = { status: res.status, json: JSON.parse(await res.clone().text()) as unknown };
-      return res;
-    },
-  });
-  return {
-    client,
-    last: () => {
-      if (!last) throw new Error('no response was recorded');
-      return last;
-    },
-  };
-}
 
 /** Runs an SDK call that must fail; returns the raw answer it got. */
 async function refusedVia(target: TestGateway, call: (client: OpenAI) => Promise<unknown>): Promise<Answer> {
-  const sdk = sdkFor(target);
+  const sdk = recordingClient(target, 30_000);
   const outcome = await call(sdk.client).then(
     () => undefined,
     (err: unknown) => err,
   );
   expect(outcome).toBeInstanceOf(APIError);
-  return sdk.last();
+  const { status, text } = sdk.last();
+  return { status, json: JSON.parse(text) as unknown };
 }
 
 async function formPost(target: TestGateway | RunningSimulator, path: string, form: FormData, key: string): Promise<Answer> {
