@@ -3,11 +3,14 @@
  * (`stream: true, partial_images: 2`, ~2 MB images), straight to the simulator and through
  * imagegate, one request at a time; the whole stream is read each time.
  * Options: --requests N (default 200), --warmup N (default 20).
+ * bench/floor.ts measures the same through the bare pipe too (firstPartialTimes).
  */
+import { apiKey, type Target } from './lib/http.js';
 import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from './lib/keys.js';
-import { latencyReport, measureSequential, sequentialOptions, withSimulatorAndGateway } from './lib/sequential.js';
+import { isMain } from './lib/meta.js';
+import { latencyReport, measureInterleaved, measureSequential, sequentialOptions, withSimulatorAndGateway, type SequentialOptions } from './lib/sequential.js';
+import type { Servers } from './lib/trio.js';
 
-const opts = sequentialOptions(process.argv.slice(2), { requests: 200, warmup: 20 });
 const FIRST_PARTIAL = Buffer.from('event: image_generation.partial_image');
 const EVENT_END = Buffer.from('\n\n');
 
@@ -15,7 +18,7 @@ const EVENT_END = Buffer.from('\n\n');
  * Milliseconds until the first partial image has fully arrived (its event's closing blank line):
  * a client can show it only then. The rest of the stream is drained.
  */
-async function firstPartial(origin: string, key: string): Promise<number> {
+export async function firstPartial(origin: string, key: string): Promise<number> {
   const started = performance.now();
   const res = await fetch(`${origin}/v1/images/generations`, {
     method: 'POST',
@@ -42,8 +45,18 @@ async function firstPartial(origin: string, key: string): Promise<number> {
   return firstAt;
 }
 
-await withSimulatorAndGateway(async ({ direct, gateway }) => {
-  const straight = await measureSequential(() => firstPartial(direct, UPSTREAM_API_KEY), opts);
-  const through = await measureSequential(() => firstPartial(gateway, GATEWAY_API_KEY), opts);
-  process.stdout.write(latencyReport(`time to the first partial image (fully received), c=1, ${opts.requests} streams of 2 partials + 1 image (~2 MB each)`, straight, through));
-});
+/** The floor's cell: every target of a running trio, taking turns; sorted ms per target. */
+export function firstPartialTimes(servers: Servers, opts: SequentialOptions, rounds: number): Promise<Map<Target, number[]>> {
+  const calls = new Map<Target, () => Promise<number>>();
+  for (const [target, server] of servers.processes) calls.set(target, () => firstPartial(server.ready.url, apiKey(target)));
+  return measureInterleaved(calls, opts, rounds);
+}
+
+if (isMain(import.meta.url)) {
+  const opts = sequentialOptions(process.argv.slice(2), { requests: 200, warmup: 20 });
+  await withSimulatorAndGateway(async ({ direct, gateway }) => {
+    const straight = await measureSequential(() => firstPartial(direct, UPSTREAM_API_KEY), opts);
+    const through = await measureSequential(() => firstPartial(gateway, GATEWAY_API_KEY), opts);
+    process.stdout.write(latencyReport(`time to the first partial image (fully received), c=1, ${opts.requests} streams of 2 partials + 1 image (~2 MB each)`, straight, through));
+  });
+}

@@ -59,3 +59,22 @@ export const machineBusyCpu: CpuProbe = () => {
     return undefined;
   }
 };
+
+/**
+ * Waits until a process has gone quiet (under 10% of a core for two readings 250 ms apart), at
+ * most `maxMs`: a relay stores images after it has answered, and that work must not land in
+ * the next target's measurement.
+ */
+export async function waitQuiet(pid: number | undefined, maxMs = 30_000): Promise<void> {
+  const probe = processCpu(pid);
+  const until = Date.now() + maxMs;
+  let quiet = 0;
+  let last = probe();
+  while (last !== undefined && quiet < 2 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = probe();
+    if (now === undefined) return;
+    quiet = now - last < 25 ? quiet + 1 : 0;
+    last = now;
+  }
+}

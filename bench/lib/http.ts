@@ -13,6 +13,8 @@ export interface Endpoint {
   target: Target;
   origin: string;
   pool: Pool;
+  /** The `size` asked for: 'auto' where the simulator's image is not 1024 px (imagegate would resize it). */
+  size: string;
 }
 
 /** One request of a cell: resolves with the bytes received, throws on anything but success. */
@@ -25,7 +27,7 @@ const HEAD_BYTES = 512;
 const SIZE_SLACK = 64;
 const TIMEOUT_MS = 60_000;
 
-export function createEndpoint(target: Target, origin: string, connections: number): Endpoint {
+export function createEndpoint(target: Target, origin: string, connections: number, size = '1024x1024'): Endpoint {
   const pool = new Pool(origin, {
     connections,
     pipelining: 1,
@@ -33,19 +35,19 @@ export function createEndpoint(target: Target, origin: string, connections: numb
     headersTimeout: TIMEOUT_MS,
     bodyTimeout: TIMEOUT_MS,
   });
-  return { target, origin, pool };
+  return { target, origin, pool, size };
 }
 
 /**
  * direct and pipe talk to the simulator, which answers GPT models in b64 and rejects
  * response_format; only imagegate is told which form to answer in.
  */
-export function generationBody(target: Target, format: Format): string {
-  const base = { model: 'gpt-image-2', prompt: 'bench', size: '1024x1024' };
-  return JSON.stringify(target === 'imagegate' ? { ...base, response_format: format } : base);
+export function generationBody(ep: Endpoint, format: Format): string {
+  const base = { model: 'gpt-image-2', prompt: 'bench', size: ep.size };
+  return JSON.stringify(ep.target === 'imagegate' ? { ...base, response_format: format } : base);
 }
 
-function apiKey(target: Target): string {
+export function apiKey(target: Target): string {
   return target === 'imagegate' ? GATEWAY_API_KEY : UPSTREAM_API_KEY;
 }
 
@@ -86,7 +88,7 @@ function expectOk(status: number, head: Buffer): void {
 
 /** The b64 answer, read in full but parsed only by its first bytes (the client's CPU is shared). */
 export function b64Sender(ep: Endpoint, format: Format, expectedBytes: number): Send {
-  const body = generationBody(ep.target, format);
+  const body = generationBody(ep, format);
   return async () => {
     const res = await post(ep, body);
     const { bytes, head } = await drain(res.body);
@@ -99,7 +101,7 @@ export function b64Sender(ep: Endpoint, format: Format, expectedBytes: number): 
 
 /** url mode: the answer, then the image it links to, on the same keep-alive pool (full delivery). */
 export function urlSender(ep: Endpoint, imageBytes: number): Send {
-  const body = generationBody(ep.target, 'url');
+  const body = generationBody(ep, 'url');
   return async () => {
     const res = await post(ep, body);
     const answer = await collect(res.body);
@@ -121,7 +123,7 @@ export async function probeB64(ep: Endpoint, format: Format, imageBytes: number)
 
 /** What an SDK does with each answer: parse the JSON, decode the image (--client-parse). */
 export function decodingSender(ep: Endpoint, format: Format, imageBytes: number): Send {
-  const body = generationBody(ep.target, format);
+  const body = generationBody(ep, format);
   return async () => {
     const res = await post(ep, body);
     const answer = await collect(res.body);

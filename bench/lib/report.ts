@@ -1,14 +1,9 @@
 /** The run as Markdown (stdout, latest.md) and JSON (latest.json). */
+import type { Machine } from './meta.js';
 import type { Cell, LatencyDerived, ThroughputDerived } from './stats.js';
 import { LATENCY_TARGET, THROUGHPUT_TARGET } from './stats.js';
 
-export interface Machine {
-  cpus: number;
-  cpuModel: string;
-  memoryGb: number;
-  node: string;
-  os: string;
-}
+export type { Machine };
 
 export interface RunReport {
   date: string;
@@ -23,6 +18,7 @@ export interface RunReport {
 }
 
 const fixed = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const optional = (n: number | null | undefined, digits = 1): string => (n === null || n === undefined ? '-' : fixed(n, digits));
 
 export function renderMarkdown(r: RunReport): string {
   const errors = r.cells.filter((c) => c.errors > 0);
@@ -46,15 +42,17 @@ function errorNote(c: Cell): string {
   return `${c.format}/${c.target}/c=${c.concurrency}: ${c.errors} (${c.firstError ?? ''})`;
 }
 
-function cellTable(cells: readonly Cell[]): string {
+/** One row per cell; the last column is the peak RSS of the process answering (the simulator for direct). */
+export function cellTable(cells: readonly Cell[]): string {
   const head = [
-    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s | CPU ms/req client / sim / relay | other load (cores) |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| format | target | c | requests | errors | req/s | p50 ms | p99 ms | mean ms | MB/s | CPU ms/req client / sim / relay | other load (cores) | peak RSS MB |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ];
   const rows = cells.map(
     (c) =>
       `| ${c.format} | ${c.target} | ${c.concurrency} | ${c.requests} | ${c.errors} | ${fixed(c.reqPerSec)} | ` +
-      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} | ${cpuText(c)} | ${c.otherCores === null ? '-' : c.otherCores.toFixed(2)} |`,
+      `${fixed(c.p50Ms)} | ${fixed(c.p99Ms)} | ${fixed(c.meanMs)} | ${fixed(c.mbPerSec, 0)} | ${cpuText(c)} | ${c.otherCores === null ? '-' : c.otherCores.toFixed(2)} | ` +
+      `${optional(c.memory?.peakMb, 0)} |`,
   );
   return [...head, ...rows].join('\n');
 }

@@ -1,10 +1,8 @@
 /** One request at a time against the simulator and imagegate child processes: latency tables. */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer, type ChildServer } from './children.js';
+import type { Target } from './http.js';
+import { rotate } from './load.js';
 import { percentile } from './stats.js';
-
-const servers = join(dirname(fileURLToPath(import.meta.url)), '../servers');
+import { withTrio } from './trio.js';
 
 export interface SequentialOptions {
   requests: number;
@@ -30,16 +28,14 @@ export async function measureSequential(call: () => Promise<number>, opts: Seque
 
 /** Starts the simulator and imagegate in front of it, runs `body`, and stops both. */
 export async function withSimulatorAndGateway(body: (urls: { direct: string; gateway: string }) => Promise<void>): Promise<void> {
-  const children: ChildServer[] = [];
-  try {
-    const sim = await startServer({ name: 'simulator', file: join(servers, 'simulator.ts') });
-    children.push(sim);
-    const gateway = await startServer({ name: 'imagegate', file: join(servers, 'gateway.ts'), args: [sim.ready.url] });
-    children.push(gateway);
-    await body({ direct: sim.ready.url, gateway: gateway.ready.url });
-  } finally {
-    await Promise.all(children.map((c) => c.stop()));
-  }
+  await withTrio({ targets: ['direct', 'imagegate'], upstreamLatencyMs: 0 }, async ({ processes }) => {
+    const url = (target: Target): string => {
+      const server = processes.get(target);
+      if (server === undefined) throw new Error(`${target} did not start`);
+      return server.ready.url;
+    };
+    await body({ direct: url('direct'), gateway: url('imagegate') });
+  });
 }
 
 /** A markdown table of p50/p99 and the gateway's added p50, as a ratio too. */
@@ -57,4 +53,27 @@ export function latencyReport(title: string, direct: readonly number[], through:
     `imagegate adds ${(p50(through) - p50(direct)).toFixed(1)} ms at p50 (${(p50(through) / p50(direct)).toFixed(2)}x direct)`,
     '',
   ].join('\n');
+}
+
+/**
+ * Like measureSequential for several targets at once: each is warmed up, then they take turns
+ * in `rounds` slices (rotating who goes first), so outside load lands on all of them alike.
+ */
+export async function measureInterleaved<K>(calls: ReadonlyMap<K, () => Promise<number>>, opts: SequentialOptions, rounds: number): Promise<Map<K, number[]>> {
+  const times = new Map<K, number[]>();
+  for (const [key, call] of calls) {
+    for (let i = 0; i < opts.warmup; i++) await call();
+    times.set(key, []);
+  }
+  const perTurn = Math.max(1, Math.ceil(opts.requests / rounds));
+  for (let round = 0; round < rounds; round++) {
+    for (const key of rotate([...calls.keys()], round)) {
+      const call = calls.get(key);
+      const into = times.get(key);
+      if (call === undefined || into === undefined) continue;
+      for (let i = 0; i < perTurn && into.length < opts.requests; i++) into.push(await call());
+    }
+  }
+  for (const list of times.values()) list.sort((a, b) => a - b);
+  return times;
 }

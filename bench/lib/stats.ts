@@ -1,6 +1,7 @@
 /** Per-cell figures and the ratios the targets are stated in. */
 import type { Format, Target } from './http.js';
 import type { LoopResult } from './load.js';
+import type { MemoryPeak } from './memory.js';
 
 export interface Cell {
   format: Format;
@@ -22,6 +23,8 @@ export interface Cell {
    * work not charged to ours): noise from outside the bench when clearly above ~0.1.
    */
   otherCores: number | null;
+  /** Peak memory of the process answering (the simulator for direct); null where not sampled. */
+  memory: MemoryPeak | null;
 }
 
 export interface CpuPerRequest {
@@ -40,7 +43,7 @@ export interface CpuUsed {
   machine: number | undefined;
 }
 
-export function summarize(format: Format, target: Target, concurrency: number, loop: LoopResult, cpu: CpuUsed): Cell {
+export function summarize(format: Format, target: Target, concurrency: number, loop: LoopResult, cpu: CpuUsed, memory: MemoryPeak | null = null): Cell {
   const sorted = [...loop.latenciesMs].sort((a, b) => a - b);
   const seconds = loop.elapsedMs / 1000;
   const perRequest = (ms: number | undefined): number | null => (ms === undefined || sorted.length === 0 ? null : ms / sorted.length);
@@ -58,6 +61,7 @@ export function summarize(format: Format, target: Target, concurrency: number, l
     mbPerSec: loop.bytes / 1e6 / seconds,
     cpuMsPerRequest: { client: perRequest(cpu.client), simulator: perRequest(cpu.simulator), relay: perRequest(cpu.relay) },
     otherCores: otherCores(cpu, loop.elapsedMs),
+    memory,
   };
 }
 

@@ -6,7 +6,8 @@ import { Agent, createServer, request } from 'node:http';
 import { announceReady, closeOnShutdown, upstreamArg } from './child.js';
 
 const upstream = upstreamArg();
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+// No socket cap: a floor adds no queue (1000 requests held open must all reach the upstream).
+const agent = new Agent({ keepAlive: true });
 
 const server = createServer({ keepAlive: true }, (req, res) => {
   const options = { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers, agent };
