@@ -7,6 +7,7 @@ import { cpuMeter, machineBusyCpu, ownCpu, processCpu } from './cpu.js';
 import { closedLoop, mergeLoops, rotate, type LoopResult } from './load.js';
 import { maxPeak, memoryPeak, type MemoryPeak } from './memory.js';
 import { addCpu, summarize, type Cell, type CpuUsed } from './stats.js';
+import type { Options } from './options.js';
 import type { Servers } from './trio.js';
 
 /** Lets a relay finish its after-response work (image writes) before the next slice starts. */
@@ -16,15 +17,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** What a run of cells is told (a subset of `npm run bench`'s options). */
-export interface CellOptions {
-  durationS: number;
-  warmupS: number;
-  rounds: number;
-  concurrency: number[];
-  formats: Format[];
-  targets: Target[];
-  clientParse: boolean;
-}
+export type CellOptions = Pick<Options, 'durationS' | 'warmupS' | 'rounds' | 'concurrency' | 'formats' | 'targets' | 'clientParse'>;
 
 export function endpoints(targets: readonly Target[], servers: Servers, connections: number): Map<Target, Endpoint> {
   const result = new Map<Target, Endpoint>();
