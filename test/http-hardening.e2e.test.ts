@@ -346,7 +346,7 @@ describe('hostile JSON and malformed HTTP: a 4xx in the caller dialect', () => {
     const res = await rawRequest(gw.origin, { method: 'DELETE', path: `/admin/api/keys/${id}`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' } });
     expect(res.status).toBeLessThan(300);
     const after = await rawRequest(gw.origin, { method: 'GET', path: `/admin/api/keys/${id}`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
-    expect(after.json?.revoked_at).toEqual(expect.any(String));
+    expect(typeof after.json?.revoked_at).toBe('string');
   });
 });
 

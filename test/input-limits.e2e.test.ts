@@ -87,11 +87,10 @@ function formOf(fields: Record<string, string | Blob>): FormData {
 }
 
 function expectRefused(answer: Answer, status: number, code: string, param: string | null): string {
-  expect({ status: answer.status, body: answer.json }).toEqual({
-    status,
-    body: { error: { message: expect.any(String), type: 'invalid_request_error', param, code } },
-  });
-  return (answer.json as { error: { message: string } }).error.message;
+  const message: unknown = (answer.json as { error?: { message?: unknown } } | null)?.error?.message;
+  if (typeof message !== 'string') throw new Error(`no error message in ${JSON.stringify(answer.json)}`);
+  expect({ status: answer.status, body: answer.json }).toEqual({ status, body: { error: { message, type: 'invalid_request_error', param, code } } });
+  return message;
 }
 
 /** Runs `send` and checks the simulator saw no request meanwhile. */

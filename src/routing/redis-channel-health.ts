@@ -98,33 +98,23 @@ export class RedisCircuitBreakers implements ChannelBreakers {
   }
 
   isAvailable(channelId: string): Promise<boolean> {
-    return this.link.orLocal(
-      async () => {
-        const { entry, now } = await this.read(channelId);
-        return isAvailableAt(entry, now);
-      },
-      () => this.local.isAvailable(channelId),
-    );
+    return this.decide(channelId, isAvailableAt, () => this.local.isAvailable(channelId));
   }
 
   availableAt(channelId: string): Promise<number | null> {
-    return this.link.orLocal(
-      async () => {
-        const { entry, now } = await this.read(channelId);
-        return availableAtOf(entry, now);
-      },
-      () => this.local.availableAt(channelId),
-    );
+    return this.decide(channelId, availableAtOf, () => this.local.availableAt(channelId));
   }
 
   snapshot(channelId: string): Promise<BreakerSnapshot> {
-    return this.link.orLocal(
-      async () => {
-        const { entry, now } = await this.read(channelId);
-        return snapshotOf(entry, now);
-      },
-      () => this.local.snapshot(channelId),
-    );
+    return this.decide(channelId, snapshotOf, () => this.local.snapshot(channelId));
+  }
+
+  /** The shared state read through `view`; this instance's own while Redis is away. */
+  private decide<T>(channelId: string, view: (entry: BreakerEntry | undefined, now: number) => T, local: () => Promise<T>): Promise<T> {
+    return this.link.orLocal(async () => {
+      const { entry, now } = await this.read(channelId);
+      return view(entry, now);
+    }, local);
   }
 
   async onAttempt(channelId: string): Promise<void> {
