@@ -1,6 +1,6 @@
 /** WriteBatcher: rows added together share one write, each add resolves at its own commit. */
 import { describe, expect, it } from 'vitest';
-import { WriteBatcher } from '../src/core/write-batcher.js';
+import { WriteBatcher } from '../src/db/write-batcher.js';
 
 /** A write that records its batches and ends when the test says so (or at once). */
 function recorder(options: { manual?: boolean; refuse?: (row: string) => boolean } = {}) {

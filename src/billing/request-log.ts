@@ -1,6 +1,6 @@
 /** One row per image request: who, which model and channel, what came back, how long it took. */
 import type { BackgroundWork } from '../core/background-work.js';
-import { WriteBatcher } from '../core/write-batcher.js';
+import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
 import type { NewRequestLog } from '../db/schema.js';
 

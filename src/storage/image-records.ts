@@ -1,5 +1,5 @@
 /** The images table: which stored images exist and when retention ends for each. */
-import { WriteBatcher } from '../core/write-batcher.js';
+import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
 import type { NewImage } from '../db/schema.js';
 
