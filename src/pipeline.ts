@@ -9,7 +9,12 @@ import type { Credits, Reservation } from './billing/credits.js';
 import type { RequestLog } from './billing/request-log.js';
 import { databaseUnavailable, GatewayError } from './core/errors.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
-import type { ImageJob, ImageUsage, PartialImageListener, ProviderResult } from './core/job.js';
+import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type PartialImageListener, type ResultFields } from './core/job.js';
+import type { Channel } from './core/channel.js';
+import { settledGenerator } from './core/settled-generator.js';
+import { UpstreamFailure } from './core/upstream-failure.js';
+import { deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
+import { clientErrorFor } from './routing/client-error.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { RunMode } from './routing/retry-policy.js';
 import type { AttemptRecord, ChannelRouter } from './routing/router.js';
@@ -63,6 +68,22 @@ export interface Billing {
   onSettleError: (err: unknown, requestId: string) => void;
 }
 
+/** What an answer says about its result besides the images. */
+export type ResultParameters = Omit<ImagesResult, 'created' | 'data'>;
+
+/** A sync b64_json answer whose images are still arriving: rendered as the events come. */
+export interface ArrivingImages {
+  created: number;
+  events: AsyncGenerator<DeliveryEvent, ResultParameters, undefined>;
+}
+
+/** One run's bookkeeping: when it began, its attempts, its credits. */
+interface Run {
+  started: number;
+  attempts: AttemptRecord[];
+  reservation: Reservation | null;
+}
+
 interface Outcome {
   status: number;
   delivered: number;
@@ -82,33 +103,98 @@ export class ImagePipeline {
   ) {}
 
   async run(job: ImageJob, ctx: RunContext): Promise<ImagesResult> {
-    const started = this.now();
-    const attempts: AttemptRecord[] = [];
-    let reservation: Reservation | null = null;
+    const run = this.begin();
     try {
-      if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
-      reservation = ctx.reservation !== undefined ? ctx.reservation : await this.reserve(job, ctx);
+      run.reservation = await this.admit(job, ctx);
       const routed = ctx.resume
-        ? await this.router.resume(job, ctx.mode, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, attempts)
-        : await this.router.generate(job, ctx.mode, ctx.signal, attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
+        ? await this.router.resume(job, ctx.mode, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, run.attempts)
+        : await this.router.generate(job, ctx.mode, ctx.signal, run.attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
       const data = await this.output.deliver(job, routed.result.images, ctx);
-      const parameters = resolvedParameters(job, routed.result);
-      const resolved = { ...(parameters.size ? { size: parameters.size } : {}), ...(parameters.quality ? { quality: parameters.quality } : {}) };
-      const { prices } = this.billing;
-      const priceMicros = prices.finalPriceMicros(job, data.length, routed.result.usage, resolved);
-      const costMicros = prices.costMicros(job, data.length, routed.result.usage, resolved, routed.channel.costRatio ?? 1);
-      if (reservation) await this.settle(reservation, priceMicros);
-      this.record(job, ctx, started, attempts, { status: 200, delivered: data.length, priceMicros, costMicros, resolved });
-      return { created: Math.floor(this.now() / 1000), data, ...parameters };
+      return { created: this.created(), data, ...(await this.complete(job, ctx, run, routed.result, routed.channel, data.length)) };
     } catch (err) {
-      const retriedLater = ctx.retriedAfter?.(err) ?? false;
-      if (reservation && !retriedLater) await this.settle(reservation, 0, err);
-      const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
-      const status = known ? known.status : 500;
-      const code = known ? known.code : 'internal_error';
-      this.record(job, ctx, started, attempts, { status, delivered: 0, errorCode: code, priceMicros: reservation ? 0 : null });
+      await this.fail(job, ctx, run, err);
       throw err;
     }
+  }
+
+  /**
+   * Sync b64_json requests: like run, but an answer whose images are still arriving is handed on
+   * as events, so the client gets each image's bytes as the upstream sends them. Credits are
+   * settled and the request logged once the last event is read; a failure meanwhile (or the
+   * client leaving) refunds them. Read the events to their end, or return() them.
+   */
+  async runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
+    const run = this.begin();
+    try {
+      run.reservation = await this.admit(job, ctx);
+      const routed = await this.router.generateArriving(job, ctx.mode, ctx.signal, run.attempts);
+      const { result, channel } = routed;
+      if (isArriving(result)) return { created: this.created(), events: this.settledOnArrival(job, ctx, run, result, channel) };
+      const data = await this.output.deliver(job, result.images, ctx);
+      return { created: this.created(), data, ...(await this.complete(job, ctx, run, result, channel, data.length)) };
+    } catch (err) {
+      await this.fail(job, ctx, run, err);
+      throw err;
+    }
+  }
+
+  private settledOnArrival(job: ImageJob, ctx: RunContext, run: Run, result: ArrivingResult, channel: Channel): ArrivingImages['events'] {
+    let completed = false;
+    const delivery = deliverArriving(this.output, job, result.events, ctx);
+    const events = async function* (this: ImagePipeline): ArrivingImages['events'] {
+      try {
+        const arrived = yield* delivery;
+        const tail = await this.complete(job, ctx, run, arrived.fields, channel, arrived.delivered);
+        completed = true;
+        return tail;
+      } catch (err) {
+        // The answer had begun: an upstream failure now is final, in the caller's terms.
+        throw err instanceof UpstreamFailure ? clientErrorFor(err, channel.apiKeys) : err;
+      }
+    }.call(this);
+    return settledGenerator(events, async (failure) => {
+      if (completed) return;
+      // Never started, or dropped: the upstream answer is released either way.
+      await delivery.return({ delivered: 0, fields: {} });
+      await result.events.return({});
+      await this.fail(job, ctx, run, failure ?? clientErrorFor(new UpstreamFailure('aborted', 'the client closed the request'), []));
+    });
+  }
+
+  private begin(): Run {
+    return { started: this.now(), attempts: [], reservation: null };
+  }
+
+  private created(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** The key may use the model; its credits are reserved (tasks reserved theirs at submission). */
+  private async admit(job: ImageJob, ctx: RunContext): Promise<Reservation | null> {
+    if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
+    return ctx.reservation !== undefined ? ctx.reservation : this.reserve(job, ctx);
+  }
+
+  /** Delivered: charges what was delivered and logs it; returns what the answer says about the result. */
+  private async complete(job: ImageJob, ctx: RunContext, run: Run, fields: ResultFields, channel: Channel, delivered: number): Promise<ResultParameters> {
+    const parameters = resolvedParameters(job, fields);
+    const resolved = { ...(parameters.size ? { size: parameters.size } : {}), ...(parameters.quality ? { quality: parameters.quality } : {}) };
+    const { prices } = this.billing;
+    const priceMicros = prices.finalPriceMicros(job, delivered, fields.usage, resolved);
+    const costMicros = prices.costMicros(job, delivered, fields.usage, resolved, channel.costRatio ?? 1);
+    if (run.reservation) await this.settle(run.reservation, priceMicros);
+    this.record(job, ctx, run, { status: 200, delivered, priceMicros, costMicros, resolved });
+    return parameters;
+  }
+
+  /** Failed: refunds (unless the run is tried again) and logs why. */
+  private async fail(job: ImageJob, ctx: RunContext, run: Run, err: unknown): Promise<void> {
+    const retriedLater = ctx.retriedAfter?.(err) ?? false;
+    if (run.reservation && !retriedLater) await this.settle(run.reservation, 0, err);
+    const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
+    const status = known ? known.status : 500;
+    const code = known ? known.code : 'internal_error';
+    this.record(job, ctx, run, { status, delivered: 0, errorCode: code, priceMicros: run.reservation ? 0 : null });
   }
 
   private async reserve(job: ImageJob, ctx: RunContext): Promise<Reservation | null> {
@@ -126,7 +212,7 @@ export class ImagePipeline {
     }
   }
 
-  private record(job: ImageJob, ctx: RunContext, started: number, attempts: readonly AttemptRecord[], outcome: Outcome): void {
+  private record(job: ImageJob, ctx: RunContext, { started, attempts }: Run, outcome: Outcome): void {
     const last = attempts.at(-1);
     this.log.record({
       id: job.id,
@@ -151,7 +237,7 @@ export class ImagePipeline {
 }
 
 /** The size/quality/format actually used: the upstream's word, else ours when it is not `auto`. */
-function resolvedParameters(job: ImageJob, result: ProviderResult): Omit<ImagesResult, 'created' | 'data'> {
+function resolvedParameters(job: ImageJob, result: ResultFields): ResultParameters {
   const gpt = job.model.family === 'gpt-image-2' || job.model.family === 'gpt-image-1';
   const size = result.size ?? (job.size !== 'auto' ? job.size : undefined);
   const quality = result.quality ?? (job.quality !== 'auto' ? job.quality : undefined);

@@ -65,9 +65,8 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
         expect(res.json?.output_format).toBe('webp');
       }
       const webpRows = () => gw.app.database.db.selectFrom('images').select(['bytes']).where('mime', '=', 'image/webp').execute();
-      await expect.poll(async () => (await webpRows()).length).toBeGreaterThanOrEqual(2);
-      // The record is of the decoded image, not of its base64 text.
-      for (const row of await webpRows()) expect(row.bytes).toBeGreaterThan(1000);
+      // The record is of the decoded image, not of its base64 text (a streamed image's size is set once it is stored whole).
+      await expect.poll(async () => (await webpRows()).filter((row) => row.bytes > 1000).length).toBeGreaterThanOrEqual(2);
     });
 
     it('never sends response_format to a GPT image upstream, and asks dall-e for b64', async () => {

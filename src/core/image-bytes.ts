@@ -1,4 +1,5 @@
 /** Recognizing image bytes by content, never by name or header. Pure. */
+import { BASE64_SLICE, Base64Decoder } from './base64-decoder.js';
 import { ropeFrom, ropeIndexOf, ropeLength, ropeSlice, type Rope } from './rope.js';
 
 export type ImageKind = 'png' | 'jpeg' | 'webp' | 'gif';
@@ -28,35 +29,15 @@ export function sniffBase64Image(base64: Rope): ImageKind | null {
   return sniffImage(Buffer.from(ropeSlice(base64, 0, 24).toString('latin1'), 'base64'));
 }
 
-/** Decoded a slice at a time: many small strings are cheap for the GC, one of megabytes is not. */
-const DECODE_CHUNK = 64 * 1024; // a multiple of 4, so slices keep to the base64 grid
-
 /** Base64 bytes -> image bytes, without a megabyte-sized JS string. */
 export function decodeBase64(base64: Rope): Buffer {
   const out = Buffer.allocUnsafe(Math.ceil(ropeLength(base64) / 4) * 3);
   let written = 0;
-  let carry = Buffer.alloc(0);
-  const flush = (text: Buffer) => {
-    written += out.write(text.toString('latin1'), written, 'base64');
-  };
-  for (const whole of base64) {
-    // Line breaks (MIME style) or spaces would shift slices off the grid: decode such input whole.
-    if (whole.indexOf(0x0a) >= 0 || whole.indexOf(0x20) >= 0) return Buffer.from(Buffer.concat(base64).toString('latin1'), 'base64');
-    let piece = whole;
-    if (carry.length > 0) {
-      // Complete the quantum the last piece left open, then carry on from the grid.
-      const need = Math.min(4 - carry.length, piece.length);
-      carry = Buffer.concat([carry, piece.subarray(0, need)]);
-      piece = piece.subarray(need);
-      if (carry.length < 4) continue;
-      flush(carry);
-      carry = Buffer.alloc(0);
-    }
-    const usable = piece.length - (piece.length % 4);
-    for (let at = 0; at < usable; at += DECODE_CHUNK) flush(piece.subarray(at, Math.min(at + DECODE_CHUNK, usable)));
-    carry = Buffer.from(piece.subarray(usable));
-  }
-  if (carry.length > 0) flush(carry);
+  const decoder = new Base64Decoder((text) => {
+    written += out.write(text, written, 'base64');
+  });
+  for (const piece of base64) decoder.push(piece);
+  decoder.end();
   return out.subarray(0, written);
 }
 
@@ -91,6 +72,6 @@ export function decodeBase64Text(text: string, start = 0): Buffer {
   if (text.includes('\n', start) || text.includes(' ', start)) return Buffer.from(text.slice(start), 'base64');
   const out = Buffer.allocUnsafe(Math.ceil((text.length - start) / 4) * 3);
   let written = 0;
-  for (let at = start; at < text.length; at += DECODE_CHUNK) written += out.write(text.slice(at, at + DECODE_CHUNK), written, 'base64');
+  for (let at = start; at < text.length; at += BASE64_SLICE) written += out.write(text.slice(at, at + BASE64_SLICE), written, 'base64');
   return out.subarray(0, written);
 }

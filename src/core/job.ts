@@ -80,6 +80,33 @@ export interface ProviderResult {
   readonly metadata?: unknown;
 }
 
+/** What the upstream said about the result besides its images. */
+export type ResultFields = Omit<ProviderResult, 'images'>;
+
+/**
+ * A piece of an upstream answer that is still arriving: each image's base64 as it comes (clean
+ * ASCII, no JSON escapes), in order, never whole.
+ */
+export type ArrivingEvent =
+  | { readonly type: 'b64-start' }
+  | { readonly type: 'b64'; readonly bytes: Buffer }
+  /** One item of the answer ended: its revised prompt, or (it carried no b64_json) the image it held. */
+  | { readonly type: 'item-end'; readonly revisedPrompt?: string; readonly image?: UpstreamImage };
+
+/**
+ * An answer handed over while its images are still arriving (sync b64_json requests): read it to
+ * its end, or return() to drop it (the upstream connection is released either way). Failures
+ * while reading are UpstreamFailure; they come after the route committed, so nothing fails over.
+ */
+export interface ArrivingResult {
+  readonly kind: 'arriving';
+  readonly events: AsyncGenerator<ArrivingEvent, ResultFields, undefined>;
+}
+
+export function isArriving(result: ProviderResult | ArrivingResult): result is ArrivingResult {
+  return 'kind' in result && result.kind === 'arriving';
+}
+
 /** A partial image an upstream streamed while still generating (base64, as it arrived). */
 export interface PartialImage {
   /** Which of the `n` images it previews. */

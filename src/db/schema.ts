@@ -131,6 +131,7 @@ export interface ImagesTable {
   request_id: string;
   key_id: string | null;
   mime: string;
+  /** The decoded size; 0 while a streamed image is still being written. */
   bytes: number;
   created_at: number;
   /** Retention: the sweeper deletes the image after this. */

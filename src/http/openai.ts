@@ -5,9 +5,10 @@ import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInp
 import type { ModelCatalogue, ModelSpec } from '../core/models.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
-import type { ImagePipeline, ImagesResult } from '../pipeline.js';
+import type { ImagePipeline } from '../pipeline.js';
 import { readImageForm } from './image-form.js';
 import { streamImages } from './image-stream.js';
+import { arrivingImagesBody, renderImagesResponse } from './images-response.js';
 import { admitKey } from './request-guards.js';
 import { submitNewApiTask, wantsAsyncTask, type NewApiTaskDeps } from './newapi-tasks.js';
 
@@ -44,10 +45,14 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
       await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered, memory });
       return reply;
     }
-    const result = await deps.pipeline.run(job, { mode: { kind: 'sync' }, key, keyId, signal, answered, memory });
+    const run = { mode: { kind: 'sync' } as const, key, keyId, signal, answered, memory };
+    // b64_json answers pass through as they arrive; url answers need the image stored first.
+    const result = job.responseFormat === 'b64_json' ? await deps.pipeline.runArriving(job, run) : await deps.pipeline.run(job, run);
+    reply.type('application/json; charset=utf-8');
+    if ('events' in result) return reply.send(await arrivingImagesBody(result));
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,
     // and a write per piece costs far more than copying them once.
-    return reply.type('application/json; charset=utf-8').send(Buffer.concat(renderImagesResponse(result)));
+    return reply.send(Buffer.concat(renderImagesResponse(result)));
   };
   app.post('/v1/images/generations', images('generations'));
   app.post('/v1/images/edits', images('edits'));
@@ -89,30 +94,3 @@ function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
     description: demoOnly ? `${spec.description} — DEMO channel: images are rendered locally, not by a real model` : spec.description,
   };
 }
-
-/**
- * OpenAI's ImagesResponse: created, data[], then what is known about the result. Built as bytes:
- * base64 images are copied in as they are, never stringified (or escaped: base64 needs none).
- */
-export function renderImagesResponse(result: ImagesResult): Buffer[] {
-  const chunks: Buffer[] = [Buffer.from(`{"created":${result.created},"data":[`)];
-  result.data.forEach((image, i) => {
-    const { b64_json: b64, name: _stored, ...rest } = image;
-    const fields = JSON.stringify(rest).slice(1, -1);
-    chunks.push(Buffer.from(`${i > 0 ? ',' : ''}{`));
-    if (b64) chunks.push(B64_OPEN, ...b64, Buffer.from(fields ? `",${fields}}` : '"}'));
-    else chunks.push(Buffer.from(`${fields}}`));
-  });
-  const tail = JSON.stringify({
-    ...(result.background ? { background: result.background } : {}),
-    ...(result.outputFormat ? { output_format: result.outputFormat } : {}),
-    ...(result.size ? { size: result.size } : {}),
-    ...(result.quality ? { quality: result.quality } : {}),
-    ...(result.usage ? { usage: result.usage } : {}),
-    ...(result.metadata !== undefined ? { metadata: result.metadata } : {}),
-  }).slice(1, -1);
-  chunks.push(Buffer.from(tail ? `],${tail}}` : ']}'));
-  return chunks;
-}
-
-const B64_OPEN = Buffer.from('"b64_json":"');

@@ -14,6 +14,7 @@ import { ropeLength, ropeSlice, type Rope } from '../core/rope.js';
 import type { ImageRecords } from '../storage/image-records.js';
 import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
+import { ArrivingImageWriter } from './arriving-writer.js';
 import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
@@ -64,7 +65,8 @@ export class ImageOutput {
     return Promise.all(images.map((image) => this.deliverOne(job, image, ctx)));
   }
 
-  private async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
+  /** One image an upstream handed over whole -> what the client asked for. */
+  async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
       ctx.memory?.add(ropeLength(image.base64));
@@ -83,7 +85,8 @@ export class ImageOutput {
     return { url: this.signedUrl(name), name, ...base64, ...revised };
   }
 
-  private async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {
+  /** The bytes in the format the job asked for: converted (off the event loop, in sharp's pool) when the upstream ignored it. */
+  async inRequestedFormat(job: ImageJob, bytes: Buffer): Promise<Buffer> {
     const shape = shapeOf(bytes);
     const conversion = conversionNeeded(job, shape);
     if (!conversion) return bytes;
@@ -100,7 +103,7 @@ export class ImageOutput {
    * Stores the image once the answer is out, so the client never waits for the disk. The bytes
    * stay counted in the request's memory until they are written.
    */
-  private storeLater(job: ImageJob, ctx: DeliveryContext, bytes: () => Buffer): void {
+  storeLater(job: ImageJob, ctx: DeliveryContext, bytes: () => Buffer): void {
     const unpin = ctx.memory?.pin();
     this.deps.background.run('store image', async () => {
       try {
@@ -137,6 +140,33 @@ export class ImageOutput {
   }
 
   /**
+   * Stores an image while its base64 arrives (sync b64_json answers). Its record is inserted
+   * first (with size 0, set once it is stored whole); the writer takes it back if the image
+   * does not end up stored whole.
+   */
+  startStoring(job: ImageJob, kind: ImageKind, keyId: string | null): ArrivingImageWriter {
+    const id = randomBytes(16).toString('base64url');
+    const mime = IMAGE_MIME[kind];
+    const name = storedName(id, mime);
+    const created = this.now();
+    const recorded = this.deps.records.insert({ id, request_id: job.id, key_id: keyId, mime, bytes: 0, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 });
+    const { records } = this.deps;
+    return new ArrivingImageWriter(this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
+  }
+
+  /** Finishes storing an arrived image once the answer is out; its bytes stay counted until written. */
+  finishLater(writer: ArrivingImageWriter, ctx: DeliveryContext): void {
+    const unpin = ctx.memory?.pin();
+    this.deps.background.run('store image', async () => {
+      try {
+        await writer.finish();
+      } finally {
+        unpin?.();
+      }
+    });
+  }
+
+  /**
    * A fresh link to a stored image (tasks render links each time they are read): the store's own
    * (S3 presigned or public) when it offers one, else the gateway's signed /files link.
    */
@@ -169,18 +199,18 @@ function shapeOf(bytes: Buffer): ImageShape {
 const SHORT_PREFIX_BYTES = 1024;
 
 /** Decodes only what the header needs: 1 KB, or up to 64 KB for a JPEG whose size lies deeper. */
-function shapeOfBase64(base64: Rope): ImageShape {
+export function shapeOfBase64(base64: Rope): ImageShape {
   const prefix = (bytes: number) => decodeBase64([ropeSlice(base64, 0, Math.ceil(bytes / 3) * 4)]);
   const shape = shapeOf(prefix(SHORT_PREFIX_BYTES));
   return shape.width === undefined && shape.kind === 'jpeg' ? shapeOf(prefix(HEADER_PREFIX_BYTES)) : shape;
 }
 
 /** Image bytes -> base64 bytes, through one string (Node has no Buffer-to-Buffer encoder). */
-function encodeBase64(bytes: Buffer): Buffer {
+export function encodeBase64(bytes: Buffer): Buffer {
   return Buffer.from(bytes.toString('base64'), 'latin1');
 }
 
-function checkedKind(kind: ImageKind | null): ImageKind {
+export function checkedKind(kind: ImageKind | null): ImageKind {
   if (!kind) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned data that is not an image.');
   return kind;
 }

@@ -1,5 +1,5 @@
 import type { ChannelCall } from '../core/channel.js';
-import type { ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
+import type { ArrivingResult, ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 
 /**
  * One upstream protocol. Takes a job and a channel call, returns images or throws
@@ -11,6 +11,11 @@ export interface Provider {
    * to it as they arrive. `hooks.onSubmitted`: async providers report their upstream task id.
    */
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult>;
+  /**
+   * Sync b64_json answers: may hand the answer over while its images are still arriving (once
+   * the upstream has committed to it), so the gateway never holds it whole. Without it, generate.
+   */
+  generateArriving?(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult | ArrivingResult>;
   /** Async kinds: poll an upstream task submitted earlier (after a restart) until it ends. */
   resume?(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
   /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */

@@ -7,7 +7,9 @@
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
 import { GatewayError } from '../core/errors.js';
-import type { ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../core/job.js';
+import { isArriving, type ArrivingResult, type ImageJob, type PartialImageListener, type ProviderHooks, type ProviderResult } from '../core/job.js';
+import type { Provider } from '../providers/provider.js';
+import { settledGenerator } from '../core/settled-generator.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -25,8 +27,8 @@ export interface AttemptRecord {
   latencyMs: number;
 }
 
-export interface RoutedResult {
-  result: ProviderResult;
+export interface RoutedResult<R extends ProviderResult | ArrivingResult = ProviderResult> {
+  result: R;
   channel: Channel;
   attempts: AttemptRecord[];
 }
@@ -46,11 +48,14 @@ export interface RouterDeps {
   onKeyDisabled?: (channel: string, reason: string) => void;
 }
 
-type Attempt =
-  | { kind: 'ok'; routed: RoutedResult }
+type Attempt<R extends ProviderResult | ArrivingResult> =
+  | { kind: 'ok'; routed: RoutedResult<R> }
   | { kind: 'failed'; failure: UpstreamFailure; channel: Channel }
   /** The channel filled up between choosing it and sending: no upstream call was made. */
   | { kind: 'full' };
+
+/** One call to a provider on a chosen channel. */
+type Send<R> = (provider: Provider, call: ChannelCall, hooks: ProviderHooks) => Promise<R>;
 
 export class ChannelRouter {
   private readonly now: () => number;
@@ -69,6 +74,28 @@ export class ChannelRouter {
    * deadline and never submitted again, so a slow or flaky poll cannot run the job twice.
    */
   async generate(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[] = [], hooks: RouteHooks = {}): Promise<RoutedResult> {
+    return this.route(job, mode, signal, attempts, hooks, (provider, call, providerHooks) => provider.generate(job, call, signal, providerHooks));
+  }
+
+  /**
+   * Sync b64_json requests: like generate, but a provider that can may hand its answer over while
+   * the images are still arriving. Such an answer holds the channel's slot until it is read to
+   * its end (or dropped); a failure while reading it still teaches the channel's breaker.
+   */
+  async generateArriving(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult<ProviderResult | ArrivingResult>> {
+    return this.route(job, mode, signal, attempts, {}, (provider, call, providerHooks) =>
+      provider.generateArriving ? provider.generateArriving(job, call, signal) : provider.generate(job, call, signal, providerHooks),
+    );
+  }
+
+  private async route<R extends ProviderResult | ArrivingResult>(
+    job: ImageJob,
+    mode: RunMode,
+    signal: AbortSignal,
+    attempts: AttemptRecord[],
+    hooks: RouteHooks,
+    send: Send<R>,
+  ): Promise<RoutedResult<R>> {
     const budget = retryBudget(mode, this.deps.settings, this.now());
     const tried = new Set<string>();
     let committed = false;
@@ -79,7 +106,7 @@ export class ChannelRouter {
     while (this.now() < budget.deadlineAt) {
       const channel = await this.nextChannel(job, tried, budget, signal);
       if (!channel) break;
-      const outcome = await this.attempt(job, channel, budget.deadlineAt, signal, attempts, providerHooks(channel, hooks, commit));
+      const outcome = await this.attempt(channel, budget.deadlineAt, attempts, providerHooks(channel, hooks, commit), send);
       if (outcome.kind === 'ok') return outcome.routed;
       if (outcome.kind === 'full') continue;
       last = { failure: outcome.failure, channel: outcome.channel };
@@ -141,14 +168,13 @@ export class ChannelRouter {
     }
   }
 
-  private async attempt(
-    job: ImageJob,
+  private async attempt<R extends ProviderResult | ArrivingResult>(
     channel: Channel,
     deadline: number,
-    signal: AbortSignal,
     attempts: AttemptRecord[],
     hooks: ProviderHooks,
-  ): Promise<Attempt> {
+    send: Send<R>,
+  ): Promise<Attempt<R>> {
     const release = await this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
     if (!release) return { kind: 'full' };
     // The channel's timeout bounds each request; an async upstream's task is polled until the deadline.
@@ -158,21 +184,32 @@ export class ChannelRouter {
       deadlineAt: deadline,
     };
     let started = this.now();
+    let held = false;
     try {
       await this.deps.breakers.onAttempt(channel.id);
       started = this.now();
-      const result = await this.deps.providers[channel.kind].generate(job, call, signal, hooks);
+      const result = await send(this.deps.providers[channel.kind], call, hooks);
       await this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
-      return { kind: 'ok', routed: { result, channel, attempts } };
+      if (!isArriving(result)) return { kind: 'ok', routed: { result, channel, attempts } };
+      held = true;
+      return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release) }, channel, attempts } };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
       await this.learnFrom(err, call);
       return { kind: 'failed', failure: err, channel };
     } finally {
-      release();
+      if (!held) release();
     }
+  }
+
+  /** An arriving answer keeps its channel slot until read (or dropped); its failures count against the channel. */
+  private holding(events: ArrivingResult['events'], call: ChannelCall, release: () => void): ArrivingResult['events'] {
+    return settledGenerator(events, async (failure) => {
+      release();
+      if (failure instanceof UpstreamFailure) await this.learnFrom(failure, call).catch(() => {});
+    });
   }
 
   /** What a failure teaches about the channel's health. */

@@ -1,7 +1,7 @@
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ImageStore } from './image-store.js';
+import type { ImageSink, ImageStore } from './image-store.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 const READ_CHUNK = 1024 * 1024;
@@ -33,6 +33,27 @@ export class FsImageStore implements ImageStore {
       await rm(path, { force: true });
       throw err;
     }
+  }
+
+  /** Like put, written with writev as pieces come; an aborted image's file is removed. */
+  openWrite(name: string): ImageSink {
+    const path = this.pathOf(name);
+    // Opened at the first write: the caller commits the image's record before that.
+    let opened: Promise<FileHandle> | undefined;
+    const handle = () => (opened ??= this.shardFor(name).then(() => open(path, 'wx')));
+    return {
+      write: async (pieces) => {
+        const file = await handle();
+        let rest = pieces.filter((p) => p.length > 0);
+        while (rest.length > 0) rest = remainder(rest, (await file.writev(rest)).bytesWritten);
+      },
+      close: async () => (await handle()).close(),
+      abort: async () => {
+        if (!opened) return;
+        await (await opened.catch(() => null))?.close().catch(() => {});
+        await rm(path, { force: true });
+      },
+    };
   }
 
   async open(name: string): Promise<{ stream: Readable; size: number } | null> {
@@ -78,4 +99,18 @@ export class FsImageStore implements ImageStore {
     const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
     return new Map(entries.filter((e) => e.isDirectory()).map((e) => [e.name, Promise.resolve()]));
   }
+}
+
+/** What a short writev left unwritten. */
+function remainder(pieces: readonly Buffer[], written: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = written;
+  for (const piece of pieces) {
+    if (skip >= piece.length) skip -= piece.length;
+    else {
+      out.push(skip > 0 ? piece.subarray(skip) : piece);
+      skip = 0;
+    }
+  }
+  return out;
 }

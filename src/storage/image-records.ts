@@ -19,6 +19,11 @@ export class ImageRecords {
     return this.inserts.add(row);
   }
 
+  /** A streamed image's size, known once it is stored whole (it was recorded before its bytes came). */
+  async setSize(id: string, bytes: number): Promise<void> {
+    await this.db.updateTable('images').set({ bytes }).where('id', '=', id).execute();
+  }
+
   async expired(now: number, limit: number): Promise<{ id: string; mime: string }[]> {
     return this.db.selectFrom('images').select(['id', 'mime']).where('expires_at', '<=', now).orderBy('expires_at').limit(limit).execute();
   }

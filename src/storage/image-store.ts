@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 /** Where image bytes live: files under the data dir (embedded) or an S3 bucket (scale-out). */
 export interface ImageStore {
   put(name: string, bytes: Buffer): Promise<void>;
+  /** An image written while it arrives. Writes come one at a time; close or abort ends it. */
+  openWrite(name: string): ImageSink;
   /** null when the image is gone (swept or never stored). */
   open(name: string): Promise<{ stream: Readable; size: number } | null>;
   delete(name: string): Promise<void>;
@@ -11,4 +13,14 @@ export interface ImageStore {
    * public URL). null, or no such method: clients get the gateway's signed /files link.
    */
   linkFor?(name: string, ttlSeconds: number): string | null;
+}
+
+/** An image being written piece by piece. */
+export interface ImageSink {
+  /** Appends the pieces, in order (one call at a time). */
+  write(pieces: readonly Buffer[]): Promise<void>;
+  /** The image is whole. */
+  close(): Promise<void>;
+  /** The image will not be whole: nothing of it stays. */
+  abort(): Promise<void>;
 }

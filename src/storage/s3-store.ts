@@ -13,7 +13,7 @@ import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { S3Config } from '../config.js';
-import type { ImageStore } from './image-store.js';
+import type { ImageSink, ImageStore } from './image-store.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
@@ -82,6 +82,19 @@ export class S3ImageStore implements ImageStore {
     );
     // A url-mode answer presigns right after this returns: have credentials by then.
     await Promise.all([upload, this.needsCredentials() ? this.refreshCredentials() : undefined]);
+  }
+
+  /**
+   * The pieces are gathered and put whole when the image ends: a PutObject needs the length
+   * first, and an image is smaller than a multipart upload's 5 MiB minimum part anyway.
+   */
+  openWrite(name: string): ImageSink {
+    const pieces: Buffer[] = [];
+    return {
+      write: async (more) => void pieces.push(...more),
+      close: () => this.put(name, Buffer.concat(pieces)),
+      abort: async () => void pieces.splice(0),
+    };
   }
 
   async open(name: string): Promise<{ stream: Readable; size: number } | null> {

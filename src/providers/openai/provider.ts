@@ -1,5 +1,6 @@
 import type { ChannelCall } from '../../core/channel.js';
-import type { ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../../core/job.js';
+import type { ArrivingResult, ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../../core/job.js';
+import { readArrivingAnswer } from './arriving-response.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport, type UpstreamRequest } from '../transport.js';
 import { buildImagesRequest, type OpenAIProfile } from './request.js';
@@ -19,6 +20,10 @@ export class OpenAIProvider implements Provider {
     const request = this.request(job, call, signal, streaming);
     if (!streaming) return parseImagesResponse(await this.transport.send(request));
     return this.stream(request, onPartial);
+  }
+
+  async generateArriving(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult | ArrivingResult> {
+    return readArrivingAnswer(await this.transport.open(this.request(job, call, signal, false)));
   }
 
   /** Partial images go to the listener as they arrive; a relay that answers plain JSON is read as such. */

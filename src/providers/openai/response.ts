@@ -1,12 +1,12 @@
 /** OpenAI's ImagesResponse and error envelope -> ProviderResult / UpstreamFailure. */
 import { base64FromDataUri } from '../../core/image-bytes.js';
-import type { ImageUsage, ProviderResult, UpstreamImage } from '../../core/job.js';
+import type { ImageUsage, ProviderResult, ResultFields, UpstreamImage } from '../../core/job.js';
 import { ropeLength, type Rope } from '../../core/rope.js';
 import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import type { UpstreamResponse } from '../transport.js';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export function parseImagesResponse(res: UpstreamResponse): ProviderResult {
   if (res.status < 200 || res.status >= 300) throw failureFromResponse(res);
@@ -21,8 +21,12 @@ export function parseImagesResponse(res: UpstreamResponse): ProviderResult {
   if (!Array.isArray(json.data)) throw new UpstreamFailure('protocol', 'upstream answer has no data array');
   const images = json.data.map((item) => parseImage(item, parsed)).filter((img): img is UpstreamImage => img !== null);
   if (images.length === 0) throw new UpstreamFailure('protocol', 'upstream answer holds no images');
+  return { images, ...resultFieldsOf(json) };
+}
+
+/** What an ImagesResponse says about its result besides the images. */
+export function resultFieldsOf(json: Json): ResultFields {
   return {
-    images,
     ...(isUsage(json.usage) ? { usage: json.usage } : {}),
     ...stringField(json, 'size', 'size'),
     ...stringField(json, 'quality', 'quality'),
@@ -37,11 +41,21 @@ const IMAGE_KEYS = ['b64_json', 'url'];
 
 function parseImage(item: unknown, parsed: LiftedJson): UpstreamImage | null {
   if (!isObject(item)) return null;
+  return imageOf(item, (value) => bytesOf(value, parsed));
+}
+
+/** A data[] item's revised prompt, when it has one. */
+export function revisedPromptOf(item: Json): { revisedPrompt?: string } {
   const { revised_prompt: revised } = item;
-  const revisedPrompt = typeof revised === 'string' && revised.length > 0 ? { revisedPrompt: revised } : {};
-  const b64 = bytesOf(item.b64_json, parsed);
+  return typeof revised === 'string' && revised.length > 0 ? { revisedPrompt: revised } : {};
+}
+
+/** A data[] item as an image: its b64_json, else its url (a data URI is base64 too); null without either. */
+export function imageOf(item: Json, bytesOf: (value: unknown) => Rope | undefined): UpstreamImage | null {
+  const revisedPrompt = revisedPromptOf(item);
+  const b64 = bytesOf(item.b64_json);
   if (b64 && ropeLength(b64) > 0) return { kind: 'b64', base64: base64FromDataUri(b64) ?? b64, ...revisedPrompt };
-  const url = bytesOf(item.url, parsed);
+  const url = bytesOf(item.url);
   if (!url || ropeLength(url) === 0) return null;
   const inline = base64FromDataUri(url);
   return inline !== null ? { kind: 'b64', base64: inline, ...revisedPrompt } : { kind: 'url', url: Buffer.concat(url).toString('utf8'), ...revisedPrompt };
@@ -49,8 +63,11 @@ function parseImage(item: unknown, parsed: LiftedJson): UpstreamImage | null {
 
 /** A string field as bytes, whether it was lifted out or parsed normally. */
 function bytesOf(value: unknown, parsed: LiftedJson): Rope | undefined {
-  const lifted = parsed.lifted(value);
-  if (lifted) return lifted;
+  return parsed.lifted(value) ?? stringBytes(value);
+}
+
+/** A parsed string field as bytes. */
+export function stringBytes(value: unknown): Rope | undefined {
   return typeof value === 'string' ? [Buffer.from(value, 'utf8')] : undefined;
 }
 

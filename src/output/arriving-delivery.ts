@@ -1,0 +1,138 @@
+/**
+ * Sync b64_json answers whose images are still arriving: each image's base64 goes on to the
+ * client as it comes while being decoded into storage, so the gateway holds a few packets of
+ * it, never the image. An image is held back only until its first bytes show what it is; one
+ * in another format than asked (the upstream ignored output_format) is gathered, converted
+ * and sent whole, as a whole answer's would be.
+ */
+import { GatewayError } from '../core/errors.js';
+import type { ArrivingResult, ImageJob, ResultFields } from '../core/job.js';
+import type { Rope } from '../core/rope.js';
+import type { ArrivingImageWriter } from './arriving-writer.js';
+import { conversionNeeded, type ImageShape } from './convert.js';
+import { shapeOfBase64, type DeliveredImage, type DeliveryContext, type ImageOutput } from './image-output.js';
+
+/** What the client's answer is made of, in order. */
+export type DeliveryEvent =
+  | { readonly type: 'image-start' }
+  | { readonly type: 'b64'; readonly bytes: Buffer }
+  | { readonly type: 'image-end'; readonly image: Omit<DeliveredImage, 'b64_json' | 'name'> };
+
+export interface ArrivedAnswer {
+  delivered: number;
+  fields: ResultFields;
+}
+
+export type DeliveryEvents = AsyncGenerator<DeliveryEvent, ArrivedAnswer, undefined>;
+
+/** Base64 characters that decode to 1 KiB (enough for a PNG, WebP or GIF header) and 64 KiB (a JPEG's, at worst). */
+const SHORT_PREFIX = Math.ceil(1024 / 3) * 4;
+const LONG_PREFIX = Math.ceil((64 * 1024) / 3) * 4;
+
+export async function* deliverArriving(output: ImageOutput, job: ImageJob, events: ArrivingResult['events'], ctx: DeliveryContext): DeliveryEvents {
+  let delivered = 0;
+  let image: ArrivingImage | null = null;
+  try {
+    for (;;) {
+      const next = await events.next();
+      if (next.done) {
+        if (delivered === 0) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream answer held no images.');
+        return { delivered, fields: next.value };
+      }
+      const event = next.value;
+      if (event.type === 'b64-start') {
+        image = new ArrivingImage(output, job, ctx);
+      } else if (event.type === 'b64') {
+        if (image) yield* image.take(event.bytes);
+      } else if (image) {
+        yield* await image.end(event.revisedPrompt);
+        image = null;
+        delivered++;
+      } else if (event.image) {
+        yield* whole(await output.deliverOne(job, event.image, ctx));
+        delivered++;
+      }
+    }
+  } finally {
+    await image?.abort();
+    await events.return({});
+  }
+}
+
+/** One image of the answer while its base64 arrives. */
+class ArrivingImage {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private writer: ArrivingImageWriter | null = null;
+  /** The prefix showed the image must be converted: all of it is gathered. */
+  private converting = false;
+
+  constructor(
+    private readonly output: ImageOutput,
+    private readonly job: ImageJob,
+    private readonly ctx: DeliveryContext,
+  ) {}
+
+  async *take(bytes: Buffer): AsyncGenerator<DeliveryEvent, void, undefined> {
+    if (!this.writer) {
+      this.held.push(bytes);
+      this.heldBytes += bytes.length;
+      this.ctx.memory?.add(bytes.length);
+      const shape = this.converting ? null : this.shape(false);
+      if (shape) yield* this.decide(shape);
+    } else {
+      this.writer.push(bytes);
+      yield { type: 'b64', bytes };
+    }
+    await this.writer?.room();
+  }
+
+  /** The image's base64 ended (its item closed). */
+  async end(revisedPrompt: string | undefined): Promise<DeliveryEvent[]> {
+    const opened = this.writer || this.converting ? [] : this.decide(this.shape(true) as ImageShape);
+    if (this.converting) {
+      const base64: Rope = this.held;
+      this.held = [];
+      const upstream = { kind: 'b64' as const, base64, ...(revisedPrompt !== undefined ? { revisedPrompt } : {}) };
+      return [...whole(await this.output.deliverOne(this.job, upstream, this.ctx))];
+    }
+    this.output.finishLater(this.writer as ArrivingImageWriter, this.ctx);
+    this.writer = null;
+    return [...opened, { type: 'image-end', image: revisedPrompt !== undefined ? { revised_prompt: revisedPrompt } : {} }];
+  }
+
+  async abort(): Promise<void> {
+    await this.writer?.abort();
+    this.writer = null;
+  }
+
+  /** What the prefix shows: null while too little has come (`ended`: all there will be). */
+  private shape(ended: boolean): ImageShape | null {
+    if (!ended && this.heldBytes < SHORT_PREFIX) return null;
+    const shape = shapeOfBase64(this.held);
+    if (!ended && shape.kind === 'jpeg' && shape.width === undefined && this.heldBytes < LONG_PREFIX) return null;
+    return shape;
+  }
+
+  /** Passes the image on from here (what was held first), or, in another format than asked, gathers it to convert. */
+  private decide(shape: ImageShape): DeliveryEvent[] {
+    if (conversionNeeded(this.job, shape)) {
+      this.converting = true;
+      return [];
+    }
+    const writer = this.output.startStoring(this.job, shape.kind, this.ctx.keyId);
+    this.writer = writer;
+    const held = this.held;
+    this.held = [];
+    for (const bytes of held) writer.push(bytes);
+    return [{ type: 'image-start' }, ...held.map((bytes): DeliveryEvent => ({ type: 'b64', bytes }))];
+  }
+}
+
+/** An image delivered whole, as events. */
+function* whole(image: DeliveredImage): Generator<DeliveryEvent, void, undefined> {
+  const { b64_json: base64, name: _stored, ...rest } = image;
+  yield { type: 'image-start' };
+  for (const bytes of base64 ?? []) yield { type: 'b64', bytes };
+  yield { type: 'image-end', image: rest };
+}
