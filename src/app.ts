@@ -100,7 +100,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // The AWS SDK, ioredis and BullMQ (and pg, in db/) are loaded only when the configuration uses
   // them: loaded always, they were half the CPU of an embedded start and ~30 MB of its memory.
   const s3 = config.s3 ? new (await import('./storage/s3-store.js')).S3ImageStore(config.s3) : undefined;
-  const store: ImageStore = s3 ?? new FsImageStore(join(config.dataDir, 'images'));
+  const store: ImageStore & { close(): Promise<void> } = s3 ?? new FsImageStore(join(config.dataDir, 'images'));
   const records = new ImageRecords(db);
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
@@ -326,7 +326,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await httpTransport.close();
       await urlFetcher.close();
       await webhookFetcher.close();
-      await s3?.close();
+      await store.close();
       await database.close();
     },
   };

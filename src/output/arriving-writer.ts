@@ -6,13 +6,20 @@
  */
 import { Base64Decoder } from '../core/base64-decoder.js';
 import type { ImageSink } from '../storage/image-store.js';
+import { decodeIntoSlab, giveBack } from './decode-slabs.js';
 
 /** Decoded bytes waiting for the disk beyond this hold the answer back (backpressure). */
-const MAX_WAITING_BYTES = 1024 * 1024;
+const MAX_WAITING_BYTES = 64 * 1024;
+
+/** A decoded piece and the slab it lives in. */
+interface Piece {
+  bytes: Buffer;
+  slab: Buffer;
+}
 
 export class ArrivingImageWriter {
-  private readonly decoder = new Base64Decoder((text) => this.queue(Buffer.from(text, 'base64')));
-  private waiting: Buffer[] = [];
+  private readonly decoder = new Base64Decoder((text) => this.queue(text));
+  private waiting: Piece[] = [];
   private waitingBytes = 0;
   private written = 0;
   /** The write in flight (after the record), or the record being committed. */
@@ -67,16 +74,16 @@ export class ArrivingImageWriter {
     if (this.aborted) return;
     this.aborted = true;
     this.failed = true;
-    this.waiting = [];
-    this.waitingBytes = 0;
+    this.dropWaiting();
     await this.flight.catch(() => {});
     await this.sink.abort().catch(() => {});
     await this.record.remove().catch(() => {});
   }
 
-  private queue(bytes: Buffer): void {
-    if (this.failed || bytes.length === 0) return;
-    this.waiting.push(bytes);
+  private queue(text: string): void {
+    if (this.failed) return;
+    const { bytes, slab } = decodeIntoSlab(text);
+    this.waiting.push({ bytes, slab });
     this.waitingBytes += bytes.length;
     void this.drain();
   }
@@ -89,10 +96,12 @@ export class ArrivingImageWriter {
       this.waiting = [];
       this.waitingBytes = 0;
       try {
-        await this.sink.write(pieces);
-        this.written += pieces.reduce((n, p) => n + p.length, 0);
+        await this.sink.write(pieces.map((p) => p.bytes));
+        this.written += pieces.reduce((n, p) => n + p.bytes.length, 0);
       } catch (err) {
         this.fail(err);
+      } finally {
+        for (const piece of pieces) giveBack(piece.slab);
       }
     });
     return this.flight;
@@ -102,6 +111,11 @@ export class ArrivingImageWriter {
     if (this.failed) return;
     this.failed = true;
     this.failure = err;
+    this.dropWaiting();
+  }
+
+  private dropWaiting(): void {
+    for (const piece of this.waiting) giveBack(piece.slab);
     this.waiting = [];
     this.waitingBytes = 0;
   }

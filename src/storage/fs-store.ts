@@ -5,11 +5,18 @@ import type { ImageSink, ImageStore } from './image-store.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 const READ_CHUNK = 1024 * 1024;
+/** Image names start with base64url ids: their first two characters name the shard. */
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const SHARD_NAMES = [...ID_ALPHABET].flatMap((a) => [...ID_ALPHABET].map((b) => a + b));
+const SHARDS_PER_TURN = 16;
 
 /** Images as files under `<dataDir>/images/<2-char shard>/<name>`. */
 export class FsImageStore implements ImageStore {
   /** Shard folders known to exist (or being made): one mkdir per folder for the data dir's life. */
   private shards: Promise<Map<string, Promise<void>>> | undefined;
+  /** Making the missing shard folders in the background; close() stops it. */
+  private preparing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(private readonly root: string) {}
 
@@ -56,6 +63,12 @@ export class FsImageStore implements ImageStore {
     };
   }
 
+  /** Stops making shard folders (the data dir may be removed next). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.preparing;
+  }
+
   async open(name: string): Promise<{ stream: Readable; size: number } | null> {
     if (!SAFE_NAME.test(name)) return null;
     const path = this.pathOf(name);
@@ -97,7 +110,38 @@ export class FsImageStore implements ImageStore {
 
   private async existingShards(): Promise<Map<string, Promise<void>>> {
     const entries = await readdir(this.root, { withFileTypes: true }).catch(() => []);
-    return new Map(entries.filter((e) => e.isDirectory()).map((e) => [e.name, Promise.resolve()]));
+    const shards = new Map(entries.filter((e) => e.isDirectory()).map((e): [string, Promise<void>] => [e.name, Promise.resolve()]));
+    this.preparing = this.makeMissingShards(shards).catch(() => {});
+    return shards;
+  }
+
+  /**
+   * Makes the shard folders not made yet, a few at a time in the background: a fresh data dir
+   * would otherwise pay a mkdir on most of its first 4,096 images, on the request's path.
+   */
+  private async makeMissingShards(shards: Map<string, Promise<void>>): Promise<void> {
+    const missing = SHARD_NAMES.filter((shard) => !shards.has(shard));
+    // The first image is being stored: the images folder is wanted now anyway.
+    if (missing.length > 0) await mkdir(this.root, { recursive: true }).catch(() => {});
+    for (let at = 0; at < missing.length && !this.closed; at += SHARDS_PER_TURN) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.closed) return;
+      const made = await Promise.all(missing.slice(at, at + SHARDS_PER_TURN).map((shard) => this.makeShard(shards, shard)));
+      if (made.includes('gone')) return; // the data dir was removed (a test's, or shut down): stop
+    }
+  }
+
+  /** Not recursive: a removed data dir is not made again. */
+  private async makeShard(shards: Map<string, Promise<void>>, shard: string): Promise<'made' | 'gone'> {
+    if (shards.has(shard)) return 'made';
+    try {
+      await mkdir(join(this.root, shard));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') return code === 'ENOENT' ? 'gone' : 'made';
+    }
+    if (!shards.has(shard)) shards.set(shard, Promise.resolve());
+    return 'made';
   }
 }
 

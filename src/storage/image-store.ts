@@ -17,7 +17,7 @@ export interface ImageStore {
 
 /** An image being written piece by piece. */
 export interface ImageSink {
-  /** Appends the pieces, in order (one call at a time). */
+  /** Appends the pieces, in order (one call at a time). Their memory is reused once it resolves: a sink that keeps them copies. */
   write(pieces: readonly Buffer[]): Promise<void>;
   /** The image is whole. */
   close(): Promise<void>;

@@ -91,7 +91,7 @@ export class S3ImageStore implements ImageStore {
   openWrite(name: string): ImageSink {
     const pieces: Buffer[] = [];
     return {
-      write: async (more) => void pieces.push(...more),
+      write: async (more) => void pieces.push(Buffer.concat(more)),
       close: () => this.put(name, Buffer.concat(pieces)),
       abort: async () => void pieces.splice(0),
     };

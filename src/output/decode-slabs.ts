@@ -1,0 +1,24 @@
+/**
+ * Reusable buffers that arriving images are decoded into on their way to storage. Decoded bytes
+ * live only until the disk has them; a fresh Buffer for each piece would be megabytes of
+ * short-lived memory outside the heap per image, which is what makes V8 run full collections.
+ * Each slab holds one decoded text (at most BASE64_SLICE characters) and goes back once written.
+ */
+import { BASE64_SLICE } from '../core/base64-decoder.js';
+
+const SLAB_BYTES = (BASE64_SLICE / 4) * 3;
+/** Free slabs kept for reuse (up to 24 MiB): enough for hundreds of images being written at once. */
+const MAX_FREE = 512;
+
+const free: Buffer[] = [];
+
+/** Decodes base64 text (at most BASE64_SLICE characters) into a slab; give the slab back once its bytes are written. */
+export function decodeIntoSlab(text: string): { bytes: Buffer; slab: Buffer } {
+  const slab = free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+  const n = slab.write(text, 0, 'base64');
+  return { bytes: slab.subarray(0, n), slab };
+}
+
+export function giveBack(slab: Buffer): void {
+  if (free.length < MAX_FREE) free.push(slab);
+}
