@@ -27,7 +27,8 @@ export function renderImagesResponse(result: ImagesResult): Buffer[] {
  */
 export async function arrivingImagesBody(images: ArrivingImages): Promise<Readable> {
   const first = await images.events.next();
-  return Readable.from(renderArriving(images, first), { objectMode: false });
+  // No read-ahead: the next piece is pulled from the upstream when the client's socket takes this one.
+  return Readable.from(renderArriving(images, first), { objectMode: false, highWaterMark: 1 });
 }
 
 async function* renderArriving({ created, events }: ArrivingImages, first: IteratorResult<DeliveryEvent, ResultParameters>): AsyncGenerator<Buffer, void, undefined> {

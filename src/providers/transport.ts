@@ -51,6 +51,8 @@ export interface Transport {
   open(request: UpstreamRequest): Promise<StreamingResponse>;
 }
 
+const BODY_READ_AHEAD_BYTES = 16 * 1024;
+
 /** Refuse absurd upstream answers before they exhaust memory. */
 const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 
@@ -128,6 +130,9 @@ export class HttpTransport implements Transport {
       signal: signal.signal,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
+      // Read ahead of the reader no more than this: an answer passed through to a slow client
+      // waits in the upstream's socket, not in our memory.
+      highWaterMark: BODY_READ_AHEAD_BYTES,
     });
   }
 }
