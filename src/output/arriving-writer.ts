@@ -6,7 +6,7 @@
  */
 import { Base64Decoder } from '../core/base64-decoder.js';
 import type { ImageSink } from '../storage/image-store.js';
-import { decodeIntoSlab, giveBack } from './decode-slabs.js';
+import type { DecodeSlabs } from './decode-slabs.js';
 
 /** Decoded bytes waiting for the disk beyond this hold the answer back (backpressure). */
 const MAX_WAITING_BYTES = 64 * 1024;
@@ -29,6 +29,7 @@ export class ArrivingImageWriter {
   private aborted = false;
 
   constructor(
+    private readonly slabs: DecodeSlabs,
     private readonly sink: ImageSink,
     recorded: Promise<void>,
     private readonly record: {
@@ -82,7 +83,7 @@ export class ArrivingImageWriter {
 
   private queue(text: string): void {
     if (this.failed) return;
-    const { bytes, slab } = decodeIntoSlab(text);
+    const { bytes, slab } = this.slabs.decode(text);
     this.waiting.push({ bytes, slab });
     this.waitingBytes += bytes.length;
     void this.drain();
@@ -101,7 +102,7 @@ export class ArrivingImageWriter {
       } catch (err) {
         this.fail(err);
       } finally {
-        for (const piece of pieces) giveBack(piece.slab);
+        for (const piece of pieces) this.slabs.giveBack(piece.slab);
       }
     });
     return this.flight;
@@ -115,7 +116,7 @@ export class ArrivingImageWriter {
   }
 
   private dropWaiting(): void {
-    for (const piece of this.waiting) giveBack(piece.slab);
+    for (const piece of this.waiting) this.slabs.giveBack(piece.slab);
     this.waiting = [];
     this.waitingBytes = 0;
   }

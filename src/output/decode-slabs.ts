@@ -10,15 +10,17 @@ const SLAB_BYTES = (BASE64_SLICE / 4) * 3;
 /** Free slabs kept for reuse (up to 24 MiB): enough for hundreds of images being written at once. */
 const MAX_FREE = 512;
 
-const free: Buffer[] = [];
+export class DecodeSlabs {
+  private readonly free: Buffer[] = [];
 
-/** Decodes base64 text (at most BASE64_SLICE characters) into a slab; give the slab back once its bytes are written. */
-export function decodeIntoSlab(text: string): { bytes: Buffer; slab: Buffer } {
-  const slab = free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
-  const n = slab.write(text, 0, 'base64');
-  return { bytes: slab.subarray(0, n), slab };
-}
+  /** Decodes base64 text (at most BASE64_SLICE characters) into a slab; give the slab back once its bytes are written. */
+  decode(text: string): { bytes: Buffer; slab: Buffer } {
+    const slab = this.free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+    const n = slab.write(text, 0, 'base64');
+    return { bytes: slab.subarray(0, n), slab };
+  }
 
-export function giveBack(slab: Buffer): void {
-  if (free.length < MAX_FREE) free.push(slab);
+  giveBack(slab: Buffer): void {
+    if (this.free.length < MAX_FREE) this.free.push(slab);
+  }
 }

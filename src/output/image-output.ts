@@ -15,6 +15,7 @@ import type { ImageRecords } from '../storage/image-records.js';
 import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { ArrivingImageWriter } from './arriving-writer.js';
+import { DecodeSlabs } from './decode-slabs.js';
 import { storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
@@ -56,6 +57,8 @@ export interface ImageOutputDeps {
 
 export class ImageOutput {
   private readonly now: () => number;
+  /** Shared by every image being stored as it arrives. */
+  private readonly slabs = new DecodeSlabs();
 
   constructor(private readonly deps: ImageOutputDeps) {
     this.now = deps.now ?? Date.now;
@@ -151,7 +154,7 @@ export class ImageOutput {
     const created = this.now();
     const recorded = this.deps.records.insert({ id, request_id: job.id, key_id: keyId, mime, bytes: 0, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 });
     const { records } = this.deps;
-    return new ArrivingImageWriter(this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
+    return new ArrivingImageWriter(this.slabs, this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
   }
 
   /** Finishes storing an arrived image once the answer is out; its bytes stay counted until written. */

@@ -52,6 +52,7 @@ export interface Transport {
 }
 
 const BODY_READ_AHEAD_BYTES = 16 * 1024;
+const UNDICI_TIMER_SLACK_MS = 1_000;
 
 /** Refuse absurd upstream answers before they exhaust memory. */
 const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
@@ -128,8 +129,10 @@ export class HttpTransport implements Transport {
       headers: req.headers,
       body: req.body ?? null,
       signal: signal.signal,
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
+      // The deadline is ours (combineSignals, a precise timer). undici's own timers tick twice a
+      // second and can fire up to a tick early: given a second of slack, they never beat ours.
+      headersTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
+      bodyTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
       // Read ahead of the reader no more than this: an answer passed through to a slow client
       // waits in the upstream's socket, not in our memory.
       highWaterMark: BODY_READ_AHEAD_BYTES,
