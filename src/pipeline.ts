@@ -9,11 +9,11 @@ import type { Credits, Reservation } from './billing/credits.js';
 import type { RequestLog } from './billing/request-log.js';
 import { databaseUnavailable, GatewayError } from './core/errors.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
-import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type PartialImageListener, type ResultFields } from './core/job.js';
+import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type PartialImageListener, type ProviderResult, type ResultFields } from './core/job.js';
 import type { Channel } from './core/channel.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
-import { deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
+import { arrivedImages, deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
 import { clientErrorFor } from './routing/client-error.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { RunMode } from './routing/retry-policy.js';
@@ -118,15 +118,23 @@ export class ImagePipeline {
   }
 
   /**
-   * Sync b64_json requests: like run, but an answer whose images are still arriving is handed on
-   * as events, so the client gets each image's bytes as the upstream sends them. Credits are
-   * settled and the request logged once the last event is read; a failure meanwhile (or the
-   * client leaving) refunds them. Read the events to their end, or return() them.
+   * Sync requests: like run, but an answer whose images are still arriving is stored as it comes.
+   * b64_json: handed on as events, so the client gets each image's bytes as the upstream sends
+   * them; credits are settled and the request logged once the last event is read, and a failure
+   * meanwhile (or the client leaving) refunds them. Read the events to their end, or return()
+   * them. url: the answer (the images' links) once all are stored. A failure after the upstream
+   * answer began is final either way: the route has committed to its channel.
    */
   async runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
     const run = this.begin();
     try {
       run.reservation = await this.admit(job, ctx);
+      if (job.responseFormat !== 'b64_json') {
+        // url: the images are stored as they arrive, within the attempt (so a break fails over).
+        const stored = await this.router.generateConsumed(job, ctx.mode, ctx.signal, run.attempts, (answer) => this.storeAnswer(job, answer, ctx));
+        const { data, fields } = stored.result;
+        return { created: this.created(), data, ...(await this.complete(job, ctx, run, fields, stored.channel, data.length)) };
+      }
       const routed = await this.router.generateArriving(job, ctx.mode, ctx.signal, run.attempts);
       const { result, channel } = routed;
       if (isArriving(result)) return { created: this.created(), events: this.settledOnArrival(job, ctx, run, result, channel) };
@@ -136,6 +144,13 @@ export class ImagePipeline {
       await this.fail(job, ctx, run, err);
       throw err;
     }
+  }
+
+  /** url mode: the answer's images stored (as they arrive, when they do) and their links. */
+  private async storeAnswer(job: ImageJob, answer: ProviderResult | ArrivingResult, ctx: RunContext): Promise<{ data: DeliveredImage[]; fields: ResultFields }> {
+    if (!isArriving(answer)) return { data: await this.output.deliver(job, answer.images, ctx), fields: answer };
+    const { data, result } = await arrivedImages(deliverArriving(this.output, job, answer.events, ctx));
+    return { data, fields: result.fields };
   }
 
   private settledOnArrival(job: ImageJob, ctx: RunContext, run: Run, result: ArrivingResult, channel: Channel): ArrivingImages['events'] {

@@ -1,5 +1,5 @@
 /**
- * Sync b64_json answers passed through as they arrive, end to end: the real gateway in front of a
+ * Sync answers stored as they arrive, end to end (b64_json passed through, url stored first): the real gateway in front of a
  * scriptable upstream that writes its answer in pieces, pauses, cuts the connection or fails.
  * The client gets the first image bytes before the upstream has sent the rest; images arrive
  * exact and stored; an answer cut after its first byte leaves the client a truncated body, the
@@ -517,5 +517,47 @@ describe('an image in another format than asked', () => {
     // What is stored is what the client got.
     await expect.poll(async () => (await storedImages(gw, 'wants-jpeg')).filter((s) => s.file !== null).length, { timeout: 5_000 }).toBe(1);
     expect(await storedImages(gw, 'wants-jpeg')).toEqual([{ mime: 'image/jpeg', bytes: image.length, file: image }]);
+  });
+});
+
+describe('url answers are stored as they arrive', () => {
+  /** The upstream cuts the connection once `bytes` of its answer are out. */
+  const cutAfter =
+    (text: string, bytes: number): Script =>
+    async ({ res }) => {
+      res.writeHead(200, JSON_HEADERS);
+      await writeInPieces(res, Buffer.from(text).subarray(0, bytes), 16 * 1024);
+      res.socket?.destroy();
+    };
+
+  it('n=2: each link serves exactly the image the upstream sent, the records are sized, the stream reached disk whole', async () => {
+    const upstream = later(await scriptedUpstream());
+    const gw = await gatewayWith([channel('up', upstream)]);
+    upstream.next(imageAnswer(answerText([{ bytes: BIG, revised: 'first' }, { bytes: SECOND }], true)));
+    const answer = await gw.client.images.generate({ ...GENERATE, n: 2, response_format: 'url' }, { headers: { 'x-request-id': 'as-links' } });
+    const links = (answer.data ?? []).map((d) => d.url ?? '');
+    expect(links).toHaveLength(2);
+    expect(answer.data?.[0]?.revised_prompt).toBe('first');
+    const served = await Promise.all(links.map(async (link) => Buffer.from(await (await fetch(link)).arrayBuffer())));
+    expect(served).toEqual([BIG, SECOND]);
+    // The links work the moment the answer is out: the images were stored before it.
+    await expectStored(gw, 'as-links', [BIG, SECOND]);
+  });
+
+  it('an upstream that cuts the connection mid-image fails over (nothing was sent to the client yet); the broken image leaves nothing behind', async () => {
+    const a = later(await scriptedUpstream());
+    const b = later(await scriptedUpstream());
+    a.always(cutAfter(answerText([{ bytes: BIG }]), 100 * 1024));
+    b.always(imageAnswer(answerText([{ bytes: SECOND }])));
+    const gw = await gatewayWith([channel('a', a, { priority: 10 }), channel('b', b, { priority: 0 })]);
+    const answer = await gw.client.images.generate({ ...GENERATE, response_format: 'url' }, { headers: { 'x-request-id': 'cut-then-b' } });
+    const link = answer.data?.[0]?.url ?? '';
+    expect(Buffer.from(await (await fetch(link)).arrayBuffer())).toEqual(SECOND);
+    expect(a.calls).toHaveLength(1);
+    expect(b.calls).toHaveLength(1);
+    await expectStored(gw, 'cut-then-b', [SECOND]);
+    // Only B's image: A's half image is gone, record and file.
+    await expect.poll(async () => (await imageRows(gw, 'cut-then-b')).length, { timeout: 5_000 }).toBe(1);
+    expect(await imageFiles(gw)).toHaveLength(1);
   });
 });

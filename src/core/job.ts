@@ -94,7 +94,7 @@ export type ArrivingEvent =
   | { readonly type: 'item-end'; readonly revisedPrompt?: string; readonly image?: UpstreamImage };
 
 /**
- * An answer handed over while its images are still arriving (sync b64_json requests): read it to
+ * An answer handed over while its images are still arriving (sync requests): read it to
  * its end, or return() to drop it (the upstream connection is released either way). Failures
  * while reading are UpstreamFailure; they come after the route committed, so nothing fails over.
  */

@@ -60,7 +60,7 @@ function imageStart(index: number): Buffer {
   return Buffer.from(index > 0 ? ',{"b64_json":"' : '{"b64_json":"');
 }
 
-function imageEnd(fields: Omit<DeliveredImage, 'b64_json' | 'name'>): Buffer {
+function imageEnd({ name: _stored, ...fields }: Omit<DeliveredImage, 'b64_json'>): Buffer {
   const rest = fieldsOf(fields);
   return Buffer.from(rest ? `",${rest}}` : '"}');
 }

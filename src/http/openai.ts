@@ -46,8 +46,8 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
       return reply;
     }
     const run = { mode: { kind: 'sync' } as const, key, keyId, signal, answered, memory };
-    // b64_json answers pass through as they arrive; url answers need the image stored first.
-    const result = job.responseFormat === 'b64_json' ? await deps.pipeline.runArriving(job, run) : await deps.pipeline.run(job, run);
+    // b64_json answers pass through as they arrive; url answers are stored as they arrive.
+    const result = await deps.pipeline.runArriving(job, run);
     reply.type('application/json; charset=utf-8');
     if ('events' in result) return reply.send(await arrivingImagesBody(result));
     // One buffer, one socket write: the rope's pieces are as small as the upstream's packets,

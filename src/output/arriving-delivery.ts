@@ -1,9 +1,10 @@
 /**
- * Sync b64_json answers whose images are still arriving: each image's base64 goes on to the
- * client as it comes while being decoded into storage, so the gateway holds a few packets of
- * it, never the image. An image is held back only until its first bytes show what it is; one
- * in another format than asked (the upstream ignored output_format) is gathered, converted
- * and sent whole, as a whole answer's would be.
+ * Sync answers whose images are still arriving. Each image's base64 is decoded into storage as it
+ * comes, so the gateway holds a few packets of it, never the image; for b64_json the pieces also
+ * go on to the client at once, for url the image's link follows once it is stored. An image is
+ * held back only until its first bytes show what it is; one in another format than asked (the
+ * upstream ignored output_format) is gathered, converted and delivered whole, as a whole
+ * answer's would be.
  */
 import { GatewayError } from '../core/errors.js';
 import type { ArrivingResult, ImageJob, ResultFields } from '../core/job.js';
@@ -16,7 +17,8 @@ import { shapeOfBase64, type DeliveredImage, type DeliveryContext, type ImageOut
 export type DeliveryEvent =
   | { readonly type: 'image-start' }
   | { readonly type: 'b64'; readonly bytes: Buffer }
-  | { readonly type: 'image-end'; readonly image: Omit<DeliveredImage, 'b64_json' | 'name'> };
+  /** url mode: the image's link (and stored name); b64_json: what follows its base64. */
+  | { readonly type: 'image-end'; readonly image: Omit<DeliveredImage, 'b64_json'> };
 
 export interface ArrivedAnswer {
   delivered: number;
@@ -41,7 +43,7 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
       }
       const event = next.value;
       if (event.type === 'b64-start') {
-        image = new ArrivingImage(output, job, ctx);
+        image = new ArrivingImage(output, job, ctx, job.responseFormat === 'b64_json');
       } else if (event.type === 'b64') {
         if (image) yield* image.take(event.bytes);
       } else if (image) {
@@ -71,6 +73,8 @@ class ArrivingImage {
     private readonly output: ImageOutput,
     private readonly job: ImageJob,
     private readonly ctx: DeliveryContext,
+    /** b64_json: each piece goes on to the client as it comes. */
+    private readonly passOn: boolean,
   ) {}
 
   async *take(bytes: Buffer): AsyncGenerator<DeliveryEvent, void, undefined> {
@@ -82,7 +86,7 @@ class ArrivingImage {
       if (shape) yield* this.decide(shape);
     } else {
       this.writer.push(bytes);
-      yield { type: 'b64', bytes };
+      if (this.passOn) yield { type: 'b64', bytes };
     }
     await this.writer?.room();
   }
@@ -96,9 +100,16 @@ class ArrivingImage {
       const upstream = { kind: 'b64' as const, base64, ...(revisedPrompt !== undefined ? { revisedPrompt } : {}) };
       return [...whole(await this.output.deliverOne(this.job, upstream, this.ctx))];
     }
-    this.output.finishLater(this.writer as ArrivingImageWriter, this.ctx);
+    const writer = this.writer as ArrivingImageWriter;
     this.writer = null;
-    return [...opened, { type: 'image-end', image: revisedPrompt !== undefined ? { revised_prompt: revisedPrompt } : {} }];
+    const revised = revisedPrompt !== undefined ? { revised_prompt: revisedPrompt } : {};
+    if (this.passOn) {
+      this.output.finishLater(writer, this.ctx);
+      return [...opened, { type: 'image-end', image: revised }];
+    }
+    // url mode: the link must work the moment the client has it.
+    await writer.finish();
+    return [...opened, { type: 'image-end', image: { url: this.output.signedUrl(writer.name), name: writer.name, ...revised } }];
   }
 
   async abort(): Promise<void> {
@@ -125,6 +136,7 @@ class ArrivingImage {
     const held = this.held;
     this.held = [];
     for (const bytes of held) writer.push(bytes);
+    if (!this.passOn) return [{ type: 'image-start' }];
     return [{ type: 'image-start' }, ...held.map((bytes): DeliveryEvent => ({ type: 'b64', bytes }))];
   }
 }
@@ -135,4 +147,14 @@ function* whole(image: DeliveredImage): Generator<DeliveryEvent, void, undefined
   yield { type: 'image-start' };
   for (const bytes of base64 ?? []) yield { type: 'b64', bytes };
   yield { type: 'image-end', image: rest };
+}
+
+/** url mode: the delivered images (their links), once the answer has arrived and all are stored. */
+export async function arrivedImages<R>(events: AsyncGenerator<DeliveryEvent, R, undefined>): Promise<{ data: DeliveredImage[]; result: R }> {
+  const data: DeliveredImage[] = [];
+  for (;;) {
+    const next = await events.next();
+    if (next.done) return { data, result: next.value };
+    if (next.value.type === 'image-end') data.push(next.value.image);
+  }
 }

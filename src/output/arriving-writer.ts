@@ -29,6 +29,8 @@ export class ArrivingImageWriter {
   private aborted = false;
 
   constructor(
+    /** The stored image's name, for its link. */
+    readonly name: string,
     private readonly slabs: DecodeSlabs,
     private readonly sink: ImageSink,
     recorded: Promise<void>,

@@ -154,7 +154,7 @@ export class ImageOutput {
     const created = this.now();
     const recorded = this.deps.records.insert({ id, request_id: job.id, key_id: keyId, mime, bytes: 0, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 });
     const { records } = this.deps;
-    return new ArrivingImageWriter(this.slabs, this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
+    return new ArrivingImageWriter(name, this.slabs, this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
   }
 
   /** Finishes storing an arrived image once the answer is out; its bytes stay counted until written. */

@@ -12,7 +12,7 @@ export interface Provider {
    */
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult>;
   /**
-   * Sync b64_json answers: may hand the answer over while its images are still arriving (once
+   * Sync answers: may hand the answer over while its images are still arriving (once
    * the upstream has committed to it), so the gateway never holds it whole. Without it, generate.
    */
   generateArriving?(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult | ArrivingResult>;

@@ -27,7 +27,7 @@ export interface AttemptRecord {
   latencyMs: number;
 }
 
-export interface RoutedResult<R extends ProviderResult | ArrivingResult = ProviderResult> {
+export interface RoutedResult<R = ProviderResult> {
   result: R;
   channel: Channel;
   attempts: AttemptRecord[];
@@ -48,11 +48,16 @@ export interface RouterDeps {
   onKeyDisabled?: (channel: string, reason: string) => void;
 }
 
-type Attempt<R extends ProviderResult | ArrivingResult> =
+type Attempt<R> =
   | { kind: 'ok'; routed: RoutedResult<R> }
   | { kind: 'failed'; failure: UpstreamFailure; channel: Channel }
   /** The channel filled up between choosing it and sending: no upstream call was made. */
   | { kind: 'full' };
+
+/** An arriving answer, whatever else an attempt may return. */
+function isArrivingResult(value: unknown): value is ArrivingResult {
+  return typeof value === 'object' && value !== null && isArriving(value as ProviderResult | ArrivingResult);
+}
 
 /** One call to a provider on a chosen channel. */
 type Send<R> = (provider: Provider, call: ChannelCall, hooks: ProviderHooks) => Promise<R>;
@@ -78,7 +83,7 @@ export class ChannelRouter {
   }
 
   /**
-   * Sync b64_json requests: like generate, but a provider that can may hand its answer over while
+   * Sync requests: like generate, but a provider that can may hand its answer over while
    * the images are still arriving. Such an answer holds the channel's slot until it is read to
    * its end (or dropped); a failure while reading it still teaches the channel's breaker.
    */
@@ -88,7 +93,18 @@ export class ChannelRouter {
     );
   }
 
-  private async route<R extends ProviderResult | ArrivingResult>(
+  /**
+   * Like generateArriving, but the answer is consumed (url mode: its images stored as they
+   * arrive) within the attempt: a failure while it arrives is the attempt's, and the next
+   * channel is tried, as when an answer is read whole.
+   */
+  async generateConsumed<T>(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[], consume: (answer: ProviderResult | ArrivingResult) => Promise<T>): Promise<RoutedResult<T>> {
+    return this.route(job, mode, signal, attempts, {}, async (provider, call, providerHooks) =>
+      consume(provider.generateArriving ? await provider.generateArriving(job, call, signal) : await provider.generate(job, call, signal, providerHooks)),
+    );
+  }
+
+  private async route<R>(
     job: ImageJob,
     mode: RunMode,
     signal: AbortSignal,
@@ -168,7 +184,7 @@ export class ChannelRouter {
     }
   }
 
-  private async attempt<R extends ProviderResult | ArrivingResult>(
+  private async attempt<R>(
     channel: Channel,
     deadline: number,
     attempts: AttemptRecord[],
@@ -191,7 +207,7 @@ export class ChannelRouter {
       const result = await send(this.deps.providers[channel.kind], call, hooks);
       await this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
-      if (!isArriving(result)) return { kind: 'ok', routed: { result, channel, attempts } };
+      if (!isArrivingResult(result)) return { kind: 'ok', routed: { result, channel, attempts } };
       held = true;
       return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release) }, channel, attempts } };
     } catch (err) {
