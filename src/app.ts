@@ -49,6 +49,7 @@ import { ImagePipeline } from './pipeline.js';
 import { InProcessTransport } from './providers/demo/in-process-transport.js';
 import { createProviders } from './providers/registry.js';
 import { HttpTransport } from './providers/transport.js';
+import { SpoolDir } from './spool/spool-dir.js';
 import { ChannelRegistry } from './routing/channel-registry.js';
 import { ChannelStore } from './routing/channel-store.js';
 import { ChannelTester } from './routing/channel-tester.js';
@@ -229,12 +230,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const inputs = new ImageInputResolver({ fetcher: urlFetcher, maxTotalBytes: inputLimits.uploadLimitBytes });
 
   const memory = new MemoryBudget(config.memoryBudgetBytes);
+  // Uploads wait for their checks and upstream calls on disk; a crash's leftovers go now.
+  const spool = await SpoolDir.open(join(config.dataDir, 'spool'));
   const { app: http, routes } = createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,
     timeouts: config.http.timeouts,
     trustedProxies: config.http.trustedProxies,
     memory,
+    spool,
   });
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);

@@ -2,11 +2,15 @@
 // spelled, nothing is parsed for a caller who may not call, slow senders are cut off, hostile
 // JSON and malformed HTTP get a 4xx in the caller's dialect, and proxies are believed only when
 // trusted.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBudget } from '../src/core/memory-budget.js';
 import { createHttpServer } from '../src/http/server.js';
+import { SpoolDir } from '../src/spool/spool-dir.js';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
@@ -94,16 +98,19 @@ describe('access belongs to the route, not the URL string', () => {
   });
 
   it('a route registered outside any group stops the server from starting', async () => {
+    const spoolPath = await mkdtemp(join(tmpdir(), 'imagegate-spool-'));
     const { app } = createHttpServer({
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 1024,
       timeouts: { headersMs: 30_000, requestMs: 60_000, bodyIdleMs: 30_000 },
       trustedProxies: [],
       memory: new MemoryBudget(1024 ** 3),
+      spool: await SpoolDir.open(spoolPath),
     });
     app.get('/sneaky', async () => ({ ok: true }));
     await expect(app.ready()).rejects.toThrow(/GET \/sneaky has no access class/);
     await app.close();
+    await rm(spoolPath, { recursive: true, force: true });
   });
 
   it('keyless requests to every protected route, however spelled, get 401/403/404: no upstream call, no row written', async () => {

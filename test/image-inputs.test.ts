@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { GatewayError } from '../src/core/errors.js';
 import { readImageHeader, type ImageHeader } from '../src/core/image-header.js';
 import type { ImageInputRef, ImageInputRefs } from '../src/core/image-input.js';
+import { inMemoryBytes } from '../src/core/input-bytes.js';
 import { parseImageRequest, type ImageRequestInput, type ParsedImageRequest } from '../src/core/image-request.js';
 import { ModelCatalogue } from '../src/core/models.js';
 import { createAddressFilter } from '../src/net/address-policy.js';
@@ -89,7 +90,7 @@ function parse(input: ImageRequestInput): ParsedImageRequest {
 }
 
 function upload(param: string): ImageInputRef {
-  return { param, source: { kind: 'upload', bytes: PNG_BYTES, filename: `${param}.png` } };
+  return { param, source: { kind: 'upload', bytes: inMemoryBytes(PNG_BYTES), filename: `${param}.png` } };
 }
 
 function multipart(endpoint: ImageRequestInput['endpoint'], body: Record<string, string>, uploads: ImageInputRefs): ImageRequestInput {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { DEFAULT_PRICES, gptImage2OutputTokens } from '../src/core/default-prices.js';
 import { NO_INPUTS, type InputImage } from '../src/core/image-input.js';
+import { inMemoryBytes } from '../src/core/input-bytes.js';
 import type { ImageJob, ImageUsage } from '../src/core/job.js';
 import { BUILTIN_MODELS, ModelCatalogue, type ModelAlias, type ModelSpec } from '../src/core/models.js';
 import { formatMicros, Pricing, usdToMicros, type PriceTable } from '../src/core/pricing.js';
@@ -47,7 +48,7 @@ function usage(text: number, image: number, output: number): ImageUsage {
 }
 
 function inputImage(width: number, height: number): InputImage {
-  return { param: 'image', bytes: Buffer.alloc(0), format: 'png', width, height, hasAlpha: false };
+  return { param: 'image', bytes: inMemoryBytes(Buffer.alloc(0)), format: 'png', width, height, hasAlpha: false };
 }
 
 const listPricing = new Pricing(undefined, new ModelCatalogue(BUILTIN_MODELS));

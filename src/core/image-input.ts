@@ -6,11 +6,13 @@
  */
 import { invalidRequest, type GatewayError } from './errors.js';
 import type { ImageHeader } from './image-header.js';
+import type { InputBytes } from './input-bytes.js';
 import type { ModelFamily } from './models.js';
 
 /** How the client handed an image over. */
 export type ImageSource =
-  | { readonly kind: 'upload'; readonly bytes: Buffer; readonly filename?: string }
+  /** A multipart file part: spooled to disk as it arrived. */
+  | { readonly kind: 'upload'; readonly bytes: InputBytes; readonly filename?: string }
   /** A string that is a data URI or bare base64. */
   | { readonly kind: 'inline'; readonly text: string }
   | { readonly kind: 'url'; readonly url: string }
@@ -32,7 +34,8 @@ export type InputFormat = 'png' | 'jpeg' | 'webp';
 /** A validated input image: real bytes of a known format, size and alpha. */
 export interface InputImage {
   readonly param: string;
-  readonly bytes: Buffer;
+  /** In memory, or (uploads) in a spool file until the request ends. */
+  readonly bytes: InputBytes;
   readonly format: InputFormat;
   readonly width: number;
   readonly height: number;

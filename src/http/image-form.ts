@@ -16,8 +16,9 @@ import {
   type ImageInputRefs,
 } from '../core/image-input.js';
 import { sourceFromString } from '../core/input-refs.js';
+import type { RequestSpool } from '../spool/request-spool.js';
 import { discardUnreadBody } from './body-flow.js';
-import { readPartCapped, UploadBudget, type PartLimit } from './form-part.js';
+import { readPartCapped, spoolPartCapped, SpoolWriteError, UploadBudget, type PartLimit } from './form-part.js';
 
 export interface ImageForm {
   fields: Record<string, string>;
@@ -71,15 +72,18 @@ async function readParts(request: FastifyRequest, maxTotalBytes: number): Promis
   const images: { field: string; source: ImageSource }[] = [];
   let mask: ImageInputRef | undefined;
   const budget = new UploadBudget(maxTotalBytes, uploadsTooLarge, request.memory ?? undefined);
+  const spool = request.spool;
+  if (!spool) throw new Error('unreachable: every multipart request has a spool (upload-spool.ts)');
+  const reader: PartReader = { budget, spool };
   for await (const part of request.parts({ limits: LIMITS, isPartAFile })) {
     const name = part.fieldname;
     if (IMAGE_FIELDS.has(name)) {
       if (images.length === MAX_INPUT_IMAGES) throw tooManyUploads();
-      const source = await sourceOf(part, imageParam(name, images.length), MAX_INPUT_IMAGE_BYTES, budget);
+      const source = await sourceOf(part, imageParam(name, images.length), MAX_INPUT_IMAGE_BYTES, reader);
       images.push({ field: name, source });
     } else if (name === 'mask') {
       if (mask) throw invalidRequest('mask', 'invalid_value', 'Only one mask may be sent.');
-      mask = { param: 'mask', source: await sourceOf(part, 'mask', MAX_MASK_BYTES, budget) };
+      mask = { param: 'mask', source: await sourceOf(part, 'mask', MAX_MASK_BYTES, reader) };
     } else {
       readField(part, fields);
     }
@@ -89,15 +93,22 @@ async function readParts(request: FastifyRequest, maxTotalBytes: number): Promis
   return { fields, uploads: mask ? { images: refs, mask } : { images: refs } };
 }
 
+/** What reading the image parts of one request shares: its upload budget and its spool. */
+interface PartReader {
+  budget: UploadBudget;
+  spool: RequestSpool;
+}
+
 /**
- * A file part is an upload; a text part holds a URL, data URI or base64 (curl users send those).
- * Both stream (isPartAFile), each under its cap; text counts toward the budget as the bytes it
- * decodes to, so that the total agrees with the one the input resolver checks after decoding.
+ * A file part is an upload, spooled to disk; a text part holds a URL, data URI or base64 (curl
+ * users send those), kept in memory. Both stream (isPartAFile), each under its cap; text counts
+ * toward the budget as the bytes it decodes to, so that the total agrees with the one the input
+ * resolver checks after decoding.
  */
-async function sourceOf(part: Multipart, param: string, maxBytes: number, budget: UploadBudget): Promise<ImageSource> {
+async function sourceOf(part: Multipart, param: string, maxBytes: number, { budget, spool }: PartReader): Promise<ImageSource> {
   if (part.type !== 'file') throw new Error(`unreachable: ${param} arrived as a field, but isPartAFile streams every image part`);
   if (isUpload(part)) {
-    const bytes = await readPartCapped(part, { cap: maxBytes, tooLarge: () => fileTooLarge(param, maxBytes), weight: 1 }, budget);
+    const bytes = await spoolPartCapped(part, { cap: maxBytes, tooLarge: () => fileTooLarge(param, maxBytes), weight: 1 }, budget, spool);
     return { kind: 'upload', bytes, filename: part.filename };
   }
   const text = await readPartCapped(part, textLimit(param, maxBytes), budget);
@@ -152,9 +163,9 @@ const LIMIT_ERRORS: Readonly<Record<string, string>> = {
   FST_FIELDS_LIMIT: `The form has more than ${LIMITS.fields} fields.`,
 };
 
-/** Limits -> 413; a body busboy cannot parse -> 400; our own refusals pass as they are. */
+/** Limits -> 413; a body busboy cannot parse -> 400; our own refusals and disk failures pass as they are. */
 function multipartError(err: unknown): unknown {
-  if (err instanceof GatewayError) return err;
+  if (err instanceof GatewayError || err instanceof SpoolWriteError) return err;
   const code = (err as { code?: unknown }).code;
   const limit = typeof code === 'string' ? LIMIT_ERRORS[code] : undefined;
   if (limit) return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, limit);

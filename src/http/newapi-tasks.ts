@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageJob } from '../core/job.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { newApiTaskView } from '../tasks/task-views.js';
+import { inputsInMemory } from '../spool/input-bytes-io.js';
 import { storeJob } from '../tasks/stored-job.js';
 import { readIdempotencyKey } from './request-guards.js';
 
@@ -22,7 +23,9 @@ export function wantsAsyncTask(request: FastifyRequest): boolean {
 }
 
 /** Commits the task, then answers `{"code":"success",...,"data":{"task_id","status":"submitted"}}`. */
-export async function submitNewApiTask(job: ImageJob, request: FastifyRequest, reply: FastifyReply, deps: NewApiTaskDeps): Promise<FastifyReply> {
+export async function submitNewApiTask(accepted: ImageJob, request: FastifyRequest, reply: FastifyReply, deps: NewApiTaskDeps): Promise<FastifyReply> {
+  // The task outlives the request, and with it the uploads' spool files: its row keeps the bytes.
+  const job: ImageJob = { ...accepted, inputs: await inputsInMemory(accepted.inputs) };
   const { callback_url: callback, ...passthrough } = job.passthrough;
   const { task } = await deps.tasks.submit({
     // callback_url is ours, not the upstream's.

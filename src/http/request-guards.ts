@@ -3,13 +3,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import { invalidRequest } from '../core/errors.js';
+import { whenAnswerCloses } from './answer-closed.js';
 
 /** The key's RPM and concurrency limits (429 when over); the slot is freed when the answer is done. */
 export async function admitKey(key: KeyIdentity | null, reply: FastifyReply, limiter: RateLimiter): Promise<void> {
   if (!key) return;
   const admission = await limiter.admit(key.id, { rpm: key.policy.rpm, maxConcurrent: key.policy.maxConcurrent });
   void reply.headers(admission.headers);
-  reply.raw.once('close', () => admission.release());
+  whenAnswerCloses(reply.raw, () => admission.release());
 }
 
 const MAX_IDEMPOTENCY_KEY_CHARS = 255;

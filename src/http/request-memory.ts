@@ -3,8 +3,9 @@
  * reserved before a byte of it is read, so a wave of uploads is split into requests that run
  * whole and requests refused (503 server_busy) holding nothing, not into many that each stall
  * half-read.
- * A chunked body is counted as it arrives: JSON here, multipart parts as they stream
- * (form-part.ts). Everything a request held goes back when its answer is done.
+ * A chunked body is counted as it arrives: JSON here, multipart text parts as they stream
+ * (form-part.ts). A multipart upload is written to disk as it arrives and holds only the
+ * buffers on their way there. Everything a request held goes back when its answer is done.
  *
  * A request refused as busy is answered after its body has been read and dropped: a client
  * still sending when the answer came and the connection closed would see a broken pipe, not the
@@ -15,6 +16,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import { MemoryHold, type MemoryBudget } from '../core/memory-budget.js';
+import { whenAnswerCloses } from './answer-closed.js';
 import { expectsBody } from './body-flow.js';
 
 declare module 'fastify' {
@@ -32,21 +34,27 @@ export function installRequestMemory(app: FastifyInstance, budget: MemoryBudget)
     if (!expectsBody(request.raw) || raw.closed) return payload;
     const hold = new MemoryHold(budget);
     request.memory = hold;
-    raw.once('close', () => hold.end());
+    whenAnswerCloses(raw, () => hold.end());
+    const multipart = /^multipart\//i.test(request.headers['content-type'] ?? '');
     const declared = Number(request.headers['content-length']);
-    if (declared > 0) {
+    // Multipart uploads go to disk as they are read (upload-spool.ts): only the buffers on their
+    // way there are reserved; text parts kept in memory are counted as they arrive (form-part.ts).
+    const reserved = multipart ? Math.min(declared > 0 ? declared : Infinity, MULTIPART_IN_FLIGHT_BYTES) : declared;
+    if (reserved > 0) {
       try {
-        hold.reserveBody(declared);
+        hold.reserveBody(reserved);
       } catch (err) {
         if (declared <= DRAIN_MAX_BYTES && err instanceof GatewayError && err.status === 503) await dropped(request.raw);
         throw err;
       }
-      return payload;
     }
-    // Multipart bodies are read from the raw request by the form reader, which counts its parts.
-    return /^multipart\//i.test(request.headers['content-type'] ?? '') ? payload : counted(payload, hold);
+    if (multipart || declared > 0) return payload;
+    return counted(payload, hold);
   });
 }
+
+/** What a multipart body holds in memory while its parts stream to disk: socket, parser and write buffers. */
+const MULTIPART_IN_FLIGHT_BYTES = 256 * 1024;
 
 /** Past this, a refused body is not read to its end: the connection is closed instead. */
 const DRAIN_MAX_BYTES = 64 * 1024 * 1024;

@@ -15,6 +15,8 @@ import { discardUnreadBody, watchBodyIdle } from './body-flow.js';
 import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { installRequestMemory } from './request-memory.js';
+import { installUploadSpool } from './upload-spool.js';
+import type { SpoolDir } from '../spool/spool-dir.js';
 
 export interface HttpTimeouts {
   /** The request line and headers must arrive within this. */
@@ -33,6 +35,8 @@ export interface HttpServerOptions {
   trustedProxies: readonly string[];
   /** Bytes in flight: each body is reserved before it is read (http/request-memory.ts). */
   memory: MemoryBudget;
+  /** Where multipart uploads are written as they are read (http/upload-spool.ts). */
+  spool: SpoolDir;
 }
 
 export interface HttpServer {
@@ -74,6 +78,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.removeContentTypeParser('text/plain');
   installJsonParser(app, opts.bodyLimitBytes);
   installRequestMemory(app, opts.memory);
+  installUploadSpool(app, opts.spool);
   // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
   void app.register(multipart);
   trackAnswers(app, answers);

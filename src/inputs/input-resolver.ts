@@ -1,11 +1,12 @@
 /**
  * Every form of input image -> validated bytes, before any upstream call or credit is spent.
- * Uploads are taken as they are, base64 and data URIs decoded, URLs fetched through the
- * SSRF-safe fetcher; then each is judged by its content against the model's rules.
+ * Uploads are taken as they are (spooled to disk, their header scanned as they were written),
+ * base64 and data URIs decoded, URLs fetched through the SSRF-safe fetcher; then each is judged
+ * by its content against the model's rules.
  */
 import { GatewayError, invalidRequest } from '../core/errors.js';
 import { DATA_URI_COMMA_MAX, dataUriBase64Start, decodeBase64Text } from '../core/image-bytes.js';
-import { readImageHeader } from '../core/image-header.js';
+import { headerOf, inMemoryBytes, type InputBytes } from '../core/input-bytes.js';
 import {
   imageProblem,
   inputRulesFor,
@@ -32,9 +33,9 @@ export interface InputResolverOptions {
   maxTotalBytes: number;
 }
 
-interface InputBytes {
+interface LoadedInput {
   ref: ImageInputRef;
-  bytes: Buffer;
+  bytes: InputBytes;
   sourceUrl?: string;
 }
 
@@ -56,15 +57,15 @@ export class ImageInputResolver {
     return mask ? { images, mask } : { images };
   }
 
-  private async load(ref: ImageInputRef, signal: AbortSignal | undefined): Promise<InputBytes> {
+  private async load(ref: ImageInputRef, signal: AbortSignal | undefined): Promise<LoadedInput> {
     const { source } = ref;
     switch (source.kind) {
       case 'upload':
         return { ref, bytes: source.bytes };
       case 'inline':
-        return { ref, bytes: decodeInline(source.text) };
+        return { ref, bytes: inMemoryBytes(decodeInline(source.text)) };
       case 'url':
-        return { ref, bytes: await this.fetch(ref.param, source.url, signal), sourceUrl: source.url };
+        return { ref, bytes: inMemoryBytes(await this.fetch(ref.param, source.url, signal)), sourceUrl: source.url };
       case 'file_id':
         throw invalidRequest(
           ref.param,
@@ -83,8 +84,8 @@ export class ImageInputResolver {
     }
   }
 
-  private checkTotal(loaded: readonly InputBytes[]): void {
-    const total = loaded.reduce((sum, input) => sum + input.bytes.length, 0);
+  private checkTotal(loaded: readonly LoadedInput[]): void {
+    const total = loaded.reduce((sum, input) => sum + input.bytes.size, 0);
     if (total > this.opts.maxTotalBytes) {
       throw new GatewayError(
         413,
@@ -105,9 +106,9 @@ function decodeInline(text: string): Buffer {
   return start < 0 ? Buffer.alloc(0) : decodeBase64Text(text, start);
 }
 
-function checkedImage(input: InputBytes, rules: InputRules): InputImage {
-  const header = readImageHeader(input.bytes);
-  const problem = imageProblem(input.ref.param, input.bytes.length, header, rules);
+function checkedImage(input: LoadedInput, rules: InputRules): InputImage {
+  const header = headerOf(input.bytes);
+  const problem = imageProblem(input.ref.param, input.bytes.size, header, rules);
   if (problem || !header) throw problem ?? new Error('unreachable: a missing header is a problem');
   return {
     param: input.ref.param,
@@ -120,9 +121,9 @@ function checkedImage(input: InputBytes, rules: InputRules): InputImage {
   };
 }
 
-function checkedMask(input: InputBytes, first: InputImage | undefined, rules: InputRules): InputImage {
-  const header = readImageHeader(input.bytes);
-  const problem = maskProblem(input.bytes.length, header, first, rules);
+function checkedMask(input: LoadedInput, first: InputImage | undefined, rules: InputRules): InputImage {
+  const header = headerOf(input.bytes);
+  const problem = maskProblem(input.bytes.size, header, first, rules);
   if (problem || !header) throw problem ?? new Error('unreachable: a missing header is a problem');
   return { param: 'mask', bytes: input.bytes, format: 'png', width: header.width, height: header.height, hasAlpha: true };
 }

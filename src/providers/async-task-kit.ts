@@ -5,7 +5,7 @@
 import type { ChannelCall } from '../core/channel.js';
 import type { UpstreamImage } from '../core/job.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
-import { channelPool, type Transport, type UpstreamResponse } from './transport.js';
+import { channelPool, type Transport, type UpstreamBody, type UpstreamResponse } from './transport.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ export interface TaskRequest {
   /** Sent as JSON (with its content-type). */
   json?: unknown;
   /** Sent as it is, e.g. a multipart form; `contentType` names it. */
-  raw?: { body: string | Buffer; contentType: string };
+  raw?: { body: UpstreamBody; contentType: string };
 }
 
 /** One request to a channel: its key as a bearer token, its own headers last (they win), its timeout. */

@@ -2,15 +2,20 @@
  * How providers reach an upstream: real HTTP (undici, pooled keep-alive) or in-process (the demo
  * channel calling a simulator directly). Both turn failures into UpstreamFailure.
  */
+import { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors } from 'undici';
 import type { Channel } from '../core/channel.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
+import { StreamedBody } from './upstream-body.js';
+
+/** Text or bytes in memory, or a body streamed from its pieces (input images, maybe spooled). */
+export type UpstreamBody = string | Buffer | StreamedBody;
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST';
   url: string;
   headers: Record<string, string>;
-  body?: string | Buffer;
+  body?: UpstreamBody;
   timeoutMs: number;
   signal?: AbortSignal;
   /** The channel's connections; without it (image downloads), the shared pool. */
@@ -122,12 +127,13 @@ export class HttpTransport implements Transport {
   }
 
   private dispatch(req: UpstreamRequest, signal: CombinedSignal) {
+    const { headers, body } = wireBody(req);
     return this.agentFor(req.pool).request({
       origin: new URL(req.url).origin,
       path: pathOf(req.url),
       method: req.method,
-      headers: req.headers,
-      body: req.body ?? null,
+      headers,
+      body,
       signal: signal.signal,
       // The deadline is ours (combineSignals, a precise timer). undici's own timers tick twice a
       // second and can fire up to a tick early: given a second of slack, they never beat ours.
@@ -138,6 +144,13 @@ export class HttpTransport implements Transport {
       highWaterMark: BODY_READ_AHEAD_BYTES,
     });
   }
+}
+
+/** A streamed body goes with its length (many relays refuse chunked uploads), read afresh for this attempt. */
+function wireBody(req: UpstreamRequest): { headers: Record<string, string>; body: string | Buffer | Readable | null } {
+  const { body } = req;
+  if (!(body instanceof StreamedBody)) return { headers: req.headers, body: body ?? null };
+  return { headers: { ...req.headers, 'content-length': String(body.length) }, body: Readable.from(body.pieces(), { objectMode: false }) };
 }
 
 /** The body's chunks, with errors as UpstreamFailure and the deadline released once it ends. */

@@ -1,8 +1,10 @@
 /**
  * An accepted ImageJob as a task row keeps it: plain JSON, the model by id, input images as
- * base64 (already checked at submission, so a worker never fetches a URL again).
+ * base64 (already checked at submission, so a worker never fetches a URL again). Uploads wait in
+ * spool files only as long as their request: load them first (spool/input-bytes-io.ts inputsInMemory).
  */
 import type { InputImage, ResolvedInputs } from '../core/image-input.js';
+import { inMemoryBytes } from '../core/input-bytes.js';
 import type { ImageJob } from '../core/job.js';
 import type { ModelCatalogue } from '../core/models.js';
 
@@ -38,9 +40,10 @@ export function loadJob(json: string, catalogue: ModelCatalogue): ImageJob | nul
 }
 
 function storeInput({ bytes, ...rest }: InputImage): StoredInput {
-  return { ...rest, base64: bytes.toString('base64') };
+  if (bytes.kind !== 'memory') throw new Error(`${rest.param} is still in its spool file: load the inputs into memory before storing the job`);
+  return { ...rest, base64: bytes.bytes.toString('base64') };
 }
 
 function loadInput({ base64, ...rest }: StoredInput): InputImage {
-  return { ...rest, bytes: Buffer.from(base64, 'base64') };
+  return { ...rest, bytes: inMemoryBytes(Buffer.from(base64, 'base64')) };
 }

@@ -4,7 +4,7 @@
  */
 import { UpstreamFailure } from '../../core/upstream-failure.js';
 import type { SimRequest, SimResponse } from '../../simulator/http-server.js';
-import { combineSignals, type StreamingResponse, type Transport, type UpstreamRequest, type UpstreamResponse } from '../transport.js';
+import { combineSignals, type StreamingResponse, type Transport, type UpstreamBody, type UpstreamRequest, type UpstreamResponse } from '../transport.js';
 
 export interface SimHandler {
   handle(req: SimRequest, signal?: AbortSignal): Promise<SimResponse>;
@@ -24,12 +24,7 @@ export class InProcessTransport implements Transport {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
       const url = new URL(req.url);
-      const request: SimRequest = {
-        method: req.method,
-        path: url.pathname + url.search,
-        headers: req.headers,
-        body: typeof req.body === 'string' ? Buffer.from(req.body) : (req.body ?? Buffer.alloc(0)),
-      };
+      const request: SimRequest = { method: req.method, path: url.pathname + url.search, headers: req.headers, body: await wholeBody(req.body) };
       const res = await raceAbort(this.handler.handle(request, signal.signal), signal.signal);
       if (res.kind === 'hang') return await raceAbort(new Promise<never>(() => {}), signal.signal);
       if (res.kind === 'truncated') throw new UpstreamFailure('connection', 'connection to upstream failed (body cut short)');
@@ -43,6 +38,13 @@ export class InProcessTransport implements Transport {
 }
 
 type Signal = ReturnType<typeof combineSignals>;
+
+/** The simulator reads whole bodies: a streamed one (spooled uploads) is read into memory here. */
+async function wholeBody(body: UpstreamBody | undefined): Promise<Buffer> {
+  if (body === undefined) return Buffer.alloc(0);
+  if (typeof body === 'string') return Buffer.from(body);
+  return Buffer.isBuffer(body) ? body : body.whole();
+}
 
 async function* once(body: Buffer, signal: Signal): AsyncGenerator<Buffer> {
   signal.dispose();

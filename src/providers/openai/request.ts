@@ -1,8 +1,11 @@
 /** ImageJob -> OpenAI's wire format: the JSON of /images/generations, the multipart of /images/edits and /images/variations. */
+import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../core/channel.js';
 import type { InputFormat, InputImage } from '../../core/image-input.js';
 import type { ImageJob } from '../../core/job.js';
 import { encodeMultipart, formText, type EncodedForm, type FilePart } from '../multipart-body.js';
+import type { UpstreamBody } from '../transport.js';
+import { StreamedBody, type BodySegment } from '../upstream-body.js';
 
 /**
  * `official` is api.openai.com: it rejects parameters it does not know, so the relays' extras
@@ -86,10 +89,24 @@ export function buildVariationForm(job: ImageJob, channel: Channel): EncodedForm
   return encodeMultipart([...(image ? [['image', filePart(image, 'image')] as const] : []), ...textFields(body)]);
 }
 
-/** A relay that takes reference images in the generation body (seed 003): URLs as given, else data URIs. */
-export function buildInlineReferenceBody(job: ImageJob, channel: Channel): Record<string, unknown> {
-  const image = job.inputs.images.map((input) => input.sourceUrl ?? `data:${INPUT_MIME[input.format]};base64,${input.bytes.toString('base64')}`);
-  return { ...buildGenerationBody(job, channel, 'relay'), image };
+/**
+ * A relay that takes reference images in the generation body (seed 003): URLs as given, else
+ * data URIs, whose base64 is streamed into the JSON (an upload may be waiting in its spool file).
+ */
+export function buildInlineReferenceBody(job: ImageJob, channel: Channel, extra: Record<string, unknown> = {}): StreamedBody {
+  // Stands in for each image while the rest is written as JSON; random, so no prompt can hold it.
+  const marker = `imagegate-image-${randomBytes(12).toString('hex')}-`;
+  const { images } = job.inputs;
+  const image = images.map((input, i) => input.sourceUrl ?? `${marker}${i}`);
+  const json = JSON.stringify({ ...buildGenerationBody(job, channel, 'relay'), image, ...extra });
+  const pieces = json.split(new RegExp(`${marker}(\\d+)`));
+  const segments: BodySegment[] = [];
+  for (let i = 0; i < pieces.length; i += 2) {
+    const input = i + 1 < pieces.length ? images[Number(pieces[i + 1])] : undefined;
+    segments.push(Buffer.from(`${pieces[i] ?? ''}${input ? `data:${INPUT_MIME[input.format]};base64,` : ''}`, 'utf8'));
+    if (input) segments.push({ input: input.bytes, encoding: 'base64' });
+  }
+  return new StreamedBody(segments);
 }
 
 function filePart(image: InputImage, stem: string): FilePart {
@@ -108,7 +125,8 @@ export type ImagesOperationPath = 'images/generations' | 'images/edits' | 'image
 export interface ImagesWireRequest {
   path: ImagesOperationPath;
   contentType: string;
-  body: string | Buffer;
+  /** Generations: JSON text; bodies with input images: streamed (upstream-body.ts). */
+  body: UpstreamBody;
 }
 
 /**
@@ -120,8 +138,8 @@ export function buildImagesRequest(job: ImageJob, channel: Channel, profile: Ope
   const streamed = stream && job.stream ? { stream: true, partial_images: job.stream.partialImages } : {};
   const inlineable = job.operation === 'edit' && channel.referenceImages === 'inline' && !job.inputs.mask;
   if (job.operation === 'edit' && !inlineable) return multipartRequest('images/edits', buildEditForm(job, channel, profile, streamed));
-  const body = { ...(inlineable ? buildInlineReferenceBody(job, channel) : buildGenerationBody(job, channel, profile)), ...streamed };
-  return { path: 'images/generations', contentType: 'application/json', body: JSON.stringify(body) };
+  const body = inlineable ? buildInlineReferenceBody(job, channel, streamed) : JSON.stringify({ ...buildGenerationBody(job, channel, profile), ...streamed });
+  return { path: 'images/generations', contentType: 'application/json', body };
 }
 
 function multipartRequest(path: ImagesOperationPath, form: EncodedForm): ImagesWireRequest {

@@ -1,0 +1,32 @@
+/**
+ * Where multipart uploads wait on disk (`<dataDir>/spool/`): each in a file of its own with an
+ * unguessable name, readable only by this process's user. Every file belongs to one request and
+ * goes when that request ends (request-spool.ts); what a crash left behind goes at start-up.
+ *
+ * The directory belongs to one gateway process: instances must not share a data dir's spool.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RequestSpool } from './request-spool.js';
+
+export class SpoolDir {
+  private constructor(readonly path: string) {}
+
+  /** Creates the directory, emptied of any upload a previous process left behind. */
+  static async open(path: string): Promise<SpoolDir> {
+    await rm(path, { recursive: true, force: true });
+    await mkdir(path, { recursive: true, mode: 0o700 });
+    return new SpoolDir(path);
+  }
+
+  /** A fresh, unguessable file name in the directory. */
+  newFilePath(): string {
+    return join(this.path, `${randomBytes(16).toString('hex')}.upload`);
+  }
+
+  /** The files of one request: made while it is read, all deleted when it ends. */
+  forRequest(): RequestSpool {
+    return new RequestSpool(this);
+  }
+}
