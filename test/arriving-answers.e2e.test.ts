@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { storedName } from '../src/storage/retention-sweeper.js';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { seededRandom } from './helpers/seeded-random.js';
 
@@ -151,13 +151,7 @@ async function gatewayWith(channels: Record<string, unknown>[]): Promise<TestGat
   return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
 }
 
-const channel = (name: string, upstream: ScriptedUpstream, extra: Record<string, unknown> = {}) => ({
-  name,
-  kind: 'openai-compatible',
-  base_url: upstream.baseURL,
-  api_key: `key-${name}`,
-  ...extra,
-});
+const channel = (name: string, upstream: ScriptedUpstream, extra: Record<string, unknown> = {}) => relayChannel(name, upstream.baseURL, extra);
 
 interface MeteredKey {
   id: string;

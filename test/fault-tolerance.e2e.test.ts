@@ -17,7 +17,7 @@ import { startOpenAISimulator, type RunningSimulator, type SimFault } from '../s
 import { startTaskApiSimulator } from '../src/simulator/task-api.js';
 import { deliveryIdFor } from '../src/tasks/webhooks.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { seededRandom } from './helpers/seeded-random.js';
@@ -29,7 +29,7 @@ const ASYNC = { 'x-new-api-async-task': 'true' };
 const runPostgres = await postgresAvailable();
 const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#0a0' } }).png().toBuffer();
 
-const relay = (name: string, sim: RunningSimulator) => ({ name, kind: 'openai-compatible', base_url: sim.baseURL, api_key: `key-${name}` });
+const relay = (name: string, sim: RunningSimulator) => relayChannel(name, sim.baseURL);
 
 async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}, logs?: string[]): Promise<TestGateway> {
   const file = await writeConfigFile({ channels });

@@ -9,7 +9,7 @@ import { startAzureOpenAISimulator } from '../src/simulator/azure-openai.js';
 import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
 import { startTaskApiSimulator } from '../src/simulator/task-api.js';
-import { writeConfigFile } from './helpers/config-file.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
@@ -22,13 +22,7 @@ async function gatewayWith(channels: Record<string, unknown>[], env: Record<stri
   return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: 'admin-secret', ...env }));
 }
 
-const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknown> = {}) => ({
-  name,
-  kind: 'openai-compatible',
-  base_url: sim.baseURL,
-  api_key: `key-${name}`,
-  ...extra,
-});
+const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknown> = {}) => relayChannel(name, sim.baseURL, extra);
 
 const runPostgres = await postgresAvailable();
 

@@ -11,7 +11,7 @@ import { startSimulatorServer } from '../src/simulator/http-server.js';
 import { OpenAIImagesSimulator, startOpenAISimulator } from '../src/simulator/openai.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { createTestRedis, deleteKeys, REDIS_URL, redisAvailable } from './helpers/redis.js';
@@ -47,7 +47,7 @@ class CountingUpstream implements SimHandler {
   }
 }
 
-const relay = (name: string, baseURL: string, extra: Record<string, unknown> = {}) => ({ name, kind: 'openai-compatible', base_url: baseURL, api_key: `key-${name}`, ...extra });
+const relay = relayChannel;
 
 /** Two instances on one fresh PostgreSQL database and one Redis prefix, with these channels. */
 async function twoInstances(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<[TestGateway, TestGateway]> {

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { ImageHeaderScanner, readImageHeader } from '../src/core/image-header.js';
 import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { makeJpeg, makeNoisePng, noiseBytes } from './helpers/inputs.js';
 
@@ -26,13 +26,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 /** About 1.4 MB: many chunks on every hop. */
 const upload = await makeNoisePng(600, 600);
 
-const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknown> = {}) => ({
-  name,
-  kind: 'openai-compatible',
-  base_url: sim.baseURL,
-  api_key: `key-${name}`,
-  ...extra,
-});
+const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknown> = {}) => relayChannel(name, sim.baseURL, extra);
 
 async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
   const file = await writeConfigFile({ channels });

@@ -11,3 +11,8 @@ export async function writeConfigFile(content: Record<string, unknown>): Promise
   await writeFile(path, stringify(content));
   return path;
 }
+
+/** An OpenAI-compatible channel for a config file: `key-<name>` as its upstream key. */
+export function relayChannel(name: string, baseURL: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, kind: 'openai-compatible', base_url: baseURL, api_key: `key-${name}`, ...extra };
+}
