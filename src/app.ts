@@ -231,7 +231,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const memory = new MemoryBudget(config.memoryBudgetBytes);
   // Uploads wait for their checks and upstream calls on disk; a crash's leftovers go now.
-  const spool = await SpoolDir.open(join(config.dataDir, 'spool'));
+  const spool = await SpoolDir.open(join(config.dataDir, 'spool'), config.spoolBudgetBytes);
   const { app: http, routes } = createHttpServer({
     logger,
     bodyLimitBytes: config.bodyLimitBytes,

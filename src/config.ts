@@ -57,6 +57,11 @@ export interface Config {
    * it new requests get 503 server_busy with Retry-After (IMAGEGATE_MEMORY_BUDGET).
    */
   memoryBudgetBytes: number;
+  /**
+   * Most bytes of multipart uploads waiting on disk at once (the spool); past it new uploads get
+   * 503 server_busy with Retry-After (IMAGEGATE_SPOOL_BUDGET).
+   */
+  spoolBudgetBytes: number;
   /** How long the demo channel "thinks" before answering. */
   demoDelayMs: number;
   /** Secret for signing image URLs; when unset one is generated once and kept in the database. */
@@ -185,6 +190,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_UPSTREAM_TIMEOUT: 'upstream_timeout',
   IMAGEGATE_BODY_LIMIT: 'body_limit',
   IMAGEGATE_MEMORY_BUDGET: 'memory_budget',
+  IMAGEGATE_SPOOL_BUDGET: 'spool_budget',
   IMAGEGATE_DEMO_DELAY: 'demo_delay',
   IMAGEGATE_URL_SECRET: 'url_secret',
   IMAGEGATE_SECRET_KEY: 'secret_key',
@@ -265,6 +271,7 @@ export function loadConfig(env: Env = process.env): Config {
     upstreamTimeoutSeconds,
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
     memoryBudgetBytes: parseMemoryBudget(get('IMAGEGATE_MEMORY_BUDGET')),
+    spoolBudgetBytes: parseSpoolBudget(get('IMAGEGATE_SPOOL_BUDGET')),
     demoDelayMs: parseDuration('IMAGEGATE_DEMO_DELAY', get('IMAGEGATE_DEMO_DELAY') ?? '1s', 'ms'),
     urlSecret: get('IMAGEGATE_URL_SECRET'),
     secretKey: parseSecretKey(get('IMAGEGATE_SECRET_KEY')),
@@ -467,6 +474,15 @@ export function availableMemory(): number {
 function parseMemoryBudget(value: string | undefined): number {
   const bytes = value === undefined ? defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit) : parseBytes('IMAGEGATE_MEMORY_BUDGET', value);
   if (bytes < 1024 ** 2) throw new ConfigError(`IMAGEGATE_MEMORY_BUDGET: '${value}' is too small (at least 1mb)`);
+  return bytes;
+}
+
+/** Disk for uploads in flight: 4 GB by default, enough for hundreds of large edits at once. */
+const DEFAULT_SPOOL_BUDGET = '4gb';
+
+function parseSpoolBudget(value: string | undefined): number {
+  const bytes = parseBytes('IMAGEGATE_SPOOL_BUDGET', value ?? DEFAULT_SPOOL_BUDGET);
+  if (bytes < 1024 ** 2) throw new ConfigError(`IMAGEGATE_SPOOL_BUDGET: '${value}' is too small (at least 1mb)`);
   return bytes;
 }
 

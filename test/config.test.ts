@@ -42,6 +42,7 @@ describe('loadConfig: defaults', () => {
       upstreamTimeoutSeconds: 300,
       bodyLimitBytes: 64 * 1024 * 1024,
       memoryBudgetBytes: defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit),
+      spoolBudgetBytes: 4 * 1024 ** 3,
       demoDelayMs: 1000,
       urlSecret: undefined,
       secretKey: undefined,
@@ -197,6 +198,7 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_BODY_LIMIT', '2048', 'bodyLimitBytes', 2048],
     ['IMAGEGATE_MEMORY_BUDGET', '256mb', 'memoryBudgetBytes', 256 * 1024 ** 2],
     ['IMAGEGATE_MEMORY_BUDGET', '2gb', 'memoryBudgetBytes', 2 * 1024 ** 3],
+    ['IMAGEGATE_SPOOL_BUDGET', '512mb', 'spoolBudgetBytes', 512 * 1024 ** 2],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);
   });

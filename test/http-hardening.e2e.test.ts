@@ -105,7 +105,7 @@ describe('access belongs to the route, not the URL string', () => {
       timeouts: { headersMs: 30_000, requestMs: 60_000, bodyIdleMs: 30_000 },
       trustedProxies: [],
       memory: new MemoryBudget(1024 ** 3),
-      spool: await SpoolDir.open(spoolPath),
+      spool: await SpoolDir.open(spoolPath, 1024 ** 3),
     });
     app.get('/sneaky', async () => ({ ok: true }));
     await expect(app.ready()).rejects.toThrow(/GET \/sneaky has no access class/);

@@ -202,6 +202,22 @@ describe('uploads spooled to disk, streamed to the upstream', () => {
     await expect.poll(() => spooled(gw)).toEqual([]);
   });
 
+  it('past IMAGEGATE_SPOOL_BUDGET an upload gets 503 server_busy (the disk is not filled); what it wrote goes, and the budget comes back', async () => {
+    const sim = later(await startOpenAISimulator());
+    // 1.4 MB uploads, a 2 MB budget: one fits, a second at the same time does not.
+    const gw = await gatewayWith([{ name: 'up', kind: 'openai', base_url: sim.baseURL, api_key: 'sk-up' }], { IMAGEGATE_SPOOL_BUDGET: '2mb' });
+    const form = editForm(upload);
+    form.append('image', new Blob([upload], { type: 'image/png' }), 'again.png');
+    const refused = await postForm(gw, form);
+    expect(refused.status).toBe(503);
+    expect(refused.json.error).toMatchObject({ type: 'server_error', code: 'server_busy' });
+    await expect.poll(() => spooled(gw)).toEqual([]);
+    expect(sim.sim.requests).toHaveLength(0);
+    // Released: the same budget takes one upload again, and again.
+    for (let i = 0; i < 2; i++) expect((await postForm(gw, editForm(upload))).status).toBe(200);
+    expect(uploadedFiles(sim)).toEqual([[{ size: upload.length, sha256: sha256(upload) }], [{ size: upload.length, sha256: sha256(upload) }]]);
+  });
+
   it('a spool file left behind by a crash is removed at start-up', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-spool-test-'));
     onCleanup(() => rm(dataDir, { recursive: true, force: true }));

@@ -111,7 +111,7 @@ export class MemoryHold {
 }
 
 /** 503: the gateway holds as much in flight as it may; the request can be sent again shortly. */
-function serverBusy(): GatewayError {
+export function serverBusy(): GatewayError {
   return new GatewayError(
     503,
     'server_error',

@@ -69,6 +69,7 @@ export async function spoolPartCapped(part: MultipartFile, limit: PartLimit, bud
     for await (const chunk of part.file as AsyncIterable<Buffer>) {
       if (file.size + chunk.length > limit.cap) throw limit.tooLarge();
       budget.spendOnDisk(chunk.length, limit.weight);
+      spool.reserve(chunk.length);
       scanner.push(chunk);
       await written(file, chunk);
     }

@@ -4,13 +4,25 @@
  * A file begun after the end (a part still being read when the client vanished) is deleted at once.
  */
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { serverBusy } from '../core/memory-budget.js';
 import type { SpoolDir } from './spool-dir.js';
 
 export class RequestSpool {
   private readonly paths = new Set<string>();
   private ended = false;
+  /** Bytes of the spool budget this request's files hold. */
+  private reserved = 0;
 
-  constructor(private readonly dir: Pick<SpoolDir, 'newFilePath'>) {}
+  constructor(private readonly dir: Pick<SpoolDir, 'newFilePath' | 'budget'>) {}
+
+  /**
+   * Takes `bytes` of the spool budget before they are written: past it, 503 server_busy (the
+   * disk is shared by every upload in flight; a wave of them must not fill it).
+   */
+  reserve(bytes: number): void {
+    if (!this.dir.budget.tryTake(bytes)) throw serverBusy();
+    this.reserved += bytes;
+  }
 
   /** A new empty file, open for writing; throws when the request has already ended. */
   async create(): Promise<SpoolFile> {
@@ -30,6 +42,8 @@ export class RequestSpool {
   /** The request is over: every file it made goes. Idempotent. */
   end(): Promise<void> {
     this.ended = true;
+    this.dir.budget.release(this.reserved);
+    this.reserved = 0;
     const paths = [...this.paths];
     this.paths.clear();
     return Promise.all(paths.map(removeFile)).then(() => undefined);

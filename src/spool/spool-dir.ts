@@ -8,16 +8,22 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MemoryBudget } from '../core/memory-budget.js';
 import { RequestSpool } from './request-spool.js';
 
 export class SpoolDir {
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    /** Bytes all requests' spool files may hold together (IMAGEGATE_SPOOL_BUDGET). */
+    readonly budget: MemoryBudget,
+  ) {}
 
   /** Creates the directory, emptied of any upload a previous process left behind. */
-  static async open(path: string): Promise<SpoolDir> {
+  static async open(path: string, budgetBytes: number): Promise<SpoolDir> {
     await rm(path, { recursive: true, force: true });
     await mkdir(path, { recursive: true, mode: 0o700 });
-    return new SpoolDir(path);
+    // The same counting as the memory budget, of disk: accepted bytes are held until released.
+    return new SpoolDir(path, new MemoryBudget(budgetBytes));
   }
 
   /** A fresh, unguessable file name in the directory. */
