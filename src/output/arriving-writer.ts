@@ -51,7 +51,7 @@ export class ArrivingImageWriter {
 
   /** Resolves when the bytes waiting for the disk are few enough to take more. */
   async room(): Promise<void> {
-    while (this.waitingBytes > MAX_WAITING_BYTES && !this.failed) await this.flight;
+    while (!this.failed && this.waitingBytes > 0 && (this.waitingBytes > MAX_WAITING_BYTES || this.slabs.crowded)) await this.flight;
   }
 
   /** The base64 has ended: the rest is written and the image closed. Throws if it could not be stored. */
