@@ -555,3 +555,80 @@ describe('url answers are stored as they arrive', () => {
     expect(await imageFiles(gw)).toHaveLength(1);
   });
 });
+
+describe('stream: partial images pass through as they arrive', () => {
+  const STREAM = { model: 'gpt-image-1', prompt: 'noise, streamed', stream: true, partial_images: 1 } as const;
+  const SSE_HEADERS = { 'content-type': 'text/event-stream' };
+  const partialHead = '{"type":"image_generation.partial_image","b64_json":"';
+  const partialTail = '","created_at":1713833628,"size":"1024x1024","quality":"low","background":"opaque","output_format":"png","partial_image_index":0}';
+  const completed = (image: Buffer) =>
+    `event: image_generation.completed\ndata: {"type":"image_generation.completed","b64_json":"${image.toString('base64')}","created_at":1713833629,"size":"1024x1024","quality":"low","background":"opaque","output_format":"png","usage":${JSON.stringify(USAGE)}}\n\n`;
+
+  /** A raw streaming POST; the body is read by the caller. */
+  const postStream = (gw: TestGateway) =>
+    fetch(`${gw.baseURL}/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(STREAM) });
+
+  it('the client has the first half of a partial image before the upstream sends the rest of its event; the events are whole and exact', async () => {
+    const upstream = later(await scriptedUpstream());
+    const gw = await gatewayWith([channel('up', upstream)]);
+    const partial = Buffer.from(`event: image_generation.partial_image\ndata: ${partialHead}${BIG.toString('base64')}${partialTail}\n\n`);
+    const half = Math.floor(partial.length / 2);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    upstream.next(async ({ res }) => {
+      res.writeHead(200, SSE_HEADERS);
+      await write(res, partial.subarray(0, half));
+      await Promise.race([released, sleep(5_000)]);
+      await write(res, partial.subarray(half));
+      res.end(completed(SECOND));
+    });
+    const res = await postStream(gw);
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const received: Buffer[] = [];
+    let bytes = 0;
+    // The image's base64 is ~4/3 of it; most of the first half of the event must come through.
+    while (bytes < half * 0.9) {
+      const { value, done } = await within(reader.read(), 4_000, 'the first half of the partial image reached the client');
+      if (done) break;
+      received.push(Buffer.from(value));
+      bytes += value.length;
+    }
+    release();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      received.push(Buffer.from(value));
+    }
+    const events = Buffer.concat(received)
+      .toString('utf8')
+      .split('\n\n')
+      .filter((block) => block.startsWith('event:'))
+      .map((block) => JSON.parse(block.slice(block.indexOf('data: ') + 6)) as Record<string, unknown>);
+    expect(events.map((e) => e.type)).toEqual(['image_generation.partial_image', 'image_generation.completed']);
+    expect(Buffer.from(String(events[0]?.b64_json), 'base64')).toEqual(BIG);
+    expect(events[0]).toMatchObject({ partial_image_index: 0, size: '1024x1024', quality: 'low' });
+    expect(Buffer.from(String(events[1]?.b64_json), 'base64')).toEqual(SECOND);
+  });
+
+  it('an upstream cut inside a partial image cuts the client stream (never an unfinished event that looks whole); credits come back', async () => {
+    const upstream = later(await scriptedUpstream());
+    const gw = await gatewayWith([channel('up', upstream)]);
+    const metered = await meteredKey(gw, 5);
+    const partial = Buffer.from(`event: image_generation.partial_image\ndata: ${partialHead}${BIG.toString('base64')}${partialTail}\n\n`);
+    upstream.next(async ({ res }) => {
+      res.writeHead(200, SSE_HEADERS);
+      await writeInPieces(res, partial.subarray(0, 100 * 1024), 16 * 1024);
+      res.socket?.destroy();
+    });
+    const res = await fetch(`${gw.baseURL}/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${metered.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(STREAM),
+    });
+    expect(res.status).toBe(200);
+    const failure = await rejectionWithin(res.text(), 8_000);
+    expect(failure).toBeInstanceOf(Error);
+    await expect.poll(() => balanceMicros(gw, metered.id), { timeout: 5_000 }).toBe(5_000_000);
+  });
+});

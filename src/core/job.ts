@@ -107,21 +107,28 @@ export function isArriving(result: ProviderResult | ArrivingResult): result is A
   return 'kind' in result && result.kind === 'arriving';
 }
 
-/** A partial image an upstream streamed while still generating (base64, as it arrived). */
+/** A partial image an upstream streamed while still generating: what its event said besides the image. */
 export interface PartialImage {
   /** Which of the `n` images it previews. */
   readonly imageIndex: number;
   /** 0-based, per image. */
   readonly partialIndex: number;
-  readonly base64: Rope;
   readonly size?: string;
   readonly quality?: string;
   readonly background?: string;
   readonly outputFormat?: string;
 }
 
-/** Called for each partial image as it arrives; streams forward it to the client at once. */
-export type PartialImageListener = (partial: PartialImage) => void;
+/**
+ * Partial images as they arrive; streams forward each piece to the client at once. Per partial:
+ * start, its base64 in pieces (clean ASCII), then end with what the event said. A failure between
+ * start and end leaves the partial unfinished (the stream is then cut).
+ */
+export interface PartialImageListener {
+  start(imageIndex: number): void;
+  piece(base64: Buffer): void;
+  end(partial: PartialImage): void;
+}
 
 /** What a caller wants to hear while a provider works. */
 export interface ProviderHooks {

@@ -9,7 +9,7 @@
 import type { FastifyReply } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import { GatewayError } from '../core/errors.js';
-import type { ImageJob, PartialImage } from '../core/job.js';
+import type { ImageJob, PartialImage, PartialImageListener } from '../core/job.js';
 import type { MemoryHold } from '../core/memory-budget.js';
 import type { Rope } from '../core/rope.js';
 import type { DeliveredImage } from '../output/image-output.js';
@@ -40,12 +40,14 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
       answered: ctx.answered,
       memory: ctx.memory,
       includeBase64: true,
-      onPartial: (partial) => events.event(`${prefix}.partial_image`, partialEvent(`${prefix}.partial_image`, partial, job)),
+      onPartial: partialEvents(events, `${prefix}.partial_image`, job),
     });
     for (const image of result.data) events.event(`${prefix}.completed`, completedEvent(`${prefix}.completed`, image, result, job));
     events.end();
   } catch (err) {
     if (!events.started) throw err;
+    // Cut off inside a partial image: there is no well-formed way to finish that event.
+    if (events.inEvent) return events.cut();
     const known = toGatewayError(err) ?? new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
     events.event('error', [Buffer.from(JSON.stringify({ type: 'error', ...known.toEnvelope() }))]);
     events.end();
@@ -57,6 +59,8 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
 /** Writes SSE to the raw response; the status line goes out with the first write. */
 class SseWriter {
   started = false;
+  /** An event is being written piece by piece (a partial image passing through). */
+  inEvent = false;
 
   constructor(private readonly reply: FastifyReply) {}
 
@@ -64,8 +68,29 @@ class SseWriter {
     this.write([Buffer.from(`event: ${type}\ndata: `), ...data, EVENT_END]);
   }
 
+  /** Starts an event whose data follows in pieces (more), until close. */
+  open(type: string, head: Buffer): void {
+    this.write([Buffer.from(`event: ${type}\ndata: `), head]);
+    this.inEvent = true;
+  }
+
+  more(piece: Buffer): void {
+    this.write([piece]);
+  }
+
+  close(tail: Buffer): void {
+    this.write([tail, EVENT_END]);
+    this.inEvent = false;
+  }
+
+  /** The stream ends without finishing its open event: the connection is cut, never left looking whole. */
+  cut(): void {
+    this.reply.raw.destroy();
+  }
+
   comment(text: string): void {
-    this.write([Buffer.from(`: ${text}\n\n`)]);
+    // Never inside an event: a comment there would become part of its data.
+    if (!this.inEvent) this.write([Buffer.from(`: ${text}\n\n`)]);
   }
 
   end(): void {
@@ -82,8 +107,8 @@ class SseWriter {
       for (const [name, value] of Object.entries(this.reply.getHeaders())) if (value !== undefined) raw.setHeader(name, value);
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
     }
-    // One write per event: a partial image's pieces are as small as the upstream's packets.
-    raw.write(Buffer.concat(chunks));
+    // One write per call: an event written whole is joined once; a passing one goes piece by piece.
+    raw.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
   }
 }
 
@@ -106,9 +131,16 @@ function eventFields(job: ImageJob, known: { size?: string; quality?: string; ba
   };
 }
 
-function partialEvent(type: string, partial: PartialImage, job: ImageJob): Buffer[] {
-  const fields = { created_at: now(), ...eventFields(job, partial), partial_image_index: partial.partialIndex };
-  return withBase64(type, partial.base64, fields);
+/** Each partial image passes through as it arrives: the event opens at its first base64, its fields close it. */
+function partialEvents(events: SseWriter, type: string, job: ImageJob): PartialImageListener {
+  return {
+    start: () => events.open(type, base64Head(type)),
+    piece: (base64) => events.more(base64),
+    end: (partial: PartialImage) => {
+      const fields = { created_at: now(), ...eventFields(job, partial), partial_image_index: partial.partialIndex };
+      events.close(base64Tail(fields));
+    },
+  };
 }
 
 function completedEvent(type: string, image: DeliveredImage, result: ImagesResult, job: ImageJob): Buffer[] {
@@ -124,8 +156,15 @@ function completedEvent(type: string, image: DeliveredImage, result: ImagesResul
 
 /** `{"type":..., "b64_json":"<bytes as they are>", ...fields}` without stringifying megabytes. */
 function withBase64(type: string, base64: Rope, fields: Record<string, unknown>): Buffer[] {
-  const rest = JSON.stringify(fields).slice(1);
-  return [Buffer.from(`{"type":${JSON.stringify(type)},"b64_json":"`), ...base64, Buffer.from(`",${rest}`)];
+  return [base64Head(type), ...base64, base64Tail(fields)];
+}
+
+function base64Head(type: string): Buffer {
+  return Buffer.from(`{"type":${JSON.stringify(type)},"b64_json":"`);
+}
+
+function base64Tail(fields: Record<string, unknown>): Buffer {
+  return Buffer.from(`",${JSON.stringify(fields).slice(1)}`);
 }
 
 function now(): number {

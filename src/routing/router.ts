@@ -329,9 +329,13 @@ function providerHooks(channel: Channel, { onPartial, onSubmitted }: RouteHooks,
     },
   };
   if (onPartial) {
-    hooks.onPartial = (partial) => {
-      commit();
-      onPartial(partial);
+    hooks.onPartial = {
+      start: (imageIndex) => {
+        commit();
+        onPartial.start(imageIndex);
+      },
+      piece: (base64) => onPartial.piece(base64),
+      end: (partial) => onPartial.end(partial),
     };
   }
   return hooks;

@@ -1,5 +1,6 @@
 /**
- * Reads an OpenAI ImagesResponse as it arrives. Each `data[i].b64_json` comes out in pieces the
+ * Reads an OpenAI ImagesResponse (or one stream event) as it arrives. Each `data[i].b64_json` (an
+ * event's own `b64_json`) comes out in pieces the
  * moment its bytes do (slices of the chunks, no copy); everything else (a few hundred bytes) is
  * kept and parsed with JSON.parse once its object closes: an item at its `}`, the root at the end.
  * Only structure is tracked byte by byte (brackets, commas, keys); JSON.parse judges the rest.
@@ -48,6 +49,8 @@ export class AnswerScanner {
   constructor(
     private readonly onItem: (fields: ItemFields, streamed: boolean) => ArrivingEvent,
     private readonly maxBytes: number,
+    /** Where images are: `data[i].b64_json` (an ImagesResponse) or the root's `b64_json` (a stream event). */
+    private readonly imagesAt: 'data' | 'root' = 'data',
   ) {}
 
   feed(chunk: Buffer): ArrivingEvent[] {
@@ -101,7 +104,7 @@ export class AnswerScanner {
         this.stack.push(byte);
         this.expectKey = true;
       } else if (byte === 0x5b /* [ */) {
-        if (this.dataDepth < 0 && this.stack.length === 1 && this.stack[0] === 0x7b && this.lastKey === 'data') {
+        if (this.imagesAt === 'data' && this.dataDepth < 0 && this.stack.length === 1 && this.stack[0] === 0x7b && this.lastKey === 'data') {
           this.keep(chunk.subarray(from, i));
           this.root.push(NULL);
           from = i + 1;
@@ -138,9 +141,10 @@ export class AnswerScanner {
       this.expectKey = false;
       return;
     }
-    const isImage = this.item !== null && this.stack.length === this.dataDepth + 1 && this.lastKey === 'b64_json';
+    const isImage =
+      this.imagesAt === 'root' ? this.stack.length === 1 && this.lastKey === 'b64_json' : this.item !== null && this.stack.length === this.dataDepth + 1 && this.lastKey === 'b64_json';
     if (isImage) {
-      this.item?.push(NULL);
+      (this.item ?? this.root).push(NULL);
       this.itemStreamed = true;
       this.started = true;
       events.push({ type: 'b64-start' });
