@@ -156,6 +156,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     fetchImage: createImageFetcher(httpTransport, config.upstreamTimeoutSeconds * 1000),
     urlTtlSeconds: config.urlTtlSeconds,
     retentionSeconds: config.retentionSeconds,
+    keepB64Images: config.keepB64Images,
   });
   const settlements = new SettlementRetry({ onGiveUp: (err, requestId) => logger.error({ err, requestId }, 'credit settlement not applied: its reservation stays held') });
   const credits = new Credits(db, Date.now, settlements);

@@ -49,6 +49,11 @@ export interface Config {
   publicUrl: string | undefined;
   urlTtlSeconds: number;
   retentionSeconds: number;
+  /**
+   * b64_json answers: keep a copy in storage (default). false: they pass through untouched, never
+   * decoded or written (IMAGEGATE_KEEP_B64_IMAGES); url answers are always stored.
+   */
+  keepB64Images: boolean;
   sweepIntervalSeconds: number;
   upstreamTimeoutSeconds: number;
   bodyLimitBytes: number;
@@ -186,6 +191,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_PUBLIC_URL: 'public_url',
   IMAGEGATE_URL_TTL: 'url_ttl',
   IMAGEGATE_RETENTION: 'retention',
+  IMAGEGATE_KEEP_B64_IMAGES: 'keep_b64_images',
   IMAGEGATE_SWEEP_INTERVAL: 'sweep_interval',
   IMAGEGATE_UPSTREAM_TIMEOUT: 'upstream_timeout',
   IMAGEGATE_BODY_LIMIT: 'body_limit',
@@ -267,6 +273,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: parsePublicUrl(get('IMAGEGATE_PUBLIC_URL')),
     urlTtlSeconds,
     retentionSeconds: parseDuration('IMAGEGATE_RETENTION', get('IMAGEGATE_RETENTION') ?? '7d'),
+    keepB64Images: parseBoolean('IMAGEGATE_KEEP_B64_IMAGES', get('IMAGEGATE_KEEP_B64_IMAGES') ?? 'true'),
     sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
     upstreamTimeoutSeconds,
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),
@@ -486,6 +493,13 @@ function parseSpoolBudget(value: string | undefined): number {
   return bytes;
 }
 
+function parseBoolean(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (/^(true|1|yes)$/.test(value)) return true;
+  if (/^(false|0|no)$/.test(value)) return false;
+  throw new ConfigError(`${name}: '${value}' must be true or false`);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function parseLogLevel(value: string): string {
@@ -594,9 +608,7 @@ function parseS3Config(get: (name: string) => string | undefined, urlTtlSeconds:
     const missing = accessKeyId === undefined ? 'IMAGEGATE_S3_ACCESS_KEY_ID' : 'IMAGEGATE_S3_SECRET_ACCESS_KEY';
     throw new ConfigError(`${missing}: is needed with ${missing === 'IMAGEGATE_S3_ACCESS_KEY_ID' ? 'IMAGEGATE_S3_SECRET_ACCESS_KEY' : 'IMAGEGATE_S3_ACCESS_KEY_ID'} (set both, or neither to use the AWS default credential chain)`);
   }
-  const pathStyle = (get('IMAGEGATE_S3_FORCE_PATH_STYLE') ?? 'false').trim().toLowerCase();
-  const forcePathStyle = /^(true|1|yes)$/.test(pathStyle) ? true : /^(false|0|no)$/.test(pathStyle) ? false : undefined;
-  if (forcePathStyle === undefined) throw new ConfigError(`IMAGEGATE_S3_FORCE_PATH_STYLE: '${pathStyle}' must be true or false`);
+  const forcePathStyle = parseBoolean('IMAGEGATE_S3_FORCE_PATH_STYLE', get('IMAGEGATE_S3_FORCE_PATH_STYLE') ?? 'false');
   const prefix = get('IMAGEGATE_S3_PREFIX') ?? 'images/';
   if (!/^[A-Za-z0-9!_.*'()/-]{0,512}$/.test(prefix) || prefix.startsWith('/') || prefix.includes('//')) {
     throw new ConfigError(`IMAGEGATE_S3_PREFIX: '${prefix}' must be a key prefix of letters, digits and !_.*'()/- (not starting with '/', e.g. images/)`);

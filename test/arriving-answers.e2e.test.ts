@@ -632,3 +632,22 @@ describe('stream: partial images pass through as they arrive', () => {
     await expect.poll(() => balanceMicros(gw, metered.id), { timeout: 5_000 }).toBe(5_000_000);
   });
 });
+
+describe('IMAGEGATE_KEEP_B64_IMAGES=false', () => {
+  it('b64_json answers pass through untouched and nothing is stored; url answers are still stored', async () => {
+    const upstream = later(await scriptedUpstream());
+    const file = await writeConfigFile({ channels: [channel('up', upstream)] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_KEEP_B64_IMAGES: 'false' }));
+    upstream.always(imageAnswer(answerText([{ bytes: BIG, revised: 'passed on' }, { bytes: SECOND }])));
+    const answer = await gw.client.images.generate({ ...GENERATE, n: 2 }, { headers: { 'x-request-id': 'not-kept' } });
+    expect(decoded(answer)).toEqual([BIG, SECOND]);
+    expect(answer.data?.[0]?.revised_prompt).toBe('passed on');
+    // The request is over (logged); no image of it was recorded or written.
+    await expect.poll(() => logRow(gw, 'not-kept'), { timeout: 5_000 }).toMatchObject({ status: 200, delivered: 2 });
+    expect(await imageRows(gw)).toEqual([]);
+    expect(await imageFiles(gw)).toEqual([]);
+    const linked = await gw.client.images.generate({ ...GENERATE, response_format: 'url' }, { headers: { 'x-request-id': 'still-linked' } });
+    expect(Buffer.from(await (await fetch(linked.data?.[0]?.url ?? '')).arrayBuffer())).toEqual(BIG);
+    await expectStored(gw, 'still-linked', [BIG, SECOND]);
+  });
+});

@@ -38,6 +38,7 @@ describe('loadConfig: defaults', () => {
       publicUrl: undefined,
       urlTtlSeconds: 86_400,
       retentionSeconds: 7 * 86_400,
+      keepB64Images: true,
       sweepIntervalSeconds: 600,
       upstreamTimeoutSeconds: 300,
       bodyLimitBytes: 64 * 1024 * 1024,
@@ -199,6 +200,8 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_MEMORY_BUDGET', '256mb', 'memoryBudgetBytes', 256 * 1024 ** 2],
     ['IMAGEGATE_MEMORY_BUDGET', '2gb', 'memoryBudgetBytes', 2 * 1024 ** 3],
     ['IMAGEGATE_SPOOL_BUDGET', '512mb', 'spoolBudgetBytes', 512 * 1024 ** 2],
+    ['IMAGEGATE_KEEP_B64_IMAGES', 'false', 'keepB64Images', false],
+    ['IMAGEGATE_KEEP_B64_IMAGES', 'yes', 'keepB64Images', true],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);
   });

@@ -65,7 +65,10 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
 class ArrivingImage {
   private held: Buffer[] = [];
   private heldBytes = 0;
+  /** Storing it as it passes (none when b64 answers are not kept). */
   private writer: ArrivingImageWriter | null = null;
+  /** The prefix showed what it is: from here each piece passes on as it comes. */
+  private passing = false;
   /** The prefix showed the image must be converted: all of it is gathered. */
   private converting = false;
 
@@ -78,14 +81,14 @@ class ArrivingImage {
   ) {}
 
   async *take(bytes: Buffer): AsyncGenerator<DeliveryEvent, void, undefined> {
-    if (!this.writer) {
+    if (!this.passing) {
       this.held.push(bytes);
       this.heldBytes += bytes.length;
       this.ctx.memory?.add(bytes.length);
       const shape = this.converting ? null : this.shape(false);
       if (shape) yield* this.decide(shape);
     } else {
-      this.writer.push(bytes);
+      this.writer?.push(bytes);
       if (this.passOn) yield { type: 'b64', bytes };
     }
     await this.writer?.room();
@@ -93,20 +96,21 @@ class ArrivingImage {
 
   /** The image's base64 ended (its item closed). */
   async end(revisedPrompt: string | undefined): Promise<DeliveryEvent[]> {
-    const opened = this.writer || this.converting ? [] : this.decide(this.shape(true) as ImageShape);
+    const opened = this.passing || this.converting ? [] : this.decide(this.shape(true) as ImageShape);
     if (this.converting) {
       const base64: Rope = this.held;
       this.held = [];
       const upstream = { kind: 'b64' as const, base64, ...(revisedPrompt !== undefined ? { revisedPrompt } : {}) };
       return [...whole(await this.output.deliverOne(this.job, upstream, this.ctx))];
     }
-    const writer = this.writer as ArrivingImageWriter;
+    const writer = this.writer;
     this.writer = null;
     const revised = revisedPrompt !== undefined ? { revised_prompt: revisedPrompt } : {};
     if (this.passOn) {
-      this.output.finishLater(writer, this.ctx);
+      if (writer) this.output.finishLater(writer, this.ctx);
       return [...opened, { type: 'image-end', image: revised }];
     }
+    if (!writer) throw new Error('a url-mode image is always stored');
     // url mode: the link must work the moment the client has it.
     await writer.finish();
     return [...opened, { type: 'image-end', image: { url: this.output.signedUrl(writer.name), name: writer.name, ...revised } }];
@@ -131,11 +135,13 @@ class ArrivingImage {
       this.converting = true;
       return [];
     }
-    const writer = this.output.startStoring(this.job, shape.kind, this.ctx.keyId);
+    this.passing = true;
+    // url answers are always stored; b64_json ones unless the operator keeps none.
+    const writer = !this.passOn || this.output.keepsB64 ? this.output.startStoring(this.job, shape.kind, this.ctx.keyId) : null;
     this.writer = writer;
     const held = this.held;
     this.held = [];
-    for (const bytes of held) writer.push(bytes);
+    for (const bytes of held) writer?.push(bytes);
     if (!this.passOn) return [{ type: 'image-start' }];
     return [{ type: 'image-start' }, ...held.map((bytes): DeliveryEvent => ({ type: 'b64', bytes }))];
   }

@@ -52,6 +52,8 @@ export interface ImageOutputDeps {
   publicUrl: () => string;
   urlTtlSeconds: number;
   retentionSeconds: number;
+  /** b64_json answers are kept in storage too (default); false: only passed on. */
+  keepB64Images?: boolean;
   now?: () => number;
 }
 
@@ -68,19 +70,24 @@ export class ImageOutput {
     return Promise.all(images.map((image) => this.deliverOne(job, image, ctx)));
   }
 
+  /** b64_json answers are kept in storage too (else only passed on). */
+  get keepsB64(): boolean {
+    return this.deps.keepB64Images !== false;
+  }
+
   /** One image an upstream handed over whole -> what the client asked for. */
   async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
       ctx.memory?.add(ropeLength(image.base64));
-      this.storeLater(job, ctx, () => decodeBase64(image.base64));
+      if (this.keepsB64) this.storeLater(job, ctx, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
     const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
     ctx.memory?.add(bytes.length);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
-      this.storeLater(job, ctx, () => bytes);
+      if (this.keepsB64) this.storeLater(job, ctx, () => bytes);
       return { b64_json: [encodeBase64(bytes)], ...revised };
     }
     const name = await this.store(job, bytes, ctx.keyId);
