@@ -92,7 +92,10 @@ describe('image links and retention', () => {
     const gw = await gateway({ IMAGEGATE_URL_TTL: '1s' });
     const res = await gw.client.images.generate({ prompt: 'short-lived' });
     const url = res.data![0]!.url!;
-    expect((await fetch(url)).status).toBe(200);
+    // Read to its end: an answer left unread holds its connection, and the server's close waits for it.
+    const image = await fetch(url);
+    await image.arrayBuffer();
+    expect(image.status).toBe(200);
     await new Promise((r) => setTimeout(r, 2_100));
     const expired = await fetch(url);
     expect(expired.status).toBe(410);

@@ -332,7 +332,10 @@ describe('the gateway on a bucket', () => {
     const gw = await gatewayOn(s3, { IMAGEGATE_S3_PUBLIC_BASE_URL: `${s3.endpoint}/${s3.bucket}/`, IMAGEGATE_S3_PREFIX: 'pub/' });
     const url = await generateUrl(gw);
     expect(url).toMatch(new RegExp(`^${s3.endpoint}/${s3.bucket}/pub/[A-Za-z0-9_-]+\\.png$`));
-    expect((await fetch(url)).status).toBe(200);
+    // Read to its end: an answer left unread holds its connection, and the server's close waits for it.
+    const image = await fetch(url);
+    await image.arrayBuffer();
+    expect(image.status).toBe(200);
   });
 
   it('the retention sweeper deletes from the bucket; the link then answers 404', async () => {

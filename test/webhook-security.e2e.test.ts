@@ -233,7 +233,10 @@ describe('every webhook is signed', () => {
     const gw = await gateway();
     const res = await postJson(gw, '/v1/images/generations', { prompt: 'sealed link', response_format: 'url' });
     const url = String((res.json?.data as { url: string }[])[0]?.url);
-    expect((await fetch(url)).status).toBe(200);
+    // Read to its end: an answer left unread holds its connection, and the server's close waits for it.
+    const image = await fetch(url);
+    await image.arrayBuffer();
+    expect(image.status).toBe(200);
     const stored = await gw.app.database.db.selectFrom('settings').select('value').where('key', '=', 'url_signing_secret').executeTakeFirstOrThrow();
     expect(stored.value).toMatch(/^enc:v1:/);
   });

@@ -102,6 +102,12 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     // Clients (undici among them) open spare connections that never carry a request; Node counts
     // them neither idle nor busy, and server.close() would wait for them forever.
     for (const socket of silentSockets) if (socket.bytesRead === 0) socket.destroy();
+    // Fastify closes the idle keep-alive connections once, when close begins; one whose answer
+    // was still going out then turns idle later and would hold close() for the keep-alive timeout
+    // (72 s). Close them as they get there; answers in flight still finish.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    sweep.unref();
+    app.server.once('close', () => clearInterval(sweep));
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -111,6 +117,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.server.on('checkExpectation', answerExpectation);
   return { app, routes };
 }
+
+/** While closing, how often connections that have turned idle are closed. */
+const IDLE_SWEEP_MS = 100;
 
 /**
  * An Expect other than 100-continue never reaches Fastify: Node answers it itself, with a bare
