@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { storedName } from '../src/storage/retention-sweeper.js';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
-import { closeAfterEach, later } from './helpers/cleanup.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { seededRandom } from './helpers/seeded-random.js';
@@ -649,5 +649,30 @@ describe('IMAGEGATE_KEEP_B64_IMAGES=false', () => {
     const linked = await gw.client.images.generate({ ...GENERATE, response_format: 'url' }, { headers: { 'x-request-id': 'still-linked' } });
     expect(Buffer.from(await (await fetch(linked.data?.[0]?.url ?? '')).arrayBuffer())).toEqual(BIG);
     await expectStored(gw, 'still-linked', [BIG, SECOND]);
+  });
+});
+
+describe('a client that stops reading', () => {
+  it('is cut off after IMAGEGATE_BODY_IDLE_TIMEOUT; the upstream connection and the channel slot are let go', async () => {
+    const HUGE = await noisePng(1800, 1800, 4); // ~9.7 MB: more than the sockets between us hold
+    const upstream = later(await scriptedUpstream());
+    const file = await writeConfigFile({ channels: [channel('up', upstream, { max_concurrent: 1 })] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_BODY_IDLE_TIMEOUT: '1s' }));
+    upstream.next(imageAnswer(answerText([{ bytes: HUGE }])));
+    upstream.always(imageAnswer(answerText([{ bytes: SECOND }])));
+    // A raw client that sends its request and never reads the answer.
+    const { connect } = await import('node:net');
+    const port = Number(new URL(gw.origin).port);
+    const stalled = connect(port, '127.0.0.1');
+    stalled.pause();
+    stalled.on('error', () => {}); // the reset it gets when cut off
+    onCleanup(async () => void stalled.destroy());
+    const body = JSON.stringify(GENERATE);
+    stalled.write(`POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    // Cut off: the gateway lets go of the upstream answer it was passing on.
+    await expect.poll(() => upstream.calls[0]?.closedEarly, { timeout: 10_000 }).toBe(true);
+    // The channel's only slot is free again.
+    const answer = await gw.client.images.generate(GENERATE);
+    expect(decoded(answer)).toEqual([SECOND]);
   });
 });

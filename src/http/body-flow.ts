@@ -4,6 +4,7 @@
  * closed. Waiting for a generation after the body has arrived is never cut.
  */
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** True when the request announced a body (Content-Length above 0, or chunked). */
@@ -28,6 +29,25 @@ export function watchBodyIdle(request: FastifyRequest, reply: FastifyReply, idle
   raw.once('timeout', () => socket.destroy());
   raw.once('end', stopWatching);
   reply.raw.once('timeout', stopWatching);
+}
+
+/**
+ * An answer sent as a stream (an image passing through as it arrives, a stored image): a client
+ * that stops taking its bytes for `idleMs` is cut off. Otherwise it would hold what the stream
+ * holds (the upstream connection and the channel's slot, an open file) for as long as it liked.
+ */
+export function watchAnswerIdle(reply: FastifyReply, payload: unknown, idleMs: number): void {
+  if (idleMs <= 0 || !(payload instanceof Readable)) return;
+  const socket = reply.raw.socket;
+  if (!socket) return;
+  const cut = () => socket.destroy();
+  socket.setTimeout(idleMs);
+  socket.once('timeout', cut);
+  reply.raw.once('close', () => {
+    // After the answer, Node owns the timer again (keep-alive).
+    socket.removeListener('timeout', cut);
+    if (!socket.destroyed) socket.setTimeout(0);
+  });
 }
 
 /** How long a refused upload may keep sending before its socket is cut. */

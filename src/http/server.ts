@@ -11,7 +11,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { GatewayError } from '../core/errors.js';
 import type { MemoryBudget } from '../core/memory-budget.js';
 import { dialectOfPath, trackRouteAccess, type RouteEntry } from './access.js';
-import { discardUnreadBody, watchBodyIdle } from './body-flow.js';
+import { discardUnreadBody, watchAnswerIdle, watchBodyIdle } from './body-flow.js';
 import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { installRequestMemory } from './request-memory.js';
@@ -90,8 +90,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     if (request.is404) return reply.status(404).send(envelope(dialectOfPath(request.url), notFoundError(request)));
     watchBodyIdle(request, reply, timeouts.bodyIdleMs);
   });
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     discardUnreadBody(request, reply);
+    watchAnswerIdle(reply, payload, timeouts.bodyIdleMs);
   });
   // On shutdown, answers still in flight close their connection, so close() need not wait
   // for clients' idle keep-alive sockets.
