@@ -668,9 +668,10 @@ describe('a client that stops reading', () => {
     stalled.on('error', () => {}); // the reset it gets when cut off
     onCleanup(async () => void stalled.destroy());
     const body = JSON.stringify(GENERATE);
-    stalled.write(`POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-    // Cut off: the gateway lets go of the upstream answer it was passing on.
+    stalled.write(`POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\nx-request-id: stalled\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    // Cut off: the gateway lets go of the upstream answer it was passing on, and the run ends (logged last).
     await expect.poll(() => upstream.calls[0]?.closedEarly, { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => (await logRow(gw, 'stalled'))?.status, { timeout: 5_000 }).toBe(499);
     // The channel's only slot is free again.
     const answer = await gw.client.images.generate(GENERATE);
     expect(decoded(answer)).toEqual([SECOND]);
