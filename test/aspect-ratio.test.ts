@@ -1,5 +1,5 @@
 /**
- * aspect_ratio (seed 002) -> size: every table entry is a size its family accepts, the nearest
+ * aspect_ratio (the task API dialect) -> size: every table entry is a size its family accepts, the nearest
  * in shape it has, and the parser takes it; unknown ratios and shapes a family lacks are 400s
  * naming aspect_ratio.
  */
@@ -42,7 +42,7 @@ function shapeOf(size: string): number {
 const enumerated = (family: ModelFamily) => FAMILY_RULES[family].sizes.filter((s) => s !== 'auto');
 
 describe('the table', () => {
-  it('lists the ratios seed 002 and the brief name', () => {
+  it('lists the ratios the task API shows and the other common ones', () => {
     for (const ratio of ['1:1', '3:2', '2:3', '4:3', '3:4', '16:9', '9:16', '21:9', '9:21', 'auto']) expect(ASPECT_RATIOS).toContain(ratio);
     for (const family of FAMILIES) expect(Object.keys(ASPECT_RATIO_SIZES[family]).sort()).toEqual([...ASPECT_RATIOS].sort());
   });
@@ -95,7 +95,7 @@ describe('the table', () => {
 });
 
 describe('sizeForAspectRatio', () => {
-  it('maps the seed examples', () => {
+  it('maps the task API document examples', () => {
     expect(sizeForAspectRatio('16:9', 'gpt-image-2')).toBe('1536x864');
     expect(sizeForAspectRatio('4:3', 'gpt-image-2')).toBe('1280x960');
     expect(sizeForAspectRatio('3:4', 'gpt-image-1')).toBe('1024x1536');

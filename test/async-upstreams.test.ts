@@ -1,4 +1,4 @@
-// The two async upstream kinds (new-api async mode, seed 000; the task API, seed 002), each
+// The two async upstream kinds (new-api's async mode; the task API), each
 // driven over real HTTP against its simulator: submit, poll, generate, failures, resume.
 import { decodeBase64 } from '../src/core/image-bytes.js';
 import { NO_INPUTS } from '../src/core/image-input.js';
@@ -350,7 +350,7 @@ describe('task API', () => {
     return { ...running, call: makeCall('task-api', running.origin, KEY, channel), provider: new TaskApiProvider(transport) };
   }
 
-  it('submits once with the seed-002 body: mapped model, aspect ratio, passthrough fields, no n', async () => {
+  it('submits once with the task API body: mapped model, aspect ratio, passthrough fields, no n', async () => {
     const { sim, call, provider } = await start({}, { modelMap: { 'gpt-image-2': { upstreamModel: 'gpt-image-2-beta' } } });
     const job = makeJob({
       size: '3840x2160',

@@ -1,7 +1,7 @@
 /**
  * The request rules of POST /v1/images/generations, table-driven: what parseGenerationRequest
  * accepts (and how it resolves defaults), what it refuses (status, type, code, param), plus the
- * size helpers and model aliases underneath. Rules: seeds 000-004 and OpenAI's CreateImageRequest.
+ * size helpers and model aliases underneath. Rules: the relay gateways' documents and OpenAI's CreateImageRequest.
  */
 import { describe, expect, it } from 'vitest';
 import { GatewayError, type ErrorType } from '../src/core/errors.js';
@@ -56,7 +56,7 @@ function resolved(job: ImageJob): Resolved {
   };
 }
 
-describe('parseGenerationRequest: defaults of every seed model name', () => {
+describe('parseGenerationRequest: defaults of every built-in model name', () => {
   // [model, upstream model, default size, default quality]; n defaults to 1 and response_format to url.
   const DEFAULTS: [model: string, upstreamModel: string, size: string, quality: string][] = [
     ['gpt-image-2', 'gpt-image-2', 'auto', 'auto'],
@@ -101,7 +101,7 @@ describe('parseGenerationRequest: defaults of every seed model name', () => {
 
 describe('parseGenerationRequest: accepted inputs', () => {
   const ACCEPTED: [name: string, body: Record<string, unknown>, expected: Partial<Resolved>][] = [
-    // gpt-image-2 enumerated sizes (seed 000) and auto
+    // gpt-image-2 enumerated sizes (as new-api relays list them) and auto
     ['gpt-image-2 size auto', { size: 'auto' }, { size: 'auto' }],
     ['gpt-image-2 size 1024x1024', { size: '1024x1024' }, { size: '1024x1024' }],
     ['gpt-image-2 size 1536x1024', { size: '1536x1024' }, { size: '1536x1024' }],
@@ -129,7 +129,7 @@ describe('parseGenerationRequest: accepted inputs', () => {
     ['-vip takes custom sizes', { model: 'gpt-image-2-vip', size: '1536x864' }, { size: '1536x864', upstreamModel: 'gpt-image-2' }],
     ['-pro takes custom sizes', { model: 'gpt-image-2-pro', size: '2880x2880' }, { size: '2880x2880', upstreamModel: 'gpt-image-2' }],
     ['-beta takes 4K sizes', { model: 'gpt-image-2-beta', size: '2160x3840' }, { size: '2160x3840', upstreamModel: 'gpt-image-2' }],
-    // -1k / -2k / -4k (seed 001)
+    // -1k / -2k / -4k (relay names with their own sizes)
     ['-1k 1024x1024', { model: 'gpt-image-2-1k', size: '1024x1024' }, { size: '1024x1024', quality: 'medium' }],
     ['-1k 1536x1024', { model: 'gpt-image-2-1k', size: '1536x1024' }, { size: '1536x1024', quality: 'medium' }],
     ['-1k 1024x1536', { model: 'gpt-image-2-1k', size: '1024x1536' }, { size: '1024x1536' }],

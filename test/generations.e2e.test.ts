@@ -82,7 +82,7 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
       'serves %s (upstream model %s)',
       async (model, upstreamModel, defaultSize) => {
         upstream.sim.requests.length = 0;
-        const res = await gw.client.images.generate({ model, prompt: `seed model ${model}`, response_format: 'b64_json' });
+        const res = await gw.client.images.generate({ model, prompt: `built-in model ${model}`, response_format: 'b64_json' });
         expect(res.data?.[0]?.b64_json?.length).toBeGreaterThan(100);
         const sent = upstream.sim.requests.at(-1)?.json as Record<string, unknown>;
         expect(sent.model).toBe(upstreamModel);

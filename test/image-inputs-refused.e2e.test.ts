@@ -104,7 +104,7 @@ async function viaSdk(rc: RecordingClient, call: (client: OpenAI) => Promise<unk
 const edit = (params: ImageEditParamsNonStreaming, rc: RecordingClient = sdk) => viaSdk(rc, (c) => c.images.edit(params));
 const variation = (params: ImageCreateVariationParams) => viaSdk(sdk, (c) => c.images.createVariation(params));
 
-/** Reference images on a generation (seed 003): the SDK does not type `image` there. */
+/** Reference images on a generation (the relays' `image` array): the SDK does not type `image` there. */
 const generateWithImages = (image: string[], rc: RecordingClient = sdk, extra: Partial<ImageGenerateParamsNonStreaming> = {}) => {
   const params: ImageGenerateParamsNonStreaming & { image: string[] } = { prompt: 'make it blue', ...extra, image };
   return viaSdk(rc, (c) => c.images.generate(params));

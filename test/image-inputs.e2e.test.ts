@@ -1,6 +1,6 @@
 /**
  * Image inputs end to end, through the official SDK: edits (one image; three images and a
- * mask), variations, OpenAI's JSON edits, seed 003's reference images in generations (base64,
+ * mask), variations, OpenAI's JSON edits, the relays' reference images in generations (base64,
  * data URI and a URL served here, mixed), and how each channel kind receives them.
  */
 import { createHash } from 'node:crypto';

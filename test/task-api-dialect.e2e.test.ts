@@ -1,5 +1,5 @@
 /**
- * The task API dialect (seed 002) end to end: POST /api/v1/images/generations creates a task,
+ * The task API dialect end to end: POST /api/v1/images/generations creates a task,
  * GET ?task_id= follows it pending -> processing -> completed, the result links download;
  * aspect_ratio becomes the upstream size, image_url(s) an upstream edit; callbacks; every error
  * in the `{"code":<status>,"msg","data":null}` envelope with the same HTTP status; Idempotency-Key.

@@ -1,5 +1,5 @@
 /**
- * Async tasks, new-api dialect (seed 000), end to end: submit with X-New-Api-Async-Task, poll
+ * Async tasks, new-api async dialect, end to end: submit with X-New-Api-Async-Task, poll
  * through every state, only the owner reads a task, Idempotency-Key replay and conflict,
  * deadline with refund, a signed webhook that gets through on its 4th attempt, and 50 tasks
  * surviving a SIGKILL of the gateway: all finish, none submitted upstream twice, none charged twice.
@@ -154,7 +154,7 @@ describe('webhooks', () => {
     const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'hooked' });
     const res = await postJson({ ...gw, apiKey: String(created.key) }, '/v1/images/generations', { prompt: 'call me back', callback_url: callback }, ASYNC);
     const id = String((res.json?.data as { task_id: string }).task_id);
-    // Retries after 1 s, 2 s and 4 s (seed 002's schedule): the 4th attempt comes ~7 s after the first.
+    // Retries after 1 s, 2 s and 4 s (the task API dialect's schedule): the 4th attempt comes ~7 s after the first.
     await expect.poll(() => received.length, { timeout: 15_000, interval: 200 }).toBe(4);
     const secret = String((await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/webhook-secret`)).webhook_secret);
     const last = received[3]!;

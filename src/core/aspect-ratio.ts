@@ -1,5 +1,5 @@
 /**
- * The task API's `aspect_ratio` (seed 002) -> an OpenAI `size` the model's family accepts. Pure.
+ * The task API's `aspect_ratio` -> an OpenAI `size` the model's family accepts. Pure.
  *
  * Each family has one size per ratio, the one nearest in shape among what the family can make
  * (compared on a log scale, so 2:1 and 1:2 are equally far from 1:1):

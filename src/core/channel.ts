@@ -37,7 +37,7 @@ export interface Channel {
   /** Async kinds: first poll delay; later polls back off from it. */
   readonly pollIntervalMs?: number;
   /**
-   * openai-compatible: how a generation's reference images (seed 003's `image` array) go
+   * openai-compatible: how a generation's reference images (the relays' `image` array) go
    * upstream. `edits` (default): as an edit, multipart to /images/edits. `inline`: the
    * generation body as the client sent it, for relays that take `image` there themselves.
    */

@@ -41,7 +41,7 @@ const KNOWN_FIELDS = new Set([
 const RESPONSE_FORMATS: Readonly<Record<string, ResponseFormat>> = {
   url: 'url',
   b64_json: 'b64_json',
-  base64: 'b64_json', // seed 004's alias
+  base64: 'b64_json', // an alias relay gateways accept
 };
 const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
 const BACKGROUNDS = ['transparent', 'opaque', 'auto'] as const;
@@ -137,7 +137,7 @@ export function withInputs(job: ImageJob, inputs: ResolvedInputs): ImageJob {
   return { ...job, inputs };
 }
 
-/** Reference images turn a generation into an edit (seed 003's image-to-image). */
+/** Reference images turn a generation into an edit (the relays' image-to-image `image` array). */
 function operationOf(endpoint: ImageEndpoint, refs: ImageInputRefs): ImageJob['operation'] {
   if (endpoint === 'variations') return 'variation';
   if (endpoint === 'edits' || refs.images.length > 0) return 'edit';
@@ -147,7 +147,7 @@ function operationOf(endpoint: ImageEndpoint, refs: ImageInputRefs): ImageJob['o
 function jsonInputRefs(body: Body, endpoint: ImageEndpoint): ImageInputRefs {
   const has = (key: string) => body[key] !== undefined && body[key] !== null;
   if (endpoint === 'generations') {
-    if (has('mask')) throw invalidRequest('mask', 'unsupported_parameter', 'A mask needs /v1/images/edits (seed 003: generations take reference images only).');
+    if (has('mask')) throw invalidRequest('mask', 'unsupported_parameter', 'A mask needs /v1/images/edits (generations take reference images only, no mask).');
     return has('image') ? { images: refsFromStrings(body.image, 'image') } : { images: [] };
   }
   if (has('images') && has('image')) throw invalidRequest('image', 'invalid_value', 'Send images (OpenAI JSON edits) or image, not both.');
@@ -166,7 +166,7 @@ function checkInputCount(refs: ImageInputRefs, model: ModelSpec, operation: Inpu
   if (refs.mask && operation !== 'edit') throw invalidRequest('mask', 'unsupported_parameter', 'mask is only used by edits.');
 }
 
-/** Variations exist only for dall-e-2, OpenAI's default there; elsewhere the seeds' gpt-image-2. */
+/** Variations exist only for dall-e-2, OpenAI's default there; elsewhere the relays' gpt-image-2. */
 function resolveModel(body: Body, catalogue: ModelCatalogue, endpoint: ImageEndpoint): ModelSpec {
   const name = body.model ?? (endpoint === 'variations' ? 'dall-e-2' : DEFAULT_MODEL);
   if (typeof name !== 'string') throw invalidRequest('model', 'invalid_type', 'model must be a string.');
@@ -189,7 +189,7 @@ function parsePrompt(fields: FieldReader, rules: FamilyRules): string {
   return prompt;
 }
 
-/** Missing, null or 0 means 1 (seeds 001 and 004). */
+/** Missing, null or 0 means 1, as relay gateways document it. */
 function parseN(fields: FieldReader, model: ModelSpec, rules: FamilyRules): number {
   const n = fields.optional('n', 'number');
   if (n === undefined || n === 0) return 1;
@@ -222,7 +222,7 @@ function parseSizeField(fields: FieldReader, model: ModelSpec, rules: FamilyRule
   throw invalidRequest('size', 'invalid_value', `Invalid size '${requested}' for ${model.id}. Supported: ${rules.sizes.join(', ')}.`);
 }
 
-/** dall-e's `auto` means its default, standard (seed 004), so upstreams always get a concrete value. */
+/** dall-e's `auto` means its default, standard (as relay gateways fill it in), so upstreams always get a concrete value. */
 function parseQuality(fields: FieldReader, model: ModelSpec, rules: FamilyRules): string {
   const quality = fields.enumValue('quality', rules.qualities, `for ${model.id}`) ?? model.defaults.quality ?? rules.defaultQuality;
   return quality === 'auto' && !rules.gptOptions ? rules.defaultQuality : quality;
@@ -296,7 +296,7 @@ function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
 
 /**
  * `stream` with `partial_images` 0-3 (GPT image models: dall-e was refused with the other GPT
- * options). OpenAI allows 0 partial images (just the completed events); seed 003 asks for >= 1,
+ * options). OpenAI allows 0 partial images (just the completed events); some relays ask for >= 1,
  * but accepting 0 serves both.
  */
 function parseStream(fields: FieldReader): ImageJob['stream'] {

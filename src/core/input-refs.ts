@@ -1,5 +1,5 @@
 /**
- * Input images as JSON bodies carry them -> ImageInputRefs. Three shapes: seed 003's `image`
+ * Input images as JSON bodies carry them -> ImageInputRefs. Three shapes: the relays' `image`
  * array of strings (bare base64, data URI or URL, mixed), OpenAI's JSON edit `images:
  * [{image_url} | {file_id}]` and `mask`, and a single string where a relay client sends one.
  */

@@ -38,9 +38,9 @@ export interface ImageJob {
   readonly outputCompression?: number;
   readonly background?: Background;
   readonly moderation?: Moderation;
-  /** dall-e-3: vivid or natural; other models: passed through as given (seed 004). */
+  /** dall-e-3: vivid or natural; other models: passed through as given (a relay gateway extension). */
   readonly style?: unknown;
-  /** Tri-state (seed 004): undefined = not sent, false = explicitly off. */
+  /** Tri-state (a relay gateway extension): undefined = not sent, false = explicitly off. */
   readonly watermark?: boolean;
   /** A stable id of the caller's end user. */
   readonly user?: string;

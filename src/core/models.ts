@@ -107,7 +107,7 @@ function model(
 const relayName = (id: string, description: string, extra: Parameters<typeof model>[3] = {}): ModelSpec =>
   model(id, 'gpt-image-2', description, { upstreamModel: 'gpt-image-2', ...extra });
 
-/** Every model name in the seeds. */
+/** Every model name OpenAI and the relay gateways' documents use. */
 export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('gpt-image-2', 'gpt-image-2', 'GPT Image 2'),
   model('gpt-image-2-2026-04-21', 'gpt-image-2', 'GPT Image 2 snapshot 2026-04-21'),
@@ -133,7 +133,7 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('dall-e-2', 'dall-e-2', 'DALL·E 2'),
 ];
 
-/** Missing `model` means gpt-image-2 (seed 000), not OpenAI's dall-e-2. */
+/** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */
 export const DEFAULT_MODEL = 'gpt-image-2';
 
 /** An operator's extra name from the config file: public name -> a catalogue model plus fixed parameters. */

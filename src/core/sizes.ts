@@ -20,7 +20,7 @@ export function formatSize({ width, height }: Dimensions): string {
   return `${width}x${height}`;
 }
 
-/** gpt-image-2's custom-size constraints (seeds 000 and 003, OpenAI spec). */
+/** gpt-image-2's custom-size constraints (OpenAI's spec, as the relays' documents repeat it). */
 export const GPT_IMAGE_2_LIMITS = {
   edgeMultiple: 16,
   maxEdge: 3840,

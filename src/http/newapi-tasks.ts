@@ -1,5 +1,5 @@
 /**
- * new-api's async dialect (seed 000): `X-New-Api-Async-Task: true` (or `1`) on generations or
+ * new-api's async dialect: `X-New-Api-Async-Task: true` (or `1`) on generations or
  * edits answers at once with a task id; `GET /v1/images/tasks/{id}` reports it. An optional
  * `callback_url` in the body gets the final task view by webhook.
  */

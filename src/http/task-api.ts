@@ -1,10 +1,10 @@
 /**
- * The task API dialect (seed 002): POST /api/v1/images/generations creates a task, GET
+ * The task API dialect: POST /api/v1/images/generations creates a task, GET
  * /api/v1/images/generations?task_id= reads it. Answers are `{"code":200,"msg":"success","data":...}`;
  * errors `{"code":<status>,"msg":"...","data":null}` with the same HTTP status (renderTaskApiError,
  * called by the error handler for /api/v1/ URLs).
  *
- * A create body is the seed's fields (model, prompt, aspect_ratio, image_url, image_urls,
+ * A create body is the task API's fields (model, prompt, aspect_ratio, image_url, image_urls,
  * nsfw_checker, callback_url) plus any OpenAI generation field (n, size, quality, output_format...).
  * It is turned into an OpenAI generations body and goes through the same parser and input checks
  * as /v1/images/generations, before the task is accepted; errors name the client's own fields.
@@ -112,7 +112,7 @@ interface ParamNames {
   sizeFromRatio: boolean;
 }
 
-/** Seed fields -> the OpenAI generations body; the seed-only fields are removed from it. */
+/** Task API fields -> the OpenAI generations body; the task-API-only fields are removed from it. */
 function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; callbackUrl: unknown; names: ParamNames } {
   const given = (k: string) => body[k] !== undefined && body[k] !== null;
   const model = requiredModel(body, catalogue);

@@ -1,4 +1,4 @@
-// A simulator of new-api's async image mode (seed 000): POST /v1/images/generations or
+// A simulator of new-api's async image mode (the new-api async dialect): POST /v1/images/generations or
 // /v1/images/edits with `X-New-Api-Async-Task: true` answers a task id, GET /v1/images/tasks/{id}
 // reports the task (its `action` says which). Without the header it is a plain OpenAI relay.
 // Validation and rendering are delegated to OpenAIImagesSimulator (in relay mode) so both paths
@@ -100,7 +100,7 @@ export class NewApiAsyncSimulator extends TaskSimulatorBase<SimTask> implements 
     const fault = this.countPoll();
     if (fault !== undefined) return json(fault.status, { code: 'get_task_failed', message: fault.message, data: null });
     const task = this.tasks.get(id);
-    // Seed 000 does not document this answer; new-api's task errors use code = message.
+    // new-api relays' documents do not show this answer; new-api's task errors use code = message.
     if (task === undefined) return json(404, { code: 'task_not_exist', message: 'task_not_exist', data: null });
     return json(200, { code: 'success', message: 'success', data: taskView(task, Date.now()) });
   }

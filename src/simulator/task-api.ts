@@ -1,4 +1,4 @@
-// A simulator of the task API of seed 002: POST /api/v1/images/generations creates a task
+// A simulator of the task API dialect: POST /api/v1/images/generations creates a task
 // (`{code:200,msg,data:{taskId,state}}`), GET ...?task_id= reports pending -> processing ->
 // completed (resultUrls) | failed (failMsg). Errors are `{code,msg}` with the same HTTP status.
 // Images are rendered by a composed OpenAIImagesSimulator, which also hosts them (GET /files/...).
@@ -8,7 +8,7 @@ import { dataItems, itemUrls, TaskSimulatorBase, taskProgress, type TimedTask } 
 import { isObject, jsonResponse as json, parseJson } from './wire.js';
 
 /**
- * Seed 002 lists no enum; its examples use 16:9, 4:3, 3:4 and 1:1. The rest is the usual set
+ * The task API's document lists no enum; its examples use 16:9, 4:3, 3:4 and 1:1. The rest is the usual set
  * of GPT Image 2 task relays (including `auto`). Anything else is a 400.
  */
 export const TASK_API_ASPECT_RATIOS = ['auto', '1:1', '2:3', '3:2', '3:4', '4:3', '9:16', '16:9'] as const;
@@ -81,7 +81,7 @@ export class TaskApiSimulator extends TaskSimulatorBase<SimTask> implements SimH
     const url = new URL(req.path, 'http://sim.invalid');
     const method = req.method.toUpperCase();
     this.record(method, req);
-    // Hosted images are public, like the seed's R2 bucket.
+    // Hosted images are public, like the task API's R2-hosted results.
     const image = this.hostedImage(method, url.pathname, req);
     if (image !== undefined) return image;
     if (!this.authorized(req)) return error(401, 'Invalid API key');
@@ -151,7 +151,7 @@ function taskView(task: SimTask, now: number): Record<string, unknown> {
   return { ...base, state: 'completed', resultUrls: task.outcome.urls, failMsg: null, completeTime };
 }
 
-/** The create body per seed 002, or the 400 message. Unknown fields are ignored. */
+/** The create body as the task API documents it, or the 400 message. Unknown fields are ignored. */
 function validateCreate(value: unknown, models: readonly string[] | undefined): CreateRequest | string {
   if (!isObject(value)) return 'Request body must be a JSON object';
   const { model, prompt, aspect_ratio: ratio, image_url: imageUrl, image_urls: imageUrls } = value;
@@ -180,7 +180,7 @@ function errorMessage(value: unknown): string | undefined {
   return isObject(error) && typeof error.message === 'string' ? error.message : undefined;
 }
 
-/** Seed 002's error envelope: the HTTP status repeated as `code`. */
+/** The task API's error envelope: the HTTP status repeated as `code`. */
 function error(status: number, msg: string): SimResponse {
   return json(status, { code: status, msg });
 }

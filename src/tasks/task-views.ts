@@ -1,6 +1,6 @@
 /**
- * How a task looks in each dialect: new-api's task query (seed 000), the task API's record and
- * its callback payload (seed 002). Pure: links are signed by the caller's `sign`.
+ * How a task looks in each dialect: new-api's task query (the new-api async dialect), the task
+ * API's record and its callback payload (the task API dialect). Pure: links are signed by the caller's `sign`.
  */
 import type { TaskRow } from '../db/schema.js';
 import type { StoredTaskResult } from './task-store.js';
@@ -44,7 +44,7 @@ export function newApiTaskView(task: TaskRow, sign: (name: string) => string, no
 
 const TASK_API_STATE = { queued: 'pending', running: 'processing', succeeded: 'completed', failed: 'failed' } as const;
 
-/** GET /api/v1/images/generations?task_id= data (seed 002; times in ms). */
+/** GET /api/v1/images/generations?task_id= data (the task API dialect; times in ms). */
 export function taskApiView(task: TaskRow, sign: (name: string) => string) {
   const urls = (resultOf(task)?.images ?? []).map((image) => sign(image.name));
   return {
@@ -60,7 +60,7 @@ export function taskApiView(task: TaskRow, sign: (name: string) => string) {
 }
 
 /**
- * Seed 002's callback body: `param` and `resultJson` are JSON strings (resultJson null on failure),
+ * The task API dialect's callback body: `param` and `resultJson` are JSON strings (resultJson null on failure),
  * times and `costTime` in ms. new-api tasks send their task view instead (the shape their
  * clients already parse).
  */

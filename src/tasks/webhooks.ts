@@ -1,5 +1,5 @@
 /**
- * Task callbacks (seed 002): when a task ends, one delivery row is committed with the JSON body
+ * Task callbacks (as the task API dialect documents them): when a task ends, one delivery row is committed with the JSON body
  * exactly as it will be sent (in the transaction that ends the task, see ending-webhooks.ts; its
  * id comes from the task's, so a task never gets two), and an outbox POSTs it until the receiver
  * answers 2xx: quick retries after 1 s, 2 s and 4 s, then with backoff until 30 minutes after the
@@ -39,7 +39,7 @@ export interface RetrySchedule {
   windowMs: number;
 }
 
-/** Seed 002: 1 s, 2 s, 4 s, then backoff up to 10 minutes apart, for 30 minutes. */
+/** The task API's schedule: 1 s, 2 s, 4 s, then backoff up to 10 minutes apart, for 30 minutes. */
 export const DEFAULT_RETRY_SCHEDULE: RetrySchedule = {
   delaysMs: [1_000, 2_000, 4_000, 30_000, 60_000, 120_000, 300_000, 600_000],
   windowMs: 30 * 60_000,

@@ -1,5 +1,5 @@
 /**
- * Durable async tasks (both seed dialects), their webhook deliveries, and each key's webhook
+ * Durable async tasks (both task dialects: new-api's async mode and the task API), their webhook deliveries, and each key's webhook
  * signing secret. A task row is committed before the client hears its id.
  */
 import type { Kysely } from 'kysely';
@@ -9,7 +9,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .createTable('tasks')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('key_id', 'text')
-    // newapi (seed 000) or task_api (seed 002): how the task is shown and its webhook is shaped.
+    // newapi (new-api's async dialect) or task_api (the task API dialect): how the task is shown and its webhook is shaped.
     .addColumn('dialect', 'text', (c) => c.notNull())
     .addColumn('action', 'text', (c) => c.notNull())
     .addColumn('model', 'text', (c) => c.notNull())

@@ -8,7 +8,7 @@ import type { Transport } from '../transport.js';
 import { parseSubmitResponse, parseTaskResponse } from './response.js';
 
 /**
- * new-api's async image mode (seed 000): the OpenAI request plus `X-New-Api-Async-Task: true`
+ * new-api's async image mode (the new-api async dialect): the OpenAI request plus `X-New-Api-Async-Task: true`
  * yields a task id; GET {baseUrl}/images/tasks/{id} reports it. baseUrl ends in /v1.
  */
 export class NewApiAsyncProvider implements AsyncProvider {

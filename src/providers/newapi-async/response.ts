@@ -1,4 +1,4 @@
-/** new-api's async answers (seed 000) -> task id / UpstreamTaskState / UpstreamFailure. */
+/** new-api's async answers (the new-api async dialect) -> task id / UpstreamTaskState / UpstreamFailure. */
 import type { ProviderResult } from '../../core/job.js';
 import { UpstreamFailure } from '../../core/upstream-failure.js';
 import { envelopeData, isJsonObject, nonEmpty, nonEmptyStrings, parseJsonObject, urlImages, type JsonObject } from '../async-task-kit.js';

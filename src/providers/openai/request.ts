@@ -40,7 +40,7 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
   return { ...body, ...job.model.fixedParams, ...mapping?.params };
 }
 
-/** The task API's own fields (seed 002): meaningful to its upstreams, refused by api.openai.com. */
+/** The task API dialect's own fields: meaningful to its upstreams, refused by api.openai.com. */
 const TASK_API_FIELDS = new Set(['nsfw_checker', 'callback_url', 'aspect_ratio', 'image_url', 'image_urls']);
 
 function withoutTaskApiFields(passthrough: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -90,7 +90,7 @@ export function buildVariationForm(job: ImageJob, channel: Channel): EncodedForm
 }
 
 /**
- * A relay that takes reference images in the generation body (seed 003): URLs as given, else
+ * A relay that takes reference images in the generation body (an `image` array): URLs as given, else
  * data URIs, whose base64 is streamed into the JSON (an upload may be waiting in its spool file).
  */
 export function buildInlineReferenceBody(job: ImageJob, channel: Channel, extra: Record<string, unknown> = {}): StreamedBody {

@@ -1,5 +1,5 @@
 /**
- * OpenAI `size` -> the task API's `aspect_ratio` (seed 002). The seed lists no enum; its
+ * OpenAI `size` -> the task API's `aspect_ratio`. Its document lists no enum; its
  * examples use 1:1, 4:3, 3:4 and 16:9. We send only the common GPT Image 2 ratios below.
  */
 export const SUPPORTED_ASPECT_RATIOS = ['1:1', '2:3', '3:2', '3:4', '4:3', '9:16', '16:9'] as const;
@@ -12,7 +12,7 @@ const RATIO_VALUES: readonly (readonly [AspectRatio, number])[] = SUPPORTED_ASPE
 
 /**
  * The supported ratio nearest to WIDTHxHEIGHT (compared on a log scale, so 2:1 and 1:2 are as far
- * from 1:1). `auto` (and anything unreadable) becomes 1:1: the seed never shows `auto` as a
+ * from 1:1). `auto` (and anything unreadable) becomes 1:1: the task API never shows `auto` as a
  * value, and 1:1 is what OpenAI-style upstreams render for `auto` by default.
  */
 export function aspectRatioForSize(size: string): AspectRatio {

@@ -9,11 +9,11 @@ import { parseCreateResponse, parseTaskResponse } from './response.js';
 
 const ENDPOINT = '/api/v1/images/generations';
 
-/** The task API of seed 002: create a task, then poll it by id. baseUrl is the API origin. */
+/** The task API dialect: create a task, then poll it by id. baseUrl is the API origin. */
 export class TaskApiProvider implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
-  /** Seed 002 takes reference images as public URLs only, and has no variations or masks. */
+  /** The task API takes reference images as public URLs only, and has no variations or masks. */
   accepts(job: ImageJob): boolean {
     if (job.operation === 'generate') return true;
     return job.operation === 'edit' && !job.inputs.mask && job.inputs.images.every((image) => image.sourceUrl !== undefined);

@@ -1,13 +1,13 @@
-/** ImageJob -> the JSON body of the task API's POST /api/v1/images/generations (seed 002). */
+/** ImageJob -> the JSON body of the task API's POST /api/v1/images/generations (the task API dialect). */
 import { upstreamModelFor, type Channel } from '../../core/channel.js';
 import type { ImageJob } from '../../core/job.js';
 import { aspectRatioForSize } from './aspect-ratio.js';
 
-/** Seed 002 fields a client may pass through (reference images and the NSFW filter). */
+/** The task API's own fields a client may pass through (reference images and the NSFW filter). */
 const PASSTHROUGH_FIELDS = ['image_url', 'image_urls', 'nsfw_checker'] as const;
 
 /**
- * No `n` (seed 002 does not list it: one image per task) and no `callback_url` (we poll; a
+ * No `n` (the task API does not list it: one image per task) and no `callback_url` (we poll; a
  * client's callback would leak the task to a third party). OpenAI-only fields (quality,
  * output_format, ...) and the model's fixedParams are OpenAI dialect and stay home; the
  * channel's own mapping params are in this API's dialect and win.

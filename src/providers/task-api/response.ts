@@ -1,4 +1,4 @@
-/** The task API's answers (seed 002) -> task id / UpstreamTaskState / UpstreamFailure. */
+/** The task API's answers -> task id / UpstreamTaskState / UpstreamFailure. */
 import type { UpstreamImage } from '../../core/job.js';
 import { parseRetryAfter, UpstreamFailure } from '../../core/upstream-failure.js';
 import { envelopeData, nonEmpty, nonEmptyStrings, parseJsonObject, urlImages, type JsonObject } from '../async-task-kit.js';
@@ -33,7 +33,7 @@ export function parseTaskResponse(res: UpstreamResponse): UpstreamTaskState {
 }
 
 /**
- * `{code, msg}` errors. The seed sends them with the matching HTTP status (400/401/402/404/500);
+ * `{code, msg}` errors. The task API documents them with the matching HTTP status (400/401/402/404/500);
  * a 2xx carrying a 4xx/5xx `code` is read the same way, with `code` as the status.
  * Whether 402 (this account is out of credits) may fail over is UpstreamFailure.retryable's call.
  */
