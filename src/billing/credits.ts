@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
-import { GatewayError } from '../core/errors.js';
+import { gatewayError, type GatewayError } from '../core/errors.js';
 import type { Db } from '../db/database.js';
 import type { LedgerRow, Tables } from '../db/schema.js';
 import { databaseFault, isCommitOutcomeUnknown, isDatabaseUnavailable } from '../db/unavailable.js';
@@ -164,11 +164,8 @@ export class Credits {
 }
 
 function insufficientQuota(neededMicros: number, balanceMicros: number): GatewayError {
-  return new GatewayError(
-    402,
+  return gatewayError(
     'insufficient_quota',
-    'insufficient_quota',
-    null,
     `You exceeded your current quota: this request needs up to ${usd(neededMicros)} and the key has ${usd(balanceMicros)} left.`,
   );
 }

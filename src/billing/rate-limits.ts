@@ -36,7 +36,7 @@
  * goes quiet keeps what it had until the next admit() or sweep(). Keys with neither limit get no
  * entry at all.
  */
-import { GatewayError } from '../core/errors.js';
+import { gatewayError, type GatewayError } from '../core/errors.js';
 
 /** A key's limits; null = unlimited. Both, when set, must be positive integers. */
 export interface KeyLimits {
@@ -192,28 +192,18 @@ function isDrained(state: KeyState, now: number): boolean {
  * its RPM budget (untouched by the refusal) when it has one.
  */
 export function concurrencyRefusal(maxConcurrent: number, rpm: RpmView | null): GatewayError {
-  return new GatewayError(
-    429,
-    'rate_limit_error',
-    'rate_limit_exceeded',
-    null,
-    `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`,
-    { 'retry-after': '1', ...(rpm ? rpmHeaders(rpm) : {}) },
-  );
+  return gatewayError('rate_limit_exceeded', `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`, {
+    headers: { 'retry-after': '1', ...(rpm ? rpmHeaders(rpm) : {}) },
+  });
 }
 
 /** The 429 for a key whose RPM budget (`rpm.used` now) has no room for one more request. */
 export function rpmRefusal(rpm: RpmView): GatewayError {
   const waitMs = (rpm.used + REQUEST_COST - WINDOW_MS * rpm.limit) / rpm.limit;
   const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-  return new GatewayError(
-    429,
-    'rate_limit_error',
-    'rate_limit_exceeded',
-    null,
-    `Rate limit reached for requests per minute (RPM): limit ${rpm.limit}. Please try again in ${retryAfter}s.`,
-    { 'retry-after': String(retryAfter), ...rpmHeaders(rpm) },
-  );
+  return gatewayError('rate_limit_exceeded', `Rate limit reached for requests per minute (RPM): limit ${rpm.limit}. Please try again in ${retryAfter}s.`, {
+    headers: { 'retry-after': String(retryAfter), ...rpmHeaders(rpm) },
+  });
 }
 
 /** The x-ratelimit-*-requests headers for a budget with `used` in use. */

@@ -12,7 +12,7 @@
  * the link's state is checked first, and a command sent just as Redis goes fails within the
  * link's command timeout.
  */
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, gatewayError } from '../core/errors.js';
 import { InMemoryRateLimiter, type Admission, type KeyLimits, type RateLimiter } from './rate-limits.js';
 
 export type RedisDownPolicy = 'open' | 'closed';
@@ -49,12 +49,7 @@ export class RedisOutageRateLimiter implements RateLimiter {
 }
 
 function rateLimitsUnavailable(): GatewayError {
-  return new GatewayError(
-    503,
-    'server_error',
-    'service_unavailable',
-    null,
-    'The service is temporarily unavailable (rate limits cannot be checked). Retry shortly.',
-    { 'retry-after': String(REDIS_DOWN_RETRY_AFTER_SECONDS) },
-  );
+  return gatewayError('service_unavailable', 'The service is temporarily unavailable (rate limits cannot be checked). Retry shortly.', {
+    headers: { 'retry-after': String(REDIS_DOWN_RETRY_AFTER_SECONDS) },
+  });
 }

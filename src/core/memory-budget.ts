@@ -4,7 +4,7 @@
  * be retried), so a wave of large uploads meets a busy answer instead of an out-of-memory.
  * Work already accepted is never refused: what it holds is counted, even past the bound.
  */
-import { GatewayError } from './errors.js';
+import { gatewayError, requestTooLarge, type GatewayError } from './errors.js';
 
 /** How long a refused client is told to wait: long enough for in-flight uploads to drain. */
 export const MEMORY_RETRY_AFTER_SECONDS = 5;
@@ -112,22 +112,11 @@ export class MemoryHold {
 
 /** 503: the gateway holds as much in flight as it may; the request can be sent again shortly. */
 export function serverBusy(): GatewayError {
-  return new GatewayError(
-    503,
-    'server_error',
-    'server_busy',
-    null,
-    'The server is busy with other uploads and answers right now. Retry shortly.',
-    { 'retry-after': String(MEMORY_RETRY_AFTER_SECONDS) },
-  );
+  return gatewayError('server_busy', 'The server is busy with other uploads and answers right now. Retry shortly.', {
+    headers: { 'retry-after': String(MEMORY_RETRY_AFTER_SECONDS) },
+  });
 }
 
 function tooLargeToHold(limit: number): GatewayError {
-  return new GatewayError(
-    413,
-    'invalid_request_error',
-    'request_too_large',
-    null,
-    `The request is larger than the ${Math.floor(limit / 1048576)} MB this gateway holds in flight at once (IMAGEGATE_MEMORY_BUDGET).`,
-  );
+  return requestTooLarge(`The request is larger than the ${Math.floor(limit / 1048576)} MB this gateway holds in flight at once (IMAGEGATE_MEMORY_BUDGET).`);
 }

@@ -1,14 +1,14 @@
 /** `Authorization: Bearer $IMAGEGATE_ADMIN_KEY` for every /admin route. */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { GatewayError, invalidApiKey } from '../core/errors.js';
+import { gatewayError, invalidApiKey } from '../core/errors.js';
 import { bearerToken } from './auth.js';
 
 export function createAdminAuthHook(adminKey: string | undefined) {
   const expected = adminKey ? digest(adminKey) : undefined;
   return async (request: FastifyRequest): Promise<void> => {
     if (!expected) {
-      throw new GatewayError(403, 'permission_error', 'admin_disabled', null, 'The admin API is off: set IMAGEGATE_ADMIN_KEY to use it.');
+      throw gatewayError('admin_disabled', 'The admin API is off: set IMAGEGATE_ADMIN_KEY to use it.');
     }
     const token = bearerToken(request);
     if (!token) throw invalidApiKey("You didn't provide the admin key. Send it as 'Authorization: Bearer IMAGEGATE_ADMIN_KEY'.");

@@ -3,7 +3,7 @@
  * headers never leave in clear.
  */
 import type { FastifyInstance } from 'fastify';
-import { GatewayError, invalidRequest } from '../core/errors.js';
+import { gatewayError, invalidRequest } from '../core/errors.js';
 import { ChannelDefinitionError, parseChannelDefinition, patchChannelDefinition } from '../routing/channel-definition.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { definitionOf, keyFingerprint, type ChannelStore, type StoredChannel } from '../routing/channel-store.js';
@@ -28,7 +28,7 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
   const view = (s: StoredChannel) => renderChannel(s, deps);
   const find = async (id: string): Promise<StoredChannel> => {
     const stored = await store.get(id);
-    if (!stored) throw new GatewayError(404, 'invalid_request_error', 'channel_not_found', 'id', `No channel '${id}'.`);
+    if (!stored) throw gatewayError('channel_not_found', `No channel '${id}'.`, { param: 'id' });
     return stored;
   };
 
@@ -36,7 +36,7 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
 
   app.post('/admin/api/channels', async (request, reply) => {
     const def = definitionFrom(() => parseChannelDefinition(request.body, { timeoutSeconds: deps.defaultTimeoutSeconds }));
-    if (await store.get(def.name)) throw new GatewayError(409, 'invalid_request_error', 'channel_exists', 'name', `A channel named '${def.name}' exists.`);
+    if (await store.get(def.name)) throw gatewayError('channel_exists', `A channel named '${def.name}' exists.`, { param: 'name' });
     const created = await store.create(def, 'admin');
     await registry.refresh();
     return reply.status(201).send(await view(created));
@@ -48,11 +48,11 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     const current = await find(request.params.id);
     const def = definitionFrom(() => patchChannelDefinition(definitionOf(current.channel), request.body));
     if (def.name !== current.channel.name && (await store.get(def.name))) {
-      throw new GatewayError(409, 'invalid_request_error', 'channel_exists', 'name', `A channel named '${def.name}' exists.`);
+      throw gatewayError('channel_exists', `A channel named '${def.name}' exists.`, { param: 'name' });
     }
     const updated = await store.update(current.channel.id, def);
     await registry.refresh();
-    if (!updated) throw new GatewayError(404, 'invalid_request_error', 'channel_not_found', 'id', `No channel '${request.params.id}'.`);
+    if (!updated) throw gatewayError('channel_not_found', `No channel '${request.params.id}'.`, { param: 'id' });
     return await view(updated);
   });
 

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService, KeySummary } from '../billing/api-keys.js';
 import type { Credits } from '../billing/credits.js';
 import { parseKeySettings, usdToMicros } from '../billing/key-settings.js';
-import { GatewayError, invalidRequest } from '../core/errors.js';
+import { gatewayError, invalidRequest } from '../core/errors.js';
 import type { LedgerRow } from '../db/schema.js';
 import type { WebhookSecrets } from '../tasks/webhook-secrets.js';
 
@@ -21,7 +21,7 @@ type IdParams = { Params: { id: string } };
 export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits, webhookSecrets }: AdminKeysDeps): void {
   const find = async (id: string): Promise<KeySummary> => {
     const key = await keys.get(id);
-    if (!key) throw new GatewayError(404, 'invalid_request_error', 'key_not_found', 'id', `No key '${id}'.`);
+    if (!key) throw gatewayError('key_not_found', `No key '${id}'.`, { param: 'id' });
     return key;
   };
 

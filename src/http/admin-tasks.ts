@@ -1,6 +1,6 @@
 /** /admin/api/tasks: tasks by state, key, model and time; one task with its runs and webhook deliveries. */
 import type { FastifyInstance } from 'fastify';
-import { invalidRequest, GatewayError } from '../core/errors.js';
+import { gatewayError, invalidRequest } from '../core/errors.js';
 import type { TaskRow, TaskStatus } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
@@ -34,7 +34,7 @@ export function registerAdminTaskRoutes(app: FastifyInstance, deps: AdminTaskDep
 
   app.get<{ Params: { id: string } }>('/admin/api/tasks/:id', async (request) => {
     const task = await deps.store.get(request.params.id);
-    if (!task) throw new GatewayError(404, 'invalid_request_error', 'task_not_found', 'id', `No task '${request.params.id}'.`);
+    if (!task) throw gatewayError('task_not_found', `No task '${request.params.id}'.`, { param: 'id' });
     const [runs, deliveries] = await Promise.all([deps.store.runs(task.id), deps.outbox.deliveries(task.id)]);
     return {
       ...renderTask(task, deps.sign),

@@ -1,21 +1,20 @@
 /** Any thrown error -> the caller's dialect's error envelope with the right status. Never a stack trace. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { databaseUnavailable, GatewayError } from '../core/errors.js';
+import { databaseUnavailable, GatewayError, gatewayError, internalError, uncataloguedClientError, type ErrorCode } from '../core/errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { dialectOf, type Dialect } from './access.js';
 
-const FASTIFY_CODES: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'The request body is too large.' },
+const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; message?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'request_too_large', message: 'The request body is too large.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    status: 415,
     code: 'unsupported_media_type',
     message: 'Unsupported Content-Type: send Content-Type: application/json (or multipart/form-data for image uploads).',
   },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'The request body is empty; send a JSON object.' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json', message: 'The request body is not valid JSON.' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request', message: 'Content-Length does not match the body.' },
-  FST_ERR_BAD_URL: { status: 400, code: 'invalid_url', message: 'The request URL is not validly percent-encoded.' },
-  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'uri_too_long', message: 'A path parameter of the request URL is too long.' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json', message: 'The request body is empty; send a JSON object.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json', message: 'The request body is not valid JSON.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_request', message: 'Content-Length does not match the body.' },
+  FST_ERR_BAD_URL: { code: 'invalid_url', message: 'The request URL is not validly percent-encoded.' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'uri_too_long', message: 'A path parameter of the request URL is too long.' },
 };
 
 export function toGatewayError(err: unknown): GatewayError | null {
@@ -23,12 +22,12 @@ export function toGatewayError(err: unknown): GatewayError | null {
   if (isDatabaseUnavailable(err)) return databaseUnavailable();
   const fe = err as Partial<FastifyError>;
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (known) return new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message ?? fe.message ?? 'Bad request.');
+  if (known) return gatewayError(known.code, known.message ?? fe.message ?? 'Bad request.');
   if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message ?? ''))) {
-    return new GatewayError(400, 'invalid_request_error', 'invalid_json', null, `The request body is not valid JSON: ${fe.message ?? ''}`.trim());
+    return gatewayError('invalid_json', `The request body is not valid JSON: ${fe.message ?? ''}`.trim());
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return new GatewayError(fe.statusCode, 'invalid_request_error', null, null, fe.message ?? 'Bad request.');
+    return uncataloguedClientError(fe.statusCode, fe.message ?? 'Bad request.');
   }
   return null;
 }
@@ -37,8 +36,8 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   const known = toGatewayError(err);
   if (!known) {
     request.log.error({ err }, 'unhandled error');
-    const internal = new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
-    void reply.status(500).send(envelope(dialectOf(request), internal));
+    const internal = internalError();
+    void reply.status(internal.status).send(envelope(dialectOf(request), internal));
     return;
   }
   // A database outage is logged once, when it starts, not once per refused request.
@@ -56,7 +55,7 @@ export function notFoundError(request: FastifyRequest): GatewayError {
   const path = request.url.split('?')[0] ?? '';
   // The path is the caller's own; cut it short so a huge URL is not echoed back whole.
   const shown = path.length > 200 ? `${path.slice(0, 200)}...` : path;
-  return new GatewayError(404, 'invalid_request_error', 'not_found', null, `Invalid URL (${request.method} ${shown})`);
+  return gatewayError('not_found', `Invalid URL (${request.method} ${shown})`);
 }
 
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {

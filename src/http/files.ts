@@ -1,6 +1,6 @@
 /** GET /files/:name?expires=&sig=: stored images behind signed, expiring links. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GatewayError } from '../core/errors.js';
+import { gatewayError } from '../core/errors.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
@@ -16,10 +16,10 @@ export function createSignedLinkCheck(signer: UrlSigner) {
     const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
     const check = signer.check(params.name ?? '', text(query.expires), text(query.sig));
     if (check === 'tampered') {
-      throw new GatewayError(403, 'invalid_request_error', 'invalid_signature', null, 'This image link is not valid.');
+      throw gatewayError('invalid_signature', 'This image link is not valid.');
     }
     if (check === 'expired') {
-      throw new GatewayError(410, 'invalid_request_error', 'url_expired', null, 'This image link has expired.');
+      throw gatewayError('url_expired', 'This image link has expired.');
     }
   };
 }
@@ -29,7 +29,7 @@ export function registerFileRoutes(app: FastifyInstance, store: ImageStore, now:
   app.get<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>('/files/:name', async (request, reply) => {
     const { name } = request.params;
     const file = await store.open(name);
-    if (!file) throw new GatewayError(404, 'invalid_request_error', 'image_not_found', null, 'This image is no longer stored.');
+    if (!file) throw gatewayError('image_not_found', 'This image is no longer stored.');
     const ext = name.slice(name.lastIndexOf('.') + 1);
     const maxAge = Math.max(0, Number(request.query.expires) - Math.floor(now() / 1000));
     return reply

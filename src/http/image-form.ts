@@ -6,7 +6,7 @@
  */
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, invalidRequest } from '../core/errors.js';
+import { GatewayError, invalidRequest, requestTooLarge } from '../core/errors.js';
 import {
   MAX_INPUT_IMAGE_BYTES,
   MAX_INPUT_IMAGES,
@@ -154,7 +154,7 @@ function tooManyUploads(): GatewayError {
 
 function uploadsTooLarge(maxTotalBytes: number): GatewayError {
   const mb = Math.floor(maxTotalBytes / MB);
-  return new GatewayError(413, 'invalid_request_error', 'request_too_large', 'image', `The uploaded images exceed ${mb} MB, the most this gateway takes per request.`);
+  return requestTooLarge(`The uploaded images exceed ${mb} MB, the most this gateway takes per request.`, 'image');
 }
 
 const LIMIT_ERRORS: Readonly<Record<string, string>> = {
@@ -168,7 +168,7 @@ function multipartError(err: unknown): unknown {
   if (err instanceof GatewayError || err instanceof SpoolWriteError) return err;
   const code = (err as { code?: unknown }).code;
   const limit = typeof code === 'string' ? LIMIT_ERRORS[code] : undefined;
-  if (limit) return new GatewayError(413, 'invalid_request_error', 'request_too_large', null, limit);
+  if (limit) return requestTooLarge(limit);
   if (code === 'FST_REQ_FILE_TOO_LARGE') {
     const field = (err as { part?: { fieldname?: unknown } }).part?.fieldname;
     return field === 'mask' ? fileTooLarge('mask', MAX_MASK_BYTES) : fileTooLarge('image', MAX_INPUT_IMAGE_BYTES);

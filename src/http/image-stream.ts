@@ -8,7 +8,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
-import { GatewayError } from '../core/errors.js';
+import { internalError } from '../core/errors.js';
 import type { ImageJob, PartialImage, PartialImageListener } from '../core/job.js';
 import type { MemoryHold } from '../core/memory-budget.js';
 import type { Rope } from '../core/rope.js';
@@ -48,7 +48,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
     if (!events.started) throw err;
     // Cut off inside a partial image: there is no well-formed way to finish that event.
     if (events.inEvent) return events.cut();
-    const known = toGatewayError(err) ?? new GatewayError(500, 'server_error', 'internal_error', null, 'The server had an error processing your request.');
+    const known = toGatewayError(err) ?? internalError();
     events.event('error', [Buffer.from(JSON.stringify({ type: 'error', ...known.toEnvelope() }))]);
     events.end();
   } finally {

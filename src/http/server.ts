@@ -8,7 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { GatewayError } from '../core/errors.js';
+import { gatewayError, type ErrorCode } from '../core/errors.js';
 import type { MemoryBudget } from '../core/memory-budget.js';
 import { dialectOfPath, trackRouteAccess, type RouteEntry } from './access.js';
 import { discardUnreadBody, watchAnswerIdle, watchBodyIdle } from './body-flow.js';
@@ -127,10 +127,10 @@ const IDLE_SWEEP_MS = 100;
  * 417. Answered here instead, in the envelope; the body is not read, so the connection closes.
  */
 function answerExpectation(req: IncomingMessage, res: ServerResponse): void {
-  const err = new GatewayError(417, 'invalid_request_error', 'expectation_failed', 'Expect', 'Unsupported Expect header: only Expect: 100-continue is understood.');
+  const err = gatewayError('expectation_failed', 'Unsupported Expect header: only Expect: 100-continue is understood.', { param: 'Expect' });
   const body = req.method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(req.url ?? ''), err));
   res.shouldKeepAlive = false;
-  res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
+  res.writeHead(err.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) }).end(body);
   req.resume();
 }
 
@@ -157,7 +157,7 @@ function trackAnswers(app: FastifyInstance, answers: WeakMap<Socket, ServerRespo
 
 /** Errors Fastify meets before routing (a URL that does not decode, an over-long path parameter). */
 function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const known = toGatewayError(err) ?? new GatewayError(400, 'invalid_request_error', 'invalid_request', null, 'Bad request.');
+  const known = toGatewayError(err) ?? gatewayError('invalid_request', 'Bad request.');
   void reply.status(known.status).send(envelope(dialectOfPath(request.raw.url ?? ''), known));
 }
 
@@ -166,10 +166,15 @@ interface ClientError extends Error {
   rawPacket?: unknown;
 }
 
-const CLIENT_ERRORS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request was not received in time.' },
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'The request headers are too large.' },
-  HPE_URI_TOO_LONG: { status: 414, code: 'uri_too_long', message: 'The request URL is too long.' },
+interface ClientErrorAnswer {
+  code: ErrorCode;
+  message: string;
+}
+
+const CLIENT_ERRORS: Readonly<Record<string, ClientErrorAnswer>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', message: 'The request was not received in time.' },
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'The request headers are too large.' },
+  HPE_URI_TOO_LONG: { code: 'uri_too_long', message: 'The request URL is too long.' },
 };
 
 /**
@@ -187,13 +192,14 @@ function answerClientError(log: FastifyBaseLogger, err: ClientError, socket: Soc
     else answering.once('close', () => closeSoon(socket));
     return;
   }
-  const known = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? { status: 400, code: 'malformed_request', message: 'The request is not valid HTTP/1.1.' };
+  const known: ClientErrorAnswer = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? { code: 'malformed_request', message: 'The request is not valid HTTP/1.1.' };
+  const refusal = gatewayError(known.code, known.message);
   const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 2048).toString('latin1') : '';
   const [, method, target = ''] = /^([A-Z]+) (\S+)/.exec(packet) ?? [];
-  const body = method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(target), new GatewayError(known.status, 'invalid_request_error', known.code, null, known.message)));
+  const body = method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(target), refusal));
   log.debug({ code: err.code }, 'client error');
   if (!socket.writable) return void socket.destroy();
-  closeSoon(socket, `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  closeSoon(socket, `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 function closeSoon(socket: Socket, last?: string): void {

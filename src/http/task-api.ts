@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import { parseAspectRatio, sizeForModel } from '../core/aspect-ratio.js';
-import { GatewayError, invalidApiKey, invalidRequest } from '../core/errors.js';
+import { GatewayError, gatewayError, invalidApiKey, invalidRequest } from '../core/errors.js';
 import { MAX_INPUT_IMAGES } from '../core/image-input.js';
 import { emptyBody, parseImageRequest, withInputs } from '../core/image-request.js';
 import type { ModelCatalogue, ModelSpec } from '../core/models.js';
@@ -83,7 +83,7 @@ export function registerTaskApiQueryRoute(app: FastifyInstance, deps: Pick<TaskA
     const taskId = readQuery(request, ['task_id']).task_id;
     if (taskId === undefined || taskId === '') throw invalidRequest('task_id', 'missing_required_parameter', "Missing required parameter: 'task_id'.");
     const task = await deps.tasks.get(taskId.trim(), key);
-    if (!task) throw new GatewayError(404, 'not_found_error', 'task_not_found', 'task_id', 'task not found');
+    if (!task) throw gatewayError('task_not_found', 'task not found', { param: 'task_id' });
     return success(taskApiView(task, deps.sign));
   });
 }
@@ -154,7 +154,7 @@ function requiredModel(body: Body, catalogue: ModelCatalogue): ModelSpec {
   if (name === undefined || name === null || name === '') throw invalidRequest('model', 'missing_required_parameter', "Missing required parameter: 'model'.");
   if (typeof name !== 'string') throw invalidRequest('model', 'invalid_type', 'model must be a string.');
   const model = catalogue.get(name.trim());
-  if (!model) throw invalidRequest('model', 'model_not_found', `The model '${name}' does not exist or you do not have access to it.`);
+  if (!model) throw invalidRequest('model', 'unsupported_model', `The model '${name}' does not exist or you do not have access to it.`);
   return model;
 }
 
@@ -188,7 +188,7 @@ const ITEM_PARAM = /^image\[(\d+)\](.*)$/;
 /** An error about `image`/`image[i]`/`size` renamed to the field the client sent (param and message). */
 function renamed(err: unknown, names: ParamNames): unknown {
   if (!(err instanceof GatewayError) || err.param === null) return err;
-  const withParam = (param: string, message: string) => new GatewayError(err.status, err.type, err.code, param, message, err.headers);
+  const withParam = (param: string, message: string) => err.withParam(param, message);
   const { param, message } = err;
   if (param === 'size' && names.sizeFromRatio) return withParam('aspect_ratio', `${message} (the size aspect_ratio asked for)`);
   if (names.list === 'image') return err;

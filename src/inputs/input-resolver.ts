@@ -4,7 +4,7 @@
  * base64 and data URIs decoded, URLs fetched through the SSRF-safe fetcher; then each is judged
  * by its content against the model's rules.
  */
-import { GatewayError, invalidRequest } from '../core/errors.js';
+import { invalidRequest, requestTooLarge, type ErrorCodeWithStatus, type GatewayError } from '../core/errors.js';
 import { DATA_URI_COMMA_MAX, dataUriBase64Start, decodeBase64Text } from '../core/image-bytes.js';
 import { headerOf, inMemoryBytes, type InputBytes } from '../core/input-bytes.js';
 import {
@@ -87,12 +87,9 @@ export class ImageInputResolver {
   private checkTotal(loaded: readonly LoadedInput[]): void {
     const total = loaded.reduce((sum, input) => sum + input.bytes.size, 0);
     if (total > this.opts.maxTotalBytes) {
-      throw new GatewayError(
-        413,
-        'invalid_request_error',
-        'request_too_large',
-        'image',
+      throw requestTooLarge(
         `The input images add up to ${Math.ceil(total / 1048576)} MB; this gateway takes at most ${Math.floor(this.opts.maxTotalBytes / 1048576)} MB per request.`,
+        'image',
       );
     }
   }
@@ -128,7 +125,7 @@ function checkedMask(input: LoadedInput, first: InputImage | undefined, rules: I
   return { param: 'mask', bytes: input.bytes, format: 'png', width: header.width, height: header.height, hasAlpha: true };
 }
 
-const URL_REFUSALS: Readonly<Record<UnsafeUrlError['reason'], { code: string; why: string }>> = {
+const URL_REFUSALS: Readonly<Record<UnsafeUrlError['reason'], { code: ErrorCodeWithStatus<400>; why: string }>> = {
   scheme: { code: 'invalid_image_url', why: 'is not a usable http(s) URL' },
   address: { code: 'image_url_forbidden', why: 'points to a private, loopback or link-local address, which this gateway never fetches' },
   redirects: { code: 'invalid_image_url', why: 'redirects too many times' },

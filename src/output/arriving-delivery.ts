@@ -6,7 +6,7 @@
  * upstream ignored output_format) is gathered, converted and delivered whole, as a whole
  * answer's would be.
  */
-import { GatewayError } from '../core/errors.js';
+import { upstreamInvalidResponse } from '../core/errors.js';
 import type { ArrivingResult, ImageJob, ResultFields } from '../core/job.js';
 import type { Rope } from '../core/rope.js';
 import type { ArrivingImageWriter } from './arriving-writer.js';
@@ -38,7 +38,7 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
     for (;;) {
       const next = await events.next();
       if (next.done) {
-        if (delivered === 0) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream answer held no images.');
+        if (delivered === 0) throw upstreamInvalidResponse('The upstream answer held no images.');
         return { delivered, fields: next.value };
       }
       const event = next.value;

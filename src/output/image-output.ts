@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BackgroundWork } from '../core/background-work.js';
-import { GatewayError } from '../core/errors.js';
+import { upstreamInvalidResponse } from '../core/errors.js';
 import { decodeBase64, IMAGE_MIME, sniffImage, type ImageKind } from '../core/image-bytes.js';
 import { readImageHeader } from '../core/image-header.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
@@ -101,11 +101,11 @@ export class ImageOutput {
     const conversion = conversionNeeded(job, shape);
     if (!conversion) return bytes;
     const tooLarge = decodeLimitProblem(shape);
-    if (tooLarge) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, `The upstream returned an image too large to convert: ${tooLarge}.`);
+    if (tooLarge) throw upstreamInvalidResponse(`The upstream returned an image too large to convert: ${tooLarge}.`);
     try {
       return await convertImage(bytes, conversion, shape.kind, job.outputCompression);
     } catch {
-      throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image that could not be converted.');
+      throw upstreamInvalidResponse('The upstream returned an image that could not be converted.');
     }
   }
 
@@ -191,7 +191,7 @@ export class ImageOutput {
     try {
       return await this.deps.fetchImage(url, signal);
     } catch {
-      throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned an image URL that could not be downloaded.');
+      throw upstreamInvalidResponse('The upstream returned an image URL that could not be downloaded.');
     }
   }
 }
@@ -221,6 +221,6 @@ export function encodeBase64(bytes: Buffer): Buffer {
 }
 
 export function checkedKind(kind: ImageKind | null): ImageKind {
-  if (!kind) throw new GatewayError(502, 'server_error', 'upstream_invalid_response', null, 'The upstream returned data that is not an image.');
+  if (!kind) throw upstreamInvalidResponse('The upstream returned data that is not an image.');
   return kind;
 }

@@ -1,5 +1,5 @@
 /** The last upstream failure -> the one clear error the client sees. Never leaks a secret. */
-import { GatewayError } from '../core/errors.js';
+import { gatewayError, upstreamInvalidResponse, upstreamRejected, type GatewayError } from '../core/errors.js';
 import type { UpstreamFailure } from '../core/upstream-failure.js';
 
 const SECRET_PATTERNS = [/\b(sk|ig|key)-[A-Za-z0-9_-]{6,}/g, /Bearer\s+\S+/gi];
@@ -15,15 +15,15 @@ export function sanitizeUpstreamMessage(message: string, secrets: readonly strin
 export function clientErrorFor(failure: UpstreamFailure, secrets: readonly string[]): GatewayError {
   switch (failure.kind) {
     case 'timeout':
-      return new GatewayError(504, 'server_error', 'upstream_timeout', null, `The upstream did not answer in time (${failure.message}).`);
+      return gatewayError('upstream_timeout', `The upstream did not answer in time (${failure.message}).`);
     case 'connection':
-      return new GatewayError(502, 'server_error', 'upstream_unavailable', null, 'The upstream could not be reached or closed the connection.');
+      return gatewayError('upstream_unavailable', 'The upstream could not be reached or closed the connection.');
     case 'protocol':
-      return new GatewayError(502, 'server_error', 'upstream_invalid_response', null, `The upstream sent an unusable answer: ${failure.message}.`);
+      return upstreamInvalidResponse(`The upstream sent an unusable answer: ${failure.message}.`);
     case 'task_failed':
-      return new GatewayError(502, 'server_error', 'upstream_task_failed', null, `The upstream task failed: ${sanitizeUpstreamMessage(failure.message, secrets)}`);
+      return gatewayError('upstream_task_failed', `The upstream task failed: ${sanitizeUpstreamMessage(failure.message, secrets)}`);
     case 'aborted':
-      return new GatewayError(499, 'invalid_request_error', 'client_closed_request', null, 'The client closed the request.');
+      return gatewayError('client_closed_request', 'The client closed the request.');
     case 'http':
       return httpError(failure, secrets);
   }
@@ -35,18 +35,18 @@ function httpError(failure: UpstreamFailure, secrets: readonly string[]): Gatewa
   const reason = upstream.message ? sanitizeUpstreamMessage(upstream.message, secrets) : undefined;
   // The caller's own mistake (bad parameter, content policy): theirs to fix, with the upstream's reason.
   if (status === 400 || status === 422) {
-    return new GatewayError(400, 'invalid_request_error', upstream.code ?? 'upstream_rejected', upstream.param ?? null, reason ?? 'The upstream rejected the request.');
+    return upstreamRejected(upstream.code, upstream.param ?? null, reason ?? 'The upstream rejected the request.');
   }
   if (status === 429) {
     const retry: Record<string, string> =
       failure.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(failure.retryAfterMs / 1000)) } : {};
-    return new GatewayError(503, 'server_error', 'upstream_rate_limited', null, 'The upstream is rate limiting this gateway; try again shortly.', retry);
+    return gatewayError('upstream_rate_limited', 'The upstream is rate limiting this gateway; try again shortly.', { headers: retry });
   }
   if (status === 401 || status === 403) {
-    return new GatewayError(502, 'server_error', 'upstream_auth_failed', null, 'The gateway could not authenticate with the upstream.');
+    return gatewayError('upstream_auth_failed', 'The gateway could not authenticate with the upstream.');
   }
   if (status === 408 || status === 504) {
-    return new GatewayError(504, 'server_error', 'upstream_timeout', null, 'The upstream timed out.');
+    return gatewayError('upstream_timeout', 'The upstream timed out.');
   }
-  return new GatewayError(502, 'server_error', 'upstream_error', null, `The upstream failed with status ${status}.`);
+  return gatewayError('upstream_error', `The upstream failed with status ${status}.`);
 }

@@ -6,7 +6,7 @@
  * caller's own errors (400) go back at once.
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
-import { GatewayError } from '../core/errors.js';
+import { gatewayError, type GatewayError } from '../core/errors.js';
 import { isArriving, type ArrivingResult, type ImageJob, type PartialImageListener, type ProviderHooks, type ProviderResult } from '../core/job.js';
 import type { Provider } from '../providers/provider.js';
 import { settledGenerator } from '../core/settled-generator.js';
@@ -145,7 +145,7 @@ export class ChannelRouter {
     const channel = this.deps.registry.usableFor(job.model.id).find((c) => c.id === channelId);
     const provider = channel ? this.deps.providers[channel.kind] : undefined;
     if (!channel || !provider?.resume) {
-      throw new GatewayError(502, 'server_error', 'upstream_unavailable', null, 'The channel that holds this task upstream is no longer available.');
+      throw gatewayError('upstream_unavailable', 'The channel that holds this task upstream is no longer available.');
     }
     const started = this.now();
     try {
@@ -280,20 +280,18 @@ export class ChannelRouter {
     const modelId = job.model.id;
     const usable = this.candidates(job);
     if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0) {
-      return new GatewayError(
-        400,
-        'invalid_request_error',
+      return gatewayError(
         'unsupported_input',
-        'image',
         `No channel serving ${modelId} can take this ${job.operation}'s input images (task-API channels take image URLs only).`,
+        { param: 'image' },
       );
     }
     if (usable.length === 0) {
-      return new GatewayError(503, 'server_error', 'no_available_channel', null, `No enabled channel serves ${modelId}.`);
+      return gatewayError('no_available_channel', `No enabled channel serves ${modelId}.`);
     }
     const soonest = await this.soonestAvailable(usable);
     const headers: Record<string, string> = Number.isFinite(soonest) ? { 'retry-after': String(Math.max(1, Math.ceil((soonest - this.now()) / 1000))) } : {};
-    return new GatewayError(503, 'server_error', 'no_available_channel', null, `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`, headers);
+    return gatewayError('no_available_channel', `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`, { headers });
   }
 }
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { checkModelAllowed } from '../billing/access.js';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { Credits } from '../billing/credits.js';
-import { GatewayError } from '../core/errors.js';
+import { gatewayError } from '../core/errors.js';
 import type { ImageJob } from '../core/job.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
 import type { PriceBook } from '../pipeline.js';
@@ -94,7 +94,7 @@ export class TaskService {
       return null;
     }
     if (earlier.request_hash !== hash) {
-      throw new GatewayError(409, 'invalid_request_error', 'idempotency_key_reused', null, 'This Idempotency-Key was used with a different request body in the last 24 hours.');
+      throw gatewayError('idempotency_key_reused', 'This Idempotency-Key was used with a different request body in the last 24 hours.');
     }
     return earlier;
   }
