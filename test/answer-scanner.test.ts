@@ -406,17 +406,23 @@ describe('AnswerScanner', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Pieces of base64 through a Base64Decoder, each emitted text decoded on its own (as the writer does). */
+/** Pieces of base64 through a Base64Decoder, each emitted text decoded on its own (as the writer does: head, then body after it). */
 function decodePieces(pieces: readonly Buffer[]): Buffer {
   return decodeWithDecoder(pieces).bytes;
 }
 
 function decodeWithDecoder(pieces: readonly Buffer[]): { bytes: Buffer; emitted: string[] } {
   const emitted: string[] = [];
-  const decoder = new Base64Decoder((text) => emitted.push(text));
+  const decoded: Buffer[] = [];
+  const decoder = new Base64Decoder((head, body) => {
+    // A head that is not a whole quantum may only come last, with no body.
+    if (head.length % 4 !== 0 && body !== '') throw new Error(`a ${head.length}-character head before a body`);
+    emitted.push(head + body);
+    decoded.push(Buffer.from(head, 'base64'), Buffer.from(body, 'base64'));
+  });
   for (const piece of pieces) decoder.push(piece);
   decoder.end();
-  return { bytes: Buffer.concat(emitted.map((text) => Buffer.from(text, 'base64'))), emitted };
+  return { bytes: Buffer.concat(decoded), emitted };
 }
 
 type Wrapping = 'none' | 'crlf' | 'lf' | 'spaces' | 'unpadded';

@@ -9,34 +9,44 @@
 /** A multiple of 4, so slices keep to the quantum grid. */
 export const BASE64_SLICE = 64 * 1024;
 
-export class Base64Decoder {
-  private carry = Buffer.alloc(0);
+/**
+ * One text to decode, in two parts decoded one after the other into the same bytes: `head` is
+ * the quantum completed from the previous piece ('' if none; at the very end, a shorter tail),
+ * `body` whole quanta. Together at most BASE64_SLICE characters.
+ */
+export type Base64Emit = (head: string, body: string) => void;
 
-  /** `emit` gets base64 text of at most BASE64_SLICE characters, a multiple of 4 (or, at the end, the tail). */
-  constructor(private readonly emit: (text: string) => void) {}
+export class Base64Decoder {
+  /** The start of a quantum split between pieces: at most 3 characters. */
+  private carry = '';
+
+  constructor(private readonly emit: Base64Emit) {}
 
   push(piece: Buffer): void {
     let rest = hasWhitespace(piece) ? withoutWhitespace(piece) : piece;
+    let head = '';
     if (this.carry.length > 0) {
-      // The split quantum and what follows it go out as one text, not a 4-character one of its own.
-      const head = Buffer.concat([this.carry, rest.subarray(0, BASE64_SLICE - this.carry.length)]);
-      rest = rest.subarray(BASE64_SLICE - this.carry.length);
-      this.carry = Buffer.alloc(0);
-      this.emitWhole(head);
+      // The split quantum is a string of its own rather than a Buffer.concat with the next piece:
+      // that would be a fresh 64 KiB buffer outside the heap per piece, which is what drives V8
+      // to full collections.
+      const need = 4 - this.carry.length;
+      if (rest.length < need) {
+        this.carry += rest.toString('latin1');
+        return;
+      }
+      head = this.carry + rest.toString('latin1', 0, need);
+      rest = rest.subarray(need);
     }
-    this.emitWhole(rest);
+    const usable = rest.length - (rest.length % 4);
+    let at = Math.min(usable, BASE64_SLICE - head.length);
+    if (head.length > 0 || at > 0) this.emit(head, rest.toString('latin1', 0, at));
+    for (; at < usable; at += BASE64_SLICE) this.emit('', rest.toString('latin1', at, Math.min(at + BASE64_SLICE, usable)));
+    this.carry = rest.toString('latin1', usable);
   }
 
   end(): void {
-    if (this.carry.length > 0) this.emit(this.carry.toString('latin1'));
-    this.carry = Buffer.alloc(0);
-  }
-
-  /** Emits the whole quanta in slices; keeps the rest for the next piece. */
-  private emitWhole(bytes: Buffer): void {
-    const usable = bytes.length - (bytes.length % 4);
-    for (let at = 0; at < usable; at += BASE64_SLICE) this.emit(bytes.subarray(at, Math.min(at + BASE64_SLICE, usable)).toString('latin1'));
-    if (usable < bytes.length) this.carry = Buffer.concat([this.carry, bytes.subarray(usable)]);
+    if (this.carry.length > 0) this.emit(this.carry, '');
+    this.carry = '';
   }
 }
 

@@ -33,8 +33,9 @@ export function sniffBase64Image(base64: Rope): ImageKind | null {
 export function decodeBase64(base64: Rope): Buffer {
   const out = Buffer.allocUnsafe(Math.ceil(ropeLength(base64) / 4) * 3);
   let written = 0;
-  const decoder = new Base64Decoder((text) => {
-    written += out.write(text, written, 'base64');
+  const decoder = new Base64Decoder((head, body) => {
+    written += out.write(head, written, 'base64');
+    written += out.write(body, written, 'base64');
   });
   for (const piece of base64) decoder.push(piece);
   decoder.end();

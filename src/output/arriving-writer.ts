@@ -18,7 +18,7 @@ interface Piece {
 }
 
 export class ArrivingImageWriter {
-  private readonly decoder = new Base64Decoder((text) => this.queue(text));
+  private readonly decoder = new Base64Decoder((head, body) => this.queue(head, body));
   private waiting: Piece[] = [];
   private waitingBytes = 0;
   private written = 0;
@@ -83,9 +83,9 @@ export class ArrivingImageWriter {
     await this.record.remove().catch(() => {});
   }
 
-  private queue(text: string): void {
+  private queue(head: string, body: string): void {
     if (this.failed) return;
-    const { bytes, slab } = this.slabs.decode(text);
+    const { bytes, slab } = this.slabs.decode(head, body);
     this.waiting.push({ bytes, slab });
     this.waitingBytes += bytes.length;
     void this.drain();

@@ -24,12 +24,13 @@ export class DecodeSlabs {
     return this.inUse > CROWDED_AT;
   }
 
-  /** Decodes base64 text (at most BASE64_SLICE characters) into a slab; give the slab back once its bytes are written. */
-  decode(text: string): { bytes: Buffer; slab: Buffer } {
+  /** Decodes base64 text (head then body, at most BASE64_SLICE characters) into a slab; give the slab back once its bytes are written. */
+  decode(head: string, body: string): { bytes: Buffer; slab: Buffer } {
     const slab = this.free.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
     this.inUse++;
-    const n = slab.write(text, 0, 'base64');
-    return { bytes: slab.subarray(0, n), slab };
+    const n = slab.write(head, 0, 'base64');
+    const bytes = n + slab.write(body, n, 'base64');
+    return { bytes: slab.subarray(0, bytes), slab };
   }
 
   giveBack(slab: Buffer): void {
