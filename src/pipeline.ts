@@ -13,6 +13,7 @@ import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type P
 import type { Channel } from './core/channel.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
+import { withChatUsage } from './core/usage.js';
 import { arrivedImages, deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
 import { clientErrorFor } from './routing/client-error.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
@@ -256,11 +257,12 @@ function resolvedParameters(job: ImageJob, result: ResultFields): ResultParamete
   const gpt = job.model.family === 'gpt-image-2' || job.model.family === 'gpt-image-1';
   const size = result.size ?? (job.size !== 'auto' ? job.size : undefined);
   const quality = result.quality ?? (job.quality !== 'auto' ? job.quality : undefined);
-  const background = result.background ?? (job.background && job.background !== 'auto' ? job.background : undefined);
+  const background = result.background ?? (typeof job.background === 'string' && job.background !== 'auto' ? job.background : undefined);
   // An asked-for format is what the client gets (output/ converts when the upstream ignored it).
   const outputFormat = job.outputFormat ?? result.outputFormat ?? (gpt ? 'png' : undefined);
   return {
-    ...(result.usage ? { usage: result.usage } : {}),
+    // Answers carry usage in OpenAI's words and the chat-style ones relays' clients read.
+    ...(result.usage ? { usage: withChatUsage(result.usage) } : {}),
     ...(size ? { size } : {}),
     ...(quality ? { quality } : {}),
     ...(background ? { background } : {}),

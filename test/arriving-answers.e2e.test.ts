@@ -317,7 +317,8 @@ describe('b64_json answers pass through as they arrive', () => {
     const answer = JSON.parse(Buffer.concat(parts).toString('utf8')) as ImagesAnswer;
     expect(decoded(answer)).toEqual([BIG]);
     expect(answer.data[0]?.revised_prompt).toBe('a field of "noise" / static');
-    expect(answer.usage).toEqual(USAGE);
+    // OpenAI's fields as the upstream gave them, and the chat-style ones relays' clients read.
+    expect(answer.usage).toEqual({ ...USAGE, prompt_tokens: 10, completion_tokens: 1280, prompt_tokens_details: { text_tokens: 10, image_tokens: 0, cached_tokens: 0 }, completion_tokens_details: { image_tokens: 1280, text_tokens: 0 } });
     expect(answer.output_format).toBe('png');
     expect(upstream.calls).toHaveLength(1);
     await expectStored(gw, 'pass-through', [BIG]);

@@ -8,7 +8,7 @@ import { invalidRequest, modelNotFound } from './errors.js';
 import { FieldReader } from './field-reader.js';
 import { inputRulesFor, NO_INPUTS, tooManyImages, type ImageInputRefs, type InputOperation, type ResolvedInputs } from './image-input.js';
 import { refFromImageRefParam, refsFromImageRefParams, refsFromStrings } from './input-refs.js';
-import type { Background, ImageJob, InputFidelity, Moderation, OutputFormat, ResponseFormat } from './job.js';
+import { isRelayObject, type Background, type ImageJob, type InputFidelity, type Moderation, type OutputFormat, type RelayObject, type ResponseFormat } from './job.js';
 import { DEFAULT_MODEL, FAMILY_RULES, type FamilyRules, type ModelCatalogue, type ModelSpec } from './models.js';
 import { gptImage2SizeProblem, parseSize } from './sizes.js';
 
@@ -239,7 +239,7 @@ function parseResponseFormat(fields: FieldReader): ResponseFormat {
 interface GptOptions {
   outputFormat?: OutputFormat;
   outputCompression?: number;
-  background?: Background;
+  background?: Background | RelayObject;
   moderation?: Moderation;
 }
 
@@ -254,7 +254,9 @@ function parseGptOptions(fields: FieldReader, model: ModelSpec, rules: FamilyRul
     return {};
   }
   const outputFormat = fields.enumValue('output_format', OUTPUT_FORMATS);
-  const background = fields.enumValue('background', BACKGROUNDS);
+  // An object is the relays' form: kept as given, for relay channels only (routing checks).
+  const rawBackground = fields.raw('background');
+  const background = isRelayObject(rawBackground) ? rawBackground : fields.enumValue('background', BACKGROUNDS);
   const moderation = fields.enumValue('moderation', MODERATIONS);
   const outputCompression = fields.optional('output_compression', 'number');
   if (outputCompression !== undefined) {
@@ -290,7 +292,8 @@ function parseInputFidelity(fields: FieldReader, model: ModelSpec, rules: Family
 
 function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
   if (!fields.has('style')) return undefined;
-  if (!rules.styles) return fields.raw('style');
+  // An object is the relays' form (also on dall-e-3): kept as given, for relay channels only.
+  if (!rules.styles || isRelayObject(fields.raw('style'))) return fields.raw('style');
   return fields.enumValue('style', rules.styles);
 }
 

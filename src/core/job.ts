@@ -9,6 +9,17 @@ export type Moderation = 'low' | 'auto';
 export type InputFidelity = 'high' | 'low';
 
 /**
+ * A field given as an object where OpenAI takes an enum (`background`, dall-e-3's `style`): relay
+ * gateways document it and pass it on to their own upstreams as given. Only relay channels get
+ * it; an official upstream would refuse it.
+ */
+export type RelayObject = Readonly<Record<string, unknown>>;
+
+export function isRelayObject(value: unknown): value is RelayObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
  * One validated image request, the unit every later stage works on. Built by http/ from
  * whatever dialect the client spoke; providers turn it into their upstream's wire format.
  */
@@ -36,9 +47,10 @@ export interface ImageJob {
   readonly outputFormat?: OutputFormat;
   /** GPT image models with jpeg/webp: 0-100. */
   readonly outputCompression?: number;
-  readonly background?: Background;
+  /** GPT image models: the enum, or an object for relay channels (a relay gateway extension). */
+  readonly background?: Background | RelayObject;
   readonly moderation?: Moderation;
-  /** dall-e-3: vivid or natural; other models: passed through as given (a relay gateway extension). */
+  /** dall-e-3: vivid or natural, or an object for relay channels; other models: passed through as given (a relay gateway extension). */
   readonly style?: unknown;
   /** Tri-state (a relay gateway extension): undefined = not sent, false = explicitly off. */
   readonly watermark?: boolean;

@@ -126,7 +126,7 @@ function eventFields(job: ImageJob, known: { size?: string; quality?: string; ba
   return {
     size: known.size ?? job.size,
     quality: known.quality ?? job.quality,
-    background: known.background ?? job.background ?? 'auto',
+    background: known.background ?? (typeof job.background === 'string' ? job.background : 'auto'),
     output_format: job.outputFormat ?? known.outputFormat ?? 'png',
   };
 }

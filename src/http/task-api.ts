@@ -70,6 +70,7 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
       callbackUrl,
       idempotencyKey,
       requestFingerprint: canonicalJson(body),
+      sentBody: body,
     });
     // A replayed Idempotency-Key answers with the earlier task as it is now.
     return success({ taskId: task.id, state: taskApiView(task, deps.sign).state });

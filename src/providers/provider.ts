@@ -1,4 +1,5 @@
 import type { ChannelCall } from '../core/channel.js';
+import type { GatewayError } from '../core/errors.js';
 import type { ArrivingResult, ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 
 /**
@@ -20,6 +21,11 @@ export interface Provider {
   resume?(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
   /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */
   accepts?(job: ImageJob): boolean;
+  /**
+   * A field of the job this upstream would refuse (an official upstream and a relay-only object
+   * `background`), as the client's 400 when no other channel serving the model takes the job.
+   */
+  refuses?(job: ImageJob): GatewayError | undefined;
 }
 
 /** Where an upstream task stands. */

@@ -160,9 +160,21 @@ export class ChannelRouter {
     }
   }
 
-  /** Channels that serve the model and whose protocol can carry this job (inputs, operation). */
+  /** Channels that serve the model and whose protocol can carry this job (inputs, operation, fields). */
   private candidates(job: ImageJob): Channel[] {
-    return this.deps.registry.usableFor(job.model.id).filter((c) => this.deps.providers[c.kind].accepts?.(job) ?? true);
+    return this.deps.registry.usableFor(job.model.id).filter((c) => {
+      const provider = this.deps.providers[c.kind];
+      return (provider.accepts?.(job) ?? true) && !provider.refuses?.(job);
+    });
+  }
+
+  /** Why a channel serving the model would refuse one of the job's fields (the first that says). */
+  private fieldRefusal(job: ImageJob): GatewayError | undefined {
+    for (const channel of this.deps.registry.usableFor(job.model.id)) {
+      const refusal = this.deps.providers[channel.kind].refuses?.(job);
+      if (refusal) return refusal;
+    }
+    return undefined;
   }
 
   /**
@@ -279,6 +291,9 @@ export class ChannelRouter {
   private async noChannelError(job: ImageJob): Promise<GatewayError> {
     const modelId = job.model.id;
     const usable = this.candidates(job);
+    // A field only some channels take (a relay-only object), and none of those serves the model.
+    const refused = usable.length === 0 ? this.fieldRefusal(job) : undefined;
+    if (refused) return refused;
     if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0) {
       return gatewayError(
         'unsupported_input',

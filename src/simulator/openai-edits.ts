@@ -193,7 +193,7 @@ async function editPlan(req: EditRequest, relay: RelayOption | undefined): Promi
   const stream = readStream(body, spec.family, relay);
   readString(body, 'user');
   const fidelity = readInputFidelity(body, model, spec, relay);
-  const output = spec.family === 'gpt' ? resolveGptOutput(body) : DALLE_OUTPUT;
+  const output = spec.family === 'gpt' ? resolveGptOutput(body, relay) : DALLE_OUTPUT;
   const answer = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
   const inputs = await Promise.all(req.images.map((source) => inspectInput(source, spec, req.mask === undefined)));
   const first = inputs[0];

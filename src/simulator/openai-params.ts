@@ -272,10 +272,15 @@ export interface GptOutput {
   background: Background;
 }
 
-export function resolveGptOutput(body: JsonObject): GptOutput {
+/**
+ * `relay`: a relay gateway takes `background` as an object too (its documents say it goes to its
+ * own upstreams as given) and renders it as `auto`; OpenAI refuses anything but the enum.
+ */
+export function resolveGptOutput(body: JsonObject, relay?: RelayOption): GptOutput {
   const format = readEnum(body, 'output_format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const compression = readInteger(body, 'output_compression', 0, 100) ?? 100;
-  const background = readEnum(body, 'background', ['transparent', 'opaque', 'auto'] as const) ?? 'auto';
+  const relayObject = relay !== undefined && isRelayObject(body.background);
+  const background = relayObject ? 'auto' : (readEnum(body, 'background', ['transparent', 'opaque', 'auto'] as const) ?? 'auto');
   readEnum(body, 'moderation', ['low', 'auto'] as const);
   readInteger(body, 'partial_images', 0, 3);
   if (background === 'transparent' && format === 'jpeg') {
@@ -286,6 +291,12 @@ export function resolveGptOutput(body: JsonObject): GptOutput {
     );
   }
   return { format, compression, background: background === 'transparent' ? 'transparent' : 'opaque' };
+}
+
+/** A field given as an object (multipart: its JSON text), as relay gateways take `background` and `style`. */
+export function isRelayObject(value: unknown): boolean {
+  if (typeof value === 'string' && value.trimStart().startsWith('{')) return true;
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

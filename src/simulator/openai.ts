@@ -15,6 +15,7 @@ import {
   invalidRequest,
   invalidValue,
   isObject,
+  isRelayObject,
   MODEL_CATALOGUE,
   modelSpec,
   readCount,
@@ -247,8 +248,9 @@ function parsePlan(body: JsonObject, relay: RelayOption | undefined): Generation
   const stream = readStream(body, spec.family, relay);
   readString(body, 'user');
   const output: GptOutput =
-    spec.family === 'gpt' ? resolveGptOutput(body) : { format: 'png', compression: 100, background: 'opaque' };
-  if (spec.family === 'dall-e-3') readEnum(body, 'style', ['vivid', 'natural'] as const);
+    spec.family === 'gpt' ? resolveGptOutput(body, relay) : { format: 'png', compression: 100, background: 'opaque' };
+  // A relay passes a `style` object on to its own upstreams; OpenAI takes only the enum.
+  if (spec.family === 'dall-e-3' && !(relay !== undefined && isRelayObject(body.style))) readEnum(body, 'style', ['vivid', 'natural'] as const);
   const answer = spec.family === 'gpt' ? 'b64_json' : readDalleResponseFormat(body, relay);
   const plan: GenerationPlan = { model, family: spec.family, prompt, n, width, height, quality, ...output, answer };
   if (stream !== undefined) plan.stream = stream;

@@ -15,21 +15,24 @@ interface StoredInput extends Omit<InputImage, 'bytes'> {
 export interface StoredJob extends Omit<ImageJob, 'model' | 'inputs'> {
   model: string;
   inputs: { images: StoredInput[]; mask?: StoredInput };
+  /** The body as the caller sent it (the task API dialect: its callback's `param` repeats it). */
+  sentBody?: Readonly<Record<string, unknown>>;
 }
 
-export function storeJob(job: ImageJob): string {
+export function storeJob(job: ImageJob, sentBody?: Readonly<Record<string, unknown>>): string {
   const { model, inputs, ...rest } = job;
   const stored: StoredJob = {
     ...rest,
     model: model.id,
     inputs: { images: inputs.images.map(storeInput), ...(inputs.mask ? { mask: storeInput(inputs.mask) } : {}) },
+    ...(sentBody ? { sentBody } : {}),
   };
   return JSON.stringify(stored);
 }
 
 /** null when the model left the catalogue since the task was accepted. */
 export function loadJob(json: string, catalogue: ModelCatalogue): ImageJob | null {
-  const stored = JSON.parse(json) as StoredJob;
+  const { sentBody: _sent, ...stored } = JSON.parse(json) as StoredJob;
   const model = catalogue.get(stored.model);
   if (!model) return null;
   const inputs: ResolvedInputs = {

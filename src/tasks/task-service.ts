@@ -24,6 +24,8 @@ export interface SubmitTask {
   idempotencyKey?: string | null;
   /** What identifies "the same body" for the idempotency key (the raw request, canonical). */
   requestFingerprint: string;
+  /** The body as the caller sent it, kept with the task (the task API dialect's callback repeats it). */
+  sentBody?: Readonly<Record<string, unknown>>;
 }
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -61,7 +63,7 @@ export class TaskService {
         dialect: req.dialect,
         action: job.operation === 'edit' ? 'edits' : 'generations',
         model: job.model.id,
-        request: storeJob(job),
+        request: storeJob(job, req.sentBody),
         callbackUrl,
         idempotencyKey: req.key && req.idempotencyKey ? req.idempotencyKey : null,
         requestHash: hash,

@@ -3,6 +3,7 @@
  * API's record and its callback payload (the task API dialect). Pure: links are signed by the caller's `sign`.
  */
 import type { TaskRow } from '../db/schema.js';
+import type { StoredJob } from './stored-job.js';
 import type { StoredTaskResult } from './task-store.js';
 
 /** Seconds a running task is expected to take, for the progress estimate. */
@@ -42,6 +43,9 @@ export function newApiTaskView(task: TaskRow, sign: (name: string) => string, no
   };
 }
 
+/** The task API's callbacks name a model `<provider>/<model>`; every model the catalogue serves is OpenAI's. */
+const MODEL_PROVIDER = 'openai';
+
 const TASK_API_STATE = { queued: 'pending', running: 'processing', succeeded: 'completed', failed: 'failed' } as const;
 
 /** GET /api/v1/images/generations?task_id= data (the task API dialect; times in ms). */
@@ -61,21 +65,23 @@ export function taskApiView(task: TaskRow, sign: (name: string) => string) {
 
 /**
  * The task API dialect's callback body: `param` and `resultJson` are JSON strings (resultJson null on failure),
- * times and `costTime` in ms. new-api tasks send their task view instead (the shape their
- * clients already parse).
+ * times and `costTime` in ms; `model` is `<provider>/<model>`; `param` is the create body as the
+ * caller sent it (for a task stored before bodies were kept: its model, prompt, size and n).
+ * new-api tasks send their task view instead (the shape their clients already parse).
  */
 export function webhookPayload(task: TaskRow, sign: (name: string) => string, now: number): unknown {
   if (task.dialect === 'newapi') return { code: 'success', message: 'success', data: newApiTaskView(task, sign, now) };
   const view = taskApiView(task, sign);
-  const request = JSON.parse(task.request) as { prompt?: unknown; size?: unknown; n?: unknown };
+  const request = JSON.parse(task.request) as Partial<Pick<StoredJob, 'prompt' | 'size' | 'n' | 'sentBody'>>;
+  const sent = request.sentBody ?? { model: task.model, prompt: request.prompt, size: request.size, n: request.n };
   return {
     code: 200,
     msg: 'success',
     data: {
       taskId: task.id,
-      model: task.model,
+      model: `${MODEL_PROVIDER}/${task.model}`,
       state: view.state,
-      param: JSON.stringify({ model: task.model, prompt: request.prompt, size: request.size, n: request.n }),
+      param: JSON.stringify(sent),
       resultJson: task.status === 'succeeded' ? JSON.stringify({ resultUrls: view.resultUrls }) : null,
       failCode: task.fail_code,
       failMsg: task.fail_reason,

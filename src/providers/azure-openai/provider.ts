@@ -3,8 +3,9 @@
  * with an `api-version` query and an `api-key` header. Only key auth (no Entra ID tokens).
  */
 import { upstreamModelFor, type Channel, type ChannelCall } from '../../core/channel.js';
+import type { GatewayError } from '../../core/errors.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
-import { buildImagesRequest, type ImagesOperationPath } from '../openai/request.js';
+import { buildImagesRequest, officialRefusal, type ImagesOperationPath } from '../openai/request.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport } from '../transport.js';
 import { parseAzureImagesResponse } from './errors.js';
@@ -25,6 +26,11 @@ export function azureImagesUrl(channel: Channel, deployment: string, path: Image
 
 export class AzureOpenAIProvider implements Provider {
   constructor(private readonly transport: Transport) {}
+
+  /** Azure validates as api.openai.com does: relay-only objects are refused. */
+  refuses(job: ImageJob): GatewayError | undefined {
+    return officialRefusal(job);
+  }
 
   async generate(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
     // On Azure the deployment picks the model; the body's `model` (same name) is ignored upstream.

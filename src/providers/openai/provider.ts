@@ -1,9 +1,10 @@
 import type { ChannelCall } from '../../core/channel.js';
+import type { GatewayError } from '../../core/errors.js';
 import type { ArrivingResult, ImageJob, PartialImageListener, ProviderHooks, ProviderResult } from '../../core/job.js';
 import { readArrivingAnswer } from './arriving-response.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport, type UpstreamRequest } from '../transport.js';
-import { buildImagesRequest, type OpenAIProfile } from './request.js';
+import { buildImagesRequest, officialRefusal, type OpenAIProfile } from './request.js';
 import { failureFromResponse, parseImagesResponse } from './response.js';
 import { readImageStream } from './stream-response.js';
 
@@ -13,6 +14,11 @@ export class OpenAIProvider implements Provider {
     private readonly transport: Transport,
     private readonly profile: OpenAIProfile,
   ) {}
+
+  /** A relay takes every field as given; the official API refuses relay-only objects. */
+  refuses(job: ImageJob): GatewayError | undefined {
+    return this.profile === 'official' ? officialRefusal(job) : undefined;
+  }
 
   async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks: ProviderHooks = {}): Promise<ProviderResult> {
     const { onPartial } = hooks;

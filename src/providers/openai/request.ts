@@ -2,7 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Channel } from '../../core/channel.js';
 import type { InputFormat, InputImage } from '../../core/image-input.js';
-import type { ImageJob } from '../../core/job.js';
+import { invalidRequest, type GatewayError } from '../../core/errors.js';
+import { isRelayObject, type ImageJob } from '../../core/job.js';
 import { encodeMultipart, formText, type EncodedForm, type FilePart } from '../multipart-body.js';
 import type { UpstreamBody } from '../transport.js';
 import { StreamedBody, type BodySegment } from '../upstream-body.js';
@@ -38,6 +39,18 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
     setIfDefined(body, 'metadata', job.metadata);
   }
   return { ...body, ...job.model.fixedParams, ...mapping?.params };
+}
+
+/**
+ * What api.openai.com (and Azure) would refuse in this job: an object where OpenAI takes an enum
+ * (`background`; dall-e-3's `style`, the only style it is sent). Relays take these as given.
+ */
+export function officialRefusal(job: ImageJob): GatewayError | undefined {
+  const relaysOnly = (param: string, openai: string) =>
+    invalidRequest(param, 'invalid_type', `${param} as an object goes only to relay channels (openai-compatible, newapi-async), and none serves ${job.model.id}; OpenAI's API takes ${openai}.`);
+  if (isRelayObject(job.background)) return relaysOnly('background', 'transparent, opaque or auto');
+  if (job.model.family === 'dall-e-3' && isRelayObject(job.style)) return relaysOnly('style', 'vivid or natural');
+  return undefined;
 }
 
 /** The task API dialect's own fields: meaningful to its upstreams, refused by api.openai.com. */
