@@ -142,19 +142,25 @@ describe('sizeForModel', () => {
     expect(refusal(() => sizeForModel('1:1', model('gpt-image-2-4k')))).toMatchObject({ status: 400, param: 'aspect_ratio' });
   });
 
-  it('every model accepts the size each ratio becomes', () => {
+  it('every model accepts the size each ratio becomes; only shapes a model lacks (or sits exactly between) are refused', () => {
+    const refused: string[] = [];
     for (const spec of BUILTIN_MODELS) {
       for (const ratio of ASPECT_RATIOS) {
         let size: string;
         try {
           size = sizeForModel(ratio, spec);
         } catch (err) {
-          expect(err).toBeInstanceOf(GatewayError);
+          expect(err, `${spec.id} ${ratio}`).toBeInstanceOf(GatewayError);
+          expect(err).toMatchObject({ status: 400, param: 'aspect_ratio' });
+          refused.push(`${spec.id} ${ratio}`);
           continue;
         }
         const job = parseGenerationRequest({ model: spec.id, prompt: 'a ratio', size }, catalogue, 'req').job;
         if (size !== 'auto') expect(job.size, `${spec.id} ${ratio}`).toBe(size);
       }
     }
+    // Refused: dall-e-2's non-square shapes, and ratios exactly between two of a sized name's sizes.
+    const dallE2 = SHAPED.filter((r) => r !== '1:1').map((r) => `dall-e-2 ${r}`);
+    expect(refused.sort()).toEqual(['gpt-image-2-2k 4:3', 'gpt-image-2-4k 1:1', ...dallE2].sort());
   });
 });
