@@ -654,6 +654,22 @@ describe('IMAGEGATE_KEEP_B64_IMAGES=false', () => {
 });
 
 describe('a client that stops reading', () => {
+  it('is not mistaken for an upstream that pauses mid-answer: with nothing waiting for the client, the answer goes on', async () => {
+    const upstream = later(await scriptedUpstream());
+    const file = await writeConfigFile({ channels: [channel('up', upstream)] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_BODY_IDLE_TIMEOUT: '1s' }));
+    const text = Buffer.from(answerText([{ bytes: BIG }]));
+    upstream.next(async ({ res }) => {
+      res.writeHead(200, JSON_HEADERS);
+      await writeInPieces(res, text.subarray(0, text.length >> 1), 16 * 1024);
+      await sleep(2_500); // well past the idle bound, with the client reading all it was sent
+      await writeInPieces(res, text.subarray(text.length >> 1), 16 * 1024);
+      res.end();
+    });
+    const answer = await gw.client.images.generate(GENERATE);
+    expect(decoded(answer)).toEqual([BIG]);
+  });
+
   it('is cut off after IMAGEGATE_BODY_IDLE_TIMEOUT; the upstream connection and the channel slot are let go', async () => {
     const HUGE = await noisePng(1800, 1800, 4); // ~9.7 MB: more than the sockets between us hold
     const upstream = later(await scriptedUpstream());

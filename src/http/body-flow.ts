@@ -35,12 +35,18 @@ export function watchBodyIdle(request: FastifyRequest, reply: FastifyReply, idle
  * An answer sent as a stream (an image passing through as it arrives, a stored image): a client
  * that stops taking its bytes for `idleMs` is cut off. Otherwise it would hold what the stream
  * holds (the upstream connection and the channel's slot, an open file) for as long as it liked.
+ * Only the client's stall counts: when the socket has sat idle with nothing waiting to go out,
+ * the wait is ours (the upstream, the disk, a busy process), and the answer goes on.
  */
 export function watchAnswerIdle(reply: FastifyReply, payload: unknown, idleMs: number): void {
   if (idleMs <= 0 || !(payload instanceof Readable)) return;
   const socket = reply.raw.socket;
   if (!socket) return;
-  const cut = () => socket.destroy();
+  // Node's socket timer is re-armed by every write and every write the kernel completes, so a
+  // 'timeout' with bytes still pending means the client took none of them for idleMs.
+  const cut = () => {
+    if (socket.writableLength > 0 || reply.raw.writableLength > 0) socket.destroy();
+  };
   socket.setTimeout(idleMs);
   socket.once('timeout', cut);
   reply.raw.once('close', () => {
