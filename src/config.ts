@@ -8,8 +8,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { BlockList } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { BUILTIN_MODELS, ModelCatalogue, type ModelAlias } from './core/models.js';
-import { parsePriceTable, PricingConfigError, type PriceTable } from './core/pricing.js';
+import { BUILTIN_MODELS, ModelCatalogue, ModelConfigError, parseCapabilityOverrides, type ModelAlias } from './core/models.js';
+import { parsePriceTable, Pricing, PricingConfigError, type PriceTable } from './core/pricing.js';
 import { SecretBox } from './db/secret-box.js';
 import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
@@ -287,7 +287,7 @@ export function loadConfig(env: Env = process.env): Config {
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
       : undefined,
     modelAliases,
-    pricing: parsePricing(file.pricing, modelAliases),
+    pricing: parsePricedModels(file.pricing, modelAliases),
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
@@ -641,33 +641,68 @@ function splitList(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
+/**
+ * The file's `models:` list: each entry a new name for a catalogue model (`base`, built-in or an
+ * earlier entry), optionally with its own upstream model, fixed params and capability overrides
+ * (core/models.ts parseCapabilityOverrides). Every entry is built here, so a bad one stops the start.
+ */
 function parseModelAliases(value: unknown): ModelAlias[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new ConfigError('IMAGEGATE_CONFIG: models must be a list');
-  const known = new Set(BUILTIN_MODELS.map((m) => m.id));
+  const catalogue = new ModelCatalogue(BUILTIN_MODELS);
   return value.map((entry: unknown, i) => {
     const where = `IMAGEGATE_CONFIG: models[${i}]`;
     if (typeof entry !== 'object' || entry === null) throw new ConfigError(`${where} must be a mapping`);
     const e = entry as Record<string, unknown>;
     if (typeof e.name !== 'string' || !e.name) throw new ConfigError(`${where}.name must be a non-empty string`);
-    if (typeof e.base !== 'string' || !known.has(e.base)) {
+    if (typeof e.base !== 'string' || !catalogue.get(e.base)) {
       throw new ConfigError(`${where}.base must name a built-in model or an earlier alias (got '${String(e.base)}')`);
     }
-    known.add(e.name);
     if (e.upstream_model !== undefined && typeof e.upstream_model !== 'string') {
       throw new ConfigError(`${where}.upstream_model must be a string`);
     }
     if (e.params !== undefined && (typeof e.params !== 'object' || e.params === null || Array.isArray(e.params))) {
       throw new ConfigError(`${where}.params must be a mapping`);
     }
-    return {
-      name: e.name,
-      base: e.base,
-      ...(typeof e.upstream_model === 'string' ? { upstreamModel: e.upstream_model } : {}),
-      ...(typeof e.description === 'string' ? { description: e.description } : {}),
-      ...(e.params ? { params: e.params as Record<string, unknown> } : {}),
-    };
+    try {
+      const alias: ModelAlias = {
+        name: e.name,
+        base: e.base,
+        ...(typeof e.upstream_model === 'string' ? { upstreamModel: e.upstream_model } : {}),
+        ...(typeof e.description === 'string' ? { description: e.description } : {}),
+        ...(e.params ? { params: e.params as Record<string, unknown> } : {}),
+        ...(e.capabilities !== undefined ? { capabilities: parseCapabilityOverrides(e.capabilities) } : {}),
+      };
+      catalogue.add(alias);
+      return alias;
+    } catch (err) {
+      if (err instanceof ModelConfigError) throw new ConfigError(`${where}.${err.field} (${e.name}): ${err.message}`);
+      throw err;
+    }
   });
+}
+
+/**
+ * The file's `pricing:` (below), then a check that every config model has a price for each size
+ * and quality it takes: a model with a quality or size of its own (e.g. `xhigh`) needs its price
+ * here, or its requests could not be reserved.
+ */
+function parsePricedModels(value: unknown, aliases: readonly ModelAlias[]): PriceTable | undefined {
+  const table = parsePricing(value, aliases);
+  if (aliases.length === 0) return table;
+  const catalogue = ModelCatalogue.withAliases(aliases);
+  const pricing = new Pricing(table, catalogue, aliases);
+  aliases.forEach((alias, i) => {
+    const spec = catalogue.get(alias.name);
+    const missing = spec ? pricing.unpricedCells(spec) : [];
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `IMAGEGATE_CONFIG: models[${i}] (${alias.name}): no price for ${missing.join(', ')} (size/quality); ` +
+          `set them under pricing.${alias.name}.per_image (USD per image, by size then quality)`,
+      );
+    }
+  });
+  return table;
 }
 
 /** The file's `pricing:` mapping (see core/pricing.ts), checked against the built-in models and the aliases. */

@@ -13,6 +13,7 @@ import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type P
 import type { Channel } from './core/channel.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
+import { resolveParameters } from './core/resolved-parameters.js';
 import { withChatUsage } from './core/usage.js';
 import { arrivedImages, deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
 import { clientErrorFor } from './routing/client-error.js';
@@ -252,14 +253,9 @@ export class ImagePipeline {
   }
 }
 
-/** The size/quality/format actually used: the upstream's word, else ours when it is not `auto`. */
+/** What the answer says about its result: the size/quality/format actually used (core/resolved-parameters.ts), usage, metadata. */
 function resolvedParameters(job: ImageJob, result: ResultFields): ResultParameters {
-  const gpt = job.model.family === 'gpt-image-2' || job.model.family === 'gpt-image-1';
-  const size = result.size ?? (job.size !== 'auto' ? job.size : undefined);
-  const quality = result.quality ?? (job.quality !== 'auto' ? job.quality : undefined);
-  const background = result.background ?? (typeof job.background === 'string' && job.background !== 'auto' ? job.background : undefined);
-  // An asked-for format is what the client gets (output/ converts when the upstream ignored it).
-  const outputFormat = job.outputFormat ?? result.outputFormat ?? (gpt ? 'png' : undefined);
+  const { size, quality, background, outputFormat } = resolveParameters(job, result, 'known');
   return {
     // Answers carry usage in OpenAI's words and the chat-style ones relays' clients read.
     ...(result.usage ? { usage: withChatUsage(result.usage) } : {}),

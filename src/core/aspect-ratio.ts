@@ -8,10 +8,12 @@
  * - gpt-image-1 has 1024x1024, 1536x1024, 1024x1536 and auto;
  * - dall-e-3 has 1024x1024, 1792x1024, 1024x1792 (no auto: auto is its default, 1024x1024);
  * - dall-e-2 makes squares only: any other ratio is refused rather than silently squared.
- * Model names with their own size list (gpt-image-2-1k/-2k/-4k) pick the nearest of those.
+ * Model names with their own size list (gpt-image-2-1k/-2k/-4k), and models an operator gave
+ * their own sizes, pick the nearest of those. The tables are each family's capabilities
+ * (`aspectRatioSizes` in core/models.ts).
  */
 import { invalidRequest } from './errors.js';
-import type { ModelFamily, ModelSpec } from './models.js';
+import { FAMILY_RULES, type ModelCapabilities, type ModelFamily, type ModelSpec } from './models.js';
 import { parseSize } from './sizes.js';
 
 /** The ratios a client may send, `auto` first. */
@@ -22,67 +24,12 @@ const PARAM = 'aspect_ratio';
 
 /**
  * family -> ratio -> size; null where the family cannot make that shape (the request is a 400).
- * Exported for the docs; test/aspect-ratio.test.ts checks every entry against the family's rules.
+ * The tables are the families' capabilities (core/models.ts); exported here for the docs;
+ * test/aspect-ratio.test.ts checks every entry against the family's rules.
  */
-export const ASPECT_RATIO_SIZES: Readonly<Record<ModelFamily, Readonly<Record<AspectRatio, string | null>>>> = {
-  'gpt-image-2': {
-    auto: 'auto',
-    '1:1': '1024x1024',
-    '3:2': '1536x1024',
-    '2:3': '1024x1536',
-    '4:3': '1280x960',
-    '3:4': '960x1280',
-    '5:4': '1280x1024',
-    '4:5': '1024x1280',
-    '16:9': '1536x864',
-    '9:16': '864x1536',
-    '21:9': '1680x720',
-    '9:21': '720x1680',
-  },
-  'gpt-image-1': {
-    auto: 'auto',
-    '1:1': '1024x1024',
-    '3:2': '1536x1024',
-    '2:3': '1024x1536',
-    '4:3': '1536x1024',
-    '3:4': '1024x1536',
-    '5:4': '1536x1024',
-    '4:5': '1024x1536',
-    '16:9': '1536x1024',
-    '9:16': '1024x1536',
-    '21:9': '1536x1024',
-    '9:21': '1024x1536',
-  },
-  'dall-e-3': {
-    auto: '1024x1024',
-    '1:1': '1024x1024',
-    '3:2': '1792x1024',
-    '2:3': '1024x1792',
-    // 4:3 is a hair nearer 7:4 (1792x1024) than 1:1 on the log scale.
-    '4:3': '1792x1024',
-    '3:4': '1024x1792',
-    '5:4': '1024x1024',
-    '4:5': '1024x1024',
-    '16:9': '1792x1024',
-    '9:16': '1024x1792',
-    '21:9': '1792x1024',
-    '9:21': '1024x1792',
-  },
-  'dall-e-2': {
-    auto: '1024x1024',
-    '1:1': '1024x1024',
-    '3:2': null,
-    '2:3': null,
-    '4:3': null,
-    '3:4': null,
-    '5:4': null,
-    '4:5': null,
-    '16:9': null,
-    '9:16': null,
-    '21:9': null,
-    '9:21': null,
-  },
-};
+export const ASPECT_RATIO_SIZES: Readonly<Record<ModelFamily, Readonly<Record<AspectRatio, string | null>>>> = Object.fromEntries(
+  (Object.keys(FAMILY_RULES) as ModelFamily[]).map((family) => [family, FAMILY_RULES[family].aspectRatioSizes ?? nearestTable(FAMILY_RULES[family].sizes)]),
+) as Record<ModelFamily, Record<AspectRatio, string | null>>;
 
 export function isAspectRatio(value: string): value is AspectRatio {
   return (ASPECT_RATIOS as readonly string[]).includes(value);
@@ -111,33 +58,58 @@ export function parseAspectRatio(value: unknown): AspectRatio {
 
 /** The size of `family` nearest to `ratio`; 400 (param aspect_ratio) for an unknown ratio or a shape the family lacks. */
 export function sizeForAspectRatio(ratio: string, family: ModelFamily): string {
+  return sizeFromTable(ratio, FAMILY_RULES[family], `${family}`);
+}
+
+function sizeFromTable(ratio: string, capabilities: ModelCapabilities, name: string): string {
   const parsed = parseAspectRatio(ratio);
-  const size = ASPECT_RATIO_SIZES[family][parsed];
+  const size = (capabilities.aspectRatioSizes ?? nearestTable(capabilities.sizes))[parsed];
   if (size === null) {
-    throw invalidRequest(PARAM, 'invalid_value', `${family} makes square images only; ${PARAM} '${parsed}' is not available (use 1:1 or auto).`);
+    const squareOnly = capabilities.sizes.every((s) => s === 'auto' || isSquare(s));
+    const why = squareOnly ? `${name} makes square images only` : `${name} has no size shaped like ${parsed}`;
+    throw invalidRequest(PARAM, 'invalid_value', `${why}; ${PARAM} '${parsed}' is not available (use 1:1 or auto).`);
   }
   return size;
 }
 
 /**
- * For a model: the family's table, or, for a name with its own size list, the nearest of its
- * sizes (`auto` stays auto: the parser turns it into the name's default). A ratio exactly between
- * two of its sizes is refused rather than guessed.
+ * For a model: its capabilities' table, or, for a name with its own size list (or a model
+ * without a table), the nearest of its sizes (`auto` stays auto: the parser turns it into the
+ * default). A ratio exactly between two of its sizes is refused rather than guessed.
  */
-export function sizeForModel(ratio: string, model: Pick<ModelSpec, 'id' | 'family' | 'sizes'>): string {
-  if (!model.sizes) return sizeForAspectRatio(ratio, model.family);
+export function sizeForModel(ratio: string, model: Pick<ModelSpec, 'id' | 'capabilities' | 'sizes'>): string {
+  if (!model.sizes && model.capabilities.aspectRatioSizes) return sizeFromTable(ratio, model.capabilities, model.id);
+  const sizes = model.sizes ?? model.capabilities.sizes;
   const parsed = parseAspectRatio(ratio);
-  if (parsed === 'auto') return 'auto';
-  const target = ratioValue(parsed);
-  const ranked = model.sizes
+  if (parsed === 'auto') return sizes.includes('auto') || model.sizes ? 'auto' : (model.capabilities.defaultSize);
+  const best = nearestSize(sizes, ratioValue(parsed));
+  if (best === undefined) {
+    throw invalidRequest(PARAM, 'invalid_value', `${model.id} has no size shaped like ${parsed}. Supported sizes: ${sizes.join(', ')}; send size instead.`);
+  }
+  return best;
+}
+
+/** The enumerated size nearest in shape; undefined when none is, or two are equally near. */
+function nearestSize(sizes: readonly string[], target: number): string | undefined {
+  const ranked = sizes
     .flatMap((size) => {
       const dims = parseSize(size);
       return dims ? [{ size, distance: shapeDistance(dims.width / dims.height, target) }] : [];
     })
     .sort((a, b) => a.distance - b.distance);
   const [best, next] = ranked;
-  if (!best || (next && Math.abs(next.distance - best.distance) < 1e-9)) {
-    throw invalidRequest(PARAM, 'invalid_value', `${model.id} has no size shaped like ${parsed}. Supported sizes: ${model.sizes.join(', ')}; send size instead.`);
-  }
+  if (!best || (next && Math.abs(next.distance - best.distance) < 1e-9)) return undefined;
   return best.size;
+}
+
+/** A table for sizes without one of their own: each ratio's nearest size (null when there is none). */
+function nearestTable(sizes: readonly string[]): Record<AspectRatio, string | null> {
+  const table = {} as Record<AspectRatio, string | null>;
+  for (const ratio of ASPECT_RATIOS) table[ratio] = ratio === 'auto' ? 'auto' : (nearestSize(sizes, ratioValue(ratio)) ?? null);
+  return table;
+}
+
+function isSquare(size: string): boolean {
+  const dims = parseSize(size);
+  return dims !== null && dims.width === dims.height;
 }

@@ -73,6 +73,18 @@ export function gptImage2OutputTokens(quality: string, width: number, height: nu
   return Math.ceil((factor * shortFactor * (2_000_000 + width * height)) / 4_000_000);
 }
 
+/**
+ * How a custom size's price relates to the 1024x1024 price at the same quality: the ratio of their
+ * output tokens. A quality the calculator does not know (an operator's new tier, e.g. `xhigh`)
+ * scales as the highest one it knows: the ratio depends on the shape far more than on the factor.
+ */
+export function gptImage2SizeScale(quality: string, width: number, height: number): { tokens: number; referenceTokens: number } {
+  const known = GPT_IMAGE_2_QUALITY_FACTORS[quality] !== undefined ? quality : TOP_QUALITY;
+  return { tokens: gptImage2OutputTokens(known, width, height) ?? 1, referenceTokens: gptImage2OutputTokens(known, 1024, 1024) ?? 1 };
+}
+
+const TOP_QUALITY = Object.entries(GPT_IMAGE_2_QUALITY_FACTORS).reduce((top, entry) => (entry[1] > top[1] ? entry : top))[0];
+
 export const GPT_IMAGE_2_OUTPUT_PER_MILLION = usd(30);
 
 /** gpt-image-2's enumerated sizes, priced as output tokens x $30/1M rounded up to micros. */

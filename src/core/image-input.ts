@@ -7,7 +7,7 @@
 import { invalidRequest, type GatewayError } from './errors.js';
 import type { ImageHeader } from './image-header.js';
 import type { InputBytes } from './input-bytes.js';
-import type { ModelFamily } from './models.js';
+import { FAMILY_RULES, inputRulesOf, MAX_MASK_BYTES, type InputRules, type ModelFamily, type ModelSpec } from './models.js';
 
 /** How the client handed an image over. */
 export type ImageSource =
@@ -53,68 +53,13 @@ export const NO_INPUTS: ResolvedInputs = { images: [] };
 
 export type InputOperation = 'edit' | 'variation';
 
-/** What a model family accepts as input images (OpenAI's documented limits). */
-export interface InputRules {
-  readonly maxImages: number;
-  readonly maxBytesEach: number;
-  readonly formats: readonly InputFormat[];
-  /** dall-e-2: the image must be square. */
-  readonly square: boolean;
-  /** dall-e-2 edits without a mask: the image's own transparency is the mask. */
-  readonly alphaWithoutMask: boolean;
-  /** Bounds on the dimensions an image's header declares, checked before anything decodes it. */
-  readonly maxSide: number;
-  readonly maxPixels: number;
-}
+export type { InputRules } from './models.js';
+/** The input limits every model shares (the per-model rules are its capabilities' `edits` and `variations`). */
+export { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, MAX_MASK_BYTES } from './models.js';
 
-const MB = 1024 * 1024;
-/** The largest any model accepts; multipart parsing stops reading a file beyond it. */
-export const MAX_INPUT_IMAGE_BYTES = 50 * MB;
-export const MAX_INPUT_IMAGES = 16;
-/** Every model's mask limit. */
-export const MAX_MASK_BYTES = 4 * MB;
-
-/**
- * GPT image models: only a byte limit is documented, no pixel limit. They work at 4K at most
- * (gpt-image-2's largest output is 3840 px, 8.3 MP) and scale larger inputs down, so bounds well
- * above that lose no real picture: 16,384 px a side admits long panoramas (WebP itself stops at
- * 16,383) and 64 MP admits phone and most camera photos, while a 50 MB PNG that claims more is
- * a decompression bomb rather than a picture.
- */
-const GPT_MAX_SIDE = 16_384;
-const GPT_MAX_PIXELS = 8192 * 8192;
-/**
- * dall-e-2: a square PNG under 4 MB whose output is at most 1024x1024. A real picture that fits
- * 4 MB as PNG is about 1200 px a side; 4096 leaves room for flat artwork and is 4x its output.
- */
-const DALLE2_MAX_SIDE = 4096;
-
-const GPT_INPUTS: InputRules = {
-  maxImages: MAX_INPUT_IMAGES,
-  maxBytesEach: MAX_INPUT_IMAGE_BYTES,
-  formats: ['png', 'webp', 'jpeg'],
-  square: false,
-  alphaWithoutMask: false,
-  maxSide: GPT_MAX_SIDE,
-  maxPixels: GPT_MAX_PIXELS,
-};
-const DALLE2_EDIT: InputRules = {
-  maxImages: 1,
-  maxBytesEach: 4 * MB,
-  formats: ['png'],
-  square: true,
-  alphaWithoutMask: true,
-  maxSide: DALLE2_MAX_SIDE,
-  maxPixels: DALLE2_MAX_SIDE * DALLE2_MAX_SIDE,
-};
-const DALLE2_VARIATION: InputRules = { ...DALLE2_EDIT, alphaWithoutMask: false };
-
-/** null: the family takes no input images for this operation (dall-e-3 edits, GPT variations). */
-export function inputRulesFor(family: ModelFamily, operation: InputOperation): InputRules | null {
-  if (operation === 'variation') return family === 'dall-e-2' ? DALLE2_VARIATION : null;
-  if (family === 'dall-e-2') return DALLE2_EDIT;
-  if (family === 'dall-e-3') return null;
-  return GPT_INPUTS;
+/** A model's (or a family's) input rules for an operation; null: it takes no input images for it (dall-e-3 edits, GPT variations). */
+export function inputRulesFor(model: ModelFamily | ModelSpec, operation: InputOperation): InputRules | null {
+  return inputRulesOf(typeof model === 'string' ? FAMILY_RULES[model] : model.capabilities, operation);
 }
 
 export function tooManyImages(param: string, given: number, rules: InputRules): GatewayError {
@@ -187,6 +132,8 @@ function formatList(formats: readonly InputFormat[]): string {
 function count(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+const MB = 1024 * 1024;
 
 function formatBytes(bytes: number): string {
   return bytes >= MB ? `${(bytes / MB).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;

@@ -9,8 +9,8 @@ import { FieldReader } from './field-reader.js';
 import { inputRulesFor, NO_INPUTS, tooManyImages, type ImageInputRefs, type InputOperation, type ResolvedInputs } from './image-input.js';
 import { refFromImageRefParam, refsFromImageRefParams, refsFromStrings } from './input-refs.js';
 import { isRelayObject, type Background, type ImageJob, type InputFidelity, type Moderation, type OutputFormat, type RelayObject, type ResponseFormat } from './job.js';
-import { DEFAULT_MODEL, FAMILY_RULES, type FamilyRules, type ModelCatalogue, type ModelSpec } from './models.js';
-import { gptImage2SizeProblem, parseSize } from './sizes.js';
+import { DEFAULT_MODEL, DEFAULT_VARIATION_MODEL, type ModelCapabilities, type ModelCatalogue, type ModelSpec } from './models.js';
+import { customSizeProblem, parseSize } from './sizes.js';
 
 type Body = Record<string, unknown>;
 
@@ -43,9 +43,9 @@ const RESPONSE_FORMATS: Readonly<Record<string, ResponseFormat>> = {
   b64_json: 'b64_json',
   base64: 'b64_json', // an alias relay gateways accept
 };
-const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
+/** Formats output_compression applies to. */
+const LOSSY_FORMATS: readonly OutputFormat[] = ['jpeg', 'webp'];
 const BACKGROUNDS = ['transparent', 'opaque', 'auto'] as const;
-const MODERATIONS = ['low', 'auto'] as const;
 const INPUT_FIDELITIES = ['high', 'low'] as const;
 
 /** A generations body (JSON), as most tests and the task dialects need it. */
@@ -61,7 +61,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   }
   const body = raw as Body;
   const model = resolveModel(body, catalogue, input.endpoint);
-  const rules = FAMILY_RULES[model.family];
+  const rules = model.capabilities;
   const fields = new FieldReader(body, input.multipart !== undefined);
   const refs = input.multipart?.uploads ?? jsonInputRefs(body, input.endpoint);
   const operation = operationOf(input.endpoint, refs);
@@ -77,7 +77,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   const style = parseStyle(fields, rules);
   const watermark = fields.optional('watermark', 'boolean');
   const user = fields.optional('user', 'string');
-  const stream = parseStream(fields);
+  const stream = parseStream(fields, rules);
 
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const passthrough = Object.fromEntries(Object.entries(body).filter(([key]) => !KNOWN_FIELDS.has(key)));
@@ -156,9 +156,9 @@ function jsonInputRefs(body: Body, endpoint: ImageEndpoint): ImageInputRefs {
 }
 
 function checkInputCount(refs: ImageInputRefs, model: ModelSpec, operation: InputOperation, endpoint: ImageEndpoint): void {
-  const rules = inputRulesFor(model.family, operation);
+  const rules = inputRulesFor(model, operation);
   if (!rules) {
-    const what = operation === 'variation' ? 'variations (only dall-e-2 makes them)' : 'image inputs';
+    const what = operation === 'variation' ? `variations (${DEFAULT_VARIATION_MODEL} makes them)` : 'image inputs';
     throw invalidRequest(endpoint === 'generations' ? 'image' : 'model', 'invalid_value', `${model.id} does not support ${what}.`);
   }
   if (refs.images.length === 0) throw invalidRequest('image', 'missing_required_parameter', "Missing required parameter: 'image'.");
@@ -166,16 +166,16 @@ function checkInputCount(refs: ImageInputRefs, model: ModelSpec, operation: Inpu
   if (refs.mask && operation !== 'edit') throw invalidRequest('mask', 'unsupported_parameter', 'mask is only used by edits.');
 }
 
-/** Variations exist only for dall-e-2, OpenAI's default there; elsewhere the relays' gpt-image-2. */
+/** Variations default to OpenAI's default there (DEFAULT_VARIATION_MODEL); elsewhere the relays' gpt-image-2. */
 function resolveModel(body: Body, catalogue: ModelCatalogue, endpoint: ImageEndpoint): ModelSpec {
-  const name = body.model ?? (endpoint === 'variations' ? 'dall-e-2' : DEFAULT_MODEL);
+  const name = body.model ?? (endpoint === 'variations' ? DEFAULT_VARIATION_MODEL : DEFAULT_MODEL);
   if (typeof name !== 'string') throw invalidRequest('model', 'invalid_type', 'model must be a string.');
   const model = catalogue.get(name.trim());
   if (!model) throw modelNotFound(name);
   return model;
 }
 
-function parsePrompt(fields: FieldReader, rules: FamilyRules): string {
+function parsePrompt(fields: FieldReader, rules: ModelCapabilities): string {
   const prompt = fields.optional('prompt', 'string');
   if (prompt === undefined) throw invalidRequest('prompt', 'missing_required_parameter', "Missing required parameter: 'prompt'.");
   if (prompt.trim().length === 0) throw invalidRequest('prompt', 'invalid_value', 'prompt must not be empty.');
@@ -190,7 +190,7 @@ function parsePrompt(fields: FieldReader, rules: FamilyRules): string {
 }
 
 /** Missing, null or 0 means 1, as relay gateways document it. */
-function parseN(fields: FieldReader, model: ModelSpec, rules: FamilyRules): number {
+function parseN(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): number {
   const n = fields.optional('n', 'number');
   if (n === undefined || n === 0) return 1;
   if (!Number.isInteger(n)) throw invalidRequest('n', 'invalid_type', 'n must be an integer.');
@@ -201,7 +201,7 @@ function parseN(fields: FieldReader, model: ModelSpec, rules: FamilyRules): numb
   return n;
 }
 
-function parseSizeField(fields: FieldReader, model: ModelSpec, rules: FamilyRules): string {
+function parseSizeField(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): string {
   const requested = fields.optional('size', 'string')?.trim().toLowerCase();
   const fallback = model.defaults.size ?? rules.defaultSize;
   if (requested === undefined) return fallback;
@@ -215,17 +215,17 @@ function parseSizeField(fields: FieldReader, model: ModelSpec, rules: FamilyRule
   if (rules.customSizes) {
     const dims = parseSize(requested);
     if (!dims) throw invalidRequest('size', 'invalid_value', `Invalid size '${requested}': expected auto or WIDTHxHEIGHT.`);
-    const problem = gptImage2SizeProblem(dims);
+    const problem = rules.customSizeLimits ? customSizeProblem(dims, rules.customSizeLimits) : null;
     if (problem) throw invalidRequest('size', 'invalid_value', `Invalid size '${requested}' for ${model.id}: ${problem}.`);
     return `${dims.width}x${dims.height}`;
   }
   throw invalidRequest('size', 'invalid_value', `Invalid size '${requested}' for ${model.id}. Supported: ${rules.sizes.join(', ')}.`);
 }
 
-/** dall-e's `auto` means its default, standard (as relay gateways fill it in), so upstreams always get a concrete value. */
-function parseQuality(fields: FieldReader, model: ModelSpec, rules: FamilyRules): string {
+/** Where `auto` means the default (dall-e: standard, as relay gateways fill it in), upstreams always get a concrete value. */
+function parseQuality(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): string {
   const quality = fields.enumValue('quality', rules.qualities, `for ${model.id}`) ?? model.defaults.quality ?? rules.defaultQuality;
-  return quality === 'auto' && !rules.gptOptions ? rules.defaultQuality : quality;
+  return quality === 'auto' && rules.autoQualityIsDefault ? rules.defaultQuality : quality;
 }
 
 function parseResponseFormat(fields: FieldReader): ResponseFormat {
@@ -243,34 +243,41 @@ interface GptOptions {
   moderation?: Moderation;
 }
 
-function parseGptOptions(fields: FieldReader, model: ModelSpec, rules: FamilyRules): GptOptions {
-  const gptOnly = ['output_format', 'output_compression', 'background', 'moderation', 'stream', 'partial_images'];
-  if (!rules.gptOptions) {
-    for (const param of gptOnly) {
-      if (fields.has(param)) {
-        throw invalidRequest(param, 'unsupported_parameter', `${param} is only supported for the GPT image models, not ${model.id}.`);
-      }
+/** The output options, in the order they are checked, and whether a model takes each (its capabilities). */
+const OUTPUT_OPTIONS: readonly (readonly [param: string, taken: (rules: ModelCapabilities) => boolean])[] = [
+  ['output_format', (rules) => rules.outputFormats.length > 0],
+  ['output_compression', (rules) => rules.outputCompression],
+  ['background', (rules) => rules.backgrounds.length > 0],
+  ['moderation', (rules) => rules.moderations.length > 0],
+  ['stream', (rules) => rules.streaming !== null],
+  ['partial_images', (rules) => rules.streaming !== null],
+];
+
+function parseGptOptions(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): GptOptions {
+  for (const [param, taken] of OUTPUT_OPTIONS) {
+    if (fields.has(param) && !taken(rules)) {
+      throw invalidRequest(param, 'unsupported_parameter', `${param} is not supported for ${model.id} (the GPT image models take it).`);
     }
-    return {};
   }
-  const outputFormat = fields.enumValue('output_format', OUTPUT_FORMATS);
+  const outputFormat = fields.enumValue('output_format', rules.outputFormats);
   // An object is the relays' form: kept as given, for relay channels only (routing checks).
   const rawBackground = fields.raw('background');
   const background = isRelayObject(rawBackground) ? rawBackground : fields.enumValue('background', BACKGROUNDS);
-  const moderation = fields.enumValue('moderation', MODERATIONS);
+  const moderation = fields.enumValue('moderation', rules.moderations);
   const outputCompression = fields.optional('output_compression', 'number');
   if (outputCompression !== undefined) {
     if (!Number.isInteger(outputCompression) || outputCompression < 0 || outputCompression > 100) {
       throw invalidRequest('output_compression', 'invalid_value', 'output_compression must be an integer between 0 and 100.');
     }
-    if ((outputFormat ?? 'png') === 'png') {
+    const format = outputFormat ?? rules.defaultOutputFormat;
+    if (format === undefined || !LOSSY_FORMATS.includes(format)) {
       throw invalidRequest('output_compression', 'invalid_value', 'output_compression is only supported with output_format jpeg or webp.');
     }
   }
+  if (typeof background === 'string' && !rules.backgrounds.includes(background)) {
+    throw invalidRequest('background', 'invalid_value', `${model.id} does not support ${background} backgrounds (it takes ${rules.backgrounds.join(', ')}).`);
+  }
   if (background === 'transparent') {
-    if (!rules.transparentBackground) {
-      throw invalidRequest('background', 'invalid_value', `${model.id} does not support transparent backgrounds; use gpt-image-1.5.`);
-    }
     if (outputFormat === 'jpeg') {
       throw invalidRequest('output_format', 'invalid_value', 'A transparent background needs output_format png or webp.');
     }
@@ -283,14 +290,14 @@ function parseGptOptions(fields: FieldReader, model: ModelSpec, rules: FamilyRul
   };
 }
 
-function parseInputFidelity(fields: FieldReader, model: ModelSpec, rules: FamilyRules): InputFidelity | undefined {
-  if (!rules.gptOptions && fields.has('input_fidelity')) {
-    throw invalidRequest('input_fidelity', 'unsupported_parameter', `input_fidelity is only supported for the GPT image models, not ${model.id}.`);
+function parseInputFidelity(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): InputFidelity | undefined {
+  if (!rules.inputFidelity && fields.has('input_fidelity')) {
+    throw invalidRequest('input_fidelity', 'unsupported_parameter', `input_fidelity is not supported for ${model.id} (the GPT image models take it).`);
   }
   return fields.enumValue('input_fidelity', INPUT_FIDELITIES);
 }
 
-function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
+function parseStyle(fields: FieldReader, rules: ModelCapabilities): unknown {
   if (!fields.has('style')) return undefined;
   // An object is the relays' form (also on dall-e-3): kept as given, for relay channels only.
   if (!rules.styles || isRelayObject(fields.raw('style'))) return fields.raw('style');
@@ -298,14 +305,15 @@ function parseStyle(fields: FieldReader, rules: FamilyRules): unknown {
 }
 
 /**
- * `stream` with `partial_images` 0-3 (GPT image models: dall-e was refused with the other GPT
- * options). OpenAI allows 0 partial images (just the completed events); some relays ask for >= 1,
+ * `stream` with `partial_images` 0 to the model's most (models that do not stream were refused
+ * with the other output options). OpenAI allows 0 partial images (just the completed events); some relays ask for >= 1,
  * but accepting 0 serves both.
  */
-function parseStream(fields: FieldReader): ImageJob['stream'] {
+function parseStream(fields: FieldReader, rules: ModelCapabilities): ImageJob['stream'] {
   const partial = fields.optional('partial_images', 'number');
-  if (partial !== undefined && (!Number.isInteger(partial) || partial < 0 || partial > 3)) {
-    throw invalidRequest('partial_images', 'invalid_value', 'partial_images must be an integer between 0 and 3.');
+  const most = rules.streaming?.maxPartialImages ?? 0;
+  if (partial !== undefined && (!Number.isInteger(partial) || partial < 0 || partial > most)) {
+    throw invalidRequest('partial_images', 'invalid_value', `partial_images must be an integer between 0 and ${most}.`);
   }
   if (fields.optional('stream', 'boolean') !== true) return undefined;
   return { partialImages: partial ?? 0 };

@@ -1,85 +1,250 @@
 /**
- * The model catalogue: every public model name, the family whose rules it follows, the
- * upstream model it becomes, and the defaults it fills in. Pure data plus lookups.
+ * The model catalogue: every public model name, the family it started from, the upstream model it
+ * becomes, the defaults it fills in, and its capabilities: every rule the gateway applies to a
+ * model (sizes, qualities, n, output options, streaming, input images, variations, style, what
+ * api.openai.com accepts, how it is billed) is a field here. Code elsewhere reads these fields and
+ * never compares a family name or a model id. Pure data plus lookups.
+ *
+ * An operator adds names from the config file's `models:` list: an alias of a catalogue model, or
+ * a new model with its base's capabilities plus overrides (`capabilities:`, parsed here by
+ * parseCapabilityOverrides with the same keys GET /v1/models/{id} shows).
  */
+import type { AspectRatio } from './aspect-ratio.js';
+import type { InputFormat } from './image-input.js';
+import type { Background, Moderation, OutputFormat } from './job.js';
+import { formatSize, GPT_IMAGE_2_LIMITS, parseSize, type CustomSizeLimits } from './sizes.js';
+
+/** A catalogue label: which built-in rule set a model started from (pricing falls back to it by name). */
 export type ModelFamily = 'gpt-image-2' | 'gpt-image-1' | 'dall-e-2' | 'dall-e-3';
 
-export interface FamilyRules {
-  /** Enumerated sizes (besides custom WxH where `customSizes`). */
+/** What a model accepts as input images for one operation (OpenAI's documented limits). */
+export interface InputRules {
+  readonly maxImages: number;
+  readonly maxBytesEach: number;
+  readonly formats: readonly InputFormat[];
+  /** The image must be square (dall-e-2). */
+  readonly square: boolean;
+  /** Edits without a mask: the image's own transparency is the mask (dall-e-2). */
+  readonly alphaWithoutMask: boolean;
+  /** Bounds on the dimensions an image's header declares, checked before anything decodes it. */
+  readonly maxSide: number;
+  readonly maxPixels: number;
+}
+
+/** How a model may be billed: per image (always), and by tokens when the upstream reports usage. */
+export type PriceUnit = 'image' | 'token';
+
+/** Everything the gateway checks or fills in for a model. */
+export interface ModelCapabilities {
+  /** Enumerated sizes; `auto` among them when the model picks a size itself. */
   readonly sizes: readonly string[];
-  /** gpt-image-2 accepts any WxH within its limits. */
+  /** Any WIDTHxHEIGHT within `customSizeLimits` is accepted too. */
   readonly customSizes: boolean;
+  readonly customSizeLimits?: CustomSizeLimits;
   readonly defaultSize: string;
+  /**
+   * The task API's aspect_ratio -> size; null where the model has no size of that shape (a 400).
+   * Absent: the nearest of the enumerated sizes.
+   */
+  readonly aspectRatioSizes?: Readonly<Record<AspectRatio, string | null>>;
   readonly qualities: readonly string[];
   readonly defaultQuality: string;
+  /** `quality: auto` is sent upstream as `defaultQuality` (dall-e: auto means standard). */
+  readonly autoQualityIsDefault: boolean;
   readonly maxPromptChars: number;
   readonly maxN: number;
-  /** output_format, output_compression, background, moderation, stream: GPT image models only. */
-  readonly gptOptions: boolean;
-  readonly transparentBackground: boolean;
-  /** dall-e-3's style enum; undefined means style is passed through untouched. */
+  /** output_format values taken; none: the field is refused. */
+  readonly outputFormats: readonly OutputFormat[];
+  /** The format an answer reports when neither the client nor the upstream named one; unset: none reported. */
+  readonly defaultOutputFormat?: OutputFormat;
+  /** output_compression (with a lossy output_format). */
+  readonly outputCompression: boolean;
+  /** background values taken; none: the field is refused. */
+  readonly backgrounds: readonly Background[];
+  /** The background stream events report when neither the client nor the upstream named one. */
+  readonly defaultBackground?: Background;
+  /** moderation values taken; none: the field is refused. */
+  readonly moderations: readonly Moderation[];
+  /** `stream: true` with up to this many partial images; null: stream and partial_images are refused. */
+  readonly streaming: { readonly maxPartialImages: number } | null;
+  /** Input images of an edit (an /edits call, or a generation with reference images); null: none taken. */
+  readonly edits: InputRules | null;
+  /** /images/variations; null: refused. */
+  readonly variations: InputRules | null;
+  /** input_fidelity on edits. */
+  readonly inputFidelity: boolean;
+  /** The style enum; unset: style is passed through untouched (to relays). */
   readonly styles?: readonly string[];
+  /** Fields api.openai.com accepts for this model beyond the common ones (it refuses the others). */
+  readonly officialFields: {
+    /** response_format (the gateway asks for b64_json so it holds the bytes). */
+    readonly responseFormat: boolean;
+    readonly style: boolean;
+  };
+  readonly priceUnits: readonly PriceUnit[];
 }
+
+/** The former name of ModelCapabilities: the rules of a family. */
+export type FamilyRules = ModelCapabilities;
+
+const MB = 1024 * 1024;
+/** The largest input image any model accepts; multipart parsing stops reading a file beyond it. */
+export const MAX_INPUT_IMAGE_BYTES = 50 * MB;
+export const MAX_INPUT_IMAGES = 16;
+/** Every model's mask limit. */
+export const MAX_MASK_BYTES = 4 * MB;
+
+/**
+ * GPT image models: only a byte limit is documented, no pixel limit. They work at 4K at most
+ * (gpt-image-2's largest output is 3840 px, 8.3 MP) and scale larger inputs down, so bounds well
+ * above that lose no real picture: 16,384 px a side admits long panoramas (WebP itself stops at
+ * 16,383) and 64 MP admits phone and most camera photos, while a 50 MB PNG that claims more is
+ * a decompression bomb rather than a picture.
+ */
+const GPT_INPUTS: InputRules = {
+  maxImages: MAX_INPUT_IMAGES,
+  maxBytesEach: MAX_INPUT_IMAGE_BYTES,
+  formats: ['png', 'webp', 'jpeg'],
+  square: false,
+  alphaWithoutMask: false,
+  maxSide: 16_384,
+  maxPixels: 8192 * 8192,
+};
+/**
+ * dall-e-2: a square PNG under 4 MB whose output is at most 1024x1024. A real picture that fits
+ * 4 MB as PNG is about 1200 px a side; 4096 leaves room for flat artwork and is 4x its output.
+ */
+const DALLE2_MAX_SIDE = 4096;
+const DALLE2_EDIT: InputRules = {
+  maxImages: 1,
+  maxBytesEach: 4 * MB,
+  formats: ['png'],
+  square: true,
+  alphaWithoutMask: true,
+  maxSide: DALLE2_MAX_SIDE,
+  maxPixels: DALLE2_MAX_SIDE * DALLE2_MAX_SIDE,
+};
+const DALLE2_VARIATION: InputRules = { ...DALLE2_EDIT, alphaWithoutMask: false };
 
 const GPT_SIZES = ['auto', '1024x1024', '1536x1024', '1024x1536'] as const;
 const GPT_QUALITIES = ['auto', 'low', 'medium', 'high'] as const;
 
-export const FAMILY_RULES: Readonly<Record<ModelFamily, FamilyRules>> = {
+/** What the GPT image models share. */
+const GPT_IMAGE = {
+  defaultSize: 'auto',
+  qualities: GPT_QUALITIES,
+  defaultQuality: 'auto',
+  autoQualityIsDefault: false,
+  maxPromptChars: 32_000,
+  maxN: 10,
+  outputFormats: ['png', 'jpeg', 'webp'],
+  defaultOutputFormat: 'png',
+  outputCompression: true,
+  defaultBackground: 'auto',
+  moderations: ['low', 'auto'],
+  streaming: { maxPartialImages: 3 },
+  edits: GPT_INPUTS,
+  variations: null,
+  inputFidelity: true,
+  officialFields: { responseFormat: false, style: false },
+  priceUnits: ['image', 'token'],
+} as const satisfies Partial<ModelCapabilities>;
+
+/** What the dall-e models share: none of the GPT options, response_format upstream, per-image prices. */
+const DALL_E = {
+  customSizes: false,
+  defaultSize: '1024x1024',
+  defaultQuality: 'standard',
+  autoQualityIsDefault: true,
+  outputFormats: [],
+  outputCompression: false,
+  backgrounds: [],
+  moderations: [],
+  streaming: null,
+  inputFidelity: false,
+  priceUnits: ['image'],
+} as const satisfies Partial<ModelCapabilities>;
+
+/**
+ * The aspect-ratio tables: each family has one size per ratio, the one nearest in shape among
+ * what it can make (compared on a log scale, so 2:1 and 1:2 are equally far from 1:1):
+ * - gpt-image-2 takes custom sizes, so every ratio is exact, at about 1-1.6 MP with edges that
+ *   are multiples of 16;
+ * - gpt-image-1 has 1024x1024, 1536x1024, 1024x1536 and auto;
+ * - dall-e-3 has 1024x1024, 1792x1024, 1024x1792 (no auto: auto is its default, 1024x1024);
+ * - dall-e-2 makes squares only: any other ratio is refused rather than silently squared.
+ */
+const GPT_IMAGE_2_RATIOS = {
+  auto: 'auto', '1:1': '1024x1024', '3:2': '1536x1024', '2:3': '1024x1536', '4:3': '1280x960', '3:4': '960x1280',
+  '5:4': '1280x1024', '4:5': '1024x1280', '16:9': '1536x864', '9:16': '864x1536', '21:9': '1680x720', '9:21': '720x1680',
+} as const;
+const GPT_IMAGE_1_RATIOS = {
+  auto: 'auto', '1:1': '1024x1024', '3:2': '1536x1024', '2:3': '1024x1536', '4:3': '1536x1024', '3:4': '1024x1536',
+  '5:4': '1536x1024', '4:5': '1024x1536', '16:9': '1536x1024', '9:16': '1024x1536', '21:9': '1536x1024', '9:21': '1024x1536',
+} as const;
+const DALL_E_3_RATIOS = {
+  auto: '1024x1024', '1:1': '1024x1024', '3:2': '1792x1024', '2:3': '1024x1792',
+  // 4:3 is a hair nearer 7:4 (1792x1024) than 1:1 on the log scale.
+  '4:3': '1792x1024', '3:4': '1024x1792',
+  '5:4': '1024x1024', '4:5': '1024x1024', '16:9': '1792x1024', '9:16': '1024x1792', '21:9': '1792x1024', '9:21': '1024x1792',
+} as const;
+const DALL_E_2_RATIOS = {
+  auto: '1024x1024', '1:1': '1024x1024', '3:2': null, '2:3': null, '4:3': null, '3:4': null,
+  '5:4': null, '4:5': null, '16:9': null, '9:16': null, '21:9': null, '9:21': null,
+} as const;
+
+export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   'gpt-image-2': {
+    ...GPT_IMAGE,
     sizes: [...GPT_SIZES, '2048x2048', '2048x1152', '3840x2160', '2160x3840'],
     customSizes: true,
-    defaultSize: 'auto',
-    qualities: GPT_QUALITIES,
-    defaultQuality: 'auto',
-    maxPromptChars: 32_000,
-    maxN: 10,
-    gptOptions: true,
-    transparentBackground: false,
+    customSizeLimits: GPT_IMAGE_2_LIMITS,
+    aspectRatioSizes: GPT_IMAGE_2_RATIOS,
+    backgrounds: ['opaque', 'auto'],
   },
   'gpt-image-1': {
+    ...GPT_IMAGE,
     sizes: GPT_SIZES,
     customSizes: false,
-    defaultSize: 'auto',
-    qualities: GPT_QUALITIES,
-    defaultQuality: 'auto',
-    maxPromptChars: 32_000,
-    maxN: 10,
-    gptOptions: true,
-    transparentBackground: true,
+    aspectRatioSizes: GPT_IMAGE_1_RATIOS,
+    backgrounds: ['transparent', 'opaque', 'auto'],
   },
   'dall-e-2': {
+    ...DALL_E,
     sizes: ['256x256', '512x512', '1024x1024'],
-    customSizes: false,
-    defaultSize: '1024x1024',
+    aspectRatioSizes: DALL_E_2_RATIOS,
     qualities: ['standard', 'auto'],
-    defaultQuality: 'standard',
     maxPromptChars: 1_000,
     maxN: 10,
-    gptOptions: false,
-    transparentBackground: false,
+    edits: DALLE2_EDIT,
+    variations: DALLE2_VARIATION,
+    officialFields: { responseFormat: true, style: false },
   },
   'dall-e-3': {
+    ...DALL_E,
     sizes: ['1024x1024', '1792x1024', '1024x1792'],
-    customSizes: false,
-    defaultSize: '1024x1024',
+    aspectRatioSizes: DALL_E_3_RATIOS,
     qualities: ['standard', 'hd', 'auto'],
-    defaultQuality: 'standard',
     maxPromptChars: 4_000,
     maxN: 1,
-    gptOptions: false,
-    transparentBackground: false,
+    edits: null,
+    variations: null,
     styles: ['vivid', 'natural'],
+    officialFields: { responseFormat: true, style: true },
   },
 };
 
 export interface ModelSpec {
   /** The public name clients send. */
   readonly id: string;
+  /** The rule set the model started from: a label (pricing falls back to it by name); its rules are `capabilities`. */
   readonly family: ModelFamily;
   /** The model name sent to an OpenAI upstream unless a channel maps it otherwise. */
   readonly upstreamModel: string;
   readonly description: string;
-  /** Sizes this name accepts when narrower than its family (the -1k/-2k/-4k relay names). */
+  /** What the model can do: its family's rules, or those of an operator's model with overrides. */
+  readonly capabilities: ModelCapabilities;
+  /** Sizes this name accepts when narrower than its capabilities (the -1k/-2k/-4k relay names); `auto` means the default. */
   readonly sizes?: readonly string[];
   /** Filled in when the client leaves the field out (or sends `auto` for size on a sized name). */
   readonly defaults: { readonly size?: string; readonly quality?: string };
@@ -98,6 +263,7 @@ function model(
     family,
     description,
     upstreamModel: extra.upstreamModel ?? id,
+    capabilities: FAMILY_RULES[family],
     defaults: extra.defaults ?? {},
     fixedParams: extra.fixedParams ?? {},
     ...(extra.sizes ? { sizes: extra.sizes } : {}),
@@ -136,14 +302,344 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
 /** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */
 export const DEFAULT_MODEL = 'gpt-image-2';
 
-/** An operator's extra name from the config file: public name -> a catalogue model plus fixed parameters. */
+/** Missing `model` on /images/variations: OpenAI's default there, the one built-in model that makes them. */
+export const DEFAULT_VARIATION_MODEL = 'dall-e-2';
+
+// ---------------------------------------------------------------------------
+// Reading a model's rules
+
+/** The sizes a client may send for this name (`auto` among them when it is taken). */
+export function acceptedSizes(spec: ModelSpec): readonly string[] {
+  return spec.sizes ?? spec.capabilities.sizes;
+}
+
+/** Whether this name takes custom WIDTHxHEIGHT sizes (a name with its own size list takes only those). */
+export function acceptsCustomSizes(spec: ModelSpec): boolean {
+  return !spec.sizes && spec.capabilities.customSizes;
+}
+
+/** The input-image rules of an operation; null: the model does not take it. */
+export function inputRulesOf(capabilities: ModelCapabilities, operation: 'edit' | 'variation'): InputRules | null {
+  return operation === 'edit' ? capabilities.edits : capabilities.variations;
+}
+
+/**
+ * Whose rules a model follows, for messages: `gpt-image-1` (its family's, unchanged) or the
+ * model's own id (an operator's model with its own capabilities).
+ */
+export function rulesOwner(spec: ModelSpec): { name: string; isFamily: boolean } {
+  const isFamily = spec.capabilities === FAMILY_RULES[spec.family];
+  return { name: isFamily ? spec.family : spec.id, isFamily };
+}
+
+// ---------------------------------------------------------------------------
+// GET /v1/models/{id}: the `capabilities` extension field
+
+/** The capabilities of a model as GET /v1/models/{id} shows them (snake_case; the keys the config's overrides use). */
+export function describeCapabilities(spec: ModelSpec): Record<string, unknown> {
+  const c = spec.capabilities;
+  const limits = acceptsCustomSizes(spec) ? c.customSizeLimits : undefined;
+  const inputs = (rules: InputRules | null) =>
+    rules && {
+      max_images: rules.maxImages,
+      max_bytes: rules.maxBytesEach,
+      formats: rules.formats,
+      max_side: rules.maxSide,
+      max_pixels: rules.maxPixels,
+      square: rules.square,
+    };
+  return {
+    family: spec.family,
+    sizes: acceptedSizes(spec),
+    custom_sizes: limits
+      ? { edge_multiple: limits.edgeMultiple, max_edge: limits.maxEdge, max_aspect: limits.maxAspect, min_pixels: limits.minPixels, max_pixels: limits.maxPixels }
+      : false,
+    default_size: spec.defaults.size ?? c.defaultSize,
+    qualities: c.qualities,
+    default_quality: spec.defaults.quality ?? c.defaultQuality,
+    max_n: c.maxN,
+    max_prompt_chars: c.maxPromptChars,
+    output_formats: c.outputFormats,
+    default_output_format: c.defaultOutputFormat ?? null,
+    output_compression: c.outputCompression,
+    backgrounds: c.backgrounds,
+    moderations: c.moderations,
+    styles: c.styles ?? null,
+    streaming: c.streaming ? { max_partial_images: c.streaming.maxPartialImages } : false,
+    edits: inputs(c.edits) ?? false,
+    input_fidelity: c.inputFidelity,
+    variations: inputs(c.variations) ?? false,
+    price_units: c.priceUnits,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The config file's `models:` entries
+
+/** An operator's model from the config file: a catalogue model (`base`), renamed, with fixed parameters and optional capability overrides. */
 export interface ModelAlias {
   name: string;
-  /** The catalogue model whose rules apply. */
+  /** The catalogue model (built-in or an earlier entry) whose rules, prices and upstream model apply unless overridden. */
   base: string;
   upstreamModel?: string;
   description?: string;
   params?: Record<string, unknown>;
+  /** Changes to the base's capabilities: this entry is then a model of its own. */
+  capabilities?: CapabilityOverrides;
+}
+
+/** The `capabilities:` of a config entry, checked for form (parseCapabilityOverrides); against the base when applied. */
+export interface CapabilityOverrides {
+  readonly sizes?: readonly string[];
+  readonly customSizes?: boolean;
+  readonly defaultSize?: string;
+  readonly qualities?: readonly string[];
+  readonly defaultQuality?: string;
+  readonly maxN?: number;
+  readonly maxPromptChars?: number;
+  readonly outputFormats?: readonly OutputFormat[];
+  readonly defaultOutputFormat?: OutputFormat;
+  readonly backgrounds?: readonly Background[];
+  /** null: style is passed through untouched. */
+  readonly styles?: readonly string[] | null;
+  /** false: no streaming. */
+  readonly streaming?: false | { readonly maxPartialImages: number };
+  /** false: no input images. */
+  readonly edits?: false | { readonly maxImages?: number };
+  readonly variations?: boolean;
+}
+
+/** A bad `models:` entry; `field` is its path below the entry (e.g. `capabilities.default_quality`). */
+export class ModelConfigError extends Error {
+  override name = 'ModelConfigError';
+
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const OUTPUT_FORMAT_VALUES: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
+const BACKGROUND_VALUES: readonly Background[] = ['transparent', 'opaque', 'auto'];
+/** A quality is a price-table key and appears in messages: a short lower-case word. */
+const QUALITY_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+const MAX_N_LIMIT = 10;
+const MAX_PROMPT_LIMIT = 100_000;
+
+const OVERRIDE_KEYS = [
+  'sizes', 'custom_sizes', 'default_size', 'qualities', 'default_quality', 'max_n', 'max_prompt_chars', 'output_formats',
+  'default_output_format', 'backgrounds', 'styles', 'streaming', 'edits', 'variations',
+] as const;
+
+/** The `capabilities:` mapping of a `models:` entry; throws ModelConfigError naming the key. */
+export function parseCapabilityOverrides(value: unknown): CapabilityOverrides {
+  const where = 'capabilities';
+  if (!isRecord(value)) throw new ModelConfigError(where, 'must be a mapping of capability overrides');
+  for (const key of Object.keys(value)) {
+    if (!(OVERRIDE_KEYS as readonly string[]).includes(key)) throw new ModelConfigError(`${where}.${key}`, `unknown capability (use ${OVERRIDE_KEYS.join(', ')})`);
+  }
+  const v = (key: string): unknown => value[key];
+  const given = (key: string): boolean => v(key) !== undefined && v(key) !== null;
+  const field = (key: string): string => `${where}.${key}`;
+  const overrides: {
+    -readonly [K in keyof CapabilityOverrides]: CapabilityOverrides[K];
+  } = {};
+  if (given('sizes')) overrides.sizes = stringList(field('sizes'), v('sizes'), sizeName, 'a size (WIDTHxHEIGHT or auto)');
+  if (given('custom_sizes')) overrides.customSizes = bool(field('custom_sizes'), v('custom_sizes'));
+  if (given('default_size')) overrides.defaultSize = oneString(field('default_size'), v('default_size'), sizeName, 'a size (WIDTHxHEIGHT or auto)');
+  if (given('qualities')) overrides.qualities = stringList(field('qualities'), v('qualities'), (q) => (QUALITY_NAME.test(q) ? q : null), 'a quality name (lower-case letters, digits, - or _)');
+  if (given('default_quality')) overrides.defaultQuality = oneString(field('default_quality'), v('default_quality'), (q) => q, 'a quality name');
+  if (given('max_n')) overrides.maxN = integer(field('max_n'), v('max_n'), 1, MAX_N_LIMIT);
+  if (given('max_prompt_chars')) overrides.maxPromptChars = integer(field('max_prompt_chars'), v('max_prompt_chars'), 1, MAX_PROMPT_LIMIT);
+  if (v('output_formats') !== undefined) overrides.outputFormats = enumList(field('output_formats'), v('output_formats'), OUTPUT_FORMAT_VALUES);
+  if (given('default_output_format')) overrides.defaultOutputFormat = enumOne(field('default_output_format'), v('default_output_format'), OUTPUT_FORMAT_VALUES);
+  if (v('backgrounds') !== undefined) overrides.backgrounds = enumList(field('backgrounds'), v('backgrounds'), BACKGROUND_VALUES);
+  if (v('styles') === null) overrides.styles = null;
+  else if (given('styles')) overrides.styles = stringList(field('styles'), v('styles'), (s) => s, 'a style name');
+  if (given('streaming')) overrides.streaming = parseStreaming(field('streaming'), v('streaming'));
+  if (given('edits')) overrides.edits = parseEdits(field('edits'), v('edits'));
+  if (given('variations')) overrides.variations = bool(field('variations'), v('variations'));
+  return overrides;
+}
+
+function parseStreaming(where: string, value: unknown): CapabilityOverrides['streaming'] {
+  if (value === false) return false;
+  if (isRecord(value) && Object.keys(value).every((k) => k === 'max_partial_images') && value.max_partial_images !== undefined) {
+    return { maxPartialImages: integer(`${where}.max_partial_images`, value.max_partial_images, 0, 3) };
+  }
+  throw new ModelConfigError(where, 'must be false or { max_partial_images: 0-3 }');
+}
+
+function parseEdits(where: string, value: unknown): CapabilityOverrides['edits'] {
+  if (value === false) return false;
+  if (isRecord(value) && Object.keys(value).every((k) => k === 'max_images')) {
+    return value.max_images === undefined ? {} : { maxImages: integer(`${where}.max_images`, value.max_images, 1, MAX_INPUT_IMAGES) };
+  }
+  throw new ModelConfigError(where, 'must be false or { max_images: N }');
+}
+
+function sizeName(text: string): string | null {
+  const lower = text.trim().toLowerCase();
+  if (lower === 'auto') return lower;
+  const dims = parseSize(lower);
+  return dims ? formatSize(dims) : null;
+}
+
+function stringList(where: string, value: unknown, read: (text: string) => string | null, what: string): string[] {
+  if (!Array.isArray(value) || value.length === 0) throw new ModelConfigError(where, `must be a non-empty list, each ${what}`);
+  const list = value.map((item: unknown, i) => oneString(`${where}[${i}]`, item, read, what));
+  const twice = list.find((item, i) => list.indexOf(item) !== i);
+  if (twice !== undefined) throw new ModelConfigError(where, `lists '${twice}' twice`);
+  return list;
+}
+
+function oneString(where: string, value: unknown, read: (text: string) => string | null, what: string): string {
+  const read_ = typeof value === 'string' && value.trim() !== '' ? read(value.trim()) : null;
+  if (read_ === null) throw new ModelConfigError(where, `must be ${what} (got ${JSON.stringify(value) ?? String(value)})`);
+  return read_;
+}
+
+function enumList<T extends string>(where: string, value: unknown, allowed: readonly T[]): T[] {
+  if (!Array.isArray(value)) throw new ModelConfigError(where, `must be a list of ${allowed.join(', ')} (empty: the field is refused)`);
+  const list = value.map((item: unknown, i) => enumOne(`${where}[${i}]`, item, allowed));
+  return [...new Set(list)];
+}
+
+function enumOne<T extends string>(where: string, value: unknown, allowed: readonly T[]): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new ModelConfigError(where, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value) ?? String(value)})`);
+  return found;
+}
+
+function integer(where: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ModelConfigError(where, `must be a whole number from ${min} to ${max} (got ${JSON.stringify(value) ?? String(value)})`);
+  }
+  return value;
+}
+
+function bool(where: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ModelConfigError(where, `must be true or false (got ${JSON.stringify(value) ?? String(value)})`);
+  return value;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The base's rules with the overrides applied, checked against each other. Size and quality
+ * overrides start from what the base name accepts (its own size list and defaults, when it has
+ * them) and replace it: the result has no narrower list or defaults of its own. Listing `sizes`
+ * means exactly those unless `custom_sizes: true` (which needs a base with custom-size limits).
+ */
+function withOverrides(base: ModelSpec, o: CapabilityOverrides): Pick<ModelSpec, 'capabilities' | 'sizes' | 'defaults'> {
+  const c = base.capabilities;
+  let capabilities: ModelCapabilities = { ...c };
+  let sizes = base.sizes;
+  const defaults = { ...base.defaults };
+  const set = (patch: Partial<ModelCapabilities>) => {
+    capabilities = { ...capabilities, ...patch };
+  };
+  const at = (key: string) => `capabilities.${key}`;
+
+  if (o.sizes !== undefined || o.customSizes !== undefined || o.defaultSize !== undefined) {
+    const listChanged = o.sizes !== undefined || o.customSizes !== undefined;
+    const custom = o.customSizes ?? (o.sizes !== undefined ? false : acceptsCustomSizes(base));
+    if (custom && !c.customSizeLimits) throw new ModelConfigError(at('custom_sizes'), `${base.id} has no custom-size limits to take custom sizes within`);
+    const list = o.sizes ?? acceptedSizes(base);
+    const defaultSize = o.defaultSize ?? defaults.size ?? c.defaultSize;
+    const customOk = (size: string) => {
+      const dims = parseSize(size);
+      return custom && c.customSizeLimits !== undefined && dims !== null && customSizeFits(dims.width, dims.height, c.customSizeLimits);
+    };
+    if (!list.includes(defaultSize) && !customOk(defaultSize)) {
+      throw new ModelConfigError(
+        at(o.defaultSize !== undefined ? 'default_size' : 'sizes'),
+        `the default size '${defaultSize}' is not among the sizes (${list.join(', ')})${o.defaultSize === undefined ? '; set default_size' : ''}`,
+      );
+    }
+    const { aspectRatioSizes, customSizeLimits, ...rest } = capabilities;
+    capabilities = {
+      ...rest,
+      sizes: list,
+      customSizes: custom,
+      defaultSize,
+      ...(custom && customSizeLimits ? { customSizeLimits } : {}),
+      // The family's aspect-ratio table fits its own sizes only; otherwise the nearest listed size.
+      ...(!listChanged && aspectRatioSizes ? { aspectRatioSizes } : {}),
+    };
+    if (listChanged) sizes = undefined;
+    delete defaults.size;
+  }
+
+  if (o.qualities !== undefined || o.defaultQuality !== undefined) {
+    const qualities = o.qualities ?? c.qualities;
+    const defaultQuality = o.defaultQuality ?? defaults.quality ?? c.defaultQuality;
+    if (!qualities.includes(defaultQuality)) {
+      throw new ModelConfigError(
+        at(o.defaultQuality !== undefined ? 'default_quality' : 'qualities'),
+        `the default quality '${defaultQuality}' is not among the qualities (${qualities.join(', ')})${o.defaultQuality === undefined ? '; set default_quality' : ''}`,
+      );
+    }
+    if (c.autoQualityIsDefault && defaultQuality === 'auto') {
+      throw new ModelConfigError(at('default_quality'), `${base.id} sends auto as its default quality, so the default cannot be auto`);
+    }
+    set({ qualities, defaultQuality });
+    delete defaults.quality;
+  }
+
+  if (o.maxN !== undefined) set({ maxN: o.maxN });
+  if (o.maxPromptChars !== undefined) set({ maxPromptChars: o.maxPromptChars });
+
+  if (o.outputFormats !== undefined || o.defaultOutputFormat !== undefined) {
+    const formats = o.outputFormats ?? c.outputFormats;
+    const fallback = o.defaultOutputFormat ?? c.defaultOutputFormat;
+    if (o.defaultOutputFormat !== undefined && formats.length > 0 && !formats.includes(o.defaultOutputFormat)) {
+      throw new ModelConfigError(at('default_output_format'), `'${o.defaultOutputFormat}' is not among the output formats (${formats.join(', ')})`);
+    }
+    if (formats.length > 0 && fallback === undefined) {
+      throw new ModelConfigError(at('output_formats'), `${base.id} has no default output format; set default_output_format`);
+    }
+    set({ outputFormats: formats, ...(fallback !== undefined ? { defaultOutputFormat: fallback } : {}) });
+  }
+
+  if (o.backgrounds !== undefined) set({ backgrounds: o.backgrounds });
+
+  if (o.styles !== undefined) {
+    const { styles: _dropped, ...rest } = capabilities;
+    capabilities = o.styles === null ? rest : { ...rest, styles: o.styles };
+  }
+
+  if (o.streaming !== undefined) set({ streaming: o.streaming === false ? null : { maxPartialImages: o.streaming.maxPartialImages } });
+  if (o.streaming !== undefined && o.streaming !== false && capabilities.outputFormats.length === 0) {
+    throw new ModelConfigError(at('streaming'), `${base.id} has no output formats, which stream events report; streaming needs output_formats`);
+  }
+
+  if (o.edits !== undefined) {
+    if (o.edits === false) set({ edits: null });
+    else {
+      if (!c.edits) throw new ModelConfigError(at('edits'), `${base.id} takes no input images; edits can only be turned off or narrowed here`);
+      const maxImages = o.edits.maxImages ?? c.edits.maxImages;
+      if (maxImages > c.edits.maxImages) throw new ModelConfigError(at('edits.max_images'), `${base.id} takes at most ${c.edits.maxImages} images`);
+      set({ edits: { ...c.edits, maxImages } });
+    }
+  }
+
+  if (o.variations !== undefined) {
+    if (o.variations && !c.variations) throw new ModelConfigError(at('variations'), `${base.id} makes no variations; they can only be turned off here`);
+    if (!o.variations) set({ variations: null });
+  }
+
+  return { capabilities, ...(sizes ? { sizes } : {}), defaults };
+}
+
+function customSizeFits(width: number, height: number, l: CustomSizeLimits): boolean {
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  return width % l.edgeMultiple === 0 && height % l.edgeMultiple === 0 && long <= l.maxEdge && long / short <= l.maxAspect && width * height >= l.minPixels && width * height <= l.maxPixels;
 }
 
 export class ModelCatalogue {
@@ -153,10 +649,18 @@ export class ModelCatalogue {
     for (const spec of models) this.byId.set(spec.id, spec);
   }
 
+  /** The built-in models plus the config's entries, in order (an entry may build on an earlier one). */
   static withAliases(aliases: readonly ModelAlias[]): ModelCatalogue {
     const catalogue = new ModelCatalogue(BUILTIN_MODELS);
-    for (const alias of aliases) catalogue.byId.set(alias.name, catalogue.aliasSpec(alias));
+    for (const alias of aliases) catalogue.add(alias);
     return catalogue;
+  }
+
+  /** Adds a config entry; throws Error for an unknown base, ModelConfigError for capabilities that do not fit it. */
+  add(alias: ModelAlias): ModelSpec {
+    const spec = this.aliasSpec(alias);
+    this.byId.set(alias.name, spec);
+    return spec;
   }
 
   get(id: string): ModelSpec | undefined {
@@ -170,10 +674,13 @@ export class ModelCatalogue {
   private aliasSpec(alias: ModelAlias): ModelSpec {
     const base = this.byId.get(alias.base);
     if (!base) throw new Error(`model alias '${alias.name}' names unknown base model '${alias.base}'`);
+    const own = alias.capabilities ? withOverrides(base, alias.capabilities) : undefined;
+    const { sizes: _baseSizes, ...rest } = base;
     return {
-      ...base,
+      ...(own ? rest : base),
+      ...own,
       id: alias.name,
-      description: alias.description ?? `${base.description} (alias)`,
+      description: alias.description ?? `${base.description} (${own ? 'own capabilities' : 'alias'})`,
       upstreamModel: alias.upstreamModel ?? base.upstreamModel,
       fixedParams: { ...base.fixedParams, ...alias.params },
     };

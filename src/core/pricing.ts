@@ -21,10 +21,12 @@
  *     tokens: null                     # charge per image even when the upstream reports usage
  * ```
  *
- * Sizes are WIDTHxHEIGHT (one of the family's sizes; any valid size for gpt-image-2) or `auto`;
- * qualities are the family's (low/medium/high/auto, standard/hd, standard); `tokens` needs
- * text_input, image_input and image_output, optionally text_output (else text output tokens
- * are priced as image output). USD becomes micros by Math.round(usd * 1e6).
+ * Sizes are WIDTHxHEIGHT (one of the model's sizes, or any valid custom size where its
+ * capabilities take them, as gpt-image-2's do) or `auto`; qualities are the model's
+ * (low/medium/high/auto, standard/hd, standard, or an operator model's own such as xhigh);
+ * `tokens` needs text_input, image_input and image_output, optionally text_output (else text
+ * output tokens are priced as image output), and is refused for models whose capabilities'
+ * price units have no `token` (dall-e). USD becomes micros by Math.round(usd * 1e6).
  *
  * Lookups fall back: a model name -> its alias base(s) -> its upstream model -> its family
  * (gpt-image-2-vip -> gpt-image-2; an alias -> its base; gpt-image-1-mini has its own prices).
@@ -35,12 +37,13 @@
  * Charging: when the model has token prices and the upstream reported `usage`, the charge is the
  * tokens (OpenAI bills GPT image models by tokens; its per-image table is derived from them).
  * Otherwise it is per delivered image at the size and quality the upstream reported. Either way
- * it is capped at the reservation (see finalPriceMicros).
+ * it is capped at the reservation (see finalPriceMicros). The operator's cost of a cell the list
+ * has no price for (a quality or size only an operator's model has) is its client price.
  */
-import { DEFAULT_PRICES, gptImage2OutputTokens } from './default-prices.js';
+import { DEFAULT_PRICES, gptImage2SizeScale } from './default-prices.js';
 import type { ImageJob, ImageUsage } from './job.js';
-import { FAMILY_RULES, type ModelAlias, type ModelCatalogue, type ModelSpec } from './models.js';
-import { gptImage2SizeProblem, parseSize } from './sizes.js';
+import { acceptedSizes, acceptsCustomSizes, rulesOwner, type ModelAlias, type ModelCatalogue, type ModelSpec } from './models.js';
+import { customSizeProblem, parseSize } from './sizes.js';
 
 /** Micros per 1M tokens. */
 export interface TokenPrices {
@@ -192,7 +195,7 @@ export class Pricing {
   finalPriceMicros(job: ImageJob, delivered: number, usage?: ImageUsage, resolved?: ResolvedOutput): number {
     const count = deliveredCount(job, delivered);
     if (count === 0) return 0;
-    return Math.min(this.actual(this.client, job, count, usage, resolved), this.reserve(job, count));
+    return Math.min(this.charged(this.client, job, count, usage, resolved), this.reserve(job, count));
   }
 
   /**
@@ -205,7 +208,29 @@ export class Pricing {
     if (!Number.isFinite(costRatio) || costRatio < 0) throw new RangeError(`costRatio must be a finite number >= 0, not ${costRatio}`);
     const count = deliveredCount(job, delivered);
     if (count === 0) return 0;
-    return Math.round(this.actual(this.list, job, count, usage, resolved) * costRatio);
+    // A cell the list lacks (a quality or size only an operator's model has) costs its client price.
+    const cost = this.actual(this.list, job, count, usage, resolved) ?? this.charged(this.client, job, count, usage, resolved);
+    return Math.round(cost * costRatio);
+  }
+
+  /**
+   * The sizes and qualities of a model that have no client price (`WxH/quality`, `custom sizes/quality`):
+   * such a request could not be reserved. Empty for every built-in model; the config checks its own.
+   */
+  unpricedCells(spec: ModelSpec): string[] {
+    const price = this.client.price(spec);
+    const { capabilities } = spec;
+    const sizes = [...new Set([...acceptedSizes(spec), spec.defaults.size ?? capabilities.defaultSize])];
+    const qualities = [...new Set([...capabilities.qualities, spec.defaults.quality ?? capabilities.defaultQuality])];
+    const missing: string[] = [];
+    for (const quality of qualities) {
+      for (const size of sizes) if (cellPrice(spec, price, size, quality) === undefined) missing.push(`${size}/${quality}`);
+      // Custom sizes are priced from the 1024x1024 cell.
+      if (acceptsCustomSizes(spec) && quality !== 'auto' && price.perImage.get('1024x1024')?.get(quality) === undefined) {
+        missing.push(`custom sizes/${quality} (priced from 1024x1024)`);
+      }
+    }
+    return [...new Set(missing)];
   }
 
   /** A model's prices after fallbacks (client prices, or the list's), e.g. for a price list. */
@@ -253,7 +278,14 @@ export class Pricing {
     return Math.max(own ?? 0, scaled ?? 0);
   }
 
-  private actual(view: PriceView, job: ImageJob, count: number, usage: ImageUsage | undefined, resolved: ResolvedOutput | undefined): number {
+  private charged(view: PriceView, job: ImageJob, count: number, usage: ImageUsage | undefined, resolved: ResolvedOutput | undefined): number {
+    const micros = this.actual(view, job, count, usage, resolved);
+    if (micros === undefined) throw new Error(`no price for ${job.model.id} at size ${job.size}, quality ${job.quality}`);
+    return micros;
+  }
+
+  /** What `count` images cost in `view`; undefined when it has no price for them. */
+  private actual(view: PriceView, job: ImageJob, count: number, usage: ImageUsage | undefined, resolved: ResolvedOutput | undefined): number | undefined {
     const price = view.price(job.model);
     const reported = price.tokens && usage ? readUsage(usage, job.inputs.images.length > 0) : undefined;
     if (price.tokens && reported) return tokenMicros(price.tokens, reported);
@@ -265,34 +297,32 @@ export class Pricing {
       cellPrice(job.model, price, job.size, quality) ??
       cellPrice(job.model, price, size, job.quality) ??
       cellPrice(job.model, price, job.size, job.quality);
-    if (each === undefined) throw new Error(`no price for ${job.model.id} at size ${job.size}, quality ${job.quality}`);
-    return count * each;
+    return each === undefined ? undefined : count * each;
   }
 }
 
 /**
  * One image's price at a size and quality: the table's cell; else, for `auto`, the most
- * expensive applicable cell; else, for a custom gpt-image-2 size, the 1024x1024 cell scaled by
- * output tokens. Undefined when none applies (a size or quality the family does not have).
+ * expensive applicable cell; else, for a custom size (models with custom sizes), the 1024x1024
+ * cell scaled by output tokens (gpt-image-2's calculator). Undefined when none applies (a size or
+ * quality the model does not have).
  */
 function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality: string): number | undefined {
   const exact = price.perImage.get(size)?.get(quality);
   if (exact !== undefined) return exact;
-  const rules = FAMILY_RULES[spec.family];
+  const rules = spec.capabilities;
   if (quality === 'auto') {
     return maxDefined(rules.qualities.filter((q) => q !== 'auto').map((q) => cellPrice(spec, price, size, q)));
   }
   if (size === 'auto') {
-    return maxDefined((spec.sizes ?? rules.sizes).filter((s) => s !== 'auto').map((s) => cellPrice(spec, price, s, quality)));
+    return maxDefined(acceptedSizes(spec).filter((s) => s !== 'auto').map((s) => cellPrice(spec, price, s, quality)));
   }
   if (!rules.customSizes) return undefined;
   const dims = parseSize(size);
   const reference = price.perImage.get('1024x1024')?.get(quality);
   if (!dims || reference === undefined) return undefined;
-  const tokens = gptImage2OutputTokens(quality, dims.width, dims.height);
-  const referenceTokens = gptImage2OutputTokens(quality, 1024, 1024);
-  if (tokens === undefined || referenceTokens === undefined) return undefined;
-  return mulDivCeil(reference, tokens, referenceTokens);
+  const scale = gptImage2SizeScale(quality, dims.width, dims.height);
+  return mulDivCeil(reference, scale.tokens, scale.referenceTokens);
 }
 
 function maxDefined(values: readonly (number | undefined)[]): number | undefined {
@@ -429,7 +459,7 @@ function parsePerImage(field: string, spec: ModelSpec, value: unknown): Record<s
   if (!isObject(value) || Object.keys(value).length === 0) {
     throw new PricingConfigError(field, 'must be a mapping of sizes (WIDTHxHEIGHT or auto) to { quality: USD }');
   }
-  const rules = FAMILY_RULES[spec.family];
+  const rules = spec.capabilities;
   const table: Record<string, Record<string, number>> = {};
   for (const [size, row] of Object.entries(value)) {
     const where = `${field}.${size}`;
@@ -441,7 +471,7 @@ function parsePerImage(field: string, spec: ModelSpec, value: unknown): Record<s
     const cells: Record<string, number> = {};
     for (const [quality, usd] of Object.entries(row)) {
       if (!rules.qualities.includes(quality)) {
-        throw new PricingConfigError(`${where}.${quality}`, `unknown quality for ${spec.family} models (use ${rules.qualities.join(', ')})`);
+        throw new PricingConfigError(`${where}.${quality}`, `unknown quality for ${ownerName(spec)} (use ${rules.qualities.join(', ')})`);
       }
       cells[quality] = parseUsd(`${where}.${quality}`, usd);
     }
@@ -454,18 +484,18 @@ function sizeProblem(spec: ModelSpec, size: string): string | null {
   if (size === 'auto') return null;
   const dims = parseSize(size);
   if (!dims) return 'a size must be WIDTHxHEIGHT or auto';
-  const rules = FAMILY_RULES[spec.family];
+  const rules = spec.capabilities;
   if (rules.sizes.includes(size)) return null;
-  if (!rules.customSizes) return `not a size of ${spec.family} models (use ${rules.sizes.join(', ')})`;
-  const problem = gptImage2SizeProblem(dims);
-  return problem ? `not a valid ${spec.family} size: ${problem}` : null;
+  if (!rules.customSizes) return `not a size of ${ownerName(spec)} (use ${rules.sizes.join(', ')})`;
+  const problem = rules.customSizeLimits ? customSizeProblem(dims, rules.customSizeLimits) : null;
+  return problem ? `not a valid ${rulesOwner(spec).name} size: ${problem}` : null;
 }
 
 const TOKEN_FIELDS = { text_input: 'textInput', image_input: 'imageInput', image_output: 'imageOutput', text_output: 'textOutput' } as const;
 
 function parseTokens(field: string, spec: ModelSpec, value: unknown): TokenPrices | null {
-  if (spec.family === 'dall-e-2' || spec.family === 'dall-e-3') {
-    throw new PricingConfigError(field, `${spec.family} models are priced per image only`);
+  if (!spec.capabilities.priceUnits.includes('token')) {
+    throw new PricingConfigError(field, `${ownerName(spec)} ${rulesOwner(spec).isFamily ? 'are' : 'is'} priced per image only`);
   }
   if (value === null) return null;
   if (!isObject(value)) {
@@ -485,6 +515,12 @@ function parseTokens(field: string, spec: ModelSpec, value: unknown): TokenPrice
     imageOutput: parseUsd(`${field}.image_output`, value.image_output),
     ...(value.text_output !== undefined ? { textOutput: parseUsd(`${field}.text_output`, value.text_output) } : {}),
   };
+}
+
+/** Whose sizes and qualities a price may name: "gpt-image-1 models", or an operator's model by its id. */
+function ownerName(spec: ModelSpec): string {
+  const owner = rulesOwner(spec);
+  return owner.isFamily ? `${owner.name} models` : owner.name;
 }
 
 function parseUsd(field: string, value: unknown): number {

@@ -1,4 +1,4 @@
-/** Image size rules, per model family. Pure. */
+/** Image sizes: parsing, and the custom-size limits a model's capabilities may carry. Pure. */
 
 export interface Dimensions {
   width: number;
@@ -20,6 +20,17 @@ export function formatSize({ width, height }: Dimensions): string {
   return `${width}x${height}`;
 }
 
+/** The bounds of the custom WIDTHxHEIGHT sizes a model takes (a field of its capabilities, core/models.ts). */
+export interface CustomSizeLimits {
+  /** Both edges are multiples of this. */
+  readonly edgeMultiple: number;
+  readonly maxEdge: number;
+  /** Long edge / short edge at most this. */
+  readonly maxAspect: number;
+  readonly minPixels: number;
+  readonly maxPixels: number;
+}
+
 /** gpt-image-2's custom-size constraints (OpenAI's spec, as the relays' documents repeat it). */
 export const GPT_IMAGE_2_LIMITS = {
   edgeMultiple: 16,
@@ -27,11 +38,10 @@ export const GPT_IMAGE_2_LIMITS = {
   maxAspect: 3,
   minPixels: 655_360,
   maxPixels: 8_294_400,
-} as const;
+} as const satisfies CustomSizeLimits;
 
-/** Returns why a custom size breaks gpt-image-2's rules, or null when it is valid. */
-export function gptImage2SizeProblem({ width, height }: Dimensions): string | null {
-  const l = GPT_IMAGE_2_LIMITS;
+/** Returns why a custom size breaks the limits, or null when it is valid. */
+export function customSizeProblem({ width, height }: Dimensions, l: CustomSizeLimits): string | null {
   if (width % l.edgeMultiple !== 0 || height % l.edgeMultiple !== 0) {
     return `both edges must be multiples of ${l.edgeMultiple}`;
   }
@@ -44,4 +54,9 @@ export function gptImage2SizeProblem({ width, height }: Dimensions): string | nu
     return `the total pixel count must be between ${l.minPixels.toLocaleString('en-US')} and ${l.maxPixels.toLocaleString('en-US')}`;
   }
   return null;
+}
+
+/** Returns why a custom size breaks gpt-image-2's rules, or null when it is valid. */
+export function gptImage2SizeProblem(dims: Dimensions): string | null {
+  return customSizeProblem(dims, GPT_IMAGE_2_LIMITS);
 }

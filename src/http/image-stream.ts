@@ -10,6 +10,7 @@ import type { FastifyReply } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import { internalError } from '../core/errors.js';
 import type { ImageJob, PartialImage, PartialImageListener } from '../core/job.js';
+import { resolveParameters, type OutputParameters } from '../core/resolved-parameters.js';
 import type { MemoryHold } from '../core/memory-budget.js';
 import type { Rope } from '../core/rope.js';
 import type { DeliveredImage } from '../output/image-output.js';
@@ -115,20 +116,16 @@ class SseWriter {
 const EVENT_END = Buffer.from('\n\n');
 
 interface EventFields {
-  size: string;
-  quality: string;
-  background: string;
-  output_format: string;
+  size?: string;
+  quality?: string;
+  background?: string;
+  output_format?: string;
 }
 
-/** Fields every image event carries (the spec requires them): the upstream's word, else the job's. */
-function eventFields(job: ImageJob, known: { size?: string; quality?: string; background?: string; outputFormat?: string }): EventFields {
-  return {
-    size: known.size ?? job.size,
-    quality: known.quality ?? job.quality,
-    background: known.background ?? (typeof job.background === 'string' ? job.background : 'auto'),
-    output_format: job.outputFormat ?? known.outputFormat ?? 'png',
-  };
+/** Fields every image event carries (the spec requires them): the upstream's word, else the job's, else the model's defaults. */
+function eventFields(job: ImageJob, known: OutputParameters): EventFields {
+  const { size, quality, background, outputFormat } = resolveParameters(job, known, 'complete');
+  return { size, quality, background, output_format: outputFormat };
 }
 
 /** Each partial image passes through as it arrives: the event opens at its first base64, its fields close it. */

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { modelNotFound } from '../core/errors.js';
 import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInput } from '../core/image-request.js';
-import type { ModelCatalogue, ModelSpec } from '../core/models.js';
+import { describeCapabilities, type ModelCatalogue, type ModelSpec } from '../core/models.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline } from '../pipeline.js';
@@ -63,7 +63,8 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   app.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {
     const spec = deps.catalogue.get(request.params.model);
     if (!spec) throw modelNotFound(request.params.model);
-    return renderModel(spec, deps);
+    // One model carries its capabilities (an extension field; README "Endpoints"); list items stay OpenAI-shaped.
+    return { ...renderModel(spec, deps), capabilities: describeCapabilities(spec) };
   });
 }
 

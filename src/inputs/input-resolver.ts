@@ -44,8 +44,8 @@ export class ImageInputResolver {
 
   async resolve(job: ImageJob, refs: ImageInputRefs, signal?: AbortSignal): Promise<ResolvedInputs> {
     if (job.operation === 'generate') return NO_INPUTS;
-    const rules = inputRulesFor(job.model.family, job.operation);
-    if (!rules) throw new Error(`no input rules for ${job.model.family} ${job.operation}: the parser should have refused it`);
+    const rules = inputRulesFor(job.model, job.operation);
+    if (!rules) throw new Error(`no input rules for ${job.model.id} ${job.operation}: the parser should have refused it`);
     const all = refs.mask ? [...refs.images, refs.mask] : refs.images;
     const loaded = await Promise.all(all.map((ref) => this.load(ref, signal)));
     this.checkTotal(loaded);

@@ -5,7 +5,7 @@
 import type { Channel } from '../core/channel.js';
 import type { ImageJob } from '../core/job.js';
 import { NO_INPUTS } from '../core/image-input.js';
-import { FAMILY_RULES, type ModelCatalogue } from '../core/models.js';
+import { acceptedSizes, DEFAULT_MODEL, type ModelCatalogue } from '../core/models.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelBreakers } from './circuit-breaker.js';
@@ -73,11 +73,11 @@ export class ChannelTester {
 
   /** The cheapest request the channel serves: its first model, smallest size, lowest quality. */
   private testJob(channel: Channel): ImageJob {
-    const served = channel.models === '*' ? ['gpt-image-2'] : channel.models;
-    const model = served.map((id) => this.catalogue.get(id)).find((m) => m !== undefined) ?? this.catalogue.get('gpt-image-2');
-    if (!model) throw new Error('the catalogue has no gpt-image-2');
-    const rules = FAMILY_RULES[model.family];
-    const size = model.sizes?.[0] ?? rules.sizes.find((s) => s !== 'auto') ?? '1024x1024';
+    const served = channel.models === '*' ? [DEFAULT_MODEL] : channel.models;
+    const model = served.map((id) => this.catalogue.get(id)).find((m) => m !== undefined) ?? this.catalogue.get(DEFAULT_MODEL);
+    if (!model) throw new Error(`the catalogue has no ${DEFAULT_MODEL}`);
+    const rules = model.capabilities;
+    const size = acceptedSizes(model).find((s) => s !== 'auto') ?? rules.defaultSize;
     const quality = rules.qualities.includes('low') ? 'low' : rules.defaultQuality;
     return { id: `channel-test-${channel.id}`, operation: 'generate', model, prompt: TEST_PROMPT, inputs: NO_INPUTS, n: 1, size, quality, responseFormat: 'b64_json', passthrough: {} };
   }

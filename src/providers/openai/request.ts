@@ -16,7 +16,7 @@ export type OpenAIProfile = 'official' | 'relay';
 
 export function buildGenerationBody(job: ImageJob, channel: Channel, profile: OpenAIProfile): Record<string, unknown> {
   const mapping = channel.modelMap[job.model.id];
-  const isDalle = job.model.family === 'dall-e-2' || job.model.family === 'dall-e-3';
+  const official = job.model.capabilities.officialFields;
   const body: Record<string, unknown> = {
     ...(profile === 'official' ? withoutTaskApiFields(job.passthrough) : job.passthrough),
     model: mapping?.upstreamModel ?? job.model.upstreamModel,
@@ -25,14 +25,14 @@ export function buildGenerationBody(job: ImageJob, channel: Channel, profile: Op
     size: job.size,
     quality: job.quality,
   };
-  // GPT image models reject response_format; dall-e gets b64 so the gateway holds the bytes.
-  if (isDalle) body.response_format = 'b64_json';
+  // GPT image models reject response_format; models that take it (dall-e) get b64 so the gateway holds the bytes.
+  if (official.responseFormat) body.response_format = 'b64_json';
   setIfDefined(body, 'output_format', job.outputFormat);
   setIfDefined(body, 'output_compression', job.outputCompression);
   setIfDefined(body, 'background', job.background);
   setIfDefined(body, 'moderation', job.moderation);
   setIfDefined(body, 'user', job.user);
-  const styleAccepted = profile === 'relay' || job.model.family === 'dall-e-3';
+  const styleAccepted = profile === 'relay' || official.style;
   if (styleAccepted) setIfDefined(body, 'style', job.style);
   if (profile === 'relay') {
     setIfDefined(body, 'watermark', job.watermark);
@@ -49,7 +49,8 @@ export function officialRefusal(job: ImageJob): GatewayError | undefined {
   const relaysOnly = (param: string, openai: string) =>
     invalidRequest(param, 'invalid_type', `${param} as an object goes only to relay channels (openai-compatible, newapi-async), and none serves ${job.model.id}; OpenAI's API takes ${openai}.`);
   if (isRelayObject(job.background)) return relaysOnly('background', 'transparent, opaque or auto');
-  if (job.model.family === 'dall-e-3' && isRelayObject(job.style)) return relaysOnly('style', 'vivid or natural');
+  const { officialFields, styles } = job.model.capabilities;
+  if (officialFields.style && isRelayObject(job.style)) return relaysOnly('style', (styles ?? ['a string']).join(' or '));
   return undefined;
 }
 
