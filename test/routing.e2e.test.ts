@@ -52,6 +52,35 @@ describe('failover', () => {
     expect(attempts[0]?.outcome).not.toBe('ok');
   });
 
+  it.each(['sync', 'task'] as const)(
+    '%s: a retry goes to another channel than the one that just failed, not back to the preferred one every time',
+    async (mode) => {
+      // A keeps failing and is preferred (priority), below its breaker's threshold; B failed once.
+      const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
+      const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
+      const gw = await gatewayWith([relay('a', a, { priority: 1 }), relay('b', b)], { IMAGEGATE_MAX_ATTEMPTS: '4', IMAGEGATE_TASK_MAX_ATTEMPTS: '4', IMAGEGATE_TASK_POLL: '50ms' });
+      a.sim.enqueueFault(...Array.from({ length: 4 }, () => ({ kind: 'status', status: 500 }) as const));
+      b.sim.enqueueFault({ kind: 'status', status: 500 });
+      const { db } = gw.app.database;
+      let logId = 'alternate-1';
+      if (mode === 'sync') {
+        expect((await postJson(gw, '/v1/images/generations', { prompt: 'alternate' }, { 'x-request-id': logId })).status).toBe(200);
+      } else {
+        const res = await postJson(gw, '/v1/images/generations', { prompt: 'alternate' }, { 'x-new-api-async-task': 'true' });
+        expect(res.status).toBe(200);
+        logId = String((res.json?.data as { task_id: string }).task_id);
+        const status = async () => (await db.selectFrom('tasks').select('status').where('id', '=', logId).executeTakeFirstOrThrow()).status;
+        await expect.poll(status, { timeout: 20_000 }).toMatch(/^(succeeded|failed)$/);
+        expect(await status()).toBe('succeeded');
+      }
+      // Before: a, b, a, a (A's priority won every retry once both were tried) and the run failed.
+      await expect.poll(async () => db.selectFrom('request_log').select('attempts').where('id', '=', logId).executeTakeFirst(), { timeout: 10_000 }).toBeDefined();
+      const row = await db.selectFrom('request_log').select('attempts').where('id', '=', logId).executeTakeFirstOrThrow();
+      const attempts = JSON.parse(row.attempts ?? '[]') as { channel: string; outcome: string }[];
+      expect(attempts.map((x) => `${x.channel}:${x.outcome}`)).toEqual(['a:http_500', 'b:http_500', 'a:http_500', 'b:ok']);
+    },
+  );
+
   it('every channel down gives one clear 5xx naming no secret', async () => {
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
@@ -232,7 +261,8 @@ describe('upstream protocols through the gateway', () => {
     const gw = await gatewayWith([{ name: 'ta', kind: 'task-api', base_url: upstream.origin, api_key: 'ta-key', poll_interval: 0.05, models: ['gpt-image-2-beta'] }]);
     const res = await gw.client.images.generate({ model: 'gpt-image-2-beta', prompt: 'task api', size: '1536x1024' });
     const image = await describeImage(Buffer.from(await (await fetch(res.data![0]!.url!)).arrayBuffer()));
-    expect(image.format).toBeDefined();
+    // 1536x1024 went up as 3:2, and the task API rendered that shape.
+    expect(image).toEqual({ format: 'png', width: 1536, height: 1024 });
     expect(upstream.sim.submits).toBe(1);
     expect(upstream.sim.requests.find((r) => r.method === 'POST')?.json).toMatchObject({ model: 'gpt-image-2', aspect_ratio: '3:2' });
     upstream.sim.failNext('Content policy violation');
@@ -294,8 +324,13 @@ describe('admin API', () => {
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'other' }));
     const gw = await gatewayWith([relay('a', a, { api_key: 'sk-wrong-key-777777' })]);
     const test = await admin(gw, 'POST', '/admin/api/channels/a/test');
-    expect(test.json).toMatchObject({ ok: false });
+    expect(test.status).toBe(200);
+    // The test reached the upstream with the channel's key, and reports the upstream's refusal.
+    expect(a.sim.requests.map((r) => r.headers.authorization)).toEqual(['Bearer sk-wrong-key-777777']);
+    expect(test.json).toMatchObject({ ok: false, model: 'gpt-image-2', error: expect.stringContaining('Incorrect API key provided') });
     expect(test.text).not.toContain('sk-wrong-key-777777');
+    expect(test.text).not.toContain('777777');
+    expect((await adminGet(gw, '/admin/api/channels/a')).last_test).toMatchObject({ ok: false, error: expect.stringContaining('Incorrect API key provided') });
   });
 });
 

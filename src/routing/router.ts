@@ -120,7 +120,7 @@ export class ChannelRouter {
     };
     let last: { failure: UpstreamFailure; channel: Channel } | undefined;
     while (this.now() < budget.deadlineAt) {
-      const channel = await this.nextChannel(job, tried, budget, signal);
+      const channel = await this.nextChannel(job, tried, last?.channel.id, budget, signal);
       if (!channel) break;
       const outcome = await this.attempt(channel, budget.deadlineAt, attempts, providerHooks(channel, hooks, commit), send);
       if (outcome.kind === 'ok') return outcome.routed;
@@ -178,16 +178,21 @@ export class ChannelRouter {
   }
 
   /**
-   * Untried channels first; then tried ones again (another key, a second chance). When none can
-   * take the job now (parked, open, full), waits as long as the budget allows.
+   * Untried channels first; then tried ones again (another key, a second chance), but not the one
+   * that just failed while another can take the job: a run (a task has ten attempts, with waits
+   * growing to 30 s) would otherwise spend them on a channel that keeps refusing it, choosing it
+   * again at each retry by its priority or by the dice, while a channel that failed once before
+   * sits unused. When none can take the job now (parked, open, full), waits as long as the
+   * budget allows.
    */
-  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, budget: RetryBudget, signal: AbortSignal): Promise<Channel | undefined> {
+  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, justFailed: string | undefined, budget: RetryBudget, signal: AbortSignal): Promise<Channel | undefined> {
     for (;;) {
       const usable = this.candidates(job);
       const open = await Promise.all(usable.map((c) => this.canTake(c)));
       const available = usable.filter((_, i) => open[i]);
       const fresh = available.filter((c) => !tried.has(c.id));
-      const choice = chooseChannel(fresh.length > 0 ? fresh : available, this.random);
+      const others = available.filter((c) => c.id !== justFailed);
+      const choice = chooseChannel(fresh.length > 0 ? fresh : others.length > 0 ? others : available, this.random);
       if (choice) return choice;
       if (usable.length === 0) return undefined;
       const wait = waitForChannel(budget, await this.soonestAvailable(usable), this.now(), this.random);
