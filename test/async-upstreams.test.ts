@@ -2,7 +2,7 @@
 // driven over real HTTP against its simulator: submit, poll, generate, failures, resume.
 import { decodeBase64 } from '../src/core/image-bytes.js';
 import { NO_INPUTS } from '../src/core/image-input.js';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import sharp from 'sharp';
 import type { Channel, ChannelCall, ChannelKind } from '../src/core/channel.js';
 import type { ImageJob, ProviderResult, UpstreamImage } from '../src/core/job.js';
@@ -82,16 +82,37 @@ async function imageFacts(image: UpstreamImage | undefined): Promise<{ format?: 
   return { format: meta.format, width: meta.width, height: meta.height };
 }
 
-/** Polls until a final state, returning every state seen. */
-async function pollAll(provider: AsyncProvider, id: string, call: ChannelCall, everyMs = 15): Promise<UpstreamTaskState[]> {
-  const states: UpstreamTaskState[] = [];
-  for (let i = 0; i < 400; i++) {
-    const state = await provider.poll(id, call, signal());
-    states.push(state);
-    if (state.status === 'succeeded' || state.status === 'failed') return states;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+/**
+ * The simulators place a task on its timeline by the wall clock. A test that must see each phase
+ * steps that clock through them (only Date is faked; timers and sockets run as ever) instead of
+ * hoping its polls land in each window: on a busy machine one poll can take longer than a phase.
+ * `at(ms)` sets the clock to that long after the start, where a task submitted in `run` begins.
+ */
+async function withSteppedClock<T>(run: (at: (offsetMs: number) => void) => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    const start = Date.now();
+    return await run((offsetMs) => vi.setSystemTime(start + offsetMs));
+  } finally {
+    vi.useRealTimers();
   }
-  throw new Error('task never finished');
+}
+
+/**
+ * The task's state at each moment (`at`, ms after submission), then, from the last, until it is
+ * final: an upstream that renders in the background may finish a little after its clock says.
+ */
+async function pollAt(provider: AsyncProvider, id: string, call: ChannelCall, at: (offsetMs: number) => void, offsets: readonly number[]): Promise<UpstreamTaskState[]> {
+  const states: UpstreamTaskState[] = [];
+  for (const offset of offsets) {
+    at(offset);
+    states.push(await provider.poll(id, call, signal()));
+  }
+  for (let i = 0; i < 400 && states.at(-1)?.status !== 'succeeded' && states.at(-1)?.status !== 'failed'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    states.push(await provider.poll(id, call, signal()));
+  }
+  return states;
 }
 
 /** Consecutive duplicates removed. */
@@ -157,31 +178,37 @@ describe('new-api async mode', () => {
 
   it('reports submitted -> queued -> in_progress -> succeeded on the wire', async () => {
     const { origin, call, provider } = await start({ taskDurationMs: 1000 });
-    const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
-    const seen: { status: string; progress: string }[] = [];
-    for (let i = 0; i < 300 && seen.at(-1)?.status !== 'succeeded'; i++) {
-      const res = await fetch(`${origin}/v1/images/tasks/${upstreamTaskId}`, { headers: { authorization: `Bearer ${KEY}` } });
-      type View = { status: string; progress: string; image_urls: string[]; result_url: string };
-      const body = (await res.json()) as { code: string; data: View };
-      expect(body.code).toBe('success');
-      seen.push({ status: body.data.status, progress: body.data.progress });
-      if (body.data.status === 'succeeded') {
-        expect(body.data.image_urls).toHaveLength(1);
-        expect(body.data.result_url).toBe(body.data.image_urls[0]);
+    const seen = await withSteppedClock(async (at) => {
+      const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
+      const views: { status: string; progress: string }[] = [];
+      // Submitted for the first 10% of the task's time, queued until 25%, then in progress.
+      for (const offset of [0, 99, 100, 249, 250, 500, 750, 999, 1000, 1500]) {
+        at(offset);
+        const res = await fetch(`${origin}/v1/images/tasks/${upstreamTaskId}`, { headers: { authorization: `Bearer ${KEY}` } });
+        type View = { status: string; progress: string; image_urls: string[]; result_url: string };
+        const body = (await res.json()) as { code: string; data: View };
+        expect(body.code).toBe('success');
+        views.push({ status: body.data.status, progress: body.data.progress });
+        if (body.data.status === 'succeeded') {
+          expect(body.data.image_urls).toHaveLength(1);
+          expect(body.data.result_url).toBe(body.data.image_urls[0]);
+        }
       }
-      await new Promise((resolve) => setTimeout(resolve, 15));
-    }
-    expect(runs(seen.map((s) => s.status))).toEqual(['submitted', 'queued', 'in_progress', 'succeeded']);
+      return views;
+    });
+    expect(seen.map((s) => s.status)).toEqual(['submitted', 'submitted', 'queued', 'queued', 'in_progress', 'in_progress', 'in_progress', 'in_progress', 'succeeded', 'succeeded']);
     const progress = seen.map((s) => parseProgress(s.progress) ?? -1);
-    expect(progress).toEqual([...progress].sort((a, b) => a - b)); // never goes backwards
-    expect(progress.at(-1)).toBe(100);
+    expect(progress).toEqual([0, 0, 0, 0, 10, 36, 63, 89, 100, 100]); // never goes backwards
   });
 
   it('maps the task to pending/running with progress, then to images that are real', async () => {
     const { call, provider } = await start({ taskDurationMs: 600 });
-    const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
-    const states = await pollAll(provider, upstreamTaskId, call);
+    const states = await withSteppedClock(async (at) => {
+      const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
+      return pollAt(provider, upstreamTaskId, call, at, [0, 100, 149, 150, 300, 599, 600]);
+    });
     expect(runs(states.map((s) => s.status))).toEqual(['pending', 'running', 'succeeded']);
+    expect(states.filter((s) => s.status === 'running')).toHaveLength(3);
     const running = states.filter((s) => s.status === 'running');
     expect(running.every((s) => 'progress' in s && typeof s.progress === 'number' && s.progress >= 10 && s.progress < 100)).toBe(true);
     const result = imagesOf(states.at(-1));
@@ -374,20 +401,31 @@ describe('task API', () => {
 
   it('reports pending -> processing -> completed with ms timestamps on the wire', async () => {
     const { origin, call, provider } = await start({ taskDurationMs: 800 });
-    const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
     const states: string[] = [];
     let last: { createTime?: number; completeTime?: number; resultUrls?: string[] } = {};
-    for (let i = 0; i < 300 && states.at(-1) !== 'completed'; i++) {
-      const res = await fetch(`${origin}/api/v1/images/generations?task_id=${upstreamTaskId}`, {
-        headers: { authorization: `Bearer ${KEY}` },
-      });
-      type View = { state: string; createTime?: number; completeTime?: number; resultUrls?: string[] };
-      const body = (await res.json()) as { code: number; data: View };
-      expect(body.code).toBe(200);
-      states.push(body.data.state);
-      last = body.data;
-      await new Promise((resolve) => setTimeout(resolve, 15));
-    }
+    await withSteppedClock(async (at) => {
+      const { upstreamTaskId } = await provider.submit(makeJob(), call, signal());
+      const look = async () => {
+        const res = await fetch(`${origin}/api/v1/images/generations?task_id=${upstreamTaskId}`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        });
+        type View = { state: string; createTime?: number; completeTime?: number; resultUrls?: string[] };
+        const body = (await res.json()) as { code: number; data: View };
+        expect(body.code).toBe(200);
+        states.push(body.data.state);
+        last = body.data;
+      };
+      // Pending for the first 20% of the task's time; completed once its time is up and its images exist.
+      for (const offset of [0, 159, 160, 500, 799, 800]) {
+        at(offset);
+        await look();
+      }
+      for (let i = 0; i < 300 && states.at(-1) !== 'completed'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        await look();
+      }
+    });
+    expect(states.slice(0, 5)).toEqual(['pending', 'pending', 'processing', 'processing', 'processing']);
     expect(runs(states)).toEqual(['pending', 'processing', 'completed']);
     expect(last.createTime).toBeGreaterThan(1_600_000_000_000); // ms, not s
     expect((last.completeTime ?? 0) - (last.createTime ?? 0)).toBeGreaterThanOrEqual(800);
@@ -396,8 +434,11 @@ describe('task API', () => {
 
   it('maps states for the poller and hosts real images', async () => {
     const { call, provider } = await start({ taskDurationMs: 500 });
-    const { upstreamTaskId } = await provider.submit(makeJob({ size: '1024x1536' }), call, signal());
-    const states = await pollAll(provider, upstreamTaskId, call);
+    const states = await withSteppedClock(async (at) => {
+      const { upstreamTaskId } = await provider.submit(makeJob({ size: '1024x1536' }), call, signal());
+      return pollAt(provider, upstreamTaskId, call, at, [0, 99, 100, 300, 499, 500]);
+    });
+    expect(states.slice(0, 5).map((s) => s.status)).toEqual(['pending', 'pending', 'running', 'running', 'running']);
     expect(runs(states.map((s) => s.status))).toEqual(['pending', 'running', 'succeeded']);
     const result = imagesOf(states.at(-1));
     expect(await imageFacts(result.images[0])).toEqual({ format: 'png', width: 1024, height: 1536 }); // 2:3
