@@ -29,8 +29,9 @@ const DAY_MS = 86_400_000;
 export class UsageReport {
   constructor(private readonly db: Db) {}
 
-  async rows(filter: UsageFilter, limit: number) {
-    return this.filtered(filter).selectAll().orderBy('created_at', 'desc').limit(limit).execute();
+  /** Newest first, `offset` rows skipped. */
+  async rows(filter: UsageFilter, limit: number, offset = 0) {
+    return this.filtered(filter).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
   async totals(filter: UsageFilter): Promise<UsageTotals> {

@@ -4,7 +4,7 @@
  * access class before any body is read. Every route carries its class and dialect in its config,
  * and a route registered outside a group stops the server from starting.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 
 /**
  * client: a client key. task-owner: a client key, and the handler serves only that key's tasks.
@@ -37,6 +37,8 @@ declare module 'fastify' {
 export interface RouteEntry extends RouteAccess {
   method: string;
   url: string;
+  /** What the route declares it takes and answers (http/schemas/); absent if it declares nothing. */
+  schema?: FastifySchema;
 }
 
 /** Registers `register`'s routes in their own scope, behind the group's check. */
@@ -65,7 +67,7 @@ export function trackRouteAccess(app: FastifyInstance): () => readonly RouteEntr
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       const { access, dialect } = route.config ?? {};
       if (!access || !dialect) throw new Error(`route ${methods.join(',')} ${route.url} has no access class: register it in a route group`);
-      return methods.map((method) => ({ method, url: route.url, access, dialect }));
+      return methods.map((method) => ({ method, url: route.url, access, dialect, ...(route.schema ? { schema: route.schema } : {}) }));
     });
   app.addHook('onReady', async () => {
     table();

@@ -2,6 +2,7 @@
  * /admin/api/channels: list, create, read, update, delete, test. Upstream keys and secret-looking
  * headers never leave in clear.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { gatewayError, invalidRequest } from '../core/errors.js';
 import { ChannelDefinitionError, parseChannelDefinition, patchChannelDefinition } from '../routing/channel-definition.js';
@@ -10,7 +11,9 @@ import { definitionOf, keyFingerprint, type ChannelStore, type StoredChannel } f
 import type { ChannelTester } from '../routing/channel-tester.js';
 import type { ChannelBreakers } from '../routing/circuit-breaker.js';
 import type { ChannelSlots } from '../routing/concurrency.js';
+import { pageOf, pageOfList } from './admin-list.js';
 import { maskSecret } from './redact.js';
+import { ChannelSchemas, type ChannelView } from './schemas/admin.js';
 
 export interface AdminChannelsDeps {
   store: ChannelStore;
@@ -21,9 +24,8 @@ export interface AdminChannelsDeps {
   defaultTimeoutSeconds: number;
 }
 
-type IdParams = { Params: { id: string } };
-
-export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChannelsDeps): void {
+export function registerAdminChannelRoutes(scope: FastifyInstance, deps: AdminChannelsDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { store, registry } = deps;
   const view = (s: StoredChannel) => renderChannel(s, deps);
   const find = async (id: string): Promise<StoredChannel> => {
@@ -32,9 +34,12 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     return stored;
   };
 
-  app.get('/admin/api/channels', async () => ({ object: 'list', data: await Promise.all((await store.list()).map(view)) }));
+  app.get('/admin/api/channels', { schema: ChannelSchemas.list }, async (request) => {
+    const { data, has_more } = pageOfList(await store.list(), pageOf(request.query));
+    return { object: 'list' as const, data: await Promise.all(data.map(view)), has_more };
+  });
 
-  app.post('/admin/api/channels', async (request, reply) => {
+  app.post('/admin/api/channels', { schema: ChannelSchemas.create }, async (request, reply) => {
     const def = definitionFrom(() => parseChannelDefinition(request.body, { timeoutSeconds: deps.defaultTimeoutSeconds }));
     if (await store.get(def.name)) throw gatewayError('channel_exists', `A channel named '${def.name}' exists.`, { param: 'name' });
     const created = await store.create(def, 'admin');
@@ -42,9 +47,9 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     return reply.status(201).send(await view(created));
   });
 
-  app.get<IdParams>('/admin/api/channels/:id', async (request) => view(await find(request.params.id)));
+  app.get('/admin/api/channels/:id', { schema: ChannelSchemas.get }, async (request) => view(await find(request.params.id)));
 
-  app.patch<IdParams>('/admin/api/channels/:id', async (request) => {
+  app.patch('/admin/api/channels/:id', { schema: ChannelSchemas.patch }, async (request) => {
     const current = await find(request.params.id);
     const def = definitionFrom(() => patchChannelDefinition(definitionOf(current.channel), request.body));
     if (def.name !== current.channel.name && (await store.get(def.name))) {
@@ -56,14 +61,14 @@ export function registerAdminChannelRoutes(app: FastifyInstance, deps: AdminChan
     return await view(updated);
   });
 
-  app.delete<IdParams>('/admin/api/channels/:id', async (request, reply) => {
+  app.delete('/admin/api/channels/:id', { schema: ChannelSchemas.delete }, async (request, reply) => {
     const current = await find(request.params.id);
     await store.delete(current.channel.id);
     await registry.refresh();
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
-  app.post<IdParams>('/admin/api/channels/:id/test', async (request) => {
+  app.post('/admin/api/channels/:id/test', { schema: ChannelSchemas.test }, async (request) => {
     const { channel } = await find(request.params.id);
     const result = await deps.tester.test(channel);
     return { ok: result.ok, model: result.model, latency_ms: result.latencyMs, ...(result.error ? { error: result.error } : {}) };
@@ -81,7 +86,7 @@ function definitionFrom<T>(parse: () => T): T {
 
 const SECRET_HEADER = /(authorization|api-key|token|secret|key|cookie)/i;
 
-async function renderChannel(s: StoredChannel, deps: AdminChannelsDeps) {
+async function renderChannel(s: StoredChannel, deps: AdminChannelsDeps): Promise<ChannelView> {
   const c = s.channel;
   const health = await deps.breakers.snapshot(c.id);
   const test = deps.tester.lastResult(c.id);
@@ -97,7 +102,7 @@ async function renderChannel(s: StoredChannel, deps: AdminChannelsDeps) {
       const fingerprint = keyFingerprint(key);
       return { key: maskSecret(key), fingerprint, disabled_reason: s.disabledKeys[fingerprint] ?? null };
     }),
-    models: c.models,
+    models: c.models === '*' ? '*' : [...c.models],
     model_map: Object.fromEntries(Object.entries(c.modelMap).map(([m, v]) => [m, { upstream_model: v.upstreamModel ?? null, params: v.params ?? {} }])),
     priority: c.priority,
     weight: c.weight,

@@ -2,6 +2,7 @@
  * /admin/api/keys: client keys with their credits and limits, and the credit ledger. The secret
  * is shown once, in the answer that creates it. Money goes out in USD (and exact micros).
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService, KeySummary } from '../billing/api-keys.js';
 import type { Credits } from '../billing/credits.js';
@@ -9,6 +10,8 @@ import { parseKeySettings, usdToMicros } from '../billing/key-settings.js';
 import { gatewayError, invalidRequest } from '../core/errors.js';
 import type { LedgerRow } from '../db/schema.js';
 import type { WebhookSecrets } from '../tasks/webhook-secrets.js';
+import { pageOf, pageOfList } from './admin-list.js';
+import { KeySchemas, type KeyView, type LedgerEntry } from './schemas/admin.js';
 
 export interface AdminKeysDeps {
   keys: ApiKeyService;
@@ -16,41 +19,43 @@ export interface AdminKeysDeps {
   webhookSecrets: WebhookSecrets;
 }
 
-type IdParams = { Params: { id: string } };
-
-export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits, webhookSecrets }: AdminKeysDeps): void {
+export function registerAdminKeyRoutes(scope: FastifyInstance, { keys, credits, webhookSecrets }: AdminKeysDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const find = async (id: string): Promise<KeySummary> => {
     const key = await keys.get(id);
     if (!key) throw gatewayError('key_not_found', `No key '${id}'.`, { param: 'id' });
     return key;
   };
 
-  app.get('/admin/api/keys', async () => ({ object: 'list', data: (await keys.list()).map(renderKey) }));
+  app.get('/admin/api/keys', { schema: KeySchemas.list }, async (request) => {
+    const { data, has_more } = pageOfList(await keys.list(), pageOf(request.query));
+    return { object: 'list' as const, data: data.map(renderKey), has_more };
+  });
 
-  app.post('/admin/api/keys', async (request, reply) => {
+  app.post('/admin/api/keys', { schema: KeySchemas.create }, async (request, reply) => {
     const settings = parseKeySettings(request.body, 'create');
     const created = await keys.create(settings);
     if (settings.creditsMicros) await credits.grant(created.id, settings.creditsMicros, 'initial credits');
     return reply.status(201).send({ ...renderKey(await find(created.id)), key: created.key });
   });
 
-  app.get<IdParams>('/admin/api/keys/:id', async (request) => renderKey(await find(request.params.id)));
+  app.get('/admin/api/keys/:id', { schema: KeySchemas.get }, async (request) => renderKey(await find(request.params.id)));
 
-  app.patch<IdParams>('/admin/api/keys/:id', async (request) => {
+  app.patch('/admin/api/keys/:id', { schema: KeySchemas.patch }, async (request) => {
     const current = await find(request.params.id);
     const updated = await keys.update(current.id, parseKeySettings(request.body, 'update'));
     return renderKey(updated ?? current);
   });
 
-  app.delete<IdParams>('/admin/api/keys/:id', async (request, reply) => {
+  app.delete('/admin/api/keys/:id', { schema: KeySchemas.delete }, async (request, reply) => {
     const key = await find(request.params.id);
     await keys.revoke(key.id);
-    return reply.status(204).send();
+    return reply.status(204).send(null);
   });
 
-  app.post<IdParams>('/admin/api/keys/:id/credits', async (request) => {
+  app.post('/admin/api/keys/:id/credits', { schema: KeySchemas.credits }, async (request) => {
     const key = await find(request.params.id);
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.body as Record<string, unknown>;
     const amount = usdToMicros(body.amount, 'amount', true);
     if (amount === 0) throw invalidRequest('amount', 'invalid_value', 'amount must not be 0.');
     const note = typeof body.note === 'string' ? body.note.slice(0, 500) : null;
@@ -59,23 +64,25 @@ export function registerAdminKeyRoutes(app: FastifyInstance, { keys, credits, we
   });
 
   /** The Standard Webhooks secret that signs this key's task callbacks (made on first use). */
-  app.get<IdParams>('/admin/api/keys/:id/webhook-secret', async (request) => {
+  app.get('/admin/api/keys/:id/webhook-secret', { schema: KeySchemas.webhookSecret }, async (request) => {
     const key = await find(request.params.id);
     return { id: key.id, webhook_secret: await webhookSecrets.secretFor(key.id) };
   });
 
-  app.post<IdParams>('/admin/api/keys/:id/webhook-secret/rotate', async (request) => {
+  app.post('/admin/api/keys/:id/webhook-secret/rotate', { schema: KeySchemas.rotateWebhookSecret }, async (request) => {
     const key = await find(request.params.id);
     return { id: key.id, webhook_secret: await webhookSecrets.rotate(key.id) };
   });
 
-  app.get<IdParams>('/admin/api/keys/:id/ledger', async (request) => {
+  app.get('/admin/api/keys/:id/ledger', { schema: KeySchemas.ledger }, async (request) => {
     const key = await find(request.params.id);
-    return { object: 'list', data: (await credits.ledger(key.id)).map(renderEntry) };
+    const page = pageOf(request.query);
+    const { data, has_more } = pageOfList(await credits.ledger(key.id, page.offset + page.limit + 1), page);
+    return { object: 'list' as const, data: data.map(renderEntry), has_more };
   });
 }
 
-function renderKey(key: KeySummary) {
+function renderKey(key: KeySummary): KeyView {
   const { policy } = key;
   return {
     id: key.id,
@@ -87,8 +94,8 @@ function renderKey(key: KeySummary) {
     balance_micros: key.balanceMicros,
     enabled: policy.enabled,
     expires_at: policy.expiresAt === null ? null : new Date(policy.expiresAt).toISOString(),
-    allowed_models: policy.allowedModels,
-    allowed_ips: policy.allowedIps,
+    allowed_models: policy.allowedModels === null ? null : [...policy.allowedModels],
+    allowed_ips: policy.allowedIps === null ? null : [...policy.allowedIps],
     rpm: policy.rpm,
     max_concurrent: policy.maxConcurrent,
     created_at: new Date(key.createdAt).toISOString(),
@@ -96,7 +103,7 @@ function renderKey(key: KeySummary) {
   };
 }
 
-function renderEntry(row: LedgerRow) {
+function renderEntry(row: LedgerRow): LedgerEntry {
   return {
     id: row.id,
     kind: row.kind,

@@ -1,11 +1,13 @@
 /** /admin/api/tasks: tasks by state, key, model and time; one task with its runs and webhook deliveries. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { gatewayError, invalidRequest } from '../core/errors.js';
-import type { TaskRow, TaskStatus } from '../db/schema.js';
+import { gatewayError } from '../core/errors.js';
+import type { TaskRow } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import type { WebhookOutbox } from '../tasks/webhooks.js';
-import { readQuery } from './query.js';
+import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { TaskSchemas, type AdminTaskView } from './schemas/admin.js';
 
 export interface AdminTaskDeps {
   store: TaskStore;
@@ -13,32 +15,31 @@ export interface AdminTaskDeps {
   sign: (name: string) => string;
 }
 
-const STATUSES: readonly TaskStatus[] = ['queued', 'running', 'succeeded', 'failed'];
-
-export function registerAdminTaskRoutes(app: FastifyInstance, deps: AdminTaskDeps): void {
-  app.get('/admin/api/tasks', async (request) => {
-    const q = readQuery(request, ['state', 'key', 'model', 'from', 'to', 'limit']);
-    if (q.state && !(STATUSES as readonly string[]).includes(q.state)) {
-      throw invalidRequest('state', 'invalid_value', `state must be one of ${STATUSES.join(', ')}.`);
-    }
+export function registerAdminTaskRoutes(scope: FastifyInstance, deps: AdminTaskDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/admin/api/tasks', { schema: TaskSchemas.list }, async (request) => {
+    const q = request.query;
+    const from = timeBound(q.from, 'from');
+    const to = timeBound(q.to, 'to');
     const filter: TaskFilter = {
-      ...(q.state ? { status: q.state as TaskStatus } : {}),
+      ...(q.state ? { status: q.state } : {}),
       ...(q.key ? { keyId: q.key } : {}),
       ...(q.model ? { model: q.model } : {}),
-      ...(q.from ? { from: time(q.from, 'from') } : {}),
-      ...(q.to ? { to: time(q.to, 'to') } : {}),
+      ...(from !== undefined ? { from } : {}),
+      ...(to !== undefined ? { to } : {}),
     };
-    const limit = Math.min(1000, Math.max(1, Number(q.limit ?? 100) || 100));
-    return { object: 'list', data: (await deps.store.list(filter, limit)).map((t) => renderTask(t, deps.sign)) };
+    const page = pageOf(q);
+    const { data, has_more } = pageAnswer(await deps.store.list(filter, page.limit + 1, page.offset), page);
+    return { object: 'list' as const, data: data.map((t) => renderTask(t, deps.sign)), has_more };
   });
 
-  app.get<{ Params: { id: string } }>('/admin/api/tasks/:id', async (request) => {
+  app.get('/admin/api/tasks/:id', { schema: TaskSchemas.get }, async (request) => {
     const task = await deps.store.get(request.params.id);
     if (!task) throw gatewayError('task_not_found', `No task '${request.params.id}'.`, { param: 'id' });
     const [runs, deliveries] = await Promise.all([deps.store.runs(task.id), deps.outbox.deliveries(task.id)]);
     return {
       ...renderTask(task, deps.sign),
-      runs: runs.map((r) => ({ id: r.id, status: r.status, error_code: r.error_code, channel: r.channel, latency_ms: r.latency_ms, attempts: r.attempts ? (JSON.parse(r.attempts) as unknown) : [], created_at: new Date(r.created_at).toISOString() })),
+      runs: runs.map((r) => ({ id: r.id, status: r.status, error_code: r.error_code, channel: r.channel, latency_ms: r.latency_ms, attempts: r.attempts ? (JSON.parse(r.attempts) as unknown[]) : [], created_at: new Date(r.created_at).toISOString() })),
       webhook_deliveries: deliveries.map((d) => ({
         id: d.id,
         url: d.url,
@@ -53,7 +54,7 @@ export function registerAdminTaskRoutes(app: FastifyInstance, deps: AdminTaskDep
   });
 }
 
-function renderTask(task: TaskRow, sign: (name: string) => string) {
+function renderTask(task: TaskRow, sign: (name: string) => string): AdminTaskView {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     id: task.id,
@@ -74,10 +75,4 @@ function renderTask(task: TaskRow, sign: (name: string) => string) {
     finished_at: iso(task.finished_at),
     deadline_at: iso(task.deadline_at),
   };
-}
-
-function time(value: string, param: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw invalidRequest(param, 'invalid_value', `${param} must be a date or epoch milliseconds.`);
-  return ms;
 }

@@ -1,8 +1,10 @@
 /** GET /files/:name?expires=&sig=: stored images behind signed, expiring links. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gatewayError } from '../core/errors.js';
 import type { ImageStore } from '../storage/image-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
+import { FileSchema } from './schemas/public.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
 
@@ -25,13 +27,15 @@ export function createSignedLinkCheck(signer: UrlSigner) {
 }
 
 /** Register inside a signed-link group (createSignedLinkCheck). */
-export function registerFileRoutes(app: FastifyInstance, store: ImageStore, now: () => number = Date.now): void {
-  app.get<{ Params: { name: string }; Querystring: { expires?: string; sig?: string } }>('/files/:name', async (request, reply) => {
+export function registerFileRoutes(scope: FastifyInstance, store: ImageStore, now: () => number = Date.now): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  // The link's signature was checked on onRequest (createSignedLinkCheck), before this schema.
+  app.get('/files/:name', { schema: FileSchema }, async (request, reply) => {
     const { name } = request.params;
     const file = await store.open(name);
     if (!file) throw gatewayError('image_not_found', 'This image is no longer stored.');
     const ext = name.slice(name.lastIndexOf('.') + 1);
-    const maxAge = Math.max(0, Number(request.query.expires) - Math.floor(now() / 1000));
+    const maxAge = Math.max(0, request.query.expires - Math.floor(now() / 1000));
     return reply
       .type(CONTENT_TYPES[ext] ?? 'application/octet-stream')
       .header('content-length', file.size)

@@ -3,6 +3,7 @@
  * edits answers at once with a task id; `GET /v1/images/tasks/{id}` reports it. An optional
  * `callback_url` in the body gets the final task view by webhook.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ImageJob } from '../core/job.js';
 import type { TaskService } from '../tasks/task-service.js';
@@ -10,6 +11,7 @@ import { newApiTaskView } from '../tasks/task-views.js';
 import { inputsInMemory } from '../spool/input-bytes-io.js';
 import { storeJob } from '../tasks/stored-job.js';
 import { readIdempotencyKey } from './request-guards.js';
+import { NewApiTaskSchema } from './schemas/openai.js';
 
 export interface NewApiTaskDeps {
   tasks: TaskService;
@@ -39,11 +41,12 @@ export async function submitNewApiTask(accepted: ImageJob, request: FastifyReque
   return reply.send({ code: 'success', message: 'success', data: { task_id: task.id, status: task.status === 'queued' ? 'submitted' : newApiTaskView(task, deps.sign, Date.now()).status } });
 }
 
-export function registerNewApiTaskRoutes(app: FastifyInstance, deps: NewApiTaskDeps): void {
-  app.get<{ Params: { id: string } }>('/v1/images/tasks/:id', async (request, reply) => {
+export function registerNewApiTaskRoutes(scope: FastifyInstance, deps: NewApiTaskDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/v1/images/tasks/:id', { schema: NewApiTaskSchema }, async (request, reply) => {
     const task = await deps.tasks.get(request.params.id, request.apiKey);
     // new-api's own answer for a task it does not know (or that is another key's).
-    if (!task) return reply.status(404).send({ code: 'task_not_exist', message: 'task_not_exist', data: null });
-    return { code: 'success', message: 'success', data: newApiTaskView(task, deps.sign, Date.now()) };
+    if (!task) return reply.status(404).send({ code: 'task_not_exist' as const, message: 'task_not_exist' as const, data: null });
+    return { code: 'success' as const, message: 'success' as const, data: newApiTaskView(task, deps.sign, Date.now()) };
   });
 }

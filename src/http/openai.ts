@@ -1,4 +1,5 @@
 /** The OpenAI dialect: /v1/images/{generations,edits,variations} and /v1/models. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { modelNotFound } from '../core/errors.js';
 import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInput } from '../core/image-request.js';
@@ -10,6 +11,7 @@ import { readImageForm } from './image-form.js';
 import { streamImages } from './image-stream.js';
 import { arrivingImagesBody, renderImagesResponse } from './images-response.js';
 import { admitKey } from './request-guards.js';
+import { ImageSchemas, ModelSchemas } from './schemas/openai.js';
 import { submitNewApiTask, wantsAsyncTask, type NewApiTaskDeps } from './newapi-tasks.js';
 
 export interface OpenAIRoutesDeps {
@@ -54,13 +56,15 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     // and a write per piece costs far more than copying them once.
     return reply.send(Buffer.concat(renderImagesResponse(result)));
   };
-  app.post('/v1/images/generations', images('generations'));
-  app.post('/v1/images/edits', images('edits'));
-  app.post('/v1/images/variations', images('variations'));
+  // The schemas check each field's type; the request parser checks values against the model.
+  app.post('/v1/images/generations', { schema: ImageSchemas.generations }, images('generations'));
+  app.post('/v1/images/edits', { schema: ImageSchemas.edits }, images('edits'));
+  app.post('/v1/images/variations', { schema: ImageSchemas.variations }, images('variations'));
 
-  app.get('/v1/models', async () => ({ object: 'list', data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
+  const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+  typed.get('/v1/models', { schema: ModelSchemas.list }, async () => ({ object: 'list' as const, data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
 
-  app.get<{ Params: { model: string } }>('/v1/models/:model', async (request) => {
+  typed.get('/v1/models/:model', { schema: ModelSchemas.get }, async (request) => {
     const spec = deps.catalogue.get(request.params.model);
     if (!spec) throw modelNotFound(request.params.model);
     // One model carries its capabilities (an extension field; README "Endpoints"); list items stay OpenAI-shaped.
@@ -89,7 +93,7 @@ function renderModel(spec: ModelSpec, deps: OpenAIRoutesDeps) {
   const demoOnly = deps.isDemoOnly(spec.id);
   return {
     id: spec.id,
-    object: 'model',
+    object: 'model' as const,
     created: CREATED,
     owned_by: demoOnly ? 'imagegate-demo' : 'imagegate',
     description: demoOnly ? `${spec.description} — DEMO channel: images are rendered locally, not by a real model` : spec.description,

@@ -16,6 +16,7 @@ import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } 
 import { installJsonParser } from './json-body.js';
 import { installRequestMemory } from './request-memory.js';
 import { installUploadSpool } from './upload-spool.js';
+import { buildSerializer, buildValidator, schemaError } from './schemas/validation.js';
 import type { SpoolDir } from '../spool/spool-dir.js';
 
 export interface HttpTimeouts {
@@ -68,6 +69,10 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
     keepAliveTimeout: 72_000,
     trustProxy: opts.trustedProxies.length > 0 ? [...opts.trustedProxies] : false,
     frameworkErrors: answerFrameworkError,
+    // Route schemas (http/schemas/): requests checked by ajv, refused in the dialect's words;
+    // responses described only, never used to serialize.
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
+    schemaErrorFormatter: schemaError,
     clientErrorHandler: (err, socket) => answerClientError(opts.logger, err, socket, answers.get(socket)),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

@@ -9,6 +9,7 @@
  * It is turned into an OpenAI generations body and goes through the same parser and input checks
  * as /v1/images/generations, before the task is accepted; errors name the client's own fields.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
@@ -21,8 +22,8 @@ import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { taskApiView } from '../tasks/task-views.js';
 import { abortOnClientClose } from './openai.js';
-import { readQuery } from './query.js';
 import { admitKey, readIdempotencyKey } from './request-guards.js';
+import { TaskApiQuerySchema, TaskApiSubmitSchema } from './schemas/task-api.js';
 
 export interface TaskApiRoutesDeps {
   catalogue: ModelCatalogue;
@@ -51,7 +52,7 @@ const PATH = '/api/v1/images/generations';
 
 /** Task creation: register in a client-key group of the task API dialect. */
 export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRoutesDeps): void {
-  app.post(PATH, async (request, reply) => {
+  app.post(PATH, { schema: TaskApiSubmitSchema }, async (request, reply) => {
     const key = requireKey(request);
     if (deps.limiter) await admitKey(key, reply, deps.limiter);
     const idempotencyKey = readIdempotencyKey(request);
@@ -78,11 +79,12 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
 }
 
 /** Task queries: register in a task-owner group of the task API dialect; a key sees only its own tasks. */
-export function registerTaskApiQueryRoute(app: FastifyInstance, deps: Pick<TaskApiRoutesDeps, 'tasks' | 'sign'>): void {
-  app.get(PATH, async (request) => {
+export function registerTaskApiQueryRoute(scope: FastifyInstance, deps: Pick<TaskApiRoutesDeps, 'tasks' | 'sign'>): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(PATH, { schema: TaskApiQuerySchema }, async (request) => {
     const key = requireKey(request);
-    const taskId = readQuery(request, ['task_id']).task_id;
-    if (taskId === undefined || taskId === '') throw invalidRequest('task_id', 'missing_required_parameter', "Missing required parameter: 'task_id'.");
+    const taskId = request.query.task_id;
+    if (taskId === '') throw invalidRequest('task_id', 'missing_required_parameter', "Missing required parameter: 'task_id'.");
     const task = await deps.tasks.get(taskId.trim(), key);
     if (!task) throw gatewayError('task_not_found', 'task not found', { param: 'task_id' });
     return success(taskApiView(task, deps.sign));

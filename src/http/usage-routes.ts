@@ -3,11 +3,13 @@
  * key) and for a key itself (GET /v1/dashboard/billing/{subscription,usage}: the legacy OpenAI
  * dashboard shapes that relays such as new-api serve, over its own balance and spend).
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
 import type { UsageFilter, UsageGroup, UsageReport, UsageTotals } from '../billing/usage-report.js';
-import { invalidRequest } from '../core/errors.js';
-import { readQuery } from './query.js';
+import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { AdminUsageSchema } from './schemas/admin.js';
+import { BillingSubscriptionSchema, BillingUsageSchema } from './schemas/openai.js';
 
 export interface UsageRoutesDeps {
   usage: UsageReport;
@@ -19,30 +21,32 @@ const usd = (micros: number) => micros / 1_000_000;
 const UNLIMITED_USD = 100_000_000;
 
 /** The operator's view: register in the admin group. */
-export function registerAdminUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
-  app.get('/admin/api/usage', async (request) => {
-    const q = readQuery(request, ['key', 'model', 'from', 'to', 'limit']);
+export function registerAdminUsageRoutes(scope: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/admin/api/usage', { schema: AdminUsageSchema }, async (request) => {
+    const q = request.query;
     const filter: UsageFilter = {
-      ...(q.key ? { keyId: (await keys.get(q.key))?.id ?? q.key } : {}),
-      ...(q.model ? { model: q.model } : {}),
       ...time(q.from, 'from', 'from'),
       ...time(q.to, 'to', 'to'),
+      ...(q.key ? { keyId: (await keys.get(q.key))?.id ?? q.key } : {}),
+      ...(q.model ? { model: q.model } : {}),
     };
-    const limit = Math.min(1000, Math.max(0, Number(q.limit ?? 100) || 0));
+    const page = pageOf(q);
     const [rows, totals, byDay, byModel, byKey] = await Promise.all([
-      usage.rows(filter, limit),
+      usage.rows(filter, page.limit + 1, page.offset),
       usage.totals(filter),
       usage.by(filter, 'day'),
       usage.by(filter, 'model'),
       usage.by(filter, 'key'),
     ]);
+    const { data, has_more } = pageAnswer(rows, page);
     return {
-      object: 'usage',
+      object: 'usage' as const,
       totals: renderTotals(totals),
       by_day: byDay.map(renderGroup('day')),
       by_model: byModel.map(renderGroup('model')),
       by_key: byKey.map(renderGroup('key_id')),
-      data: rows.map((r) => ({
+      data: data.map((r) => ({
         id: r.id,
         key_id: r.key_id,
         model: r.model,
@@ -60,18 +64,20 @@ export function registerAdminUsageRoutes(app: FastifyInstance, { usage, keys }: 
         cost: r.cost_micros === null ? null : usd(r.cost_micros),
         created_at: new Date(r.created_at).toISOString(),
       })),
+      has_more,
     };
   });
 }
 
 /** A key's own view: register in the client-key group. */
-export function registerClientUsageRoutes(app: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
-  app.get('/v1/dashboard/billing/subscription', async (request) => {
+export function registerClientUsageRoutes(scope: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/v1/dashboard/billing/subscription', { schema: BillingSubscriptionSchema }, async (request) => {
     const key = request.apiKey ? await keys.get(request.apiKey.id) : null;
     const spent = request.apiKey ? (await usage.totals({ keyId: request.apiKey.id })).priceMicros : 0;
     const limit = key?.balanceMicros === null || key === null ? UNLIMITED_USD : usd(key.balanceMicros + spent);
     return {
-      object: 'billing_subscription',
+      object: 'billing_subscription' as const,
       has_payment_method: true,
       hard_limit_usd: limit,
       soft_limit_usd: limit,
@@ -81,13 +87,13 @@ export function registerClientUsageRoutes(app: FastifyInstance, { usage, keys }:
     };
   });
 
-  app.get('/v1/dashboard/billing/usage', async (request) => {
+  app.get('/v1/dashboard/billing/usage', { schema: BillingUsageSchema }, async (request) => {
     const keyId = request.apiKey?.id ?? '';
-    const q = readQuery(request, ['start_date', 'end_date']);
+    const q = request.query;
     const filter: UsageFilter = { keyId, ...time(q.start_date, 'from', 'start_date'), ...time(q.end_date, 'to', 'end_date') };
     const [totals, byDay] = await Promise.all([usage.totals(filter), usage.by(filter, 'day')]);
     return {
-      object: 'list',
+      object: 'list' as const,
       // OpenAI's legacy dashboard counts in cents.
       total_usage: usd(totals.priceMicros) * 100,
       daily_costs: byDay.map((d) => ({ timestamp: Date.parse(d.group) / 1000, line_items: [{ name: 'Images', cost: usd(d.priceMicros) * 100 }] })),
@@ -98,16 +104,15 @@ export function registerClientUsageRoutes(app: FastifyInstance, { usage, keys }:
 
 /** `from`/`to` as ISO dates (YYYY-MM-DD or full) or epoch ms. */
 function time(value: string | undefined, key: 'from' | 'to', param: string): Partial<UsageFilter> {
-  if (value === undefined || value === '') return {};
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw invalidRequest(param, 'invalid_value', `${param} must be a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.`);
-  return { [key]: ms };
+  const ms = timeBound(value, param);
+  return ms === undefined ? {} : { [key]: ms };
 }
 
 function renderTotals(t: UsageTotals) {
   return { requests: t.requests, succeeded: t.succeeded, images: t.images, price: usd(t.priceMicros), cost: usd(t.costMicros), margin: usd(t.priceMicros - t.costMicros) };
 }
 
-function renderGroup(name: string) {
-  return (g: UsageGroup) => ({ [name]: g.group, ...renderTotals(g) });
+function renderGroup<K extends 'day' | 'model' | 'key_id'>(name: K) {
+  // A computed key's name is lost to the type: it is `name`.
+  return (g: UsageGroup) => ({ [name]: g.group, ...renderTotals(g) }) as Record<K, string> & ReturnType<typeof renderTotals>;
 }

@@ -154,14 +154,15 @@ export class TaskStore {
     });
   }
 
-  async list(filter: TaskFilter, limit: number): Promise<TaskRow[]> {
+  /** Newest first, `offset` rows skipped. */
+  async list(filter: TaskFilter, limit: number, offset = 0): Promise<TaskRow[]> {
     let query = this.db.selectFrom('tasks').selectAll();
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.keyId) query = query.where('key_id', '=', filter.keyId);
     if (filter.model) query = query.where('model', '=', filter.model);
     if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
     if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
-    return query.orderBy('created_at', 'desc').limit(limit).execute();
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset(offset).execute();
   }
 
   /** The request log rows of a task's runs (`<id>`, then `<id>.<attempt>` for reruns). */

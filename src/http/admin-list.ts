@@ -1,0 +1,73 @@
+/**
+ * What every admin list route reads from its query, one way for all of them: `limit` (0 to
+ * 1000) and `offset`, a page of the list, and the filters a route offers (`key`, `model`,
+ * `from`, `to`, `state`), each checked by the route's schema: a bad value is a 400 naming it, on
+ * every route alike. A list's default limit is what it answered before it had pages (100 tasks or
+ * usage rows; all keys, channels and ledger entries, up to 1000). A list answer says whether more
+ * rows follow (`has_more`).
+ */
+import { Type, type TProperties, type TUnsafe } from '@sinclair/typebox';
+import { invalidRequest } from '../core/errors.js';
+
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
+
+/** limit and offset, as every admin list takes them; `defaultLimit` is what the list answered before it had pages. */
+function pageQuery(defaultLimit: number) {
+  return {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_LIST_LIMIT, default: defaultLimit, description: `Rows to answer, 0 to ${MAX_LIST_LIMIT} (default ${defaultLimit}).` }),
+    ),
+    offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Rows to skip before the first one answered.' })),
+  };
+}
+
+/** `from` / `to`: a time range on when the row was made. */
+export const TIME_RANGE_QUERY = {
+  from: Type.Optional(Type.String({ description: 'Rows made at or after this time: a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.' })),
+  to: Type.Optional(Type.String({ description: 'Rows made before this time: a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.' })),
+};
+
+export const KEY_FILTER = { key: Type.Optional(Type.String({ description: 'Only rows of this client key (its id).' })) };
+export const MODEL_FILTER = { model: Type.Optional(Type.String({ description: 'Only rows of this model.' })) };
+
+/** The query schema of an admin list: a page, plus the route's filters. */
+export function adminListQuery<T extends TProperties>(filters: T, defaultLimit = DEFAULT_LIST_LIMIT) {
+  return Type.Object({ ...pageQuery(defaultLimit), ...filters });
+}
+
+/** One of a few strings (a single `enum`, so a refusal lists them). */
+export function stringEnum<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+export interface Page {
+  limit: number;
+  offset: number;
+}
+
+/** The page a validated query asks for (the schema has filled in its defaults). */
+export function pageOf(query: { limit?: number; offset?: number }): Page {
+  return { limit: query.limit ?? DEFAULT_LIST_LIMIT, offset: query.offset ?? 0 };
+}
+
+/** `has_more` beside `data`: fetch one row past the page to know. */
+export function pageAnswer<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
+  return { data: rows.slice(0, page.limit), has_more: rows.length > page.limit };
+}
+
+/** A page of a list held whole (keys, channels, a key's ledger). */
+export function pageOfList<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
+  return pageAnswer(rows.slice(page.offset, page.offset + page.limit + 1), page);
+}
+
+/** A time filter's value as epoch ms; absent or empty is no bound. */
+export function timeBound(value: string | undefined, param: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms)) throw invalidRequest(param, 'invalid_value', `${param} must be a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.`);
+  return ms;
+}
+
+/** `has_more` in a list answer's schema. */
+export const HAS_MORE = { has_more: Type.Boolean({ description: 'More rows follow this page (ask again with a larger offset).' }) };

@@ -1,0 +1,363 @@
+/**
+ * The admin API's schemas (/admin/api/...): channels, keys and their ledger, tasks, usage, the
+ * gateway's webhook secret. Errors are OpenAI's envelope. Bodies are checked for their types
+ * where the hand parser (billing/key-settings.ts, routing/channel-definition.ts) gives the same
+ * invalid_type; where it answers a wrong type as invalid_value, the field is described only.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES } from '../../core/channel.js';
+import { adminListQuery, HAS_MORE, MAX_LIST_LIMIT, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
+import { describedOnly, errorResponses, IdParams, NoBody, NoContent, NoQuery, nullable, NullableTimestamp, Timestamp } from './common.js';
+
+const errors = (...statuses: Parameters<typeof errorResponses>[2] & object) => errorResponses('openai', 'admin', statuses);
+
+// ---------------------------------------------------------------------------------------------
+// Channels
+
+const ChannelView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    kind: stringEnum(CHANNEL_KINDS),
+    base_url: Type.String(),
+    status: stringEnum(['active', 'disabled', 'auto_disabled'] as const),
+    disabled_reason: nullable(Type.String({ description: 'Why the gateway disabled the channel itself.' })),
+    api_keys: Type.Array(
+      Type.Object({
+        key: Type.String({ description: 'Masked.' }),
+        fingerprint: Type.String(),
+        disabled_reason: nullable(Type.String({ description: 'Why the gateway stopped using this key.' })),
+      }),
+    ),
+    models: Type.Union([Type.Literal('*'), Type.Array(Type.String())]),
+    model_map: Type.Record(Type.String(), Type.Object({ upstream_model: nullable(Type.String()), params: Type.Record(Type.String(), Type.Unknown()) })),
+    priority: Type.Integer(),
+    weight: Type.Number(),
+    max_concurrent: Type.Integer({ description: '0: no limit.' }),
+    timeout: Type.Number({ description: 'Seconds.' }),
+    headers: Type.Record(Type.String(), Type.String(), { description: 'Secret-looking values masked.' }),
+    enabled: Type.Boolean(),
+    api_version: nullable(Type.String()),
+    poll_interval: nullable(Type.Number({ description: 'Seconds.' })),
+    source: stringEnum(['config', 'admin'] as const),
+    health: Type.Object({
+      circuit: stringEnum(['closed', 'open', 'half-open'] as const),
+      consecutive_failures: Type.Integer(),
+      unavailable_until: NullableTimestamp,
+      last_error: nullable(Type.String()),
+      in_flight: Type.Integer(),
+    }),
+    last_test: nullable(
+      Type.Object({ ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: nullable(Type.String()), tested_at: NullableTimestamp }),
+    ),
+    created_at: NullableTimestamp,
+    updated_at: NullableTimestamp,
+  },
+  { title: 'Channel' },
+);
+export type ChannelView = Static<typeof ChannelView>;
+
+/** A channel as operators write it; the whole of it is checked by routing/channel-definition.ts. */
+const ChannelDefinitionFields = {
+  name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' }),
+  kind: stringEnum(CHANNEL_KINDS),
+  base_url: Type.Optional(Type.String({ description: 'http(s); a demo channel needs none.' })),
+  api_key: Type.Optional(Type.String()),
+  api_keys: Type.Optional(Type.Array(Type.String())),
+  models: Type.Optional(Type.Union([Type.Literal('*'), Type.Array(Type.String())], { description: "'*' (default) or the model names served." })),
+  model_map: Type.Optional(
+    nullable(Type.Record(Type.String(), Type.Union([Type.String(), Type.Object({ upstream_model: Type.Optional(Type.String()), params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })]))),
+  ),
+  priority: Type.Optional(nullable(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 }))),
+  weight: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1_000_000 }))),
+  max_concurrent: Type.Optional(nullable(Type.Integer({ minimum: 0, maximum: 1_000_000 }))),
+  timeout: Type.Optional(nullable(Type.Number({ minimum: 1, maximum: 86_400, description: 'Seconds.' }))),
+  headers: Type.Optional(nullable(Type.Record(Type.String(), Type.String()))),
+  enabled: Type.Optional(nullable(Type.Boolean())),
+  api_version: Type.Optional(nullable(Type.String())),
+  poll_interval: Type.Optional(nullable(Type.Number({ minimum: 0.01, maximum: 3600, description: 'Seconds.' }))),
+  reference_images: Type.Optional(nullable(stringEnum(REFERENCE_IMAGE_MODES))),
+  cost_ratio: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1000 }))),
+};
+
+// Every refusal of a channel definition is invalid_value naming the field, as the YAML file's are.
+const ChannelCreateBody = describedOnly(Type.Object(ChannelDefinitionFields, { title: 'ChannelDefinition' }));
+const ChannelPatchBody = describedOnly(Type.Partial(Type.Object(ChannelDefinitionFields), { title: 'ChannelPatch' }));
+
+export const ChannelSchemas = {
+  list: {
+    querystring: adminListQuery({}, MAX_LIST_LIMIT),
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ChannelView), ...HAS_MORE }), ...errors() },
+  },
+  create: { querystring: NoQuery, body: ChannelCreateBody, response: { 201: ChannelView, ...errors(409) } },
+  get: { params: IdParams, querystring: NoQuery, response: { 200: ChannelView, ...errors(404) } },
+  patch: { params: IdParams, querystring: NoQuery, body: ChannelPatchBody, response: { 200: ChannelView, ...errors(404, 409) } },
+  delete: { params: IdParams, querystring: NoQuery, response: { 204: NoContent, ...errors(404) } },
+  test: {
+    params: IdParams,
+    querystring: NoQuery,
+    body: NoBody,
+    response: {
+      200: Type.Object({ ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: Type.Optional(Type.String()) }, { description: 'One small generation through the channel.' }),
+      ...errors(404),
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+const KeyView = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal('api_key'),
+    name: Type.String(),
+    prefix: Type.String(),
+    owner: nullable(Type.String()),
+    credits: nullable(Type.Number({ description: 'USD; null: unlimited.' })),
+    balance_micros: nullable(Type.Integer()),
+    enabled: Type.Boolean(),
+    expires_at: NullableTimestamp,
+    allowed_models: nullable(Type.Array(Type.String())),
+    allowed_ips: nullable(Type.Array(Type.String())),
+    rpm: nullable(Type.Integer()),
+    max_concurrent: nullable(Type.Integer()),
+    created_at: Timestamp,
+    revoked_at: NullableTimestamp,
+  },
+  { title: 'ApiKey' },
+);
+export type KeyView = Static<typeof KeyView>;
+
+const KeySettingsFields = {
+  // Wrong types of these are invalid_value (billing/key-settings.ts): described, checked there.
+  name: describedOnly(Type.String({ minLength: 1, maxLength: 100 })),
+  owner: describedOnly(nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+  expires_at: describedOnly(nullable(Type.Union([Type.String({ description: 'ISO 8601' }), Type.Number({ description: 'epoch ms' })]))),
+  rpm: describedOnly(nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
+  max_concurrent: describedOnly(nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
+  // These answer a wrong type with invalid_type, as ajv does.
+  allowed_models: nullable(Type.Array(Type.String(), { description: 'null: every model.' })),
+  allowed_ips: nullable(Type.Array(Type.String(), { description: 'Addresses or CIDRs; null: any address.' })),
+  enabled: Type.Boolean(),
+};
+
+const KeyCreateBody = Type.Object(
+  {
+    name: KeySettingsFields.name,
+    owner: Type.Optional(KeySettingsFields.owner),
+    credits: Type.Optional(describedOnly(nullable(Type.Number({ minimum: 0, description: 'Initial credits in USD; null or absent: unlimited.' })))),
+    expires_at: Type.Optional(KeySettingsFields.expires_at),
+    allowed_models: Type.Optional(KeySettingsFields.allowed_models),
+    allowed_ips: Type.Optional(KeySettingsFields.allowed_ips),
+    rpm: Type.Optional(KeySettingsFields.rpm),
+    max_concurrent: Type.Optional(KeySettingsFields.max_concurrent),
+    enabled: Type.Optional(KeySettingsFields.enabled),
+  },
+  { title: 'ApiKeyCreate', additionalProperties: false },
+);
+
+const KeyPatchBody = Type.Object(
+  {
+    name: Type.Optional(KeySettingsFields.name),
+    owner: Type.Optional(KeySettingsFields.owner),
+    credits: Type.Optional(describedOnly(Type.Never({ description: 'Not here: POST /admin/api/keys/{id}/credits, so the ledger records it.' }))),
+    expires_at: Type.Optional(KeySettingsFields.expires_at),
+    allowed_models: Type.Optional(KeySettingsFields.allowed_models),
+    allowed_ips: Type.Optional(KeySettingsFields.allowed_ips),
+    rpm: Type.Optional(KeySettingsFields.rpm),
+    max_concurrent: Type.Optional(KeySettingsFields.max_concurrent),
+    enabled: Type.Optional(KeySettingsFields.enabled),
+  },
+  { title: 'ApiKeyPatch', additionalProperties: false },
+);
+
+const LedgerEntry = Type.Object(
+  {
+    id: Type.String(),
+    kind: stringEnum(['grant', 'reserve', 'release', 'refund'] as const),
+    amount: Type.Number({ description: 'USD, signed.' }),
+    amount_micros: Type.Integer(),
+    request_id: nullable(Type.String()),
+    note: nullable(Type.String()),
+    created_at: Timestamp,
+  },
+  { title: 'LedgerEntry' },
+);
+export type LedgerEntry = Static<typeof LedgerEntry>;
+
+const WebhookSecret = Type.Object({
+  id: Type.String(),
+  webhook_secret: nullable(Type.String({ description: 'Standard Webhooks secret (whsec_...); null if the key went away meanwhile.' })),
+});
+
+export const KeySchemas = {
+  list: {
+    querystring: adminListQuery({}, MAX_LIST_LIMIT),
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(KeyView), ...HAS_MORE }), ...errors() },
+  },
+  create: {
+    querystring: NoQuery,
+    body: KeyCreateBody,
+    response: { 201: Type.Composite([KeyView, Type.Object({ key: Type.String({ description: 'The secret, shown this once.' }) })]), ...errors() },
+  },
+  get: { params: IdParams, querystring: NoQuery, response: { 200: KeyView, ...errors(404) } },
+  patch: { params: IdParams, querystring: NoQuery, body: KeyPatchBody, response: { 200: KeyView, ...errors(404) } },
+  delete: { params: IdParams, querystring: NoQuery, response: { 204: NoContent, ...errors(404) } },
+  credits: {
+    params: IdParams,
+    querystring: NoQuery,
+    body: Type.Object({
+      // A wrong type is invalid_value naming amount (billing/key-settings.ts usdToMicros).
+      amount: describedOnly(Type.Number({ description: 'USD to add (negative to take away); not 0.' })),
+      note: Type.Optional(describedOnly(Type.String({ description: 'Kept in the ledger (first 500 characters); not a string: no note.' }))),
+    }),
+    response: {
+      200: Type.Object({ id: Type.String(), balance_micros: nullable(Type.Integer()), credits: nullable(Type.Number({ description: 'USD; null: unlimited.' })) }),
+      ...errors(404),
+    },
+  },
+  webhookSecret: { params: IdParams, querystring: NoQuery, response: { 200: WebhookSecret, ...errors(404) } },
+  rotateWebhookSecret: { params: IdParams, querystring: NoQuery, body: NoBody, response: { 200: WebhookSecret, ...errors(404) } },
+  ledger: {
+    params: IdParams,
+    querystring: adminListQuery({}, MAX_LIST_LIMIT),
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(LedgerEntry), ...HAS_MORE }), ...errors(404) },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+export const TASK_STATES = ['queued', 'running', 'succeeded', 'failed'] as const;
+
+const TaskViewFields = {
+  id: Type.String(),
+  object: Type.Literal('task'),
+  dialect: stringEnum(['newapi', 'task_api'] as const),
+  action: stringEnum(['generations', 'edits'] as const),
+  key_id: nullable(Type.String()),
+  model: Type.String(),
+  state: stringEnum(TASK_STATES),
+  attempts: Type.Integer(),
+  upstream_task_id: nullable(Type.String()),
+  image_urls: Type.Array(Type.String({ description: 'Signed link.' })),
+  fail_code: nullable(Type.String()),
+  fail_reason: nullable(Type.String()),
+  callback_url: nullable(Type.String()),
+  created_at: NullableTimestamp,
+  started_at: NullableTimestamp,
+  finished_at: NullableTimestamp,
+  deadline_at: NullableTimestamp,
+};
+
+const AdminTaskView = Type.Object(TaskViewFields, { title: 'AdminTask' });
+export type AdminTaskView = Static<typeof AdminTaskView>;
+
+export const TaskSchemas = {
+  list: {
+    querystring: adminListQuery({ state: Type.Optional(stringEnum(TASK_STATES, { description: 'Only tasks in this state.' })), ...KEY_FILTER, ...MODEL_FILTER, ...TIME_RANGE_QUERY }),
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(AdminTaskView), ...HAS_MORE }), ...errors() },
+  },
+  get: {
+    params: IdParams,
+    querystring: NoQuery,
+    response: {
+      200: Type.Object(
+        {
+          ...TaskViewFields,
+          runs: Type.Array(
+            Type.Object({
+              id: Type.String(),
+              status: Type.Integer({ description: 'The HTTP status the run ended with.' }),
+              error_code: nullable(Type.String()),
+              channel: nullable(Type.String()),
+              latency_ms: Type.Number(),
+              attempts: Type.Array(Type.Unknown(), { description: 'One per upstream attempt: channel, outcome, latency_ms.' }),
+              created_at: Timestamp,
+            }),
+          ),
+          webhook_deliveries: Type.Array(
+            Type.Object({
+              id: Type.String(),
+              url: Type.String(),
+              status: stringEnum(['pending', 'delivered', 'failed'] as const),
+              attempts: Type.Integer(),
+              last_status: nullable(Type.Integer()),
+              last_error: nullable(Type.String()),
+              next_attempt_at: NullableTimestamp,
+              delivered_at: NullableTimestamp,
+            }),
+          ),
+        },
+        { title: 'AdminTaskDetail' },
+      ),
+      ...errors(404),
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Usage and the gateway's webhook secret
+
+export const UsageTotalsView = Type.Object(
+  {
+    requests: Type.Integer(),
+    succeeded: Type.Integer(),
+    images: Type.Integer(),
+    price: Type.Number({ description: 'USD charged to keys.' }),
+    cost: Type.Number({ description: 'USD the upstreams cost.' }),
+    margin: Type.Number({ description: 'price - cost.' }),
+  },
+  { title: 'UsageTotals' },
+);
+
+const byDay = Type.Composite([Type.Object({ day: Type.String({ description: 'YYYY-MM-DD (UTC).' }) }), UsageTotalsView]);
+const byModel = Type.Composite([Type.Object({ model: Type.String() }), UsageTotalsView]);
+const byKey = Type.Composite([Type.Object({ key_id: Type.String({ description: 'Empty for requests without a key.' }) }), UsageTotalsView]);
+
+export const AdminUsageSchema = {
+  querystring: adminListQuery({ ...KEY_FILTER, ...MODEL_FILTER, ...TIME_RANGE_QUERY }),
+  response: {
+    200: Type.Object(
+      {
+        object: Type.Literal('usage'),
+        totals: UsageTotalsView,
+        by_day: Type.Array(byDay),
+        by_model: Type.Array(byModel),
+        by_key: Type.Array(byKey),
+        data: Type.Array(
+          Type.Object({
+            id: Type.String(),
+            key_id: nullable(Type.String()),
+            model: nullable(Type.String()),
+            channel: nullable(Type.String()),
+            operation: Type.String(),
+            size: nullable(Type.String()),
+            quality: nullable(Type.String()),
+            n: Type.Integer(),
+            delivered: Type.Integer(),
+            status: Type.Integer(),
+            error_code: nullable(Type.String()),
+            latency_ms: Type.Number(),
+            upstream_latency_ms: nullable(Type.Number()),
+            price: nullable(Type.Number({ description: 'USD.' })),
+            cost: nullable(Type.Number({ description: 'USD.' })),
+            created_at: Timestamp,
+          }),
+          { description: 'The requests themselves, newest first (a page: limit, offset).' },
+        ),
+        ...HAS_MORE,
+      },
+      { title: 'AdminUsage' },
+    ),
+    ...errors(),
+  },
+};
+
+const GatewaySecret = Type.Object({ secret: Type.String({ description: 'Standard Webhooks secret (whsec_...).' }) });
+
+export const WebhookSecretSchemas = {
+  get: { querystring: NoQuery, response: { 200: GatewaySecret, ...errors() } },
+  rotate: { querystring: NoQuery, body: NoBody, response: { 200: GatewaySecret, ...errors() } },
+};

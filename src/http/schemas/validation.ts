@@ -1,0 +1,150 @@
+/**
+ * How route schemas are checked, and what a refusal looks like. Fastify's own ajv compiler,
+ * twice: query strings, path params and headers as Fastify sets it up (text coerced to the
+ * declared type, defaults filled in); bodies as sent (no coercion: "2" is not a number, as the
+ * hand validation has always said; no defaults, nothing removed). Parts marked describedOnly are
+ * not checked. A refusal is the same 400 the hand validation gives, naming the field as the
+ * client wrote it (`images[0].image_url`), in the route's dialect (the error handler renders it).
+ */
+import AjvCompiler from '@fastify/ajv-compiler';
+import type { FastifySchemaValidationError, FastifyServerOptions } from 'fastify';
+import { invalidRequest, type GatewayError } from '../../core/errors.js';
+import { DESCRIBED_ONLY } from './common.js';
+
+type SchemaErrorDataVar = 'body' | 'headers' | 'params' | 'querystring';
+
+/** Ajv options for bodies: what the client sent is what the handler reads. */
+const BODY_OPTIONS = { coerceTypes: false, useDefaults: false, removeAdditional: false } as const;
+
+/** Ajv instances, one per set of options (Fastify builds a validator per plugin scope). */
+const pool = AjvCompiler();
+
+/** The schemaController's validator factory (server.ts). */
+export const buildValidator: AjvCompiler.BuildCompilerFromPool = (externalSchemas, ajvOptions) => {
+  const options = ajvOptions?.mode === 'JTD' ? {} : (ajvOptions ?? {});
+  const custom = options.customOptions ?? {};
+  // verbose: errors carry the value they are about (an absent body is told from a wrong one).
+  const text = pool(externalSchemas, { ...options, customOptions: { ...custom, verbose: true } });
+  const body = pool(externalSchemas, { ...options, customOptions: { ...custom, ...BODY_OPTIONS, verbose: true } });
+  return (route) => {
+    const schema = checkedPart(route.schema) as AjvCompiler.RouteDefinition['schema'];
+    return route.httpPart === 'body' ? body({ ...route, schema }) : text({ ...route, schema });
+  };
+};
+
+type BuildSerializer = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']>;
+
+/**
+ * Response schemas describe answers; they never shape them. Fastify would compile each into a
+ * serializer that drops every field the schema does not name; answers stay JSON.stringify's, as
+ * they were before there were schemas (and streamed or Buffer answers are written as they are).
+ */
+export const buildSerializer: BuildSerializer = () => () => (data: unknown) => JSON.stringify(data);
+
+/** The schema as ajv checks it: every describedOnly part becomes `{}` (anything). */
+export function checkedPart(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(checkedPart);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  if ((schema as Record<symbol, unknown>)[DESCRIBED_ONLY] === true) return {};
+  return Object.fromEntries(Object.entries(schema).map(([key, value]) => [key, checkedPart(value)]));
+}
+
+interface AjvError extends FastifySchemaValidationError {
+  data?: unknown;
+}
+
+/** Fastify's schemaErrorFormatter: ajv's errors -> the error the hand validation would give. */
+export function schemaError(errors: FastifySchemaValidationError[], dataVar: SchemaErrorDataVar): GatewayError {
+  const picked = pickError(errors as AjvError[]);
+  if (!picked) return invalidRequest(null, 'invalid_request', `The request ${partName(dataVar)} is not valid.`);
+  const { error, path } = picked;
+  const param = paramOf(path);
+  if (dataVar === 'body' && path.length === 0 && error.keyword === 'type') {
+    if (error.data === null || error.data === undefined) return invalidRequest(null, 'invalid_json', 'The request body is empty; send a JSON object.');
+    return invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
+  }
+  switch (error.keyword) {
+    case 'required':
+      return invalidRequest(param, 'missing_required_parameter', `Missing required parameter: '${param}'.`);
+    case 'additionalProperties':
+      return invalidRequest(param, 'unknown_parameter', `Unknown parameter: '${param}'.`);
+    case 'type': {
+      if (dataVar === 'querystring' && Array.isArray(error.data)) return invalidRequest(param, 'invalid_type', `${param} must be given once, as ${typeNames(picked.types)}.`);
+      return invalidRequest(param, 'invalid_type', `${param} must be ${typeNames(picked.types)}.`);
+    }
+    case 'enum': {
+      const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+      return invalidRequest(param, 'invalid_value', `Invalid ${param} '${String(error.data)}'. Supported: ${allowed.map(String).join(', ')}.`);
+    }
+    case 'const':
+      return invalidRequest(param, 'invalid_value', `Invalid ${param} '${String(error.data)}'.`);
+    case 'minimum':
+    case 'exclusiveMinimum':
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return invalidRequest(param, 'invalid_value', `${param} ${error.message ?? 'is out of range'}.`);
+    case 'maxLength':
+      return invalidRequest(param, 'string_above_max_length', `${param} ${error.message ?? 'is too long'}.`);
+    default:
+      return invalidRequest(param, 'invalid_value', `${param ?? `The request ${partName(dataVar)}`} ${error.message ?? 'is not valid'}.`);
+  }
+}
+
+interface Picked {
+  error: AjvError;
+  /** Where the error is: instance path segments, plus the property a required/additional error names. */
+  path: string[];
+  /** Every type the value could have had there (the branches of a union), null left out. */
+  types: string[];
+}
+
+/**
+ * The error that says most: the deepest one (a union's branches each fail; the branch that got
+ * furthest into the value is the one the client meant), never the union's own summary.
+ */
+function pickError(errors: readonly AjvError[]): Picked | null {
+  let best: { error: AjvError; path: string[] } | null = null;
+  for (const error of errors) {
+    if (error.keyword === 'anyOf' || error.keyword === 'oneOf') continue;
+    const path = pathOf(error);
+    // A type error says least: at the same depth another keyword (a missing field, say) wins.
+    const deeper = !best || path.length > best.path.length || (path.length === best.path.length && best.error.keyword === 'type' && error.keyword !== 'type');
+    if (deeper) best = { error, path };
+  }
+  if (!best) return null;
+  const at = best.error.instancePath;
+  const types = errors.filter((e) => e.keyword === 'type' && e.instancePath === at).flatMap((e) => [(e.params as { type?: unknown }).type].flat().map(String));
+  return { ...best, types: [...new Set(types)].filter((t) => t !== 'null') };
+}
+
+function pathOf(error: AjvError): string[] {
+  const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const params = error.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  const named = error.keyword === 'required' ? params.missingProperty : error.keyword === 'additionalProperties' ? params.additionalProperty : undefined;
+  return typeof named === 'string' ? [...segments, named] : segments;
+}
+
+/** `images[0].image_url`, as OpenAI names a nested field. */
+function paramOf(path: readonly string[]): string | null {
+  if (path.length === 0) return null;
+  return path.map((segment, i) => (/^\d+$/.test(segment) ? `[${segment}]` : i === 0 ? segment : `.${segment}`)).join('');
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  integer: 'an integer',
+  boolean: 'a boolean',
+  object: 'an object',
+  array: 'an array',
+};
+
+function typeNames(types: readonly string[]): string {
+  const names = types.map((t) => TYPE_NAMES[t] ?? t);
+  if (names.length <= 1) return names[0] ?? 'of another type';
+  return `${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''}`;
+}
+
+function partName(dataVar: SchemaErrorDataVar): string {
+  return dataVar === 'querystring' ? 'query' : dataVar === 'params' ? 'path' : dataVar;
+}

@@ -1,0 +1,145 @@
+/**
+ * Every route declares what it takes and answers (http/schemas/): the walk over the registered
+ * routes fails for a route without a params schema (when its path has parameters), a query
+ * schema, a body schema (when its method carries one) or responses (a 2xx, and errors in its
+ * dialect's envelope). And the schemas are true: real answers of the real server (port 0) match
+ * the schema their route declares for their status.
+ */
+import AjvCompiler from '@fastify/ajv-compiler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RouteEntry } from '../src/http/access.js';
+import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
+import { startGateway, type TestGateway } from './helpers/gateway.js';
+
+let gw: TestGateway;
+let routes: readonly RouteEntry[];
+beforeAll(async () => {
+  gw = await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY });
+  routes = gw.app.routes();
+});
+afterAll(async () => gw?.close());
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** A response entry's JSON schema: the entry itself, or its application/json content. */
+function jsonSchemaOf(entry: unknown): Json | undefined {
+  if (!isObject(entry)) return undefined;
+  const content = entry.content;
+  if (isObject(content)) {
+    const json = content['application/json'];
+    return isObject(json) && isObject(json.schema) ? json.schema : undefined;
+  }
+  return entry;
+}
+
+/** What the route lacks, one line each. */
+function missing(route: RouteEntry): string[] {
+  const name = `${route.method} ${route.url}`;
+  const schema = route.schema as Json | undefined;
+  if (!schema) return [`${name}: no schema`];
+  const problems: string[] = [];
+  const params = [...route.url.matchAll(/:(\w+)/g)].map((m) => m[1] ?? '');
+  if (params.length > 0) {
+    const declared = isObject(schema.params) && isObject(schema.params.properties) ? Object.keys(schema.params.properties) : [];
+    for (const p of params) if (!declared.includes(p)) problems.push(`${name}: path parameter ${p} not in its params schema`);
+  }
+  if (!isObject(schema.querystring)) problems.push(`${name}: no querystring schema`);
+  if (BODY_METHODS.has(route.method) && !isObject(schema.body)) problems.push(`${name}: no body schema`);
+  const response = schema.response;
+  if (!isObject(response)) return [...problems, `${name}: no response schemas`];
+  const statuses = Object.keys(response);
+  if (!statuses.some((s) => s.startsWith('2'))) problems.push(`${name}: no 2xx response`);
+  for (const status of ['400', '4xx', '5xx']) if (!statuses.includes(status)) problems.push(`${name}: no ${status} response`);
+  // Errors are the route's dialect's envelope (a route may add its own shapes beside it, as new-api's 404).
+  const envelope = route.dialect === 'task-api' ? 'TaskApiError' : 'OpenAIError';
+  for (const status of ['400', '4xx', '5xx']) {
+    const entry = jsonSchemaOf(response[status]);
+    if (entry && entry.title !== envelope) problems.push(`${name}: ${status} is not the ${envelope} envelope`);
+  }
+  for (const status of statuses) if (!jsonSchemaOf(response[status]) && !isObject((response[status] as Json | undefined)?.content)) problems.push(`${name}: ${status} has no schema`);
+  return problems;
+}
+
+describe('route schemas', () => {
+  it('every registered route declares params, query, body (where its method has one) and responses', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(30);
+    expect(routes.flatMap(missing)).toEqual([]);
+  });
+
+  it('the walk itself fails a route that declares nothing, or no body on a POST', () => {
+    const bare: RouteEntry = { method: 'POST', url: '/x/:id', access: 'admin', dialect: 'openai' };
+    expect(missing(bare)).toEqual(['POST /x/:id: no schema']);
+    const noBody: RouteEntry = { ...bare, schema: { params: { type: 'object', properties: { id: {} } }, querystring: {}, response: { 200: {} } } };
+    expect(missing(noBody)).toContain('POST /x/:id: no body schema');
+    expect(missing(noBody)).toContain('POST /x/:id: no 5xx response');
+  });
+
+  it('real answers match the schema their route declares for their status', async () => {
+    const ajv = AjvCompiler()({}, { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true } });
+    const key = await adminJson(gw.origin, 'POST', '/admin/api/keys', { name: 'schema-check', credits: 5 });
+    await adminJson(gw.origin, 'POST', `/admin/api/keys/${String(key.id)}/credits`, { amount: 1, note: 'top-up' });
+    const channel = await adminJson(gw.origin, 'POST', '/admin/api/channels', { name: 'schema-demo', kind: 'demo' });
+    await gw.client.images.generate({ model: 'dall-e-2', prompt: 'a fox', size: '256x256', response_format: 'url' });
+    const submitted = await fetch(`${gw.origin}/api/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'dall-e-2', prompt: 'a task', size: '256x256' }),
+    });
+    const taskId = String(((await submitted.json()) as { data: { taskId: string } }).data.taskId);
+    const client = { authorization: `Bearer ${gw.apiKey}` };
+    const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+
+    const calls: [method: string, path: string, route: string, headers: Record<string, string>, body?: unknown][] = [
+      ['GET', '/v1/models', '/v1/models', client],
+      ['GET', '/v1/models/gpt-image-2', '/v1/models/:model', client],
+      ['GET', '/v1/models/nope', '/v1/models/:model', client],
+      ['GET', '/v1/images/tasks/nope', '/v1/images/tasks/:id', client],
+      ['GET', '/v1/dashboard/billing/subscription', '/v1/dashboard/billing/subscription', client],
+      ['GET', '/v1/dashboard/billing/usage?start_date=2020-01-01', '/v1/dashboard/billing/usage', client],
+      ['GET', `/api/v1/images/generations?task_id=${taskId}`, '/api/v1/images/generations', client],
+      ['GET', '/api/v1/images/generations?task_id=nope', '/api/v1/images/generations', client],
+      ['POST', '/v1/images/generations', '/v1/images/generations', client, { prompt: 7 }],
+      ['POST', '/api/v1/images/generations', '/api/v1/images/generations', client, { prompt: 'x' }],
+      ['GET', '/admin/api/keys', '/admin/api/keys', admin],
+      ['GET', `/admin/api/keys/${String(key.id)}`, '/admin/api/keys/:id', admin],
+      ['GET', `/admin/api/keys/${String(key.id)}/ledger`, '/admin/api/keys/:id/ledger', admin],
+      ['GET', `/admin/api/keys/${String(key.id)}/webhook-secret`, '/admin/api/keys/:id/webhook-secret', admin],
+      ['PATCH', `/admin/api/keys/${String(key.id)}`, '/admin/api/keys/:id', admin, { rpm: 60 }],
+      ['POST', `/admin/api/keys/${String(key.id)}/credits`, '/admin/api/keys/:id/credits', admin, { amount: 0 }],
+      ['GET', '/admin/api/channels', '/admin/api/channels', admin],
+      ['GET', `/admin/api/channels/${String(channel.id)}`, '/admin/api/channels/:id', admin],
+      ['POST', `/admin/api/channels/${String(channel.id)}/test`, '/admin/api/channels/:id/test', admin],
+      ['GET', '/admin/api/tasks', '/admin/api/tasks', admin],
+      ['GET', `/admin/api/tasks/${taskId}`, '/admin/api/tasks/:id', admin],
+      ['GET', '/admin/api/usage', '/admin/api/usage', admin],
+      ['GET', '/admin/api/usage?limit=nope', '/admin/api/usage', admin],
+      ['GET', '/admin/api/webhook-secret', '/admin/api/webhook-secret', admin],
+      ['GET', '/admin/api/keys', '/admin/api/keys', client],
+      ['GET', '/livez', '/livez', {}],
+      ['GET', '/readyz', '/readyz', {}],
+      ['GET', '/healthz', '/healthz', {}],
+    ];
+    const mismatches: string[] = [];
+    for (const [method, path, url, headers, body] of calls) {
+      const route = routes.find((r) => r.method === method && r.url === url);
+      expect(route, `${method} ${url}`).toBeDefined();
+      const res = await fetch(`${gw.origin}${path}`, {
+        method,
+        headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      const answer = (await res.json()) as unknown;
+      const responses = (route?.schema?.response ?? {}) as Json;
+      const schema = jsonSchemaOf(responses[String(res.status)] ?? responses[`${String(res.status)[0]}xx`]);
+      if (!schema) {
+        mismatches.push(`${method} ${path}: ${res.status} is not declared`);
+        continue;
+      }
+      const validate = ajv({ schema, httpPart: 'response' });
+      if (!validate(answer)) mismatches.push(`${method} ${path} ${res.status}: ${JSON.stringify(validate.errors)} in ${JSON.stringify(answer).slice(0, 300)}`);
+    }
+    expect(mismatches).toEqual([]);
+  });
+});
