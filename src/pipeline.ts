@@ -1,11 +1,13 @@
 /**
  * The one path an ImageJob takes: check the key may use the model -> reserve credits -> route to
  * a channel -> normalize the output -> settle what was delivered (or refund) -> log usage.
- * Sync requests, streams and task workers all call it.
+ * Sync requests, streams and task workers all call it; each says how its credits are settled
+ * (RunContext.settlement; the rules are billing/settlement.ts) and the pipeline settles them.
+ * A task whose async upstream task was submitted by an earlier run takes `resume` instead of `run`.
  */
 import { checkModelAllowed } from './billing/access.js';
 import type { KeyIdentity } from './billing/api-keys.js';
-import type { Credits, Reservation } from './billing/credits.js';
+import type { CreditHold, Settlement, SettlementStrategy } from './billing/settlement.js';
 import type { RequestLog } from './billing/request-log.js';
 import { databaseUnavailable, GatewayError } from './core/errors.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
@@ -19,7 +21,7 @@ import { arrivedImages, deliverArriving, type DeliveryEvent } from './output/arr
 import { clientErrorFor } from './routing/client-error.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { RunMode } from './routing/retry-policy.js';
-import type { AttemptRecord, ChannelRouter } from './routing/router.js';
+import type { AttemptRecord, ChannelRouter, RoutedResult } from './routing/router.js';
 
 /** What every dialect renders: OpenAI's ImagesResponse, in domain terms. */
 export interface ImagesResult {
@@ -36,18 +38,29 @@ export interface ImagesResult {
 export interface RunContext extends DeliveryContext {
   /** Sync requests and streams retry within the request's budget; tasks within their own deadline. */
   mode: RunMode;
-  /** The caller's key: its model list is checked and, when metered, its credits reserved. */
+  /** The caller's key: its model list is checked and, with `reserve-now` when metered, its credits reserved. */
   key?: KeyIdentity | null;
+  /** Who reserved the run's credits and what a failure does to them: sync `reserve-now`, tasks `already-reserved`. */
+  settlement: SettlementStrategy;
+}
+
+/** A fresh run (routed anew, not resumed) may hear how it goes. */
+export interface FreshRunContext extends RunContext {
   /** Streams: partial images, forwarded as the upstream sends them. */
   onPartial?: PartialImageListener;
-  /** Tasks: credits were reserved at submission (null: the key is unlimited). */
-  reservation?: Reservation | null;
-  /** Tasks: the async upstream task a previous run submitted; polled instead of routing anew. */
-  resume?: { channelId: string; upstreamTaskId: string };
-  /** Tasks: the run will be tried again after this failure (shutdown, the database away): keep the reservation for it. */
-  retriedAfter?: (err: unknown) => boolean;
-  /** Tasks: an async upstream accepted the job; store its id before polling. */
+  /** Tasks: an async upstream accepted the job; store its id before polling (a later run resumes it). */
   onSubmitted?: (channelId: string, upstreamTaskId: string) => Promise<void>;
+}
+
+/** A task's run: its credits were reserved when it was accepted. */
+export interface TaskRunContext extends RunContext {
+  settlement: Extract<SettlementStrategy, { kind: 'already-reserved' }>;
+}
+
+/** An async upstream's task an earlier run submitted, as stored with the task. */
+export interface UpstreamTask {
+  channelId: string;
+  upstreamTaskId: string;
 }
 
 /** The size and quality a result was made at, when the upstream said. */
@@ -64,10 +77,9 @@ export interface PriceBook {
 }
 
 export interface Billing {
-  credits: Credits;
+  /** Reserves, charges, refunds or keeps a run's credits, by the rules in billing/settlement.ts. */
+  settlement: Settlement;
   prices: PriceBook;
-  /** Settlement failures are logged, never turned into a failed answer: the images exist. */
-  onSettleError: (err: unknown, requestId: string) => void;
 }
 
 /** What an answer says about its result besides the images. */
@@ -79,11 +91,11 @@ export interface ArrivingImages {
   events: AsyncGenerator<DeliveryEvent, ResultParameters, undefined>;
 }
 
-/** One run's bookkeeping: when it began, its attempts, its credits. */
+/** One run's bookkeeping: when it began, its attempts, its credits (null until admitted). */
 interface Run {
   started: number;
   attempts: AttemptRecord[];
-  reservation: Reservation | null;
+  hold: CreditHold | null;
 }
 
 interface Outcome {
@@ -104,13 +116,25 @@ export class ImagePipeline {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async run(job: ImageJob, ctx: RunContext): Promise<ImagesResult> {
+  /** Routes the job anew and answers with its images whole (streams, tasks). */
+  async run(job: ImageJob, ctx: FreshRunContext): Promise<ImagesResult> {
+    const hooks = { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) };
+    return this.whole(job, ctx, (run) => this.router.generate(job, ctx.mode, ctx.signal, run.attempts, hooks));
+  }
+
+  /**
+   * Tasks: picks up the async upstream task an earlier run submitted (its id stored before a
+   * restart): polled by that id on the channel that holds it, never submitted again.
+   */
+  async resume(job: ImageJob, ctx: TaskRunContext, upstream: UpstreamTask): Promise<ImagesResult> {
+    return this.whole(job, ctx, (run) => this.router.resume(job, ctx.mode, upstream.channelId, upstream.upstreamTaskId, ctx.signal, run.attempts));
+  }
+
+  private async whole(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
     const run = this.begin();
     try {
-      run.reservation = await this.admit(job, ctx);
-      const routed = ctx.resume
-        ? await this.router.resume(job, ctx.mode, ctx.resume.channelId, ctx.resume.upstreamTaskId, ctx.signal, run.attempts)
-        : await this.router.generate(job, ctx.mode, ctx.signal, run.attempts, { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) });
+      await this.admit(job, ctx, run);
+      const routed = await route(run);
       const data = await this.output.deliver(job, routed.result.images, ctx);
       return { created: this.created(), data, ...(await this.complete(job, ctx, run, routed.result, routed.channel, data.length)) };
     } catch (err) {
@@ -130,7 +154,7 @@ export class ImagePipeline {
   async runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
     const run = this.begin();
     try {
-      run.reservation = await this.admit(job, ctx);
+      await this.admit(job, ctx, run);
       if (job.responseFormat !== 'b64_json') {
         // url: the images are stored as they arrive, within the attempt (so a break fails over).
         const stored = await this.router.generateConsumed(job, ctx.mode, ctx.signal, run.attempts, (answer) => this.storeAnswer(job, answer, ctx));
@@ -179,17 +203,18 @@ export class ImagePipeline {
   }
 
   private begin(): Run {
-    return { started: this.now(), attempts: [], reservation: null };
+    return { started: this.now(), attempts: [], hold: null };
   }
 
   private created(): number {
     return Math.floor(this.now() / 1000);
   }
 
-  /** The key may use the model; its credits are reserved (tasks reserved theirs at submission). */
-  private async admit(job: ImageJob, ctx: RunContext): Promise<Reservation | null> {
+  /** The run takes its credits: a task's reservation from the start (a refusal still settles it); the key may use the model; then sync credits are reserved. */
+  private async admit(job: ImageJob, ctx: RunContext, run: Run): Promise<void> {
+    if (ctx.settlement.kind === 'already-reserved') run.hold = ctx.settlement.hold;
     if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
-    return ctx.reservation !== undefined ? ctx.reservation : this.reserve(job, ctx);
+    if (ctx.settlement.kind === 'reserve-now') run.hold = await this.billing.settlement.reserve(ctx.key, job);
   }
 
   /** Delivered: charges what was delivered and logs it; returns what the answer says about the result. */
@@ -199,34 +224,18 @@ export class ImagePipeline {
     const { prices } = this.billing;
     const priceMicros = prices.finalPriceMicros(job, delivered, fields.usage, resolved);
     const costMicros = prices.costMicros(job, delivered, fields.usage, resolved, channel.costRatio ?? 1);
-    if (run.reservation) await this.settle(run.reservation, priceMicros);
+    await run.hold?.charge(priceMicros);
     this.record(job, ctx, run, { status: 200, delivered, priceMicros, costMicros, resolved });
     return parameters;
   }
 
-  /** Failed: refunds (unless the run is tried again) and logs why. */
+  /** Failed: refunds (or keeps the reservation for the task's next run) and logs why. */
   private async fail(job: ImageJob, ctx: RunContext, run: Run, err: unknown): Promise<void> {
-    const retriedLater = ctx.retriedAfter?.(err) ?? false;
-    if (run.reservation && !retriedLater) await this.settle(run.reservation, 0, err);
+    if (run.hold) await this.billing.settlement.failed(run.hold, ctx.settlement, err);
     const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
     const status = known ? known.status : 500;
     const code = known ? known.code : 'internal_error';
-    this.record(job, ctx, run, { status, delivered: 0, errorCode: code, priceMicros: run.reservation ? 0 : null });
-  }
-
-  private async reserve(job: ImageJob, ctx: RunContext): Promise<Reservation | null> {
-    if (!ctx.key?.metered) return null;
-    return this.billing.credits.reserve(ctx.key.id, job.id, this.billing.prices.maxPriceMicros(job));
-  }
-
-  /** Charges what was delivered, or (with a failure) refunds it all. */
-  private async settle(reservation: Reservation, chargedMicros: number, failure?: unknown): Promise<void> {
-    try {
-      if (failure === undefined) await this.billing.credits.settle(reservation, chargedMicros);
-      else await this.billing.credits.refund(reservation, failure instanceof GatewayError ? (failure.code ?? 'failed') : 'failed');
-    } catch (err) {
-      this.billing.onSettleError(err, reservation.requestId);
-    }
+    this.record(job, ctx, run, { status, delivered: 0, errorCode: code, priceMicros: run.hold?.metered ? 0 : null });
   }
 
   private record(job: ImageJob, ctx: RunContext, { started, attempts }: Run, outcome: Outcome): void {

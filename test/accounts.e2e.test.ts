@@ -122,6 +122,33 @@ describe('settlement', () => {
     ]);
   });
 
+  it('a sync request that fails after its reservation is refunded once, whatever form its answer took (url, b64 cut mid-image, stream)', async () => {
+    const { gw, sim } = await setup({}, { IMAGEGATE_MAX_ATTEMPTS: '1' });
+    const key = await createKey(gw, { credits: 1 });
+    const failing: [string, Record<string, unknown>, Parameters<typeof sim.sim.enqueueFault>[0]][] = [
+      ['refund-url', { ...SMALL, response_format: 'url' }, { kind: 'status', status: 500 }],
+      // Half the answer, then the connection goes: the image had begun reaching the client.
+      ['refund-b64-cut', SMALL, { kind: 'truncated' }],
+      // A partial image reached the client before the upstream broke.
+      ['refund-stream', { model: 'gpt-image-1', prompt: 'a credit', quality: 'low', size: '1024x1024', stream: true, partial_images: 2 }, { kind: 'stream_error', afterEvents: 1 }],
+    ];
+    const answers: (number | 'cut')[] = [];
+    for (const [id, body, fault] of failing) {
+      sim.sim.enqueueFault(fault);
+      // The cut answer had begun (200) when its body stopped: reading it fails.
+      answers.push(await generate(gw, key.key, body, { 'x-request-id': id }).then((res) => res.status, () => 'cut' as const));
+    }
+    expect(answers).toEqual([502, 'cut', 200]);
+    expect(sim.sim.requests).toHaveLength(3);
+    for (const [id] of failing) {
+      // One reservation, one refund (sorted: rows written in one millisecond have no order).
+      await expect.poll(async () => (await ledger(gw, key.id)).filter((e) => e.request_id === id).map((e) => e.kind).sort(), { timeout: 5_000 }).toEqual(['refund', 'reserve']);
+      const entries = (await ledger(gw, key.id)).filter((e) => e.request_id === id);
+      expect(entries.reduce((sum, e) => sum + e.amount_micros, 0), id).toBe(0);
+    }
+    expect(await balanceMicros(gw, key.id)).toBe(1_000_000);
+  });
+
   it('token pricing: the charge is the upstream usage at the per-1M prices, as computed by hand', async () => {
     const { gw } = await setup();
     const key = await createKey(gw, { credits: 1 });

@@ -19,6 +19,8 @@ import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { REDIS_URL, redisAvailable } from './helpers/redis.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
+import { Credits } from '../src/billing/credits.js';
+import { openDatabase } from '../src/db/database.js';
 
 closeAfterEach();
 const ADMIN = TEST_ADMIN_KEY;
@@ -128,6 +130,21 @@ describe('new-api async tasks', () => {
     const ledger = (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string }[];
     expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'refund']);
   });
+
+  it('a task is charged once, by the run that ends it: one reservation, one settlement, the price of what was delivered', async () => {
+    const { gw } = await gatewayWithOpenAI();
+    const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'charged once', credits: 1 });
+    const key = String(created.key);
+    const res = await postJson({ ...gw, apiKey: key }, '/v1/images/generations', { model: 'dall-e-2', prompt: 'worth paying for', size: '256x256' }, ASYNC);
+    const id = String((res.json?.data as { task_id: string }).task_id);
+    await until(gw, key, id, (t) => t.status === 'succeeded');
+    const ledger = (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string; amount_micros: number }[];
+    expect(ledger.filter((e) => e.request_id === id).map((e) => [e.kind, e.amount_micros])).toEqual([
+      ['reserve', -16_000],
+      ['release', 0],
+    ]);
+    expect((await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros).toBe(1_000_000 - 16_000);
+  });
 });
 
 const runRedis = await redisAvailable();
@@ -169,6 +186,45 @@ describe('webhooks', () => {
 });
 
 describe('crash safety', () => {
+  it('a task cut short by shutdown keeps its reservation; after the restart it is resumed (not submitted again) and charged once', async () => {
+    const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 3_000 }));
+    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-shutdown-'));
+    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+    const config = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }] });
+    const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_POLL: '50ms' };
+    const first = later(await startGateway(env));
+    const created = await admin(first.origin, 'POST', '/admin/api/keys', { name: 'shutdown', credits: 1 });
+    const key = String(created.key);
+    const res = await postJson({ ...first, apiKey: key }, '/v1/images/generations', { model: 'dall-e-2', prompt: 'interrupted', size: '256x256' }, ASYNC);
+    const id = String((res.json?.data as { task_id: string }).task_id);
+    // The upstream accepted the job and its id is stored: then the gateway shuts down (gracefully).
+    await expect.poll(async () => (await admin(first.origin, 'GET', `/admin/api/tasks/${id}`)).upstream_task_id, { timeout: 10_000 }).toBeTruthy();
+    await first.close();
+    expect(upstream.sim.submits).toBe(1);
+
+    // Between the runs: the task is back in the queue, its reservation still held, nothing settled.
+    const between = await openDatabase({ kind: 'sqlite', file: join(dataDir, 'imagegate.db') });
+    try {
+      const entries = await new Credits(between.db).ledger(String(created.id));
+      expect(entries.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve']);
+      const task = await between.db.selectFrom('tasks').select(['status', 'upstream_task_id']).where('id', '=', id).executeTakeFirstOrThrow();
+      expect(task.status).not.toMatch(/succeeded|failed/);
+      expect(task.upstream_task_id).toBeTruthy();
+    } finally {
+      await between.close();
+    }
+
+    const second = later(await startGateway(env));
+    await until(second, key, id, (t) => t.status === 'succeeded');
+    expect(upstream.sim.submits).toBe(1);
+    const ledger = (await admin(second.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null; amount_micros: number }[];
+    expect(ledger.filter((e) => e.request_id === id).map((e) => [e.kind, e.amount_micros])).toEqual([
+      ['reserve', -16_000],
+      ['release', 0],
+    ]);
+    expect((await admin(second.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros).toBe(1_000_000 - 16_000);
+  }, 30_000);
+
   it('a sync upstream call cut off by SIGKILL is sent again after the restart: at-least-once upstream, charged once', async () => {
     const upstream = later(await startOpenAISimulator({ latencyMs: 4_000 }));
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-crash-sync-'));

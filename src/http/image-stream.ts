@@ -35,6 +35,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
   try {
     const result = await ctx.pipeline.run(job, {
       mode: { kind: 'sync' },
+      settlement: { kind: 'reserve-now' },
       key: ctx.key,
       keyId: ctx.keyId,
       signal: ctx.signal,

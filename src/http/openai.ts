@@ -47,7 +47,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
       await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered, memory });
       return reply;
     }
-    const run = { mode: { kind: 'sync' } as const, key, keyId, signal, answered, memory };
+    const run = { mode: { kind: 'sync' } as const, settlement: { kind: 'reserve-now' } as const, key, keyId, signal, answered, memory };
     // b64_json answers pass through as they arrive; url answers are stored as they arrive.
     const result = await deps.pipeline.runArriving(job, run);
     reply.type('application/json; charset=utf-8');

@@ -6,11 +6,10 @@
 import { createHash } from 'node:crypto';
 import { checkModelAllowed } from '../billing/access.js';
 import type { KeyIdentity } from '../billing/api-keys.js';
-import type { Credits } from '../billing/credits.js';
+import type { Settlement } from '../billing/settlement.js';
 import { gatewayError } from '../core/errors.js';
 import type { ImageJob } from '../core/job.js';
 import type { TaskRow, TasksTable } from '../db/schema.js';
-import type { PriceBook } from '../pipeline.js';
 import type { CallbackUrlCheck } from './callback-url.js';
 import { storeJob } from './stored-job.js';
 import type { TaskStore } from './task-store.js';
@@ -34,8 +33,8 @@ export class TaskService {
   constructor(
     private readonly deps: {
       store: TaskStore;
-      credits: Credits;
-      prices: PriceBook;
+      /** Reserves the task's credits at submission; a stored task keeps them for the run that settles them. */
+      settlement: Settlement;
       deadlineMs: number;
       checkCallbackUrl: CallbackUrlCheck;
       /** Hands the new task to the workers (they also poll, for what a dispatcher lost). */
@@ -52,13 +51,14 @@ export class TaskService {
     if (earlier) return { task: earlier, replay: true };
     if (req.key) checkModelAllowed(req.key.policy, req.job.model.id);
     const callbackUrl = await this.deps.checkCallbackUrl(req.callbackUrl);
-    const { store, credits, prices } = this.deps;
+    const { store, settlement } = this.deps;
     const id = store.newId();
     // Task results are links (the task API hands out URLs); the worker stores every image.
     const job: ImageJob = { ...req.job, id, responseFormat: 'url' };
-    const reservation = req.key?.metered ? await credits.reserve(req.key.id, id, prices.maxPriceMicros(job)) : null;
+    const hold = await settlement.reserve(req.key, job);
+    let task: TaskRow;
     try {
-      const task = await store.create(id, {
+      task = await store.create(id, {
         keyId: req.key?.id ?? null,
         dialect: req.dialect,
         action: job.operation === 'edit' ? 'edits' : 'generations',
@@ -69,15 +69,17 @@ export class TaskService {
         requestHash: hash,
         deadlineAt: now + this.deps.deadlineMs,
       });
-      this.deps.wake(id);
-      return { task, replay: false };
     } catch (err) {
-      if (reservation) await credits.refund(reservation, 'task not stored');
+      await hold.refund('task not stored');
       // Two submissions with one Idempotency-Key raced: the other one won.
       const raced = await this.replay(req, hash, now);
       if (raced) return { task: raced, replay: true };
       throw err;
     }
+    // Stored: the reservation is the task's now, settled by the run that ends it (task-worker.ts).
+    hold.keep();
+    this.deps.wake(id);
+    return { task, replay: false };
   }
 
   /** The task, if it exists and belongs to this key (another key's task is "not found"). */

@@ -1,18 +1,20 @@
 /**
  * The worker pool: claims tasks (with a lease renewed while it works), runs each through the
  * same pipeline as a sync request, in task mode (retries within the task's deadline), with the
- * credits reserved at submission; resumes an async upstream's task by its stored id instead of
+ * credits reserved at submission (the pipeline settles them, or keeps them when the run is cut
+ * short and the task runs again); resumes an async upstream's task by its stored id instead of
  * submitting again; and ends the task once, in one transaction with its webhook. A task past its
- * deadline fails and is refunded.
+ * deadline fails and is refunded; one the worker will not run (its model gone, its deadline
+ * past) is refunded here, the only settlement the worker makes.
  */
 import { setMaxListeners } from 'node:events';
-import type { Credits } from '../billing/credits.js';
+import type { Settlement } from '../billing/settlement.js';
 import { GatewayError } from '../core/errors.js';
 import type { ModelCatalogue } from '../core/models.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import type { TaskRow } from '../db/schema.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import type { ImagePipeline } from '../pipeline.js';
+import type { ImagePipeline, TaskRunContext } from '../pipeline.js';
 import { jitteredBackoff, type Backoff } from '../routing/retry-policy.js';
 import type { EndingWebhooks } from './ending-webhooks.js';
 import { loadJob } from './stored-job.js';
@@ -21,7 +23,7 @@ import type { TaskOutcome, TaskStore } from './task-store.js';
 export interface TaskWorkerDeps {
   store: TaskStore;
   pipeline: ImagePipeline;
-  credits: Credits;
+  settlement: Settlement;
   catalogue: ModelCatalogue;
   /** Writes a task's webhook with its ending; sweeps for missing ones from start to stop. */
   webhooks: EndingWebhooks;
@@ -37,6 +39,7 @@ export interface TaskWorkerDeps {
 }
 
 const SHUTDOWN = new Error('imagegate is shutting down');
+const DEADLINE_REASON = 'The task did not finish before its deadline.';
 /** How near its deadline a failed run counts as having run out of time. */
 const DEADLINE_SLACK_MS = 250;
 /** Between tries to end a task while the database refuses: soon at first, then no busier than every 5 s. */
@@ -141,51 +144,53 @@ export class TaskWorker {
   }
 
   private async run(task: TaskRow): Promise<void> {
-    const { store, credits, catalogue } = this.deps;
+    const { store, settlement, pipeline, catalogue } = this.deps;
     const now = this.deps.now?.() ?? Date.now();
     const loaded = loadJob(task.request, catalogue);
     // Each run logs its own request_log row: a rerun after a restart is `<task id>.<attempt>`.
     const job = loaded && task.attempts > 1 ? { ...loaded, id: `${task.id}.${task.attempts}` } : loaded;
-    if (!job) return this.fail(task, 'model_not_found', `The model '${task.model}' is no longer served.`);
-    if (now >= task.deadline_at) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
+    if (!job) return this.refuse(task, 'model_not_found', `The model '${task.model}' is no longer served.`);
+    if (now >= task.deadline_at) return this.refuse(task, 'deadline_exceeded', DEADLINE_REASON);
     const deadline = AbortSignal.timeout(task.deadline_at - now);
     const signal = AbortSignal.any([deadline, this.shutdown.signal]);
     const renew = setInterval(() => void store.renewLease(task.id, this.deps.leaseMs).catch((err: unknown) => this.deps.onError(err, task.id)), this.deps.leaseMs / 3);
     renew.unref();
     try {
-      const result = await this.deps.pipeline.run(job, {
+      const ctx: TaskRunContext = {
         mode: { kind: 'task', deadlineAt: task.deadline_at },
         key: null, // the key's model list was checked when the task was accepted
         keyId: task.key_id,
         signal,
-        reservation: await credits.reservationOf(task.id),
-        retriedAfter: (err) => this.shutdown.signal.aborted || isDatabaseUnavailable(err),
-        ...(task.upstream_task_id && task.upstream_channel_id ? { resume: { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id } } : {}),
-        onSubmitted: (channelId, upstreamTaskId) => this.saveUpstream(task.id, channelId, upstreamTaskId),
-      });
+        // The pipeline settles it; cut short by shutdown or the database going away, it keeps it for the next run.
+        settlement: { kind: 'already-reserved', hold: await settlement.heldFor(task.id), shutdown: this.shutdown.signal },
+      };
+      const result =
+        task.upstream_task_id && task.upstream_channel_id
+          ? await pipeline.resume(job, ctx, { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id })
+          : await pipeline.run(job, { ...ctx, onSubmitted: (channelId, upstreamTaskId) => this.saveUpstream(task.id, channelId, upstreamTaskId) });
       const images = result.data.flatMap((image) => (image.name ? [{ name: image.name, ...(image.revised_prompt ? { revisedPrompt: image.revised_prompt } : {}) }] : []));
       await this.end(task, { status: 'succeeded', result: { images, ...(result.usage ? { usage: result.usage } : {}) } });
     } catch (err) {
+      // Cut short by shutdown (or by the database going away, below), the run kept the task's
+      // reservation (billing/settlement.ts, the same rule) for the run that picks it up again.
       if (this.shutdown.signal.aborted) return this.handBack(task);
-      // The database went away mid-run: the task is not at fault. It keeps its reservation and
-      // runs again once the lease lapses (resuming its upstream task when one was submitted).
+      // The database went away mid-run: the task is not at fault. It runs again once the lease
+      // lapses (resuming its upstream task when one was submitted).
       if (isDatabaseUnavailable(err)) return this.deps.onError(err, task.id, 'the database went away during a task run; it will run again');
+      // Any other failure: the run refunded the reservation; the task ends failed.
       // By the clock too: the last attempt's own timeout (cut to the deadline) may fire first, and
       // timers run on a monotonic clock that may be a few ms ahead of the wall clock.
-      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at - DEADLINE_SLACK_MS) return this.fail(task, 'deadline_exceeded', 'The task did not finish before its deadline.');
+      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at - DEADLINE_SLACK_MS) return this.end(task, { status: 'failed', code: 'deadline_exceeded', reason: DEADLINE_REASON });
       const known = err instanceof GatewayError ? err : null;
-      await this.fail(task, known?.code ?? 'internal_error', known?.message ?? 'The task failed.', false);
+      await this.end(task, { status: 'failed', code: known?.code ?? 'internal_error', reason: known?.message ?? 'The task failed.' });
     } finally {
       clearInterval(renew);
     }
   }
 
-  /** Ends the task as failed; `refund` when the pipeline did not already refund it. */
-  private async fail(task: TaskRow, code: string, reason: string, refund = true): Promise<void> {
-    if (refund) {
-      const reservation = await this.deps.credits.reservationOf(task.id);
-      if (reservation) await this.deps.credits.refund(reservation, code);
-    }
+  /** A task the worker will not run: refunded here (no run owns its reservation) and ended failed. */
+  private async refuse(task: TaskRow, code: string, reason: string): Promise<void> {
+    await (await this.deps.settlement.heldFor(task.id)).refund(code);
     await this.end(task, { status: 'failed', code, reason });
   }
 

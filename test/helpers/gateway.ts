@@ -18,14 +18,17 @@ export interface TestGateway {
 
 /**
  * `logger`: for a test that reads what the gateway logs (silent otherwise, or TEST_LOG_LEVEL);
- * `onQuery`: for a test that counts the statements it runs.
+ * `onQuery`: for a test that counts the statements it runs. A reservation asked to settle twice
+ * (a bug the ledger would hide) fails close(), so every test on this gateway guards against it.
  */
 export async function startGateway(env: Record<string, string> = {}, options: { logger?: Logger; onQuery?: (sql: string) => void } = {}): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-test-'));
   const config = loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', ...env });
+  const settledTwice: string[] = [];
   const app = await createApp(config, {
     logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+    onSettledTwice: (requestId, first, second) => void settledTwice.push(`${requestId}: ${first}, then ${second}`),
   });
   const origin = await app.listen();
   const { key } = await app.keys.create('test');
@@ -39,6 +42,7 @@ export async function startGateway(env: Record<string, string> = {}, options: { 
     async close() {
       await app.close();
       await rm(dataDir, { recursive: true, force: true });
+      if (settledTwice.length > 0) throw new Error(`reservations asked to settle twice: ${settledTwice.join('; ')}`);
     },
   };
 }
