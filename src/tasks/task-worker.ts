@@ -50,7 +50,8 @@ export class TaskWorker {
   private readonly loops = new Set<Promise<void>>();
   private loopsWanted: number;
   private loopsRunning = 0;
-  private waiting: (() => void)[] = [];
+  /** Idle loops' wake-ups; each leaves when its loop wakes, by wake() or by its poll timer. */
+  private readonly waiting = new Set<() => void>();
   private started = false;
   private stopped = false;
 
@@ -95,8 +96,8 @@ export class TaskWorker {
 
   /** New work: idle loops look at once instead of at their next poll. */
   wake(): void {
-    const waiting = this.waiting;
-    this.waiting = [];
+    const waiting = [...this.waiting];
+    this.waiting.clear();
     for (const resolve of waiting) resolve();
   }
 
@@ -132,14 +133,21 @@ export class TaskWorker {
     this.loopsRunning--;
   }
 
+  /**
+   * Until the next poll or wake(). A wait ended by its timer takes itself off the list: else an
+   * instance nobody submits to kept every poll's wake-up (and its timer) until the next
+   * submission, growing by loops/pollMs (8 a second by default) for as long as it stayed idle.
+   */
   private idle(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.deps.pollMs);
-      timer.unref();
-      this.waiting.push(() => {
+      const done = () => {
         clearTimeout(timer);
+        this.waiting.delete(done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, this.deps.pollMs);
+      timer.unref();
+      this.waiting.add(done);
     });
   }
 
