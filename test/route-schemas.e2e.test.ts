@@ -76,6 +76,45 @@ describe('route schemas', () => {
     expect(missing(noBody)).toContain('POST /x/:id: no 5xx response');
   });
 
+  it("a schema's refusal is the hand validation's: status, code and param, in the route's dialect", async () => {
+    const send = async (method: string, path: string, body: unknown, key = gw.apiKey) => {
+      const res = await fetch(`${gw.origin}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    const openai = (code: string, param: string | null) => ({ error: { type: 'invalid_request_error', code, param } });
+    const CASES: [method: string, path: string, body: unknown, status: number, expected: unknown, key?: string][] = [
+      // OpenAI dialect: types by ajv (a multipart-style "2" is not a number in JSON), values by the parser.
+      ['POST', '/v1/images/edits', { prompt: 'x', n: '2', image: 'aGk=' }, 400, openai('invalid_type', 'n')],
+      ['POST', '/v1/images/variations', { image: 'aGk=', response_format: 1 }, 400, openai('invalid_type', 'response_format')],
+      ['POST', '/v1/images/generations', { prompt: 'x', background: 5 }, 400, openai('invalid_type', 'background')],
+      ['POST', '/v1/images/generations', { prompt: 'x', image: [5] }, 400, openai('invalid_type', 'image[0]')],
+      ['POST', '/v1/images/generations', 'null', 400, openai('invalid_request', null)],
+      ['POST', '/v1/images/generations', '"draw"', 400, openai('invalid_request', null)],
+      ['POST', '/v1/images/generations', { prompt: 'x', size: '999x999' }, 400, openai('invalid_value', 'size')],
+      // The task API dialect: its envelope, whatever refused the request.
+      ['POST', '/api/v1/images/generations', { prompt: 'x' }, 400, { code: 400, msg: "Missing required parameter: 'model'.", data: null }],
+      ['POST', '/api/v1/images/generations', { model: 'dall-e-2', prompt: 7 }, 400, { code: 400, msg: 'prompt must be a string.', data: null }],
+      ['POST', '/api/v1/images/generations', undefined, 400, { code: 400, data: null }],
+      ['GET', '/api/v1/images/generations', undefined, 400, { code: 400, msg: "Missing required parameter: 'task_id'.", data: null }],
+      // Admin bodies: ajv where the parser answers the same; the parser where it says more.
+      ['POST', '/admin/api/keys', { name: 'k', bogus: 1 }, 400, openai('unknown_parameter', 'bogus'), TEST_ADMIN_KEY],
+      ['POST', '/admin/api/keys', { name: 'k', enabled: 'yes' }, 400, openai('invalid_type', 'enabled'), TEST_ADMIN_KEY],
+      ['POST', '/admin/api/keys', { owner: 'o' }, 400, openai('missing_required_parameter', 'name'), TEST_ADMIN_KEY],
+      ['POST', '/admin/api/keys', { name: 5 }, 400, openai('invalid_value', 'name'), TEST_ADMIN_KEY],
+      ['POST', '/admin/api/keys', undefined, 400, openai('invalid_request', null), TEST_ADMIN_KEY],
+      ['POST', '/admin/api/channels', { name: 'c', kind: 'demo', priority: 'high' }, 400, openai('invalid_value', 'priority'), TEST_ADMIN_KEY],
+    ];
+    for (const [method, path, body, status, expected, key] of CASES) {
+      const res = await send(method, path, body, key);
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
+      expect(res.json, `${method} ${path} ${JSON.stringify(body)}`).toMatchObject(expected as Json);
+    }
+  });
+
   it('real answers match the schema their route declares for their status', async () => {
     const ajv = AjvCompiler()({}, { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: true } });
     const key = await adminJson(gw.origin, 'POST', '/admin/api/keys', { name: 'schema-check', credits: 5 });

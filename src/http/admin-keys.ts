@@ -55,7 +55,7 @@ export function registerAdminKeyRoutes(scope: FastifyInstance, { keys, credits, 
 
   app.post('/admin/api/keys/:id/credits', { schema: KeySchemas.credits }, async (request) => {
     const key = await find(request.params.id);
-    const body = request.body as Record<string, unknown>;
+    const body = (request.body ?? {}) as Record<string, unknown>;
     const amount = usdToMicros(body.amount, 'amount', true);
     if (amount === 0) throw invalidRequest('amount', 'invalid_value', 'amount must not be 0.');
     const note = typeof body.note === 'string' ? body.note.slice(0, 500) : null;

@@ -23,12 +23,14 @@ const pool = AjvCompiler();
 export const buildValidator: AjvCompiler.BuildCompilerFromPool = (externalSchemas, ajvOptions) => {
   const options = ajvOptions?.mode === 'JTD' ? {} : (ajvOptions ?? {});
   const custom = options.customOptions ?? {};
-  // verbose: errors carry the value they are about (an absent body is told from a wrong one).
+  // verbose: errors carry the value they are about (a repeated query parameter is told from a wrong one).
   const text = pool(externalSchemas, { ...options, customOptions: { ...custom, verbose: true } });
   const body = pool(externalSchemas, { ...options, customOptions: { ...custom, ...BODY_OPTIONS, verbose: true } });
   return (route) => {
     const schema = checkedPart(route.schema) as AjvCompiler.RouteDefinition['schema'];
-    return route.httpPart === 'body' ? body({ ...route, schema }) : text({ ...route, schema });
+    // No body (or JSON null) is the handler's to refuse: each says what it needs (an empty body
+    // where a JSON object is wanted, or a form) as it did before there were schemas.
+    return route.httpPart === 'body' ? body({ ...route, schema: { anyOf: [{ type: 'null' }, schema] } }) : text({ ...route, schema });
   };
 };
 
@@ -59,10 +61,7 @@ export function schemaError(errors: FastifySchemaValidationError[], dataVar: Sch
   if (!picked) return invalidRequest(null, 'invalid_request', `The request ${partName(dataVar)} is not valid.`);
   const { error, path } = picked;
   const param = paramOf(path);
-  if (dataVar === 'body' && path.length === 0 && error.keyword === 'type') {
-    if (error.data === null || error.data === undefined) return invalidRequest(null, 'invalid_json', 'The request body is empty; send a JSON object.');
-    return invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
-  }
+  if (dataVar === 'body' && path.length === 0 && error.keyword === 'type') return invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
   switch (error.keyword) {
     case 'required':
       return invalidRequest(param, 'missing_required_parameter', `Missing required parameter: '${param}'.`);
