@@ -12,6 +12,7 @@ import { gatewayError, type ErrorCode } from '../core/errors.js';
 import type { MemoryBudget } from '../core/memory-budget.js';
 import { dialectOfPath, trackRouteAccess, type RouteEntry } from './access.js';
 import { discardUnreadBody, watchAnswerIdle, watchBodyIdle } from './body-flow.js';
+import { collectWhenIdle } from './idle-collect.js';
 import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { installRequestMemory } from './request-memory.js';
@@ -87,6 +88,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   // Parts are read by the routes that take them (http/image-form.ts), with their own limits.
   void app.register(multipart);
   trackAnswers(app, answers);
+  collectWhenIdle(app);
   app.decorateRequest('apiKey', null);
   const routes = trackRouteAccess(app);
   app.addHook('onRequest', async (request, reply) => {
