@@ -106,6 +106,14 @@ export function errorResponses<D extends Dialect>(dialect: D, access: AccessClas
   return Object.fromEntries(all.map((status) => [String(status), { ...envelope, description: STATUS_TEXT[String(status)] ?? '' }])) as ErrorResponses<D>;
 }
 
+/**
+ * The request headers a route reads besides Authorization, described only (http/request-guards.ts
+ * and the handlers read them; names in lower case, as Node gives them).
+ */
+export const IDEMPOTENCY_KEY_HEADER = {
+  'idempotency-key': Type.Optional(describedOnly(Type.String({ minLength: 1, maxLength: 255, description: 'Sent once: a replay with the same body answers with the same task.' }))),
+};
+
 /** A route that reads no query parameters (any given are ignored). */
 export const NoQuery = Type.Object({}, { description: 'No query parameters.' });
 

@@ -12,7 +12,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { UsageTotalsView } from './admin.js';
-import { describedOnly, errorResponses, nullable, NoQuery, optionalNullable, writtenAsIs } from './common.js';
+import { describedOnly, errorResponses, IDEMPOTENCY_KEY_HEADER, nullable, NoQuery, optionalNullable, writtenAsIs } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request bodies
@@ -160,9 +160,15 @@ function imageResponses(withTasks: boolean) {
   };
 }
 
+/** new-api's async mode, on generations and edits. */
+const AsyncTaskHeaders = Type.Object({
+  'x-new-api-async-task': Type.Optional(describedOnly(Type.String({ description: 'true or 1: answer at once with a task (new-api async mode).' }))),
+  ...IDEMPOTENCY_KEY_HEADER,
+});
+
 export const ImageSchemas = {
-  generations: { querystring: NoQuery, body: imageBody(GenerationJson, 'ImageGenerationForm'), response: imageResponses(true) },
-  edits: { querystring: NoQuery, body: imageBody(EditJson, 'ImageEditForm'), response: imageResponses(true) },
+  generations: { headers: AsyncTaskHeaders, querystring: NoQuery, body: imageBody(GenerationJson, 'ImageGenerationForm'), response: imageResponses(true) },
+  edits: { headers: AsyncTaskHeaders, querystring: NoQuery, body: imageBody(EditJson, 'ImageEditForm'), response: imageResponses(true) },
   variations: { querystring: NoQuery, body: imageBody(VariationJson, 'ImageVariationForm'), response: imageResponses(false) },
 };
 

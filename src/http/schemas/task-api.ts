@@ -6,7 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { MAX_INPUT_IMAGES } from '../../core/image-input.js';
-import { describedOnly, errorResponses, NoQuery, nullable, optionalNullable } from './common.js';
+import { describedOnly, errorResponses, IDEMPOTENCY_KEY_HEADER, NoQuery, nullable, optionalNullable } from './common.js';
 import { COMMON_FIELDS, ImageString, PROMPT_FIELDS } from './openai.js';
 
 const success = <T extends Parameters<typeof Type.Object>[0]>(data: T, title: string) =>
@@ -42,6 +42,7 @@ const TaskView = {
 };
 
 export const TaskApiSubmitSchema = {
+  headers: Type.Object(IDEMPOTENCY_KEY_HEADER),
   querystring: NoQuery,
   body: SubmitBody,
   response: {
