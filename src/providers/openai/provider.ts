@@ -4,7 +4,7 @@ import type { ArrivingResult, ImageJob, PartialImageListener, ProviderHooks, Pro
 import { readArrivingAnswer } from './arriving-response.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport, type UpstreamRequest } from '../transport.js';
-import { buildImagesRequest, officialRefusal, type OpenAIProfile } from './request.js';
+import { buildImagesRequest, imagesRefusal, type OpenAIProfile } from './request.js';
 import { failureFromResponse, parseImagesResponse } from './response.js';
 import { readImageStream } from './stream-response.js';
 
@@ -15,9 +15,9 @@ export class OpenAIProvider implements Provider {
     private readonly profile: OpenAIProfile,
   ) {}
 
-  /** A relay takes every field as given; the official API refuses relay-only objects. */
+  /** As the profile's parameter maps say: a relay takes every field as given; the official API refuses relay-only objects. */
   refuses(job: ImageJob): GatewayError | undefined {
-    return this.profile === 'official' ? officialRefusal(job) : undefined;
+    return imagesRefusal(job, this.profile);
   }
 
   async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks: ProviderHooks = {}): Promise<ProviderResult> {

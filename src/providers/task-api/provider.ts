@@ -20,7 +20,7 @@ export class TaskApiProvider implements AsyncProvider {
   }
 
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
-    const create: TaskRequest = { method: 'POST', url: endpoint(call.channel.baseUrl), json: buildTaskBody(job, call.channel) };
+    const create: TaskRequest = { method: 'POST', url: endpoint(call.channel.baseUrl), raw: buildTaskBody(job, call.channel) };
     return { upstreamTaskId: parseCreateResponse(await sendToChannel(this.transport, call, create, signal)) };
   }
 
