@@ -1,0 +1,167 @@
+/**
+ * Import rules: docs/design.md, "Arrows point one way", as dependency-cruiser rules (`npm run lint:imports`).
+ *
+ *   http | inputs | providers -> spool        http -> inputs -> net
+ *   http -> pipeline | tasks -> billing, routing -> providers, output -> storage
+ *   tasks | billing | routing -> redis        everything may use core; core imports nothing of ours
+ *   tasks calls pipeline, never the reverse   a provider never touches the database, billing or HTTP clients' requests
+ *
+ * Each arrow is encoded as the imports it rules out: the reverse of an arrow, or what a folder below it reaches for.
+ * Type-only imports count (a provider importing a db table type is still a provider knowing the database), except in
+ * cycles: a cycle made of erased type imports (ImageJob <-> ModelSpec in core/) costs nothing at run time.
+ */
+
+/** Paths under src/, as the regular expressions the rules take. */
+const SRC = '^src/';
+const dir = (...names) => `^src/(${names.join('|')})/`;
+const PIPELINE = '^src/pipeline\\.ts$';
+
+/** A module in `from` may import, of ours, only what `may` matches (node: built-ins and packages are not ours). */
+const onlyOurs = (name, comment, from, may) => ({
+  name,
+  comment,
+  severity: 'error',
+  from: { path: from },
+  to: { path: SRC, pathNot: may },
+});
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    onlyOurs(
+      'core-imports-nothing-of-ours',
+      'core/ is the pure domain vocabulary: it imports nothing of ours (everything may use core).',
+      dir('core'),
+      dir('core'),
+    ),
+    {
+      name: 'pipeline-never-calls-tasks',
+      comment: 'tasks/ calls the pipeline, never the reverse.',
+      severity: 'error',
+      from: { path: PIPELINE },
+      to: { path: dir('tasks') },
+    },
+    {
+      name: 'only-http-and-entry-points-run-jobs',
+      comment:
+        'http -> pipeline | tasks: only the dialects (http/), the composition root (app.ts) and the CLI commands call the pipeline or ' +
+        'tasks/; nothing below them (billing, routing, output, providers, storage, inputs, net, spool, redis, db, core) does.',
+      severity: 'error',
+      from: { path: dir('billing', 'routing', 'output', 'providers', 'storage', 'inputs', 'net', 'spool', 'redis', 'db', 'core') },
+      to: { path: [PIPELINE, dir('tasks')] },
+    },
+    {
+      name: 'only-http-speaks-http',
+      comment:
+        'http/ is the only code that speaks HTTP to clients: nothing below it imports it (the CLI commands and app.ts, above it, may; ' +
+        "a provider never touches HTTP clients' requests).",
+      severity: 'error',
+      from: { path: SRC, pathNot: [dir('http', 'commands'), '^src/(app|cli)\\.ts$'] },
+      to: { path: dir('http') },
+    },
+    {
+      name: 'fastify-only-in-http',
+      comment: 'Fastify, its plugins and the route schemas (TypeBox) belong to http/.',
+      severity: 'error',
+      from: { path: SRC, pathNot: [dir('http'), '^src/app\\.ts$'] },
+      to: { path: '(^|/)node_modules/(fastify|@fastify|@sinclair/typebox)/' },
+    },
+    {
+      name: 'app-holds-the-server-by-type-only',
+      comment: 'app.ts, the composition root, returns the Fastify instance http/ built: it may name its type, not build one.',
+      severity: 'error',
+      from: { path: '^src/app\\.ts$' },
+      to: { dependencyTypesNot: ['type-only'], path: '(^|/)node_modules/(fastify|@fastify|@sinclair/typebox)/' },
+    },
+    onlyOurs(
+      'providers-speak-only-their-protocol',
+      'A provider takes an ImageJob and a channel and returns images or events: it never touches the database, billing or HTTP ' +
+        "clients' requests, and imports only core/, spool/ (providers -> spool) and providers/.",
+      dir('providers'),
+      dir('providers', 'core', 'spool'),
+    ),
+    {
+      name: 'output-and-storage-below-the-run',
+      comment:
+        'pipeline | tasks -> billing, routing -> providers; pipeline -> output -> storage: output/ and storage/ serve the run, ' +
+        'they never reach back for its routing or its credits.',
+      severity: 'error',
+      from: { path: dir('output', 'storage') },
+      to: { path: dir('routing', 'billing') },
+    },
+    {
+      name: 'storage-never-imports-output',
+      comment: 'output -> storage, one way.',
+      severity: 'error',
+      from: { path: dir('storage') },
+      to: { path: dir('output') },
+    },
+    {
+      name: 'inputs-stay-below-http',
+      comment: 'http -> inputs -> net: inputs/ imports only core/, net/ and spool/.',
+      severity: 'error',
+      from: { path: dir('inputs') },
+      to: { path: SRC, pathNot: dir('inputs', 'core', 'net', 'spool') },
+    },
+    onlyOurs('net-imports-only-core', 'http -> inputs -> net (tasks -> net for webhooks): net/ is a leaf beside core/.', dir('net'), dir('net', 'core')),
+    onlyOurs('spool-imports-only-core', 'http | inputs | providers -> spool: spool/ is a leaf beside core/.', dir('spool'), dir('spool', 'core')),
+    onlyOurs('redis-imports-only-core', 'tasks | billing | routing -> redis: redis/ is a leaf beside core/.', dir('redis'), dir('redis', 'core')),
+    {
+      name: 'only-the-cli-imports-the-composition-root',
+      comment: 'app.ts wires everything and cli.ts dispatches to commands/: no module of src/ imports them back.',
+      severity: 'error',
+      from: { path: SRC, pathNot: '^src/cli\\.ts$' },
+      to: { path: ['^src/(app|cli)\\.ts$', dir('commands')], pathNot: '^src/commands/usage-error\\.ts$' },
+    },
+    {
+      name: 'src-never-imports-dev-code',
+      comment: 'src/ is what ships (tsconfig.build.json builds src/ only): it never imports the simulators (sim/), tests or benchmarks.',
+      severity: 'error',
+      from: { path: SRC },
+      to: { path: '^(sim|test|bench)/' },
+    },
+    {
+      name: 'sim-never-imports-tests',
+      comment: 'The simulators (sim/) are used by tests, the demo and the benchmarks; they never import test/ or bench/.',
+      severity: 'error',
+      from: { path: '^sim/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'No import cycles at run time (a cycle through type-only imports is erased at compile time).',
+      severity: 'error',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'src-never-imports-dev-dependencies',
+      comment: 'A production install (npm ci --omit=dev) has no devDependencies: src/ must not need them.',
+      severity: 'error',
+      from: { path: SRC },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-unresolvable-imports',
+      comment: 'Every import resolves to a file (tsc says so too; this keeps the rules above from missing an import they cannot see).',
+      severity: 'error',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'no-undeclared-packages',
+      comment: "Every package imported is declared in package.json (not merely present as another package's dependency).",
+      severity: 'error',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    // Type-only imports are dependencies too (see above).
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};
