@@ -33,7 +33,7 @@ function label(node: Node): string {
 /** Self time per node: each sample's delta goes to the node it landed in. */
 function selfTimes(profile: Profile): Map<number, number> {
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   return self;
 }
 

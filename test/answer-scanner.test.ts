@@ -155,8 +155,8 @@ function b64Literal(base64: string, slashes: SlashStyle, breaks: BreakStyle): st
     if (i > 0 && i % 76 === 0 && breaks !== 'none') out += breaks === 'lf' ? '\\n' : '\\r\\n';
     const ch = base64[i];
     if (ch === '/') {
-      const escape = slashes === 'escaped' || (slashes === 'alternate' && slashCount++ % 2 === 0);
-      out += escape ? '\\/' : '/';
+      const escaped = slashes === 'escaped' || (slashes === 'alternate' && slashCount++ % 2 === 0);
+      out += escaped ? '\\/' : '/';
     } else out += ch;
   }
   return `${out}"`;
@@ -352,15 +352,15 @@ describe('AnswerScanner', () => {
     ['\\\\', 'an escaped backslash'],
     ['\\t', 'a tab'],
     ['\\b', 'a backspace'],
-  ])('%s inside b64_json (%s) is a protocol failure, however the body is cut', (escape) => {
-    const text = `{"data":[{"b64_json":"QUJD${escape}REVG"}]}`;
+  ])('%s inside b64_json (%s) is a protocol failure, however the body is cut', (sequence) => {
+    const text = `{"data":[{"b64_json":"QUJD${sequence}REVG"}]}`;
     const body = Buffer.from(text);
     const at = text.indexOf('\\');
     expectProtocolFailure([body]);
     expectProtocolFailure(bytewise(body));
     expectProtocolFailure(cutAt(body, [at + 1]));
     // The same escape outside base64 is only JSON.
-    const elsewhere = `{"data":[{"b64_json":"QUJD","revised_prompt":"x${escape}y"}],"note":"${escape}"}`;
+    const elsewhere = `{"data":[{"b64_json":"QUJD","revised_prompt":"x${sequence}y"}],"note":"${sequence}"}`;
     const item = (JSON.parse(elsewhere) as { data: Json[] }).data[0];
     expect(scan(bytewise(Buffer.from(elsewhere))).items[0]?.fields).toEqual({ ...item, b64_json: null });
   });

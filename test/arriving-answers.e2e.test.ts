@@ -105,7 +105,9 @@ async function scriptedUpstream(): Promise<ScriptedUpstream> {
     baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
     calls,
     next: (...scripts) => void queue.push(...scripts),
-    always: (script) => void (fallback = script),
+    always: (script) => {
+      fallback = script;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -134,7 +134,11 @@ describe('start-up waits for the database', () => {
   function clock() {
     let now = 0;
     const waits: number[] = [];
-    return { waits, now: () => now, sleep: async (ms: number) => void (waits.push(ms), (now += ms)) };
+    const sleep = async (ms: number): Promise<void> => {
+      waits.push(ms);
+      now += ms;
+    };
+    return { waits, now: () => now, sleep };
   }
 
   it('tries again with backoff (0.5 s doubling to 10 s) while it is unavailable, telling each wait once', async () => {

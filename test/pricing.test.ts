@@ -53,11 +53,8 @@ function inputImage(width: number, height: number): InputImage {
 
 const listPricing = new Pricing(undefined, new ModelCatalogue(BUILTIN_MODELS));
 
-/**
- * What a token-priced model reserves per image for the prompt: (UTF-8 bytes + 64 overhead
- * tokens) x the text input price. PROMPT: (20 + 64) tokens x $5/1M = 420 micros.
- */
-const promptReserve = (bytes: number, usdPerMillion: number): number => Math.ceil((bytes + 64) * usdPerMillion);
+// What a token-priced model reserves per image for the prompt: (UTF-8 bytes + 64 overhead
+// tokens) x the text input price. PROMPT: (20 + 64) tokens x $5/1M = 420 micros, the 420 below.
 
 describe('default prices: OpenAI list prices in micros', () => {
   const cases: [model: string, size: string, quality: string, micros: number][] = [

@@ -212,7 +212,7 @@ describe('webhook outbox (sqlite)', () => {
     expect(new Set(hook.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([row.id]));
     // Waits of at least 10, 20 and 40 ms between attempts.
     const gaps = hook.received.slice(1).map((r, i) => r.at - (hook.received[i] as Received).at);
-    gaps.forEach((gap, i) => expect(gap).toBeGreaterThanOrEqual((FAST.delaysMs[i] as number) - 2));
+    for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual((FAST.delaysMs[i] as number) - 2);
 
     const last = hook.received[3] as Received;
     expect(last.headers['content-type']).toBe('application/json');

@@ -29,7 +29,10 @@ export class SettlementRetry {
   /** Tries `settle` again later; a request already pending keeps its first settlement (the later one would find it settled). */
   schedule(requestId: string, settle: () => Promise<void>): void {
     if (this.pending.has(requestId)) return;
-    if (this.closing) return this.options.onGiveUp(new Error('shutting down'), requestId);
+    if (this.closing) {
+      this.options.onGiveUp(new Error('shutting down'), requestId);
+      return;
+    }
     const run = this.retry(requestId, settle).finally(() => this.pending.delete(requestId));
     this.pending.set(requestId, run);
   }

@@ -102,7 +102,7 @@ function dimensionsProblem(param: string, header: ImageHeader, rules: InputRules
 
 /** Mask rules: a PNG with alpha, no larger than 4 MB, within the rules' dimensions, the size of the first image. */
 export function maskProblem(byteLength: number, header: ImageHeader | null, first: InputImage | undefined, rules: InputRules): GatewayError | null {
-  if (!header || header.kind !== 'png') {
+  if (header?.kind !== 'png') {
     return invalidRequest('mask', 'invalid_mask', `mask must be a PNG image (checked by content)${header ? `, not ${header.kind.toUpperCase()}` : ''}.`);
   }
   if (!header.complete) return invalidRequest('mask', 'invalid_mask', 'mask is cut short: the PNG file ends before its last chunk.');

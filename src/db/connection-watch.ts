@@ -70,7 +70,10 @@ export class ConnectionWatch {
     this.down = null;
     clearTimeout(down.timer);
     const downMs = this.now() - down.since;
-    if (down.announced) return this.log.info({ downMs, failures: down.failures }, 'database available again');
+    if (down.announced) {
+      this.log.info({ downMs, failures: down.failures }, 'database available again');
+      return;
+    }
     this.blips++;
     this.blipFailures += down.failures;
     if (this.now() - this.lastBlipReport < this.blipReportMs) return;

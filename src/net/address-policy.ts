@@ -221,7 +221,10 @@ export function addException(list: BlockList, entry: string): void {
   const family = isIP(address);
   if (family === 0) throw new RangeError(`'${entry}' is not an IP address or CIDR`);
   const type = family === 4 ? 'ipv4' : 'ipv6';
-  if (prefixText === undefined) return list.addAddress(address, type);
+  if (prefixText === undefined) {
+    list.addAddress(address, type);
+    return;
+  }
   const prefix = Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) throw new RangeError(`'${entry}' has an invalid prefix length`);
   list.addSubnet(address, prefix, type);

@@ -63,7 +63,10 @@ export class BullmqTaskDispatch {
   /** Hands a new task to whichever instance is free first (this one's database loops while Redis is away). */
   notify(taskId: string): void {
     const { tasks, redis, onError } = this.options;
-    if (!redis.isUp()) return tasks.wake();
+    if (!redis.isUp()) {
+      tasks.wake();
+      return;
+    }
     this.enqueue(taskId).catch((err: unknown) => {
       tasks.wake();
       onError(err);
