@@ -35,7 +35,7 @@
  * for the Image API), so cached tokens are priced as uncached: the client never pays less
  * than the list, the operator may pay less.
  */
-import type { ModelPrice, PriceTable } from './pricing.js';
+import type { PriceTable, TokenPrices } from './pricing.js';
 
 /** micros from a USD literal; Math.round because 0.011 * 1e6 is 11000.000000000002. */
 const usd = (value: number): number => Math.round(value * 1_000_000);
@@ -48,7 +48,7 @@ function gptTable(square: [number, number, number], oblong: [number, number, num
   return { '1024x1024': row(square), '1536x1024': row(oblong), '1024x1536': row(oblong) };
 }
 
-const tokens = (textInput: number, imageInput: number, imageOutput: number, textOutput?: number): ModelPrice['tokens'] => ({
+const tokens = (textInput: number, imageInput: number, imageOutput: number, textOutput?: number): TokenPrices => ({
   textInput: usd(textInput),
   imageInput: usd(imageInput),
   imageOutput: usd(imageOutput),

@@ -464,7 +464,7 @@ export function parseCapabilityOverrides(value: unknown): CapabilityOverrides {
   return overrides;
 }
 
-function parseStreaming(where: string, value: unknown): CapabilityOverrides['streaming'] {
+function parseStreaming(where: string, value: unknown): NonNullable<CapabilityOverrides['streaming']> {
   if (value === false) return false;
   if (isRecord(value) && Object.keys(value).every((k) => k === 'max_partial_images') && value.max_partial_images !== undefined) {
     return { maxPartialImages: integer(`${where}.max_partial_images`, value.max_partial_images, 0, 3) };
@@ -472,7 +472,7 @@ function parseStreaming(where: string, value: unknown): CapabilityOverrides['str
   throw new ModelConfigError(where, 'must be false or { max_partial_images: 0-3 }');
 }
 
-function parseEdits(where: string, value: unknown): CapabilityOverrides['edits'] {
+function parseEdits(where: string, value: unknown): NonNullable<CapabilityOverrides['edits']> {
   if (value === false) return false;
   if (isRecord(value) && Object.keys(value).every((k) => k === 'max_images')) {
     return value.max_images === undefined ? {} : { maxImages: integer(`${where}.max_images`, value.max_images, 1, MAX_INPUT_IMAGES) };

@@ -116,11 +116,12 @@ class SseWriter {
 
 const EVENT_END = Buffer.from('\n\n');
 
+/** Serialized with JSON.stringify: a field still unknown (undefined) is left out. */
 interface EventFields {
-  size?: string;
-  quality?: string;
-  background?: string;
-  output_format?: string;
+  size: string | undefined;
+  quality: string | undefined;
+  background: string | undefined;
+  output_format: string | undefined;
 }
 
 /** Fields every image event carries (the spec requires them): the upstream's word, else the job's, else the model's defaults. */
