@@ -76,9 +76,14 @@ function cellsAndPartial(s: Settings, run: ReadonlySet<Scenario>): Promise<Pick<
   return withTrio({ targets: TARGETS, upstreamLatencyMs: 0 }, async (servers) => {
     const eps = endpoints(TARGETS, servers, Math.max(...s.cells.concurrency));
     try {
-      const cells = run.has('cells') ? await attempt('sync generations, c=1 and c=16', () => measureCells({ ...s.cells, targets: [...TARGETS] }, eps, servers)) : undefined;
+      const cells = run.has('cells')
+        ? await attempt('sync generations, c=1 and c=16', () => measureCells({ ...s.cells, targets: [...TARGETS] }, eps, servers))
+        : undefined;
       const partial = run.has('partial')
-        ? await attempt('first partial image', async (): Promise<PartialTimes> => Object.fromEntries(await firstPartialTimes(servers, s.partial, s.partial.rounds)))
+        ? await attempt(
+            'first partial image',
+            async (): Promise<PartialTimes> => Object.fromEntries(await firstPartialTimes(servers, s.partial, s.partial.rounds)),
+          )
         : undefined;
       return { cells, partial };
     } finally {
@@ -105,7 +110,8 @@ async function measureAll(s: Settings, run: ReadonlySet<Scenario>): Promise<Floo
     results.heldLarge = await attempt('held open, ~2.7 MiB answers', () => measureHeld({ ...s.held, imageSide: 1024 }));
   }
   if (run.has('large')) results.large = await attempt(`${s.large.answerMiB} MiB answers`, () => measureLarge(s.large));
-  if (run.has('uploads')) results.uploads = await attempt('uploads (bench/uploads.ts)', () => runUploads(s.uploads.concurrency, s.uploads.settleS, s.uploads.upstream));
+  if (run.has('uploads'))
+    results.uploads = await attempt('uploads (bench/uploads.ts)', () => runUploads(s.uploads.concurrency, s.uploads.settleS, s.uploads.upstream));
   return results;
 }
 
@@ -151,7 +157,9 @@ function renderFloor(h: FloorHeader, s: Settings, r: FloorResults): string {
     `Run ${h.date} at commit ${h.commit} — \`${h.command}\`${h.quick ? ' (quick: shorter cells, one wave per target, shorter waits after the waves)' : ''}`,
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.os}.`,
     `Outside load: ${outsideLoad(r)}; load average (1/5/15 min) ${load(h.loadAverage.start)} at the start, ${load(h.loadAverage.end)} at the end.`,
-    `Took: ${Object.entries(took).map(([name, sec]) => `${name} ${sec} s`).join(', ')}.`,
+    `Took: ${Object.entries(took)
+      .map(([name, sec]) => `${name} ${sec} s`)
+      .join(', ')}.`,
     '',
     `**${measured.filter((row) => row.met === true).length} of ${measured.length} targets met**${rows.length > measured.length ? ` (${rows.length - measured.length} not measured)` : ''}.`,
     '',
@@ -159,7 +167,9 @@ function renderFloor(h: FloorHeader, s: Settings, r: FloorResults): string {
     '',
     '## Details',
     '',
-    ...section(`Sync generations (${s.cells.durationS} s per cell in ${s.cells.rounds} slices, ${s.cells.warmupS} s warm-up)`, r.cells, (cells) => cellTable(cells)),
+    ...section(`Sync generations (${s.cells.durationS} s per cell in ${s.cells.rounds} slices, ${s.cells.warmupS} s warm-up)`, r.cells, (cells) =>
+      cellTable(cells),
+    ),
     ...section(`First partial image (${s.partial.requests} streams per target, taking turns)`, r.partial, partialTable),
     ...section('Held open, 256 px answers', r.heldSmall, heldMarkdown),
     ...section('Held open, ~2.7 MiB answers', r.heldLarge, heldMarkdown),
@@ -173,7 +183,11 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const { values } = parseArgs({
     args: argv,
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string', default: SCENARIOS.join(',') }, 'no-write': { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string', default: SCENARIOS.join(',') },
+      'no-write': { type: 'boolean', default: false },
+    },
   });
   const run = new Set(
     values.only.split(',').map((name) => {
@@ -199,7 +213,10 @@ async function main(): Promise<number> {
     const dir = join(here, 'results');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'floor.md'), `${markdown}\n`);
-    await writeFile(join(dir, 'floor.json'), `${JSON.stringify({ ...header, machine: machine(), settings: s, tookSeconds: took, rows: floorRows(results), results }, null, 2)}\n`);
+    await writeFile(
+      join(dir, 'floor.json'),
+      `${JSON.stringify({ ...header, machine: machine(), settings: s, tookSeconds: took, rows: floorRows(results), results }, null, 2)}\n`,
+    );
     log(`wrote ${join(dir, 'floor.md')} and floor.json`);
   }
   const failed = Object.values(results).some((o: Outcome<unknown>) => o !== undefined && !o.ok);

@@ -107,7 +107,14 @@ async function heldWaves(opts: HeldOptions, eps: Map<Target, Endpoint>, servers:
       const slice = slices.get(target);
       if (slice === undefined) return [];
       const cell = summarize('b64_json', target, opts.requests, slice.loop, slice.cpu, slice.memory);
-      return [(settled.get(target) ?? Promise.resolve(null)).then((after) => ({ cell, startRssMb: start.get(target) ?? null, idleRssMb: idle.get(target) ?? null, settled: after }))];
+      return [
+        (settled.get(target) ?? Promise.resolve(null)).then((after) => ({
+          cell,
+          startRssMb: start.get(target) ?? null,
+          idleRssMb: idle.get(target) ?? null,
+          settled: after,
+        })),
+      ];
     }),
   );
 }

@@ -49,7 +49,6 @@ interface Sample {
   processes: number;
 }
 
-
 /** The pid and every descendant of it, read from /proc. */
 function processTree(pid: number): number[] {
   const out = [pid];
@@ -161,7 +160,10 @@ async function main(): Promise<void> {
       const ms = samples.map((s) => s.healthyMs);
       const rss = samples.map((s) => s.rssMb);
       const tree = samples.map((s) => s.treeRssMb);
-      const row = `| \`${way.name}\` | ${(median(ms) / 1000).toFixed(2)} s (${range(ms.map((v) => v / 1000), 2)}) | ${median(rss).toFixed(0)} MB (${range(rss, 0)}) | ${median(tree).toFixed(0)} MB, ${samples[0]?.processes ?? 0} processes |`;
+      const row = `| \`${way.name}\` | ${(median(ms) / 1000).toFixed(2)} s (${range(
+        ms.map((v) => v / 1000),
+        2,
+      )}) | ${median(rss).toFixed(0)} MB (${range(rss, 0)}) | ${median(tree).toFixed(0)} MB, ${samples[0]?.processes ?? 0} processes |`;
       rows.push(row);
       process.stderr.write(`${row}\n`);
     } finally {

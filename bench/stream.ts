@@ -57,6 +57,8 @@ if (isMain(import.meta.url)) {
   await withSimulatorAndGateway(async ({ direct, gateway }) => {
     const straight = await measureSequential(() => firstPartial(direct, UPSTREAM_API_KEY), opts);
     const through = await measureSequential(() => firstPartial(gateway, GATEWAY_API_KEY), opts);
-    process.stdout.write(latencyReport(`time to the first partial image (fully received), c=1, ${opts.requests} streams of 2 partials + 1 image (~2 MB each)`, straight, through));
+    process.stdout.write(
+      latencyReport(`time to the first partial image (fully received), c=1, ${opts.requests} streams of 2 partials + 1 image (~2 MB each)`, straight, through),
+    );
   });
 }

@@ -81,12 +81,21 @@ describe('admin lists: one query, the same everywhere', () => {
       expect(all.data.length, path).toBeGreaterThanOrEqual(3);
       expect(all.has_more, path).toBe(false);
       const first = (await get(join(path, 'limit=1'))).json as unknown as Listed;
-      expect(first.data.map((r) => r.id), path).toEqual([all.data[0]?.id]);
+      expect(
+        first.data.map((r) => r.id),
+        path,
+      ).toEqual([all.data[0]?.id]);
       expect(first.has_more, path).toBe(true);
       const second = (await get(join(path, 'limit=1&offset=1'))).json as unknown as Listed;
-      expect(second.data.map((r) => r.id), path).toEqual([all.data[1]?.id]);
+      expect(
+        second.data.map((r) => r.id),
+        path,
+      ).toEqual([all.data[1]?.id]);
       const last = (await get(join(path, `limit=2&offset=${all.data.length - 1}`))).json as unknown as Listed;
-      expect(last.data.map((r) => r.id), path).toEqual([all.data.at(-1)?.id]);
+      expect(
+        last.data.map((r) => r.id),
+        path,
+      ).toEqual([all.data.at(-1)?.id]);
       expect(last.has_more, path).toBe(false);
       const none = (await get(join(path, 'limit=0'))).json as unknown as Listed;
       expect(none.data, path).toEqual([]);

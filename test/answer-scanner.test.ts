@@ -181,7 +181,8 @@ function itemText(spec: ItemSpec, layout: Layout): string {
   const revised: [string, string][] = spec.revised !== null ? [['"revised_prompt"', JSON.stringify(spec.revised)]] : [];
   if (spec.revisedFirst) entries.unshift(...revised);
   if (spec.decoy) entries.push(['"meta"', '{"b64_json":"QUJD","data":[{"b64_json":"REVG"}],"x\\"y":"\\"b64_json\\""}']);
-  if (spec.image) entries.push([spec.escapedKey ? '"b64\\u005fjson"' : '"b64_json"', b64Literal(Buffer.from(spec.image).toString('base64'), spec.slashes, spec.breaks)]);
+  if (spec.image)
+    entries.push([spec.escapedKey ? '"b64\\u005fjson"' : '"b64_json"', b64Literal(Buffer.from(spec.image).toString('base64'), spec.slashes, spec.breaks)]);
   if (spec.url !== null) entries.push(['"url"', JSON.stringify(spec.url)]);
   if (!spec.revisedFirst) entries.push(...revised);
   return objectText(entries, layout);
@@ -219,7 +220,10 @@ const trickyString = fc.oneof(
 
 /** Keys that are neither of those the scanner looks for, some with escaped quotes or > 64 bytes. */
 const otherKey = fc
-  .oneof(fc.constantFrom('we"ird', 'data"', '"data', 'b64_json"', 'x\\', 'Data', 'datas', 'b64_json_meta', 'data'.padEnd(80, '_'), 'b64_json'.padEnd(90, '\\')), trickyString)
+  .oneof(
+    fc.constantFrom('we"ird', 'data"', '"data', 'b64_json"', 'x\\', 'Data', 'datas', 'b64_json_meta', 'data'.padEnd(80, '_'), 'b64_json'.padEnd(90, '\\')),
+    trickyString,
+  )
   .filter((k) => k !== 'data' && k !== 'b64_json' && k !== '__proto__');
 
 const extraEntries = fc.array(fc.tuple(otherKey, fc.jsonValue({ maxDepth: 2 })), { maxLength: 3 });
@@ -261,7 +265,10 @@ const bodyArb: fc.Arbitrary<BodySpec> = fc.record({
 type SplitMode = 'random' | 'bytes' | 'escapes';
 
 /** Cut points: random; every byte; or right after (and before) every backslash, plus random ones. */
-const splitArb = fc.record({ mode: fc.constantFrom<SplitMode>('random', 'random', 'bytes', 'escapes'), points: fc.array(fc.nat({ max: 1_000_000 }), { maxLength: 40, size: 'max' }) });
+const splitArb = fc.record({
+  mode: fc.constantFrom<SplitMode>('random', 'random', 'bytes', 'escapes'),
+  points: fc.array(fc.nat({ max: 1_000_000 }), { maxLength: 40, size: 'max' }),
+});
 
 function split(body: Buffer, { mode, points }: { mode: SplitMode; points: readonly number[] }): Buffer[] {
   if (mode === 'bytes') return bytewise(body);
@@ -297,7 +304,12 @@ describe('AnswerScanner', () => {
       fc.property(bodyArb, fc.nat(), fc.nat({ max: 8 }), (spec, at, pieces) => {
         const body = Buffer.from(bodyText(spec), 'utf8');
         const short = body.subarray(0, at % body.length);
-        expectProtocolFailure(cutAt(short, Array.from({ length: pieces }, (_, i) => Math.floor(((i + 1) * short.length) / (pieces + 1)))));
+        expectProtocolFailure(
+          cutAt(
+            short,
+            Array.from({ length: pieces }, (_, i) => Math.floor(((i + 1) * short.length) / (pieces + 1))),
+          ),
+        );
       }),
       { numRuns: 300 },
     );
@@ -444,7 +456,13 @@ describe('Base64Decoder', () => {
         (raw, wrapping, points) => {
           const bytes = Buffer.from(raw);
           const text = Buffer.from(wrapped(bytes.toString('base64'), wrapping), 'latin1');
-          const pieces = points === null ? bytewise(text) : cutAt(text, points.map((p) => p % (text.length + 1)));
+          const pieces =
+            points === null
+              ? bytewise(text)
+              : cutAt(
+                  text,
+                  points.map((p) => p % (text.length + 1)),
+                );
           const { bytes: decoded, emitted } = decodeWithDecoder(pieces);
           expect(decoded).toEqual(bytes);
           expect(decoded).toEqual(Buffer.from(text.toString('latin1'), 'base64'));

@@ -28,7 +28,9 @@ async function noisePng(width: number, height: number, seed: number): Promise<Bu
   const random = seededRandom(seed);
   const raw = Buffer.alloc(width * height * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = random.int(256);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 const BIG = await noisePng(320, 320, 1); // ~300 KB, ~410 KB of base64
@@ -272,7 +274,8 @@ interface ImagesAnswer {
 }
 
 /** The answer's images as bytes (an entry without b64_json fails the comparison as an empty buffer). */
-const decoded = (answer: { data?: readonly { b64_json?: string }[] | undefined }): Buffer[] => (answer.data ?? []).map((d) => Buffer.from(d.b64_json ?? '', 'base64'));
+const decoded = (answer: { data?: readonly { b64_json?: string }[] | undefined }): Buffer[] =>
+  (answer.data ?? []).map((d) => Buffer.from(d.b64_json ?? '', 'base64'));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -320,7 +323,13 @@ describe('b64_json answers pass through as they arrive', () => {
     expect(decoded(answer)).toEqual([BIG]);
     expect(answer.data[0]?.revised_prompt).toBe('a field of "noise" / static');
     // OpenAI's fields as the upstream gave them, and the chat-style ones relays' clients read.
-    expect(answer.usage).toEqual({ ...USAGE, prompt_tokens: 10, completion_tokens: 1280, prompt_tokens_details: { text_tokens: 10, image_tokens: 0, cached_tokens: 0 }, completion_tokens_details: { image_tokens: 1280, text_tokens: 0 } });
+    expect(answer.usage).toEqual({
+      ...USAGE,
+      prompt_tokens: 10,
+      completion_tokens: 1280,
+      prompt_tokens_details: { text_tokens: 10, image_tokens: 0, cached_tokens: 0 },
+      completion_tokens_details: { image_tokens: 1280, text_tokens: 0 },
+    });
     expect(answer.output_format).toBe('png');
     expect(upstream.calls).toHaveLength(1);
     await expectStored(gw, 'pass-through', [BIG]);
@@ -458,7 +467,11 @@ describe('b64_json answers pass through as they arrive', () => {
 
     // max_concurrent 1: had the first answer kept its slot, this one would wait for it.
     upstream.next(imageAnswer(answerText([{ bytes: OTHER }])));
-    const answer = await within(key.client.images.generate(GENERATE, { headers: { 'x-request-id': 'after-leaving' } }), 6_000, 'the following request did not get the channel');
+    const answer = await within(
+      key.client.images.generate(GENERATE, { headers: { 'x-request-id': 'after-leaving' } }),
+      6_000,
+      'the following request did not get the channel',
+    );
     expect(decoded(answer)).toEqual([OTHER]);
     expect(upstream.calls).toHaveLength(2);
   });
@@ -569,7 +582,11 @@ describe('stream: partial images pass through as they arrive', () => {
 
   /** A raw streaming POST; the body is read by the caller. */
   const postStream = (gw: TestGateway) =>
-    fetch(`${gw.baseURL}/images/generations`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(STREAM) });
+    fetch(`${gw.baseURL}/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify(STREAM),
+    });
 
   it('the client has the first half of a partial image before the upstream sends the rest of its event; the events are whole and exact', async () => {
     const upstream = later(await scriptedUpstream());
@@ -687,7 +704,9 @@ describe('a client that stops reading', () => {
     stalled.on('error', () => {}); // the reset it gets when cut off
     onCleanup(async () => void stalled.destroy());
     const body = JSON.stringify(GENERATE);
-    stalled.write(`POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\nx-request-id: stalled\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    stalled.write(
+      `POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\nx-request-id: stalled\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
     // Cut off: the gateway lets go of the upstream answer it was passing on, and the run ends (logged last).
     await expect.poll(() => upstream.calls[0]?.closedEarly, { timeout: 10_000 }).toBe(true);
     await expect.poll(async () => (await logRow(gw, 'stalled'))?.status, { timeout: 5_000 }).toBe(499);

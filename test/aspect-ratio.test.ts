@@ -4,15 +4,7 @@
  * naming aspect_ratio.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  ASPECT_RATIOS,
-  ASPECT_RATIO_SIZES,
-  ratioValue,
-  shapeDistance,
-  sizeForAspectRatio,
-  sizeForModel,
-  type AspectRatio,
-} from '../src/core/aspect-ratio.js';
+import { ASPECT_RATIOS, ASPECT_RATIO_SIZES, ratioValue, shapeDistance, sizeForAspectRatio, sizeForModel, type AspectRatio } from '../src/core/aspect-ratio.js';
 import { GatewayError } from '../src/core/errors.js';
 import { parseGenerationRequest } from '../src/core/image-request.js';
 import { BUILTIN_MODELS, FAMILY_RULES, ModelCatalogue, type ModelFamily } from '../src/core/models.js';
@@ -129,7 +121,7 @@ describe('sizeForModel', () => {
     expect(sizeForModel('16:9', model('gpt-image-1.5'))).toBe('1536x1024');
   });
 
-  it('picks the nearest of a sized name\'s sizes', () => {
+  it("picks the nearest of a sized name's sizes", () => {
     expect(sizeForModel('16:9', model('gpt-image-2-1k'))).toBe('1536x1024');
     expect(sizeForModel('9:16', model('gpt-image-2-1k'))).toBe('1024x1536');
     expect(sizeForModel('16:9', model('gpt-image-2-2k'))).toBe('2048x1152');

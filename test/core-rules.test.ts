@@ -90,10 +90,15 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     }
   });
 
-  it('a missing or null model means gpt-image-2 (not OpenAI\'s dall-e-2)', () => {
+  it("a missing or null model means gpt-image-2 (not OpenAI's dall-e-2)", () => {
     expect(DEFAULT_MODEL).toBe('gpt-image-2');
     expect(resolved(parse({ prompt: PROMPT }))).toEqual({
-      model: 'gpt-image-2', upstreamModel: 'gpt-image-2', size: 'auto', quality: 'auto', n: 1, responseFormat: 'url',
+      model: 'gpt-image-2',
+      upstreamModel: 'gpt-image-2',
+      size: 'auto',
+      quality: 'auto',
+      n: 1,
+      responseFormat: 'url',
     });
     expect(parse({ model: null, prompt: PROMPT }).model.id).toBe('gpt-image-2');
   });
@@ -222,7 +227,11 @@ describe('parseGenerationRequest: GPT-only options, watermark, passthrough', () 
     ['gpt-image-1.5', { background: 'transparent' }, { background: 'transparent' }],
     ['gpt-image-1.5', { background: 'transparent', output_format: 'png' }, { background: 'transparent', outputFormat: 'png' }],
     ['gpt-image-1', { background: 'transparent', output_format: 'webp' }, { background: 'transparent', outputFormat: 'webp' }],
-    ['gpt-image-1-mini', { background: 'transparent', output_format: 'webp', output_compression: 80 }, { background: 'transparent', outputFormat: 'webp', outputCompression: 80 }],
+    [
+      'gpt-image-1-mini',
+      { background: 'transparent', output_format: 'webp', output_compression: 80 },
+      { background: 'transparent', outputFormat: 'webp', outputCompression: 80 },
+    ],
     ['gpt-image-1.5', { background: 'opaque', output_format: 'jpeg' }, { background: 'opaque', outputFormat: 'jpeg' }],
   ] as const)('%s with %o', (model, options, expected) => {
     expect(parse({ model, prompt: PROMPT, ...options })).toMatchObject(expected);
@@ -263,12 +272,28 @@ describe('parseGenerationRequest: GPT-only options, watermark, passthrough', () 
 
   it('unknown fields go to passthrough, known ones do not', () => {
     const job = parse({
-      model: 'gpt-image-2', prompt: PROMPT, n: 2, size: '1024x1024', quality: 'high', response_format: 'b64_json',
-      output_format: 'webp', watermark: false, user: 'u', metadata: { a: 1 },
-      seed: 1234, aspect_ratio: '16:9', callback_url: 'https://example.com/cb', extra: { nested: [1, 2] }, nothing: null,
+      model: 'gpt-image-2',
+      prompt: PROMPT,
+      n: 2,
+      size: '1024x1024',
+      quality: 'high',
+      response_format: 'b64_json',
+      output_format: 'webp',
+      watermark: false,
+      user: 'u',
+      metadata: { a: 1 },
+      seed: 1234,
+      aspect_ratio: '16:9',
+      callback_url: 'https://example.com/cb',
+      extra: { nested: [1, 2] },
+      nothing: null,
     });
     expect(job.passthrough).toEqual({
-      seed: 1234, aspect_ratio: '16:9', callback_url: 'https://example.com/cb', extra: { nested: [1, 2] }, nothing: null,
+      seed: 1234,
+      aspect_ratio: '16:9',
+      callback_url: 'https://example.com/cb',
+      extra: { nested: [1, 2] },
+      nothing: null,
     });
   });
 });
@@ -375,11 +400,39 @@ describe('parseGenerationRequest: refused inputs', () => {
     ['response_format as a boolean', ok({ response_format: true }), 400, IRE, 'invalid_type', 'response_format'],
     // background / output_format / output_compression / moderation on GPT models
     ['gpt-image-2 transparent background', ok({ background: 'transparent' }), 400, IRE, 'invalid_value', 'background'],
-    ['gpt-image-2-vip transparent background', ok({ model: 'gpt-image-2-vip', background: 'transparent', output_format: 'png' }), 400, IRE, 'invalid_value', 'background'],
-    ['gpt-image-2-2026-04-21 transparent background', ok({ model: 'gpt-image-2-2026-04-21', background: 'transparent' }), 400, IRE, 'invalid_value', 'background'],
+    [
+      'gpt-image-2-vip transparent background',
+      ok({ model: 'gpt-image-2-vip', background: 'transparent', output_format: 'png' }),
+      400,
+      IRE,
+      'invalid_value',
+      'background',
+    ],
+    [
+      'gpt-image-2-2026-04-21 transparent background',
+      ok({ model: 'gpt-image-2-2026-04-21', background: 'transparent' }),
+      400,
+      IRE,
+      'invalid_value',
+      'background',
+    ],
     ['gpt-image-2-4k transparent background', ok({ model: 'gpt-image-2-4k', background: 'transparent' }), 400, IRE, 'invalid_value', 'background'],
-    ['gpt-image-1.5 transparent with jpeg', ok({ model: 'gpt-image-1.5', background: 'transparent', output_format: 'jpeg' }), 400, IRE, 'invalid_value', 'output_format'],
-    ['gpt-image-1 transparent with jpeg', ok({ model: 'gpt-image-1', background: 'transparent', output_format: 'jpeg' }), 400, IRE, 'invalid_value', 'output_format'],
+    [
+      'gpt-image-1.5 transparent with jpeg',
+      ok({ model: 'gpt-image-1.5', background: 'transparent', output_format: 'jpeg' }),
+      400,
+      IRE,
+      'invalid_value',
+      'output_format',
+    ],
+    [
+      'gpt-image-1 transparent with jpeg',
+      ok({ model: 'gpt-image-1', background: 'transparent', output_format: 'jpeg' }),
+      400,
+      IRE,
+      'invalid_value',
+      'output_format',
+    ],
     ['background white', ok({ background: 'white' }), 400, IRE, 'invalid_value', 'background'],
     ['output_format gif', ok({ output_format: 'gif' }), 400, IRE, 'invalid_value', 'output_format'],
     ['output_format jpg (not jpeg)', ok({ output_format: 'jpg' }), 400, IRE, 'invalid_value', 'output_format'],
@@ -437,12 +490,26 @@ describe('parseSize', () => {
     expect(parseSize(size)).toEqual(expected);
   });
 
-  it.each(['auto', '', '0x1024', '1024x0', '1024', 'x1024', '1024x', '1024X1024', ' 1024x1024', '1024x1024 ', '1024*1024', '1024 x 1024', '-1x1', '1.5x2', '123456x1', '1024x1024x1'])(
-    '%j -> null',
-    (size) => {
-      expect(parseSize(size)).toBeNull();
-    },
-  );
+  it.each([
+    'auto',
+    '',
+    '0x1024',
+    '1024x0',
+    '1024',
+    'x1024',
+    '1024x',
+    '1024X1024',
+    ' 1024x1024',
+    '1024x1024 ',
+    '1024*1024',
+    '1024 x 1024',
+    '-1x1',
+    '1.5x2',
+    '123456x1',
+    '1024x1024x1',
+  ])('%j -> null', (size) => {
+    expect(parseSize(size)).toBeNull();
+  });
 
   it('formatSize is its inverse', () => {
     expect(formatSize({ width: 1536, height: 864 })).toBe('1536x864');
@@ -534,20 +601,30 @@ describe('ModelCatalogue.withAliases', () => {
 
   it('upstreamModel and description can be overridden', () => {
     expect(withAliases.get('cheap')).toMatchObject({
-      id: 'cheap', family: 'gpt-image-1', upstreamModel: 'gpt-image-1-mini', description: 'Cheap line', fixedParams: {},
+      id: 'cheap',
+      family: 'gpt-image-1',
+      upstreamModel: 'gpt-image-1-mini',
+      description: 'Cheap line',
+      fixedParams: {},
     });
   });
 
   it('an alias of an alias merges the fixed params', () => {
     expect(withAliases.get('house-4k-natural')).toMatchObject({
-      upstreamModel: 'gpt-image-2', fixedParams: { quality: 'high', watermark: false, style: 'natural' },
+      upstreamModel: 'gpt-image-2',
+      fixedParams: { quality: 'high', watermark: false, style: 'natural' },
     });
   });
 
   it('requests to an alias follow the base rules', () => {
     const job = parse({ model: 'house-4k', prompt: PROMPT, size: 'auto' }, withAliases);
     expect(resolved(job)).toEqual({
-      model: 'house-4k', upstreamModel: 'gpt-image-2', size: '3840x2160', quality: 'medium', n: 1, responseFormat: 'url',
+      model: 'house-4k',
+      upstreamModel: 'gpt-image-2',
+      size: '3840x2160',
+      quality: 'medium',
+      n: 1,
+      responseFormat: 'url',
     });
     expect(refusal({ model: 'house-4k', prompt: PROMPT, size: '1024x1024' }, withAliases)).toMatchObject({ status: 400, code: 'invalid_value', param: 'size' });
     expect(refusal({ model: 'poster', prompt: PROMPT, n: 2 }, withAliases)).toMatchObject({ status: 400, code: 'invalid_value', param: 'n' });

@@ -103,7 +103,11 @@ describe('the error catalogue', () => {
   });
 
   it("an upstream's refusal keeps its own code with upstream_rejected's status and type", () => {
-    expect(upstreamRejected('moderation_blocked', 'prompt', 'no')).toMatchObject({ ...ERROR_CATALOGUE.upstream_rejected, code: 'moderation_blocked', param: 'prompt' });
+    expect(upstreamRejected('moderation_blocked', 'prompt', 'no')).toMatchObject({
+      ...ERROR_CATALOGUE.upstream_rejected,
+      code: 'moderation_blocked',
+      param: 'prompt',
+    });
     expect(upstreamRejected(undefined, null, 'no')).toMatchObject({ ...ERROR_CATALOGUE.upstream_rejected, code: 'upstream_rejected' });
     expect(upstreamRejected(null, null, 'no').code).toBe('upstream_rejected');
   });

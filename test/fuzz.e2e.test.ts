@@ -48,10 +48,50 @@ const nested = (depth: number, inner: J = 1): J => {
   return new Raw(text);
 };
 
-const RAW_NUMBERS = ['-0', '1e400', '-1e400', '1E2', '1.0', '0.0000000000000000000000000001', '123456789012345678901234567890', `1${'0'.repeat(400)}`, '-9007199254740993', '5e-324'];
+const RAW_NUMBERS = [
+  '-0',
+  '1e400',
+  '-1e400',
+  '1E2',
+  '1.0',
+  '0.0000000000000000000000000001',
+  '123456789012345678901234567890',
+  `1${'0'.repeat(400)}`,
+  '-9007199254740993',
+  '5e-324',
+];
 
 const leafArb: fc.Arbitrary<J> = fc.oneof(
-  fc.constantFrom<J>(null, true, false, 0, 1, -1, 2, 16, 17, 0.5, 1.5, -0.000001, Number.MAX_SAFE_INTEGER, 1e21, 8.64e15, 8.64e15 + 1, 1e300, -1e300, '', ' ', '\u0000', 'null', 'true', '1', 'auto', '__proto__', 'constructor', 'toString'),
+  fc.constantFrom<J>(
+    null,
+    true,
+    false,
+    0,
+    1,
+    -1,
+    2,
+    16,
+    17,
+    0.5,
+    1.5,
+    -0.000001,
+    Number.MAX_SAFE_INTEGER,
+    1e21,
+    8.64e15,
+    8.64e15 + 1,
+    1e300,
+    -1e300,
+    '',
+    ' ',
+    '\u0000',
+    'null',
+    'true',
+    '1',
+    'auto',
+    '__proto__',
+    'constructor',
+    'toString',
+  ),
   fc.constantFrom(...RAW_NUMBERS).map((t) => new Raw(t)),
   fc.double().map((d) => d as J),
   fc.integer().map((n) => n as J),
@@ -61,7 +101,10 @@ const leafArb: fc.Arbitrary<J> = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 20 }).map((s) => s as J),
 );
 
-const keyArb = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '', 'a', 'image_url', 'file_id', 'x-api-key'), fc.string({ maxLength: 12 }));
+const keyArb = fc.oneof(
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '', 'a', 'image_url', 'file_id', 'x-api-key'),
+  fc.string({ maxLength: 12 }),
+);
 
 const { json: jsonArb } = fc.letrec<{ json: J }>((tie) => ({
   json: fc.oneof(
@@ -84,7 +127,9 @@ const anyValueArb: fc.Arbitrary<J> = fc.oneof(
 // Request building blocks.
 
 /** Values the Node client accepts in a header (it refuses controls other than tab). */
-const headerCharArb = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constant(0x09)).map((c) => String.fromCharCode(c));
+const headerCharArb = fc
+  .oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.integer({ min: 0x80, max: 0xff }), fc.constant(0x09))
+  .map((c) => String.fromCharCode(c));
 const headerTextArb = fc.string({ unit: headerCharArb, maxLength: 60 });
 
 type HeaderValue = string | string[];
@@ -205,19 +250,60 @@ const hexByte = (b: number) => `%${b.toString(16).toUpperCase().padStart(2, '0')
 /** Every byte percent-encoded (lone surrogates become U+FFFD, as a client's encoder would make them). */
 const encodeAll = (s: string) => [...Buffer.from(s, 'utf8')].map(hexByte).join('');
 /** Characters the Node client puts in a request target unescaped. */
-const pathCharArb = fc.integer({ min: 0x21, max: 0x7e }).filter((c) => c !== 0x2f && c !== 0x3f && c !== 0x23).map((c) => String.fromCharCode(c));
+const pathCharArb = fc
+  .integer({ min: 0x21, max: 0x7e })
+  .filter((c) => c !== 0x2f && c !== 0x3f && c !== 0x23)
+  .map((c) => String.fromCharCode(c));
 
 function segmentArb(fx: Fixtures, param: string): fc.Arbitrary<string> {
   const real: string[] =
-    param === 'model' ? ['gpt-image-1', 'dall-e-2', 'gpt-image-2', 'GPT-IMAGE-1', ' gpt-image-1'] : param === 'name' ? [fx.imageName, 'x.png', `${fx.imageName}.png`] : [fx.victimKeyId, CHANNEL_TARGET, 'demo', ...fx.taskIds];
+    param === 'model'
+      ? ['gpt-image-1', 'dall-e-2', 'gpt-image-2', 'GPT-IMAGE-1', ' gpt-image-1']
+      : param === 'name'
+        ? [fx.imageName, 'x.png', `${fx.imageName}.png`]
+        : [fx.victimKeyId, CHANNEL_TARGET, 'demo', ...fx.taskIds];
   return fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...real.map(encodeURIComponent)) },
     {
       weight: 3,
       arbitrary: fc.constantFrom(
-        '..', '.', '%2e%2e', '%2E', '%00', 'a%00b', '%2F', 'a%2Fb', '%5C', '%', '%zz', '%E0%A4%A', '%ED%A0%80', '%C0%AE', '%F0%9F%98%80',
-        '%20', '+', 'a;b=c', '~', '*', '@', ':', 'null', 'undefined', '__proto__', 'constructor', 'prototype', 'toString', '0', '-1', '1e400', 'NaN',
-        `${fx.taskIds[0] ?? 'x'}%25`, `${fx.victimKeyId.slice(0, 4)}%25`, '%25', '_', 'a%5Fb',
+        '..',
+        '.',
+        '%2e%2e',
+        '%2E',
+        '%00',
+        'a%00b',
+        '%2F',
+        'a%2Fb',
+        '%5C',
+        '%',
+        '%zz',
+        '%E0%A4%A',
+        '%ED%A0%80',
+        '%C0%AE',
+        '%F0%9F%98%80',
+        '%20',
+        '+',
+        'a;b=c',
+        '~',
+        '*',
+        '@',
+        ':',
+        'null',
+        'undefined',
+        '__proto__',
+        'constructor',
+        'prototype',
+        'toString',
+        '0',
+        '-1',
+        '1e400',
+        'NaN',
+        `${fx.taskIds[0] ?? 'x'}%25`,
+        `${fx.victimKeyId.slice(0, 4)}%25`,
+        '%25',
+        '_',
+        'a%5Fb',
       ),
     },
     { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 30 }).map(encodeURIComponent) },
@@ -244,13 +330,60 @@ const PATH_SPELLINGS: readonly ((p: string) => string)[] = [
   (p) => p.replace(/\/$/, '').replace(/[^/]+$/, '..'),
 ];
 
-const QUERY_KEYS = ['task_id', 'state', 'key', 'model', 'from', 'to', 'limit', 'start_date', 'end_date', 'expires', 'sig', 'task_id[]', 'key[]', 'a[b]', '__proto__', 'constructor', 'hasOwnProperty', ''];
+const QUERY_KEYS = [
+  'task_id',
+  'state',
+  'key',
+  'model',
+  'from',
+  'to',
+  'limit',
+  'start_date',
+  'end_date',
+  'expires',
+  'sig',
+  'task_id[]',
+  'key[]',
+  'a[b]',
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  '',
+];
 
 function queryValueArb(fx: Fixtures): fc.Arbitrary<string> {
   return fc.oneof(
     fc.constantFrom(
-      '', 'a', 'queued', 'running', 'succeeded', 'failed', 'gpt-image-1', fx.victimKeyId, fx.victimKeyId.slice(0, 4), ...fx.taskIds, fx.imageQuery.expires, fx.imageQuery.sig,
-      '2024-01-01', '1700000000000', '99999999999999999999', '1e400', '-0', 'NaN', '-1', '0', '1001', '8640000000000001', '%', '%zz', '%E0%A4%A', '%00', '+', '%2B', '[]', '{}',
+      '',
+      'a',
+      'queued',
+      'running',
+      'succeeded',
+      'failed',
+      'gpt-image-1',
+      fx.victimKeyId,
+      fx.victimKeyId.slice(0, 4),
+      ...fx.taskIds,
+      fx.imageQuery.expires,
+      fx.imageQuery.sig,
+      '2024-01-01',
+      '1700000000000',
+      '99999999999999999999',
+      '1e400',
+      '-0',
+      'NaN',
+      '-1',
+      '0',
+      '1001',
+      '8640000000000001',
+      '%',
+      '%zz',
+      '%E0%A4%A',
+      '%00',
+      '+',
+      '%2B',
+      '[]',
+      '{}',
     ),
     fc.string({ unit: 'grapheme', maxLength: 30 }).map(encodeURIComponent),
     fc.string({ unit: 'binary', maxLength: 20 }).map(encodeAll),
@@ -259,17 +392,43 @@ function queryValueArb(fx: Fixtures): fc.Arbitrary<string> {
 }
 
 function queryArb(fx: Fixtures): fc.Arbitrary<string> {
-  const pair = fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, { weight: 1, arbitrary: fc.string({ unit: pathCharArb, maxLength: 10 }) }), queryValueArb(fx), fc.boolean());
+  const pair = fc.tuple(
+    fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, { weight: 1, arbitrary: fc.string({ unit: pathCharArb, maxLength: 10 }) }),
+    queryValueArb(fx),
+    fc.boolean(),
+  );
   return fc.oneof(
     { weight: 3, arbitrary: fc.constant('') },
-    { weight: 6, arbitrary: fc.array(pair, { minLength: 1, maxLength: 6 }).map((pairs) => `?${pairs.map(([k, v, bare]) => (bare && v === '' ? k : `${k}=${v}`)).join('&')}`) },
+    {
+      weight: 6,
+      arbitrary: fc
+        .array(pair, { minLength: 1, maxLength: 6 })
+        .map((pairs) => `?${pairs.map(([k, v, bare]) => (bare && v === '' ? k : `${k}=${v}`)).join('&')}`),
+    },
     {
       weight: 2,
       arbitrary: fc.constantFrom(
-        '?', '?&&&', '?=', '?==', '?%zz=%zz', '?a[b]=c', '?a[]=1&a[]=2', '?task_id=a&task_id=b', `?task_id=${fx.taskIds[0] ?? 'a'}&task_id=${fx.taskIds[0] ?? 'a'}`,
-        '?key=a&key=b', '?model=a&model=b', '?state=queued&state=failed', '?from=1&from=2', '?start_date=2024-01-01&start_date=2024-01-02', '?limit=1&limit=2',
-        `?expires=${fx.imageQuery.expires}&expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}`, `?expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}&sig=x`,
-        `?expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}`, `?expires=99999999999&sig=${fx.imageQuery.sig}`, '?__proto__[x]=1', '?constructor[prototype][x]=1',
+        '?',
+        '?&&&',
+        '?=',
+        '?==',
+        '?%zz=%zz',
+        '?a[b]=c',
+        '?a[]=1&a[]=2',
+        '?task_id=a&task_id=b',
+        `?task_id=${fx.taskIds[0] ?? 'a'}&task_id=${fx.taskIds[0] ?? 'a'}`,
+        '?key=a&key=b',
+        '?model=a&model=b',
+        '?state=queued&state=failed',
+        '?from=1&from=2',
+        '?start_date=2024-01-01&start_date=2024-01-02',
+        '?limit=1&limit=2',
+        `?expires=${fx.imageQuery.expires}&expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}`,
+        `?expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}&sig=x`,
+        `?expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}`,
+        `?expires=99999999999&sig=${fx.imageQuery.sig}`,
+        '?__proto__[x]=1',
+        '?constructor[prototype][x]=1',
       ),
     },
   );
@@ -285,7 +444,11 @@ function pathArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ path: string; 
     const path = spell < 0 ? filled : (PATH_SPELLINGS[spell] ?? ((p: string) => p))(filled);
     // A segment of its own making may reach another route or none: then the path picks the envelope.
     const plainSegments = values.every((v) => /^[\w.~-]*$/.test(v) && v !== '.' && v !== '..' && v.length <= 100);
-    return { path: `${path}${query}`, oddPath: spell >= 0 || !plainSegments, needsChannel: route.url.startsWith('/admin/api/channels/:id') && values[0] === CHANNEL_TARGET };
+    return {
+      path: `${path}${query}`,
+      oddPath: spell >= 0 || !plainSegments,
+      needsChannel: route.url.startsWith('/admin/api/channels/:id') && values[0] === CHANNEL_TARGET,
+    };
   });
 }
 
@@ -298,9 +461,24 @@ function authArb(fx: Fixtures, route: RouteEntry, goodWeight: number): fc.Arbitr
     {
       weight: 4,
       arbitrary: fc.constantFrom<HeaderValue | undefined>(
-        undefined, `Bearer ${other}`, `bearer\t${good}  `, `BEARER ${good}`, `Bearer  ${good}`, `Bearer ${good} ${good}`, `Bearer ${good}\u00ff`, `Bearer ${good.slice(0, -1)}`,
-        good, 'Bearer', 'Bearer ', '', `Basic ${Buffer.from(`user:${good}`).toString('base64')}`, [`Bearer ${good}`, 'Bearer nope'], ['Bearer nope', `Bearer ${good}`],
-        `Bearer ${'k'.repeat(9_000)}`, `Bearer ${good.slice(0, 9)}`, `Bearer ${fx.victimKeyId}`,
+        undefined,
+        `Bearer ${other}`,
+        `bearer\t${good}  `,
+        `BEARER ${good}`,
+        `Bearer  ${good}`,
+        `Bearer ${good} ${good}`,
+        `Bearer ${good}\u00ff`,
+        `Bearer ${good.slice(0, -1)}`,
+        good,
+        'Bearer',
+        'Bearer ',
+        '',
+        `Basic ${Buffer.from(`user:${good}`).toString('base64')}`,
+        [`Bearer ${good}`, 'Bearer nope'],
+        ['Bearer nope', `Bearer ${good}`],
+        `Bearer ${'k'.repeat(9_000)}`,
+        `Bearer ${good.slice(0, 9)}`,
+        `Bearer ${fx.victimKeyId}`,
       ),
     },
     { weight: 2, arbitrary: headerTextArb.map((s) => `Bearer ${s}`) },
@@ -309,9 +487,27 @@ function authArb(fx: Fixtures, route: RouteEntry, goodWeight: number): fc.Arbitr
 }
 
 const CONTENT_TYPES = [
-  'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data', 'multipart/form-data; boundary=', 'multipart/form-data; boundary=zzz', 'application/octet-stream',
-  'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/JSON', 'APPLICATION/JSON', 'application/json;;', 'application/json ; x=y', 'application/jsonx',
-  'application/vnd.api+json', 'application/problem+json', 'text/json', 'image/png', '*/*', ';', 'json', 'application/json, text/plain',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data',
+  'multipart/form-data; boundary=',
+  'multipart/form-data; boundary=zzz',
+  'application/octet-stream',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/JSON',
+  'APPLICATION/JSON',
+  'application/json;;',
+  'application/json ; x=y',
+  'application/jsonx',
+  'application/vnd.api+json',
+  'application/problem+json',
+  'text/json',
+  'image/png',
+  '*/*',
+  ';',
+  'json',
+  'application/json, text/plain',
 ];
 
 interface HeaderChoice {
@@ -324,7 +520,10 @@ const EXTRA_HEADERS: Readonly<Record<string, fc.Arbitrary<HeaderValue>>> = {
   'idempotency-key': fc.oneof(fc.constantFrom<HeaderValue>('', ' ', 'k1', 'k2', 'k'.repeat(300), ['a', 'b']), headerTextArb),
   'x-new-api-async-task': fc.constantFrom<HeaderValue>('true', '1', 'TRUE ', 'false', 'yes', ['true', 'false'], ''),
   'x-request-id': fc.oneof(fc.constantFrom<HeaderValue>('req-1', 'x'.repeat(200), ['a', 'b'], '../../etc'), headerTextArb),
-  'x-forwarded-for': fc.oneof(fc.constantFrom<HeaderValue>('203.0.113.7', '::1, 10.0.0.1', 'unknown', 'x'.repeat(1_000), ['1.1.1.1', '2.2.2.2']), headerTextArb),
+  'x-forwarded-for': fc.oneof(
+    fc.constantFrom<HeaderValue>('203.0.113.7', '::1, 10.0.0.1', 'unknown', 'x'.repeat(1_000), ['1.1.1.1', '2.2.2.2']),
+    headerTextArb,
+  ),
   accept: fc.constantFrom<HeaderValue>('text/event-stream', 'application/xml', '*/*', ''),
   'accept-encoding': fc.constantFrom<HeaderValue>('gzip', 'br', 'identity;q=0', 'x'),
   expect: fc.constantFrom<HeaderValue>('100-continue', 'nonsense', '100-continue, x'),
@@ -339,13 +538,21 @@ const EXTRA_HEADERS: Readonly<Record<string, fc.Arbitrary<HeaderValue>>> = {
 
 /** A few extra headers, mostly none. */
 const extraHeadersArb: fc.Arbitrary<Record<string, HeaderValue>> = fc
-  .array(fc.constantFrom(...Object.keys(EXTRA_HEADERS)).chain((name) => (EXTRA_HEADERS[name] ?? fc.constant('')).map((value) => [name, value] as const)), { maxLength: 3 })
+  .array(
+    fc.constantFrom(...Object.keys(EXTRA_HEADERS)).chain((name) => (EXTRA_HEADERS[name] ?? fc.constant('')).map((value) => [name, value] as const)),
+    { maxLength: 3 },
+  )
   .map((pairs) => Object.fromEntries(pairs));
 
 /** `plainWeight`: how much more often than each odd form the body's own Content-Type and no extra headers are sent. */
 const headersArb = (plainWeight: number): fc.Arbitrary<HeaderChoice> =>
   fc.record({
-    contentType: fc.oneof({ weight: plainWeight, arbitrary: fc.constant('default') }, { weight: 1, arbitrary: fc.constant('none') }, { weight: 3, arbitrary: fc.constantFrom(...CONTENT_TYPES) }, { weight: 1, arbitrary: headerTextArb }),
+    contentType: fc.oneof(
+      { weight: plainWeight, arbitrary: fc.constant('default') },
+      { weight: 1, arbitrary: fc.constant('none') },
+      { weight: 3, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
+      { weight: 1, arbitrary: headerTextArb },
+    ),
     extra: fc.oneof({ weight: plainWeight, arbitrary: fc.constant({}) }, { weight: 6, arbitrary: extraHeadersArb }),
     chunked: fc.oneof({ weight: 7, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   });
@@ -360,7 +567,19 @@ function validBodies(fx: Fixtures, route: RouteEntry): Record<string, unknown>[]
       return [
         { model: 'gpt-image-1', prompt: 'a red fox', size: '1024x1024', quality: 'low', n: 1, response_format: 'b64_json' },
         { model: 'dall-e-2', prompt: 'a fox', size: '256x256', response_format: 'url', user: 'u' },
-        { model: 'gpt-image-2', prompt: 'a fox', size: '1024x1024', quality: 'low', output_format: 'webp', output_compression: 50, background: 'opaque', moderation: 'low', stream: false, partial_images: 0, metadata: { a: 1 } },
+        {
+          model: 'gpt-image-2',
+          prompt: 'a fox',
+          size: '1024x1024',
+          quality: 'low',
+          output_format: 'webp',
+          output_compression: 50,
+          background: 'opaque',
+          moderation: 'low',
+          stream: false,
+          partial_images: 0,
+          metadata: { a: 1 },
+        },
         { model: 'gpt-image-1', prompt: 'like this', image: [png], quality: 'low', size: '1024x1024' },
       ];
     case 'POST /v1/images/edits':
@@ -377,14 +596,40 @@ function validBodies(fx: Fixtures, route: RouteEntry): Record<string, unknown>[]
         { model: 'dall-e-2', prompt: 'a fox', image_url: png, size: '256x256' },
       ];
     case 'POST /admin/api/keys':
-      return [{ name: 'fuzz', owner: 'o', credits: 5, expires_at: '2100-01-01', allowed_models: ['gpt-image-1'], allowed_ips: ['10.0.0.0/8'], rpm: 60, max_concurrent: 2, enabled: true }];
+      return [
+        {
+          name: 'fuzz',
+          owner: 'o',
+          credits: 5,
+          expires_at: '2100-01-01',
+          allowed_models: ['gpt-image-1'],
+          allowed_ips: ['10.0.0.0/8'],
+          rpm: 60,
+          max_concurrent: 2,
+          enabled: true,
+        },
+      ];
     case 'PATCH /admin/api/keys/:id':
       return [{ name: 'renamed', owner: null, expires_at: null, allowed_models: null, allowed_ips: null, rpm: 100, max_concurrent: null, enabled: true }];
     case 'POST /admin/api/keys/:id/credits':
       return [{ amount: 1.5, note: 'fuzz' }];
     case 'POST /admin/api/channels':
     case 'PATCH /admin/api/channels/:id':
-      return [{ name: 'fuzz-new', kind: 'demo', models: '*', model_map: { 'gpt-image-1': { upstream_model: 'gpt-image-1', params: {} } }, priority: 0, weight: 1, max_concurrent: 0, timeout: 30, headers: { 'x-a': 'b' }, enabled: true, cost_ratio: 1 }];
+      return [
+        {
+          name: 'fuzz-new',
+          kind: 'demo',
+          models: '*',
+          model_map: { 'gpt-image-1': { upstream_model: 'gpt-image-1', params: {} } },
+          priority: 0,
+          weight: 1,
+          max_concurrent: 0,
+          timeout: 30,
+          headers: { 'x-a': 'b' },
+          enabled: true,
+          cost_ratio: 1,
+        },
+      ];
     default:
       return [{}];
   }
@@ -396,7 +641,24 @@ function fieldValuePool(fx: Fixtures): Record<string, readonly unknown[]> {
     model: ['gpt-image-1', 'dall-e-2', 'dall-e-3', 'gpt-image-2', 'gpt-image-2-4k', 'GPT-IMAGE-1', ' gpt-image-1 ', 'nope', '__proto__'],
     prompt: ['', ' ', 'x'.repeat(33_000), '\u0000', '\ud800'],
     n: [0, 1, 2, 10, 11, -1, 1.5, 1e9, '1', '2'],
-    size: ['auto', '256x256', '512x512', '1024x1024', '1024X1024', ' 1024x1024 ', '0x0', '1x1', '-1024x1024', '1e3x1e3', '99999x99999', '3840x2160', '1024x1024x1', 'x', '1024*1024', '16x16'],
+    size: [
+      'auto',
+      '256x256',
+      '512x512',
+      '1024x1024',
+      '1024X1024',
+      ' 1024x1024 ',
+      '0x0',
+      '1x1',
+      '-1024x1024',
+      '1e3x1e3',
+      '99999x99999',
+      '3840x2160',
+      '1024x1024x1',
+      'x',
+      '1024*1024',
+      '16x16',
+    ],
     quality: ['low', 'medium', 'high', 'auto', 'hd', 'standard', 'LOW'],
     response_format: ['url', 'b64_json', 'base64', '__proto__', 'toString', 'constructor'],
     output_format: ['png', 'jpeg', 'webp', 'jpg', 'gif', 'PNG'],
@@ -404,11 +666,46 @@ function fieldValuePool(fx: Fixtures): Record<string, readonly unknown[]> {
     background: ['transparent', 'opaque', 'auto', 'none'],
     stream: [true, false, 'true', 1],
     partial_images: [0, 1, 3, 4, -1, 1.5],
-    image: [png, [png], [png, png], 'http://127.0.0.1/x.png', 'data:image/png;base64,', 'data:,', 'data:image/png;base64,!!!', [{ image_url: png }], Array.from({ length: 17 }, () => png), 'file:///etc/passwd', 'http://[::1]/', 'http://169.254.169.254/latest', 'iVBORw0KGgo=', []],
-    images: [[{ image_url: png }], [{ file_id: 'file-1' }], [{}], [null], { image_url: png }, [], [{ image_url: png, file_id: 'f' }], [{ image_url: png, x: 1 }]],
+    image: [
+      png,
+      [png],
+      [png, png],
+      'http://127.0.0.1/x.png',
+      'data:image/png;base64,',
+      'data:,',
+      'data:image/png;base64,!!!',
+      [{ image_url: png }],
+      Array.from({ length: 17 }, () => png),
+      'file:///etc/passwd',
+      'http://[::1]/',
+      'http://169.254.169.254/latest',
+      'iVBORw0KGgo=',
+      [],
+    ],
+    images: [
+      [{ image_url: png }],
+      [{ file_id: 'file-1' }],
+      [{}],
+      [null],
+      { image_url: png },
+      [],
+      [{ image_url: png, file_id: 'f' }],
+      [{ image_url: png, x: 1 }],
+    ],
     mask: [{ image_url: png }, png, { file_id: 'x' }, {}, []],
     input_fidelity: ['high', 'low', 'x'],
-    callback_url: ['http://127.0.0.1/cb', 'https://10.0.0.1/', 'http://user:pw@1.2.3.4/', 'javascript:alert(1)', ' ', 'http://[::1]:80/', 'http://0x7f000001/', 'x'.repeat(3_000), 'http://a b/', 'http://\u0000/'],
+    callback_url: [
+      'http://127.0.0.1/cb',
+      'https://10.0.0.1/',
+      'http://user:pw@1.2.3.4/',
+      'javascript:alert(1)',
+      ' ',
+      'http://[::1]:80/',
+      'http://0x7f000001/',
+      'x'.repeat(3_000),
+      'http://a b/',
+      'http://\u0000/',
+    ],
     aspect_ratio: ['auto', '1:1', '16:9', '9:16', '0:1', '1:0', '-1:1', '1.5:1', 'a:b', '1:1:1', '100000:1', ''],
     image_url: [png, '', 'ftp://x', 1],
     image_urls: [[], [png], 'str', [1], Array.from({ length: 17 }, () => png), [null], [png, png]],
@@ -421,7 +718,19 @@ function fieldValuePool(fx: Fixtures): Record<string, readonly unknown[]> {
     note: ['', 'x'.repeat(1_000), 1],
     expires_at: ['2100-01-01', 8.64e15, 8.64e15 + 1, 1e300, -1e300, -8.64e15 - 1, '+275760-09-13T00:00:00.001Z', '0', 0, 'garbage', 1.5, '2024-02-30'],
     allowed_models: [['gpt-image-1'], [], [''], 'x', [1]],
-    allowed_ips: [['10.0.0.0/8'], ['::1'], ['1.2.3.4/33'], ['x'], [''], '10.0.0.1', ['10.0.0.0/-1'], ['::/0'], ['0.0.0.0/0'], ['fe80::1%eth0'], ['10.0.0.0/8.5']],
+    allowed_ips: [
+      ['10.0.0.0/8'],
+      ['::1'],
+      ['1.2.3.4/33'],
+      ['x'],
+      [''],
+      '10.0.0.1',
+      ['10.0.0.0/-1'],
+      ['::/0'],
+      ['0.0.0.0/0'],
+      ['fe80::1%eth0'],
+      ['10.0.0.0/8.5'],
+    ],
     rpm: [1, 0, 1_000_000, 1_000_001, 1.5, -1, '5'],
     max_concurrent: [1, 0, 1_000_000, 1_000_001, 1.5, -1, '5'],
     enabled: [true, false, 'false', 0],
@@ -454,9 +763,49 @@ function mutate(base: Record<string, unknown>, m: Mutation): J {
   return new Entries(entries);
 }
 
-const IMAGE_FIELDS = ['model', 'prompt', 'n', 'size', 'quality', 'response_format', 'output_format', 'output_compression', 'background', 'moderation', 'style', 'user', 'stream', 'partial_images', 'watermark', 'metadata', 'image', 'images', 'mask', 'input_fidelity', 'callback_url'];
+const IMAGE_FIELDS = [
+  'model',
+  'prompt',
+  'n',
+  'size',
+  'quality',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'background',
+  'moderation',
+  'style',
+  'user',
+  'stream',
+  'partial_images',
+  'watermark',
+  'metadata',
+  'image',
+  'images',
+  'mask',
+  'input_fidelity',
+  'callback_url',
+];
 const KEY_FIELDS = ['name', 'owner', 'credits', 'expires_at', 'allowed_models', 'allowed_ips', 'rpm', 'max_concurrent', 'enabled'];
-const CHANNEL_FIELDS = ['name', 'kind', 'base_url', 'api_key', 'api_keys', 'models', 'model_map', 'priority', 'weight', 'max_concurrent', 'timeout', 'headers', 'enabled', 'api_version', 'poll_interval', 'reference_images', 'cost_ratio'];
+const CHANNEL_FIELDS = [
+  'name',
+  'kind',
+  'base_url',
+  'api_key',
+  'api_keys',
+  'models',
+  'model_map',
+  'priority',
+  'weight',
+  'max_concurrent',
+  'timeout',
+  'headers',
+  'enabled',
+  'api_version',
+  'poll_interval',
+  'reference_images',
+  'cost_ratio',
+];
 
 /** The fields the route reads: most mutations go there. */
 function routeFields(route: RouteEntry): string[] {
@@ -473,7 +822,10 @@ function mutatedBodyArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<J> {
   const bases = validBodies(fx, route);
   const own = [...new Set([...bases.flatMap((b) => Object.keys(b)), ...routeFields(route)])];
   const anyField = [...new Set([...own, ...Object.keys(pool), 'extra', '__proto__', 'constructor'])];
-  const fieldArb = own.length > 0 ? fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: fc.constantFrom(...anyField) }) : fc.constantFrom(...anyField);
+  const fieldArb =
+    own.length > 0
+      ? fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: fc.constantFrom(...anyField) })
+      : fc.constantFrom(...anyField);
   const valueFor = (field: string): fc.Arbitrary<J> => {
     const typed = Object.hasOwn(pool, field) ? pool[field] : undefined;
     return typed ? fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...typed).map(j) }, { weight: 2, arbitrary: anyValueArb }) : anyValueArb;
@@ -495,14 +847,38 @@ function mutatedBodyArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<J> {
 /** Back to a record for the next mutation (the last duplicate wins, as in JSON.parse). */
 function entriesToRecord(body: J): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (body instanceof Entries) for (const [k, v] of body.entries) Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
+  if (body instanceof Entries)
+    for (const [k, v] of body.entries) Object.defineProperty(out, k, { value: v, enumerable: true, configurable: true, writable: true });
   return out;
 }
 
 const RAW_BODIES = [
-  '', ' ', 'null', 'true', '0', '-0', '1e400', '"str"', '[]', '{}', '[{}]', '{"model":', '{"a":1}}', '\ufeff{"model":"gpt-image-1","prompt":"x"}', '{"__proto__":{"x":1}}',
-  '{"constructor":{"prototype":{"x":1}}}', '{"prompt":"\\ud800"}', '{"prompt":"\\u0000"}', '{"model":"gpt-image-1","model":1}', "{'a':1}", '{"a":NaN}', '{"a":Infinity}', '{"a":1,}',
-  '/*c*/{}', '{"a":"\\x41"}', `{"n":${'9'.repeat(400)}}`,
+  '',
+  ' ',
+  'null',
+  'true',
+  '0',
+  '-0',
+  '1e400',
+  '"str"',
+  '[]',
+  '{}',
+  '[{}]',
+  '{"model":',
+  '{"a":1}}',
+  '\ufeff{"model":"gpt-image-1","prompt":"x"}',
+  '{"__proto__":{"x":1}}',
+  '{"constructor":{"prototype":{"x":1}}}',
+  '{"prompt":"\\ud800"}',
+  '{"prompt":"\\u0000"}',
+  '{"model":"gpt-image-1","model":1}',
+  "{'a':1}",
+  '{"a":NaN}',
+  '{"a":Infinity}',
+  '{"a":1,}',
+  '/*c*/{}',
+  '{"a":"\\x41"}',
+  `{"n":${'9'.repeat(400)}}`,
 ];
 
 function bodyArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body?: Buffer; form?: string }> {
@@ -514,7 +890,13 @@ function bodyArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body?: Buffer;
     { weight: 3, arbitrary: anyValueArb.map((b) => text(toJsonText(b))) },
     { weight: 1, arbitrary: fc.jsonValue().map((v) => text(JSON.stringify(v) ?? 'null')) },
     { weight: 2, arbitrary: fc.constantFrom(...RAW_BODIES).map(text) },
-    { weight: 2, arbitrary: fc.tuple(valid, fc.nat()).map(([b, cut]) => { const s = JSON.stringify(b); return text(s.slice(0, cut % s.length)); }) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(valid, fc.nat()).map(([b, cut]) => {
+        const s = JSON.stringify(b);
+        return text(s.slice(0, cut % s.length));
+      }),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((bytes) => ({ body: Buffer.from(bytes) })) },
     { weight: 1, arbitrary: fc.constantFrom(33, 100, 5_000, 300_000).map((d) => text(toJsonText(nested(d)))) },
     { weight: 1, arbitrary: fc.constant(text(JSON.stringify({ model: 'gpt-image-1', prompt: 'x'.repeat(1_100_000) }))) },
@@ -530,9 +912,16 @@ function multipartArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body: Buf
     name: fc.constantFrom('image', 'image[]', 'image[0]', 'mask', 'images', 'prompt', ''),
     filename: fc.constantFrom('a.png', '', '../../etc/passwd', 'é.png', 'a"b.png', 'x'.repeat(300)),
     type: fc.constantFrom('image/png', 'application/octet-stream', 'text/plain', ''),
-    data: fc.oneof(fc.constant(pngBytes), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), fc.constant(Buffer.alloc(0))),
+    data: fc.oneof(
+      fc.constant(pngBytes),
+      fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+      fc.constant(Buffer.alloc(0)),
+    ),
   });
-  const fieldArb = fc.tuple(fc.oneof(fc.constantFrom('model', 'prompt', 'n', 'size', 'quality', 'response_format', 'stream', 'image', 'mask', 'user'), keyArb), fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 })));
+  const fieldArb = fc.tuple(
+    fc.oneof(fc.constantFrom('model', 'prompt', 'n', 'size', 'quality', 'response_format', 'stream', 'image', 'mask', 'user'), keyArb),
+    fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 })),
+  );
   return fc
     .record({
       base: fc.constantFrom(...validBodies(fx, route)),
@@ -540,7 +929,10 @@ function multipartArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body: Buf
       // Usually the upload the route wants, so the form gets past its first check.
       upload: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
       files: fc.oneof(fc.constant([]), fc.array(fileArb, { minLength: 1, maxLength: 2 })),
-      framing: fc.oneof({ weight: 5, arbitrary: fc.constant('ok') }, { weight: 1, arbitrary: fc.constantFrom('no-closing', 'wrong-boundary', 'no-boundary', 'lf-only', 'garbage-preamble') }),
+      framing: fc.oneof(
+        { weight: 5, arbitrary: fc.constant('ok') },
+        { weight: 1, arbitrary: fc.constantFrom('no-closing', 'wrong-boundary', 'no-boundary', 'lf-only', 'garbage-preamble') },
+      ),
     })
     .map(({ base, fields, upload, files: extra, framing }) => {
       const files = upload ? [{ name: 'image', filename: 'a.png', type: 'image/png', data: pngBytes }, ...extra] : extra;
@@ -548,13 +940,30 @@ function multipartArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body: Buf
       const chunks: Buffer[] = [];
       const eol = framing === 'lf-only' ? '\n' : '\r\n';
       if (framing === 'garbage-preamble') chunks.push(Buffer.from('garbage\r\n'));
-      const textFields: [string, string][] = [...Object.entries(base).filter(([k]) => k !== 'image' && k !== 'images' && k !== 'mask').map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]), ...fields];
-      for (const [name, value] of textFields) chunks.push(Buffer.from(`--${boundary}${eol}Content-Disposition: form-data; name="${name}"${eol}${eol}${value}${eol}`));
+      const textFields: [string, string][] = [
+        ...Object.entries(base)
+          .filter(([k]) => k !== 'image' && k !== 'images' && k !== 'mask')
+          .map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+        ...fields,
+      ];
+      for (const [name, value] of textFields)
+        chunks.push(Buffer.from(`--${boundary}${eol}Content-Disposition: form-data; name="${name}"${eol}${eol}${value}${eol}`));
       for (const f of files) {
-        chunks.push(Buffer.from(`--${boundary}${eol}Content-Disposition: form-data; name="${f.name}"; filename="${f.filename}"${eol}${f.type ? `Content-Type: ${f.type}${eol}` : ''}${eol}`), f.data, Buffer.from(eol));
+        chunks.push(
+          Buffer.from(
+            `--${boundary}${eol}Content-Disposition: form-data; name="${f.name}"; filename="${f.filename}"${eol}${f.type ? `Content-Type: ${f.type}${eol}` : ''}${eol}`,
+          ),
+          f.data,
+          Buffer.from(eol),
+        );
       }
       if (framing !== 'no-closing') chunks.push(Buffer.from(`--${boundary}--${eol}`));
-      const form = framing === 'wrong-boundary' ? 'multipart/form-data; boundary=other' : framing === 'no-boundary' ? 'multipart/form-data' : `multipart/form-data; boundary=${boundary}`;
+      const form =
+        framing === 'wrong-boundary'
+          ? 'multipart/form-data; boundary=other'
+          : framing === 'no-boundary'
+            ? 'multipart/form-data'
+            : `multipart/form-data; boundary=${boundary}`;
       return { body: Buffer.concat(chunks), form };
     });
 }
@@ -564,7 +973,23 @@ function multipartArb(fx: Fixtures, route: RouteEntry): fc.Arbitrary<{ body: Buf
 function requestArb(fx: Fixtures, routes: readonly RouteEntry[], focus: 'body' | 'path' | 'any'): fc.Arbitrary<FuzzRequest> {
   return fc.constantFrom(...routes).chain((route) => {
     const takesBody = route.method === 'POST' || route.method === 'PATCH' || route.method === 'DELETE';
-    const plainPath = fc.constant({ path: route.url.replace(/:\w+/g, (p) => (p === ':model' ? 'gpt-image-1' : p === ':name' ? fx.imageName : p === ':id' ? (route.url.startsWith('/admin/api/channels') ? CHANNEL_TARGET : route.url.startsWith('/admin/api/keys') ? fx.victimKeyId : (fx.taskIds[0] ?? 'x')) : 'x')), oddPath: false, needsChannel: route.url.startsWith('/admin/api/channels/:id') });
+    const plainPath = fc.constant({
+      path: route.url.replace(/:\w+/g, (p) =>
+        p === ':model'
+          ? 'gpt-image-1'
+          : p === ':name'
+            ? fx.imageName
+            : p === ':id'
+              ? route.url.startsWith('/admin/api/channels')
+                ? CHANNEL_TARGET
+                : route.url.startsWith('/admin/api/keys')
+                  ? fx.victimKeyId
+                  : (fx.taskIds[0] ?? 'x')
+              : 'x',
+      ),
+      oddPath: false,
+      needsChannel: route.url.startsWith('/admin/api/channels/:id'),
+    });
     const path = focus === 'body' ? plainPath : pathArb(fx, route);
     const body: fc.Arbitrary<{ body?: Buffer; form?: string }> = takesBody || focus === 'any' ? bodyArb(fx, route) : fc.constant({});
     // Bodies get deepest with the right key and Content-Type; the other forms are the any-focus's.
@@ -583,7 +1008,15 @@ function requestArb(fx: Fixtures, routes: readonly RouteEntry[], focus: 'body' |
       // A file link's own query is what a client holds; the fuzzed one replaces it only sometimes.
       let target = p.path;
       if (route.url === '/files/:name' && !target.includes('?')) target += `?expires=${fx.imageQuery.expires}&sig=${fx.imageQuery.sig}`;
-      const req: FuzzRequest = { method: route.method, path: target, headers: headerMap, ...(b.body !== undefined ? { body: b.body } : {}), route, oddPath: p.oddPath, needsChannel: p.needsChannel };
+      const req: FuzzRequest = {
+        method: route.method,
+        path: target,
+        headers: headerMap,
+        ...(b.body !== undefined ? { body: b.body } : {}),
+        route,
+        oddPath: p.oddPath,
+        needsChannel: p.needsChannel,
+      };
       // Counterexamples print as a readable request, not as a megabyte of bytes.
       return Object.assign(req, { [fc.toStringMethod]: () => describeRequest(req) });
     });
@@ -616,7 +1049,10 @@ describe('fuzz: hostile requests on every route', () => {
   async function resetChannels(): Promise<void> {
     const list = await admin('GET', '/admin/api/channels');
     for (const c of (list.data as { id: string }[] | undefined) ?? []) {
-      const res = await fetch(`${gw.origin}/admin/api/channels/${encodeURIComponent(c.id)}`, { method: 'DELETE', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+      const res = await fetch(`${gw.origin}/admin/api/channels/${encodeURIComponent(c.id)}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      });
       await res.arrayBuffer();
     }
   }
@@ -669,7 +1105,10 @@ describe('fuzz: hostile requests on every route', () => {
       headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'dall-e-2', prompt: 'task', size: '256x256' }),
     });
-    const taskIds = [(asyncTask.json?.data as { task_id?: string } | undefined)?.task_id, (taskApi.json?.data as { taskId?: string } | undefined)?.taskId].filter((id): id is string => typeof id === 'string');
+    const taskIds = [
+      (asyncTask.json?.data as { task_id?: string } | undefined)?.task_id,
+      (taskApi.json?.data as { taskId?: string } | undefined)?.taskId,
+    ].filter((id): id is string => typeof id === 'string');
     expect(taskIds).toHaveLength(2);
     fx = {
       routes: gw.app.routes(),
@@ -682,7 +1121,13 @@ describe('fuzz: hostile requests on every route', () => {
     };
   });
   afterAll(async () => {
-    if (stats) console.log([...stats].sort().map(([k, n]) => `${k}: ${n}`).join('\n'));
+    if (stats)
+      console.log(
+        [...stats]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join('\n'),
+      );
     await gw?.close();
   });
 
@@ -695,18 +1140,30 @@ describe('fuzz: hostile requests on every route', () => {
   const runs = (n: number) => Math.round(n * scale);
   const timeout = 120_000 * scale;
 
-  it('valid bodies with fields changed to anything: no 5xx, errors in the dialect envelope', async () => {
-    const withBodies = fx.routes.filter((r) => r.method === 'POST' || r.method === 'PATCH');
-    await fc.assert(fc.asyncProperty(requestArb(fx, withBodies, 'body'), exercise), { ...params, numRuns: runs(800) });
-  }, timeout);
+  it(
+    'valid bodies with fields changed to anything: no 5xx, errors in the dialect envelope',
+    async () => {
+      const withBodies = fx.routes.filter((r) => r.method === 'POST' || r.method === 'PATCH');
+      await fc.assert(fc.asyncProperty(requestArb(fx, withBodies, 'body'), exercise), { ...params, numRuns: runs(800) });
+    },
+    timeout,
+  );
 
-  it('any route, spelled and queried oddly: no 5xx, errors in the dialect envelope', async () => {
-    await fc.assert(fc.asyncProperty(requestArb(fx, fx.routes, 'path'), exercise), { ...params, numRuns: runs(1_200) });
-  }, timeout);
+  it(
+    'any route, spelled and queried oddly: no 5xx, errors in the dialect envelope',
+    async () => {
+      await fc.assert(fc.asyncProperty(requestArb(fx, fx.routes, 'path'), exercise), { ...params, numRuns: runs(1_200) });
+    },
+    timeout,
+  );
 
-  it('any route, any body, any headers: no 5xx, errors in the dialect envelope', async () => {
-    await fc.assert(fc.asyncProperty(requestArb(fx, fx.routes, 'any'), exercise), { ...params, numRuns: runs(900) });
-  }, timeout);
+  it(
+    'any route, any body, any headers: no 5xx, errors in the dialect envelope',
+    async () => {
+      await fc.assert(fc.asyncProperty(requestArb(fx, fx.routes, 'any'), exercise), { ...params, numRuns: runs(900) });
+    },
+    timeout,
+  );
 
   // What the fuzzer found, each as one concrete request.
 
@@ -714,7 +1171,11 @@ describe('fuzz: hostile requests on every route', () => {
     const openai = await rawRequest(gw.origin, { method: 'GET', path: '/v1/models', headers: { authorization: `Bearer ${gw.apiKey}`, expect: 'nonsense' } });
     expect(openai.status).toBe(417);
     expect(openai.json).toMatchObject({ error: { type: 'invalid_request_error', code: 'expectation_failed', param: 'Expect' } });
-    const taskApi = await rawRequest(gw.origin, { method: 'GET', path: '/api/v1/images/generations?task_id=x', headers: { authorization: `Bearer ${gw.apiKey}`, expect: 'nonsense' } });
+    const taskApi = await rawRequest(gw.origin, {
+      method: 'GET',
+      path: '/api/v1/images/generations?task_id=x',
+      headers: { authorization: `Bearer ${gw.apiKey}`, expect: 'nonsense' },
+    });
     expect(taskApi.status).toBe(417);
     expect(taskApi.json).toMatchObject({ code: 417, data: null });
     expect(String(taskApi.json?.msg)).toContain('Expect');
@@ -758,7 +1219,12 @@ describe('fuzz: hostile requests on every route', () => {
 
   it('a key expiry outside what a date can hold is a 400, and the key list keeps rendering', async () => {
     const send = (method: string, path: string, body: unknown) =>
-      rawRequest(gw.origin, { method, path, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      rawRequest(gw.origin, {
+        method,
+        path,
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     for (const expires of [1e300, 8.64e15 + 1, -8.64e15 - 1]) {
       const created = await send('POST', '/admin/api/keys', { name: 'far-future', expires_at: expires });
       expect(created.status, String(expires)).toBe(400);

@@ -179,13 +179,23 @@ describe('no body work before the route and the key', () => {
     const root = await rawRequest(gw.origin, { method: 'POST', path: '/', headers: json, body: NOT_JSON });
     expect(root.status).toBe(404);
     expect(root.json).toMatchObject({ error: { code: 'not_found', type: 'invalid_request_error' } });
-    const taskApi = await rawRequest(gw.origin, { method: 'POST', path: '/api/v1/nothing', headers: { ...json, authorization: `Bearer ${gw.apiKey}` }, body: NOT_JSON });
+    const taskApi = await rawRequest(gw.origin, {
+      method: 'POST',
+      path: '/api/v1/nothing',
+      headers: { ...json, authorization: `Bearer ${gw.apiKey}` },
+      body: NOT_JSON,
+    });
     expect(taskApi.status).toBe(404);
     expect(taskApi.json).toMatchObject({ code: 404, data: null });
   });
 
   it('a wrong method on a known path is a 404 without parsing', async () => {
-    const res = await rawRequest(gw.origin, { method: 'PUT', path: '/v1/images/generations', headers: { ...json, authorization: `Bearer ${gw.apiKey}` }, body: NOT_JSON });
+    const res = await rawRequest(gw.origin, {
+      method: 'PUT',
+      path: '/v1/images/generations',
+      headers: { ...json, authorization: `Bearer ${gw.apiKey}` },
+      body: NOT_JSON,
+    });
     expect(res.status).toBe(404);
     expect(res.json).toMatchObject({ error: { code: 'not_found' } });
   });
@@ -193,7 +203,12 @@ describe('no body work before the route and the key', () => {
   it('a keyless request is a 401, and a disabled admin API a 403, before parsing', async () => {
     const keyless = await rawRequest(gw.origin, { method: 'POST', path: '/v1/images/generations', headers: json, body: NOT_JSON });
     expect(keyless.status).toBe(401);
-    const admin = await rawRequest(noAdmin.origin, { method: 'POST', path: '/admin/api/keys', headers: { ...json, authorization: 'Bearer anything' }, body: NOT_JSON });
+    const admin = await rawRequest(noAdmin.origin, {
+      method: 'POST',
+      path: '/admin/api/keys',
+      headers: { ...json, authorization: 'Bearer anything' },
+      body: NOT_JSON,
+    });
     expect(admin.status).toBe(403);
     expect(admin.json).toMatchObject({ error: { code: 'admin_disabled' } });
   });
@@ -237,7 +252,9 @@ describe('timeouts for slow senders; a long generation is not cut', () => {
   it('a body that stops flowing is cut after the idle bound', async () => {
     const gw = later(await startGateway(SHORT));
     const socket = await rawSocket(gw.origin);
-    socket.write(`POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"prompt":`);
+    socket.write(
+      `POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"prompt":`,
+    );
     const { closedAfterMs } = await readUntilClose(socket, 10_000);
     expect(closedAfterMs).not.toBeNull();
     expect(closedAfterMs ?? Infinity).toBeLessThan(2_900);
@@ -246,7 +263,9 @@ describe('timeouts for slow senders; a long generation is not cut', () => {
   it('a body trickled under the idle bound is still cut by the request bound', async () => {
     const gw = later(await startGateway(SHORT));
     const socket = await rawSocket(gw.origin);
-    socket.write(`POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+    socket.write(
+      `POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`,
+    );
     const trickle = setInterval(() => socket.writable && socket.write(' '), 300);
     const { text, closedAfterMs } = await readUntilClose(socket, 15_000);
     clearInterval(trickle);
@@ -350,7 +369,11 @@ describe('hostile JSON and malformed HTTP: a 4xx in the caller dialect', () => {
   it('DELETE with Content-Type: application/json and no body works', async () => {
     const created = await adminJson(gw.origin, 'POST', '/admin/api/keys', { name: 'to-delete' });
     const id = String(created.id);
-    const res = await rawRequest(gw.origin, { method: 'DELETE', path: `/admin/api/keys/${id}`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' } });
+    const res = await rawRequest(gw.origin, {
+      method: 'DELETE',
+      path: `/admin/api/keys/${id}`,
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+    });
     expect(res.status).toBeLessThan(300);
     const after = await rawRequest(gw.origin, { method: 'GET', path: `/admin/api/keys/${id}`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
     expect(typeof after.json?.revoked_at).toBe('string');

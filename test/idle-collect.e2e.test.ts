@@ -36,7 +36,9 @@ describe('a full collection when the gateway goes quiet', () => {
     onCleanup(async () => void slow.destroy());
     slow.on('error', () => {});
     const body = JSON.stringify({ model: 'gpt-image-2', prompt: 'slow' });
-    slow.write(`POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    slow.write(
+      `POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
     // Other traffic comes and goes meanwhile.
     const models = await fetch(`${gw.baseURL}/models`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
     expect(models.status).toBe(200);

@@ -26,7 +26,11 @@ const SAMPLES: Sample[] = [
   ['WebP lossy', () => makeWebp({ width: 50, height: 20 }), { kind: 'webp', width: 50, height: 20, hasAlpha: false }],
   ['WebP lossless', () => makeWebp({ width: 50, height: 21 }, { lossless: true }), { kind: 'webp', width: 50, height: 21, hasAlpha: false }],
   ['WebP lossy with alpha', () => makeWebp({ width: 52, height: 22, alpha: 0.5 }), { kind: 'webp', width: 52, height: 22, hasAlpha: true }],
-  ['WebP lossless with alpha', () => makeWebp({ width: 53, height: 23, alpha: 0.5 }, { lossless: true }), { kind: 'webp', width: 53, height: 23, hasAlpha: true }],
+  [
+    'WebP lossless with alpha',
+    () => makeWebp({ width: 53, height: 23, alpha: 0.5 }, { lossless: true }),
+    { kind: 'webp', width: 53, height: 23, hasAlpha: true },
+  ],
   ['GIF', () => makeGif({ width: 12, height: 34 }), { kind: 'gif', width: 12, height: 34, hasAlpha: false }],
 ];
 
@@ -61,7 +65,9 @@ describe('readImageHeader', () => {
   });
 
   it('a JPEG cut inside its scan data keeps its size but is not complete', async () => {
-    const big = await sharp(await makeNoisePng(256, 192, 3)).jpeg({ quality: 95 }).toBuffer();
+    const big = await sharp(await makeNoisePng(256, 192, 3))
+      .jpeg({ quality: 95 })
+      .toBuffer();
     expect(big.length).toBeGreaterThan(20_000);
     expect(readImageHeader(big)).toEqual({ kind: 'jpeg', width: 256, height: 192, hasAlpha: false, complete: true });
     expect(readImageHeader(big.subarray(0, Math.floor(big.length / 2)))).toEqual({ kind: 'jpeg', width: 256, height: 192, hasAlpha: false, complete: false });
@@ -101,7 +107,11 @@ describe('parseImageRequest: image inputs', () => {
   it('a multipart edit reads its string fields as the JSON types and keeps the uploads as refs', () => {
     const uploads: ImageInputRefs = { images: [upload('image[0]'), upload('image[1]')], mask: upload('mask') };
     const { job, inputs } = parse(
-      multipart('edits', { model: 'gpt-image-1', prompt: 'add a hat', n: '2', stream: 'false', size: '1024x1536', input_fidelity: 'high', quality: 'high' }, uploads),
+      multipart(
+        'edits',
+        { model: 'gpt-image-1', prompt: 'add a hat', n: '2', stream: 'false', size: '1024x1536', input_fidelity: 'high', quality: 'high' },
+        uploads,
+      ),
     );
     expect(job).toMatchObject({ operation: 'edit', prompt: 'add a hat', n: 2, size: '1024x1536', quality: 'high', inputFidelity: 'high' });
     expect(job.model.id).toBe('gpt-image-1');
@@ -152,7 +162,10 @@ describe('parseImageRequest: image inputs', () => {
   });
 
   it('a generation with an image array becomes an edit; params are image[0], image[1]...', () => {
-    const { job, inputs } = parse({ endpoint: 'generations', body: { prompt: 'x', image: ['https://example.com/a.png', '  iVBORw0KGgo=  ', 'data:image/webp;base64,UklGRg=='] } });
+    const { job, inputs } = parse({
+      endpoint: 'generations',
+      body: { prompt: 'x', image: ['https://example.com/a.png', '  iVBORw0KGgo=  ', 'data:image/webp;base64,UklGRg=='] },
+    });
     expect(job.operation).toBe('edit');
     expect(inputs.images).toEqual([
       { param: 'image[0]', source: { kind: 'url', url: 'https://example.com/a.png' } },
@@ -190,35 +203,101 @@ const REFUSALS: Refusal[] = [
   ['dall-e-3 edits', multipart('edits', { model: 'dall-e-3', prompt: 'x' }, one), 400, 'invalid_value', 'model'],
   ['variations with gpt-image-2', multipart('variations', { model: 'gpt-image-2' }, one), 400, 'invalid_value', 'model'],
   ['variations with gpt-image-1', json('variations', { model: 'gpt-image-1', image: 'https://example.com/a.png' }), 400, 'invalid_value', 'model'],
-  ['reference images on a dall-e-3 generation', json('generations', { model: 'dall-e-3', prompt: 'x', image: ['https://example.com/a.png'] }), 400, 'invalid_value', 'image'],
-  ['two reference images on a dall-e-2 generation', json('generations', { model: 'dall-e-2', prompt: 'x', image: ['https://example.com/a.png', 'https://example.com/b.png'] }), 400, 'too_many_images', 'image'],
+  [
+    'reference images on a dall-e-3 generation',
+    json('generations', { model: 'dall-e-3', prompt: 'x', image: ['https://example.com/a.png'] }),
+    400,
+    'invalid_value',
+    'image',
+  ],
+  [
+    'two reference images on a dall-e-2 generation',
+    json('generations', { model: 'dall-e-2', prompt: 'x', image: ['https://example.com/a.png', 'https://example.com/b.png'] }),
+    400,
+    'too_many_images',
+    'image',
+  ],
   ['an edit without an image', multipart('edits', { prompt: 'x' }, { images: [] }), 400, 'missing_required_parameter', 'image'],
   ['a JSON edit without an image', json('edits', { prompt: 'x' }), 400, 'missing_required_parameter', 'image'],
   ['a variation without an image', multipart('variations', {}, { images: [] }), 400, 'missing_required_parameter', 'image'],
-  ['two images for dall-e-2 edits', multipart('edits', { model: 'dall-e-2', prompt: 'x' }, { images: [upload('image[0]'), upload('image[1]')] }), 400, 'too_many_images', 'image'],
+  [
+    'two images for dall-e-2 edits',
+    multipart('edits', { model: 'dall-e-2', prompt: 'x' }, { images: [upload('image[0]'), upload('image[1]')] }),
+    400,
+    'too_many_images',
+    'image',
+  ],
   ['two images for a variation', multipart('variations', {}, { images: [upload('image[0]'), upload('image[1]')] }), 400, 'too_many_images', 'image'],
-  ['17 images for GPT', json('edits', { prompt: 'x', image: Array.from({ length: 17 }, (_, i) => `https://example.com/${i}.png`) }), 400, 'too_many_images', 'image'],
+  [
+    '17 images for GPT',
+    json('edits', { prompt: 'x', image: Array.from({ length: 17 }, (_, i) => `https://example.com/${i}.png`) }),
+    400,
+    'too_many_images',
+    'image',
+  ],
   ['a mask on a variation', multipart('variations', {}, { images: [upload('image')], mask: upload('mask') }), 400, 'unsupported_parameter', 'mask'],
   ['an edit without a prompt', multipart('edits', { model: 'gpt-image-1' }, one), 400, 'missing_required_parameter', 'prompt'],
-  ['a dall-e-2 edit prompt over 1,000 characters', multipart('edits', { model: 'dall-e-2', prompt: 'a'.repeat(1_001) }, one), 400, 'string_above_max_length', 'prompt'],
+  [
+    'a dall-e-2 edit prompt over 1,000 characters',
+    multipart('edits', { model: 'dall-e-2', prompt: 'a'.repeat(1_001) }, one),
+    400,
+    'string_above_max_length',
+    'prompt',
+  ],
   ['an unknown model for variations', multipart('variations', { model: 'dall-e-9' }, one), 404, 'model_not_found', 'model'],
   ['multipart n that is not a number', multipart('edits', { prompt: 'x', n: 'two' }, one), 400, 'invalid_type', 'n'],
   ['multipart n fractional', multipart('edits', { prompt: 'x', n: '1.5' }, one), 400, 'invalid_type', 'n'],
   ['multipart n = 11', multipart('edits', { prompt: 'x', n: '11' }, one), 400, 'invalid_value', 'n'],
   ['multipart stream=yes', multipart('edits', { prompt: 'x', stream: 'yes' }, one), 400, 'invalid_type', 'stream'],
   ['multipart stream that is not a boolean', multipart('edits', { prompt: 'x', stream: 'yes' }, one), 400, 'invalid_type', 'stream'],
-  ['input_fidelity for dall-e-2', multipart('edits', { model: 'dall-e-2', prompt: 'x', input_fidelity: 'high' }, one), 400, 'unsupported_parameter', 'input_fidelity'],
+  [
+    'input_fidelity for dall-e-2',
+    multipart('edits', { model: 'dall-e-2', prompt: 'x', input_fidelity: 'high' }, one),
+    400,
+    'unsupported_parameter',
+    'input_fidelity',
+  ],
   ['input_fidelity unknown', multipart('edits', { model: 'gpt-image-1', prompt: 'x', input_fidelity: 'max' }, one), 400, 'invalid_value', 'input_fidelity'],
   ['a variation size dall-e-2 does not make', multipart('variations', { size: '1024x1536' }, one), 400, 'invalid_value', 'size'],
-  ['images and image together', json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png' }], image: 'https://example.com/b.png' }), 400, 'invalid_value', 'image'],
+  [
+    'images and image together',
+    json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png' }], image: 'https://example.com/b.png' }),
+    400,
+    'invalid_value',
+    'image',
+  ],
   ['images not an array', json('edits', { prompt: 'x', images: { image_url: 'https://example.com/a.png' } }), 400, 'invalid_type', 'images'],
   ['images empty', json('edits', { prompt: 'x', images: [] }), 400, 'invalid_value', 'images'],
   ['images[0] a number', json('edits', { prompt: 'x', images: [42] }), 400, 'invalid_type', 'images[0]'],
-  ['images[1] with neither image_url nor file_id', json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png' }, {}] }), 400, 'missing_required_parameter', 'images[1]'],
-  ['images[0] with both image_url and file_id', json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png', file_id: 'file-1' }] }), 400, 'invalid_value', 'images[0]'],
+  [
+    'images[1] with neither image_url nor file_id',
+    json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png' }, {}] }),
+    400,
+    'missing_required_parameter',
+    'images[1]',
+  ],
+  [
+    'images[0] with both image_url and file_id',
+    json('edits', { prompt: 'x', images: [{ image_url: 'https://example.com/a.png', file_id: 'file-1' }] }),
+    400,
+    'invalid_value',
+    'images[0]',
+  ],
   ['images[0] with an unknown key', json('edits', { prompt: 'x', images: [{ url: 'https://example.com/a.png' }] }), 400, 'unknown_parameter', 'images[0].url'],
-  ['images[0].image_url with a file: URL', json('edits', { prompt: 'x', images: [{ image_url: 'file:///etc/passwd' }] }), 400, 'invalid_image_url', 'images[0].image_url'],
-  ['a mask with a gopher: URL', json('edits', { prompt: 'x', images: ['https://example.com/a.png'], mask: { image_url: 'gopher://example.com/m' } }), 400, 'invalid_image_url', 'mask.image_url'],
+  [
+    'images[0].image_url with a file: URL',
+    json('edits', { prompt: 'x', images: [{ image_url: 'file:///etc/passwd' }] }),
+    400,
+    'invalid_image_url',
+    'images[0].image_url',
+  ],
+  [
+    'a mask with a gopher: URL',
+    json('edits', { prompt: 'x', images: ['https://example.com/a.png'], mask: { image_url: 'gopher://example.com/m' } }),
+    400,
+    'invalid_image_url',
+    'mask.image_url',
+  ],
   ['a mask that is a number', json('edits', { prompt: 'x', images: ['https://example.com/a.png'], mask: 7 }), 400, 'invalid_type', 'mask'],
   ['image[0] with an ftp: URL', json('generations', { prompt: 'x', image: ['ftp://example.com/a.png'] }), 400, 'invalid_image_url', 'image[0]'],
   ['image[1] empty', json('generations', { prompt: 'x', image: ['https://example.com/a.png', '   '] }), 400, 'invalid_value', 'image[1]'],
@@ -261,9 +340,20 @@ describe('createAddressFilter', () => {
   it('exceptions: a single address, an IPv4 CIDR and an IPv6 CIDR, and nothing beyond them', () => {
     const allowed = createAddressFilter(false, ['127.0.0.1', ' 10.20.0.0/16 ', 'fd00:1234::/32']);
     const verdicts = Object.fromEntries(
-      ['127.0.0.1', '127.0.0.2', '10.20.3.4', '10.21.0.1', '192.168.1.1', '169.254.169.254', 'fd00:1234::9', 'fd00:1235::9', '::1', 'fe80::1', '8.8.8.8', 'not-an-ip'].map(
-        (ip) => [ip, allowed(ip)],
-      ),
+      [
+        '127.0.0.1',
+        '127.0.0.2',
+        '10.20.3.4',
+        '10.21.0.1',
+        '192.168.1.1',
+        '169.254.169.254',
+        'fd00:1234::9',
+        'fd00:1235::9',
+        '::1',
+        'fe80::1',
+        '8.8.8.8',
+        'not-an-ip',
+      ].map((ip) => [ip, allowed(ip)]),
     );
     expect(verdicts).toEqual({
       '127.0.0.1': true,
@@ -281,10 +371,13 @@ describe('createAddressFilter', () => {
     });
   });
 
-  it.each(['localhost', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/x', '10.0.0.0/-1', '10.0.0.1/', '10.0.0.0/ 8', '300.1.1.1', ''])('a bad entry %j throws a RangeError naming it', (entry) => {
-    expect(() => createAddressFilter(false, [entry])).toThrow(RangeError);
-    expect(() => createAddressFilter(false, [entry])).toThrow(`'${entry}'`);
-  });
+  it.each(['localhost', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/x', '10.0.0.0/-1', '10.0.0.1/', '10.0.0.0/ 8', '300.1.1.1', ''])(
+    'a bad entry %j throws a RangeError naming it',
+    (entry) => {
+      expect(() => createAddressFilter(false, [entry])).toThrow(RangeError);
+      expect(() => createAddressFilter(false, [entry])).toThrow(`'${entry}'`);
+    },
+  );
 });
 
 describe('loadConfig: IMAGEGATE_ALLOW_PRIVATE_URLS', () => {
@@ -303,7 +396,10 @@ describe('loadConfig: IMAGEGATE_ALLOW_PRIVATE_URLS', () => {
   });
 
   it('a list -> only those addresses and CIDRs', () => {
-    expect(inputs('127.0.0.1, 10.0.0.0/8,FD00::/8')).toMatchObject({ allowPrivateUrls: false, allowedPrivateAddresses: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'] });
+    expect(inputs('127.0.0.1, 10.0.0.0/8,FD00::/8')).toMatchObject({
+      allowPrivateUrls: false,
+      allowedPrivateAddresses: ['127.0.0.1', '10.0.0.0/8', 'fd00::/8'],
+    });
   });
 
   it.each(['maybe', 'localhost', '127.0.0.1,intranet', '10.0.0.0/33', 'true,10.0.0.1'])('%j -> ConfigError naming the variable', (value) => {
@@ -318,6 +414,9 @@ describe('loadConfig: IMAGEGATE_ALLOW_PRIVATE_URLS', () => {
   });
 
   it('the other input settings parse alongside it', () => {
-    expect(loadConfig({ IMAGEGATE_UPLOAD_LIMIT: '2mb', IMAGEGATE_FETCH_TIMEOUT: '1s' }).inputs).toMatchObject({ uploadLimitBytes: 2 * 1024 * 1024, fetchTimeoutMs: 1000 });
+    expect(loadConfig({ IMAGEGATE_UPLOAD_LIMIT: '2mb', IMAGEGATE_FETCH_TIMEOUT: '1s' }).inputs).toMatchObject({
+      uploadLimitBytes: 2 * 1024 * 1024,
+      fetchTimeoutMs: 1000,
+    });
   });
 });

@@ -22,7 +22,11 @@ const image = randomBytes(30_000);
 const b64 = image.toString('base64');
 const answer = {
   created: 1,
-  data: [{ b64_json: b64, revised_prompt: 'a "quoted" prompt\\ with \n escapes' }, { url: `data:image/png;base64,${b64}` }, { url: 'https://cdn.example/x.png' }],
+  data: [
+    { b64_json: b64, revised_prompt: 'a "quoted" prompt\\ with \n escapes' },
+    { url: `data:image/png;base64,${b64}` },
+    { url: 'https://cdn.example/x.png' },
+  ],
   note: 'b64_json',
   usage: { total_tokens: 3 },
 };

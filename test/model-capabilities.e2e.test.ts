@@ -51,7 +51,9 @@ async function gateway(upstream: TestServer): Promise<TestGateway> {
     ],
     pricing: {
       [MODEL]: {
-        per_image: Object.fromEntries(['1024x1024', '1536x1024', '1024x1536', '2048x2048', '2048x1152', '3840x2160', '2160x3840'].map((size) => [size, { xhigh: 0.5 }])),
+        per_image: Object.fromEntries(
+          ['1024x1024', '1536x1024', '1024x1536', '2048x2048', '2048x1152', '3840x2160', '2160x3840'].map((size) => [size, { xhigh: 0.5 }]),
+        ),
       },
     },
   });
@@ -111,7 +113,12 @@ describe('a model declared in the config file', () => {
       price_units: ['image', 'token'],
     });
     const dalle = await gw.client.models.retrieve('dall-e-3');
-    expect((dalle as unknown as { capabilities: unknown }).capabilities).toMatchObject({ styles: ['vivid', 'natural'], max_n: 1, edits: false, streaming: false });
+    expect((dalle as unknown as { capabilities: unknown }).capabilities).toMatchObject({
+      styles: ['vivid', 'natural'],
+      max_n: 1,
+      edits: false,
+      streaming: false,
+    });
     const list = await gw.client.models.list();
     const item = list.data.find((m) => m.id === MODEL);
     expect(Object.keys(item ?? {}).sort()).toEqual(['created', 'description', 'id', 'object', 'owned_by']);

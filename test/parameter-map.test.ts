@@ -44,7 +44,19 @@ function image(size: number, extra: Partial<InputImage> = {}): InputImage {
 }
 
 function job(overrides: Partial<ImageJob> = {}): ImageJob {
-  return { id: 'req_toy', operation: 'generate', model, prompt: 'a fox', inputs: NO_INPUTS, n: 1, size: '1024x768', quality: 'auto', responseFormat: 'url', passthrough: {}, ...overrides };
+  return {
+    id: 'req_toy',
+    operation: 'generate',
+    model,
+    prompt: 'a fox',
+    inputs: NO_INPUTS,
+    n: 1,
+    size: '1024x768',
+    quality: 'auto',
+    responseFormat: 'url',
+    passthrough: {},
+    ...overrides,
+  };
 }
 
 const context = (j: ImageJob, stream = false): MapContext => ({ job: j, channel, stream });
@@ -61,7 +73,10 @@ const TOY_FIELDS: FieldRules = {
   size: {
     spread: (size) => {
       const [width, height] = size.split('x').map(Number);
-      return [['width', width], ['height', height]];
+      return [
+        ['width', width],
+        ['height', height],
+      ];
     },
   },
   n: { to: 'samples' },

@@ -131,13 +131,10 @@ describe('default prices: OpenAI list prices in micros', () => {
 });
 
 describe('fallback: relay names, snapshots and aliases', () => {
-  it.each(['gpt-image-2-vip', 'gpt-image-2-pro', 'gpt-image-2-beta', 'gpt-image-2-2026-04-21', 'gpt-image-2-1k'])(
-    '%s is priced as gpt-image-2',
-    (model) => {
-      expect(listPricing.finalPriceMicros(job(model, { quality: 'medium' }), 1)).toBe(52_680);
-      expect(listPricing.priceOf(spec(model))).toEqual(listPricing.priceOf(spec('gpt-image-2')));
-    },
-  );
+  it.each(['gpt-image-2-vip', 'gpt-image-2-pro', 'gpt-image-2-beta', 'gpt-image-2-2026-04-21', 'gpt-image-2-1k'])('%s is priced as gpt-image-2', (model) => {
+    expect(listPricing.finalPriceMicros(job(model, { quality: 'medium' }), 1)).toBe(52_680);
+    expect(listPricing.priceOf(spec(model))).toEqual(listPricing.priceOf(spec('gpt-image-2')));
+  });
 
   it('the 2k and 4k relay names price their own sizes', () => {
     expect(listPricing.finalPriceMicros(job('gpt-image-2-2k', { size: '2048x2048', quality: 'medium' }), 1)).toBe(107_040);
@@ -416,7 +413,9 @@ describe('config: pricing', () => {
   it('USD in the file become micros; aliases may be priced', async () => {
     const config = await load(
       {
-        'gpt-image-2': { per_image: { '1024x1024': { low: 0.01, medium: 0.04, high: 0.16 }, '1536x1024': { high: 0.24 }, '1280x720': { high: 0.1 }, auto: { medium: 0.05 } } },
+        'gpt-image-2': {
+          per_image: { '1024x1024': { low: 0.01, medium: 0.04, high: 0.16 }, '1536x1024': { high: 0.24 }, '1280x720': { high: 0.1 }, auto: { medium: 0.05 } },
+        },
         'my-alias': { tokens: { text_input: 5, image_input: 10, image_output: 40, text_output: 10 } },
         'dall-e-3': { per_image: { '1024x1024': { standard: 0.05, auto: 0.05 } } },
         'gpt-image-1': { tokens: null },
@@ -424,7 +423,14 @@ describe('config: pricing', () => {
       [{ name: 'my-alias', base: 'gpt-image-1' }],
     );
     expect(config.pricing).toEqual({
-      'gpt-image-2': { perImage: { '1024x1024': { low: 10_000, medium: 40_000, high: 160_000 }, '1536x1024': { high: 240_000 }, '1280x720': { high: 100_000 }, auto: { medium: 50_000 } } },
+      'gpt-image-2': {
+        perImage: {
+          '1024x1024': { low: 10_000, medium: 40_000, high: 160_000 },
+          '1536x1024': { high: 240_000 },
+          '1280x720': { high: 100_000 },
+          auto: { medium: 50_000 },
+        },
+      },
       'my-alias': { tokens: { textInput: 5_000_000, imageInput: 10_000_000, imageOutput: 40_000_000, textOutput: 10_000_000 } },
       'dall-e-3': { perImage: { '1024x1024': { standard: 50_000, auto: 50_000 } } },
       'gpt-image-1': { tokens: null },
@@ -443,12 +449,24 @@ describe('config: pricing', () => {
 
   const cases: [what: string, pricing: unknown, message: string][] = [
     ['not a mapping', ['gpt-image-2'], 'IMAGEGATE_CONFIG: pricing must be a mapping of model names to prices'],
-    ['an unknown model', { 'gpt-image-9': { tokens: null } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-9: unknown model (price a built-in model or a name from models:)'],
+    [
+      'an unknown model',
+      { 'gpt-image-9': { tokens: null } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-9: unknown model (price a built-in model or a name from models:)',
+    ],
     ['an entry that is not a mapping', { 'gpt-image-2': 0.04 }, 'IMAGEGATE_CONFIG: pricing.gpt-image-2: must be a mapping with per_image and/or tokens'],
     ['an empty entry', { 'gpt-image-2': {} }, 'IMAGEGATE_CONFIG: pricing.gpt-image-2: sets neither per_image nor tokens'],
     ['an unknown key', { 'gpt-image-2': { perImage: {} } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-2.perImage: unknown key (use per_image or tokens)'],
-    ['per_image not a mapping', { 'gpt-image-2': { per_image: 0.04 } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-2.per_image: must be a mapping of sizes (WIDTHxHEIGHT or auto) to { quality: USD }'],
-    ['a size that is not WxH', { 'gpt-image-2': { per_image: { big: { high: 1 } } } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-2.per_image.big: a size must be WIDTHxHEIGHT or auto'],
+    [
+      'per_image not a mapping',
+      { 'gpt-image-2': { per_image: 0.04 } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-2.per_image: must be a mapping of sizes (WIDTHxHEIGHT or auto) to { quality: USD }',
+    ],
+    [
+      'a size that is not WxH',
+      { 'gpt-image-2': { per_image: { big: { high: 1 } } } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-2.per_image.big: a size must be WIDTHxHEIGHT or auto',
+    ],
     [
       'a size the family does not have',
       { 'dall-e-3': { per_image: { '512x512': { standard: 0.01 } } } },
@@ -474,8 +492,16 @@ describe('config: pricing', () => {
       { 'gpt-image-1': { per_image: { '1024x1024': { low: '0.01' } } } },
       'IMAGEGATE_CONFIG: pricing.gpt-image-1.per_image.1024x1024.low: must be a number of USD from 0 to 1000000 (got "0.01")',
     ],
-    ['an empty quality row', { 'gpt-image-1': { per_image: { '1024x1024': {} } } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-1.per_image.1024x1024: must be a mapping of qualities (auto, low, medium, high) to USD'],
-    ['a missing token price', { 'gpt-image-1': { tokens: { text_input: 5, image_output: 40 } } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-1.tokens.image_input: is required (USD per 1M tokens)'],
+    [
+      'an empty quality row',
+      { 'gpt-image-1': { per_image: { '1024x1024': {} } } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-1.per_image.1024x1024: must be a mapping of qualities (auto, low, medium, high) to USD',
+    ],
+    [
+      'a missing token price',
+      { 'gpt-image-1': { tokens: { text_input: 5, image_output: 40 } } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-1.tokens.image_input: is required (USD per 1M tokens)',
+    ],
     [
       'an unknown token key',
       { 'gpt-image-1': { tokens: { text_input: 5, image_input: 10, image_output: 40, cached_input: 1 } } },
@@ -487,7 +513,11 @@ describe('config: pricing', () => {
       'IMAGEGATE_CONFIG: pricing.gpt-image-1.tokens.image_output: must be a number of USD from 0 to 1000000 (got Infinity)',
     ],
     ['tokens on dall-e', { 'dall-e-3': { tokens: null } }, 'IMAGEGATE_CONFIG: pricing.dall-e-3.tokens: dall-e-3 models are priced per image only'],
-    ['tokens not a mapping', { 'gpt-image-1': { tokens: 40 } }, 'IMAGEGATE_CONFIG: pricing.gpt-image-1.tokens: must be a mapping { text_input, image_input, image_output } of USD per 1M tokens, or null'],
+    [
+      'tokens not a mapping',
+      { 'gpt-image-1': { tokens: 40 } },
+      'IMAGEGATE_CONFIG: pricing.gpt-image-1.tokens: must be a mapping { text_input, image_input, image_output } of USD per 1M tokens, or null',
+    ],
   ];
 
   it.each(cases)('refuses %s', async (_what, pricing, message) => {

@@ -28,7 +28,16 @@ describe('the compiled build', () => {
   });
 
   it('serves: /healthz answers and the demo channel makes an image; SIGTERM stops it with 0', async () => {
-    const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, IMAGEGATE_CONFIG: _c, DATABASE_URL: _d, REDIS_URL: _r, NODE_OPTIONS: _n, ...env } = process.env;
+    const {
+      OPENAI_API_KEY: _k,
+      OPENAI_BASE_URL: _b,
+      IMAGEGATE_API_KEYS: _a,
+      IMAGEGATE_CONFIG: _c,
+      DATABASE_URL: _d,
+      REDIS_URL: _r,
+      NODE_OPTIONS: _n,
+      ...env
+    } = process.env;
     const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve'], {
       cwd: root,
       env: { ...env, PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', LOG_LEVEL: 'info' },

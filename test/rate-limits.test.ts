@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { formatResetDuration, InMemoryRateLimiter, type KeyLimits } from '../src/billing/rate-limits.js';
 import { clock, concurrent, expectConcurrencyRefusalsKeepRpm, expectRpm5Refusal, refusal, rpm } from './helpers/rate-limit-kit.js';
 
-
 describe('InMemoryRateLimiter: requests per minute', () => {
   it('admits rpm requests, then refuses with a 429, Retry-After and the x-ratelimit headers', async () => {
     const c = clock();
@@ -10,11 +9,13 @@ describe('InMemoryRateLimiter: requests per minute', () => {
     const seen: Record<string, string>[] = [];
     for (let i = 0; i < 5; i++) seen.push((await limiter.admit('k', rpm(5))).headers);
     // One request's worth (60 s / 5 = 12 s) comes back at a time, so the reset grows by 12 s.
-    expect(seen).toEqual([4, 3, 2, 1, 0].map((remaining, i) => ({
-      'x-ratelimit-limit-requests': '5',
-      'x-ratelimit-remaining-requests': String(remaining),
-      'x-ratelimit-reset-requests': ['12s', '24s', '36s', '48s', '1m0s'][i],
-    })));
+    expect(seen).toEqual(
+      [4, 3, 2, 1, 0].map((remaining, i) => ({
+        'x-ratelimit-limit-requests': '5',
+        'x-ratelimit-remaining-requests': String(remaining),
+        'x-ratelimit-reset-requests': ['12s', '24s', '36s', '48s', '1m0s'][i],
+      })),
+    );
 
     expectRpm5Refusal(await refusal(limiter.admit('k', rpm(5))));
     // Other keys have their own budget.

@@ -47,7 +47,11 @@ describe.skipIf(!runRedis)('channel health in Redis', () => {
     const memory = new CircuitBreakers(settings, c.now);
     const shared = new RedisCircuitBreakers(await link(), settings, { keyPrefix: PREFIX, now: c.now });
     const channels = [freshChannel(), freshChannel()];
-    const view = async (b: ChannelBreakers, id: string) => ({ available: await b.isAvailable(id), at: await b.availableAt(id), snapshot: await b.snapshot(id) });
+    const view = async (b: ChannelBreakers, id: string) => ({
+      available: await b.isAvailable(id),
+      at: await b.availableAt(id),
+      snapshot: await b.snapshot(id),
+    });
     const seen = new Set<string>();
     for (let step = 0; step < 400; step++) {
       const id = channels[random(channels.length)] ?? 'x';

@@ -69,7 +69,9 @@ async function untilRedisIs(gw: Instance, state: 'ok' | 'down', since: number): 
 
 /** Submits `n` tasks at once; their ids. */
 async function submitTasks(gw: Instance, key: string, n: number): Promise<string[]> {
-  const submitted = await Promise.all(Array.from({ length: n }, (_, i) => postJson(as(gw, key), '/v1/images/generations', { ...IMAGE, prompt: `task ${i}` }, ASYNC)));
+  const submitted = await Promise.all(
+    Array.from({ length: n }, (_, i) => postJson(as(gw, key), '/v1/images/generations', { ...IMAGE, prompt: `task ${i}` }, ASYNC)),
+  );
   expect(submitted.map((s) => s.status)).toEqual(submitted.map(() => 200));
   return submitted.map((s) => String((s.json?.data as { task_id: string }).task_id));
 }
@@ -129,9 +131,11 @@ describe.skipIf(!runRedis)('Redis loss', () => {
     let syncMs = 0;
     const [outage, sync] = await Promise.all([
       runTasks(gw, limited.key, 8),
-      Promise.all(Array.from({ length: 4 }, (_, i) => postJson(as(gw, limited.key), '/v1/images/generations', { ...IMAGE, prompt: `sync ${i}` }))).finally(() => {
-        syncMs = Date.now() - syncStarted;
-      }),
+      Promise.all(Array.from({ length: 4 }, (_, i) => postJson(as(gw, limited.key), '/v1/images/generations', { ...IMAGE, prompt: `sync ${i}` }))).finally(
+        () => {
+          syncMs = Date.now() - syncStarted;
+        },
+      ),
     ]);
     expect(sync.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(sync[0]?.headers.get('x-ratelimit-limit-requests')).toBe('600'); // limited per instance meanwhile

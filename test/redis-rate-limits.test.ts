@@ -12,7 +12,6 @@ const runRedis = await redisAvailable();
 const PREFIX = testKeyPrefix('rate-limits');
 closeAfterEach();
 
-
 let redis: Redis;
 let keyCounter = 0;
 /** An API key id no other test uses (they all share this file's prefix). */
@@ -46,11 +45,13 @@ describe.skipIf(!runRedis)('RedisRateLimiter', () => {
       const key = freshKey();
       const seen: Record<string, string>[] = [];
       for (let i = 0; i < 5; i++) seen.push((await rl.admit(key, rpm(5))).headers);
-      expect(seen).toEqual([4, 3, 2, 1, 0].map((remaining, i) => ({
-        'x-ratelimit-limit-requests': '5',
-        'x-ratelimit-remaining-requests': String(remaining),
-        'x-ratelimit-reset-requests': ['12s', '24s', '36s', '48s', '1m0s'][i],
-      })));
+      expect(seen).toEqual(
+        [4, 3, 2, 1, 0].map((remaining, i) => ({
+          'x-ratelimit-limit-requests': '5',
+          'x-ratelimit-remaining-requests': String(remaining),
+          'x-ratelimit-reset-requests': ['12s', '24s', '36s', '48s', '1m0s'][i],
+        })),
+      );
 
       expectRpm5Refusal(await refusal(rl.admit(key, rpm(5))));
       await expect(rl.admit(freshKey(), rpm(5))).resolves.toBeDefined(); // other keys have their own budget
@@ -330,7 +331,11 @@ describe.skipIf(!runRedis)('RedisRateLimiter', () => {
       const key = freshKey();
       await a.admit(key, rpm(2));
       const second = await b.admit(key, rpm(2));
-      expect(second.headers).toEqual({ 'x-ratelimit-limit-requests': '2', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': expect.stringMatching(/^(59\.\d+s|1m0s)$/) });
+      expect(second.headers).toEqual({
+        'x-ratelimit-limit-requests': '2',
+        'x-ratelimit-remaining-requests': '0',
+        'x-ratelimit-reset-requests': expect.stringMatching(/^(59\.\d+s|1m0s)$/),
+      });
       expect((await refusal(a.admit(key, rpm(2)))).headers['retry-after']).toMatch(/^(29|30)$/);
     });
 
@@ -361,15 +366,20 @@ describe.skipIf(!runRedis)('RedisRateLimiter', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       await holder.close(); // dies holding it
-      await expect.poll(async () => {
-        try {
-          (await other.admit(key, concurrent(1))).release();
-          return 'admitted';
-        } catch (err) {
-          if (err instanceof GatewayError) return 'refused';
-          throw err;
-        }
-      }, { timeout: 3_000, interval: 50 }).toBe('admitted');
+      await expect
+        .poll(
+          async () => {
+            try {
+              (await other.admit(key, concurrent(1))).release();
+              return 'admitted';
+            } catch (err) {
+              if (err instanceof GatewayError) return 'refused';
+              throw err;
+            }
+          },
+          { timeout: 3_000, interval: 50 },
+        )
+        .toBe('admitted');
     });
 
     it('does not revive a lease that has already run out', async () => {

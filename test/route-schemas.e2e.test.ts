@@ -58,7 +58,8 @@ function missing(route: RouteEntry): string[] {
     const entry = jsonSchemaOf(response[status]);
     if (entry && entry.title !== envelope) problems.push(`${name}: ${status} is not the ${envelope} envelope`);
   }
-  for (const status of statuses) if (!jsonSchemaOf(response[status]) && !isObject((response[status] as Json | undefined)?.content)) problems.push(`${name}: ${status} has no schema`);
+  for (const status of statuses)
+    if (!jsonSchemaOf(response[status]) && !isObject((response[status] as Json | undefined)?.content)) problems.push(`${name}: ${status} has no schema`);
   return problems;
 }
 

@@ -14,7 +14,10 @@ import { S3RVER_CREDENTIALS, startS3, type TestS3 } from './helpers/s3.js';
 
 closeAfterEach();
 
-const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4c40000000049454e44ae426082', 'hex');
+const PNG = Buffer.from(
+  '89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4c40000000049454e44ae426082',
+  'hex',
+);
 
 function storeConfig(s3: TestS3, over: Partial<S3Config> = {}): S3Config {
   return {
@@ -154,7 +157,10 @@ describe('S3ImageStore', () => {
         };
         const store = openStore(config, () => at);
         const ours = store.linkFor('AbC_12-x.webp', 3600);
-        const sdk = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: config.bucket, Key: store.keyOf('AbC_12-x.webp') }), { expiresIn: 3600, signingDate: new Date(at) });
+        const sdk = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: config.bucket, Key: store.keyOf('AbC_12-x.webp') }), {
+          expiresIn: 3600,
+          signingDate: new Date(at),
+        });
         expect(normalized(ours!)).toEqual(normalized(sdk));
       });
     }
@@ -177,7 +183,10 @@ describe('S3ImageStore', () => {
       const ours = store.linkFor('t.png', 600);
       expect(first === null || first === ours).toBe(true);
       expect(new URL(ours!).searchParams.get('X-Amz-Security-Token')).toBe(session.sessionToken);
-      const sdk = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: config.bucket, Key: 'images/t.png' }), { expiresIn: 600, signingDate: new Date(at) });
+      const sdk = await getSignedUrl(store.client, new GetObjectCommand({ Bucket: config.bucket, Key: 'images/t.png' }), {
+        expiresIn: 600,
+        signingDate: new Date(at),
+      });
       expect(normalized(ours!)).toEqual(normalized(sdk));
     });
   });
@@ -236,12 +245,27 @@ describe('S3 config (IMAGEGATE_S3_*)', () => {
       links: 'presigned',
       publicBaseUrl: undefined,
     });
-    expect(load({ IMAGEGATE_S3_BUCKET: 'b-1', IMAGEGATE_S3_PUBLIC_BASE_URL: 'https://cdn.example.com/' }).s3).toMatchObject({ links: 'public', publicBaseUrl: 'https://cdn.example.com' });
+    expect(load({ IMAGEGATE_S3_BUCKET: 'b-1', IMAGEGATE_S3_PUBLIC_BASE_URL: 'https://cdn.example.com/' }).s3).toMatchObject({
+      links: 'public',
+      publicBaseUrl: 'https://cdn.example.com',
+    });
   });
 
   it('reads the config file keys too', async () => {
-    const file = await writeConfigFile({ s3_bucket: 'from-file', s3_endpoint: 'https://s3.example.com', s3_force_path_style: true, s3_links: 'presigned', s3_prefix: '' });
-    expect(load({ IMAGEGATE_CONFIG: file }).s3).toMatchObject({ bucket: 'from-file', endpoint: 'https://s3.example.com', forcePathStyle: true, links: 'presigned', prefix: '' });
+    const file = await writeConfigFile({
+      s3_bucket: 'from-file',
+      s3_endpoint: 'https://s3.example.com',
+      s3_force_path_style: true,
+      s3_links: 'presigned',
+      s3_prefix: '',
+    });
+    expect(load({ IMAGEGATE_CONFIG: file }).s3).toMatchObject({
+      bucket: 'from-file',
+      endpoint: 'https://s3.example.com',
+      forcePathStyle: true,
+      links: 'presigned',
+      prefix: '',
+    });
   });
 
   it('refuses bad values, naming the variable', () => {
@@ -253,7 +277,9 @@ describe('S3 config (IMAGEGATE_S3_*)', () => {
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_ENDPOINT: 'ftp://minio' })).toMatch(/^IMAGEGATE_S3_ENDPOINT: .* must be an http\(s\) URL/);
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_LINKS: 'cdn' })).toBe("IMAGEGATE_S3_LINKS: 'cdn' is not one of gateway, presigned");
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_LINKS: 'presigned', IMAGEGATE_URL_TTL: '8d' })).toMatch(/^IMAGEGATE_URL_TTL: .*7d/);
-    expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_LINKS: 'presigned', IMAGEGATE_S3_PUBLIC_BASE_URL: 'https://cdn.example.com' })).toMatch(/^IMAGEGATE_S3_LINKS:/);
+    expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_LINKS: 'presigned', IMAGEGATE_S3_PUBLIC_BASE_URL: 'https://cdn.example.com' })).toMatch(
+      /^IMAGEGATE_S3_LINKS:/,
+    );
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_PUBLIC_BASE_URL: 'cdn.example.com' })).toMatch(/^IMAGEGATE_S3_PUBLIC_BASE_URL:/);
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_ACCESS_KEY_ID: 'id' })).toMatch(/^IMAGEGATE_S3_SECRET_ACCESS_KEY:/);
     expect(refusal({ IMAGEGATE_S3_BUCKET: 'ok-bucket', IMAGEGATE_S3_SECRET_ACCESS_KEY: 's' })).toMatch(/^IMAGEGATE_S3_ACCESS_KEY_ID:/);

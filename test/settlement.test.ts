@@ -111,7 +111,11 @@ describe('a hold settles once', () => {
 describe('a failed run', () => {
   it('reserve-now: refunded in full, under the error code', async () => {
     const key = await new ApiKeyService(database.db, []).authenticate(keySecret);
-    const job = parseImageRequest({ endpoint: 'generations', body: { model: 'dall-e-2', prompt: 'a refund', size: '256x256' } }, ModelCatalogue.withAliases([]), 'req_sync').job;
+    const job = parseImageRequest(
+      { endpoint: 'generations', body: { model: 'dall-e-2', prompt: 'a refund', size: '256x256' } },
+      ModelCatalogue.withAliases([]),
+      'req_sync',
+    ).job;
     const hold = await settlement.reserve(key, job);
     expect(await rows('req_sync')).toEqual([`reserve ${-PRICE}`]);
     await settlement.failed(hold, { kind: 'reserve-now' }, gatewayError('upstream_error', 'the upstream failed'));

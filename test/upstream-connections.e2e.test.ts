@@ -15,7 +15,9 @@ import { startGateway } from './helpers/gateway.js';
 
 closeAfterEach();
 
-const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#06c' } }).png().toBuffer();
+const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#06c' } })
+  .png()
+  .toBuffer();
 const ANSWER = JSON.stringify({ created: 1, data: [{ b64_json: tinyPng.toString('base64') }] });
 
 interface HeldUpstream {

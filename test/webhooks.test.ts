@@ -304,7 +304,9 @@ describe('webhook outbox (sqlite)', () => {
     expect(await box.deliverDue()).toBe(1);
     expect(await only(after.db, taskId)).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(hook.received).toHaveLength(1);
-    expect(new Webhook(await secretOf(after.db, keyId as string)).verify((hook.received[0] as Received).body, (hook.received[0] as Received).headers)).toEqual(PAYLOAD);
+    expect(new Webhook(await secretOf(after.db, keyId as string)).verify((hook.received[0] as Received).body, (hook.received[0] as Received).headers)).toEqual(
+      PAYLOAD,
+    );
   });
 
   it("takes over an attempt whose lease ran out (a crashed instance's), not one still held", async () => {
@@ -313,9 +315,17 @@ describe('webhook outbox (sqlite)', () => {
     const hook = route(() => 200);
     const box = outbox(db, fetcher());
     await box.enqueue(taskId, keyId, hook.url, PAYLOAD);
-    await db.updateTable('webhook_deliveries').set({ lease_until: Date.now() + 60_000 }).where('task_id', '=', taskId).execute();
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ lease_until: Date.now() + 60_000 })
+      .where('task_id', '=', taskId)
+      .execute();
     expect(await box.deliverDue()).toBe(0);
-    await db.updateTable('webhook_deliveries').set({ lease_until: Date.now() - 1 }).where('task_id', '=', taskId).execute();
+    await db
+      .updateTable('webhook_deliveries')
+      .set({ lease_until: Date.now() - 1 })
+      .where('task_id', '=', taskId)
+      .execute();
     expect(await box.deliverDue()).toBe(1);
     expect(await only(db, taskId)).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(hook.received).toHaveLength(1);
@@ -374,7 +384,16 @@ function leaseSuite(database: () => DatabaseConfig | Promise<DatabaseConfig>) {
     await a.db.updateTable('tasks').set({ callback_url: hook.url, dialect: 'newapi' }).where('id', '=', taskId).execute();
     const repaired: string[] = [];
     const sweeper = (db: Db, box: WebhookOutbox) =>
-      new EndingWebhooks({ db, store: new TaskStore(db), outbox: box, sign: (name) => name, sweepEveryMs: 60_000, sweepWindowMs: 60_000, onRepaired: (id) => repaired.push(id), onError: (err) => expect.fail(String(err)) });
+      new EndingWebhooks({
+        db,
+        store: new TaskStore(db),
+        outbox: box,
+        sign: (name) => name,
+        sweepEveryMs: 60_000,
+        sweepWindowMs: 60_000,
+        onRepaired: (id) => repaired.push(id),
+        onError: (err) => expect.fail(String(err)),
+      });
     const boxA = outbox(a.db, f);
     const boxB = outbox(b.db, f);
     const written = await Promise.all([sweeper(a.db, boxA).repair(), sweeper(b.db, boxB).repair(), sweeper(b.db, boxB).repair(Date.now() - 60_000)]);

@@ -41,7 +41,8 @@ export interface FloorRow {
 
 const NONE = '-';
 const ms = (v: number | null | undefined, digits = 1): string => (v === null || v === undefined || !Number.isFinite(v) ? NONE : `${v.toFixed(digits)} ms`);
-const added = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? NONE : `${v >= 0 ? '+' : ''}${v.toFixed(1)} ms`);
+const added = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? NONE : `${v >= 0 ? '+' : ''}${v.toFixed(1)} ms`;
 const mb = (v: number | null | undefined): string => (v === null || v === undefined ? NONE : `${v.toFixed(0)} MB`);
 const rps = (c: Cell | undefined): string => (c === undefined ? NONE : `${c.reqPerSec.toFixed(1)} req/s`);
 const seconds = (c: Cell | undefined): string => (c === undefined ? NONE : `${(c.p50Ms / 1000).toFixed(2)} s`);
@@ -197,7 +198,17 @@ function largeRows(outcome: Outcome<LargeResult>): FloorRow[] {
   const peak = ratioOf(gate?.memory?.peakMb, pipe?.memory?.peakMb);
   const note = errorsNote([pipe, direct, gate]);
   return [
-    { scenario, measure: 'p50', pipe: ms(pipe?.p50Ms), direct: ms(direct?.p50Ms), imagegate: ms(gate?.p50Ms), ratio: times(p50, 'pipe'), target: '<= 1.3x pipe', met: atMost(p50, 1.3), note },
+    {
+      scenario,
+      measure: 'p50',
+      pipe: ms(pipe?.p50Ms),
+      direct: ms(direct?.p50Ms),
+      imagegate: ms(gate?.p50Ms),
+      ratio: times(p50, 'pipe'),
+      target: '<= 1.3x pipe',
+      met: atMost(p50, 1.3),
+      note,
+    },
     {
       scenario,
       measure: 'peak RSS of the relay',
@@ -223,7 +234,19 @@ function partialRows(outcome: Outcome<PartialTimes>): FloorRow[] {
   const pipeAdded = pipe === null || direct === null ? null : pipe - direct;
   const gateAdded = gate === null || direct === null ? null : gate - direct;
   const r = ratioOf(gateAdded, pipeAdded);
-  return [{ scenario, measure: 'p50 added over direct', pipe: added(pipeAdded), direct: `${ms(direct)} p50`, imagegate: added(gateAdded), ratio: times(r, 'pipe'), target: '<= 1.5x pipe', met: atMost(r, 1.5), note: '' }];
+  return [
+    {
+      scenario,
+      measure: 'p50 added over direct',
+      pipe: added(pipeAdded),
+      direct: `${ms(direct)} p50`,
+      imagegate: added(gateAdded),
+      ratio: times(r, 'pipe'),
+      target: '<= 1.5x pipe',
+      met: atMost(r, 1.5),
+      note: '',
+    },
+  ];
 }
 
 function uploadsRows(outcome: Outcome<UploadsResult>): FloorRow[] {
@@ -235,7 +258,9 @@ function uploadsRows(outcome: Outcome<UploadsResult>): FloorRow[] {
     ]);
   }
   const u = outcome.value;
-  const statuses = Object.entries(u.statuses).map(([status, n]) => `${n} x ${status}`).join(', ');
+  const statuses = Object.entries(u.statuses)
+    .map(([status, n]) => `${n} x ${status}`)
+    .join(', ');
   const where = u.upstream === 'demo' ? 'demo channel' : 'simulator upstream';
   const row = { scenario: `${u.concurrency} concurrent 5 MB uploads (edits, ${where})`, pipe: NONE, direct: NONE, ratio: NONE };
   return [

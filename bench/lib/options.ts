@@ -83,7 +83,10 @@ function seconds(name: string, value: string): number {
 }
 
 function list(name: string, value: string): string[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new Error(`${name}: empty list`);
   return items;
 }

@@ -11,7 +11,16 @@ export interface RunReport {
   commit: string;
   command: string;
   machine: Machine;
-  settings: { durationS: number; warmupS: number; rounds: number; concurrency: number[]; clientParse: boolean; upstreamLatencyMs: number; dataDir: string; imageBytes: number };
+  settings: {
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    concurrency: number[];
+    clientParse: boolean;
+    upstreamLatencyMs: number;
+    dataDir: string;
+    imageBytes: number;
+  };
   cells: Cell[];
   latency: LatencyDerived[];
   throughput: ThroughputDerived[];

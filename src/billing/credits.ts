@@ -57,7 +57,10 @@ export class Credits {
         if (!key || key.balance_micros === null) return null; // unlimited (or an env key)
         throw insufficientQuota(amountMicros, key.balance_micros);
       }
-      await trx.insertInto('credit_ledger').values(this.entry(keyId, 'reserve', -amountMicros, requestId, 'reserve')).execute();
+      await trx
+        .insertInto('credit_ledger')
+        .values(this.entry(keyId, 'reserve', -amountMicros, requestId, 'reserve'))
+        .execute();
       return { keyId, requestId, amountMicros };
     });
   }
@@ -76,7 +79,11 @@ export class Credits {
   /** Refunds the request's reservation if there is one and it is not settled yet. */
   async releaseIfReserved(requestId: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const reserved = await trx.selectFrom('credit_ledger').select(['key_id', 'amount_micros']).where('entry_key', '=', `${requestId}:reserve`).executeTakeFirst();
+      const reserved = await trx
+        .selectFrom('credit_ledger')
+        .select(['key_id', 'amount_micros'])
+        .where('entry_key', '=', `${requestId}:reserve`)
+        .executeTakeFirst();
       if (!reserved) return;
       const reservation = { keyId: reserved.key_id, requestId, amountMicros: -reserved.amount_micros };
       await this.closeIn(trx, reservation, 'refund', reservation.amountMicros, 'outcome unknown after a database fault');
@@ -107,7 +114,11 @@ export class Credits {
 
   /** The reservation a request made (tasks settle it later, maybe after a restart); null if none. */
   async reservationOf(requestId: string): Promise<Reservation | null> {
-    const row = await this.db.selectFrom('credit_ledger').select(['key_id', 'amount_micros']).where('entry_key', '=', `${requestId}:reserve`).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('credit_ledger')
+      .select(['key_id', 'amount_micros'])
+      .where('entry_key', '=', `${requestId}:reserve`)
+      .executeTakeFirst();
     return row ? { keyId: row.key_id, requestId, amountMicros: -row.amount_micros } : null;
   }
 
@@ -121,7 +132,10 @@ export class Credits {
         .returning('balance_micros')
         .executeTakeFirst();
       if (!key) return null;
-      await trx.insertInto('credit_ledger').values({ ...this.entry(keyId, 'grant', amountMicros, null, null), note }).execute();
+      await trx
+        .insertInto('credit_ledger')
+        .values({ ...this.entry(keyId, 'grant', amountMicros, null, null), note })
+        .execute();
       return key.balance_micros;
     });
   }

@@ -70,7 +70,8 @@ const MAX_DATE_MS = 8.64e15;
 
 function time(value: unknown, param: string): number {
   const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) throw invalidRequest(param, 'invalid_value', `${param} must be an ISO 8601 date or epoch milliseconds.`);
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS)
+    throw invalidRequest(param, 'invalid_value', `${param} must be an ISO 8601 date or epoch milliseconds.`);
   // Whole milliseconds: the column is an integer.
   return Math.round(ms);
 }

@@ -153,15 +153,20 @@ export class RedisRateLimiter implements RateLimiter {
     const id = randomUUID();
     const rpmKey = this.key(keyId, 'rpm');
     const inFlightKey = this.key(keyId, 'inflight');
-    const reply = await runScript(this.client, ADMIT_SCRIPT, [rpmKey, inFlightKey], [
-      clockArg(this.now),
-      String(rpm ?? 0),
-      String(rpm === null ? 0 : WINDOW_MS * rpm),
-      String(REQUEST_COST),
-      String(maxConcurrent ?? 0),
-      id,
-      String(this.leaseMs),
-    ]);
+    const reply = await runScript(
+      this.client,
+      ADMIT_SCRIPT,
+      [rpmKey, inFlightKey],
+      [
+        clockArg(this.now),
+        String(rpm ?? 0),
+        String(rpm === null ? 0 : WINDOW_MS * rpm),
+        String(REQUEST_COST),
+        String(maxConcurrent ?? 0),
+        id,
+        String(this.leaseMs),
+      ],
+    );
     const { outcome, used } = parseAdmitReply(reply);
     const rpmView: RpmView | null = rpm === null ? null : { limit: rpm, used };
     if (outcome === CONCURRENCY_REFUSED && maxConcurrent !== null) throw concurrencyRefusal(maxConcurrent, rpmView);

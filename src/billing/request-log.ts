@@ -15,7 +15,14 @@ export class RequestLog {
     private readonly db: Db,
     private readonly background: BackgroundWork,
   ) {
-    this.inserts = new WriteBatcher(async (rows) => void (await db.insertInto('request_log').values([...rows]).execute()), { maxRows: MAX_ROWS_PER_INSERT });
+    this.inserts = new WriteBatcher(
+      async (rows) =>
+        void (await db
+          .insertInto('request_log')
+          .values([...rows])
+          .execute()),
+      { maxRows: MAX_ROWS_PER_INSERT },
+    );
   }
 
   /** Written after the response; shutdown waits for it. */

@@ -41,9 +41,12 @@ export class UsageReport {
 
   /** Per UTC day (YYYY-MM-DD), model or key. */
   async by(filter: UsageFilter, dimension: 'day' | 'model' | 'key'): Promise<UsageGroup[]> {
-    const column =
-      dimension === 'day' ? sql<string>`(created_at / ${sql.lit(DAY_MS)})` : dimension === 'model' ? sql<string>`model` : sql<string>`key_id`;
-    const rows = await this.filtered(filter).select([column.as('group'), ...aggregates()]).groupBy(column).orderBy(column).execute();
+    const column = dimension === 'day' ? sql<string>`(created_at / ${sql.lit(DAY_MS)})` : dimension === 'model' ? sql<string>`model` : sql<string>`key_id`;
+    const rows = await this.filtered(filter)
+      .select([column.as('group'), ...aggregates()])
+      .groupBy(column)
+      .orderBy(column)
+      .execute();
     return rows.map((row) => ({ group: dimension === 'day' ? dayOf(Number(row.group)) : String(row.group ?? ''), ...toTotals(row) }));
   }
 

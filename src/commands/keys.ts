@@ -64,7 +64,9 @@ export async function keysCommand(config: Config, args: string[]): Promise<numbe
       const key = target ? await service.get(target) : null;
       if (!key) throw new UsageError('keys ledger needs an existing key id or prefix');
       for (const e of await credits.ledger(key.id)) {
-        process.stdout.write(`${new Date(e.created_at).toISOString()}  ${e.kind.padEnd(7)}  ${usd(e.amount_micros).padStart(12)}  ${e.request_id ?? ''}  ${e.note ?? ''}\n`);
+        process.stdout.write(
+          `${new Date(e.created_at).toISOString()}  ${e.kind.padEnd(7)}  ${usd(e.amount_micros).padStart(12)}  ${e.request_id ?? ''}  ${e.note ?? ''}\n`,
+        );
       }
       return 0;
     }
@@ -78,7 +80,13 @@ type Flags = { [K in keyof typeof OPTIONS]?: string };
 
 /** Flags -> the admin API's settings, so both validate the same way. */
 function settingsFrom(flags: Flags) {
-  const list = (v: string | undefined) => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));
+  const list = (v: string | undefined) =>
+    v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const int = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const body = {
     name: flags.name,

@@ -81,7 +81,7 @@ export function sizeForModel(ratio: string, model: Pick<ModelSpec, 'id' | 'capab
   if (!model.sizes && model.capabilities.aspectRatioSizes) return sizeFromTable(ratio, model.capabilities, model.id);
   const sizes = model.sizes ?? model.capabilities.sizes;
   const parsed = parseAspectRatio(ratio);
-  if (parsed === 'auto') return sizes.includes('auto') || model.sizes ? 'auto' : (model.capabilities.defaultSize);
+  if (parsed === 'auto') return sizes.includes('auto') || model.sizes ? 'auto' : model.capabilities.defaultSize;
   const best = nearestSize(sizes, ratioValue(parsed));
   if (best === undefined) {
     throw invalidRequest(PARAM, 'invalid_value', `${model.id} has no size shaped like ${parsed}. Supported sizes: ${sizes.join(', ')}; send size instead.`);

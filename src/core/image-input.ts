@@ -77,7 +77,8 @@ export function imageProblem(param: string, byteLength: number, header: ImageHea
   if (!(rules.formats as readonly string[]).includes(header.kind)) {
     return invalidRequest(param, 'invalid_image_format', `${param} is a ${header.kind.toUpperCase()} image; this model takes ${formatList(rules.formats)}.`);
   }
-  if (!header.complete) return invalidRequest(param, 'invalid_image', `${param} is cut short: the ${header.kind.toUpperCase()} file ends before its last chunk.`);
+  if (!header.complete)
+    return invalidRequest(param, 'invalid_image', `${param} is cut short: the ${header.kind.toUpperCase()} file ends before its last chunk.`);
   if (header.width === 0 || header.height === 0) return invalidRequest(param, 'invalid_image', `${param} has no pixels.`);
   const dimensions = dimensionsProblem(param, header, rules);
   if (dimensions) return dimensions;

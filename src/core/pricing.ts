@@ -153,12 +153,7 @@ export class Pricing {
    *   for an alias whose upstream_model is not a priced name.
    * @param defaults the list prices (DEFAULT_PRICES).
    */
-  constructor(
-    overrides: PriceTable | undefined,
-    catalogue: ModelCatalogue,
-    aliases: readonly ModelAlias[] = [],
-    defaults: PriceTable = DEFAULT_PRICES,
-  ) {
+  constructor(overrides: PriceTable | undefined, catalogue: ModelCatalogue, aliases: readonly ModelAlias[] = [], defaults: PriceTable = DEFAULT_PRICES) {
     const own = overrides ?? {};
     for (const name of Object.keys(own)) {
       if (!catalogue.get(name)) throw new Error(`pricing names unknown model '${name}'`);
@@ -315,7 +310,11 @@ function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality
     return maxDefined(rules.qualities.filter((q) => q !== 'auto').map((q) => cellPrice(spec, price, size, q)));
   }
   if (size === 'auto') {
-    return maxDefined(acceptedSizes(spec).filter((s) => s !== 'auto').map((s) => cellPrice(spec, price, s, quality)));
+    return maxDefined(
+      acceptedSizes(spec)
+        .filter((s) => s !== 'auto')
+        .map((s) => cellPrice(spec, price, s, quality)),
+    );
   }
   if (!rules.customSizes) return undefined;
   const dims = parseSize(size);
@@ -364,9 +363,7 @@ function readUsage(usage: ImageUsage, hasImages: boolean): ReportedTokens | unde
         ? [0, usage.input_tokens]
         : [usage.input_tokens, 0];
   const [imageOutput, textOutput] =
-    isObject(output) && isCount(output.image_tokens) && isCount(output.text_tokens)
-      ? [output.image_tokens, output.text_tokens]
-      : [usage.output_tokens, 0];
+    isObject(output) && isCount(output.image_tokens) && isCount(output.text_tokens) ? [output.image_tokens, output.text_tokens] : [usage.output_tokens, 0];
   return { textInput, imageInput, imageOutput, textOutput };
 }
 
@@ -423,7 +420,9 @@ export function usdToMicros(usd: number): number {
 export function formatMicros(micros: number): string {
   const sign = micros < 0 ? '-' : '';
   const abs = Math.abs(micros);
-  const fraction = String(abs % MILLION).padStart(6, '0').replace(/0+$/, '');
+  const fraction = String(abs % MILLION)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
   return `${sign}$${Math.floor(abs / MILLION)}.${fraction.padEnd(2, '0')}`;
 }
 

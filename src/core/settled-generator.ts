@@ -3,7 +3,10 @@
  * failed, or returned early, including returned before it ever started (a plain generator's
  * `finally` never runs then, and what it holds, a connection or a slot, would leak).
  */
-export function settledGenerator<T, R>(source: AsyncGenerator<T, R, undefined>, cleanup: (failure: unknown) => Promise<void> | void): AsyncGenerator<T, R, undefined> {
+export function settledGenerator<T, R>(
+  source: AsyncGenerator<T, R, undefined>,
+  cleanup: (failure: unknown) => Promise<void> | void,
+): AsyncGenerator<T, R, undefined> {
   let settled = false;
   const settle = async (failure?: unknown): Promise<void> => {
     if (settled) return;

@@ -17,13 +17,16 @@ export function withChatUsage(usage: ImageUsage): ImageUsage {
   const input = count(usage.input_tokens) ?? count(usage.prompt_tokens);
   const output = count(usage.output_tokens) ?? count(usage.completion_tokens);
   const inputDetails = tokenDetails(usage.input_tokens_details) ?? tokenDetails(usage.prompt_tokens_details);
-  const promptDetails = objectOf(usage.prompt_tokens_details) ?? (inputDetails ? { ...inputDetails, cached_tokens: count(inputDetails.cached_tokens) ?? 0 } : undefined);
+  const promptDetails =
+    objectOf(usage.prompt_tokens_details) ?? (inputDetails ? { ...inputDetails, cached_tokens: count(inputDetails.cached_tokens) ?? 0 } : undefined);
   const completionDetails = objectOf(usage.completion_tokens_details) ?? completionDetailsOf(usage.output_tokens_details, output);
   return {
     ...usage,
     ...(input !== undefined ? { input_tokens: input } : {}),
     ...(output !== undefined ? { output_tokens: output } : {}),
-    ...(inputDetails && usage.input_tokens_details === undefined ? { input_tokens_details: { text_tokens: inputDetails.text_tokens, image_tokens: inputDetails.image_tokens } } : {}),
+    ...(inputDetails && usage.input_tokens_details === undefined
+      ? { input_tokens_details: { text_tokens: inputDetails.text_tokens, image_tokens: inputDetails.image_tokens } }
+      : {}),
     ...(input !== undefined ? { prompt_tokens: count(usage.prompt_tokens) ?? input } : {}),
     ...(output !== undefined ? { completion_tokens: count(usage.completion_tokens) ?? output } : {}),
     ...(promptDetails ? { prompt_tokens_details: promptDetails } : {}),

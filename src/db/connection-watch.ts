@@ -58,7 +58,14 @@ export class ConnectionWatch {
       this.down.failures++;
       return;
     }
-    const down: Down = { since: this.now(), failures: 1, reason: reasonOf(err), fault, announced: false, timer: setTimeout(() => this.announce(down), this.graceMs) };
+    const down: Down = {
+      since: this.now(),
+      failures: 1,
+      reason: reasonOf(err),
+      fault,
+      announced: false,
+      timer: setTimeout(() => this.announce(down), this.graceMs),
+    };
     down.timer.unref();
     this.down = down;
   }

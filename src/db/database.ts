@@ -74,9 +74,11 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
     db,
     kind: 'postgres',
     ping: (timeoutMs) => pool.ping(timeoutMs),
-    quietDuringOutage: (onError) => (err, ...rest) => {
-      if (!isDatabaseUnavailable(err)) onError(err, ...rest);
-    },
+    quietDuringOutage:
+      (onError) =>
+      (err, ...rest) => {
+        if (!isDatabaseUnavailable(err)) onError(err, ...rest);
+      },
     close: () => db.destroy(),
   };
 }

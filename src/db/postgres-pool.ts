@@ -45,7 +45,9 @@ export function createPostgresPool(url: string, timeouts: PostgresTimeouts, watc
     ...(connectMs > 0 ? { connectionTimeoutMillis: connectMs } : {}),
     // The gateway never idles inside a transaction; one idle that long belongs to a stalled
     // client, and the server ends it so its locks are freed.
-    ...(statementMs > 0 ? { statement_timeout: statementMs, idle_in_transaction_session_timeout: statementMs, query_timeout: statementMs + CLIENT_GRACE_MS } : {}),
+    ...(statementMs > 0
+      ? { statement_timeout: statementMs, idle_in_transaction_session_timeout: statementMs, query_timeout: statementMs + CLIENT_GRACE_MS }
+      : {}),
   });
   // An idle client that loses its connection is dropped by the pool, which then emits 'error':
   // without this listener that would end the process.

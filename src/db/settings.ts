@@ -3,7 +3,11 @@ import { isSealed, type SecretBox } from './secret-box.js';
 
 /** Reads a setting, creating it first if absent; safe when several instances start at once. */
 export async function getOrCreateSetting(db: Db, key: string, make: () => string): Promise<string> {
-  await db.insertInto('settings').values({ key, value: make() }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  await db
+    .insertInto('settings')
+    .values({ key, value: make() })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
   const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirstOrThrow();
   return row.value;
 }
@@ -19,6 +23,12 @@ export async function getOrCreateSecretSetting(db: Db, box: SecretBox | null, ke
     return stored;
   }
   const secret = box.open(stored);
-  if (!isSealed(stored)) await db.updateTable('settings').set({ value: box.seal(secret) }).where('key', '=', key).where('value', '=', stored).execute();
+  if (!isSealed(stored))
+    await db
+      .updateTable('settings')
+      .set({ value: box.seal(secret) })
+      .where('key', '=', key)
+      .where('value', '=', stored)
+      .execute();
   return secret;
 }

@@ -23,7 +23,12 @@ const LOST_MESSAGES = [
   'Cannot use a pool after calling end on the pool',
   'driver has already been destroyed',
 ];
-const TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'Query read timeout', 'Connection terminated due to connection timeout', 'the database did not answer within'];
+const TIMEOUT_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'Connection terminated due to connection timeout',
+  'the database did not answer within',
+];
 
 /**
  * A socket error (ECONNREFUSED, ECONNRESET, ...) met on a database connection. Wrapped where the

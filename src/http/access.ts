@@ -92,6 +92,9 @@ export function dialectOfPath(target: string): Dialect {
   } catch {
     // A malformed escape: judge the raw spelling.
   }
-  const normal = decoded.toLowerCase().replace(/\/(?:\.\/)+/g, '/').replace(/\/{2,}/g, '/');
+  const normal = decoded
+    .toLowerCase()
+    .replace(/\/(?:\.\/)+/g, '/')
+    .replace(/\/{2,}/g, '/');
   return normal.startsWith('/api/v1/') || normal === '/api/v1' ? 'task-api' : 'openai';
 }

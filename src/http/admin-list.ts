@@ -16,7 +16,12 @@ export const DEFAULT_LIST_LIMIT = 100;
 function pageQuery(defaultLimit: number) {
   return {
     limit: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: MAX_LIST_LIMIT, default: defaultLimit, description: `Rows to answer, 0 to ${MAX_LIST_LIMIT} (default ${defaultLimit}).` }),
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_LIST_LIMIT,
+        default: defaultLimit,
+        description: `Rows to answer, 0 to ${MAX_LIST_LIMIT} (default ${defaultLimit}).`,
+      }),
     ),
     offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'Rows to skip before the first one answered.' })),
   };

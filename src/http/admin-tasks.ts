@@ -39,7 +39,15 @@ export function registerAdminTaskRoutes(scope: FastifyInstance, deps: AdminTaskD
     const [runs, deliveries] = await Promise.all([deps.store.runs(task.id), deps.outbox.deliveries(task.id)]);
     return {
       ...renderTask(task, deps.sign),
-      runs: runs.map((r) => ({ id: r.id, status: r.status, error_code: r.error_code, channel: r.channel, latency_ms: r.latency_ms, attempts: r.attempts ? (JSON.parse(r.attempts) as unknown[]) : [], created_at: new Date(r.created_at).toISOString() })),
+      runs: runs.map((r) => ({
+        id: r.id,
+        status: r.status,
+        error_code: r.error_code,
+        channel: r.channel,
+        latency_ms: r.latency_ms,
+        attempts: r.attempts ? (JSON.parse(r.attempts) as unknown[]) : [],
+        created_at: new Date(r.created_at).toISOString(),
+      })),
       webhook_deliveries: deliveries.map((d) => ({
         id: d.id,
         url: d.url,

@@ -7,14 +7,7 @@
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, invalidRequest, requestTooLarge } from '../core/errors.js';
-import {
-  MAX_INPUT_IMAGE_BYTES,
-  MAX_INPUT_IMAGES,
-  MAX_MASK_BYTES,
-  type ImageInputRef,
-  type ImageSource,
-  type ImageInputRefs,
-} from '../core/image-input.js';
+import { MAX_INPUT_IMAGE_BYTES, MAX_INPUT_IMAGES, MAX_MASK_BYTES, type ImageInputRef, type ImageSource, type ImageInputRefs } from '../core/image-input.js';
 import { sourceFromString } from '../core/input-refs.js';
 import type { RequestSpool } from '../spool/request-spool.js';
 import { discardUnreadBody } from './body-flow.js';

@@ -31,7 +31,10 @@ export async function arrivingImagesBody(images: ArrivingImages): Promise<Readab
   return Readable.from(renderArriving(images, first), { objectMode: false, highWaterMark: 1 });
 }
 
-async function* renderArriving({ created, events }: ArrivingImages, first: IteratorResult<DeliveryEvent, ResultParameters>): AsyncGenerator<Buffer, void, undefined> {
+async function* renderArriving(
+  { created, events }: ArrivingImages,
+  first: IteratorResult<DeliveryEvent, ResultParameters>,
+): AsyncGenerator<Buffer, void, undefined> {
   let done = false;
   try {
     yield opening(created);

@@ -21,7 +21,13 @@ export function installJsonParser(app: FastifyInstance, bodyLimit: number): void
       if (err) return done(err);
       const tooDeep = fieldTooDeep(parsed, MAX_JSON_DEPTH);
       if (tooDeep !== undefined) {
-        return done(invalidRequest(tooDeep, 'nesting_too_deep', `The request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep${tooDeep ? ` in '${tooDeep}'` : ''}.`));
+        return done(
+          invalidRequest(
+            tooDeep,
+            'nesting_too_deep',
+            `The request body nests objects or arrays more than ${MAX_JSON_DEPTH} levels deep${tooDeep ? ` in '${tooDeep}'` : ''}.`,
+          ),
+        );
       }
       done(null, parsed);
     });

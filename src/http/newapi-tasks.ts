@@ -38,7 +38,11 @@ export async function submitNewApiTask(accepted: ImageJob, request: FastifyReque
     idempotencyKey: readIdempotencyKey(request),
     requestFingerprint: storeJob({ ...job, id: '' }),
   });
-  return reply.send({ code: 'success', message: 'success', data: { task_id: task.id, status: task.status === 'queued' ? 'submitted' : newApiTaskView(task, deps.sign, Date.now()).status } });
+  return reply.send({
+    code: 'success',
+    message: 'success',
+    data: { task_id: task.id, status: task.status === 'queued' ? 'submitted' : newApiTaskView(task, deps.sign, Date.now()).status },
+  });
 }
 
 export function registerNewApiTaskRoutes(scope: FastifyInstance, deps: NewApiTaskDeps): void {

@@ -109,7 +109,14 @@ function time(value: string | undefined, key: 'from' | 'to', param: string): Par
 }
 
 function renderTotals(t: UsageTotals) {
-  return { requests: t.requests, succeeded: t.succeeded, images: t.images, price: usd(t.priceMicros), cost: usd(t.costMicros), margin: usd(t.priceMicros - t.costMicros) };
+  return {
+    requests: t.requests,
+    succeeded: t.succeeded,
+    images: t.images,
+    price: usd(t.priceMicros),
+    cost: usd(t.costMicros),
+    margin: usd(t.priceMicros - t.costMicros),
+  };
 }
 
 function renderGroup<K extends 'day' | 'model' | 'key_id'>(name: K) {

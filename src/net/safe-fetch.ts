@@ -179,7 +179,8 @@ function guardedLookup(allowed: AddressFilter): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err, '', 4);
-      if (!addresses.every((a) => allowed(a.address))) return callback(new UnsafeUrlError('address', `${hostname} resolves to an address that is not public`), '', 4);
+      if (!addresses.every((a) => allowed(a.address)))
+        return callback(new UnsafeUrlError('address', `${hostname} resolves to an address that is not public`), '', 4);
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
       if (!first) return callback(new Error(`no address for ${hostname}`), '', 4);

@@ -138,7 +138,15 @@ export class ImageOutput {
     const mime = IMAGE_MIME[kind];
     const name = storedName(id, mime);
     const created = this.now();
-    const record = { id, request_id: job.id, key_id: keyId, mime, bytes: bytes.length, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 };
+    const record = {
+      id,
+      request_id: job.id,
+      key_id: keyId,
+      mime,
+      bytes: bytes.length,
+      created_at: created,
+      expires_at: created + this.deps.retentionSeconds * 1000,
+    };
     await this.deps.records.insert(record);
     try {
       await this.deps.store.put(name, bytes);
@@ -159,9 +167,20 @@ export class ImageOutput {
     const mime = IMAGE_MIME[kind];
     const name = storedName(id, mime);
     const created = this.now();
-    const recorded = this.deps.records.insert({ id, request_id: job.id, key_id: keyId, mime, bytes: 0, created_at: created, expires_at: created + this.deps.retentionSeconds * 1000 });
+    const recorded = this.deps.records.insert({
+      id,
+      request_id: job.id,
+      key_id: keyId,
+      mime,
+      bytes: 0,
+      created_at: created,
+      expires_at: created + this.deps.retentionSeconds * 1000,
+    });
     const { records } = this.deps;
-    return new ArrivingImageWriter(name, this.slabs, this.deps.store.openWrite(name), recorded, { stored: (bytes) => records.setSize(id, bytes), remove: () => records.delete([id]) });
+    return new ArrivingImageWriter(name, this.slabs, this.deps.store.openWrite(name), recorded, {
+      stored: (bytes) => records.setSize(id, bytes),
+      remove: () => records.delete([id]),
+    });
   }
 
   /** Finishes storing an arrived image once the answer is out; its bytes stay counted until written. */

@@ -43,11 +43,7 @@ function bearerAuth({ apiKey }: ChannelCall): Record<string, string> {
  * `data` of a 2xx JSON envelope. Non-2xx answers become `failure(res)`; `checkCode` throws for
  * the protocol's in-body error codes.
  */
-export function envelopeData(
-  res: UpstreamResponse,
-  failure: (res: UpstreamResponse) => UpstreamFailure,
-  checkCode: (json: JsonObject) => void,
-): JsonObject {
+export function envelopeData(res: UpstreamResponse, failure: (res: UpstreamResponse) => UpstreamFailure, checkCode: (json: JsonObject) => void): JsonObject {
   if (res.status < 200 || res.status >= 300) throw failure(res);
   const json = parseJsonObject(res.body);
   if (!json) throw new UpstreamFailure('protocol', 'upstream answered with malformed JSON');

@@ -164,7 +164,14 @@ function fieldKeys(map: ParameterMap): (keyof ImageJob)[] {
 }
 
 /** Generic in the field, so that its rule and its value have one type. */
-function writeField<K extends keyof ImageJob>(key: K, fields: FieldRules, final: boolean, ctx: MapContext, params: Map<string, unknown>, files: FileParam[]): void {
+function writeField<K extends keyof ImageJob>(
+  key: K,
+  fields: FieldRules,
+  final: boolean,
+  ctx: MapContext,
+  params: Map<string, unknown>,
+  files: FileParam[],
+): void {
   const rule: FieldRule<JobFields[K]> = fields[key];
   if ('drop' in rule || (rule.final ?? false) !== final) return;
   if (rule.when && !rule.when(ctx.job)) return;

@@ -80,9 +80,12 @@ export class HeldLeases {
   hold(id: string, setKey: string): void {
     this.held.set(id, setKey);
     if (this.renewTimer) return;
-    this.renewTimer = setInterval(() => {
-      this.renew().catch((err: unknown) => this.options.onError(err));
-    }, Math.floor(this.leaseMs / 3));
+    this.renewTimer = setInterval(
+      () => {
+        this.renew().catch((err: unknown) => this.options.onError(err));
+      },
+      Math.floor(this.leaseMs / 3),
+    );
     this.renewTimer.unref();
   }
 

@@ -27,7 +27,17 @@ export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
   };
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
 const UNREACHABLE_MESSAGES = /Connection is closed|Stream isn't writeable|Command timed out|max retries per request|Redis is unreachable/i;
 
 /** Whether an error only says that Redis cannot be reached right now (as opposed to a fault of ours or its). */

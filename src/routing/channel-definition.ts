@@ -72,7 +72,10 @@ export function toRaw(def: ChannelDefinition): Raw {
     api_keys: [...def.apiKeys],
     models: def.models === '*' ? '*' : [...def.models],
     model_map: Object.fromEntries(
-      Object.entries(def.modelMap).map(([model, m]) => [model, { ...(m.upstreamModel ? { upstream_model: m.upstreamModel } : {}), ...(m.params ? { params: m.params } : {}) }]),
+      Object.entries(def.modelMap).map(([model, m]) => [
+        model,
+        { ...(m.upstreamModel ? { upstream_model: m.upstreamModel } : {}), ...(m.params ? { params: m.params } : {}) },
+      ]),
     ),
     priority: def.priority,
     weight: def.weight,

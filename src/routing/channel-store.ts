@@ -50,7 +50,15 @@ export class ChannelStore {
 
   async create(def: ChannelDefinition, source: 'config' | 'admin'): Promise<StoredChannel> {
     const now = this.now();
-    const row: ChannelRow = { id: randomUUID(), ...columns(def, this.box), source, disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
+    const row: ChannelRow = {
+      id: randomUUID(),
+      ...columns(def, this.box),
+      source,
+      disabled_reason: null,
+      disabled_keys: '{}',
+      created_at: now,
+      updated_at: now,
+    };
     await this.db.insertInto('channels').values(row).execute();
     return fromRow(row, this.box);
   }
@@ -96,8 +104,20 @@ export class ChannelStore {
    */
   private async insertConfigChannel(def: ChannelDefinition): Promise<StoredChannel | undefined> {
     const now = this.now();
-    const row: ChannelRow = { id: randomUUID(), ...columns(def, this.box), source: 'config', disabled_reason: null, disabled_keys: '{}', created_at: now, updated_at: now };
-    const inserted = await this.db.insertInto('channels').values(row).onConflict((oc) => oc.column('name').doNothing()).executeTakeFirst();
+    const row: ChannelRow = {
+      id: randomUUID(),
+      ...columns(def, this.box),
+      source: 'config',
+      disabled_reason: null,
+      disabled_keys: '{}',
+      created_at: now,
+      updated_at: now,
+    };
+    const inserted = await this.db
+      .insertInto('channels')
+      .values(row)
+      .onConflict((oc) => oc.column('name').doNothing())
+      .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
     return this.get(def.name);
   }

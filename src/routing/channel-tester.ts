@@ -79,6 +79,17 @@ export class ChannelTester {
     const rules = model.capabilities;
     const size = acceptedSizes(model).find((s) => s !== 'auto') ?? rules.defaultSize;
     const quality = rules.qualities.includes('low') ? 'low' : rules.defaultQuality;
-    return { id: `channel-test-${channel.id}`, operation: 'generate', model, prompt: TEST_PROMPT, inputs: NO_INPUTS, n: 1, size, quality, responseFormat: 'b64_json', passthrough: {} };
+    return {
+      id: `channel-test-${channel.id}`,
+      operation: 'generate',
+      model,
+      prompt: TEST_PROMPT,
+      inputs: NO_INPUTS,
+      n: 1,
+      size,
+      quality,
+      responseFormat: 'b64_json',
+      passthrough: {},
+    };
   }
 }

@@ -38,8 +38,7 @@ function httpError(failure: UpstreamFailure, secrets: readonly string[]): Gatewa
     return upstreamRejected(upstream.code, upstream.param ?? null, reason ?? 'The upstream rejected the request.');
   }
   if (status === 429) {
-    const retry: Record<string, string> =
-      failure.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(failure.retryAfterMs / 1000)) } : {};
+    const retry: Record<string, string> = failure.retryAfterMs !== undefined ? { 'retry-after': String(Math.ceil(failure.retryAfterMs / 1000)) } : {};
     return gatewayError('upstream_rate_limited', 'The upstream is rate limiting this gateway; try again shortly.', { headers: retry });
   }
   if (status === 401 || status === 403) {

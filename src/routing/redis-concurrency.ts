@@ -70,7 +70,10 @@ export class RedisChannelSlots implements ChannelSlots {
     const id = randomUUID();
     const key = this.key(channelId);
     const taken = await this.link.orLocal(
-      async () => ((await runScript(this.link.client, ACQUIRE_SCRIPT, [key], [clockArg(this.options.now), String(cap), id, String(this.leaseMs)])) === 1 ? 'shared' : 'full'),
+      async () =>
+        (await runScript(this.link.client, ACQUIRE_SCRIPT, [key], [clockArg(this.options.now), String(cap), id, String(this.leaseMs)])) === 1
+          ? 'shared'
+          : 'full',
       () => 'local' as const,
     );
     if (taken === 'full') {

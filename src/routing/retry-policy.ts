@@ -47,7 +47,13 @@ export function retryBudget(mode: RunMode, settings: RetrySettings, now: number)
   if (mode.kind === 'task') {
     return { maxAttempts: settings.taskMaxAttempts, deadlineAt: mode.deadlineAt, maxParkedWaitMs: Infinity, waitsForRoom: true, backoff: TASK_BACKOFF };
   }
-  return { maxAttempts: settings.maxAttempts, deadlineAt: now + settings.deadlineMs, maxParkedWaitMs: settings.maxRetryWaitMs, waitsForRoom: false, backoff: SYNC_BACKOFF };
+  return {
+    maxAttempts: settings.maxAttempts,
+    deadlineAt: now + settings.deadlineMs,
+    maxParkedWaitMs: settings.maxRetryWaitMs,
+    waitsForRoom: false,
+    backoff: SYNC_BACKOFF,
+  };
 }
 
 /**

@@ -87,7 +87,12 @@ export class ChannelRouter {
    * the images are still arriving. Such an answer holds the channel's slot until it is read to
    * its end (or dropped); a failure while reading it still teaches the channel's breaker.
    */
-  async generateArriving(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult<ProviderResult | ArrivingResult>> {
+  async generateArriving(
+    job: ImageJob,
+    mode: RunMode,
+    signal: AbortSignal,
+    attempts: AttemptRecord[] = [],
+  ): Promise<RoutedResult<ProviderResult | ArrivingResult>> {
     return this.route(job, mode, signal, attempts, {}, (provider, call, providerHooks) =>
       provider.generateArriving ? provider.generateArriving(job, call, signal) : provider.generate(job, call, signal, providerHooks),
     );
@@ -98,7 +103,13 @@ export class ChannelRouter {
    * arrive) within the attempt: a failure while it arrives is the attempt's, and the next
    * channel is tried, as when an answer is read whole.
    */
-  async generateConsumed<T>(job: ImageJob, mode: RunMode, signal: AbortSignal, attempts: AttemptRecord[], consume: (answer: ProviderResult | ArrivingResult) => Promise<T>): Promise<RoutedResult<T>> {
+  async generateConsumed<T>(
+    job: ImageJob,
+    mode: RunMode,
+    signal: AbortSignal,
+    attempts: AttemptRecord[],
+    consume: (answer: ProviderResult | ArrivingResult) => Promise<T>,
+  ): Promise<RoutedResult<T>> {
     return this.route(job, mode, signal, attempts, {}, async (provider, call, providerHooks) =>
       consume(provider.generateArriving ? await provider.generateArriving(job, call, signal) : await provider.generate(job, call, signal, providerHooks)),
     );
@@ -141,7 +152,14 @@ export class ChannelRouter {
    * on the channel that holds it until the budget's deadline, never submitting again. The
    * channel must still exist.
    */
-  async resume(job: ImageJob, mode: RunMode, channelId: string, upstreamTaskId: string, signal: AbortSignal, attempts: AttemptRecord[] = []): Promise<RoutedResult> {
+  async resume(
+    job: ImageJob,
+    mode: RunMode,
+    channelId: string,
+    upstreamTaskId: string,
+    signal: AbortSignal,
+    attempts: AttemptRecord[] = [],
+  ): Promise<RoutedResult> {
     const channel = this.deps.registry.usableFor(job.model.id).find((c) => c.id === channelId);
     const provider = channel ? this.deps.providers[channel.kind] : undefined;
     if (!channel || !provider?.resume) {
@@ -185,7 +203,13 @@ export class ChannelRouter {
    * sits unused. When none can take the job now (parked, open, full), waits as long as the
    * budget allows.
    */
-  private async nextChannel(job: ImageJob, tried: ReadonlySet<string>, justFailed: string | undefined, budget: RetryBudget, signal: AbortSignal): Promise<Channel | undefined> {
+  private async nextChannel(
+    job: ImageJob,
+    tried: ReadonlySet<string>,
+    justFailed: string | undefined,
+    budget: RetryBudget,
+    signal: AbortSignal,
+  ): Promise<Channel | undefined> {
     for (;;) {
       const usable = this.candidates(job);
       const open = await Promise.all(usable.map((c) => this.canTake(c)));
@@ -201,13 +225,7 @@ export class ChannelRouter {
     }
   }
 
-  private async attempt<R>(
-    channel: Channel,
-    deadline: number,
-    attempts: AttemptRecord[],
-    hooks: ProviderHooks,
-    send: Send<R>,
-  ): Promise<Attempt<R>> {
+  private async attempt<R>(channel: Channel, deadline: number, attempts: AttemptRecord[], hooks: ProviderHooks, send: Send<R>): Promise<Attempt<R>> {
     const release = await this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
     if (!release) return { kind: 'full' };
     // The channel's timeout bounds each request; an async upstream's task is polled until the deadline.
@@ -311,7 +329,11 @@ export class ChannelRouter {
     }
     const soonest = await this.soonestAvailable(usable);
     const headers: Record<string, string> = Number.isFinite(soonest) ? { 'retry-after': String(Math.max(1, Math.ceil((soonest - this.now()) / 1000))) } : {};
-    return gatewayError('no_available_channel', `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`, { headers });
+    return gatewayError(
+      'no_available_channel',
+      `Every channel serving ${modelId} is unavailable right now (failing, rate limited or at capacity); try again shortly.`,
+      { headers },
+    );
   }
 }
 

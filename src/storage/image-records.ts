@@ -11,7 +11,14 @@ export class ImageRecords {
   private readonly inserts: WriteBatcher<NewImage>;
 
   constructor(private readonly db: Db) {
-    this.inserts = new WriteBatcher(async (rows) => void (await db.insertInto('images').values([...rows]).execute()), { maxRows: MAX_ROWS_PER_INSERT });
+    this.inserts = new WriteBatcher(
+      async (rows) =>
+        void (await db
+          .insertInto('images')
+          .values([...rows])
+          .execute()),
+      { maxRows: MAX_ROWS_PER_INSERT },
+    );
   }
 
   /** Resolves once the row is committed. */

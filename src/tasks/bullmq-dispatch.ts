@@ -98,7 +98,11 @@ export class BullmqTaskDispatch {
   }
 
   private enqueue(taskId: string): Promise<unknown> {
-    return this.queue.add('run', { taskId }, { jobId: taskId, attempts: 50, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 1_000, removeOnFail: 1_000 });
+    return this.queue.add(
+      'run',
+      { taskId },
+      { jobId: taskId, attempts: 50, backoff: { type: 'exponential', delay: 1_000 }, removeOnComplete: 1_000, removeOnFail: 1_000 },
+    );
   }
 
   private async runJob(job: Job): Promise<void> {

@@ -20,7 +20,12 @@ export function progressOf(task: TaskRow, now: number): number {
   return Math.min(90, 10 + Math.floor((80 * (now - task.started_at)) / EXPECTED_RUN_MS));
 }
 
-const NEWAPI_STATUS = { queued: ['queued', 'QUEUED'], running: ['in_progress', 'IN_PROGRESS'], succeeded: ['succeeded', 'SUCCESS'], failed: ['failed', 'FAILURE'] } as const;
+const NEWAPI_STATUS = {
+  queued: ['queued', 'QUEUED'],
+  running: ['in_progress', 'IN_PROGRESS'],
+  succeeded: ['succeeded', 'SUCCESS'],
+  failed: ['failed', 'FAILURE'],
+} as const;
 
 /** GET /v1/images/tasks/{id} data, as new-api answers it (times in seconds, zero when unknown). */
 export function newApiTaskView(task: TaskRow, sign: (name: string) => string, now: number) {

@@ -46,7 +46,12 @@ export class WebhookSecrets {
     const stored = await this.readKey(keyId);
     if (stored === undefined) return null;
     if (stored !== null) return this.openKeySecret(keyId, stored);
-    await this.db.updateTable('api_keys').set({ webhook_secret: this.seal(newWebhookSecret()) }).where('id', '=', keyId).where('webhook_secret', 'is', null).execute();
+    await this.db
+      .updateTable('api_keys')
+      .set({ webhook_secret: this.seal(newWebhookSecret()) })
+      .where('id', '=', keyId)
+      .where('webhook_secret', 'is', null)
+      .execute();
     const made = await this.readKey(keyId);
     return made ? this.openKeySecret(keyId, made) : null;
   }
@@ -55,7 +60,11 @@ export class WebhookSecrets {
   async rotate(keyId: string): Promise<string | null> {
     if (!isDatabaseKey(keyId)) return null;
     const secret = newWebhookSecret();
-    const updated = await this.db.updateTable('api_keys').set({ webhook_secret: this.seal(secret) }).where('id', '=', keyId).executeTakeFirst();
+    const updated = await this.db
+      .updateTable('api_keys')
+      .set({ webhook_secret: this.seal(secret) })
+      .where('id', '=', keyId)
+      .executeTakeFirst();
     return Number(updated.numUpdatedRows) === 0 ? null : secret;
   }
 
@@ -86,7 +95,12 @@ export class WebhookSecrets {
   private async openKeySecret(keyId: string, stored: string): Promise<string> {
     const secret = this.open(stored);
     if (this.box && !isSealed(stored)) {
-      await this.db.updateTable('api_keys').set({ webhook_secret: this.box.seal(secret) }).where('id', '=', keyId).where('webhook_secret', '=', stored).execute();
+      await this.db
+        .updateTable('api_keys')
+        .set({ webhook_secret: this.box.seal(secret) })
+        .where('id', '=', keyId)
+        .where('webhook_secret', '=', stored)
+        .execute();
     }
     return secret;
   }

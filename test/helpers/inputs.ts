@@ -16,7 +16,9 @@ function canvas({ width, height, alpha }: MakeImage) {
 }
 
 export function makePng(image: MakeImage, options: { palette?: boolean } = {}): Promise<Buffer> {
-  return canvas(image).png({ palette: options.palette ?? false }).toBuffer();
+  return canvas(image)
+    .png({ palette: options.palette ?? false })
+    .toBuffer();
 }
 
 export function makeJpeg(image: MakeImage): Promise<Buffer> {
@@ -24,7 +26,9 @@ export function makeJpeg(image: MakeImage): Promise<Buffer> {
 }
 
 export function makeWebp(image: MakeImage, options: { lossless?: boolean } = {}): Promise<Buffer> {
-  return canvas(image).webp({ lossless: options.lossless ?? false }).toBuffer();
+  return canvas(image)
+    .webp({ lossless: options.lossless ?? false })
+    .toBuffer();
 }
 
 export function makeGif(image: MakeImage): Promise<Buffer> {
@@ -48,7 +52,9 @@ export function noiseBytes(length: number, seed = 0x2545f491): Buffer {
 
 /** A complete, valid PNG of noise: barely compressible, so its size is about width*height*channels. */
 export function makeNoisePng(width: number, height: number, channels: 3 | 4 = 4): Promise<Buffer> {
-  return sharp(noiseBytes(width * height * channels), { raw: { width, height, channels } }).png({ compressionLevel: 0 }).toBuffer();
+  return sharp(noiseBytes(width * height * channels), { raw: { width, height, channels } })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
 }
 
 /** Exactly `totalBytes` bytes: a real PNG's signature and IHDR chunk, then zero padding (not a whole PNG). */

@@ -39,7 +39,11 @@ interface Binaries {
 }
 
 function findBinaries(): Binaries | string {
-  const fromPath = (name: string) => (process.env.PATH ?? '').split(':').map((dir) => join(dir, name)).find((file) => existsSync(file));
+  const fromPath = (name: string) =>
+    (process.env.PATH ?? '')
+      .split(':')
+      .map((dir) => join(dir, name))
+      .find((file) => existsSync(file));
   const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
   const fromLib = (name: string) => versions.map((v) => join('/usr/lib/postgresql', v, 'bin', name)).find((file) => existsSync(file));
   const initdb = fromPath('initdb') ?? fromLib('initdb');
@@ -59,7 +63,6 @@ export async function pgClusterAvailable(): Promise<boolean> {
   console.warn(`[imagegate tests] skipping throwaway-cluster suites: ${found}`);
   return false;
 }
-
 
 async function userIds(name: string): Promise<{ uid: number; gid: number }> {
   const [uid, gid] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
@@ -96,7 +99,15 @@ export async function createPgCluster(): Promise<PgCluster> {
   };
   await exec(bins.initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
   // Small and fast: nothing here must survive a crash of the machine.
-  const serverOptions = [`-p ${port}`, `-k ${dir}`, "-c listen_addresses='127.0.0.1'", '-c fsync=off', '-c full_page_writes=off', '-c max_connections=60', '-c shared_buffers=16MB'].join(' ');
+  const serverOptions = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    "-c listen_addresses='127.0.0.1'",
+    '-c fsync=off',
+    '-c full_page_writes=off',
+    '-c max_connections=60',
+    '-c shared_buffers=16MB',
+  ].join(' ');
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const cluster: PgCluster = {
     url,

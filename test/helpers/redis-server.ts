@@ -60,7 +60,6 @@ export async function startRedisServer(): Promise<TestRedisServer> {
   };
 }
 
-
 async function untilAnswers(port: number, child: ChildProcess): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < 10_000) {

@@ -16,7 +16,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ['max_concurrent', 'integer', false],
   ];
   for (const [name, type] of keyColumns) await db.schema.alterTable('api_keys').addColumn(name, type).execute();
-  await db.schema.alterTable('api_keys').addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable('api_keys')
+    .addColumn('enabled', 'integer', (c) => c.notNull().defaultTo(1))
+    .execute();
 
   await db.schema
     .createTable('credit_ledger')

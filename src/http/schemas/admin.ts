@@ -66,7 +66,15 @@ const ChannelDefinitionFields = {
   api_keys: Type.Optional(Type.Array(Type.String())),
   models: Type.Optional(Type.Union([Type.Literal('*'), Type.Array(Type.String())], { description: "'*' (default) or the model names served." })),
   model_map: Type.Optional(
-    nullable(Type.Record(Type.String(), Type.Union([Type.String(), Type.Object({ upstream_model: Type.Optional(Type.String()), params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })]))),
+    nullable(
+      Type.Record(
+        Type.String(),
+        Type.Union([
+          Type.String(),
+          Type.Object({ upstream_model: Type.Optional(Type.String()), params: Type.Optional(Type.Record(Type.String(), Type.Unknown())) }),
+        ]),
+      ),
+    ),
   ),
   priority: Type.Optional(nullable(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 }))),
   weight: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1_000_000 }))),
@@ -98,7 +106,10 @@ export const ChannelSchemas = {
     querystring: NoQuery,
     body: NoBody,
     response: {
-      200: Type.Object({ ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: Type.Optional(Type.String()) }, { description: 'One small generation through the channel.' }),
+      200: Type.Object(
+        { ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: Type.Optional(Type.String()) },
+        { description: 'One small generation through the channel.' },
+      ),
       ...errors(404),
     },
   },
@@ -213,7 +224,11 @@ export const KeySchemas = {
       note: Type.Optional(describedOnly(Type.String({ description: 'Kept in the ledger (first 500 characters); not a string: no note.' }))),
     }),
     response: {
-      200: Type.Object({ id: Type.String(), balance_micros: nullable(Type.Integer()), credits: nullable(Type.Number({ description: 'USD; null: unlimited.' })) }),
+      200: Type.Object({
+        id: Type.String(),
+        balance_micros: nullable(Type.Integer()),
+        credits: nullable(Type.Number({ description: 'USD; null: unlimited.' })),
+      }),
       ...errors(404),
     },
   },
@@ -256,7 +271,12 @@ export type AdminTaskView = Static<typeof AdminTaskView>;
 
 export const TaskSchemas = {
   list: {
-    querystring: adminListQuery({ state: Type.Optional(stringEnum(TASK_STATES, { description: 'Only tasks in this state.' })), ...KEY_FILTER, ...MODEL_FILTER, ...TIME_RANGE_QUERY }),
+    querystring: adminListQuery({
+      state: Type.Optional(stringEnum(TASK_STATES, { description: 'Only tasks in this state.' })),
+      ...KEY_FILTER,
+      ...MODEL_FILTER,
+      ...TIME_RANGE_QUERY,
+    }),
     response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(AdminTaskView), ...HAS_MORE }), ...errors() },
   },
   get: {

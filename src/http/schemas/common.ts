@@ -46,7 +46,9 @@ export const OpenAIErrorEnvelope = Type.Object(
   {
     error: Type.Object({
       message: Type.String(),
-      type: Type.String({ description: 'invalid_request_error, authentication_error, permission_error, rate_limit_error, insufficient_quota, server_error, upstream_error...' }),
+      type: Type.String({
+        description: 'invalid_request_error, authentication_error, permission_error, rate_limit_error, insufficient_quota, server_error, upstream_error...',
+      }),
       param: nullable(Type.String({ description: 'The request field at fault, as the client named it.' })),
       code: nullable(Type.String({ description: 'One of the gateway error catalogue codes, or an upstream code.' })),
     }),
@@ -73,7 +75,7 @@ const STATUS_TEXT: Readonly<Record<string, string>> = {
   404: 'Not found.',
   409: 'Conflict.',
   410: 'The signed link has expired.',
-  429: 'Over the key\'s requests per minute or concurrent requests (Retry-After says when to retry).',
+  429: "Over the key's requests per minute or concurrent requests (Retry-After says when to retry).",
   502: 'The upstream failed or answered something unusable.',
   503: 'No channel can serve the model now, the gateway is busy or closing, or its database is away (Retry-After).',
   504: 'The upstream did not answer in time.',
@@ -111,7 +113,9 @@ export function errorResponses<D extends Dialect>(dialect: D, access: AccessClas
  * and the handlers read them; names in lower case, as Node gives them).
  */
 export const IDEMPOTENCY_KEY_HEADER = {
-  'idempotency-key': Type.Optional(describedOnly(Type.String({ minLength: 1, maxLength: 255, description: 'Sent once: a replay with the same body answers with the same task.' }))),
+  'idempotency-key': Type.Optional(
+    describedOnly(Type.String({ minLength: 1, maxLength: 255, description: 'Sent once: a replay with the same body answers with the same task.' })),
+  ),
 };
 
 /** A route that reads no query parameters (any given are ignored). */

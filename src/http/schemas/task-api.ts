@@ -22,10 +22,14 @@ const SubmitBody = Type.Object(
     // Checked by the parser (aspect_ratio against the model's sizes) and renamed back in its errors.
     aspect_ratio: Type.Optional(describedOnly(nullable(Type.String({ description: "auto, 1:1, 16:9, 9:16... (instead of size): the model's nearest size." })))),
     image_url: optionalNullable(Type.String({ description: 'One reference image: an http(s) URL or a data URI.' })),
-    image_urls: Type.Optional(describedOnly(nullable(Type.Array(ImageString, { maxItems: MAX_INPUT_IMAGES, description: 'Reference images (makes the task an edit).' })))),
+    image_urls: Type.Optional(
+      describedOnly(nullable(Type.Array(ImageString, { maxItems: MAX_INPUT_IMAGES, description: 'Reference images (makes the task an edit).' }))),
+    ),
     image: Type.Optional(describedOnly(nullable(Type.Union([ImageString, Type.Array(ImageString)])))),
     nsfw_checker: optionalNullable(Type.Boolean({ description: 'Accepted; the upstream moderates.' })),
-    callback_url: Type.Optional(describedOnly(nullable(Type.String({ format: 'uri', description: 'http(s), a public address: gets the finished task by a signed webhook.' })))),
+    callback_url: Type.Optional(
+      describedOnly(nullable(Type.String({ format: 'uri', description: 'http(s), a public address: gets the finished task by a signed webhook.' }))),
+    ),
   },
   { title: 'TaskApiCreateRequest', description: 'Not stream: tasks are asynchronous.' },
 );

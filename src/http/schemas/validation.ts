@@ -61,14 +61,16 @@ export function schemaError(errors: FastifySchemaValidationError[], dataVar: Sch
   if (!picked) return invalidRequest(null, 'invalid_request', `The request ${partName(dataVar)} is not valid.`);
   const { error, path } = picked;
   const param = paramOf(path);
-  if (dataVar === 'body' && path.length === 0 && error.keyword === 'type') return invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
+  if (dataVar === 'body' && path.length === 0 && error.keyword === 'type')
+    return invalidRequest(null, 'invalid_request', 'The request body must be a JSON object.');
   switch (error.keyword) {
     case 'required':
       return invalidRequest(param, 'missing_required_parameter', `Missing required parameter: '${param}'.`);
     case 'additionalProperties':
       return invalidRequest(param, 'unknown_parameter', `Unknown parameter: '${param}'.`);
     case 'type': {
-      if (dataVar === 'querystring' && Array.isArray(error.data)) return invalidRequest(param, 'invalid_type', `${param} must be given once, as ${typeNames(picked.types)}.`);
+      if (dataVar === 'querystring' && Array.isArray(error.data))
+        return invalidRequest(param, 'invalid_type', `${param} must be given once, as ${typeNames(picked.types)}.`);
       return invalidRequest(param, 'invalid_type', `${param} must be ${typeNames(picked.types)}.`);
     }
     case 'enum': {
@@ -117,7 +119,13 @@ function pickError(errors: readonly AjvError[]): Picked | null {
 }
 
 function pathOf(error: AjvError): string[] {
-  const segments = error.instancePath === '' ? [] : error.instancePath.slice(1).split('/').map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const segments =
+    error.instancePath === ''
+      ? []
+      : error.instancePath
+          .slice(1)
+          .split('/')
+          .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
   const params = error.params as { missingProperty?: unknown; additionalProperty?: unknown };
   const named = error.keyword === 'required' ? params.missingProperty : error.keyword === 'additionalProperties' ? params.additionalProperty : undefined;
   return typeof named === 'string' ? [...segments, named] : segments;

@@ -142,7 +142,9 @@ export class AnswerScanner {
       return;
     }
     const isImage =
-      this.imagesAt === 'root' ? this.stack.length === 1 && this.lastKey === 'b64_json' : this.item !== null && this.stack.length === this.dataDepth + 1 && this.lastKey === 'b64_json';
+      this.imagesAt === 'root'
+        ? this.stack.length === 1 && this.lastKey === 'b64_json'
+        : this.item !== null && this.stack.length === this.dataDepth + 1 && this.lastKey === 'b64_json';
     if (isImage) {
       (this.item ?? this.root).push(NULL);
       this.itemStreamed = true;

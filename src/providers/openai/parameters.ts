@@ -29,7 +29,11 @@ const TASK_API_FIELDS = new Set(['nsfw_checker', 'callback_url', 'aspect_ratio',
 
 /** An object where OpenAI takes an enum: relays take it as given, api.openai.com refuses it. */
 function relaysOnly(param: string, openai: string, job: ImageJob): GatewayError {
-  return invalidRequest(param, 'invalid_type', `${param} as an object goes only to relay channels (openai-compatible, newapi-async), and none serves ${job.model.id}; OpenAI's API takes ${openai}.`);
+  return invalidRequest(
+    param,
+    'invalid_type',
+    `${param} as an object goes only to relay channels (openai-compatible, newapi-async), and none serves ${job.model.id}; OpenAI's API takes ${openai}.`,
+  );
 }
 
 /** The gateway asks for b64_json so it holds the bytes, and answers in the client's form. */
@@ -38,7 +42,13 @@ const B64_JSON = { to: 'response_format', transform: () => 'b64_json' } as const
 /** Only a caller that reads the stream asks the upstream for one; neither model nor channel params can change that. */
 const STREAM: SpreadRule<{ readonly partialImages: number }> = {
   final: true,
-  spread: ({ partialImages }, { stream }) => (stream ? [['stream', true], ['partial_images', partialImages]] : []),
+  spread: ({ partialImages }, { stream }) =>
+    stream
+      ? [
+          ['stream', true],
+          ['partial_images', partialImages],
+        ]
+      : [],
 };
 
 /** `image` for one input or `image[]` for several (as the official SDKs send them), then `mask`. */

@@ -43,7 +43,8 @@ class ImageStreamReader {
 
   take(part: SsePart): void {
     if (part.kind === 'data') {
-      if (part.first && (part.event ?? '').endsWith('.partial_image')) this.passing = { scanner: new AnswerScanner(() => ({ type: 'item-end' }), MAX_EVENT_BYTES, 'root'), started: false };
+      if (part.first && (part.event ?? '').endsWith('.partial_image'))
+        this.passing = { scanner: new AnswerScanner(() => ({ type: 'item-end' }), MAX_EVENT_BYTES, 'root'), started: false };
       if (this.passing) this.pass(this.passing, part.bytes);
       else this.whole.push(part.bytes);
       return;

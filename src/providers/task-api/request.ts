@@ -25,7 +25,8 @@ export const TASK_API_PARAMETERS: ParameterMap = {
     prompt: { to: 'prompt' },
     size: { to: 'aspect_ratio', transform: aspectRatioForSize },
     passthrough: {
-      spread: (passthrough) => PASSTHROUGH_FIELDS.flatMap((name) => (passthrough[name] !== undefined && passthrough[name] !== null ? [[name, passthrough[name]] as const] : [])),
+      spread: (passthrough) =>
+        PASSTHROUGH_FIELDS.flatMap((name) => (passthrough[name] !== undefined && passthrough[name] !== null ? [[name, passthrough[name]] as const] : [])),
     },
     // Checked reference images go as the URLs they were fetched from (accepts() saw they have one).
     inputs: {
