@@ -91,16 +91,15 @@ export class TaskStore {
     await this.db.updateTable('tasks').set({ idempotency_key: null }).where('id', '=', id).execute();
   }
 
-  /** The oldest task waiting (or whose worker's lease ran out), now leased to the caller. */
-  async claim(leaseMs: number): Promise<TaskRow | null> {
+  /**
+   * The oldest task waiting (or whose worker's lease ran out), now leased to the caller; never one
+   * of `running` (the caller's own runs, whose lease may have lapsed while they went on).
+   */
+  async claim(leaseMs: number, running: readonly string[] = []): Promise<TaskRow | null> {
     for (let tries = 0; tries < 5; tries++) {
-      const candidate = await this.db
-        .selectFrom('tasks')
-        .select('id')
-        .where((eb) => claimable(eb, this.now()))
-        .orderBy('created_at')
-        .limit(1)
-        .executeTakeFirst();
+      let query = this.db.selectFrom('tasks').select('id').where((eb) => claimable(eb, this.now()));
+      if (running.length > 0) query = query.where('id', 'not in', running);
+      const candidate = await query.orderBy('created_at').limit(1).executeTakeFirst();
       if (!candidate) return null;
       const claimed = await this.claimById(candidate.id, leaseMs);
       if (claimed) return claimed;

@@ -52,6 +52,12 @@ export class TaskWorker {
   private loopsRunning = 0;
   /** Idle loops' wake-ups; each leaves when its loop wakes, by wake() or by its poll timer. */
   private readonly waiting = new Set<() => void>();
+  /**
+   * The tasks this instance is running. A run whose lease lapsed (its renewals late or refused:
+   * the event loop stalled, the database away) goes on, so this instance must not claim the task
+   * again: the second run would submit it upstream a second time.
+   */
+  private readonly running = new Set<string>();
   private started = false;
   private stopped = false;
 
@@ -83,10 +89,10 @@ export class TaskWorker {
    * (another worker holds its lease: try again later).
    */
   async runById(taskId: string): Promise<'ran' | 'done' | 'busy'> {
-    if (this.stopped) return 'busy';
+    if (this.stopped || this.running.has(taskId)) return 'busy';
     const task = await this.deps.store.claimById(taskId, this.deps.leaseMs);
     if (task) {
-      await this.run(task);
+      await this.runOwn(task);
       // Stopped mid-run: the task went back to the queue; its dispatcher should hand it out again.
       return this.stopped ? 'busy' : 'ran';
     }
@@ -123,8 +129,8 @@ export class TaskWorker {
     while (!this.stopped && this.loopsRunning <= this.loopsWanted) {
       let task: TaskRow | null = null;
       try {
-        task = await this.deps.store.claim(this.deps.leaseMs);
-        if (task) await this.run(task);
+        task = await this.deps.store.claim(this.deps.leaseMs, [...this.running]);
+        if (task) await this.runOwn(task);
       } catch (err) {
         this.deps.onError(err, task?.id);
       }
@@ -149,6 +155,17 @@ export class TaskWorker {
       timer.unref();
       this.waiting.add(done);
     });
+  }
+
+  /** Runs a task this worker claimed, known as running here until the run ends. */
+  private async runOwn(task: TaskRow): Promise<void> {
+    if (this.running.has(task.id)) return; // claimed twice here at once (a dispatcher and a loop): one run is enough
+    this.running.add(task.id);
+    try {
+      await this.run(task);
+    } finally {
+      this.running.delete(task.id);
+    }
   }
 
   private async run(task: TaskRow): Promise<void> {
