@@ -4,7 +4,7 @@
  * cost of the input layer (multipart read, content checks) and the re-encoded upstream form.
  * Options: --requests N (default 200), --warmup N (default 20).
  */
-import { renderNoiseImage } from '../src/simulator/render.js';
+import { renderNoiseImage } from '../sim/render.js';
 import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from './lib/keys.js';
 import { latencyReport, measureSequential, sequentialOptions, withSimulatorAndGateway } from './lib/sequential.js';
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { renderNoiseImage } from '../src/simulator/render.js';
+import { renderNoiseImage } from '../sim/render.js';
 import { spawnGateway } from '../test/helpers/child-gateway.js';
 import { startServer } from './lib/children.js';
 import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from './lib/keys.js';

@@ -47,7 +47,6 @@ import { SafeFetcher } from './net/safe-fetch.js';
 import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
 import { ImagePipeline } from './pipeline.js';
-import { InProcessTransport } from './providers/demo/in-process-transport.js';
 import { createProviders } from './providers/registry.js';
 import { HttpTransport } from './providers/transport.js';
 import { SpoolDir } from './spool/spool-dir.js';
@@ -60,7 +59,6 @@ import { RedisCircuitBreakers } from './routing/redis-channel-health.js';
 import { RedisChannelSlots } from './routing/redis-concurrency.js';
 import { demoChannel } from './routing/demo-channel.js';
 import { ChannelRouter } from './routing/router.js';
-import { OpenAIImagesSimulator } from './simulator/openai.js';
 import { FsImageStore } from './storage/fs-store.js';
 import type { ImageStore } from './storage/image-store.js';
 import { ImageRecords } from './storage/image-records.js';
@@ -110,8 +108,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
 
   const httpTransport = new HttpTransport();
-  const demoSimulator = new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs });
-  const providers = createProviders(httpTransport, new InProcessTransport(demoSimulator));
+  const providers = createProviders(httpTransport, { delayMs: config.demoDelayMs });
   const secrets = openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir });
   const urlSecret = config.urlSecret ?? (await getOrCreateSecretSetting(db, secrets, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
   const signer = new UrlSigner(urlSecret);
@@ -316,7 +313,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       outbox.start(config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs);
       webhookTimer?.start(outbox);
       if (registry.isDemoOnly()) {
-        logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are rendered locally by the built-in simulator, not by a real model');
+        logger.warn('DEMO channel active: no OPENAI_API_KEY is set, so images are drawn locally by the built-in demo renderer, not by a real model');
       }
       return address;
     },

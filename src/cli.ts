@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** Entry point: `imagegate serve | keys ... | channels ... | webhooks ... | simulate openai ...`. */
+/** Entry point: `imagegate serve | keys ... | channels ... | webhooks ...`. */
 import { UsageError } from './commands/usage-error.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 
@@ -22,15 +22,12 @@ Usage:
   imagegate channels test NAME             run one small generation on it and report latency or the error
   imagegate webhooks secret                the secret signing the task callbacks of IMAGEGATE_API_KEYS keys
   imagegate webhooks rotate-secret         replace it with a new one, and print that
-  imagegate simulate openai|azure-openai|newapi-async|task-api [--port N] [--host H] [--api-key K]
-                     [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
-                                           run an upstream simulator
   imagegate help                           show this text
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  // Each command loads only its own modules: `serve` starts without the simulators and the CLI's.
+  // Each command loads only its own modules: `serve` starts without the CLI's.
   switch (command) {
     case 'serve':
       return serve(loadConfig());
@@ -41,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
     case 'webhooks':
       return (await import('./commands/webhooks.js')).webhooksCommand(loadConfig(), rest);
     case 'simulate':
-      return (await import('./commands/simulate.js')).simulateCommand(rest);
+      // The upstream simulators are a development tool (sim/), not part of the package.
+      process.stderr.write("imagegate: the upstream simulators are a development tool: from a checkout, run 'npm run simulate -- openai' (see README)\n");
+      return 2;
     case undefined:
     case 'help':
     case '--help':

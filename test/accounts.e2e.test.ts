@@ -4,7 +4,7 @@
  * access rules, the admin keys API and the usage reports.
  */
 import { describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../sim/openai/simulator.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';

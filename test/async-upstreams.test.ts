@@ -16,8 +16,8 @@ import { aspectRatioForSize } from '../src/providers/task-api/aspect-ratio.js';
 import { TaskApiProvider } from '../src/providers/task-api/provider.js';
 import { parseTaskResponse as parseTaskApiTask } from '../src/providers/task-api/response.js';
 import { HttpTransport } from '../src/providers/transport.js';
-import { startNewApiAsyncSimulator, type NewApiAsyncSimulatorOptions } from '../src/simulator/newapi-async.js';
-import { startTaskApiSimulator, type TaskApiSimulatorOptions } from '../src/simulator/task-api.js';
+import { startNewApiAsyncSimulator, type NewApiAsyncSimulatorOptions } from '../sim/newapi-async.js';
+import { startTaskApiSimulator, type TaskApiSimulatorOptions } from '../sim/task-api.js';
 import { upstreamFailureOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-async-upstream-key';

@@ -8,7 +8,7 @@ import type { ImageJob, ProviderResult } from '../src/core/job.js';
 import { BUILTIN_MODELS, ModelCatalogue } from '../src/core/models.js';
 import { AZURE_OPENAI_DEFAULT_API_VERSION, AzureOpenAIProvider } from '../src/providers/azure-openai/provider.js';
 import { HttpTransport, type Transport, type UpstreamRequest, type UpstreamResponse } from '../src/providers/transport.js';
-import { startAzureOpenAISimulator, type AzureRecordedRequest, type RunningAzureSimulator } from '../src/simulator/azure-openai.js';
+import { startAzureOpenAISimulator, type AzureRecordedRequest, type RunningAzureSimulator } from '../sim/azure-openai.js';
 import { rejectionOf, upstreamFailureOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'azure-test-key-0123456789abcdef';

@@ -109,7 +109,7 @@ describe('imagegate CLI', () => {
 
 describe('imagegate channels CLI', () => {
   it('add / list / update / test / remove, keys redacted', async () => {
-    const { startOpenAISimulator } = await import('../src/simulator/openai.js');
+    const { startOpenAISimulator } = await import('../sim/openai/simulator.js');
     const upstream = await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'sk-cli-upstream-1234' });
     try {
       const added = await runCli(['channels', 'add', '--name', 'relay-cli', '--kind', 'openai-compatible', '--base-url', upstream.baseURL, '--key', 'sk-cli-upstream-1234', '--weight', '3', '--models', 'gpt-image-2,dall-e-3']);

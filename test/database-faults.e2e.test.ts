@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { spawnGateway, type ChildGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, onCleanup } from './helpers/cleanup.js';

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { withChatUsage } from '../src/core/usage.js';
-import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../sim/openai/simulator.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';

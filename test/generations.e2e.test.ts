@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILTIN_MODELS } from '../src/core/models.js';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
 import { createTestDatabase, postgresAvailable, type TestPostgres } from './helpers/postgres.js';

@@ -6,7 +6,7 @@
 import OpenAI, { APIError, toFile } from 'openai';
 import type { ImageCreateVariationParams, ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { makeGif, makeJpeg, makeNoisePng, makePng, pngHeaded, startHttpServer, startSilentServer, type TestServer } from './helpers/inputs.js';
 import { recordingClient, type RecordingClient } from './helpers/recording-client.js';

@@ -13,7 +13,7 @@ import type { ImageCreateVariationParams, ImageEditParamsNonStreaming } from 'op
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readImageHeader } from '../src/core/image-header.js';
 import { imageProblem, inputRulesFor } from '../src/core/image-input.js';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { forgedPng } from './helpers/forged-png.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { makeNoisePng, makePng, pngHeaded, startHttpServer, type TestServer } from './helpers/inputs.js';
@@ -169,7 +169,7 @@ describe('decoders are capped', () => {
     expect((res.json as { error: { message: string } }).error.message).toContain('10000x10000');
   });
 
-  it('the simulator (the demo channel, in process) refuses an input past its decode cap as a 400 naming the image', async () => {
+  it('the OpenAI simulator refuses an input past its decode cap as a 400 naming the image', async () => {
     const form = formOf({ model: 'gpt-image-1', prompt: 'x', image: new Blob([forgedPng(10_000, 10_000)], { type: 'image/png' }) });
     const answer = await formPost(sim, '/v1/images/edits', form, UPSTREAM_KEY);
     expect(answer.status).toBe(400);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
 

@@ -5,7 +5,7 @@
  * afterwards. Multipart uploads are spooled to disk and hold little of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderNoiseImage } from '../src/simulator/render.js';
+import { renderNoiseImage } from '../sim/render.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
 

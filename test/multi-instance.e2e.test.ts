@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
-import { startOpenAISimulator } from '../src/simulator/openai.js';
+import { startNewApiAsyncSimulator } from '../sim/newapi-async.js';
+import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { spawnGateway, type ChildGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';

@@ -5,10 +5,10 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { startAzureOpenAISimulator } from '../src/simulator/azure-openai.js';
-import { startNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
-import { startTaskApiSimulator } from '../src/simulator/task-api.js';
+import { startAzureOpenAISimulator } from '../sim/azure-openai.js';
+import { startNewApiAsyncSimulator } from '../sim/newapi-async.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
+import { startTaskApiSimulator } from '../sim/task-api.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { SecretBox } from '../src/db/secret-box.js';
-import { startOpenAISimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway } from './helpers/gateway.js';

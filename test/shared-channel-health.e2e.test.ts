@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import type { SimHandler, SimRequest, SimResponse } from '../src/simulator/http-server.js';
-import { startSimulatorServer } from '../src/simulator/http-server.js';
-import { OpenAIImagesSimulator, startOpenAISimulator } from '../src/simulator/openai.js';
+import type { SimHandler, SimRequest, SimResponse } from '../sim/http-server.js';
+import { startSimulatorServer } from '../sim/http-server.js';
+import { OpenAIImagesSimulator, startOpenAISimulator } from '../sim/openai/simulator.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';

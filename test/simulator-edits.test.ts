@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import OpenAI, { AzureOpenAI, toFile } from 'openai';
 import sharp from 'sharp';
-import { startAzureOpenAISimulator, type RunningAzureSimulator } from '../src/simulator/azure-openai.js';
-import { startNewApiAsyncSimulator, type RunningNewApiAsyncSimulator } from '../src/simulator/newapi-async.js';
-import { OpenAIImagesSimulator, startOpenAISimulator, type RecordedRequest, type RunningSimulator } from '../src/simulator/openai.js';
-import { renderImage } from '../src/simulator/render.js';
+import { startAzureOpenAISimulator, type RunningAzureSimulator } from '../sim/azure-openai.js';
+import { startNewApiAsyncSimulator, type RunningNewApiAsyncSimulator } from '../sim/newapi-async.js';
+import { OpenAIImagesSimulator, startOpenAISimulator, type RecordedRequest, type RunningSimulator } from '../sim/openai/simulator.js';
+import { renderImage } from '../sim/render.js';
 import { rejectionOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-test-edits-key';

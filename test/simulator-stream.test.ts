@@ -4,8 +4,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import OpenAI, { APIError, toFile } from 'openai';
 import sharp from 'sharp';
-import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
-import { renderImage, renderNoiseImage } from '../src/simulator/render.js';
+import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../sim/openai/simulator.js';
+import { renderImage, renderNoiseImage } from '../sim/render.js';
 import { rejectionOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-test-stream-key';

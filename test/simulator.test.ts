@@ -1,8 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import OpenAI from 'openai';
 import sharp from 'sharp';
-import { OpenAIImagesSimulator, startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
-import { renderImage, renderNoiseImage } from '../src/simulator/render.js';
+import { OpenAIImagesSimulator, startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
+import { renderImage, renderNoiseImage } from '../sim/render.js';
 import { rejectionOf } from './helpers/upstream-test-kit.js';
 
 const KEY = 'sk-test-simulator-key';

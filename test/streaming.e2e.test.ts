@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { toFile } from 'openai';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../sim/openai/simulator.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
@@ -229,7 +229,7 @@ describe('behind a proxy with an idle limit', () => {
 
 describe('every channel kind streams', () => {
   it('an async task upstream (new-api) gives the completed event when its task is done', async () => {
-    const { startNewApiAsyncSimulator } = await import('../src/simulator/newapi-async.js');
+    const { startNewApiAsyncSimulator } = await import('../sim/newapi-async.js');
     const tasks = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 100 }));
     const file = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${tasks.origin}/v1`, api_key: 'nk', poll_interval: 0.02 }] });
     const gw = later(await startGateway({ IMAGEGATE_CONFIG: file }));

@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../src/simulator/openai.js';
-import { startTaskApiSimulator } from '../src/simulator/task-api.js';
+import { startOpenAISimulator, type OpenAISimulatorOptions, type RunningSimulator } from '../sim/openai/simulator.js';
+import { startTaskApiSimulator } from '../sim/task-api.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';

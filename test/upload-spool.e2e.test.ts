@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { ImageHeaderScanner, readImageHeader } from '../src/core/image-header.js';
-import { startOpenAISimulator, type RunningSimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';

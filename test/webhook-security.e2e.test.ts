@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { startOpenAISimulator } from '../src/simulator/openai.js';
+import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { createCallbackUrlCheck, type ResolveHost } from '../src/tasks/callback-url.js';
 import { newWebhookSecret } from '../src/tasks/webhook-secrets.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';

@@ -2,8 +2,8 @@
  * The upstream: the OpenAI simulator answering every generation with one fixed noise PNG,
  * BENCH_IMAGE_SIDE px square (default 1024: ~2.17 MB; noise defeats deflate, ~2.07 bytes a pixel).
  */
-import { startOpenAISimulator } from '../../src/simulator/openai.js';
-import { renderNoiseImage } from '../../src/simulator/render.js';
+import { startOpenAISimulator } from '../../sim/openai/simulator.js';
+import { renderNoiseImage } from '../../sim/render.js';
 import { announceReady, closeOnShutdown } from './child.js';
 import { UPSTREAM_API_KEY } from '../lib/keys.js';
 

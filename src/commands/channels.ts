@@ -8,13 +8,11 @@ import { ModelCatalogue } from '../core/models.js';
 import { openDatabase } from '../db/database.js';
 import { openSecretBox } from '../db/secret-box.js';
 import { maskSecret } from '../http/redact.js';
-import { InProcessTransport } from '../providers/demo/in-process-transport.js';
 import { createProviders } from '../providers/registry.js';
 import { HttpTransport } from '../providers/transport.js';
 import { ChannelDefinitionError, parseChannelDefinition, patchChannelDefinition } from '../routing/channel-definition.js';
 import { ChannelStore, definitionOf, type StoredChannel } from '../routing/channel-store.js';
 import { ChannelTester } from '../routing/channel-tester.js';
-import { OpenAIImagesSimulator } from '../simulator/openai.js';
 import { UsageError } from './usage-error.js';
 
 const OPTIONS = {
@@ -138,7 +136,7 @@ function describe(s: StoredChannel): string {
 async function testChannel(config: Config, stored: StoredChannel): Promise<number> {
   const http = new HttpTransport();
   try {
-    const providers = createProviders(http, new InProcessTransport(new OpenAIImagesSimulator({ latencyMs: config.demoDelayMs })));
+    const providers = createProviders(http, { delayMs: config.demoDelayMs });
     const tester = new ChannelTester(providers, ModelCatalogue.withAliases(config.modelAliases), undefined);
     const result = await tester.test(stored.channel);
     process.stdout.write(result.ok ? `ok: ${result.model} in ${result.latencyMs} ms\n` : `failed after ${result.latencyMs} ms: ${result.error ?? 'no image'}\n`);

@@ -1,6 +1,7 @@
 /** Which Provider speaks each channel kind. Built once in app.ts. */
 import type { ChannelKind } from '../core/channel.js';
 import { AzureOpenAIProvider } from './azure-openai/provider.js';
+import { DemoProvider, type DemoOptions } from './demo/provider.js';
 import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
 import type { Provider } from './provider.js';
@@ -9,14 +10,14 @@ import type { Transport } from './transport.js';
 
 export type ProviderRegistry = Readonly<Record<ChannelKind, Provider>>;
 
-export function createProviders(http: Transport, demo: Transport): ProviderRegistry {
+export function createProviders(http: Transport, demo: DemoOptions): ProviderRegistry {
   return {
     openai: new OpenAIProvider(http, 'official'),
     'openai-compatible': new OpenAIProvider(http, 'relay'),
     'azure-openai': new AzureOpenAIProvider(http),
     'newapi-async': new NewApiAsyncProvider(http),
     'task-api': new TaskApiProvider(http),
-    // The demo channel is the OpenAI simulator, in process: same wire format, no socket.
-    demo: new OpenAIProvider(demo, 'official'),
+    // The demo channel draws its images itself: no upstream, no wire format.
+    demo: new DemoProvider(demo),
   };
 }

@@ -1,6 +1,6 @@
 /**
- * How providers reach an upstream: real HTTP (undici, pooled keep-alive) or in-process (the demo
- * channel calling a simulator directly). Both turn failures into UpstreamFailure.
+ * How providers reach an upstream: real HTTP (undici, pooled keep-alive), failures turned into
+ * UpstreamFailure. (The demo channel has no upstream: it draws its images itself, providers/demo/.)
  */
 import { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors } from 'undici';

@@ -2,7 +2,7 @@
  * The fault scenarios: each submits tasks spread over the instances, injects one fault while they
  * run, then waits for every accepted task to end and measures what the callers got.
  */
-import type { SimFault } from '../../src/simulator/openai.js';
+import type { SimFault } from '../../sim/openai/simulator.js';
 import { adminJson } from '../helpers/admin.js';
 import { START_CREDITS_USD, UPSTREAM_TASK_MS, type FaultWorld } from './world.js';
 import { seededRandom } from '../helpers/seeded-random.js';

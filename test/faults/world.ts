@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { startNewApiAsyncSimulator, type RunningNewApiAsyncSimulator } from '../../src/simulator/newapi-async.js';
-import { startOpenAISimulator, type RunningSimulator } from '../../src/simulator/openai.js';
+import { startNewApiAsyncSimulator, type RunningNewApiAsyncSimulator } from '../../sim/newapi-async.js';
+import { startOpenAISimulator, type RunningSimulator } from '../../sim/openai/simulator.js';
 import { TEST_ADMIN_KEY, adminJson } from '../helpers/admin.js';
 import { spawnGateway, type ChildGateway } from '../helpers/child-gateway.js';
 import { writeConfigFile } from '../helpers/config-file.js';

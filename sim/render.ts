@@ -272,10 +272,7 @@ function buildSvg(width: number, height: number, text: string, variant: number, 
   const fill = transparent ? '#1a1a1a' : '#ffffff';
   const stroke = transparent ? '#ffffff' : '#000000';
   const footer = footerText(width, height, variant, layout.fontSize);
-  return (
-    `${svgOpen(width, height)}<g shape-rendering="crispEdges">${background}</g>` +
-    `${promptText(layout, width, 0, fill, stroke)}${footer}</svg>`
-  );
+  return `${svgOpen(width, height)}<g shape-rendering="crispEdges">${background}</g>` + `${promptText(layout, width, 0, fill, stroke)}${footer}</svg>`;
 }
 
 function svgOpen(width: number, height: number): string {
@@ -347,10 +344,16 @@ function mixHex(a: Rgb, b: Rgb, t: number): string {
 
 /** Drops characters XML 1.0 forbids, flattens whitespace, truncates by code point. */
 function prepareText(text: string): string {
-  const cleaned = text.replace(/[\u0000-\u001f\u007f\ufffe\uffff]/g, ' ').replace(/\s+/g, ' ').trim();
+  const cleaned = text
+    .replace(/[\u0000-\u001f\u007f\ufffe\uffff]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const chars = Array.from(cleaned);
   if (chars.length <= MAX_TEXT_CHARS) return cleaned;
-  return `${chars.slice(0, MAX_TEXT_CHARS - 1).join('').trimEnd()}…`;
+  return `${chars
+    .slice(0, MAX_TEXT_CHARS - 1)
+    .join('')
+    .trimEnd()}…`;
 }
 
 function escapeXml(text: string): string {

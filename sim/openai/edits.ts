@@ -2,13 +2,13 @@
 // Inputs are checked by content the way OpenAI documents them (CreateImageEditRequest,
 // EditImageBodyJsonParam, CreateImageVariationRequest), then become plans like generations'.
 import sharp from 'sharp';
-import type { FormFile, MultipartForm } from './multipart.js';
+import type { FormFile, MultipartForm } from '../multipart.js';
+import { MAX_INPUT_PIXELS } from '../render.js';
+import { modelSpec, servedModels } from './models.js';
 import {
   invalidRequest,
   invalidValue,
   isObject,
-  MODEL_CATALOGUE,
-  modelSpec,
   readCount,
   readDalleResponseFormat,
   readEnum,
@@ -29,8 +29,7 @@ import {
   type ModelSpec,
   type RelayOption,
   type SimApiError,
-} from './openai-params.js';
-import { MAX_INPUT_PIXELS } from './render.js';
+} from './params.js';
 
 export type InputFormat = 'png' | 'jpeg' | 'webp';
 
@@ -58,8 +57,6 @@ export interface VariationPlan extends GenerationPlan {
 
 /** Spec: "Defaults to gpt-image-1.5" for edits (generations default to dall-e-2 instead). */
 const DEFAULT_EDIT_MODEL = 'gpt-image-1.5';
-/** Every catalogue model but dall-e-3, which has no edits endpoint. */
-const EDIT_MODELS = MODEL_CATALOGUE.map((m) => m.id).filter((id) => id !== 'dall-e-3');
 const MAX_GPT_IMAGES = 16;
 const MB = 1024 * 1024;
 const MAX_GPT_IMAGE_BYTES = 50 * MB;
@@ -68,8 +65,19 @@ const MAX_MASK_BYTES = 4 * MB;
 const DALLE_OUTPUT: GptOutput = { format: 'png', compression: 100, background: 'opaque' };
 
 const EDIT_SCALAR_PARAMS = [
-  'prompt', 'model', 'n', 'size', 'quality', 'input_fidelity', 'background', 'output_format',
-  'output_compression', 'moderation', 'user', 'stream', 'partial_images',
+  'prompt',
+  'model',
+  'n',
+  'size',
+  'quality',
+  'input_fidelity',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'user',
+  'stream',
+  'partial_images',
 ];
 /** Multipart: the scalars plus the file parts (checked for being files separately). */
 const MULTIPART_EDIT_PARAMS: ReadonlySet<string> = new Set([...EDIT_SCALAR_PARAMS, 'response_format', 'image', 'image[]', 'mask']);
@@ -110,7 +118,7 @@ export async function parseMultipartEdit(form: MultipartForm, relay: RelayOption
   const body = formFieldsAsJson(form.fields);
   rejectTextFileFields(body, ['image', 'image[]', 'mask']);
   const model = readString(body, 'model') ?? DEFAULT_EDIT_MODEL;
-  const spec = editModelSpec(model);
+  const spec = editModelSpec(model, relay);
   // Relays are lenient: they forward what they understand and ignore the rest.
   if (relay === undefined) {
     rejectUnknownParams(body, MULTIPART_EDIT_PARAMS, spec.family);
@@ -128,13 +136,9 @@ export async function parseMultipartEdit(form: MultipartForm, relay: RelayOption
 /** POST /v1/images/edits with application/json (EditImageBodyJsonParam): GPT image models only. */
 export async function parseJsonEdit(body: JsonObject, relay: RelayOption | undefined): Promise<EditPlan> {
   const model = readString(body, 'model') ?? DEFAULT_EDIT_MODEL;
-  const spec = editModelSpec(model);
+  const spec = editModelSpec(model, relay);
   if (spec.family !== 'gpt') {
-    throw invalidRequest(
-      `JSON image edits support the GPT image models only; send '${model}' edits as multipart/form-data.`,
-      'model',
-      'invalid_value',
-    );
+    throw invalidRequest(`JSON image edits support the GPT image models only; send '${model}' edits as multipart/form-data.`, 'model', 'invalid_value');
   }
   if (relay === undefined) rejectUnknownParams(body, JSON_EDIT_PARAMS, spec.family);
   const prompt = readPrompt(body, spec);
@@ -166,7 +170,16 @@ export async function parseVariation(form: MultipartForm, relay: RelayOption | u
   checkDalleImage(input, source, { needsAlpha: false });
   const side = Number(size.split('x')[0]);
   const plan: VariationPlan = {
-    model, family: 'dall-e-2', prompt: '', n, width: side, height: side, quality: 'standard', ...DALLE_OUTPUT, answer, input,
+    model,
+    family: 'dall-e-2',
+    prompt: '',
+    n,
+    width: side,
+    height: side,
+    quality: 'standard',
+    ...DALLE_OUTPUT,
+    answer,
+    input,
   };
   return withRelay(plan, relay);
 }
@@ -201,16 +214,34 @@ async function editPlan(req: EditRequest, relay: RelayOption | undefined): Promi
   const mask = req.mask !== undefined ? await inspectMask(req.mask, first) : undefined;
   const { width, height } = resolveEditSize(body, spec, first);
   const plan: EditPlan = {
-    model, family: spec.family, prompt: req.prompt, n, width, height, quality, ...output, answer, inputs, mask,
+    model,
+    family: spec.family,
+    prompt: req.prompt,
+    n,
+    width,
+    height,
+    quality,
+    ...output,
+    answer,
+    inputs,
+    mask,
   };
   if (spec.family === 'gpt') plan.inputImageTokens = imageTokens(inputs, fidelity);
   if (stream !== undefined) plan.stream = stream;
   return withRelay(plan, relay);
 }
 
-function editModelSpec(model: string): ModelSpec {
-  const spec = modelSpec(model);
-  if (spec === undefined || spec.family === 'dall-e-3') throw invalidValue('model', model, EDIT_MODELS);
+/** Every model but dall-e-3, which has no edits endpoint. */
+function editModelSpec(model: string, relay: RelayOption | undefined): ModelSpec {
+  const spec = modelSpec(model, relay !== undefined);
+  if (spec === undefined || spec.family === 'dall-e-3') {
+    const editModels = servedModels(relay !== undefined).filter((m) => m.family !== 'dall-e-3');
+    throw invalidValue(
+      'model',
+      model,
+      editModels.map((m) => m.id),
+    );
+  }
   return spec;
 }
 
@@ -309,11 +340,7 @@ function readImageRefs(body: JsonObject): ImageSource[] {
   if (refs === undefined || refs === null) throw missing('images');
   if (!Array.isArray(refs)) throw typeError('images', 'an array', refs);
   if (refs.length === 0) {
-    throw invalidRequest(
-      "Invalid 'images': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-      'images',
-      'empty_array',
-    );
+    throw invalidRequest("Invalid 'images': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'images', 'empty_array');
   }
   // Count first: no point decoding 17 data URLs to reject them.
   checkImageCount(refs.length, 'gpt', 'images');
@@ -426,10 +453,7 @@ async function inspectMask(source: ImageSource, first: InputImage): Promise<Inpu
   if (mask.bytes.length >= MAX_MASK_BYTES) throw fail('the mask must be smaller than 4 MB.', 'image_too_large');
   if (!mask.hasAlpha) throw fail('the mask must have an alpha channel; its fully transparent areas mark where to edit.');
   if (mask.width !== first.width || mask.height !== first.height) {
-    throw fail(
-      `mask size (${mask.width}x${mask.height}) does not match image size (${first.width}x${first.height}).`,
-      'invalid_image_dimensions',
-    );
+    throw fail(`mask size (${mask.width}x${mask.height}) does not match image size (${first.width}x${first.height}).`, 'invalid_image_dimensions');
   }
   return mask;
 }

@@ -176,7 +176,10 @@ async function serve(sim: SimHandler, req: IncomingMessage, res: ServerResponse,
   const answer = await sim.handle({ method, path: req.url ?? '/', headers: flattenHeaders(req), body }, controller.signal);
   if (res.destroyed || controller.signal.aborted) {
     // A stream nobody will read: let its producer clean up.
-    if (answer.kind === 'stream') answer.body[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+    if (answer.kind === 'stream')
+      answer.body[Symbol.asyncIterator]()
+        .return?.()
+        ?.catch(() => undefined);
     return;
   }
   await writeResponse(res, answer, () => {

@@ -1,14 +1,24 @@
-/** `imagegate simulate <protocol>`: run an upstream simulator until SIGTERM/SIGINT. */
+/**
+ * `npm run simulate -- <protocol> [flags]` (or `npx tsx sim/cli.ts <protocol> [flags]`): run an
+ * upstream simulator until SIGTERM/SIGINT, to point a gateway's channel at while developing. A
+ * development tool run from a checkout through tsx; the gateway's build does not contain it.
+ */
 import { parseArgs } from 'node:util';
-import { startAzureOpenAISimulator } from '../simulator/azure-openai.js';
-import { startNewApiAsyncSimulator } from '../simulator/newapi-async.js';
-import { startOpenAISimulator } from '../simulator/openai.js';
-import { startTaskApiSimulator } from '../simulator/task-api.js';
-import { UsageError } from './usage-error.js';
+import { startAzureOpenAISimulator } from './azure-openai.js';
+import { startNewApiAsyncSimulator } from './newapi-async.js';
+import { startOpenAISimulator } from './openai/simulator.js';
+import { startTaskApiSimulator } from './task-api.js';
 
 const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api'] as const;
 
-export async function simulateCommand(args: string[]): Promise<number> {
+const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api [--port 4010] [--host 127.0.0.1]
+                            [--api-key K] [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
+`;
+
+/** A mistake in the command line: the message and the usage, exit code 2. */
+class UsageError extends Error {}
+
+async function simulate(args: string[]): Promise<number> {
   const [protocol, ...rest] = args;
   const { values } = parseArgs({
     args: rest,
@@ -55,3 +65,12 @@ function relayOption(relay: string | undefined): { relay?: { answer: 'url' | 'b6
   if (relay !== 'url' && relay !== 'b64_json' && relay !== 'data_uri') throw new UsageError('--relay must be url, b64_json or data_uri');
   return { relay: { answer: relay } };
 }
+
+simulate(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const usage = err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'));
+    process.stderr.write(`simulate: ${err instanceof Error ? err.message : String(err)}\n${usage ? `\n${USAGE}` : ''}`);
+    process.exit(usage ? 2 : 1);
+  },
+);

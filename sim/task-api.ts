@@ -185,13 +185,8 @@ function error(status: number, msg: string): SimResponse {
   return json(status, { code: status, msg });
 }
 
-export async function startTaskApiSimulator(
-  opts: TaskApiSimulatorOptions & { host?: string; port?: number } = {},
-): Promise<RunningTaskApiSimulator> {
+export async function startTaskApiSimulator(opts: TaskApiSimulatorOptions & { host?: string; port?: number } = {}): Promise<RunningTaskApiSimulator> {
   const { host, port, ...simOpts } = opts;
-  const running = await startSimulatorServer(
-    (origin) => new TaskApiSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { host, port },
-  );
+  const running = await startSimulatorServer((origin) => new TaskApiSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }), { host, port });
   return running;
 }

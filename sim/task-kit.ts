@@ -2,7 +2,7 @@
 // bookkeeping, fault queues, the task clock, the key check and the image host. Their routes and
 // JSON shapes stay in their own files.
 import type { SimRequest, SimResponse } from './http-server.js';
-import { OpenAIImagesSimulator, type RecordedRequest } from './openai.js';
+import { OpenAIImagesSimulator, type RecordedRequest } from './openai/simulator.js';
 import { bearerToken, isObject, parseJson } from './wire.js';
 
 /** An injected HTTP error; each simulator words it in its own envelope. */

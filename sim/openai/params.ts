@@ -1,28 +1,17 @@
 // Request validation shared by the OpenAI simulator's generations, edits and variations:
-// OpenAI's error envelope and wording, typed parameter readers, the model catalogue and specs,
-// and the output/size/quality resolution every image answer goes through.
-import type { ImageFormat } from './render.js';
+// OpenAI's error envelope and wording, typed parameter readers, and the output/size/quality
+// resolution every image answer goes through. The models come from models.ts (the gateway's
+// catalogue).
+import type { CustomSizeLimits } from '../../src/core/sizes.js';
+import type { ImageFormat } from '../render.js';
+import { ALL_QUALITIES, type Family, type ModelSpec } from './models.js';
+
+export type { Family, ModelSpec } from './models.js';
 
 // ---------------------------------------------------------------------------
-// Models and answer forms
-export type Family = 'gpt' | 'dall-e-2' | 'dall-e-3';
+// Answer forms
 export type AnswerForm = 'url' | 'b64_json' | 'data_uri';
 export type Background = 'opaque' | 'transparent';
-
-export const MODEL_CATALOGUE: readonly { id: string; created: number }[] = [
-  { id: 'gpt-image-2', created: 1776729600 },
-  { id: 'gpt-image-2-2026-04-21', created: 1776729600 },
-  { id: 'gpt-image-1.5', created: 1765152000 },
-  { id: 'gpt-image-1', created: 1745366400 },
-  { id: 'gpt-image-1-mini', created: 1759708800 },
-  { id: 'chatgpt-image-latest', created: 1765152000 },
-  { id: 'dall-e-3', created: 1698785189 },
-  { id: 'dall-e-2', created: 1698798177 },
-];
-
-export const ALL_QUALITIES = ['standard', 'hd', 'low', 'medium', 'high', 'auto'] as const;
-export const GPT_QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
-export const GPT_STANDARD_SIZES = ['1024x1024', '1536x1024', '1024x1536'] as const;
 
 // ---------------------------------------------------------------------------
 // Errors in OpenAI's envelope
@@ -53,11 +42,7 @@ export function describeType(value: unknown): string {
 }
 
 export function typeError(key: string, expected: string, value: unknown): SimApiError {
-  return invalidRequest(
-    `Invalid type for '${key}': expected ${expected}, but got ${describeType(value)} instead.`,
-    key,
-    'invalid_type',
-  );
+  return invalidRequest(`Invalid type for '${key}': expected ${expected}, but got ${describeType(value)} instead.`, key, 'invalid_type');
 }
 
 export function quotedList(values: readonly string[]): string {
@@ -67,11 +52,7 @@ export function quotedList(values: readonly string[]): string {
 }
 
 export function invalidValue(key: string, value: string, allowed: readonly string[]): SimApiError {
-  return invalidRequest(
-    `Invalid value: '${value}'. Supported values are: ${quotedList(allowed)}.`,
-    key,
-    'invalid_value',
-  );
+  return invalidRequest(`Invalid value: '${value}'. Supported values are: ${quotedList(allowed)}.`, key, 'invalid_value');
 }
 
 // ---------------------------------------------------------------------------
@@ -133,29 +114,7 @@ export function readBoolean(body: JsonObject, key: string): boolean | undefined 
 }
 
 // ---------------------------------------------------------------------------
-// Models and the generation plan
-
-export interface ModelSpec {
-  family: Family;
-  maxPromptChars: number;
-  /** 'flexible': any WxH within gpt-image-2's limits. */
-  sizes: readonly string[] | 'flexible';
-  qualities: readonly string[];
-}
-
-export function modelSpec(model: string): ModelSpec | undefined {
-  if (model === 'dall-e-2') {
-    return { family: 'dall-e-2', maxPromptChars: 1000, sizes: ['256x256', '512x512', '1024x1024'], qualities: ['standard', 'auto'] };
-  }
-  if (model === 'dall-e-3') {
-    return { family: 'dall-e-3', maxPromptChars: 4000, sizes: ['1024x1024', '1792x1024', '1024x1792'], qualities: ['standard', 'hd', 'auto'] };
-  }
-  if (model.startsWith('gpt-image-2')) return { family: 'gpt', maxPromptChars: 32000, sizes: 'flexible', qualities: GPT_QUALITIES };
-  if (model.startsWith('gpt-image-') || model === 'chatgpt-image-latest') {
-    return { family: 'gpt', maxPromptChars: 32000, sizes: GPT_STANDARD_SIZES, qualities: GPT_QUALITIES };
-  }
-  return undefined;
-}
+// The generation plan
 
 export interface GenerationPlan {
   model: string;
@@ -208,11 +167,7 @@ export function readPrompt(body: JsonObject, spec: ModelSpec): string {
   }
   const prompt = readString(body, 'prompt') ?? '';
   if (prompt.length === 0) {
-    throw invalidRequest(
-      "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.",
-      'prompt',
-      'empty_string',
-    );
+    throw invalidRequest("Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.", 'prompt', 'empty_string');
   }
   if (prompt.length > spec.maxPromptChars) {
     throw invalidRequest(
@@ -237,26 +192,27 @@ export function resolveSize(body: JsonObject, spec: ModelSpec): { width: number;
   const width = Number(match?.[1] ?? 0);
   const height = Number(match?.[2] ?? 0);
   if (width < 1 || height < 1) {
-    throw invalidRequest(
-      `Invalid value: '${size}'. Size must be 'auto' or 'WIDTHxHEIGHT' with positive integers, e.g. '1024x1024'.`,
-      'size',
-      'invalid_value',
-    );
+    throw invalidRequest(`Invalid value: '${size}'. Size must be 'auto' or 'WIDTHxHEIGHT' with positive integers, e.g. '1024x1024'.`, 'size', 'invalid_value');
   }
-  if (spec.sizes === 'flexible') checkFlexibleSize(size, width, height);
+  if ('custom' in spec.sizes) checkCustomSize(size, width, height, spec.sizes.custom);
   else if (!spec.sizes.includes(`${width}x${height}`)) {
     throw invalidValue('size', size, spec.family === 'gpt' ? [...spec.sizes, 'auto'] : spec.sizes);
   }
   return { width, height };
 }
 
-/** gpt-image-2 limits from the spec: multiples of 16, ratio within 3:1, at most 3840x2160 worth. */
-export function checkFlexibleSize(size: string, width: number, height: number): void {
+/**
+ * Custom sizes (gpt-image-2) within the catalogue's limits: edges a multiple of 16, ratio within
+ * 3:1, the long edge and the pixel count at most 4K's. No pixel floor: tests ask for small images,
+ * which are quick to render.
+ */
+export function checkCustomSize(size: string, width: number, height: number, limits: CustomSizeLimits): void {
   const fail = (why: string): SimApiError => invalidRequest(`Invalid size '${size}'. ${why}`, 'size', 'invalid_value');
-  if (width % 16 !== 0 || height % 16 !== 0) throw fail('Width and height must both be divisible by 16.');
-  if (Math.max(width, height) > 3 * Math.min(width, height)) throw fail('The aspect ratio must be between 1:3 and 3:1.');
-  if (Math.max(width, height) > 3840) throw fail('The maximum edge length is 3840 pixels.');
-  if (width * height > 3840 * 2160) throw fail('The maximum supported resolution is 3840x2160.');
+  const { edgeMultiple, maxAspect, maxEdge, maxPixels } = limits;
+  if (width % edgeMultiple !== 0 || height % edgeMultiple !== 0) throw fail(`Width and height must both be divisible by ${edgeMultiple}.`);
+  if (Math.max(width, height) > maxAspect * Math.min(width, height)) throw fail(`The aspect ratio must be between 1:${maxAspect} and ${maxAspect}:1.`);
+  if (Math.max(width, height) > maxEdge) throw fail(`The maximum edge length is ${maxEdge} pixels.`);
+  if (width * height > maxPixels) throw fail(`The maximum supported resolution is ${maxPixels.toLocaleString('en-US')} pixels.`);
 }
 
 export function resolveQuality(body: JsonObject, spec: ModelSpec): string {
@@ -284,11 +240,7 @@ export function resolveGptOutput(body: JsonObject, relay?: RelayOption): GptOutp
   readEnum(body, 'moderation', ['low', 'auto'] as const);
   readInteger(body, 'partial_images', 0, 3);
   if (background === 'transparent' && format === 'jpeg') {
-    throw invalidRequest(
-      "Transparent background is not supported with output_format 'jpeg'. Use 'png' or 'webp'.",
-      'background',
-      'invalid_value',
-    );
+    throw invalidRequest("Transparent background is not supported with output_format 'jpeg'. Use 'png' or 'webp'.", 'background', 'invalid_value');
   }
   return { format, compression, background: background === 'transparent' ? 'transparent' : 'opaque' };
 }

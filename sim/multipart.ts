@@ -45,12 +45,7 @@ export async function parseMultipart(body: Buffer, contentType: string): Promise
  * The same form with one text field set to `value` (added when absent), parts otherwise in their
  * order, re-encoded with a fresh boundary: how a proxy overrides a field (Azure's `model`).
  */
-export async function replaceFormField(
-  body: Buffer,
-  contentType: string,
-  name: string,
-  value: string,
-): Promise<{ body: Buffer; contentType: string }> {
+export async function replaceFormField(body: Buffer, contentType: string, name: string, value: string): Promise<{ body: Buffer; contentType: string }> {
   const data = await readFormData(body, contentType);
   data.set(name, value);
   const request = new Request('http://multipart.invalid/', { method: 'POST', body: data });

@@ -2,9 +2,11 @@
 // events as OpenAI's spec describes them (ImageGenStreamEvent / ImageEditStreamEvent): for each
 // image, `partial_images` previews then one completed event, written `event: <type>\ndata: <json>\n\n`.
 // This module only frames, paces and breaks streams; what the images are is the caller's.
-import type { SimStreamResponse } from './http-server.js';
-import { sleep } from './wire.js';
-import { SimApiError, type JsonObject } from './openai-params.js';
+import type { SimStreamResponse } from '../http-server.js';
+import type { ImageFormat } from '../render.js';
+import { sleep } from '../wire.js';
+import { SimApiError, type GenerationPlan, type JsonObject } from './params.js';
+import { nowSeconds } from './responses.js';
 
 /** `image_generation` for generations, `image_edit` for edits. */
 export type StreamEventPrefix = 'image_generation' | 'image_edit';
@@ -39,6 +41,11 @@ export interface StreamSource {
   final(variant: number): Promise<Buffer>;
   /** Called once the first event's image is ready: the finals render while previews are sent. */
   startFinals(): void;
+}
+
+/** The per-event fields: the answer's real size and format (a relay's or the fixed image's may differ from the request's). */
+export function streamFields(plan: GenerationPlan, image: { width: number; height: number; format: ImageFormat }): StreamEventFields {
+  return { size: `${image.width}x${image.height}`, quality: plan.quality, background: plan.background, output_format: image.format };
 }
 
 export interface StreamPacing {
@@ -206,11 +213,6 @@ function errorEvent(error: StreamError): Buffer {
 async function* once(chunk: Buffer): AsyncGenerator<Buffer, void, undefined> {
   yield chunk;
 }
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
-
 
 /** Never resolves without a signal: a stalled stream stays stalled until its client leaves. */
 function untilAborted(signal: AbortSignal | undefined): Promise<void> {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
 import { isMultipart, replaceFormField } from './multipart.js';
-import { OpenAIImagesSimulator, type SimFault } from './openai.js';
+import { OpenAIImagesSimulator, type SimFault } from './openai/simulator.js';
 import { headerValue, isObject, parseJson, safeDecode } from './wire.js';
 
 /** GA versions with image generation, plus the preview that introduced gpt-image-1. */
@@ -50,8 +50,7 @@ const ACCESS_DENIED =
   'Access denied due to invalid subscription key or wrong API endpoint. ' +
   'Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.';
 const DEPLOYMENT_NOT_FOUND =
-  'The API deployment for this resource does not exist. ' +
-  'If you created the deployment within the last 5 minutes, please wait a moment and try again.';
+  'The API deployment for this resource does not exist. ' + 'If you created the deployment within the last 5 minutes, please wait a moment and try again.';
 
 export class AzureOpenAISimulator implements SimHandler {
   /** Every API request received (also the rejected ones), oldest first; keeps the last 10,000. */
@@ -145,9 +144,7 @@ async function withFormModel(req: SimRequest, contentType: string, model: string
   } catch {
     return req; // not parseable: the OpenAI simulator words the error
   }
-  const headers = Object.fromEntries(
-    Object.entries(req.headers).filter(([key]) => !['content-type', 'content-length'].includes(key.toLowerCase())),
-  );
+  const headers = Object.fromEntries(Object.entries(req.headers).filter(([key]) => !['content-type', 'content-length'].includes(key.toLowerCase())));
   return { ...req, headers: { ...headers, 'content-type': rebuilt.contentType }, body: rebuilt.body };
 }
 
@@ -157,8 +154,7 @@ function azureFault(fault: SimFault): SimFault {
   const wait = fault.retryAfterSeconds !== undefined ? ` Please retry after ${fault.retryAfterSeconds} seconds.` : '';
   return {
     ...fault,
-    message:
-      fault.message ?? `Requests to the ImageGenerations_Create Operation have exceeded call rate limit of your current pricing tier.${wait}`,
+    message: fault.message ?? `Requests to the ImageGenerations_Create Operation have exceeded call rate limit of your current pricing tier.${wait}`,
     code: fault.code !== undefined ? fault.code : '429',
   };
 }
@@ -174,12 +170,7 @@ function withAzureHeaders(answer: SimResponse): SimResponse {
   return { ...answer, headers: { ...answer.headers, 'apim-request-id': randomUUID() } };
 }
 
-export async function startAzureOpenAISimulator(
-  opts: AzureOpenAISimulatorOptions & { host?: string; port?: number } = {},
-): Promise<RunningAzureSimulator> {
+export async function startAzureOpenAISimulator(opts: AzureOpenAISimulatorOptions & { host?: string; port?: number } = {}): Promise<RunningAzureSimulator> {
   const { host, port, ...simOpts } = opts;
-  return startSimulatorServer(
-    (origin) => new AzureOpenAISimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { host, port },
-  );
+  return startSimulatorServer((origin) => new AzureOpenAISimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }), { host, port });
 }

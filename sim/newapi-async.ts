@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { startSimulatorServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
 import { isMultipart, parseMultipart } from './multipart.js';
-import { OpenAIImagesSimulator } from './openai.js';
+import { OpenAIImagesSimulator } from './openai/simulator.js';
 import { dataItems, itemUrls, TaskSimulatorBase, taskProgress, type TimedTask } from './task-kit.js';
 import { headerValue, isObject, jsonResponse as json, parseJson, safeDecode } from './wire.js';
 
@@ -170,9 +170,9 @@ export async function startNewApiAsyncSimulator(
   opts: NewApiAsyncSimulatorOptions & { host?: string; port?: number } = {},
 ): Promise<RunningNewApiAsyncSimulator> {
   const { host, port, ...simOpts } = opts;
-  const running = await startSimulatorServer(
-    (origin) => new NewApiAsyncSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }),
-    { host, port },
-  );
+  const running = await startSimulatorServer((origin) => new NewApiAsyncSimulator({ ...simOpts, publicBaseUrl: simOpts.publicBaseUrl ?? origin }), {
+    host,
+    port,
+  });
   return { ...running, baseURL: `${running.origin}/v1` };
 }

@@ -1,0 +1,221 @@
+/**
+ * The demo channel's pictures. No model: real, decodable images of the size and format asked
+ * for, drawn with sharp from what the request says. A generation shows its prompt on bands of
+ * colour taken from a hash of the prompt, so the same request always draws the same image; an
+ * edit starts from its first input image (its mask's clear areas tinted, the other inputs as
+ * thumbnails, the prompt on top); a variation is its input re-coloured. Partial images are the
+ * same picture drawn small and enlarged, so they sharpen as they come.
+ */
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import type { OutputFormat } from '../../core/job.js';
+
+/** What every picture is: its size, its encoding, and whether its background is transparent. */
+export interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  readonly format: OutputFormat;
+  /** 0-100, jpeg and webp quality. */
+  readonly compression?: number;
+  /** png and webp only. */
+  readonly transparent: boolean;
+}
+
+/** Input images, decoded here: `maxPixels` bounds what a decoder may allocate for one. */
+export interface DemoInputs {
+  /** The first is edited; the others are shown as thumbnails. */
+  readonly images: readonly Buffer[];
+  /** Its fully transparent areas mark the edit. */
+  readonly mask?: Buffer;
+  readonly maxPixels: number;
+}
+
+const BANDS = 24;
+const MAX_PROMPT_CHARS = 160;
+const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
+
+/** A generation: the prompt over the prompt's colours (`variant`: which of the n images). */
+export function drawPrompt(canvas: Canvas, prompt: string, variant: number): Promise<Buffer> {
+  const { width, height, transparent } = canvas;
+  const backdrop = transparent ? '' : bands(width, height, palette(prompt, variant), 1);
+  const text = promptText(width, height, prompt, transparent ? '#1a1a1a' : '#ffffff', transparent ? '#ffffff' : '#000000');
+  const svg = `${svgOpen(width, height)}${backdrop}${text}${label(width, height, `imagegate demo · ${width}x${height} · #${variant + 1}`)}</svg>`;
+  return encode(sharp(Buffer.from(svg)), canvas);
+}
+
+/** An edit: the first input as the background, the edited area tinted, the prompt on a band at the top. */
+export async function drawEdit(canvas: Canvas, prompt: string, variant: number, inputs: DemoInputs): Promise<Buffer> {
+  const { width, height } = canvas;
+  const [first, ...others] = inputs.images;
+  if (first === undefined) throw new RangeError('an edit needs an input image');
+  const limit = { limitInputPixels: inputs.maxPixels };
+  const cover = (bytes: Buffer, w: number, h: number) =>
+    sharp(bytes, limit).resize(w, h, { fit: 'cover' }).ensureAlpha().png({ compressionLevel: 0 }).toBuffer();
+  const layers: sharp.OverlayOptions[] = [{ input: await cover(first, width, height) }];
+  if (inputs.mask) {
+    // The tint where the mask is clear: the mask (resized like the image) cuts it away where it is opaque.
+    const tint = Buffer.from(`${svgOpen(width, height)}${bands(width, height, palette(prompt, variant), 0.6)}</svg>`);
+    const cut = await sharp(tint)
+      .composite([{ input: await cover(inputs.mask, width, height), blend: 'dest-out' }])
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    layers.push({ input: cut });
+  }
+  const side = Math.round(Math.min(width, height) / 6);
+  const gap = Math.max(2, Math.round(side / 10));
+  if (side >= 8 && others.length > 0) {
+    const shown = others.slice(0, Math.max(1, Math.floor((width - gap) / (side + gap))));
+    const thumbs = await Promise.all(shown.map((bytes) => cover(bytes, side, side)));
+    for (const [i, input] of thumbs.entries()) layers.push({ input, left: gap + i * (side + gap), top: height - side - gap });
+  }
+  // The prompt on a dark band over the top 40%, the caption at the band's foot (not over the input's own).
+  const top = Math.round(height * 0.4);
+  const band = `<rect width="${width}" height="${top}" fill="#000000" fill-opacity="0.35"/>`;
+  const text = promptText(width, top, prompt, '#ffffff', '#000000');
+  layers.push({ input: Buffer.from(`${svgOpen(width, height)}${band}${text}${label(width, top, `imagegate demo · edit · #${variant + 1}`)}</svg>`) });
+  const background = canvas.transparent ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 };
+  const composed = await sharp({ create: { width, height, channels: 4, background } })
+    .composite(layers)
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  return encode(sharp(composed), canvas);
+}
+
+/** A variation: the input, cropped to the canvas, its hues turned by an amount that depends on `variant`. */
+export async function drawVariation(canvas: Canvas, variant: number, inputs: DemoInputs): Promise<Buffer> {
+  const { width, height } = canvas;
+  const [input] = inputs.images;
+  if (input === undefined) throw new RangeError('a variation needs an input image');
+  const turned = await sharp(input, { limitInputPixels: inputs.maxPixels })
+    .resize(width, height, { fit: 'cover' })
+    .flatten({ background: '#ffffff' })
+    .modulate({ hue: (40 + variant * 67) % 360, saturation: 1.2 })
+    .png({ compressionLevel: 0 })
+    .toBuffer();
+  const overlay = Buffer.from(`${svgOpen(width, height)}${label(width, height, `imagegate demo · variation #${variant + 1}`)}</svg>`);
+  return encode(sharp(turned).composite([{ input: overlay }]), canvas);
+}
+
+/** Partial image `index` of `count`: drawn at this size (the last at a quarter of the final's, each earlier one half the next). */
+export function previewCanvas(canvas: Canvas, index: number, count: number): Canvas {
+  const scale = 2 ** -(2 + Math.max(0, count - 1 - index));
+  return {
+    width: Math.max(1, Math.round(canvas.width * scale)),
+    height: Math.max(1, Math.round(canvas.height * scale)),
+    format: 'png',
+    transparent: canvas.transparent,
+  };
+}
+
+/** A small drawing enlarged to the final size (soft, as partial images are), encoded like the final. */
+export function enlarge(preview: Buffer, canvas: Canvas): Promise<Buffer> {
+  return encode(sharp(preview).resize(canvas.width, canvas.height, { fit: 'fill', kernel: 'cubic' }), canvas);
+}
+
+/** Opaque images are plain RGB; png at a low zlib effort and webp at effort 0 keep large images quick. */
+function encode(image: sharp.Sharp, canvas: Canvas): Promise<Buffer> {
+  const transparent = canvas.transparent && canvas.format !== 'jpeg';
+  const pipeline = transparent ? image.ensureAlpha() : image.flatten({ background: '#ffffff' }).removeAlpha();
+  const quality = Math.min(100, Math.max(1, Math.round(canvas.compression ?? 90)));
+  if (canvas.format === 'jpeg') return pipeline.jpeg({ quality }).toBuffer();
+  if (canvas.format === 'webp') return pipeline.webp({ quality, effort: 0 }).toBuffer();
+  return pipeline.png({ compressionLevel: 2, adaptiveFiltering: false }).toBuffer();
+}
+
+type Rgb = readonly [number, number, number];
+
+/** Two colours from the prompt's hash, turned further for each image of the answer. */
+function palette(prompt: string, variant: number): readonly [Rgb, Rgb] {
+  const hash = createHash('sha256').update(prompt).digest();
+  const hue = (hash.readUInt16BE(0) + variant * 47) % 360;
+  return [hsl(hue, 0.55, 0.3), hsl((hue + 40 + ((hash[2] ?? 0) % 60)) % 360, 0.65, 0.55)];
+}
+
+/** Solid horizontal bands stepping from one colour to the other (librsvg fills them far faster than a gradient). */
+function bands(width: number, height: number, [top, bottom]: readonly [Rgb, Rgb], opacity: number): string {
+  const count = Math.max(1, Math.min(BANDS, height));
+  let out = '';
+  for (let i = 0; i < count; i++) {
+    const t = count === 1 ? 0 : i / (count - 1);
+    const y0 = Math.floor((i * height) / count);
+    const y1 = Math.floor(((i + 1) * height) / count);
+    const rgb = top.map((c, k) => Math.round(c + ((bottom[k] ?? c) - c) * t)).join(',');
+    out += `<rect y="${y0}" width="${width}" height="${y1 - y0}" fill="rgb(${rgb})" fill-opacity="${opacity}"/>`;
+  }
+  return `<g shape-rendering="crispEdges">${out}</g>`;
+}
+
+function hsl(h: number, s: number, l: number): Rgb {
+  const c = (1 - Math.abs(2 * l - 1)) * s;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = l - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
+}
+
+/** The prompt, word-wrapped and centred in the top `height` pixels, at the largest size (down to 8 px) that fits. */
+function promptText(width: number, height: number, prompt: string, fill: string, stroke: string): string {
+  const chars = Array.from(
+    prompt
+      .replace(/[\u0000-\u001f\u007f\ufffe\uffff]/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
+  const text =
+    chars.length > MAX_PROMPT_CHARS
+      ? `${chars
+          .slice(0, MAX_PROMPT_CHARS - 1)
+          .join('')
+          .trimEnd()}…`
+      : chars.join('');
+  let size = Math.max(8, Math.round(Math.min(width, height) / 12));
+  let lines = wrap(text, Math.max(1, Math.floor((width * 0.86) / (size * 0.6))));
+  while (size > 8 && lines.length * size * 1.25 > height * 0.8) {
+    size = Math.max(8, Math.floor(size * 0.85));
+    lines = wrap(text, Math.max(1, Math.floor((width * 0.86) / (size * 0.6))));
+  }
+  const lineHeight = Math.round(size * 1.25);
+  const shown = lines.slice(0, Math.max(1, Math.floor((height * 0.8) / lineHeight)));
+  const top = Math.round((height - shown.length * lineHeight) / 2 + size);
+  const spans = shown.map((line, i) => `<tspan x="${width / 2}" y="${top + i * lineHeight}">${escapeXml(line)}</tspan>`).join('');
+  return (
+    `<text font-family="${FONT}" font-size="${size}" fill="${fill}" stroke="${stroke}" stroke-width="${Math.max(1, Math.round(size / 12))}" ` +
+    `stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${spans}</text>`
+  );
+}
+
+/** Greedy word wrap; a word longer than a line is split. */
+function wrap(text: string, perLine: number): string[] {
+  const lines: string[] = [];
+  let current: string[] = [];
+  for (const word of text.split(' ')) {
+    const chars = Array.from(word);
+    for (let i = 0; i < Math.max(1, chars.length); i += perLine) {
+      const piece = chars.slice(i, i + perLine);
+      if (current.length > 0 && current.length + 1 + piece.length > perLine) {
+        lines.push(current.join(''));
+        current = [];
+      }
+      current = current.length > 0 ? [...current, ' ', ...piece] : piece;
+    }
+  }
+  if (current.length > 0) lines.push(current.join(''));
+  return lines;
+}
+
+/** A small caption along the foot of the top `height` pixels, where they are tall enough for one. */
+function label(width: number, height: number, caption: string): string {
+  const size = Math.max(6, Math.round(Math.min(width, height) / 32));
+  if (size * 3 > height) return '';
+  return `<text x="${width / 2}" y="${height - size}" font-family="${FONT}" font-size="${size}" fill="#ffffff" fill-opacity="0.75" stroke="#000000" stroke-opacity="0.3" stroke-width="1" paint-order="stroke" text-anchor="middle">${escapeXml(caption)}</text>`;
+}
+
+function svgOpen(width: number, height: number): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
+}
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c] ?? c);
+}
