@@ -43,7 +43,13 @@ const dataUri = asJson ? `data:image/png;base64,${image.toString('base64')}` : '
 
 function body(): { payload: Buffer | FormData; headers: Record<string, string> } {
   if (asJson) {
-    const json = JSON.stringify({ model: 'gpt-image-1', prompt: 'bench upload', size: '1024x1024', response_format: 'b64_json', images: [{ image_url: dataUri }] });
+    const json = JSON.stringify({
+      model: 'gpt-image-1',
+      prompt: 'bench upload',
+      size: '1024x1024',
+      response_format: 'b64_json',
+      images: [{ image_url: dataUri }],
+    });
     return { payload: Buffer.from(json), headers: { 'content-type': 'application/json' } };
   }
   const form = new FormData();
@@ -56,7 +62,8 @@ function body(): { payload: Buffer | FormData; headers: Record<string, string> }
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-uploads-'));
-const simulator = values.upstream === 'simulator' ? await startServer({ name: 'simulator', file: join(import.meta.dirname, 'servers', 'simulator.ts') }) : undefined;
+const simulator =
+  values.upstream === 'simulator' ? await startServer({ name: 'simulator', file: join(import.meta.dirname, 'servers', 'simulator.ts') }) : undefined;
 const gateway = await spawnGateway({
   IMAGEGATE_DATA_DIR: dataDir,
   IMAGEGATE_DEMO_DELAY: '0',

@@ -130,21 +130,42 @@ describe('settlement', () => {
       // Half the answer, then the connection goes: the image had begun reaching the client.
       ['refund-b64-cut', SMALL, { kind: 'truncated' }],
       // A partial image reached the client before the upstream broke.
-      ['refund-stream', { model: 'gpt-image-1', prompt: 'a credit', quality: 'low', size: '1024x1024', stream: true, partial_images: 2 }, { kind: 'stream_error', afterEvents: 1 }],
+      [
+        'refund-stream',
+        { model: 'gpt-image-1', prompt: 'a credit', quality: 'low', size: '1024x1024', stream: true, partial_images: 2 },
+        { kind: 'stream_error', afterEvents: 1 },
+      ],
     ];
     const answers: (number | 'cut')[] = [];
     for (const [id, body, fault] of failing) {
       sim.sim.enqueueFault(fault);
       // The cut answer had begun (200) when its body stopped: reading it fails.
-      answers.push(await generate(gw, key.key, body, { 'x-request-id': id }).then((res) => res.status, () => 'cut' as const));
+      answers.push(
+        await generate(gw, key.key, body, { 'x-request-id': id }).then(
+          (res) => res.status,
+          () => 'cut' as const,
+        ),
+      );
     }
     expect(answers).toEqual([502, 'cut', 200]);
     expect(sim.sim.requests).toHaveLength(3);
     for (const [id] of failing) {
       // One reservation, one refund (sorted: rows written in one millisecond have no order).
-      await expect.poll(async () => (await ledger(gw, key.id)).filter((e) => e.request_id === id).map((e) => e.kind).sort(), { timeout: 5_000 }).toEqual(['refund', 'reserve']);
+      await expect
+        .poll(
+          async () =>
+            (await ledger(gw, key.id))
+              .filter((e) => e.request_id === id)
+              .map((e) => e.kind)
+              .sort(),
+          { timeout: 5_000 },
+        )
+        .toEqual(['refund', 'reserve']);
       const entries = (await ledger(gw, key.id)).filter((e) => e.request_id === id);
-      expect(entries.reduce((sum, e) => sum + e.amount_micros, 0), id).toBe(0);
+      expect(
+        entries.reduce((sum, e) => sum + e.amount_micros, 0),
+        id,
+      ).toBe(0);
     }
     expect(await balanceMicros(gw, key.id)).toBe(1_000_000);
   });

@@ -102,7 +102,13 @@ async function withSteppedClock<T>(run: (at: (offsetMs: number) => void) => Prom
  * The task's state at each moment (`at`, ms after submission), then, from the last, until it is
  * final: an upstream that renders in the background may finish a little after its clock says.
  */
-async function pollAt(provider: AsyncProvider, id: string, call: ChannelCall, at: (offsetMs: number) => void, offsets: readonly number[]): Promise<UpstreamTaskState[]> {
+async function pollAt(
+  provider: AsyncProvider,
+  id: string,
+  call: ChannelCall,
+  at: (offsetMs: number) => void,
+  offsets: readonly number[],
+): Promise<UpstreamTaskState[]> {
   const states: UpstreamTaskState[] = [];
   for (const offset of offsets) {
     at(offset);
@@ -196,7 +202,18 @@ describe('new-api async mode', () => {
       }
       return views;
     });
-    expect(seen.map((s) => s.status)).toEqual(['submitted', 'submitted', 'queued', 'queued', 'in_progress', 'in_progress', 'in_progress', 'in_progress', 'succeeded', 'succeeded']);
+    expect(seen.map((s) => s.status)).toEqual([
+      'submitted',
+      'submitted',
+      'queued',
+      'queued',
+      'in_progress',
+      'in_progress',
+      'in_progress',
+      'in_progress',
+      'succeeded',
+      'succeeded',
+    ]);
     const progress = seen.map((s) => parseProgress(s.progress) ?? -1);
     expect(progress).toEqual([0, 0, 0, 0, 10, 36, 63, 89, 100, 100]); // never goes backwards
   });
@@ -237,9 +254,7 @@ describe('new-api async mode', () => {
     const png = 'iVBORw0KGgo=';
     // An embedded OpenAI answer: its images win over the URLs, and its usage comes along.
     const usage = { total_tokens: 7, input_tokens: 1, output_tokens: 6 };
-    const embedded = parseTaskResponse(
-      ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage } }),
-    );
+    const embedded = parseTaskResponse(ok({ status: 'succeeded', image_urls: ['https://cdn/x.png'], data: { data: [{ b64_json: png }], usage } }));
     expect(imagesOf(embedded)).toEqual({ images: [{ kind: 'b64', base64: [Buffer.from(png)] }], usage });
     // Only result_url: one url image.
     expect(imagesOf(parseTaskResponse(ok({ status: 'succeeded', image_urls: [], result_url: 'https://cdn/y.png' }))).images).toEqual([

@@ -186,8 +186,7 @@ function cannedTransport(status: number, body: unknown, headers: Record<string, 
 describe('Azure error envelopes through the provider', () => {
   const signal = new AbortController().signal;
   const call = { channel: channel('https://res.openai.azure.com'), apiKey: KEY };
-  const generate = (transport: Transport): Promise<ProviderResult> =>
-    new AzureOpenAIProvider(transport).generate(job({ model: 'dall-e-3' }), call, signal);
+  const generate = (transport: Transport): Promise<ProviderResult> => new AzureOpenAIProvider(transport).generate(job({ model: 'dall-e-3' }), call, signal);
 
   it('builds the documented URL for a real-looking endpoint', async () => {
     const transport = cannedTransport(200, { created: 1, data: [{ b64_json: Buffer.from('x').toString('base64') }] });
@@ -223,7 +222,7 @@ describe('Azure error envelopes through the provider', () => {
     });
   });
 
-  it("normalizes the chat-style content_filter code and reads `innererror`", async () => {
+  it('normalizes the chat-style content_filter code and reads `innererror`', async () => {
     const transport = cannedTransport(400, {
       error: { code: 'content_filter', message: 'The response was filtered.', status: 400, innererror: { code: 'ResponsibleAIPolicyViolation' } },
     });

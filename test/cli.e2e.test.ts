@@ -112,7 +112,22 @@ describe('imagegate channels CLI', () => {
     const { startOpenAISimulator } = await import('../sim/openai/simulator.js');
     const upstream = await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'sk-cli-upstream-1234' });
     try {
-      const added = await runCli(['channels', 'add', '--name', 'relay-cli', '--kind', 'openai-compatible', '--base-url', upstream.baseURL, '--key', 'sk-cli-upstream-1234', '--weight', '3', '--models', 'gpt-image-2,dall-e-3']);
+      const added = await runCli([
+        'channels',
+        'add',
+        '--name',
+        'relay-cli',
+        '--kind',
+        'openai-compatible',
+        '--base-url',
+        upstream.baseURL,
+        '--key',
+        'sk-cli-upstream-1234',
+        '--weight',
+        '3',
+        '--models',
+        'gpt-image-2,dall-e-3',
+      ]);
       expect(added.status, added.stderr).toBe(0);
       expect(added.stdout).toContain('relay-cli  openai-compatible');
       expect(added.stdout).toContain('weight=3');

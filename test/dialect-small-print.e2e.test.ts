@@ -46,7 +46,13 @@ async function simulator(opts: OpenAISimulatorOptions = {}): Promise<RunningSimu
   return later(await startOpenAISimulator(opts));
 }
 
-const official = (sim: RunningSimulator, extra: Record<string, unknown> = {}) => ({ name: 'official', kind: 'openai', base_url: sim.baseURL, api_key: 'sk-official', ...extra });
+const official = (sim: RunningSimulator, extra: Record<string, unknown> = {}) => ({
+  name: 'official',
+  kind: 'openai',
+  base_url: sim.baseURL,
+  api_key: 'sk-official',
+  ...extra,
+});
 
 /** The image requests an upstream simulator got (its control requests excluded). */
 const imageRequests = (sim: RunningSimulator) => sim.sim.requests.filter((r) => r.path.startsWith('/v1/images/'));
@@ -55,7 +61,13 @@ describe('usage in both vocabularies', () => {
   it('sync JSON answers, url and b64_json, carry prompt_tokens, completion_tokens and their details beside the image fields', async () => {
     const gw = await gatewayOn([official(await simulator())]);
     for (const response_format of ['url', 'b64_json']) {
-      const res = await postJson(gw, '/v1/images/generations', { model: 'gpt-image-1.5', prompt: 'a tally of tokens', size: '1024x1024', quality: 'low', response_format });
+      const res = await postJson(gw, '/v1/images/generations', {
+        model: 'gpt-image-1.5',
+        prompt: 'a tally of tokens',
+        size: '1024x1024',
+        quality: 'low',
+        response_format,
+      });
       expect(res.status, res.text.slice(0, 200)).toBe(200);
       expectBothVocabularies(res.json?.usage as Usage);
       // The counts are the upstream's own: low quality at 1024x1024 is 272 output tokens.
@@ -65,7 +77,14 @@ describe('usage in both vocabularies', () => {
 
   it("the stream's completed event carries them too", async () => {
     const gw = await gatewayOn([official(await simulator())]);
-    const stream = await gw.client.images.generate({ model: 'gpt-image-1.5', prompt: 'streamed tokens', size: '1024x1024', quality: 'low', stream: true, partial_images: 1 });
+    const stream = await gw.client.images.generate({
+      model: 'gpt-image-1.5',
+      prompt: 'streamed tokens',
+      size: '1024x1024',
+      quality: 'low',
+      stream: true,
+      partial_images: 1,
+    });
     const completed: unknown[] = [];
     for await (const event of stream) if (event.type === 'image_generation.completed') completed.push(event.usage);
     expect(completed).toHaveLength(1);
@@ -74,27 +93,50 @@ describe('usage in both vocabularies', () => {
 
   it("a task's stored result carries them (new-api async dialect)", async () => {
     const gw = await gatewayOn([official(await simulator())]);
-    const res = await postJson(gw, '/v1/images/generations', { model: 'gpt-image-1.5', prompt: 'tokens, later', size: '1024x1024' }, { 'x-new-api-async-task': 'true' });
+    const res = await postJson(
+      gw,
+      '/v1/images/generations',
+      { model: 'gpt-image-1.5', prompt: 'tokens, later', size: '1024x1024' },
+      { 'x-new-api-async-task': 'true' },
+    );
     expect(res.status).toBe(200);
     const id = String((res.json?.data as { task_id: string }).task_id);
     await expect
-      .poll(async () => (await gw.app.database.db.selectFrom('tasks').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status, { timeout: 15_000, interval: 50 })
+      .poll(async () => (await gw.app.database.db.selectFrom('tasks').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status, {
+        timeout: 15_000,
+        interval: 50,
+      })
       .toBe('succeeded');
     const row = await gw.app.database.db.selectFrom('tasks').select('result').where('id', '=', id).executeTakeFirstOrThrow();
     expectBothVocabularies((JSON.parse(String(row.result)) as { usage?: Usage }).usage);
   });
 
-  it("keeps what an upstream said in either vocabulary and fills only what it left out", () => {
-    const relay = withChatUsage({ total_tokens: 30, input_tokens: 10, output_tokens: 20, prompt_tokens: 10, prompt_tokens_details: { text_tokens: 4, image_tokens: 6, cached_tokens: 3 } });
+  it('keeps what an upstream said in either vocabulary and fills only what it left out', () => {
+    const relay = withChatUsage({
+      total_tokens: 30,
+      input_tokens: 10,
+      output_tokens: 20,
+      prompt_tokens: 10,
+      prompt_tokens_details: { text_tokens: 4, image_tokens: 6, cached_tokens: 3 },
+    });
     expect(relay).toEqual({
-      total_tokens: 30, input_tokens: 10, output_tokens: 20,
-      prompt_tokens: 10, prompt_tokens_details: { text_tokens: 4, image_tokens: 6, cached_tokens: 3 },
+      total_tokens: 30,
+      input_tokens: 10,
+      output_tokens: 20,
+      prompt_tokens: 10,
+      prompt_tokens_details: { text_tokens: 4, image_tokens: 6, cached_tokens: 3 },
       input_tokens_details: { text_tokens: 4, image_tokens: 6 },
-      completion_tokens: 20, completion_tokens_details: { image_tokens: 20, text_tokens: 0 },
+      completion_tokens: 20,
+      completion_tokens_details: { image_tokens: 20, text_tokens: 0 },
     });
     // Chat-style only: the image fields are filled from it; no breakdown is made up.
     expect(withChatUsage({ total_tokens: 7, prompt_tokens: 2, completion_tokens: 5 } as never)).toEqual({
-      total_tokens: 7, prompt_tokens: 2, completion_tokens: 5, input_tokens: 2, output_tokens: 5, completion_tokens_details: { image_tokens: 5, text_tokens: 0 },
+      total_tokens: 7,
+      prompt_tokens: 2,
+      completion_tokens: 5,
+      input_tokens: 2,
+      output_tokens: 5,
+      completion_tokens_details: { image_tokens: 5, text_tokens: 0 },
     });
   });
 });
@@ -132,11 +174,19 @@ describe('background and style as objects', () => {
     const gw = await gatewayOn([official(openai)]);
     const background = await postJson(gw, '/v1/images/generations', { prompt: 'no relay here', background: BACKGROUND });
     expect(background.status).toBe(400);
-    expect(background.json?.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_type', param: 'background', message: expect.stringMatching(/relay channels/) });
+    expect(background.json?.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'invalid_type',
+      param: 'background',
+      message: expect.stringMatching(/relay channels/),
+    });
     const style = await postJson(gw, '/v1/images/generations', { model: 'dall-e-3', prompt: 'no relay here', style: STYLE });
     expect(style.status).toBe(400);
     expect(style.json?.error).toMatchObject({ code: 'invalid_type', param: 'style' });
-    expect((await postJson(gw, '/v1/images/generations', { model: 'dall-e-3', prompt: 'x', style: 'anime' })).json?.error).toMatchObject({ code: 'invalid_value', param: 'style' });
+    expect((await postJson(gw, '/v1/images/generations', { model: 'dall-e-3', prompt: 'x', style: 'anime' })).json?.error).toMatchObject({
+      code: 'invalid_value',
+      param: 'style',
+    });
     expect(imageRequests(openai)).toHaveLength(0);
     // gpt-image-2 is never sent `style` by an official channel: an object there is dropped, not refused.
     expect((await postJson(gw, '/v1/images/generations', { prompt: 'styled', style: STYLE })).status).toBe(200);

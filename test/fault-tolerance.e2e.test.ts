@@ -27,7 +27,9 @@ closeAfterEach();
 
 const ASYNC = { 'x-new-api-async-task': 'true' };
 const runPostgres = await postgresAvailable();
-const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#0a0' } }).png().toBuffer();
+const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#0a0' } })
+  .png()
+  .toBuffer();
 
 const relay = (name: string, sim: RunningSimulator) => relayChannel(name, sim.baseURL);
 
@@ -55,7 +57,9 @@ async function statuses(db: Db, ids: readonly string[]): Promise<TaskStatus[]> {
 
 /** Waits until every task is final; returns how many failed. */
 async function settled(db: Db, ids: readonly string[], timeout: number): Promise<number> {
-  await expect.poll(async () => (await statuses(db, ids)).filter((s) => s === 'succeeded' || s === 'failed').length, { timeout, interval: 100 }).toBe(ids.length);
+  await expect
+    .poll(async () => (await statuses(db, ids)).filter((s) => s === 'succeeded' || s === 'failed').length, { timeout, interval: 100 })
+    .toBe(ids.length);
   return (await statuses(db, ids)).filter((s) => s === 'failed').length;
 }
 
@@ -79,10 +83,14 @@ async function callbackReceiver(): Promise<{ url: string; received: { taskId: st
 /** Makes every insert into the deliveries table fail, as a database refusing writes would; returns the undo. */
 async function refuseDeliveryInserts(db: Db, kind: 'sqlite' | 'postgres'): Promise<() => Promise<void>> {
   if (kind === 'sqlite') {
-    await sql`CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries BEGIN SELECT RAISE(ABORT, 'injected: delivery insert refused'); END`.execute(db);
+    await sql`CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries BEGIN SELECT RAISE(ABORT, 'injected: delivery insert refused'); END`.execute(
+      db,
+    );
     return async () => void (await sql`DROP TRIGGER refuse_deliveries`.execute(db));
   }
-  await sql`CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected: delivery insert refused'; END $$`.execute(db);
+  await sql`CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected: delivery insert refused'; END $$`.execute(
+    db,
+  );
   await sql`CREATE TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries FOR EACH ROW EXECUTE FUNCTION refuse_delivery()`.execute(db);
   return async () => void (await sql`DROP TRIGGER refuse_deliveries ON webhook_deliveries`.execute(db));
 }
@@ -104,34 +112,44 @@ const databases: [string, () => Promise<Record<string, string>>][] = [
 ];
 
 describe('the webhook outbox refusing inserts', () => {
-  it.each(databases)('%s: tasks end only with their delivery; every callback goes out exactly once, and the refusal is logged', async (_name, database) => {
-    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
-    const receiver = await callbackReceiver();
-    const logs: string[] = [];
-    // A worker holds its task until the ending commits: one worker per task lets every task get that far.
-    const gw = await gatewayWith([relay('up', upstream)], { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', IMAGEGATE_TASK_WORKERS: '40', ...(await database()) }, logs);
-    const { db, kind } = gw.app.database;
-    const allowInserts = await refuseDeliveryInserts(db, kind);
-    const ids = await submitTasks(gw, 40, { callback_url: receiver.url });
-    // Every upstream call is done; the tasks cannot end while their delivery cannot be written.
-    await expect.poll(() => upstream.sim.requests.length, { timeout: 20_000 }).toBe(40);
-    await expect.poll(() => logs.filter((line) => line.includes('ending a task with its webhook failed')).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(40);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect((await statuses(db, ids)).every((s) => s === 'running')).toBe(true);
-    expect(receiver.received).toHaveLength(0);
-    expect(logs.some((line) => line.includes('injected: delivery insert refused'))).toBe(true);
+  it.each(databases)(
+    '%s: tasks end only with their delivery; every callback goes out exactly once, and the refusal is logged',
+    async (_name, database) => {
+      const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
+      const receiver = await callbackReceiver();
+      const logs: string[] = [];
+      // A worker holds its task until the ending commits: one worker per task lets every task get that far.
+      const gw = await gatewayWith(
+        [relay('up', upstream)],
+        { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', IMAGEGATE_TASK_WORKERS: '40', ...(await database()) },
+        logs,
+      );
+      const { db, kind } = gw.app.database;
+      const allowInserts = await refuseDeliveryInserts(db, kind);
+      const ids = await submitTasks(gw, 40, { callback_url: receiver.url });
+      // Every upstream call is done; the tasks cannot end while their delivery cannot be written.
+      await expect.poll(() => upstream.sim.requests.length, { timeout: 20_000 }).toBe(40);
+      await expect
+        .poll(() => logs.filter((line) => line.includes('ending a task with its webhook failed')).length, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(40);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect((await statuses(db, ids)).every((s) => s === 'running')).toBe(true);
+      expect(receiver.received).toHaveLength(0);
+      expect(logs.some((line) => line.includes('injected: delivery insert refused'))).toBe(true);
 
-    await allowInserts();
-    expect(await settled(db, ids, 20_000)).toBe(0);
-    await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(40);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // a duplicate would come now
-    expect(receiver.received.map((r) => r.taskId).sort()).toEqual([...ids].sort());
-    expect(new Set(receiver.received.map((r) => r.webhookId)).size).toBe(40);
-    const rows = await db.selectFrom('webhook_deliveries').select(['task_id', 'status']).execute();
-    expect(rows).toHaveLength(40);
-    expect(rows.every((r) => r.status === 'delivered')).toBe(true);
-    expect(upstream.sim.requests).toHaveLength(40);
-  }, 90_000);
+      await allowInserts();
+      expect(await settled(db, ids, 20_000)).toBe(0);
+      await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(40);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // a duplicate would come now
+      expect(receiver.received.map((r) => r.taskId).sort()).toEqual([...ids].sort());
+      expect(new Set(receiver.received.map((r) => r.webhookId)).size).toBe(40);
+      const rows = await db.selectFrom('webhook_deliveries').select(['task_id', 'status']).execute();
+      expect(rows).toHaveLength(40);
+      expect(rows.every((r) => r.status === 'delivered')).toBe(true);
+      expect(upstream.sim.requests).toHaveLength(40);
+    },
+    90_000,
+  );
 
   it('a periodic sweep, not only the one at start, writes a delivery an ended task is missing', async () => {
     const receiver = await callbackReceiver();
@@ -176,18 +194,22 @@ describe('async upstream tasks longer than the channel timeout', () => {
     ],
   ] as const;
 
-  it.each(upstreams)('%s: 6 s tasks behind a 2 s channel timeout are polled to the end through poll errors, each submitted once', async (_kind, start) => {
-    const { sim, channel } = await start();
-    const gw = await gatewayWith([{ ...channel, api_key: 'up-key', timeout: 2, poll_interval: 0.5 }], { IMAGEGATE_TASK_WORKERS: '20' });
-    sim.failPolls(6, 503);
-    const started = Date.now();
-    const [ids, sync] = await Promise.all([submitTasks(gw, 10), postJson(gw, '/v1/images/generations', { prompt: 'sync, waiting', size: '1024x1024' })]);
-    expect(sync.status).toBe(200);
-    expect(await settled(gw.app.database.db, ids, 30_000)).toBe(0);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(6_000);
-    expect(sim.submits).toBe(11);
-    expect(sim.taskCount).toBe(11);
-  }, 60_000);
+  it.each(upstreams)(
+    '%s: 6 s tasks behind a 2 s channel timeout are polled to the end through poll errors, each submitted once',
+    async (_kind, start) => {
+      const { sim, channel } = await start();
+      const gw = await gatewayWith([{ ...channel, api_key: 'up-key', timeout: 2, poll_interval: 0.5 }], { IMAGEGATE_TASK_WORKERS: '20' });
+      sim.failPolls(6, 503);
+      const started = Date.now();
+      const [ids, sync] = await Promise.all([submitTasks(gw, 10), postJson(gw, '/v1/images/generations', { prompt: 'sync, waiting', size: '1024x1024' })]);
+      expect(sync.status).toBe(200);
+      expect(await settled(gw.app.database.db, ids, 30_000)).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(6_000);
+      expect(sim.submits).toBe(11);
+      expect(sim.taskCount).toBe(11);
+    },
+    60_000,
+  );
 });
 
 describe('retries that fit the deadline', () => {

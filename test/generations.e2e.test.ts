@@ -56,7 +56,12 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
 
     it('returns b64_json (and base64 as its alias) and stores the image too', async () => {
       for (const format of ['b64_json', 'base64'] as const) {
-        const res = await postJson(gw, '/v1/images/generations', { prompt: 'a blue cube', response_format: format, output_format: 'webp', output_compression: 80 });
+        const res = await postJson(gw, '/v1/images/generations', {
+          prompt: 'a blue cube',
+          response_format: format,
+          output_format: 'webp',
+          output_compression: 80,
+        });
         expect(res.status).toBe(200);
         const data = res.json?.data as { b64_json?: string; url?: string }[];
         expect(data[0]?.url).toBeUndefined();
@@ -118,10 +123,22 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
     });
 
     it("returns the upstream's own 400 to the client with its reason and param", async () => {
-      upstream.sim.enqueueFault({ kind: 'status', status: 400, message: 'Your request was rejected by the safety system.', code: 'moderation_blocked', param: 'prompt', type: 'invalid_request_error' });
+      upstream.sim.enqueueFault({
+        kind: 'status',
+        status: 400,
+        message: 'Your request was rejected by the safety system.',
+        code: 'moderation_blocked',
+        param: 'prompt',
+        type: 'invalid_request_error',
+      });
       const res = await postJson(gw, '/v1/images/generations', { prompt: 'something' });
       expect(res.status).toBe(400);
-      expect(res.json?.error).toEqual({ message: 'Your request was rejected by the safety system.', type: 'invalid_request_error', param: 'prompt', code: 'moderation_blocked' });
+      expect(res.json?.error).toEqual({
+        message: 'Your request was rejected by the safety system.',
+        type: 'invalid_request_error',
+        param: 'prompt',
+        code: 'moderation_blocked',
+      });
     });
 
     it('rejects tampered links with 403 and unknown images with 404', async () => {

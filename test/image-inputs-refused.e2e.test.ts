@@ -25,7 +25,6 @@ interface Answer {
   json: unknown;
 }
 
-
 let sim: RunningSimulator;
 /** Default settings: no private URLs, 128 MB of uploads. */
 let gw: TestGateway;
@@ -120,7 +119,8 @@ async function formPost(path: string, form: FormData, target: TestGateway = gw):
   return { status: res.status, json: (await res.json()) as unknown };
 }
 
-const jsonEdit = (images: unknown, extra: Record<string, unknown> = {}) => jsonPost('/v1/images/edits', { model: 'gpt-image-1', prompt: 'make it blue', images, ...extra });
+const jsonEdit = (images: unknown, extra: Record<string, unknown> = {}) =>
+  jsonPost('/v1/images/edits', { model: 'gpt-image-1', prompt: 'make it blue', images, ...extra });
 
 function expectRefused(answer: Answer, { status, code, param }: Refusal): void {
   expect({ status: answer.status, body: answer.json }).toEqual({
@@ -138,8 +138,16 @@ const PRIVATE_HOSTS = ['127.0.0.1', '10.0.0.1', '169.254.169.254', '[::1]'];
 
 const CASES: Case[] = [
   // Content, checked by bytes rather than by name or declared type.
-  ['a text file named .png', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.text, 'photo.png') }), refused('invalid_image_format', 'image')],
-  ['a GIF', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await toFile(img.gif, 'anim.gif', { type: 'image/gif' }) }), refused('invalid_image_format', 'image')],
+  [
+    'a text file named .png',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.text, 'photo.png') }),
+    refused('invalid_image_format', 'image'),
+  ],
+  [
+    'a GIF',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await toFile(img.gif, 'anim.gif', { type: 'image/gif' }) }),
+    refused('invalid_image_format', 'image'),
+  ],
   ['a 51 MB file', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(pngHeaded(51 * MB)) }), refused('image_too_large', 'image')],
   ['a truncated PNG', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.truncated) }), refused('invalid_image', 'image')],
   [
@@ -147,24 +155,68 @@ const CASES: Case[] = [
     async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await Promise.all([png(img.rgba, 'a.png'), png(img.rgb, 'b.png'), png(img.text, 'c.png')]) }),
     refused('invalid_image_format', 'image[2]'),
   ],
-  ['17 images', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await Promise.all(Array.from({ length: 17 }, (_, i) => png(img.rgba, `${i}.png`))) }), refused('too_many_images', 'image')],
-  ['an edit without any image', () => formPost('/v1/images/edits', formOf({ model: 'gpt-image-1', prompt: 'x' })), refused('missing_required_parameter', 'image')],
+  [
+    '17 images',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await Promise.all(Array.from({ length: 17 }, (_, i) => png(img.rgba, `${i}.png`))) }),
+    refused('too_many_images', 'image'),
+  ],
+  [
+    'an edit without any image',
+    () => formPost('/v1/images/edits', formOf({ model: 'gpt-image-1', prompt: 'x' })),
+    refused('missing_required_parameter', 'image'),
+  ],
   // Masks.
-  ['a mask of another size', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.rgbaSmall, 'mask.png') }), refused('invalid_mask', 'mask')],
-  ['a mask without alpha (RGB PNG)', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.rgb, 'mask.png') }), refused('invalid_mask', 'mask')],
-  ['a mask that is a JPEG', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await toFile(img.jpeg, 'mask.jpg', { type: 'image/jpeg' }) }), refused('invalid_mask', 'mask')],
-  ['a non-image file for the mask', async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.text, 'mask.png') }), refused('invalid_mask', 'mask')],
+  [
+    'a mask of another size',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.rgbaSmall, 'mask.png') }),
+    refused('invalid_mask', 'mask'),
+  ],
+  [
+    'a mask without alpha (RGB PNG)',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.rgb, 'mask.png') }),
+    refused('invalid_mask', 'mask'),
+  ],
+  [
+    'a mask that is a JPEG',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await toFile(img.jpeg, 'mask.jpg', { type: 'image/jpeg' }) }),
+    refused('invalid_mask', 'mask'),
+  ],
+  [
+    'a non-image file for the mask',
+    async () => edit({ model: 'gpt-image-1', prompt: 'x', image: await png(img.rgba), mask: await png(img.text, 'mask.png') }),
+    refused('invalid_mask', 'mask'),
+  ],
   // dall-e-2's rules.
   ['a non-square PNG for dall-e-2 edits', async () => edit({ model: 'dall-e-2', prompt: 'x', image: await png(img.wide) }), refused('invalid_image', 'image')],
-  ['a JPEG for dall-e-2', async () => edit({ model: 'dall-e-2', prompt: 'x', image: await toFile(img.jpeg, 'photo.jpg', { type: 'image/jpeg' }) }), refused('invalid_image_format', 'image')],
-  ['a dall-e-2 edit of an opaque PNG without a mask', async () => edit({ model: 'dall-e-2', prompt: 'x', image: await png(img.rgb) }), refused('invalid_image', 'image')],
-  ['a complete PNG over 4 MB for dall-e-2', async () => edit({ model: 'dall-e-2', prompt: 'x', image: await png(img.over4mb) }), refused('image_too_large', 'image')],
-  ['two images for dall-e-2', async () => edit({ model: 'dall-e-2', prompt: 'x', image: await Promise.all([png(img.rgba, 'a.png'), png(img.rgba, 'b.png')]) }), refused('too_many_images', 'image')],
+  [
+    'a JPEG for dall-e-2',
+    async () => edit({ model: 'dall-e-2', prompt: 'x', image: await toFile(img.jpeg, 'photo.jpg', { type: 'image/jpeg' }) }),
+    refused('invalid_image_format', 'image'),
+  ],
+  [
+    'a dall-e-2 edit of an opaque PNG without a mask',
+    async () => edit({ model: 'dall-e-2', prompt: 'x', image: await png(img.rgb) }),
+    refused('invalid_image', 'image'),
+  ],
+  [
+    'a complete PNG over 4 MB for dall-e-2',
+    async () => edit({ model: 'dall-e-2', prompt: 'x', image: await png(img.over4mb) }),
+    refused('image_too_large', 'image'),
+  ],
+  [
+    'two images for dall-e-2',
+    async () => edit({ model: 'dall-e-2', prompt: 'x', image: await Promise.all([png(img.rgba, 'a.png'), png(img.rgba, 'b.png')]) }),
+    refused('too_many_images', 'image'),
+  ],
   ['a non-square dall-e-2 variation', async () => variation({ image: await png(img.wide) }), refused('invalid_image', 'image')],
   // Models that take no inputs for the operation.
   ['dall-e-3 edits', async () => edit({ model: 'dall-e-3', prompt: 'x', image: await png(img.rgba) }), refused('invalid_value', 'model')],
   ['variations with gpt-image-2', async () => variation({ model: 'gpt-image-2', image: await png(img.rgba) }), refused('invalid_value', 'model')],
-  ['reference images on a dall-e-3 generation', () => generateWithImages([img.rgba.toString('base64')], sdk, { model: 'dall-e-3' }), refused('invalid_value', 'image')],
+  [
+    'reference images on a dall-e-3 generation',
+    () => generateWithImages([img.rgba.toString('base64')], sdk, { model: 'dall-e-3' }),
+    refused('invalid_value', 'image'),
+  ],
   [
     'a mask on a variation',
     async () => {
@@ -175,18 +227,52 @@ const CASES: Case[] = [
   ],
   // JSON edits: OpenAI's images: [{image_url} | {file_id}].
   ['JSON edits with a file_id', () => jsonEdit([{ file_id: 'file-abc123' }]), refused('unsupported_parameter', 'images[0].file_id')],
-  ['JSON edits with both image_url and file_id', () => jsonEdit([{ image_url: 'https://example.com/a.png', file_id: 'file-abc123' }]), refused('invalid_value', 'images[0]')],
+  [
+    'JSON edits with both image_url and file_id',
+    () => jsonEdit([{ image_url: 'https://example.com/a.png', file_id: 'file-abc123' }]),
+    refused('invalid_value', 'images[0]'),
+  ],
   ['JSON edits with an unknown key in images[0]', () => jsonEdit([{ url: 'https://example.com/a.png' }]), refused('unknown_parameter', 'images[0].url')],
   ['JSON edits with an empty images list', () => jsonEdit([]), refused('invalid_value', 'images')],
-  ['JSON edits with a mask URL to cloud metadata', () => jsonEdit([{ image_url: dataUri(img.rgba) }], { mask: { image_url: 'http://169.254.169.254/mask.png' } }), refused('image_url_forbidden', 'mask.image_url')],
+  [
+    'JSON edits with a mask URL to cloud metadata',
+    () => jsonEdit([{ image_url: dataUri(img.rgba) }], { mask: { image_url: 'http://169.254.169.254/mask.png' } }),
+    refused('image_url_forbidden', 'mask.image_url'),
+  ],
   // Strings: URLs, data URIs, bare base64.
   ['a generation image array with an ftp:// URL', () => generateWithImages(['ftp://example.com/cat.png']), refused('invalid_image_url', 'image[0]')],
-  ['bare base64 that is not an image', () => generateWithImages([Buffer.from('definitely not an image, just words').toString('base64')]), refused('invalid_image_format', 'image[0]')],
+  [
+    'bare base64 that is not an image',
+    () => generateWithImages([Buffer.from('definitely not an image, just words').toString('base64')]),
+    refused('invalid_image_format', 'image[0]'),
+  ],
   ['a data URI of text', () => generateWithImages([`data:image/png;base64,${img.text.toString('base64')}`]), refused('invalid_image_format', 'image[0]')],
-  ...PRIVATE_HOSTS.map((host): Case => [`generation image URL to ${host}`, () => generateWithImages([dataUri(img.rgba), `http://${host}/latest/meta-data`]), refused('image_url_forbidden', 'image[1]')]),
-  ...PRIVATE_HOSTS.map((host): Case => [`generation image[0] URL to ${host}`, () => generateWithImages([`http://${host}:8080/cat.png`]), refused('image_url_forbidden', 'image[0]')]),
-  ...PRIVATE_HOSTS.map((host): Case => [`JSON edit image_url to ${host}`, () => jsonEdit([{ image_url: `http://${host}/cat.png` }]), refused('image_url_forbidden', 'images[0].image_url')]),
-  ['a multipart text field image with a cloud metadata URL', () => formPost('/v1/images/edits', formOf({ model: 'gpt-image-1', prompt: 'x', image: 'http://169.254.169.254/latest/meta-data' })), refused('image_url_forbidden', 'image')],
+  ...PRIVATE_HOSTS.map(
+    (host): Case => [
+      `generation image URL to ${host}`,
+      () => generateWithImages([dataUri(img.rgba), `http://${host}/latest/meta-data`]),
+      refused('image_url_forbidden', 'image[1]'),
+    ],
+  ),
+  ...PRIVATE_HOSTS.map(
+    (host): Case => [
+      `generation image[0] URL to ${host}`,
+      () => generateWithImages([`http://${host}:8080/cat.png`]),
+      refused('image_url_forbidden', 'image[0]'),
+    ],
+  ),
+  ...PRIVATE_HOSTS.map(
+    (host): Case => [
+      `JSON edit image_url to ${host}`,
+      () => jsonEdit([{ image_url: `http://${host}/cat.png` }]),
+      refused('image_url_forbidden', 'images[0].image_url'),
+    ],
+  ),
+  [
+    'a multipart text field image with a cloud metadata URL',
+    () => formPost('/v1/images/edits', formOf({ model: 'gpt-image-1', prompt: 'x', image: 'http://169.254.169.254/latest/meta-data' })),
+    refused('image_url_forbidden', 'image'),
+  ],
   // The 1 MB gateway: uploads past the limit stop the body early; inline images are totalled later.
   [
     'uploads beyond IMAGEGATE_UPLOAD_LIMIT',
@@ -195,11 +281,19 @@ const CASES: Case[] = [
   ],
   [
     'base64 images beyond IMAGEGATE_UPLOAD_LIMIT',
-    () => generateWithImages([0, 1].map(() => pngHeaded(600 * 1024).toString('base64')), sdkLimited),
+    () =>
+      generateWithImages(
+        [0, 1].map(() => pngHeaded(600 * 1024).toString('base64')),
+        sdkLimited,
+      ),
     refused('request_too_large', 'image', 413),
   ],
   // A gateway allowed to fetch from 127.0.0.1 only.
-  ['a 10.0.0.1 URL where only 127.0.0.1 is allowed', () => generateWithImages(['http://10.0.0.1/cat.png'], sdkPrivate), refused('image_url_forbidden', 'image[0]')],
+  [
+    'a 10.0.0.1 URL where only 127.0.0.1 is allowed',
+    () => generateWithImages(['http://10.0.0.1/cat.png'], sdkPrivate),
+    refused('image_url_forbidden', 'image[0]'),
+  ],
 ];
 
 function dataUri(bytes: Buffer): string {

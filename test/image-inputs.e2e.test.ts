@@ -23,11 +23,17 @@ closeAfterEach();
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 const solid = (width: number, height: number, r: number, g: number, b: number, alpha = 1) =>
-  sharp({ create: { width, height, channels: 4, background: { r, g, b, alpha } } }).png().toBuffer();
+  sharp({ create: { width, height, channels: 4, background: { r, g, b, alpha } } })
+    .png()
+    .toBuffer();
 
 const photo = await solid(96, 64, 30, 120, 200);
-const second = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#3a3' } }).jpeg().toBuffer();
-const third = await sharp({ create: { width: 40, height: 60, channels: 3, background: '#33a' } }).webp().toBuffer();
+const second = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#3a3' } })
+  .jpeg()
+  .toBuffer();
+const third = await sharp({ create: { width: 40, height: 60, channels: 3, background: '#33a' } })
+  .webp()
+  .toBuffer();
 /** Transparent where the edit goes: the left half. */
 const mask = await sharp({ create: { width: 96, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 1 } } })
   .composite([{ input: { create: { width: 48, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }, left: 0, top: 0, blend: 'dest-out' }])

@@ -62,7 +62,6 @@ afterAll(async () => {
 const png = (bytes: Buffer, name = 'image.png') => toFile(bytes, name, { type: 'image/png' });
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-
 /** Runs an SDK call that must fail; returns the raw answer it got. */
 async function refusedVia(target: TestGateway, call: (client: OpenAI) => Promise<unknown>): Promise<Answer> {
   const sdk = recordingClient(target, 30_000);
@@ -163,7 +162,12 @@ describe('declared dimensions are judged from the header, before any decode', ()
 
 describe('decoders are capped', () => {
   it('answers 502 with the reason when an upstream image that needs converting is past the decode cap', async () => {
-    const res = await postJson(gwBigAnswer, '/v1/images/generations', { model: 'gpt-image-1', prompt: 'x', output_format: 'jpeg', response_format: 'b64_json' });
+    const res = await postJson(gwBigAnswer, '/v1/images/generations', {
+      model: 'gpt-image-1',
+      prompt: 'x',
+      output_format: 'jpeg',
+      response_format: 'b64_json',
+    });
     expect(res.status).toBe(502);
     expect(res.json).toMatchObject({ error: { type: 'server_error', code: 'upstream_invalid_response' } });
     expect((res.json as { error: { message: string } }).error.message).toContain('10000x10000');

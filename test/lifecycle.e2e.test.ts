@@ -52,7 +52,14 @@ describe('openai-compatible relay upstream', () => {
   it('turns a data URI answer into b64_json, and passes the relay extras through', async () => {
     const relay = await simulator({ relay: { answer: 'data_uri' } });
     const gw = await gateway({ OPENAI_API_KEY: 'relay-key', OPENAI_BASE_URL: relay.baseURL });
-    const res = await postJson(gw, '/v1/images/generations', { prompt: 'x', n: 2, response_format: 'b64_json', watermark: false, style: { tone: 'warm' }, seed: 7 });
+    const res = await postJson(gw, '/v1/images/generations', {
+      prompt: 'x',
+      n: 2,
+      response_format: 'b64_json',
+      watermark: false,
+      style: { tone: 'warm' },
+      seed: 7,
+    });
     expect(res.status).toBe(200);
     const data = res.json?.data as { b64_json: string }[];
     expect(data).toHaveLength(2);

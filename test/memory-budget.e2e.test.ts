@@ -29,7 +29,10 @@ interface Answer {
 async function post(body: FormData | string | ReadableStream<Uint8Array>, path = '/v1/images/edits', to: TestGateway = gw): Promise<Answer> {
   const res = await fetch(`${to.origin}${path}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${to.apiKey}`, ...(typeof body === 'string' || body instanceof ReadableStream ? { 'content-type': 'application/json' } : {}) },
+    headers: {
+      authorization: `Bearer ${to.apiKey}`,
+      ...(typeof body === 'string' || body instanceof ReadableStream ? { 'content-type': 'application/json' } : {}),
+    },
     body,
     ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
   } as RequestInit);
@@ -47,7 +50,13 @@ function multipartEdit(): FormData {
 }
 
 function jsonEdit(): string {
-  return JSON.stringify({ model: 'gpt-image-1', prompt: 'budget', size: '1024x1024', response_format: 'b64_json', images: [{ image_url: `data:image/png;base64,${upload.toString('base64')}` }] });
+  return JSON.stringify({
+    model: 'gpt-image-1',
+    prompt: 'budget',
+    size: '1024x1024',
+    response_format: 'b64_json',
+    images: [{ image_url: `data:image/png;base64,${upload.toString('base64')}` }],
+  });
 }
 
 describe('the memory budget', () => {

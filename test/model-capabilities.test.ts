@@ -175,7 +175,12 @@ pricing:
     ['stream on a model that does not stream', { model: 'square-only', stream: true }, 'unsupported_parameter', 'stream'],
     ['partial_images on a model that does not stream', { model: 'square-only', partial_images: 1 }, 'unsupported_parameter', 'partial_images'],
     ['a style outside its own enum', { model: 'square-only', style: 'vivid' }, 'invalid_value', 'style'],
-    ['more reference images than it takes', { model: 'square-only', image: ['https://a.example/1.png', 'https://a.example/2.png', 'https://a.example/3.png'] }, 'too_many_images', 'image'],
+    [
+      'more reference images than it takes',
+      { model: 'square-only', image: ['https://a.example/1.png', 'https://a.example/2.png', 'https://a.example/3.png'] },
+      'too_many_images',
+      'image',
+    ],
     ['reference images on a model without edits', { model: 'no-inputs', image: ['https://a.example/1.png'] }, 'invalid_value', 'image'],
     ['a quality it dropped', { model: 'no-inputs', quality: 'medium' }, 'invalid_value', 'quality'],
   ] as const)('refuses %s with a 400 naming its param', (_name, body, code, param) => {
@@ -183,7 +188,10 @@ pricing:
   });
 
   it('refuses operations the capabilities lack with the param the endpoint names', () => {
-    expect(refusal(catalogue, { ...ok, model: 'no-inputs', images: [{ image_url: 'https://a.example/1.png' }] }, 'edits')).toMatchObject({ status: 400, param: 'model' });
+    expect(refusal(catalogue, { ...ok, model: 'no-inputs', images: [{ image_url: 'https://a.example/1.png' }] }, 'edits')).toMatchObject({
+      status: 400,
+      param: 'model',
+    });
     expect(refusal(catalogue, { model: 'dalle-plain', image: 'https://a.example/1.png' }, 'variations')).toMatchObject({ status: 400, param: 'model' });
     // The built-in base keeps its variations.
     expect(parse(catalogue, { model: 'dall-e-2', image: 'https://a.example/1.png' }, 'variations').operation).toBe('variation');
@@ -197,22 +205,55 @@ pricing:
     expect(parse(catalogue, { ...ok, model: 'no-inputs', size: 'auto' }).size).toBe('3840x2160');
   });
 
-  const entry = (capabilities: string, base = 'gpt-image-2') => `models:\n  - name: mine\n    base: ${base}\n    capabilities:\n${capabilities.trim().split('\n').map((l) => `      ${l}`).join('\n')}\n`;
+  const entry = (capabilities: string, base = 'gpt-image-2') =>
+    `models:\n  - name: mine\n    base: ${base}\n    capabilities:\n${capabilities
+      .trim()
+      .split('\n')
+      .map((l) => `      ${l}`)
+      .join('\n')}\n`;
 
   it.each([
     ['an unknown capability', entry('colours: 16'), /^IMAGEGATE_CONFIG: models\[0\]\.capabilities\.colours \(mine\): unknown capability \(use sizes, /],
-    ['a default quality outside the qualities', entry('qualities: [low, high]\ndefault_quality: medium'), /^IMAGEGATE_CONFIG: models\[0\]\.capabilities\.default_quality \(mine\): the default quality 'medium' is not among the qualities \(low, high\)$/],
-    ['qualities without the inherited default', entry('qualities: [low, high]'), /capabilities\.qualities \(mine\): the default quality 'auto' is not among the qualities \(low, high\); set default_quality$/],
+    [
+      'a default quality outside the qualities',
+      entry('qualities: [low, high]\ndefault_quality: medium'),
+      /^IMAGEGATE_CONFIG: models\[0\]\.capabilities\.default_quality \(mine\): the default quality 'medium' is not among the qualities \(low, high\)$/,
+    ],
+    [
+      'qualities without the inherited default',
+      entry('qualities: [low, high]'),
+      /capabilities\.qualities \(mine\): the default quality 'auto' is not among the qualities \(low, high\); set default_quality$/,
+    ],
     ['a quality that is not a word', entry('qualities: [auto, "Extra High"]'), /capabilities\.qualities\[1\] \(mine\): must be a quality name/],
-    ['a size that is not WxH', entry('sizes: [1024x1024, big]\ndefault_size: 1024x1024'), /capabilities\.sizes\[1\] \(mine\): must be a size \(WIDTHxHEIGHT or auto\)/],
-    ['a default size outside the sizes', entry('sizes: [1024x1024]\ndefault_size: 2048x2048'), /capabilities\.default_size \(mine\): the default size '2048x2048' is not among the sizes/],
-    ['custom sizes on a base without their limits', entry('custom_sizes: true', 'gpt-image-1'), /capabilities\.custom_sizes \(mine\): gpt-image-1 has no custom-size limits/],
+    [
+      'a size that is not WxH',
+      entry('sizes: [1024x1024, big]\ndefault_size: 1024x1024'),
+      /capabilities\.sizes\[1\] \(mine\): must be a size \(WIDTHxHEIGHT or auto\)/,
+    ],
+    [
+      'a default size outside the sizes',
+      entry('sizes: [1024x1024]\ndefault_size: 2048x2048'),
+      /capabilities\.default_size \(mine\): the default size '2048x2048' is not among the sizes/,
+    ],
+    [
+      'custom sizes on a base without their limits',
+      entry('custom_sizes: true', 'gpt-image-1'),
+      /capabilities\.custom_sizes \(mine\): gpt-image-1 has no custom-size limits/,
+    ],
     ['max_n out of range', entry('max_n: 11'), /capabilities\.max_n \(mine\): must be a whole number from 1 to 10 \(got 11\)/],
     ['an unknown output format', entry('output_formats: [png, gif]'), /capabilities\.output_formats\[1\] \(mine\): must be one of png, jpeg, webp/],
-    ['more input images than the base takes', entry('edits: { max_images: 17 }'), /capabilities\.edits\.max_images \(mine\): must be a whole number from 1 to 16/],
+    [
+      'more input images than the base takes',
+      entry('edits: { max_images: 17 }'),
+      /capabilities\.edits\.max_images \(mine\): must be a whole number from 1 to 16/,
+    ],
     ['edits on a base without them', entry('edits: { max_images: 1 }', 'dall-e-3'), /capabilities\.edits \(mine\): dall-e-3 takes no input images/],
     ['variations on a base without them', entry('variations: true'), /capabilities\.variations \(mine\): gpt-image-2 makes no variations/],
-    ['streaming without output formats', entry('streaming: { max_partial_images: 2 }', 'dall-e-3'), /capabilities\.streaming \(mine\): dall-e-3 has no output formats/],
+    [
+      'streaming without output formats',
+      entry('streaming: { max_partial_images: 2 }', 'dall-e-3'),
+      /capabilities\.streaming \(mine\): dall-e-3 has no output formats/,
+    ],
     ['capabilities that are not a mapping', entry('- sizes'), /capabilities \(mine\): must be a mapping of capability overrides/],
   ])('%s is a clear config error', (_name, yaml, message) => {
     expect(configError(yaml)).toMatch(message);
@@ -272,7 +313,12 @@ describe('GET /v1/models/{id}: describeCapabilities', () => {
   });
 
   it('a sized relay name shows its own sizes and defaults; dall-e-2 its square inputs and variations', () => {
-    expect(describe_('gpt-image-2-4k')).toMatchObject({ sizes: ['3840x2160', '2160x3840'], custom_sizes: false, default_size: '3840x2160', default_quality: 'medium' });
+    expect(describe_('gpt-image-2-4k')).toMatchObject({
+      sizes: ['3840x2160', '2160x3840'],
+      custom_sizes: false,
+      default_size: '3840x2160',
+      default_quality: 'medium',
+    });
     expect(describe_('dall-e-2')).toMatchObject({
       output_formats: [],
       default_output_format: null,
@@ -335,7 +381,11 @@ describe('no family or model-id comparisons outside the catalogue', () => {
     ];
     for (const line of offenders) expect(comparisons(line), line).toEqual([line]);
     // What is not a comparison: IP address families, data, messages, comments.
-    for (const line of ['if (family === 4) return parseV4(ip);', "model('dall-e-3', 'dall-e-3', 'DALL·E 3'),", "// spec.family === 'dall-e-2' once lived here"]) {
+    for (const line of [
+      'if (family === 4) return parseV4(ip);',
+      "model('dall-e-3', 'dall-e-3', 'DALL·E 3'),",
+      "// spec.family === 'dall-e-2' once lived here",
+    ]) {
       expect(comparisons(line), line).toEqual([]);
     }
   });

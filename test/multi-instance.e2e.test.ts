@@ -81,15 +81,23 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
 
     // Every task is running upstream; then the first instance dies without a word.
     await expect
-      .poll(async () => ((await admin(second.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id).length, {
-        timeout: 30_000,
-      })
+      .poll(
+        async () =>
+          ((await admin(second.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id)
+            .length,
+        {
+          timeout: 30_000,
+        },
+      )
       .toBe(20);
     first.child.kill('SIGKILL');
     await new Promise((resolve) => first.child.once('exit', resolve));
 
     await expect
-      .poll(async () => (await Promise.all(ids.map((id) => taskStatus(second, key, id)))).filter((t) => t.status === 'succeeded').length, { timeout: 60_000, interval: 500 })
+      .poll(async () => (await Promise.all(ids.map((id) => taskStatus(second, key, id)))).filter((t) => t.status === 'succeeded').length, {
+        timeout: 60_000,
+        interval: 500,
+      })
       .toBe(20);
     expect(tasksUpstream.sim.submits).toBe(20);
     const ledger = (await admin(second.origin, 'GET', `/admin/api/keys/${String(metered.id)}/ledger`)).data as { kind: string; request_id: string | null }[];
@@ -108,7 +116,11 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
     const limited = await admin(second.origin, 'POST', '/admin/api/keys', { name: 'limited', rpm: 6 });
     const answers = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        postJson(client(i % 2 === 0 ? second : third, String(limited.key)), '/v1/images/generations', { model: 'gpt-image-2', prompt: `burst ${i}`, response_format: 'b64_json' }),
+        postJson(client(i % 2 === 0 ? second : third, String(limited.key)), '/v1/images/generations', {
+          model: 'gpt-image-2',
+          prompt: `burst ${i}`,
+          response_format: 'b64_json',
+        }),
       ),
     );
     expect(answers.filter((a) => a.status === 200)).toHaveLength(6);

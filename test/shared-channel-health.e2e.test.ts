@@ -19,7 +19,9 @@ import { createTestRedis, deleteKeys, REDIS_URL, redisAvailable } from './helper
 closeAfterEach();
 const runPostgres = await postgresAvailable();
 const runRedis = await redisAvailable();
-const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#08c' } }).png().toBuffer();
+const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#08c' } })
+  .png()
+  .toBuffer();
 
 /** An OpenAI-compatible upstream that counts the requests it is answering at once. */
 class CountingUpstream implements SimHandler {
@@ -74,7 +76,12 @@ async function twoInstances(channels: Record<string, unknown>[], env: Record<str
 
 describe.skipIf(!runPostgres || !runRedis)('channel health shared through Redis', () => {
   it("a channel's max_concurrent holds across instances: at most 2 requests in flight upstream in all", async () => {
-    const slow = later(await startSimulatorServer((origin) => new CountingUpstream(new OpenAIImagesSimulator({ relay: { answer: 'b64_json' }, latencyMs: 1_500, fixedImage: tinyPng, publicBaseUrl: origin }))));
+    const slow = later(
+      await startSimulatorServer(
+        (origin) =>
+          new CountingUpstream(new OpenAIImagesSimulator({ relay: { answer: 'b64_json' }, latencyMs: 1_500, fixedImage: tinyPng, publicBaseUrl: origin })),
+      ),
+    );
     const spare = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
     const [a, b] = await twoInstances([relay('slow', `${slow.origin}/v1`, { priority: 1, max_concurrent: 2 }), relay('spare', spare.baseURL)]);
     // Six at once, three on each instance: alone, each would let 2 through to the slow channel.

@@ -29,8 +29,13 @@ function png(width: number, height: number, colour: Rgb = RED, alpha?: number): 
 
 /** Left half opaque `colour`, right half fully transparent: as a mask, "edit the right half". */
 async function halfTransparent(width: number, height: number, colour: Rgb = { r: 0, g: 0, b: 0 }): Promise<Buffer> {
-  const left = await solid(Math.floor(width / 2), height, colour, 1).png().toBuffer();
-  return solid(width, height, colour, 0).composite([{ input: left, left: 0, top: 0 }]).png().toBuffer();
+  const left = await solid(Math.floor(width / 2), height, colour, 1)
+    .png()
+    .toBuffer();
+  return solid(width, height, colour, 0)
+    .composite([{ input: left, left: 0, top: 0 }])
+    .png()
+    .toBuffer();
 }
 
 function dataUrl(bytes: Buffer, mime = 'image/png'): string {
@@ -59,7 +64,12 @@ function form(parts: readonly Part[]): FormData {
   return data;
 }
 
-function postForm(origin: string, path: string, parts: readonly Part[], headers: Record<string, string> = { authorization: `Bearer ${KEY}` }): Promise<Response> {
+function postForm(
+  origin: string,
+  path: string,
+  parts: readonly Part[],
+  headers: Record<string, string> = { authorization: `Bearer ${KEY}` },
+): Promise<Response> {
   return fetch(`${origin}${path}`, { method: 'POST', headers, body: form(parts) });
 }
 
@@ -179,8 +189,15 @@ describe('POST /v1/images/edits (multipart)', () => {
   it('reads multipart strings as integers and booleans; honours n, jpeg/webp and transparency', async () => {
     const photo = await png(64, 64, BLUE);
     const jpeg = await postForm(running.origin, '/v1/images/edits', [
-      ['image', file(photo)], ['prompt', 'p'], ['model', 'gpt-image-1'], ['n', '2'], ['stream', 'false'],
-      ['output_format', 'jpeg'], ['output_compression', '40'], ['size', '1024x1536'], ['quality', 'low'],
+      ['image', file(photo)],
+      ['prompt', 'p'],
+      ['model', 'gpt-image-1'],
+      ['n', '2'],
+      ['stream', 'false'],
+      ['output_format', 'jpeg'],
+      ['output_compression', '40'],
+      ['size', '1024x1536'],
+      ['quality', 'low'],
     ]);
     expect(jpeg.status).toBe(200);
     const body = (await jpeg.json()) as { data: { b64_json: string }[]; output_format: string; quality: string };
@@ -190,7 +207,11 @@ describe('POST /v1/images/edits (multipart)', () => {
     expect(await describe3(a ?? Buffer.alloc(0))).toEqual(['jpeg', 1024, 1536]);
     expect(a?.equals(b ?? Buffer.alloc(0))).toBe(false);
     const webp = await client(running).images.edit({
-      model: 'gpt-image-1-mini', image: await toFile(photo, 'p.png'), prompt: 'cut out', output_format: 'webp', background: 'transparent',
+      model: 'gpt-image-1-mini',
+      image: await toFile(photo, 'p.png'),
+      prompt: 'cut out',
+      output_format: 'webp',
+      background: 'transparent',
     });
     expect(webp.background).toBe('transparent');
     const meta = await sharp(b64(webp)).metadata();
@@ -200,7 +221,11 @@ describe('POST /v1/images/edits (multipart)', () => {
   it('dall-e-2: a square PNG whose transparency marks the edit, dall-e-2 sizes and answer forms', async () => {
     const square = await halfTransparent(256, 256, RED);
     const res = await client(running).images.edit({
-      model: 'dall-e-2', image: await toFile(square, 's.png'), prompt: 'fill the gap', size: '512x512', response_format: 'b64_json',
+      model: 'dall-e-2',
+      image: await toFile(square, 's.png'),
+      prompt: 'fill the gap',
+      size: '512x512',
+      response_format: 'b64_json',
     });
     expect(Object.keys(res).sort()).toEqual(['created', 'data']);
     const image = b64(res);
@@ -221,28 +246,200 @@ describe('POST /v1/images/edits (multipart)', () => {
     const wide = await png(80, 40, RED, 0.5);
     const seventeen: Part[] = Array.from({ length: 17 }, (_, i) => ['image[]', file(photo, `${i}.png`)] as const);
     const cases: [string, Part[], string | null, string | null][] = [
-      ['a text file named .png', [['image', file(Buffer.from('not an image at all'), 'notes.png')], ['prompt', 'p']], 'image', 'invalid_image_format'],
-      ['a GIF', [['image', file(gif, 'anim.gif', 'image/gif')], ['prompt', 'p']], 'image', 'invalid_image_format'],
-      ['a mask of another size', [['image', file(photo)], ['mask', file(otherSizeMask, 'm.png')], ['prompt', 'p']], 'mask', 'invalid_image_dimensions'],
-      ['a mask without alpha', [['image', file(photo)], ['mask', file(opaqueMask, 'm.png')], ['prompt', 'p']], 'mask', 'invalid_image_format'],
-      ['a mask that is a JPEG', [['image', file(photo)], ['mask', file(await solid(64, 64, RED).jpeg().toBuffer(), 'm.jpg')], ['prompt', 'p']], 'mask', 'invalid_image_format'],
-      ['dall-e-2 with a non-square PNG', [['model', 'dall-e-2'], ['image', file(wide)], ['prompt', 'p']], 'image', 'invalid_image_dimensions'],
-      ['dall-e-2 without mask or alpha', [['model', 'dall-e-2'], ['image', file(photo)], ['prompt', 'p']], 'image', 'invalid_image_format'],
-      ['dall-e-2 with two images', [['model', 'dall-e-2'], ['image[]', file(photo)], ['image[]', file(photo)], ['prompt', 'p']], 'image', 'invalid_value'],
-      ['dall-e-2 with input_fidelity', [['model', 'dall-e-2'], ['image', file(await png(64, 64, RED, 0.5))], ['prompt', 'p'], ['input_fidelity', 'high']], 'input_fidelity', 'unsupported_parameter'],
-      ['a dall-e-3 edit', [['model', 'dall-e-3'], ['image', file(photo)], ['prompt', 'p']], 'model', 'invalid_value'],
-      ['an unknown model', [['model', 'imagen-9'], ['image', file(photo)], ['prompt', 'p']], 'model', 'invalid_value'],
+      [
+        'a text file named .png',
+        [
+          ['image', file(Buffer.from('not an image at all'), 'notes.png')],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_image_format',
+      ],
+      [
+        'a GIF',
+        [
+          ['image', file(gif, 'anim.gif', 'image/gif')],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_image_format',
+      ],
+      [
+        'a mask of another size',
+        [
+          ['image', file(photo)],
+          ['mask', file(otherSizeMask, 'm.png')],
+          ['prompt', 'p'],
+        ],
+        'mask',
+        'invalid_image_dimensions',
+      ],
+      [
+        'a mask without alpha',
+        [
+          ['image', file(photo)],
+          ['mask', file(opaqueMask, 'm.png')],
+          ['prompt', 'p'],
+        ],
+        'mask',
+        'invalid_image_format',
+      ],
+      [
+        'a mask that is a JPEG',
+        [
+          ['image', file(photo)],
+          ['mask', file(await solid(64, 64, RED).jpeg().toBuffer(), 'm.jpg')],
+          ['prompt', 'p'],
+        ],
+        'mask',
+        'invalid_image_format',
+      ],
+      [
+        'dall-e-2 with a non-square PNG',
+        [
+          ['model', 'dall-e-2'],
+          ['image', file(wide)],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_image_dimensions',
+      ],
+      [
+        'dall-e-2 without mask or alpha',
+        [
+          ['model', 'dall-e-2'],
+          ['image', file(photo)],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_image_format',
+      ],
+      [
+        'dall-e-2 with two images',
+        [
+          ['model', 'dall-e-2'],
+          ['image[]', file(photo)],
+          ['image[]', file(photo)],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_value',
+      ],
+      [
+        'dall-e-2 with input_fidelity',
+        [
+          ['model', 'dall-e-2'],
+          ['image', file(await png(64, 64, RED, 0.5))],
+          ['prompt', 'p'],
+          ['input_fidelity', 'high'],
+        ],
+        'input_fidelity',
+        'unsupported_parameter',
+      ],
+      [
+        'a dall-e-3 edit',
+        [
+          ['model', 'dall-e-3'],
+          ['image', file(photo)],
+          ['prompt', 'p'],
+        ],
+        'model',
+        'invalid_value',
+      ],
+      [
+        'an unknown model',
+        [
+          ['model', 'imagen-9'],
+          ['image', file(photo)],
+          ['prompt', 'p'],
+        ],
+        'model',
+        'invalid_value',
+      ],
       ['17 images', [...seventeen, ['prompt', 'p']], 'image', 'array_above_max_length'],
       ['a missing prompt', [['image', file(photo)]], 'prompt', 'missing_required_parameter'],
       ['a missing image', [['prompt', 'p']], 'image', 'missing_required_parameter'],
-      ['image sent as text', [['image', 'https://example.com/a.png'], ['prompt', 'p']], 'image', 'invalid_type'],
-      ['response_format with a GPT model', [['image', file(photo)], ['prompt', 'p'], ['response_format', 'b64_json']], 'response_format', 'unknown_parameter'],
-      ['stream=true with dall-e-2', [['model', 'dall-e-2'], ['image', file(photo)], ['prompt', 'p'], ['stream', 'true']], 'stream', 'unsupported_value'],
-      ['n that is not an integer', [['image', file(photo)], ['prompt', 'p'], ['n', 'two']], 'n', 'invalid_type'],
-      ['n above 10', [['image', file(photo)], ['prompt', 'p'], ['n', '11']], 'n', 'integer_above_max_value'],
-      ['a size GPT models lack', [['image', file(photo)], ['prompt', 'p'], ['size', '512x512']], 'size', 'invalid_value'],
-      ['input_fidelity high on gpt-image-1-mini', [['model', 'gpt-image-1-mini'], ['image', file(photo)], ['prompt', 'p'], ['input_fidelity', 'high']], 'input_fidelity', 'unsupported_value'],
-      ['an unknown file part', [['image', file(photo)], ['prompt', 'p'], ['reference', file(photo)]], 'reference', 'unknown_parameter'],
+      [
+        'image sent as text',
+        [
+          ['image', 'https://example.com/a.png'],
+          ['prompt', 'p'],
+        ],
+        'image',
+        'invalid_type',
+      ],
+      [
+        'response_format with a GPT model',
+        [
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['response_format', 'b64_json'],
+        ],
+        'response_format',
+        'unknown_parameter',
+      ],
+      [
+        'stream=true with dall-e-2',
+        [
+          ['model', 'dall-e-2'],
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['stream', 'true'],
+        ],
+        'stream',
+        'unsupported_value',
+      ],
+      [
+        'n that is not an integer',
+        [
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['n', 'two'],
+        ],
+        'n',
+        'invalid_type',
+      ],
+      [
+        'n above 10',
+        [
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['n', '11'],
+        ],
+        'n',
+        'integer_above_max_value',
+      ],
+      [
+        'a size GPT models lack',
+        [
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['size', '512x512'],
+        ],
+        'size',
+        'invalid_value',
+      ],
+      [
+        'input_fidelity high on gpt-image-1-mini',
+        [
+          ['model', 'gpt-image-1-mini'],
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['input_fidelity', 'high'],
+        ],
+        'input_fidelity',
+        'unsupported_value',
+      ],
+      [
+        'an unknown file part',
+        [
+          ['image', file(photo)],
+          ['prompt', 'p'],
+          ['reference', file(photo)],
+        ],
+        'reference',
+        'unknown_parameter',
+      ],
     ];
     for (const [name, parts, param, code] of cases) {
       const res = await postForm(running.origin, '/v1/images/edits', parts);
@@ -264,14 +461,25 @@ describe('POST /v1/images/edits (multipart)', () => {
 
   it('needs the API key, and takes faults from the queue like generations', async () => {
     const photo = await png(32, 32);
-    const unauthorised = await postForm(running.origin, '/v1/images/edits', [['image', file(photo)], ['prompt', 'p']], {});
+    const unauthorised = await postForm(
+      running.origin,
+      '/v1/images/edits',
+      [
+        ['image', file(photo)],
+        ['prompt', 'p'],
+      ],
+      {},
+    );
     expect(unauthorised.status).toBe(401);
     expect(await unauthorised.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
     running.sim.enqueueFault({ kind: 'status', status: 429, retryAfterSeconds: 3 });
     const err = await rejectionOf(client(running).images.edit({ image: await toFile(photo, 'p.png'), prompt: 'p' }));
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     running.sim.enqueueFault({ kind: 'truncated' });
-    const truncated = await postForm(running.origin, '/v1/images/variations', [['image', file(await png(32, 32))], ['size', '256x256']]);
+    const truncated = await postForm(running.origin, '/v1/images/variations', [
+      ['image', file(await png(32, 32))],
+      ['size', '256x256'],
+    ]);
     expect(truncated.status).toBe(200);
     await expect(truncated.arrayBuffer()).rejects.toThrow();
   });
@@ -338,7 +546,10 @@ describe('POST /v1/images/variations', () => {
   afterAll(() => running.close());
 
   it('n=2 through the SDK: two different PNGs of the size, in the dall-e-2 envelope', async () => {
-    const square = await solid(200, 200, RED).composite([{ input: await png(100, 100, GREEN), left: 50, top: 50 }]).png().toBuffer();
+    const square = await solid(200, 200, RED)
+      .composite([{ input: await png(100, 100, GREEN), left: 50, top: 50 }])
+      .png()
+      .toBuffer();
     const res = await client(running).images.createVariation({ image: await toFile(square, 'sq.png'), n: 2, size: '256x256', response_format: 'b64_json' });
     expect(Object.keys(res).sort()).toEqual(['created', 'data']);
     const [a, b] = [b64(res, 0), b64(res, 1)];
@@ -355,13 +566,41 @@ describe('POST /v1/images/variations', () => {
     const url = res.data?.[0]?.url ?? '';
     expect(await describe3(Buffer.from(await (await fetch(url)).arrayBuffer()))).toEqual(['png', 1024, 1024]);
     const cases: [Part[], string | null, string | null][] = [
-      [[['image', file(square)], ['model', 'gpt-image-1']], 'model', 'invalid_value'],
+      [
+        [
+          ['image', file(square)],
+          ['model', 'gpt-image-1'],
+        ],
+        'model',
+        'invalid_value',
+      ],
       [[['image', file(await png(64, 32))]], 'image', 'invalid_image_dimensions'],
       [[['image', file(await solid(64, 64, BLUE).jpeg().toBuffer(), 'sq.jpg')]], 'image', 'invalid_image_format'],
-      [[['image', file(square)], ['size', '1536x1024']], 'size', 'invalid_value'],
-      [[['image', file(square)], ['n', '0']], 'n', 'integer_below_min_value'],
+      [
+        [
+          ['image', file(square)],
+          ['size', '1536x1024'],
+        ],
+        'size',
+        'invalid_value',
+      ],
+      [
+        [
+          ['image', file(square)],
+          ['n', '0'],
+        ],
+        'n',
+        'integer_below_min_value',
+      ],
       [[['n', '1']], 'image', 'missing_required_parameter'],
-      [[['image', file(square)], ['prompt', 'p']], 'prompt', 'unknown_parameter'],
+      [
+        [
+          ['image', file(square)],
+          ['prompt', 'p'],
+        ],
+        'prompt',
+        'unknown_parameter',
+      ],
     ];
     for (const [parts, param, code] of cases) {
       await expectError(await postForm(running.origin, '/v1/images/variations', parts), 400, param, code);
@@ -376,7 +615,11 @@ describe('edits with relay options and the fixed image', () => {
     const relay = await startOpenAISimulator({ relay: { answer: 'url', maxImages: 1, alwaysPng: true } });
     try {
       const res = await postForm(relay.origin, '/v1/images/edits', [
-        ['image', file(await png(64, 64))], ['prompt', 'p'], ['n', '3'], ['output_format', 'webp'], ['response_format', 'b64_json'],
+        ['image', file(await png(64, 64))],
+        ['prompt', 'p'],
+        ['n', '3'],
+        ['output_format', 'webp'],
+        ['response_format', 'b64_json'],
       ]);
       const body = (await res.json()) as { data: { url?: string }[]; output_format: string };
       expect(body.data).toHaveLength(1);
@@ -401,10 +644,17 @@ describe('edits with relay options and the fixed image', () => {
       if (answer.kind !== 'full') throw new Error('expected a full answer');
       return JSON.parse(answer.body.toString()) as unknown;
     };
-    const edit = await request('/v1/images/edits', [['image', file(await png(64, 64))], ['prompt', 'bench'], ['n', '2']]);
+    const edit = await request('/v1/images/edits', [
+      ['image', file(await png(64, 64))],
+      ['prompt', 'bench'],
+      ['n', '2'],
+    ]);
     const item = { b64_json: fixed.toString('base64') };
     expect(edit).toMatchObject({ size: '40x30', data: [item, item], usage: { input_tokens_details: { image_tokens: expect.any(Number) as number } } });
-    const variation = await request('/v1/images/variations', [['image', file(await png(64, 64))], ['response_format', 'b64_json']]);
+    const variation = await request('/v1/images/variations', [
+      ['image', file(await png(64, 64))],
+      ['response_format', 'b64_json'],
+    ]);
     expect(variation).toMatchObject({ data: [item] });
     expect(await request('/v1/images/edits', [['prompt', 'no image']])).toMatchObject({ error: { param: 'image' } });
   });
@@ -437,7 +687,11 @@ describe('Azure OpenAI edits', () => {
     const ok = await fetch(`${azure.origin}${path}`, { method: 'POST', headers: { 'api-key': KEY, 'content-type': 'application/json' }, body });
     expect(ok.status).toBe(200);
     expect(azure.sim.openai.requests.at(-1)?.json).toMatchObject({ model: 'gpt-image-1' });
-    const absent = await fetch(`${azure.origin}${path.replace('my-editor', 'absent')}`, { method: 'POST', headers: { 'api-key': KEY }, body: form([['prompt', 'p']]) });
+    const absent = await fetch(`${azure.origin}${path.replace('my-editor', 'absent')}`, {
+      method: 'POST',
+      headers: { 'api-key': KEY },
+      body: form([['prompt', 'p']]),
+    });
     expect(absent.status).toBe(404);
     expect(await absent.json()).toMatchObject({ error: { code: 'DeploymentNotFound' } });
     const wrongKey = await fetch(`${azure.origin}${path}`, { method: 'POST', headers: { 'api-key': 'nope' }, body: form([['prompt', 'p']]) });
@@ -472,7 +726,12 @@ describe('new-api async edits', () => {
   }
 
   it('with the async header an edit becomes a task whose action is edits', async () => {
-    const parts: Part[] = [['image', file(await png(64, 64))], ['prompt', 'async edit'], ['model', 'gpt-image-1'], ['size', '1024x1536']];
+    const parts: Part[] = [
+      ['image', file(await png(64, 64))],
+      ['prompt', 'async edit'],
+      ['model', 'gpt-image-1'],
+      ['size', '1024x1536'],
+    ];
     const submit = await postForm(newapi.origin, '/v1/images/edits', parts, { ...auth, 'x-new-api-async-task': 'true' });
     expect(submit.status).toBe(200);
     const submitted = (await submit.json()) as { code: string; data: { task_id: string; status: string } };
@@ -485,9 +744,26 @@ describe('new-api async edits', () => {
 
   it('without the header it answers like the plain relay; bad edits are refused at submit', async () => {
     const photo = await png(64, 64);
-    const plain = await postForm(newapi.origin, '/v1/images/edits', [['image', file(photo)], ['prompt', 'p'], ['response_format', 'b64_json']], auth);
+    const plain = await postForm(
+      newapi.origin,
+      '/v1/images/edits',
+      [
+        ['image', file(photo)],
+        ['prompt', 'p'],
+        ['response_format', 'b64_json'],
+      ],
+      auth,
+    );
     expect(await describe3(await b64FromJson(plain))).toEqual(['png', 1024, 1024]);
-    const viaUrl = await postForm(newapi.origin, '/v1/images/edits', [['image', file(photo)], ['prompt', 'p']], auth);
+    const viaUrl = await postForm(
+      newapi.origin,
+      '/v1/images/edits',
+      [
+        ['image', file(photo)],
+        ['prompt', 'p'],
+      ],
+      auth,
+    );
     expect(((await viaUrl.json()) as { data: { url: string }[] }).data[0]?.url).toMatch(/\/files\//);
     const bad = await postForm(newapi.origin, '/v1/images/edits', [['prompt', 'no image']], { ...auth, 'x-new-api-async-task': 'true' });
     expect(bad.status).toBe(400);

@@ -121,13 +121,16 @@ describe('OpenAI simulator streaming: events through the SDK', () => {
 
   it('streams partial images then the completed image, each a real image of the requested size and format', async () => {
     const stream = await client(running).images.generate({
-      model: 'gpt-image-1', prompt: 'a lighthouse at dusk', stream: true, partial_images: 2,
-      size: '1024x1536', output_format: 'webp', quality: 'low',
+      model: 'gpt-image-1',
+      prompt: 'a lighthouse at dusk',
+      stream: true,
+      partial_images: 2,
+      size: '1024x1536',
+      output_format: 'webp',
+      quality: 'low',
     });
     const events = await collect(stream);
-    expect(events.map((e) => e.type)).toEqual([
-      'image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed',
-    ]);
+    expect(events.map((e) => e.type)).toEqual(['image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed']);
     const [first, second, done] = events;
     if (first?.type !== 'image_generation.partial_image' || second?.type !== 'image_generation.partial_image') throw new Error('partials');
     if (done?.type !== 'image_generation.completed') throw new Error('completed');
@@ -147,11 +150,20 @@ describe('OpenAI simulator streaming: events through the SDK', () => {
 
   it('n=2: each image’s partials in order, then its completed event, image by image', async () => {
     const stream = await client(running).images.generate({
-      model: 'gpt-image-1', prompt: 'two otters', n: 2, stream: true, partial_images: 1, size: '1024x1024', output_format: 'jpeg',
+      model: 'gpt-image-1',
+      prompt: 'two otters',
+      n: 2,
+      stream: true,
+      partial_images: 1,
+      size: '1024x1024',
+      output_format: 'jpeg',
     });
     const events = await collect(stream);
     expect(events.map((e) => (e.type === 'image_generation.partial_image' ? `partial ${e.partial_image_index}` : 'completed'))).toEqual([
-      'partial 0', 'completed', 'partial 0', 'completed',
+      'partial 0',
+      'completed',
+      'partial 0',
+      'completed',
     ]);
     const completed = events.filter((e) => e.type === 'image_generation.completed');
     expect(completed[0]?.b64_json).not.toBe(completed[1]?.b64_json); // two different images
@@ -167,10 +179,18 @@ describe('OpenAI simulator streaming: events through the SDK', () => {
   });
 
   it('streams multipart edits (image_edit.* events) and records the request', async () => {
-    const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366aa' } }).png().toBuffer();
+    const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3366aa' } })
+      .png()
+      .toBuffer();
     const stream = await client(running).images.edit({
-      model: 'gpt-image-1', image: await toFile(photo, 'photo.png', { type: 'image/png' }), prompt: 'add a red balloon',
-      stream: true, partial_images: 2, output_format: 'png', background: 'transparent', quality: 'low',
+      model: 'gpt-image-1',
+      image: await toFile(photo, 'photo.png', { type: 'image/png' }),
+      prompt: 'add a red balloon',
+      stream: true,
+      partial_images: 2,
+      output_format: 'png',
+      background: 'transparent',
+      quality: 'low',
     });
     const events = await collect(stream);
     expect(events.map((e) => e.type)).toEqual(['image_edit.partial_image', 'image_edit.partial_image', 'image_edit.completed']);
@@ -202,7 +222,9 @@ describe('OpenAI simulator streaming: events through the SDK', () => {
     expect(dalle3).toBeInstanceOf(APIError);
     expect([(dalle3 as APIError).status, (dalle3 as APIError).param, (dalle3 as APIError).code]).toEqual([400, 'stream', 'unsupported_value']);
     const form = new FormData();
-    const square = await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const square = await sharp({ create: { width: 64, height: 64, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .png()
+      .toBuffer();
     form.append('model', 'dall-e-2');
     form.append('prompt', 'p');
     form.append('stream', 'true');
@@ -264,9 +286,7 @@ describe('OpenAI simulator streaming: the wire', () => {
     expect(res.status).toBe(200);
     const events = await readEvents(res, performance.now());
     expect(events.map((e) => e.event)).toEqual(['image_generation.partial_image', 'error']);
-    expect(events[1]?.data).toBe(
-      '{"type":"error","error":{"type":"server_error","code":null,"message":"The image could not be finished.","param":null}}',
-    );
+    expect(events[1]?.data).toBe('{"type":"error","error":{"type":"server_error","code":null,"message":"The image could not be finished.","param":null}}');
   });
 
   it('stream_error surfaces as an APIError in the SDK, after the events before it', async () => {
@@ -319,7 +339,11 @@ describe('OpenAI simulator streaming: the wire', () => {
   });
 
   it('the control endpoint takes the stream fault kinds and refuses bad ones', async () => {
-    const faults = [{ kind: 'stream_error', afterEvents: 0, message: 'm' }, { kind: 'stream_cut', afterEvents: 1 }, { kind: 'hang', afterEvents: 1 }];
+    const faults = [
+      { kind: 'stream_error', afterEvents: 0, message: 'm' },
+      { kind: 'stream_cut', afterEvents: 1 },
+      { kind: 'hang', afterEvents: 1 },
+    ];
     const ok = await fetch(`${running.origin}/_sim/faults`, { method: 'POST', body: JSON.stringify(faults) });
     expect(await ok.json()).toEqual({ enqueued: 3, pending: 3 });
     for (const bad of [{ kind: 'stream_cut' }, { kind: 'stream_error', afterEvents: -1 }, { kind: 'hang', afterEvents: 'x' }]) {
@@ -357,9 +381,7 @@ describe('OpenAI simulator streaming: timing, aborts, relays, fixed image', () =
       const res = await post(running, { model: 'gpt-image-1', prompt: 'slow', stream: true, partial_images: 2, quality: 'low', size: '1024x1024' });
       const events = await readEvents(res, started);
       const ended = performance.now() - started;
-      expect(events.map((e) => e.event)).toEqual([
-        'image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed',
-      ]);
+      expect(events.map((e) => e.event)).toEqual(['image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed']);
       // Each event waits 300/3 + 100 = 200 ms: about 200, 400 and 600 ms in.
       const [first, second, last] = events.map((e) => e.at);
       expect(first).toBeGreaterThanOrEqual(190);

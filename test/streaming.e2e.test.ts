@@ -81,9 +81,19 @@ describe('relayed from a streaming upstream', () => {
   it('edit({stream}) gives image_edit.* events; n=2 gives one completed event per image', async () => {
     const sim = await upstream();
     const gw = await gatewayFor(sim);
-    const photo = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#248' } }).png().toBuffer();
+    const photo = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#248' } })
+      .png()
+      .toBuffer();
     const events = await collect(
-      await gw.client.images.edit({ model: 'gpt-image-1.5', image: await toFile(photo, 'p.png'), prompt: 'stream an edit', stream: true, partial_images: 1, n: 2, size: '1024x1024' }),
+      await gw.client.images.edit({
+        model: 'gpt-image-1.5',
+        image: await toFile(photo, 'p.png'),
+        prompt: 'stream an edit',
+        stream: true,
+        partial_images: 1,
+        n: 2,
+        size: '1024x1024',
+      }),
     );
     expect(events.map((e) => e.type)).toEqual(['image_edit.partial_image', 'image_edit.partial_image', 'image_edit.completed', 'image_edit.completed']);
     const finals = events.filter((e) => e.type === 'image_edit.completed').map((e) => e.b64_json);
@@ -134,7 +144,13 @@ describe('keep-alive and failures', () => {
   it('an upstream failure before the stream starts is a plain JSON error with its status', async () => {
     const sim = await upstream();
     const gw = await gatewayFor(sim);
-    sim.sim.enqueueFault({ kind: 'status', status: 400, message: 'Your request was rejected by the safety system.', code: 'moderation_blocked', type: 'invalid_request_error' });
+    sim.sim.enqueueFault({
+      kind: 'status',
+      status: 400,
+      message: 'Your request was rejected by the safety system.',
+      code: 'moderation_blocked',
+      type: 'invalid_request_error',
+    });
     const res = await rawStream(gw, { prompt: 'refused', partial_images: 1 });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'moderation_blocked' } });
@@ -176,7 +192,9 @@ describe('keep-alive and failures', () => {
     controller.abort();
     await expect.poll(() => sim.sim.aborted, { timeout: 5_000 }).toBe(1);
     await expect
-      .poll(async () => gw.app.database.db.selectFrom('request_log').select(['status', 'error_code']).where('id', '=', 'stream-abort-1').executeTakeFirst(), { timeout: 5_000 })
+      .poll(async () => gw.app.database.db.selectFrom('request_log').select(['status', 'error_code']).where('id', '=', 'stream-abort-1').executeTakeFirst(), {
+        timeout: 5_000,
+      })
       .toEqual({ status: 499, error_code: 'client_closed_request' });
   });
 });
@@ -231,7 +249,9 @@ describe('every channel kind streams', () => {
   it('an async task upstream (new-api) gives the completed event when its task is done', async () => {
     const { startNewApiAsyncSimulator } = await import('../sim/newapi-async.js');
     const tasks = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 100 }));
-    const file = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${tasks.origin}/v1`, api_key: 'nk', poll_interval: 0.02 }] });
+    const file = await writeConfigFile({
+      channels: [{ name: 'async', kind: 'newapi-async', base_url: `${tasks.origin}/v1`, api_key: 'nk', poll_interval: 0.02 }],
+    });
     const gw = later(await startGateway({ IMAGEGATE_CONFIG: file }));
     const events = await collect(await gw.client.images.generate({ prompt: 'async stream', size: '1024x1024', stream: true, partial_images: 2 }));
     expect(events.map((e) => e.type)).toEqual(['image_generation.completed']);

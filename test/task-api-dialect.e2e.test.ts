@@ -22,8 +22,12 @@ const PATH = '/api/v1/images/generations';
 const MODEL = 'gpt-image-2-beta';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-const photo = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#1e78c8' } }).png().toBuffer();
-const outfit = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#3a3' } }).jpeg().toBuffer();
+const photo = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#1e78c8' } })
+  .png()
+  .toBuffer();
+const outfit = await sharp({ create: { width: 48, height: 48, channels: 3, background: '#3a3' } })
+  .jpeg()
+  .toBuffer();
 
 /** Reference images for image_url(s): /photo.png and /outfit.jpg; anything else 404. */
 let files: TestServer;
@@ -63,7 +67,12 @@ interface Answer {
   headers: Headers;
 }
 
-async function call(gw: TestGateway, method: 'GET' | 'POST', path: string, opts: { body?: unknown; key?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function call(
+  gw: TestGateway,
+  method: 'GET' | 'POST',
+  path: string,
+  opts: { body?: unknown; key?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const res = await fetch(`${gw.origin}${path}`, {
     method,
     headers: {
@@ -282,7 +291,11 @@ describe('errors in the task API envelope', () => {
     const seventeen = Array.from({ length: 17 }, (_, i) => `${files.origin}/photo.png?${i}`);
     expectError(await create(gw, { model: MODEL, prompt: 'x', image_urls: seventeen }), 400, /image_urls/);
     // The second URL is a 404: the message names the client's field, image_urls[1].
-    expectError(await create(gw, { model: MODEL, prompt: 'x', image_urls: [`${files.origin}/photo.png`, `${files.origin}/missing.png`] }), 400, /image_urls\[1\]/);
+    expectError(
+      await create(gw, { model: MODEL, prompt: 'x', image_urls: [`${files.origin}/photo.png`, `${files.origin}/missing.png`] }),
+      400,
+      /image_urls\[1\]/,
+    );
     expectError(await create(gw, { model: MODEL, prompt: 'x', image_url: 'ftp://example.com/a.png' }), 400, /image_url\b/);
     expectError(await create(gw, { model: MODEL, prompt: 'x', nsfw_checker: 'yes' }), 400, /nsfw_checker/);
     expectError(await create(gw, { model: MODEL, prompt: 'x', callback_url: 'not a url' }), 400, /callback_url/);
@@ -318,7 +331,7 @@ describe('errors in the task API envelope', () => {
     expect(imageRequests(sim)).toHaveLength(0);
   });
 
-  it('404: an unknown task, and another key\'s task', async () => {
+  it("404: an unknown task, and another key's task", async () => {
     const { gw } = await setup();
     expectError(await query(gw, 'task_does_not_exist'), 404, /task not found/);
     const taskId = await createTask(gw, { model: MODEL, prompt: 'mine' });

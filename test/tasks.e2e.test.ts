@@ -87,7 +87,10 @@ describe('new-api async tasks', () => {
 
   it('the official SDK submits with the header as a request option, and gets the task answer', async () => {
     const { gw } = await gatewayWithOpenAI();
-    const answer = (await gw.client.images.generate({ model: 'gpt-image-2', prompt: 'via the SDK' }, { headers: ASYNC })) as unknown as { code: string; data: { task_id: string; status: string } };
+    const answer = (await gw.client.images.generate({ model: 'gpt-image-2', prompt: 'via the SDK' }, { headers: ASYNC })) as unknown as {
+      code: string;
+      data: { task_id: string; status: string };
+    };
     expect(answer).toMatchObject({ code: 'success', data: { status: 'submitted' } });
     expect((await until(gw, gw.apiKey, answer.data.task_id, (t) => t.status === 'succeeded')).image_urls).toHaveLength(1);
   });
@@ -138,7 +141,11 @@ describe('new-api async tasks', () => {
     const res = await postJson({ ...gw, apiKey: key }, '/v1/images/generations', { model: 'dall-e-2', prompt: 'worth paying for', size: '256x256' }, ASYNC);
     const id = String((res.json?.data as { task_id: string }).task_id);
     await until(gw, key, id, (t) => t.status === 'succeeded');
-    const ledger = (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string; amount_micros: number }[];
+    const ledger = (await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as {
+      kind: string;
+      request_id: string;
+      amount_micros: number;
+    }[];
     expect(ledger.filter((e) => e.request_id === id).map((e) => [e.kind, e.amount_micros])).toEqual([
       ['reserve', -16_000],
       ['release', 0],
@@ -154,35 +161,39 @@ describe('webhooks', () => {
     ['embedded', {}],
     ...(runRedis ? [['on BullMQ (REDIS_URL)', { REDIS_URL, IMAGEGATE_REDIS_PREFIX: `hooks-${Date.now()}` }] as [string, Record<string, string>]] : []),
   ];
-  it.each(modes)('%s: a receiver that fails 3 times gets the 4th attempt, signed so standardwebhooks verifies it', async (_mode, redisEnv) => {
-    const received: { headers: IncomingHttpHeaders; body: string }[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body });
-        res.writeHead(received.length <= 3 ? 500 : 204).end();
+  it.each(modes)(
+    '%s: a receiver that fails 3 times gets the 4th attempt, signed so standardwebhooks verifies it',
+    async (_mode, redisEnv) => {
+      const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push({ headers: req.headers, body });
+          res.writeHead(received.length <= 3 ? 500 : 204).end();
+        });
       });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
-    const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-    const { gw } = await gatewayWithOpenAI({}, { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', ...redisEnv });
-    const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'hooked' });
-    const res = await postJson({ ...gw, apiKey: String(created.key) }, '/v1/images/generations', { prompt: 'call me back', callback_url: callback }, ASYNC);
-    const id = String((res.json?.data as { task_id: string }).task_id);
-    // Retries after 1 s, 2 s and 4 s (the task API dialect's schedule): the 4th attempt comes ~7 s after the first.
-    await expect.poll(() => received.length, { timeout: 15_000, interval: 200 }).toBe(4);
-    const secret = String((await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/webhook-secret`)).webhook_secret);
-    const last = received[3]!;
-    const verified = new Webhook(secret).verify(last.body, last.headers as Record<string, string>) as { code: string; data: TaskView };
-    expect(verified.data).toMatchObject({ task_id: id, status: 'succeeded' });
-    expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1);
-    const detail = await admin(gw.origin, 'GET', `/admin/api/tasks/${id}`);
-    expect(detail.webhook_deliveries).toMatchObject([{ status: 'delivered', attempts: 4 }]);
-    // The upstream never saw our callback_url.
-    expect(JSON.stringify(detail)).toContain(callback);
-  }, 30_000);
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+      const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const { gw } = await gatewayWithOpenAI({}, { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', ...redisEnv });
+      const created = await admin(gw.origin, 'POST', '/admin/api/keys', { name: 'hooked' });
+      const res = await postJson({ ...gw, apiKey: String(created.key) }, '/v1/images/generations', { prompt: 'call me back', callback_url: callback }, ASYNC);
+      const id = String((res.json?.data as { task_id: string }).task_id);
+      // Retries after 1 s, 2 s and 4 s (the task API dialect's schedule): the 4th attempt comes ~7 s after the first.
+      await expect.poll(() => received.length, { timeout: 15_000, interval: 200 }).toBe(4);
+      const secret = String((await admin(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/webhook-secret`)).webhook_secret);
+      const last = received[3]!;
+      const verified = new Webhook(secret).verify(last.body, last.headers as Record<string, string>) as { code: string; data: TaskView };
+      expect(verified.data).toMatchObject({ task_id: id, status: 'succeeded' });
+      expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+      const detail = await admin(gw.origin, 'GET', `/admin/api/tasks/${id}`);
+      expect(detail.webhook_deliveries).toMatchObject([{ status: 'delivered', attempts: 4 }]);
+      // The upstream never saw our callback_url.
+      expect(JSON.stringify(detail)).toContain(callback);
+    },
+    30_000,
+  );
 });
 
 describe('crash safety', () => {
@@ -190,7 +201,9 @@ describe('crash safety', () => {
     const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 3_000 }));
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-shutdown-'));
     onCleanup(() => rm(dataDir, { recursive: true, force: true }));
-    const config = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }] });
+    const config = await writeConfigFile({
+      channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }],
+    });
     const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_POLL: '50ms' };
     const first = later(await startGateway(env));
     const created = await admin(first.origin, 'POST', '/admin/api/keys', { name: 'shutdown', credits: 1 });
@@ -217,7 +230,11 @@ describe('crash safety', () => {
     const second = later(await startGateway(env));
     await until(second, key, id, (t) => t.status === 'succeeded');
     expect(upstream.sim.submits).toBe(1);
-    const ledger = (await admin(second.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null; amount_micros: number }[];
+    const ledger = (await admin(second.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as {
+      kind: string;
+      request_id: string | null;
+      amount_micros: number;
+    }[];
     expect(ledger.filter((e) => e.request_id === id).map((e) => [e.kind, e.amount_micros])).toEqual([
       ['reserve', -16_000],
       ['release', 0],
@@ -236,7 +253,12 @@ describe('crash safety', () => {
     const key = String(created.key);
     const ids = await Promise.all(
       Array.from({ length: 5 }, async (_, i) => {
-        const res = await postJson({ origin: gateway.origin, apiKey: key } as TestGateway, '/v1/images/generations', { model: 'dall-e-2', prompt: `sync ${i}`, size: '256x256' }, ASYNC);
+        const res = await postJson(
+          { origin: gateway.origin, apiKey: key } as TestGateway,
+          '/v1/images/generations',
+          { model: 'dall-e-2', prompt: `sync ${i}`, size: '256x256' },
+          ASYNC,
+        );
         return String((res.json?.data as { task_id: string }).task_id);
       }),
     );
@@ -257,20 +279,39 @@ describe('crash safety', () => {
     const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 4_000 }));
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-crash-'));
     onCleanup(() => rm(dataDir, { recursive: true, force: true }));
-    const config = await writeConfigFile({ channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }] });
-    const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN, IMAGEGATE_TASK_WORKERS: '60', IMAGEGATE_TASK_LEASE: '2s', IMAGEGATE_TASK_POLL: '200ms' };
+    const config = await writeConfigFile({
+      channels: [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }],
+    });
+    const env = {
+      IMAGEGATE_CONFIG: config,
+      IMAGEGATE_DATA_DIR: dataDir,
+      IMAGEGATE_ADMIN_KEY: ADMIN,
+      IMAGEGATE_TASK_WORKERS: '60',
+      IMAGEGATE_TASK_LEASE: '2s',
+      IMAGEGATE_TASK_POLL: '200ms',
+    };
     let gateway = await spawnGateway(env);
     const created = await admin(gateway.origin, 'POST', '/admin/api/keys', { name: 'crash', credits: 10 });
     const key = String(created.key);
     const ids = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
-        const res = await postJson({ origin: gateway.origin, apiKey: key } as TestGateway, '/v1/images/generations', { model: 'dall-e-2', prompt: `task ${i}`, size: '256x256' }, ASYNC);
+        const res = await postJson(
+          { origin: gateway.origin, apiKey: key } as TestGateway,
+          '/v1/images/generations',
+          { model: 'dall-e-2', prompt: `task ${i}`, size: '256x256' },
+          ASYNC,
+        );
         return String((res.json?.data as { task_id: string }).task_id);
       }),
     );
     // Every task is in flight upstream (its upstream id stored) before the kill.
     await expect
-      .poll(async () => ((await admin(gateway.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id).length, { timeout: 20_000 })
+      .poll(
+        async () =>
+          ((await admin(gateway.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id)
+            .length,
+        { timeout: 20_000 },
+      )
       .toBe(50);
     gateway.child.kill('SIGKILL');
     await new Promise((resolve) => gateway.child.once('exit', resolve));
@@ -279,7 +320,11 @@ describe('crash safety', () => {
     const base = { baseURL: `${gateway.origin}/v1` };
     for (const id of ids) await until(base, key, id, (t) => t.status === 'succeeded');
     expect(upstream.sim.submits).toBe(50);
-    const ledger = (await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null; amount_micros: number }[];
+    const ledger = (await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as {
+      kind: string;
+      request_id: string | null;
+      amount_micros: number;
+    }[];
     for (const id of ids) expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'release']);
     const balance = Number((await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros);
     expect(balance).toBe(10_000_000 - 50 * 16_000);
@@ -288,5 +333,7 @@ describe('crash safety', () => {
 
 async function tinyPng(): Promise<Buffer> {
   const sharp = (await import('sharp')).default;
-  return sharp({ create: { width: 32, height: 32, channels: 3, background: '#39c' } }).png().toBuffer();
+  return sharp({ create: { width: 32, height: 32, channels: 3, background: '#39c' } })
+    .png()
+    .toBuffer();
 }

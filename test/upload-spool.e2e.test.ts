@@ -115,10 +115,13 @@ describe('uploads spooled to disk, streamed to the upstream', () => {
     expect(submitted.status).toBe(200);
     const taskId = (submitted.json.data as { task_id: string }).task_id;
     await expect
-      .poll(async () => {
-        const res = await fetch(`${gw.baseURL}/images/tasks/${taskId}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
-        return ((await res.json()) as { data: { status: string } }).data.status;
-      }, { timeout: 10_000 })
+      .poll(
+        async () => {
+          const res = await fetch(`${gw.baseURL}/images/tasks/${taskId}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
+          return ((await res.json()) as { data: { status: string } }).data.status;
+        },
+        { timeout: 10_000 },
+      )
       .toBe('succeeded');
     expect(uploadedFiles(sim)).toEqual([[{ size: upload.length, sha256: sha256(upload) }]]);
     expect(await spooled(gw)).toEqual([]);
@@ -150,10 +153,12 @@ describe('uploads spooled to disk, streamed to the upstream', () => {
     outgoing.on('error', () => {});
     outgoing.write(Buffer.concat([head, upload.subarray(0, 512 * 1024)]));
     // The part is being written to the spool...
-    await expect.poll(async () => {
-      const files = await spooled(gw);
-      return files.length === 1 ? (await stat(join(spoolDir(gw), files[0] ?? ''))).size : 0;
-    }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => {
+        const files = await spooled(gw);
+        return files.length === 1 ? (await stat(join(spoolDir(gw), files[0] ?? ''))).size : 0;
+      })
+      .toBeGreaterThan(0);
     // ...when the client vanishes.
     outgoing.destroy();
     await expect.poll(() => spooled(gw)).toEqual([]);

@@ -74,7 +74,10 @@ async function createKey(gw: TestGateway, credits?: number): Promise<{ id: strin
 }
 
 async function taskCount(gw: TestGateway): Promise<number> {
-  const row = await gw.app.database.db.selectFrom('tasks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const row = await gw.app.database.db
+    .selectFrom('tasks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -120,7 +123,9 @@ describe('callback_url is checked at submission', () => {
     for (const [what, url, message] of REFUSED_STRINGS) {
       const res = await submit(url);
       expect(res.status, what).toBe(400);
-      expect(res.json, what).toEqual({ error: { message: expect.stringMatching(message), type: 'invalid_request_error', param: 'callback_url', code: CODES[what] ?? 'invalid_value' } });
+      expect(res.json, what).toEqual({
+        error: { message: expect.stringMatching(message), type: 'invalid_request_error', param: 'callback_url', code: CODES[what] ?? 'invalid_value' },
+      });
     }
     for (const [what, value] of REFUSED_TYPES) {
       const res = await submit(value);
@@ -251,7 +256,8 @@ function sealedSuite(database: 'sqlite' | 'postgres') {
       ...(pg ? { DATABASE_URL: pg.url, IMAGEGATE_SECRET_KEY: randomBytes(32).toString('base64') } : {}),
     });
     const { db } = gw.app.database;
-    const column = async (id: string) => (await db.selectFrom('api_keys').select('webhook_secret').where('id', '=', id).executeTakeFirstOrThrow()).webhook_secret;
+    const column = async (id: string) =>
+      (await db.selectFrom('api_keys').select('webhook_secret').where('id', '=', id).executeTakeFirstOrThrow()).webhook_secret;
 
     const fresh = await createKey(gw);
     const secret = (await adminJson(gw.origin, 'GET', `/admin/api/keys/${fresh.id}/webhook-secret`)).webhook_secret as string;
@@ -286,7 +292,15 @@ describe('webhook secrets at rest', () => {
 
 /** The real CLI in a child process, on the test's data dir only. */
 function runCli(args: string[], extra: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, DATABASE_URL: _d, IMAGEGATE_CONFIG: _c, IMAGEGATE_SECRET_KEY: _s, ...rest } = process.env;
+  const {
+    OPENAI_API_KEY: _k,
+    OPENAI_BASE_URL: _b,
+    IMAGEGATE_API_KEYS: _a,
+    DATABASE_URL: _d,
+    IMAGEGATE_CONFIG: _c,
+    IMAGEGATE_SECRET_KEY: _s,
+    ...rest
+  } = process.env;
   const cli = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts')];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...cli, ...args], { env: { ...rest, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -300,5 +314,7 @@ function runCli(args: string[], extra: Record<string, string>): Promise<{ status
 
 async function tinyPng(): Promise<Buffer> {
   const { default: sharp } = await import('sharp');
-  return sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } }).png().toBuffer();
+  return sharp({ create: { width: 8, height: 8, channels: 3, background: '#888' } })
+    .png()
+    .toBuffer();
 }

@@ -139,7 +139,9 @@ async function testChannel(config: Config, stored: StoredChannel): Promise<numbe
     const providers = createProviders(http, { delayMs: config.demoDelayMs });
     const tester = new ChannelTester(providers, ModelCatalogue.withAliases(config.modelAliases), undefined);
     const result = await tester.test(stored.channel);
-    process.stdout.write(result.ok ? `ok: ${result.model} in ${result.latencyMs} ms\n` : `failed after ${result.latencyMs} ms: ${result.error ?? 'no image'}\n`);
+    process.stdout.write(
+      result.ok ? `ok: ${result.model} in ${result.latencyMs} ms\n` : `failed after ${result.latencyMs} ms: ${result.error ?? 'no image'}\n`,
+    );
     return result.ok ? 0 : 1;
   } finally {
     await http.close();

@@ -97,7 +97,10 @@ export class TaskStore {
    */
   async claim(leaseMs: number, running: readonly string[] = []): Promise<TaskRow | null> {
     for (let tries = 0; tries < 5; tries++) {
-      let query = this.db.selectFrom('tasks').select('id').where((eb) => claimable(eb, this.now()));
+      let query = this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where((eb) => claimable(eb, this.now()));
       if (running.length > 0) query = query.where('id', 'not in', running);
       const candidate = await query.orderBy('created_at').limit(1).executeTakeFirst();
       if (!candidate) return null;
@@ -122,7 +125,12 @@ export class TaskStore {
   }
 
   async renewLease(id: string, leaseMs: number): Promise<void> {
-    await this.db.updateTable('tasks').set({ lease_until: this.now() + leaseMs }).where('id', '=', id).where('status', '=', 'running').execute();
+    await this.db
+      .updateTable('tasks')
+      .set({ lease_until: this.now() + leaseMs })
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .execute();
   }
 
   async saveUpstream(id: string, channelId: string, upstreamTaskId: string): Promise<void> {
@@ -183,7 +191,9 @@ export class TaskStore {
     if (createdSince !== undefined) query = query.where('created_at', '>=', createdSince);
     return query
       .where('callback_url', 'is not', null)
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('webhook_deliveries').select('id').whereRef('webhook_deliveries.task_id', '=', 'tasks.id'))))
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('webhook_deliveries').select('id').whereRef('webhook_deliveries.task_id', '=', 'tasks.id'))),
+      )
       .limit(1000)
       .execute();
   }

@@ -178,7 +178,10 @@ export class TaskWorker {
     if (now >= task.deadline_at) return this.refuse(task, 'deadline_exceeded', DEADLINE_REASON);
     const deadline = AbortSignal.timeout(task.deadline_at - now);
     const signal = AbortSignal.any([deadline, this.shutdown.signal]);
-    const renew = setInterval(() => void store.renewLease(task.id, this.deps.leaseMs).catch((err: unknown) => this.deps.onError(err, task.id)), this.deps.leaseMs / 3);
+    const renew = setInterval(
+      () => void store.renewLease(task.id, this.deps.leaseMs).catch((err: unknown) => this.deps.onError(err, task.id)),
+      this.deps.leaseMs / 3,
+    );
     renew.unref();
     try {
       const ctx: TaskRunContext = {
@@ -193,7 +196,9 @@ export class TaskWorker {
         task.upstream_task_id && task.upstream_channel_id
           ? await pipeline.resume(job, ctx, { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id })
           : await pipeline.run(job, { ...ctx, onSubmitted: (channelId, upstreamTaskId) => this.saveUpstream(task.id, channelId, upstreamTaskId) });
-      const images = result.data.flatMap((image) => (image.name ? [{ name: image.name, ...(image.revised_prompt ? { revisedPrompt: image.revised_prompt } : {}) }] : []));
+      const images = result.data.flatMap((image) =>
+        image.name ? [{ name: image.name, ...(image.revised_prompt ? { revisedPrompt: image.revised_prompt } : {}) }] : [],
+      );
       await this.end(task, { status: 'succeeded', result: { images, ...(result.usage ? { usage: result.usage } : {}) } });
     } catch (err) {
       // Cut short by shutdown (or by the database going away, below), the run kept the task's
@@ -205,7 +210,8 @@ export class TaskWorker {
       // Any other failure: the run refunded the reservation; the task ends failed.
       // By the clock too: the last attempt's own timeout (cut to the deadline) may fire first, and
       // timers run on a monotonic clock that may be a few ms ahead of the wall clock.
-      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at - DEADLINE_SLACK_MS) return this.end(task, { status: 'failed', code: 'deadline_exceeded', reason: DEADLINE_REASON });
+      if (deadline.aborted || (this.deps.now?.() ?? Date.now()) >= task.deadline_at - DEADLINE_SLACK_MS)
+        return this.end(task, { status: 'failed', code: 'deadline_exceeded', reason: DEADLINE_REASON });
       const known = err instanceof GatewayError ? err : null;
       await this.end(task, { status: 'failed', code: known?.code ?? 'internal_error', reason: known?.message ?? 'The task failed.' });
     } finally {

@@ -73,8 +73,16 @@ export const SCENARIOS: readonly Scenario[] = [
       }
     },
   },
-  outage('database', (world) => world.pg.stop('fast'), (world) => world.pg.start()),
-  outage('Redis', (world) => world.redis.stop(), (world) => world.redis.start()),
+  outage(
+    'database',
+    (world) => world.pg.stop('fast'),
+    (world) => world.pg.start(),
+  ),
+  outage(
+    'Redis',
+    (world) => world.redis.stop(),
+    (world) => world.redis.start(),
+  ),
   {
     name: 'an instance SIGKILLed with tasks in flight',
     model: 'dall-e-2',
@@ -219,7 +227,13 @@ const MAX_TRIES = 8;
  */
 async function submit(world: FaultWorld, i: number, secret: string, model: string, prompt: string): Promise<Submission> {
   const taskApi = i % 2 === 0;
-  const body = { model, prompt, size: model === 'dall-e-2' ? '256x256' : '1024x1024', callback_url: world.receiver.url, ...(model === 'gpt-image-1' ? { quality: 'low' } : {}) };
+  const body = {
+    model,
+    prompt,
+    size: model === 'dall-e-2' ? '256x256' : '1024x1024',
+    callback_url: world.receiver.url,
+    ...(model === 'gpt-image-1' ? { quality: 'low' } : {}),
+  };
   let retried503 = 0;
   let last = '';
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
@@ -347,7 +361,24 @@ async function checkLedger(world: FaultWorld, keyId: string, ended: readonly Tas
 
 /** One line per scenario, for people. */
 export function formatReports(reports: readonly ScenarioReport[]): string {
-  const header = ['scenario', 'accepted', '503', 'errors', 'ok', 'failed', 'lost', 'dup. submits', 'resubmitted after kill', 'ledger', 'hooks refused', 'webhooks', 'dup. hooks', 'missing hooks', 'crashed', 's'];
+  const header = [
+    'scenario',
+    'accepted',
+    '503',
+    'errors',
+    'ok',
+    'failed',
+    'lost',
+    'dup. submits',
+    'resubmitted after kill',
+    'ledger',
+    'hooks refused',
+    'webhooks',
+    'dup. hooks',
+    'missing hooks',
+    'crashed',
+    's',
+  ];
   const rows = reports.map((r) => [
     r.name,
     r.accepted,

@@ -22,7 +22,10 @@ export class WebhookReceiver {
   readonly delivered = new Map<string, number>();
   refused = 0;
   private down = false;
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(): Promise<WebhookReceiver> {
     let receiver: WebhookReceiver | undefined;
@@ -99,7 +102,15 @@ export async function createFaultWorld(): Promise<FaultWorld> {
   const receiver = await WebhookReceiver.start();
   const config = await writeConfigFile({
     channels: [
-      { name: 'async', kind: 'newapi-async', base_url: `${asyncUpstream.origin}/v1`, api_key: 'nk', models: ['dall-e-2'], poll_interval: 0.5, timeout: ASYNC_CHANNEL_TIMEOUT_S },
+      {
+        name: 'async',
+        kind: 'newapi-async',
+        base_url: `${asyncUpstream.origin}/v1`,
+        api_key: 'nk',
+        models: ['dall-e-2'],
+        poll_interval: 0.5,
+        timeout: ASYNC_CHANNEL_TIMEOUT_S,
+      },
       { name: 'flaky', kind: 'openai-compatible', base_url: flakyUpstream.baseURL, api_key: 'sk', models: ['gpt-image-1'] },
     ],
   });
