@@ -96,7 +96,8 @@ describe('AzureOpenAIProvider against the Azure simulator over HTTP', () => {
   });
 
   it('falls back to the GA api-version and tolerates a trailing slash on the endpoint', async () => {
-    await run(LOW, channel(`${running.origin}/`, { apiVersion: undefined }));
+    const { apiVersion: _unset, ...noVersion } = channel(`${running.origin}/`);
+    await run(LOW, noVersion);
     const seen = lastRequest(running);
     expect(AZURE_OPENAI_DEFAULT_API_VERSION).toBe('2024-10-21');
     expect(seen.path).toBe(`/openai/deployments/my-gpt-image/images/generations?api-version=${AZURE_OPENAI_DEFAULT_API_VERSION}`);

@@ -3,7 +3,8 @@
  * (type, code, param), and that the refusal happened before any upstream call: the gateways
  * here route to a real OpenAI simulator over HTTP whose request count must not grow.
  */
-import OpenAI, { APIError, toFile } from 'openai';
+import type OpenAI from 'openai';
+import { APIError, toFile } from 'openai';
 import type { ImageCreateVariationParams, ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';

@@ -11,7 +11,6 @@ import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { GatewayError } from '../src/core/errors.js';
-import { NO_INPUTS } from '../src/core/image-input.js';
 import { parseImageRequest, type ImageEndpoint } from '../src/core/image-request.js';
 import type { ImageJob } from '../src/core/job.js';
 import { BUILTIN_MODELS, describeCapabilities, FAMILY_RULES, ModelCatalogue, type ModelSpec } from '../src/core/models.js';

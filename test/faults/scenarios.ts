@@ -55,6 +55,7 @@ export interface Scenario {
   /** Which model the tasks use: dall-e-2 goes to the async upstream, gpt-image-1 to the flaky one. */
   model: 'dall-e-2' | 'gpt-image-1';
   /** Runs while the tasks are in flight; resolves once the fault is over. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a scenario's async fault() with no return resolves to void, which `undefined` here would refuse
   fault(world: FaultWorld): Promise<FaultNotes | void>;
   /** Undo anything the fault set up that outlives it. */
   after?(world: FaultWorld): Promise<void>;
