@@ -5,6 +5,7 @@
  *   http -> pipeline | tasks -> billing, routing -> providers, output -> storage
  *   tasks | billing | routing -> redis        everything may use core; core imports nothing of ours
  *   tasks calls pipeline, never the reverse   a provider never touches the database, billing or HTTP clients' requests
+ *   outside src/: sim -> core; nothing in src/ imports sim/, test/ or bench/
  *
  * Each arrow is encoded as the imports it rules out: the reverse of an arrow, or what a folder below it reaches for.
  * Type-only imports count (a provider importing a db table type is still a provider knowing the database), except in
@@ -120,6 +121,12 @@ module.exports = {
       from: { path: SRC },
       to: { path: '^(sim|test|bench)/' },
     },
+    onlyOurs(
+      'sim-imports-only-core',
+      'Outside src/, sim -> core: the simulators read the catalogue (and its size rules) from core/, nothing else of the gateway.',
+      '^sim/',
+      dir('core'),
+    ),
     {
       name: 'sim-never-imports-tests',
       comment: 'The simulators (sim/) are used by tests, the demo and the benchmarks; they never import test/ or bench/.',
