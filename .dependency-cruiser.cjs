@@ -5,6 +5,7 @@
  *   http -> pipeline | tasks -> billing, routing -> providers, output -> storage
  *   tasks | billing | routing -> redis        everything may use core; core imports nothing of ours
  *   tasks calls pipeline, never the reverse   a provider never touches the database, billing or HTTP clients' requests
+ *   app -> metrics (a leaf beside core; only it imports prom-client)
  *   outside src/: sim -> core; nothing in src/ imports sim/, test/ or bench/
  *
  * Each arrow is encoded as the imports it rules out: the reverse of an arrow, or what a folder below it reaches for.
@@ -107,6 +108,19 @@ module.exports = {
     onlyOurs('net-imports-only-core', 'http -> inputs -> net (tasks -> net for webhooks): net/ is a leaf beside core/.', dir('net'), dir('net', 'core')),
     onlyOurs('spool-imports-only-core', 'http | inputs | providers -> spool: spool/ is a leaf beside core/.', dir('spool'), dir('spool', 'core')),
     onlyOurs('redis-imports-only-core', 'tasks | billing | routing -> redis: redis/ is a leaf beside core/.', dir('redis'), dir('redis', 'core')),
+    onlyOurs(
+      'metrics-imports-only-core',
+      'app -> metrics: metrics/ implements the sinks of core/metrics-sink.ts with prom-client; a leaf beside core/ (the code it counts calls the sinks).',
+      dir('metrics'),
+      dir('metrics', 'core'),
+    ),
+    {
+      name: 'prom-client-only-in-metrics',
+      comment: 'Only metrics/ speaks prom-client: routing, billing, tasks and http report through core/metrics-sink.ts.',
+      severity: 'error',
+      from: { path: SRC, pathNot: dir('metrics') },
+      to: { path: '(^|/)node_modules/prom-client/' },
+    },
     {
       name: 'only-the-cli-imports-the-composition-root',
       comment: 'app.ts wires everything and cli.ts dispatches to commands/: no module of src/ imports them back.',

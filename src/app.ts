@@ -39,10 +39,12 @@ import { registerGroup, type RouteEntry } from './http/access.js';
 import { createAdminAuthHook } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
+import { installHttpMetrics, registerMetricsRoute } from './http/metrics.js';
 import { ReadinessChecks } from './http/readiness.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
 import { ImageInputResolver } from './inputs/input-resolver.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { SafeFetcher } from './net/safe-fetch.js';
 import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
@@ -246,6 +248,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     memory,
     spool,
   });
+  // Prometheus metrics (src/metrics/): every answer counted by route pattern; /metrics is admin.
+  const metrics = new GatewayMetrics();
+  installHttpMetrics(http, metrics);
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);
     return serving.length > 0 && serving.every((c) => c.kind === 'demo');
@@ -265,6 +270,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerAdminWebhookRoutes(scope, { webhookSecrets });
     registerAdminUsageRoutes(scope, { usage: new UsageReport(db), keys });
     registerAdminChannelRoutes(scope, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
+    registerMetricsRoute(scope, metrics);
   });
   registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => registerFileRoutes(scope, store));
   // Other dependencies (Redis, the bucket) add their checks here; each gets 800 ms, so the probes answer within a second.

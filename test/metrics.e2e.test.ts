@@ -1,0 +1,140 @@
+/**
+ * /metrics end to end (real server on port 0, an OpenAI simulator upstream): admin only, the
+ * Prometheus text format, and counters that move by exactly what happened, with bounded labels.
+ */
+import { describe, expect, it } from 'vitest';
+import { startOpenAISimulator } from '../sim/openai/simulator.js';
+import { closeAfterEach, later } from './helpers/cleanup.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
+import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { TEST_ADMIN_KEY } from './helpers/admin.js';
+
+closeAfterEach();
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus' text exposition format, read strictly: a line that does not parse fails the test. */
+function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not an exposition line: ${line}`);
+    const [, name = '', body = '', value = ''] = match;
+    const labels: Record<string, string> = {};
+    for (const pair of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g)) labels[pair[1] ?? ''] = (pair[2] ?? '').replace(/\\(.)/g, '$1');
+    const number = value === '+Inf' ? Number.POSITIVE_INFINITY : value === '-Inf' ? Number.NEGATIVE_INFINITY : Number(value);
+    if (Number.isNaN(number) && value !== 'NaN') throw new Error(`not a sample value: ${line}`);
+    samples.push({ name, labels, value: number });
+  }
+  return samples;
+}
+
+async function scrape(gw: TestGateway): Promise<Sample[]> {
+  const res = await fetch(`${gw.origin}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parseExposition(await res.text());
+}
+
+/** The value of one series (0 when it does not exist yet). */
+function seriesValue(samples: readonly Sample[], name: string, labels: Record<string, string>): number {
+  const found = samples.find(
+    (s) => s.name === name && Object.keys(labels).length === Object.keys(s.labels).length && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  return found?.value ?? 0;
+}
+
+async function createKey(gw: TestGateway, settings: Record<string, unknown>): Promise<{ id: string; key: string }> {
+  const res = await fetch(`${gw.origin}/admin/api/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'metrics key', ...settings }),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; key: string };
+}
+
+const GENERATIONS = '/v1/images/generations';
+const PROMPT = 'a prompt that must never be a label';
+
+describe('/metrics', () => {
+  it('is admin only: without the admin key 401 in the admin dialect (as any admin route answers)', async () => {
+    const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    const res = await fetch(`${gw.origin}/metrics`);
+    expect(res.status).toBe(401);
+    const other = await fetch(`${gw.origin}/admin/api/keys`);
+    expect(other.status).toBe(401);
+    const [body, otherBody] = [(await res.json()) as { error: Record<string, unknown> }, (await other.json()) as { error: Record<string, unknown> }];
+    expect(body).toEqual({ error: { ...otherBody.error, message: body.error.message } });
+    expect(body.error.code).toBe(otherBody.error.code);
+    const wrong = await fetch(`${gw.origin}/metrics`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it('counts a success, an upstream failure and a 429 by route pattern, method and status, with bounded labels', async () => {
+    const sim = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const file = await writeConfigFile({ channels: [relayChannel('sim', sim.baseURL)] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_MAX_ATTEMPTS: '1' }));
+    const key = await createKey(gw, { rpm: 2 });
+    const asKey = { ...gw, apiKey: key.key };
+    const body = { model: 'dall-e-2', prompt: PROMPT, size: '256x256', response_format: 'b64_json' };
+
+    const before = await scrape(gw);
+    const ok = await postJson(asKey, GENERATIONS, body);
+    expect(ok.status).toBe(200);
+    sim.sim.enqueueFault({ kind: 'status', status: 500 });
+    const failed = await postJson(asKey, GENERATIONS, body);
+    expect(failed.status).toBeGreaterThanOrEqual(500);
+    const limited = await postJson(asKey, GENERATIONS, body);
+    expect(limited.status).toBe(429);
+    // An unrouted path with an id in it: counted under one label, never its URL.
+    expect((await fetch(`${gw.origin}/v1/nothing/${key.id}?q=${encodeURIComponent(PROMPT)}`)).status).toBe(404);
+    // The answer is counted once it has been sent: the scrape may come a moment after.
+    const requests = 'imagegate_http_requests_total';
+    const delta = (samples: Sample[], status: string, route = GENERATIONS, method = 'POST') =>
+      seriesValue(samples, requests, { route, method, status }) - seriesValue(before, requests, { route, method, status });
+    let after: Sample[] = [];
+    await expect
+      .poll(async () => {
+        after = await scrape(gw);
+        return delta(after, '429');
+      })
+      .toBe(1);
+    expect(delta(after, '200')).toBe(1);
+    expect(delta(after, String(failed.status))).toBe(1);
+    expect(delta(after, '404', 'unmatched', 'GET')).toBe(1);
+    const generationStatuses = after.filter((s) => s.name === requests && s.labels.route === GENERATIONS).map((s) => s.labels.status);
+    expect(new Set(generationStatuses)).toEqual(new Set(['200', String(failed.status), '429']));
+
+    // The latency histogram saw the same answers.
+    const histogramCount = (samples: Sample[], status: string) =>
+      seriesValue(samples, 'imagegate_http_request_duration_seconds_count', { route: GENERATIONS, method: 'POST', status });
+    expect(histogramCount(after, '200') - histogramCount(before, '200')).toBe(1);
+    expect(histogramCount(after, '429') - histogramCount(before, '429')).toBe(1);
+    const inf = after.find(
+      (s) =>
+        s.name === 'imagegate_http_request_duration_seconds_bucket' && s.labels.route === GENERATIONS && s.labels.status === '200' && s.labels.le === '+Inf',
+    );
+    expect(inf?.value).toBe(seriesValue(after, 'imagegate_http_request_duration_seconds_count', { route: GENERATIONS, method: 'POST', status: '200' }));
+
+    // Process metrics, prefixed.
+    expect(after.some((s) => s.name === 'imagegate_process_cpu_user_seconds_total')).toBe(true);
+    expect(after.some((s) => s.name === 'imagegate_nodejs_heap_size_used_bytes')).toBe(true);
+
+    // Bounded labels: routes are the server's patterns (or `unmatched`); no key id, key or prompt anywhere.
+    const patterns = new Set([...gw.app.routes().map((r) => r.url), 'unmatched']);
+    for (const sample of after) {
+      if (sample.labels.route !== undefined) expect(patterns).toContain(sample.labels.route);
+      for (const value of Object.values(sample.labels)) {
+        expect(value).not.toContain(key.id);
+        expect(value).not.toContain(key.key);
+        expect(value).not.toContain('prompt');
+      }
+    }
+  });
+});
