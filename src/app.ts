@@ -132,6 +132,13 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const sharedSlots = redis ? new RedisChannelSlots(redis, { keyPrefix: `${config.redisPrefix}:ch:`, onError: logUnlessOutage('channel slot lease failed') }) : undefined;
   const limiter = sharedSlots ?? new ConcurrencyLimiter();
   const tester = new ChannelTester(providers, catalogue, breakers);
+  // Prometheus metrics (src/metrics/): routing reports its attempts; breakers and slots are read at scrape time.
+  const metrics = new GatewayMetrics({
+    channelHealth: () =>
+      Promise.all(
+        registry.all().map(async ({ channel }) => ({ channel: channel.name, breaker: (await breakers.snapshot(channel.id)).state, inFlight: limiter.count(channel.id) })),
+      ),
+  });
   const router = new ChannelRouter({
     registry,
     store: channelStore,
@@ -145,6 +152,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       taskMaxAttempts: config.tasks.maxAttempts,
     },
     onKeyDisabled: (channel, reason) => logger.warn({ channel, reason }, 'upstream refused a key: stopped using it'),
+    metrics,
   });
 
   let address: string | undefined;
@@ -248,8 +256,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     memory,
     spool,
   });
-  // Prometheus metrics (src/metrics/): every answer counted by route pattern; /metrics is admin.
-  const metrics = new GatewayMetrics();
+  // Every answer counted by route pattern (http/metrics.ts); /metrics is admin.
   installHttpMetrics(http, metrics);
   const isDemoOnly = (model: string) => {
     const serving = registry.usableFor(model);

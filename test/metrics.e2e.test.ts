@@ -63,6 +63,19 @@ const GENERATIONS = '/v1/images/generations';
 const PROMPT = 'a prompt that must never be a label';
 
 describe('/metrics', () => {
+  it('reports an open breaker as 2 once its channel has failed past the threshold', async () => {
+    const sim = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const file = await writeConfigFile({ channels: [relayChannel('flaky', sim.baseURL)] });
+    const gw = later(
+      await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_MAX_ATTEMPTS: '1', IMAGEGATE_BREAKER_THRESHOLD: '2' }),
+    );
+    const breaker = async () => (await scrape(gw)).find((s) => s.name === 'imagegate_channel_breaker_state' && s.labels.channel === 'flaky')?.value;
+    expect(await breaker()).toBe(0);
+    sim.sim.enqueueFault({ kind: 'status', status: 500 }, { kind: 'status', status: 500 });
+    for (let i = 0; i < 2; i++) expect((await postJson(gw, GENERATIONS, { prompt: 'fail' })).status).toBeGreaterThanOrEqual(500);
+    expect(await breaker()).toBe(2);
+  });
+
   it('is admin only: without the admin key 401 in the admin dialect (as any admin route answers)', async () => {
     const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
     const res = await fetch(`${gw.origin}/metrics`);
@@ -121,6 +134,16 @@ describe('/metrics', () => {
         s.name === 'imagegate_http_request_duration_seconds_bucket' && s.labels.route === GENERATIONS && s.labels.status === '200' && s.labels.le === '+Inf',
     );
     expect(inf?.value).toBe(seriesValue(after, 'imagegate_http_request_duration_seconds_count', { route: GENERATIONS, method: 'POST', status: '200' }));
+
+    // Upstream attempts by channel and outcome: the success and the 500 reached the channel, the 429 never did.
+    const attempts = (samples: Sample[], outcome: string) => seriesValue(samples, 'imagegate_upstream_attempts_total', { channel: 'sim', outcome });
+    expect(attempts(after, 'ok') - attempts(before, 'ok')).toBe(1);
+    expect(attempts(after, 'http_500') - attempts(before, 'http_500')).toBe(1);
+    expect(after.filter((s) => s.name === 'imagegate_upstream_attempts_total').reduce((sum, s) => sum + s.value, 0)).toBe(2);
+    expect(seriesValue(after, 'imagegate_upstream_attempt_duration_seconds_count', { channel: 'sim', outcome: 'ok' })).toBe(1);
+    // Read at scrape time: nothing in flight now, and one failure leaves the breaker closed.
+    expect(after.find((s) => s.name === 'imagegate_upstream_in_flight' && s.labels.channel === 'sim')?.value).toBe(0);
+    expect(after.find((s) => s.name === 'imagegate_channel_breaker_state' && s.labels.channel === 'sim')?.value).toBe(0);
 
     // Process metrics, prefixed.
     expect(after.some((s) => s.name === 'imagegate_process_cpu_user_seconds_total')).toBe(true);

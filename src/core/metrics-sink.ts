@@ -16,3 +16,23 @@ export interface MetricsExposition {
   readonly contentType: string;
   render(): Promise<string>;
 }
+
+/**
+ * An upstream attempt's outcome: `ok`; a retryable failure's kind (`http_500`, `http_429`,
+ * `timeout`, `connection`, `protocol`); `auth` (the upstream refused the key); `refused` (the
+ * upstream refused the request itself, a 4xx); `task_failed`; `aborted`.
+ */
+export type UpstreamOutcome = string;
+
+/** routing/ reports each upstream attempt, by channel name (the operator's, a bounded set). */
+export interface UpstreamMetricsSink {
+  upstreamAttempt(channel: string, outcome: UpstreamOutcome, seconds: number): void;
+}
+
+/** Channel health, read when the metrics are scraped (no bookkeeping in the routing path). */
+export interface ChannelHealthView {
+  channel: string;
+  breaker: 'closed' | 'half-open' | 'open';
+  /** Attempts this instance has in flight on the channel. */
+  inFlight: number;
+}

@@ -5,23 +5,36 @@
  * own counts). The rest of src/ reports through core/metrics-sink.ts and never imports
  * prom-client. Every metric is listed in README.md, "Metrics".
  */
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { HttpMetricsSink, MetricsExposition } from '../core/metrics-sink.js';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ChannelHealthView, HttpMetricsSink, MetricsExposition, UpstreamMetricsSink, UpstreamOutcome } from '../core/metrics-sink.js';
 
 export const METRIC_PREFIX = 'imagegate_';
 
 /** Seconds: from a cheap admin read to a long, multi-image generation. */
 const HTTP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 60, 120, 300];
 
+/** Seconds of one upstream attempt: an image takes seconds to minutes. */
+const UPSTREAM_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600];
+
+/** The breaker gauge's values. */
+const BREAKER_VALUE: Readonly<Record<ChannelHealthView['breaker'], number>> = { closed: 0, 'half-open': 1, open: 2 };
+
+export interface GatewayMetricsOptions {
+  /** Every channel's breaker and in-flight count, read at scrape time (app.ts reads them from routing/). */
+  channelHealth?: () => Promise<readonly ChannelHealthView[]>;
+}
+
 /** The methods HTTP defines; anything else is counted as `other` (the label stays bounded). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export class GatewayMetrics implements HttpMetricsSink, MetricsExposition {
+export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, MetricsExposition {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  private readonly upstreamAttempts: Counter<'channel' | 'outcome'>;
+  private readonly upstreamDuration: Histogram<'channel' | 'outcome'>;
 
-  constructor() {
+  constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
     this.httpRequests = new Counter({
@@ -37,6 +50,42 @@ export class GatewayMetrics implements HttpMetricsSink, MetricsExposition {
       buckets: HTTP_BUCKETS,
       registers,
     });
+    this.upstreamAttempts = new Counter({
+      name: `${METRIC_PREFIX}upstream_attempts_total`,
+      help: 'Upstream attempts, by channel and outcome (ok, a retryable failure kind such as http_500 or timeout, auth, refused, task_failed, aborted).',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    this.upstreamDuration = new Histogram({
+      name: `${METRIC_PREFIX}upstream_attempt_duration_seconds`,
+      help: 'Time of one upstream attempt until its answer began (or it failed), by channel and outcome.',
+      labelNames: ['channel', 'outcome'],
+      buckets: UPSTREAM_BUCKETS,
+      registers,
+    });
+    const { channelHealth } = options;
+    if (channelHealth) {
+      new Gauge({
+        name: `${METRIC_PREFIX}upstream_in_flight`,
+        help: 'Upstream attempts this instance has in flight, by channel.',
+        labelNames: ['channel'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const view of await channelHealth()) this.set({ channel: view.channel }, view.inFlight);
+        },
+      });
+      new Gauge({
+        name: `${METRIC_PREFIX}channel_breaker_state`,
+        help: "A channel's circuit breaker: 0 closed, 1 half-open, 2 open (shared by every instance with Redis).",
+        labelNames: ['channel'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const view of await channelHealth()) this.set({ channel: view.channel }, BREAKER_VALUE[view.breaker]);
+        },
+      });
+    }
   }
 
   get contentType(): string {
@@ -51,5 +100,10 @@ export class GatewayMetrics implements HttpMetricsSink, MetricsExposition {
     const labels = { route, method: METHODS.has(method) ? method : 'other', status: String(status) };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
+  }
+
+  upstreamAttempt(channel: string, outcome: UpstreamOutcome, seconds: number): void {
+    this.upstreamAttempts.inc({ channel, outcome });
+    this.upstreamDuration.observe({ channel, outcome }, seconds);
   }
 }

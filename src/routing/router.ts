@@ -11,6 +11,7 @@ import { isArriving, type ArrivingResult, type ImageJob, type PartialImageListen
 import type { Provider } from '../providers/provider.js';
 import { settledGenerator } from '../core/settled-generator.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
+import type { UpstreamMetricsSink, UpstreamOutcome } from '../core/metrics-sink.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelRegistry } from './channel-registry.js';
@@ -46,6 +47,8 @@ export interface RouterDeps {
   now?: () => number;
   random?: () => number;
   onKeyDisabled?: (channel: string, reason: string) => void;
+  /** Hears every upstream attempt (src/metrics/ counts them). */
+  metrics?: UpstreamMetricsSink;
 }
 
 type Attempt<R> =
@@ -170,10 +173,12 @@ export class ChannelRouter {
       const { deadlineAt } = retryBudget(mode, this.deps.settings, started);
       const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
+      this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
       return { result, channel, attempts };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
+      this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
       throw clientErrorFor(err, channel.apiKeys);
     }
   }
@@ -242,12 +247,14 @@ export class ChannelRouter {
       const result = await send(this.deps.providers[channel.kind], call, hooks);
       await this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
+      this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
       if (!isArrivingResult(result)) return { kind: 'ok', routed: { result, channel, attempts } };
       held = true;
       return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release) }, channel, attempts } };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
+      this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
       await this.learnFrom(err, call);
       return { kind: 'failed', failure: err, channel };
     } finally {
@@ -353,6 +360,14 @@ function isAuthFailure(failure: UpstreamFailure): boolean {
 function outcomeOf(failure: UpstreamFailure): string {
   return failure.kind === 'http' ? `http_${failure.status ?? 0}` : failure.kind;
 }
+
+/** An attempt's outcome as a metric label (core/metrics-sink.ts): a refusal of the request or of the key is not a retryable failure. */
+function metricOutcome(failure: UpstreamFailure): UpstreamOutcome {
+  if (isAuthFailure(failure)) return 'auth';
+  if (failure.kind === 'http' && !failure.retryable) return 'refused';
+  return outcomeOf(failure);
+}
+
 
 /** What a router caller hears: partial images (streams) and async submissions, with their channel. */
 export interface RouteHooks {
