@@ -105,7 +105,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   // them: loaded always, they were half the CPU of an embedded start and ~30 MB of its memory.
   const s3 = config.s3 ? new (await import('./storage/s3-store.js')).S3ImageStore(config.s3) : undefined;
   const store: ImageStore & { close(): Promise<void> } = s3 ?? new FsImageStore(join(config.dataDir, 'images'));
-  const records = new ImageRecords(db);
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
 
@@ -139,6 +138,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         registry.all().map(async ({ channel }) => ({ channel: channel.name, breaker: (await breakers.snapshot(channel.id)).state, inFlight: limiter.count(channel.id) })),
       ),
   });
+  const records = new ImageRecords(db, metrics);
   const router = new ChannelRouter({
     registry,
     store: channelStore,
@@ -177,7 +177,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onSettleError: (err, requestId) => logger.error({ err, requestId }, 'credit settlement failed'),
     onSettledTwice: options.onSettledTwice ?? ((requestId, first, second) => logger.error({ requestId, first, second }, 'a reservation was asked to settle twice: the second settlement was not sent')),
   });
-  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices });
+  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics });
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
   const redisLimiter = redis && scaleOut ? new scaleOut.RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;

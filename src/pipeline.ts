@@ -13,6 +13,7 @@ import { databaseUnavailable, GatewayError } from './core/errors.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
 import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type PartialImageListener, type ProviderResult, type ResultFields } from './core/job.js';
 import type { Channel } from './core/channel.js';
+import type { DeliveryMetricsSink } from './core/metrics-sink.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
 import { resolveParameters } from './core/resolved-parameters.js';
@@ -80,6 +81,8 @@ export interface Billing {
   /** Reserves, charges, refunds or keeps a run's credits, by the rules in billing/settlement.ts. */
   settlement: Settlement;
   prices: PriceBook;
+  /** Hears what each delivered run settled (src/metrics/ counts it). */
+  metrics?: DeliveryMetricsSink;
 }
 
 /** What an answer says about its result besides the images. */
@@ -225,6 +228,8 @@ export class ImagePipeline {
     const priceMicros = prices.finalPriceMicros(job, delivered, fields.usage, resolved);
     const costMicros = prices.costMicros(job, delivered, fields.usage, resolved, channel.costRatio ?? 1);
     await run.hold?.charge(priceMicros);
+    const chargedMicros = run.hold?.metered ? priceMicros : 0;
+    this.billing.metrics?.delivered({ model: job.model.id, format: parameters.outputFormat ?? 'unknown', images: delivered, chargedMicros, costMicros });
     this.record(job, ctx, run, { status: 200, delivered, priceMicros, costMicros, resolved });
     return parameters;
   }

@@ -93,7 +93,7 @@ describe('/metrics', () => {
     const sim = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const file = await writeConfigFile({ channels: [relayChannel('sim', sim.baseURL)] });
     const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_MAX_ATTEMPTS: '1' }));
-    const key = await createKey(gw, { rpm: 2 });
+    const key = await createKey(gw, { rpm: 2, credits: 1 });
     const asKey = { ...gw, apiKey: key.key };
     const body = { model: 'dall-e-2', prompt: PROMPT, size: '256x256', response_format: 'b64_json' };
 
@@ -144,6 +144,21 @@ describe('/metrics', () => {
     // Read at scrape time: nothing in flight now, and one failure leaves the breaker closed.
     expect(after.find((s) => s.name === 'imagegate_upstream_in_flight' && s.labels.channel === 'sim')?.value).toBe(0);
     expect(after.find((s) => s.name === 'imagegate_channel_breaker_state' && s.labels.channel === 'sim')?.value).toBe(0);
+
+    // Images: the one delivered, by model and format (dall-e-2 has no output_format: its answers do not say), its stored bytes, and what it cost as the request log says.
+    const imagesDelta =
+      seriesValue(after, 'imagegate_images_delivered_total', { model: 'dall-e-2', format: 'unknown' }) -
+      seriesValue(before, 'imagegate_images_delivered_total', { model: 'dall-e-2', format: 'unknown' });
+    expect(imagesDelta).toBe(1);
+    const row = await gw.app.database.db.selectFrom('request_log').select(['price_micros', 'cost_micros']).where('status', '=', 200).executeTakeFirstOrThrow();
+    const moved = (name: string) => seriesValue(after, name, { model: 'dall-e-2' }) - seriesValue(before, name, { model: 'dall-e-2' });
+    expect(row.cost_micros).toBeGreaterThan(0);
+    expect(moved('imagegate_operator_cost_micros_total')).toBe(row.cost_micros);
+    expect(row.price_micros).toBeGreaterThan(0);
+    expect(moved('imagegate_credits_charged_micros_total')).toBe(row.price_micros);
+    const stored = await gw.app.database.db.selectFrom('images').select('bytes').execute();
+    expect(stored).toHaveLength(1);
+    expect(seriesValue(after, 'imagegate_image_bytes_stored_total', {}) - seriesValue(before, 'imagegate_image_bytes_stored_total', {})).toBe(stored[0]?.bytes);
 
     // Process metrics, prefixed.
     expect(after.some((s) => s.name === 'imagegate_process_cpu_user_seconds_total')).toBe(true);

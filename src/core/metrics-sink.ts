@@ -36,3 +36,25 @@ export interface ChannelHealthView {
   /** Attempts this instance has in flight on the channel. */
   inFlight: number;
 }
+
+/** A run that delivered, reported where it is settled (the pipeline, by billing/settlement.ts' rules). */
+export interface DeliveryReport {
+  /** The catalogue's (or the operator's) model id, never an alias or the client's spelling. */
+  model: string;
+  /** The images' format (png, jpeg, webp), or `unknown` when the answer does not say. */
+  format: string;
+  images: number;
+  /** Credits taken from a metered key (0 for an unlimited key), micro-dollars. */
+  chargedMicros: number;
+  /** What the upstream cost the operator (the channel's cost ratio applied), micro-dollars. */
+  costMicros: number;
+}
+
+export interface DeliveryMetricsSink {
+  delivered(report: DeliveryReport): void;
+}
+
+/** storage/ reports each image's bytes once they are stored. */
+export interface StorageMetricsSink {
+  imageStored(bytes: number): void;
+}

@@ -6,7 +6,16 @@
  * prom-client. Every metric is listed in README.md, "Metrics".
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ChannelHealthView, HttpMetricsSink, MetricsExposition, UpstreamMetricsSink, UpstreamOutcome } from '../core/metrics-sink.js';
+import type {
+  ChannelHealthView,
+  DeliveryMetricsSink,
+  DeliveryReport,
+  HttpMetricsSink,
+  MetricsExposition,
+  StorageMetricsSink,
+  UpstreamMetricsSink,
+  UpstreamOutcome,
+} from '../core/metrics-sink.js';
 
 export const METRIC_PREFIX = 'imagegate_';
 
@@ -27,12 +36,16 @@ export interface GatewayMetricsOptions {
 /** The methods HTTP defines; anything else is counted as `other` (the label stays bounded). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, MetricsExposition {
+export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, MetricsExposition {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
   private readonly upstreamAttempts: Counter<'channel' | 'outcome'>;
   private readonly upstreamDuration: Histogram<'channel' | 'outcome'>;
+  private readonly imagesDelivered: Counter<'model' | 'format'>;
+  private readonly creditsCharged: Counter<'model'>;
+  private readonly operatorCost: Counter<'model'>;
+  private readonly bytesStored: Counter;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -61,6 +74,29 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Met
       help: 'Time of one upstream attempt until its answer began (or it failed), by channel and outcome.',
       labelNames: ['channel', 'outcome'],
       buckets: UPSTREAM_BUCKETS,
+      registers,
+    });
+    this.imagesDelivered = new Counter({
+      name: `${METRIC_PREFIX}images_delivered_total`,
+      help: 'Images delivered to clients, by model and format.',
+      labelNames: ['model', 'format'],
+      registers,
+    });
+    this.creditsCharged = new Counter({
+      name: `${METRIC_PREFIX}credits_charged_micros_total`,
+      help: 'Credits charged to metered keys for delivered images, micro-dollars, by model.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.operatorCost = new Counter({
+      name: `${METRIC_PREFIX}operator_cost_micros_total`,
+      help: "What delivered images cost the operator upstream (list price times the channel's cost ratio), micro-dollars, by model.",
+      labelNames: ['model'],
+      registers,
+    });
+    this.bytesStored = new Counter({
+      name: `${METRIC_PREFIX}image_bytes_stored_total`,
+      help: 'Bytes of images written to the image store.',
       registers,
     });
     const { channelHealth } = options;
@@ -105,5 +141,16 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Met
   upstreamAttempt(channel: string, outcome: UpstreamOutcome, seconds: number): void {
     this.upstreamAttempts.inc({ channel, outcome });
     this.upstreamDuration.observe({ channel, outcome }, seconds);
+  }
+
+  delivered(report: DeliveryReport): void {
+    const { model } = report;
+    this.imagesDelivered.inc({ model, format: report.format }, report.images);
+    this.creditsCharged.inc({ model }, report.chargedMicros);
+    this.operatorCost.inc({ model }, report.costMicros);
+  }
+
+  imageStored(bytes: number): void {
+    this.bytesStored.inc(bytes);
   }
 }

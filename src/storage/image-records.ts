@@ -2,6 +2,7 @@
 import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
 import type { NewImage } from '../db/schema.js';
+import type { StorageMetricsSink } from '../core/metrics-sink.js';
 
 /** Rows per insert: 7 columns each, far below either database's bound on parameters. */
 const MAX_ROWS_PER_INSERT = 256;
@@ -10,7 +11,11 @@ export class ImageRecords {
   /** Concurrent images share one multi-row insert (one commit) instead of one each. */
   private readonly inserts: WriteBatcher<NewImage>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /** Hears each image's bytes once its row is committed or its size known (src/metrics/). */
+    private readonly metrics?: StorageMetricsSink,
+  ) {
     this.inserts = new WriteBatcher(
       async (rows) =>
         void (await db
@@ -22,13 +27,16 @@ export class ImageRecords {
   }
 
   /** Resolves once the row is committed. */
-  insert(row: NewImage): Promise<void> {
-    return this.inserts.add(row);
+  async insert(row: NewImage): Promise<void> {
+    await this.inserts.add(row);
+    // A streamed image is recorded before its bytes come (0): setSize reports it.
+    if (row.bytes > 0) this.metrics?.imageStored(row.bytes);
   }
 
   /** A streamed image's size, known once it is stored whole (it was recorded before its bytes came). */
   async setSize(id: string, bytes: number): Promise<void> {
     await this.db.updateTable('images').set({ bytes }).where('id', '=', id).execute();
+    this.metrics?.imageStored(bytes);
   }
 
   async expired(now: number, limit: number): Promise<{ id: string; mime: string }[]> {
