@@ -74,6 +74,10 @@ export interface Config {
   /** Seals upstream keys at rest (AES-256-GCM); unset: a key file in the data dir with SQLite. */
   secretKey: string | undefined;
   logLevel: string;
+  /** `json` (one JSON object a line, for machines) or `pretty` (pino-pretty, for people). */
+  logFormat: LogFormat;
+  /** Request lines carry the prompt (off by default: prompts are the users' words). */
+  logPrompts: boolean;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
   /** The config file's `pricing:` (micros), over OpenAI's list prices; unset: list prices only. */
@@ -201,6 +205,8 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_URL_SECRET: 'url_secret',
   IMAGEGATE_SECRET_KEY: 'secret_key',
   LOG_LEVEL: 'log_level',
+  IMAGEGATE_LOG_FORMAT: 'log_format',
+  IMAGEGATE_LOG_PROMPTS: 'log_prompts',
   OPENAI_API_KEY: 'openai_api_key',
   OPENAI_BASE_URL: 'openai_base_url',
   IMAGEGATE_MAX_ATTEMPTS: 'max_attempts',
@@ -283,6 +289,8 @@ export function loadConfig(env: Env = process.env): Config {
     urlSecret: get('IMAGEGATE_URL_SECRET'),
     secretKey: parseSecretKey(get('IMAGEGATE_SECRET_KEY')),
     logLevel: parseLogLevel(get('LOG_LEVEL') ?? 'info'),
+    logFormat: parseLogFormat(get('IMAGEGATE_LOG_FORMAT') ?? 'json'),
+    logPrompts: parseBoolean('IMAGEGATE_LOG_PROMPTS', get('IMAGEGATE_LOG_PROMPTS') ?? 'false'),
     openai: openaiKey
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
       : undefined,
@@ -504,6 +512,13 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 function parseLogLevel(value: string): string {
   if (!LOG_LEVELS.includes(value)) throw new ConfigError(`LOG_LEVEL: '${value}' is not one of ${LOG_LEVELS.join(', ')}`);
+  return value;
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+function parseLogFormat(value: string): LogFormat {
+  if (value !== 'json' && value !== 'pretty') throw new ConfigError(`IMAGEGATE_LOG_FORMAT: '${value}' is not json or pretty`);
   return value;
 }
 

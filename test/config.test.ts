@@ -48,6 +48,8 @@ describe('loadConfig: defaults', () => {
       urlSecret: undefined,
       secretKey: undefined,
       logLevel: 'info',
+      logFormat: 'json',
+      logPrompts: false,
       openai: undefined,
       modelAliases: [],
       channels: [],
@@ -202,12 +204,17 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_SPOOL_BUDGET', '512mb', 'spoolBudgetBytes', 512 * 1024 ** 2],
     ['IMAGEGATE_KEEP_B64_IMAGES', 'false', 'keepB64Images', false],
     ['IMAGEGATE_KEEP_B64_IMAGES', 'yes', 'keepB64Images', true],
+    ['IMAGEGATE_LOG_PROMPTS', 'true', 'logPrompts', true],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);
   });
 
   it.each(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])('LOG_LEVEL=%s', (level) => {
     expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+
+  it.each(['json', 'pretty'])('IMAGEGATE_LOG_FORMAT=%s', (format) => {
+    expect(loadConfig({ IMAGEGATE_LOG_FORMAT: format }).logFormat).toBe(format);
   });
 });
 
@@ -228,6 +235,7 @@ describe('loadConfig: invalid env values', () => {
     ['IMAGEGATE_BODY_LIMIT', 'lots'],
     ['IMAGEGATE_BODY_LIMIT', '100'],
     ['IMAGEGATE_MEMORY_BUDGET', 'half'],
+    ['IMAGEGATE_LOG_FORMAT', 'xml'],
     ['IMAGEGATE_MEMORY_BUDGET', '512kb'],
     ['IMAGEGATE_PUBLIC_URL', 'ftp://x'],
     ['IMAGEGATE_PUBLIC_URL', 'img.example.com'],

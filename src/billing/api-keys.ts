@@ -21,6 +21,8 @@ export interface KeyIdentity {
   /** The api_keys row id; `env:<prefix>` for keys from IMAGEGATE_API_KEYS. */
   id: string;
   name: string;
+  /** The key's first characters, as the admin API shows them (for logs: never the whole key). */
+  prefix: string;
   policy: KeyPolicy;
   /** Has a credit balance (as of the last lookup): requests reserve and settle credits. */
   metered: boolean;
@@ -65,7 +67,7 @@ export class ApiKeyService {
   ) {
     for (const secret of envKeys) {
       const prefix = secret.slice(0, VISIBLE_CHARS);
-      this.envKeys.set(hashKey(secret), { id: `env:${prefix}`, name: 'IMAGEGATE_API_KEYS', policy: UNLIMITED, metered: false });
+      this.envKeys.set(hashKey(secret), { id: `env:${prefix}`, name: 'IMAGEGATE_API_KEYS', prefix, policy: UNLIMITED, metered: false });
     }
   }
 
@@ -84,7 +86,7 @@ export class ApiKeyService {
       this.cache.delete(hash);
       return null;
     }
-    const identity = { id: row.id, name: row.name, policy: policyOf(row), metered: row.balance_micros !== null };
+    const identity = { id: row.id, name: row.name, prefix: row.prefix, policy: policyOf(row), metered: row.balance_micros !== null };
     this.cache.set(hash, { identity, until: this.now() + CACHE_TTL_MS });
     return identity;
   }

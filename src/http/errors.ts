@@ -40,15 +40,26 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
     void reply.status(internal.status).send(envelope(dialectOf(request), internal));
     return;
   }
-  // A database outage is logged once, when it starts, not once per refused request.
-  if (known.status >= 500 && !isDatabaseUnavailable(err)) request.log.warn({ code: known.code, reason: known.message }, 'request failed');
+  // The request's own log line (http/request-line.ts) says why it failed.
   void reply.status(known.status).headers(known.headers).send(envelope(dialectOf(request), known));
 }
 
+/** Where an envelope keeps the error it was made from: a symbol, so JSON.stringify leaves it out. */
+const ENVELOPE_ERROR = Symbol('envelope error');
+
 /** The task API answers errors as `{code: <status>, msg, data: null}`; everything else in OpenAI's envelope. */
 export function envelope(dialect: Dialect, err: GatewayError): unknown {
-  if (dialect === 'task-api') return { code: err.status, msg: err.message, data: null };
-  return err.toEnvelope();
+  const body = dialect === 'task-api' ? { code: err.status, msg: err.message, data: null } : err.toEnvelope();
+  // For the request's log line (errorOfEnvelope): its code and reason, whatever the dialect shows.
+  Object.defineProperty(body, ENVELOPE_ERROR, { value: err, enumerable: false });
+  return body;
+}
+
+/** The GatewayError an answer's body was made from by `envelope`, if it was. */
+export function errorOfEnvelope(body: unknown): GatewayError | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const err: unknown = (body as { [ENVELOPE_ERROR]?: unknown })[ENVELOPE_ERROR];
+  return err instanceof GatewayError ? err : undefined;
 }
 
 export function notFoundError(request: FastifyRequest): GatewayError {

@@ -14,7 +14,7 @@ import { resolveParameters, type OutputParameters } from '../core/resolved-param
 import type { MemoryHold } from '../core/memory-budget.js';
 import type { Rope } from '../core/rope.js';
 import type { DeliveredImage } from '../output/image-output.js';
-import type { ImagePipeline, ImagesResult } from '../pipeline.js';
+import type { ImagePipeline, ImagesResult, RunObserver } from '../pipeline.js';
 import { toGatewayError } from './errors.js';
 
 export interface ImageStreamContext {
@@ -25,6 +25,8 @@ export interface ImageStreamContext {
   signal: AbortSignal;
   answered: Promise<void>;
   memory?: MemoryHold | undefined;
+  /** The request's log line (request-line.ts). */
+  observer?: RunObserver;
 }
 
 export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: ImageStreamContext): Promise<void> {
@@ -43,6 +45,7 @@ export async function streamImages(job: ImageJob, reply: FastifyReply, ctx: Imag
       memory: ctx.memory,
       includeBase64: true,
       onPartial: partialEvents(events, `${prefix}.partial_image`, job),
+      ...(ctx.observer ? { observer: ctx.observer } : {}),
     });
     for (const image of result.data) events.event(`${prefix}.completed`, completedEvent(`${prefix}.completed`, image, result, job));
     events.end();

@@ -7,6 +7,7 @@ import { describeCapabilities, type ModelCatalogue, type ModelSpec } from '../co
 import type { RateLimiter } from '../billing/rate-limits.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline } from '../pipeline.js';
+import { whenAnswerCloses } from './answer-closed.js';
 import { readImageForm } from './image-form.js';
 import { streamImages } from './image-stream.js';
 import { arrivingImagesBody, renderImagesResponse } from './images-response.js';
@@ -36,18 +37,22 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     await admitKey(request.apiKey, reply, deps.limiter);
     const signal = abortOnClientClose(request, reply);
     const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
+    request.logLine?.noteJob(parsed.job);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
     if (wantsAsyncTask(request) && endpoint !== 'variations') return submitNewApiTask(job, request, reply, deps.tasks);
-    const answered = new Promise<void>((resolve) => reply.raw.once('close', resolve));
+    // One shared 'close' listener (answer-closed.ts): a piped answer adds several of its own.
+    const answered = new Promise<void>((resolve) => whenAnswerCloses(reply.raw, resolve));
     const key = request.apiKey;
     const keyId = key?.id ?? null;
     const memory = request.memory ?? undefined;
+    // The run tells the request's log line its attempts and outcome (request-line.ts).
+    const observer = request.logLine ? { observer: request.logLine } : {};
     if (job.stream) {
-      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered, memory });
+      await streamImages(job, reply, { pipeline: deps.pipeline, keepAliveMs: deps.streamKeepAliveMs, key, keyId, signal, answered, memory, ...observer });
       return reply;
     }
-    const run = { mode: { kind: 'sync' } as const, settlement: { kind: 'reserve-now' } as const, key, keyId, signal, answered, memory };
+    const run = { mode: { kind: 'sync' } as const, settlement: { kind: 'reserve-now' } as const, key, keyId, signal, answered, memory, ...observer };
     // b64_json answers pass through as they arrive; url answers are stored as they arrive.
     const result = await deps.pipeline.runArriving(job, run);
     reply.type('application/json; charset=utf-8');
@@ -82,7 +87,7 @@ async function requestInput(endpoint: ImageEndpoint, request: FastifyRequest, re
 /** Aborts the upstream call when the client goes away before its answer. */
 export function abortOnClientClose(request: FastifyRequest, reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
+  whenAnswerCloses(reply.raw, () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('client closed the request'));
   });
   request.raw.once('aborted', () => controller.abort(new Error('client aborted the request')));

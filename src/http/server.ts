@@ -15,6 +15,7 @@ import { discardUnreadBody, watchAnswerIdle, watchBodyIdle } from './body-flow.j
 import { collectWhenIdle } from './idle-collect.js';
 import { envelope, handleError, handleNotFound, notFoundError, toGatewayError } from './errors.js';
 import { installJsonParser } from './json-body.js';
+import { installRequestLines } from './request-line.js';
 import { installRequestMemory } from './request-memory.js';
 import { installUploadSpool } from './upload-spool.js';
 import { buildSerializer, buildValidator, schemaError } from './schemas/validation.js';
@@ -31,6 +32,8 @@ export interface HttpTimeouts {
 
 export interface HttpServerOptions {
   logger: FastifyBaseLogger;
+  /** Request lines carry the prompt (IMAGEGATE_LOG_PROMPTS). */
+  logPrompts?: boolean;
   bodyLimitBytes: number;
   timeouts: HttpTimeouts;
   /** Peers (addresses or CIDRs) whose X-Forwarded-For is believed; empty: none. */
@@ -54,7 +57,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const answers = new WeakMap<Socket, ServerResponse>();
   const app = Fastify({
     loggerInstance: opts.logger,
-    // One log line per request would cost more than it tells; the request log table has them.
+    // Fastify's two lines per request ("incoming request", "request completed") give way to our
+    // one (request-line.ts), written when the answer has ended, with what the run did.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes,
     return503OnClosing: true,
@@ -91,6 +95,8 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   collectWhenIdle(app);
   app.decorateRequest('apiKey', null);
   const routes = trackRouteAccess(app);
+  // First: the next hook may answer an unrouted request and stop the rest.
+  installRequestLines(app, { logPrompts: opts.logPrompts ?? false });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // An unrouted path (or a known path with the wrong method) answers before its body is read.

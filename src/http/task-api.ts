@@ -60,6 +60,7 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
     const { openai, callbackUrl, names } = toOpenAIBody(body, deps.catalogue);
     const signal = abortOnClientClose(request, reply);
     const parsed = renamingParams(names, () => parseImageRequest({ endpoint: 'generations', body: openai }, deps.catalogue, request.id));
+    request.logLine?.noteJob(parsed.job);
     if (parsed.job.stream) {
       throw invalidRequest('stream', 'unsupported_parameter', 'Tasks are asynchronous: poll the task or pass callback_url instead of stream.');
     }

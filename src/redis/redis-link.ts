@@ -24,8 +24,8 @@ export type RedisListener = (up: boolean) => void;
 export class RedisLink {
   readonly client: Redis;
   private up = false;
-  /** Whether the last line logged said Redis is unreachable (so the next "up" is worth a line). */
-  private saidDown = false;
+  /** When the last line logged said Redis is unreachable (so the next "up" is worth a line); null: it did not. */
+  private saidDownAt: number | null = null;
   private closing = false;
   private pinging = false;
   private failedPings = 0;
@@ -143,9 +143,10 @@ export class RedisLink {
     this.failedPings = 0;
     if (this.closing || this.up) return;
     this.up = true;
-    if (this.saidDown) {
-      this.saidDown = false;
-      this.options.logger.info('Redis is reachable again: task dispatch, rate limits and channel health are shared again');
+    if (this.saidDownAt !== null) {
+      const downMs = Date.now() - this.saidDownAt;
+      this.saidDownAt = null;
+      this.options.logger.info({ downMs }, 'Redis is reachable again: task dispatch, rate limits and channel health are shared again');
     }
     this.tell(true);
   }
@@ -154,8 +155,8 @@ export class RedisLink {
     if (this.closing) return;
     const wasUp = this.up;
     this.up = false;
-    if (!this.saidDown) {
-      this.saidDown = true;
+    if (this.saidDownAt === null) {
+      this.saidDownAt = Date.now();
       this.options.logger.warn({ err }, 'Redis is unreachable: running without it until it is back (tasks from the database, per-instance channel health)');
     }
     if (wasUp) this.tell(false);

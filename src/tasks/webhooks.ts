@@ -68,6 +68,8 @@ export interface WebhookOutboxDeps {
   schedule?: RetrySchedule;
   /** Failures of the outbox itself (a database error), never a receiver's failure. */
   onError?: (err: unknown) => void;
+  /** A receiver's failure: an attempt refused by the guard, unanswered or answered non-2xx, as recorded. */
+  onAttemptFailed?: (failure: DeliveryFailure) => void;
   /** Per attempt; 10 s. */
   timeoutMs?: number;
   /** How long a claimed attempt is ours; another instance takes it over after that. Must exceed timeoutMs. */
@@ -89,6 +91,26 @@ const MIN_TIMER_MS = 5;
 /** Longest `last_error` kept. */
 const ERROR_CHARS = 500;
 
+/** One failed attempt of a delivery, as its row now says. */
+export interface DeliveryFailure {
+  deliveryId: string;
+  taskId: string;
+  /** The receiver's host (never the whole URL: a callback's query may carry its token). */
+  host: string;
+  /** 1-based. */
+  attempt: number;
+  /** The receiver's HTTP status; null when it was not reached. */
+  status: number | null;
+  /** Why, in words (`last_error`). */
+  error: string;
+  /** The guard refused the URL (scheme or address): it will refuse it again. */
+  refused: boolean;
+  /** No attempt follows: the delivery is failed. */
+  final: boolean;
+  /** When the next attempt is due; null when final. */
+  nextAttemptAt: number | null;
+}
+
 type Outcome =
   | { kind: 'answered'; status: number }
   | { kind: 'refused'; error: string } // the guard said no: it will say no again
@@ -101,6 +123,7 @@ export class WebhookOutbox {
   private readonly now: () => number;
   private readonly schedule: RetrySchedule;
   private readonly onError: (err: unknown) => void;
+  private readonly onAttemptFailed: (failure: DeliveryFailure) => void;
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -119,6 +142,7 @@ export class WebhookOutbox {
     this.now = deps.now ?? Date.now;
     this.schedule = deps.schedule ?? DEFAULT_RETRY_SCHEDULE;
     this.onError = deps.onError ?? (() => undefined);
+    this.onAttemptFailed = deps.onAttemptFailed ?? (() => undefined);
     this.timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.leaseMs = Math.max(deps.leaseMs ?? DEFAULT_LEASE_MS, this.timeoutMs + 1_000);
     this.batchSize = deps.batchSize ?? DEFAULT_BATCH;
@@ -328,7 +352,7 @@ export class WebhookOutbox {
     const nextAt = now + retryDelay(this.schedule, attempts);
     const firstAt = row.first_attempt_at ?? now;
     const giveUp = outcome.kind === 'refused' || nextAt > firstAt + this.schedule.windowMs;
-    await this.db
+    const updated = await this.db
       .updateTable('webhook_deliveries')
       .set(
         giveUp
@@ -338,7 +362,49 @@ export class WebhookOutbox {
       .where('id', '=', row.id)
       .where('status', '=', 'pending')
       .where('lease_until', '=', lease)
-      .execute();
+      .executeTakeFirst();
     if (!giveUp) this.onDue(nextAt);
+    // Said once per recorded attempt (an attempt whose lease another instance took over is theirs to say).
+    if (Number(updated.numUpdatedRows) === 1) {
+      this.onAttemptFailed({
+        deliveryId: row.id,
+        taskId: row.task_id,
+        host: hostOf(row.url),
+        attempt: attempts,
+        status: lastStatus,
+        error: lastError,
+        refused: outcome.kind === 'refused',
+        final: giveUp,
+        nextAttemptAt: giveUp ? null : nextAt,
+      });
+    }
+  }
+}
+
+/** A failed attempt as one log line: its fields and its message. */
+export function deliveryFailureLine(failure: DeliveryFailure): { fields: Record<string, unknown>; message: string } {
+  const { deliveryId, taskId, host, attempt, status, error, nextAttemptAt } = failure;
+  const fields = {
+    deliveryId,
+    taskId,
+    host,
+    attempt,
+    status,
+    error,
+    ...(nextAttemptAt !== null ? { nextAttemptAt: new Date(nextAttemptAt).toISOString() } : {}),
+  };
+  const message = failure.refused
+    ? 'webhook delivery refused: its URL may not be called, no more attempts'
+    : failure.final
+      ? 'webhook delivery failed: no more attempts'
+      : 'webhook delivery attempt failed: will try again';
+  return { fields, message };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(not a URL)';
   }
 }
