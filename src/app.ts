@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { ApiKeyService } from './billing/api-keys.js';
 import { Credits } from './billing/credits.js';
 import { SettlementRetry } from './billing/settlement-retry.js';
@@ -33,7 +33,7 @@ import { TaskService } from './tasks/task-service.js';
 import { TaskStore } from './tasks/task-store.js';
 import { TaskWorker } from './tasks/task-worker.js';
 import { WebhookSecrets } from './tasks/webhook-secrets.js';
-import { WebhookOutbox } from './tasks/webhooks.js';
+import { deliveryFailureLine, WebhookOutbox } from './tasks/webhooks.js';
 import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
 import { createAdminAuthHook } from './http/admin-auth.js';
@@ -48,6 +48,7 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { SafeFetcher } from './net/safe-fetch.js';
 import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
+import { createLogger } from './logger.js';
 import { ImagePipeline } from './pipeline.js';
 import { createProviders } from './providers/registry.js';
 import { HttpTransport } from './providers/transport.js';
@@ -87,6 +88,8 @@ export interface App {
 
 export interface AppOptions {
   logger?: Logger;
+  /** Without `logger`: where the configured logger (LOG_LEVEL, IMAGEGATE_LOG_FORMAT) writes; stdout by default. */
+  logDestination?: DestinationStream;
   /** Sees the SQL of every statement run (tests count them). */
   onQuery?: (sql: string) => void;
   /** Hears a reservation asked to settle a second time (a bug; the second is not sent). Logged as an error by default; tests fail on it. */
@@ -94,7 +97,7 @@ export interface AppOptions {
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config, options.logDestination);
   const database = await openDatabase(config.database, { timeouts: config.databaseTimeouts, log: logger, ...(options.onQuery ? { onQuery: options.onQuery } : {}) });
   const { db } = database;
   // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
@@ -194,7 +197,18 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const webhookSecrets = new WebhookSecrets(db, secrets);
   const webhookTimer =
     config.redisUrl && redis && scaleOut ? new scaleOut.BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') }) : undefined;
-  const outbox = new WebhookOutbox({ db, fetcher: webhookFetcher, secrets: webhookSecrets, ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}), onError: quietDb((err) => logger.error({ err }, 'webhook outbox failed')) });
+  const outbox = new WebhookOutbox({
+    db,
+    fetcher: webhookFetcher,
+    secrets: webhookSecrets,
+    ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}),
+    onError: quietDb((err) => logger.error({ err }, 'webhook outbox failed')),
+    // A receiver's failure, once per attempt recorded (not the outbox's own: onError).
+    onAttemptFailed: (failure) => {
+      const { fields, message } = deliveryFailureLine(failure);
+      logger.warn(fields, message);
+    },
+  });
   const taskStore = new TaskStore(db);
   const taskConfig = config.tasks;
   let dispatchTask = (_taskId: string) => {};
@@ -250,6 +264,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const spool = await SpoolDir.open(join(config.dataDir, 'spool'), config.spoolBudgetBytes);
   const { app: http, routes } = createHttpServer({
     logger,
+    logPrompts: config.logPrompts,
     bodyLimitBytes: config.bodyLimitBytes,
     timeouts: config.http.timeouts,
     trustedProxies: config.http.trustedProxies,

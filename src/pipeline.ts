@@ -43,6 +43,27 @@ export interface RunContext extends DeliveryContext {
   key?: KeyIdentity | null;
   /** Who reserved the run's credits and what a failure does to them: sync `reserve-now`, tasks `already-reserved`. */
   settlement: SettlementStrategy;
+  /** Hears the run begin and end, as its request_log row is written (the request's log line, http/request-line.ts). */
+  observer?: RunObserver;
+}
+
+/**
+ * What a run's request hears of it, from the bookkeeping the request_log row is made of:
+ * `begun` with the attempts list (the router appends each upstream attempt as it ends), then
+ * `ended` once, when the row is written (for a passed-through answer, once its last piece is out
+ * or it was cut).
+ */
+export interface RunObserver {
+  begun(attempts: readonly AttemptRecord[]): void;
+  ended(report: RunReport): void;
+}
+
+export interface RunReport {
+  status: number;
+  /** Images delivered. */
+  delivered: number;
+  /** Why it failed (the error the client was given, or would have been). */
+  error?: { code: string; message: string };
 }
 
 /** A fresh run (routed anew, not resumed) may hear how it goes. */
@@ -105,6 +126,8 @@ interface Outcome {
   status: number;
   delivered: number;
   errorCode?: string | null;
+  /** The failure's message, for the observer (the row keeps only the code). */
+  reason?: string;
   priceMicros?: number | null;
   costMicros?: number | null;
   resolved?: Resolved;
@@ -134,7 +157,7 @@ export class ImagePipeline {
   }
 
   private async whole(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
-    const run = this.begin();
+    const run = this.begin(ctx);
     try {
       await this.admit(job, ctx, run);
       const routed = await route(run);
@@ -155,7 +178,7 @@ export class ImagePipeline {
    * answer began is final either way: the route has committed to its channel.
    */
   async runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
-    const run = this.begin();
+    const run = this.begin(ctx);
     try {
       await this.admit(job, ctx, run);
       if (job.responseFormat !== 'b64_json') {
@@ -205,8 +228,10 @@ export class ImagePipeline {
     });
   }
 
-  private begin(): Run {
-    return { started: this.now(), attempts: [], hold: null };
+  private begin(ctx: RunContext): Run {
+    const run: Run = { started: this.now(), attempts: [], hold: null };
+    ctx.observer?.begun(run.attempts);
+    return run;
   }
 
   private created(): number {
@@ -240,7 +265,9 @@ export class ImagePipeline {
     const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
     const status = known ? known.status : 500;
     const code = known ? known.code : 'internal_error';
-    this.record(job, ctx, run, { status, delivered: 0, errorCode: code, priceMicros: run.hold?.metered ? 0 : null });
+    // An unknown error's own message stays out of the report: the error handler logs it whole.
+    const reason = known ? known.message : 'internal error';
+    this.record(job, ctx, run, { status, delivered: 0, errorCode: code, reason, priceMicros: run.hold?.metered ? 0 : null });
   }
 
   private record(job: ImageJob, ctx: RunContext, { started, attempts }: Run, outcome: Outcome): void {
@@ -264,6 +291,8 @@ export class ImagePipeline {
       price_micros: outcome.priceMicros ?? null,
       cost_micros: outcome.costMicros ?? null,
     });
+    const { status, delivered, errorCode, reason } = outcome;
+    ctx.observer?.ended({ status, delivered, ...(errorCode ? { error: { code: errorCode, message: reason ?? errorCode } } : {}) });
   }
 }
 
