@@ -72,6 +72,18 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['gpt-image-1-mini', 'gpt-image-1-mini', 'auto', 'auto'],
     ['dall-e-3', 'dall-e-3', '1024x1024', 'standard'],
     ['dall-e-2', 'dall-e-2', '1024x1024', 'standard'],
+    // Recraft's models keep their names; no quality field, `standard` is their price column.
+    ['recraftv4_1', 'recraftv4_1', '1024x1024', 'standard'],
+    ['recraftv4_1_vector', 'recraftv4_1_vector', '1024x1024', 'standard'],
+    ['recraftv4_1_pro', 'recraftv4_1_pro', '2048x2048', 'standard'],
+    ['recraftv4', 'recraftv4', '1024x1024', 'standard'],
+    ['recraftv4_vector', 'recraftv4_vector', '1024x1024', 'standard'],
+    ['recraftv4_pro', 'recraftv4_pro', '2048x2048', 'standard'],
+    ['recraftv4_pro_vector', 'recraftv4_pro_vector', '2048x2048', 'standard'],
+    ['recraftv3', 'recraftv3', '1024x1024', 'standard'],
+    ['recraftv3_vector', 'recraftv3_vector', '1024x1024', 'standard'],
+    ['recraftv2', 'recraftv2', '1024x1024', 'standard'],
+    ['recraftv2_vector', 'recraftv2_vector', '1024x1024', 'standard'],
   ];
 
   it('covers exactly the built-in catalogue', () => {

@@ -83,7 +83,8 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
       expect(dalle).toMatchObject({ model: 'dall-e-3', response_format: 'b64_json', quality: 'standard' });
     });
 
-    it.each(BUILTIN_MODELS.map((m) => [m.id, m.upstreamModel, m.defaults.size] as const))(
+    // OpenAI's models: Recraft's go to recraft channels only (test/recraft.e2e.test.ts).
+    it.each(BUILTIN_MODELS.filter((m) => m.vendor === 'openai').map((m) => [m.id, m.upstreamModel, m.defaults.size] as const))(
       'serves %s (upstream model %s)',
       async (model, upstreamModel, defaultSize) => {
         upstream.sim.requests.length = 0;

@@ -38,9 +38,17 @@ const NO_PARTIALS: PartialImageListener = { start() {}, piece() {}, end() {} };
 // ---------------------------------------------------------------------------
 // Channels
 
-type KindCase = 'openai' | 'openai-compatible' | 'openai-compatible (inline references)' | 'azure-openai' | 'newapi-async' | 'task-api';
+type KindCase = 'openai' | 'openai-compatible' | 'openai-compatible (inline references)' | 'azure-openai' | 'newapi-async' | 'task-api' | 'recraft';
 
-const KIND_CASES: readonly KindCase[] = ['openai', 'openai-compatible', 'openai-compatible (inline references)', 'azure-openai', 'newapi-async', 'task-api'];
+const KIND_CASES: readonly KindCase[] = [
+  'openai',
+  'openai-compatible',
+  'openai-compatible (inline references)',
+  'azure-openai',
+  'newapi-async',
+  'task-api',
+  'recraft',
+];
 
 const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   openai: 'https://api.openai.example/v1',
@@ -48,6 +56,7 @@ const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   'azure-openai': 'https://res.openai.azure.example',
   'newapi-async': 'https://newapi.example/v1',
   'task-api': 'https://tasks.example',
+  recraft: 'https://recraft.example/v1',
   demo: 'http://demo.local/v1',
 };
 

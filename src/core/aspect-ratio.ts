@@ -28,7 +28,7 @@ const PARAM = 'aspect_ratio';
  * test/aspect-ratio.test.ts checks every entry against the family's rules.
  */
 export const ASPECT_RATIO_SIZES: Readonly<Record<ModelFamily, Readonly<Record<AspectRatio, string | null>>>> = Object.fromEntries(
-  (Object.keys(FAMILY_RULES) as ModelFamily[]).map((family) => [family, FAMILY_RULES[family].aspectRatioSizes ?? nearestTable(FAMILY_RULES[family].sizes)]),
+  (Object.keys(FAMILY_RULES) as ModelFamily[]).map((family) => [family, FAMILY_RULES[family].aspectRatioSizes ?? nearestTable(FAMILY_RULES[family])]),
 ) as Record<ModelFamily, Record<AspectRatio, string | null>>;
 
 export function isAspectRatio(value: string): value is AspectRatio {
@@ -63,7 +63,7 @@ export function sizeForAspectRatio(ratio: string, family: ModelFamily): string {
 
 function sizeFromTable(ratio: string, capabilities: ModelCapabilities, name: string): string {
   const parsed = parseAspectRatio(ratio);
-  const size = (capabilities.aspectRatioSizes ?? nearestTable(capabilities.sizes))[parsed];
+  const size = (capabilities.aspectRatioSizes ?? nearestTable(capabilities))[parsed];
   if (size === null) {
     const squareOnly = capabilities.sizes.every((s) => s === 'auto' || isSquare(s));
     const why = squareOnly ? `${name} makes square images only` : `${name} has no size shaped like ${parsed}`;
@@ -102,10 +102,14 @@ function nearestSize(sizes: readonly string[], target: number): string | undefin
   return best.size;
 }
 
-/** A table for sizes without one of their own: each ratio's nearest size (null when there is none). */
-function nearestTable(sizes: readonly string[]): Record<AspectRatio, string | null> {
+/**
+ * A table for sizes without one of their own: each ratio's nearest size (null when there is none);
+ * `auto` is auto where the model takes it, else its default size (Recraft's models have no auto).
+ */
+function nearestTable({ sizes, defaultSize }: Pick<ModelCapabilities, 'sizes' | 'defaultSize'>): Record<AspectRatio, string | null> {
   const table = {} as Record<AspectRatio, string | null>;
-  for (const ratio of ASPECT_RATIOS) table[ratio] = ratio === 'auto' ? 'auto' : (nearestSize(sizes, ratioValue(ratio)) ?? null);
+  for (const ratio of ASPECT_RATIOS)
+    table[ratio] = ratio === 'auto' ? (sizes.includes('auto') ? 'auto' : defaultSize) : (nearestSize(sizes, ratioValue(ratio)) ?? null);
   return table;
 }
 

@@ -1,5 +1,5 @@
 /** An upstream account the gateway can send jobs to. */
-export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'demo'] as const;
+export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'recraft', 'demo'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 export interface ModelMapping {
@@ -17,6 +17,7 @@ export interface Channel {
    * openai / openai-compatible / newapi-async: ends in /v1 as in the OpenAI SDKs.
    * azure-openai: the resource endpoint, e.g. https://res.openai.azure.com.
    * task-api: the API origin, e.g. https://api.example.com.
+   * recraft: https://external.api.recraft.ai/v1 (ends in /v1, as in Recraft's OpenAI-SDK examples).
    */
   readonly baseUrl: string;
   readonly apiKeys: readonly string[];

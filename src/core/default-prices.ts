@@ -34,7 +34,15 @@
  * gpt-image-2. Cached-input discounts are not modelled (usage does not report cached tokens
  * for the Image API), so cached tokens are priced as uncached: the client never pays less
  * than the list, the operator may pay less.
+ *
+ * Recraft (per image, the same at every size; raster and vector models are priced apart, 1,000
+ * API units = $1): Recraft's API price list, recraft.ai/docs/api-reference/pricing (V3 raster
+ * $0.04, V3 vector $0.08, V2 raster $0.022, V2 vector $0.044, V4.1 $0.035, V4.1 Pro $0.21), and
+ * its model pages recraft.ai/docs/api-reference/models/recraft-v4 (V4 $0.04, V4 Vector $0.08,
+ * V4 Pro $0.25, V4 Pro Vector $0.30) and .../recraft-v4-1 (V4.1 Vector $0.08). Recraft has no
+ * quality: its one column is the catalogue's default quality, `standard`.
  */
+import { BUILTIN_MODELS } from './models.js';
 import type { PriceTable, TokenPrices } from './pricing.js';
 
 /** micros from a USD literal; Math.round because 0.011 * 1e6 is 11000.000000000002. */
@@ -54,6 +62,27 @@ const tokens = (textInput: number, imageInput: number, imageOutput: number, text
   imageOutput: usd(imageOutput),
   ...(textOutput !== undefined ? { textOutput: usd(textOutput) } : {}),
 });
+
+/** One price at every size a catalogue model takes (Recraft's models: one price per image). */
+function flatPrice(modelId: string, price: number): Record<string, Cells> {
+  const spec = BUILTIN_MODELS.find((m) => m.id === modelId);
+  if (!spec) throw new Error(`no catalogue model ${modelId} to price`);
+  return Object.fromEntries(spec.capabilities.sizes.map((size) => [size, { [spec.capabilities.defaultQuality]: usd(price) }]));
+}
+
+const RECRAFT_PRICES: Readonly<Record<string, number>> = {
+  recraftv4_1: 0.035,
+  recraftv4_1_vector: 0.08,
+  recraftv4_1_pro: 0.21,
+  recraftv4: 0.04,
+  recraftv4_vector: 0.08,
+  recraftv4_pro: 0.25,
+  recraftv4_pro_vector: 0.3,
+  recraftv3: 0.04,
+  recraftv3_vector: 0.08,
+  recraftv2: 0.022,
+  recraftv2_vector: 0.044,
+};
 
 /** gpt-image-2's quality factor in OpenAI's calculator. */
 const GPT_IMAGE_2_QUALITY_FACTORS: Readonly<Record<string, number>> = { low: 16, medium: 48, high: 96 };
@@ -134,4 +163,5 @@ export const DEFAULT_PRICES: PriceTable = {
       '1024x1024': { standard: usd(0.02) },
     },
   },
+  ...Object.fromEntries(Object.entries(RECRAFT_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
 };

@@ -2,16 +2,18 @@
 import { BASE64_SLICE, Base64Decoder } from './base64-decoder.js';
 import { ropeFrom, ropeIndexOf, ropeLength, ropeSlice, type Rope } from './rope.js';
 
-export type ImageKind = 'png' | 'jpeg' | 'webp' | 'gif';
+/** svg: a vector image (text); only ever an upstream's answer, never an accepted input. */
+export type ImageKind = 'png' | 'jpeg' | 'webp' | 'gif' | 'svg';
 
 export const IMAGE_MIME: Readonly<Record<ImageKind, string>> = {
   png: 'image/png',
   jpeg: 'image/jpeg',
   webp: 'image/webp',
   gif: 'image/gif',
+  svg: 'image/svg+xml',
 };
 
-export const IMAGE_EXTENSION: Readonly<Record<ImageKind, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif' };
+export const IMAGE_EXTENSION: Readonly<Record<ImageKind, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp', gif: 'gif', svg: 'svg' };
 
 export function sniffImage(bytes: Uint8Array): ImageKind | null {
   const b = bytes;
@@ -21,7 +23,23 @@ export function sniffImage(bytes: Uint8Array): ImageKind | null {
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
   if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return 'webp';
   if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return 'gif';
+  if (isSvgText(b)) return 'svg';
   return null;
+}
+
+/** How far into the bytes an SVG's root element may start (after an XML declaration, comments, a doctype). */
+const SVG_ROOT_WITHIN = 1024;
+/** A UTF-8 BOM, whitespace, then an optional XML declaration, comments and doctype, then the `<svg` root. */
+const SVG_PROLOGUE = /^(?:\uFEFF|\xEF\xBB\xBF)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*|<!DOCTYPE[^>[]*(?:\[[\s\S]*?\])?\s*>\s*)*<svg[\s>/]/;
+
+/**
+ * An SVG document by its start: the root element is `<svg`. Judged from the first kilobyte only
+ * (the same prefix the other kinds are sniffed from); whether the rest is well-formed is not checked
+ * here: it is served as image/svg+xml under a policy that runs no script (http/files.ts).
+ */
+function isSvgText(b: Uint8Array): boolean {
+  const head = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, SVG_ROOT_WITHIN)).toString('latin1');
+  return SVG_PROLOGUE.test(head);
 }
 
 /** Sniffs base64 text by decoding only its first bytes. */

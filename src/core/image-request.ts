@@ -74,7 +74,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   const responseFormat = parseResponseFormat(fields);
   const gpt = parseGptOptions(fields, model, rules);
   const inputFidelity = operation === 'edit' ? parseInputFidelity(fields, model, rules) : undefined;
-  const style = parseStyle(fields, rules);
+  const style = parseStyle(fields, model, rules);
   const watermark = fields.optional('watermark', 'boolean');
   const user = fields.optional('user', 'string');
   const stream = parseStream(fields, rules);
@@ -222,8 +222,16 @@ function parseSizeField(fields: FieldReader, model: ModelSpec, rules: ModelCapab
   throw invalidRequest('size', 'invalid_value', `Invalid size '${requested}' for ${model.id}. Supported: ${rules.sizes.join(', ')}.`);
 }
 
-/** Where `auto` means the default (dall-e: standard, as relay gateways fill it in), upstreams always get a concrete value. */
+/**
+ * Where `auto` means the default (dall-e: standard, as relay gateways fill it in), upstreams always
+ * get a concrete value. A model with no qualities (Recraft's) refuses the field; its job carries
+ * the default, the column its prices are under.
+ */
 function parseQuality(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): string {
+  if (rules.qualities.length === 0) {
+    if (fields.has('quality')) throw invalidRequest('quality', 'unsupported_parameter', `quality is not supported for ${model.id} (it has no quality levels).`);
+    return model.defaults.quality ?? rules.defaultQuality;
+  }
   const quality = fields.enumValue('quality', rules.qualities, `for ${model.id}`) ?? model.defaults.quality ?? rules.defaultQuality;
   return quality === 'auto' && rules.autoQualityIsDefault ? rules.defaultQuality : quality;
 }
@@ -297,8 +305,9 @@ function parseInputFidelity(fields: FieldReader, model: ModelSpec, rules: ModelC
   return fields.enumValue('input_fidelity', INPUT_FIDELITIES);
 }
 
-function parseStyle(fields: FieldReader, rules: ModelCapabilities): unknown {
+function parseStyle(fields: FieldReader, model: ModelSpec, rules: ModelCapabilities): unknown {
   if (!fields.has('style')) return undefined;
+  if (rules.styles?.length === 0) throw invalidRequest('style', 'unsupported_parameter', `style is not supported for ${model.id}.`);
   // An object is the relays' form (also on dall-e-3): kept as given, for relay channels only.
   if (!rules.styles || isRelayObject(fields.raw('style'))) return fields.raw('style');
   return fields.enumValue('style', rules.styles);

@@ -3,7 +3,8 @@ import type { ModelSpec } from './models.js';
 import type { Rope } from './rope.js';
 
 export type ResponseFormat = 'url' | 'b64_json';
-export type OutputFormat = 'png' | 'jpeg' | 'webp';
+/** svg: vector models (Recraft's `_vector` models); never converted to or from pixels. */
+export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'svg';
 export type Background = 'transparent' | 'opaque' | 'auto';
 export type Moderation = 'low' | 'auto';
 export type InputFidelity = 'high' | 'low';
@@ -43,7 +44,7 @@ export interface ImageJob {
   readonly quality: string;
   /** How the client wants the images back; never sent to a GPT image upstream. */
   readonly responseFormat: ResponseFormat;
-  /** GPT image models: png (default), jpeg or webp. */
+  /** One of the model's output formats (GPT image models: png, jpeg or webp; vector models: svg). */
   readonly outputFormat?: OutputFormat;
   /** GPT image models with jpeg/webp: 0-100. */
   readonly outputCompression?: number;

@@ -15,7 +15,26 @@ import type { Background, Moderation, OutputFormat } from './job.js';
 import { formatSize, GPT_IMAGE_2_LIMITS, parseSize, type CustomSizeLimits } from './sizes.js';
 
 /** A catalogue label: which built-in rule set a model started from (pricing falls back to it by name). */
-export type ModelFamily = 'gpt-image-2' | 'gpt-image-1' | 'dall-e-2' | 'dall-e-3';
+export type ModelFamily =
+  | 'gpt-image-2'
+  | 'gpt-image-1'
+  | 'dall-e-2'
+  | 'dall-e-3'
+  | 'recraft-v4'
+  | 'recraft-v4-vector'
+  | 'recraft-v4-pro'
+  | 'recraft-v4-pro-vector'
+  | 'recraft-v3'
+  | 'recraft-v3-vector'
+  | 'recraft-v2'
+  | 'recraft-v2-vector';
+
+/**
+ * Whose API makes a model. A channel that speaks one vendor's own API (openai, azure-openai:
+ * OpenAI's; recraft: Recraft's) serves only that vendor's models, whatever its `models` list says;
+ * relays (openai-compatible, newapi-async, task-api) may front any vendor.
+ */
+export type ModelVendor = 'openai' | 'recraft';
 
 /** What a model accepts as input images for one operation (OpenAI's documented limits). */
 export interface InputRules {
@@ -73,7 +92,7 @@ export interface ModelCapabilities {
   readonly variations: InputRules | null;
   /** input_fidelity on edits. */
   readonly inputFidelity: boolean;
-  /** The style enum; unset: style is passed through untouched (to relays). */
+  /** The style enum; empty: the field is refused; unset: style is passed through untouched (to relays). */
   readonly styles?: readonly string[];
   /** Fields api.openai.com accepts for this model beyond the common ones (it refuses the others). */
   readonly officialFields: {
@@ -193,6 +212,63 @@ const DALL_E_2_RATIOS = {
   '5:4': null, '4:5': null, '16:9': null, '9:16': null, '21:9': null, '9:21': null,
 } as const;
 
+/**
+ * Recraft (its API reference, recraft.ai/docs/api-reference: Endpoints, Appendix, Styles). Sizes are
+ * its lists of WxH per model generation; no quality (the one price column is `standard`, which
+ * a client cannot send: `qualities: []` refuses the field); n up to 6; no background, moderation,
+ * compression, streaming. Raster models answer PNG or WebP (`image_format`), vector models
+ * (`_vector`) SVG. Styles are V2/V3 only ("Styles are not supported for V4 models"), each model
+ * its style families (raster styles on raster models, vector styles on vector models); a
+ * substyle or a custom `style_id` goes through as Recraft's own field. Recraft's image-to-image,
+ * inpainting, background and vectorize endpoints are not mapped: no input images.
+ */
+const RECRAFT_V2_V3_SIZES = [
+  '1024x1024', '1365x1024', '1024x1365', '1536x1024', '1024x1536', '1820x1024', '1024x1820', '1024x2048',
+  '2048x1024', '1434x1024', '1024x1434', '1024x1280', '1280x1024', '1024x1707', '1707x1024',
+] as const;
+const RECRAFT_V4_SIZES = [
+  '1024x1024', '1536x768', '768x1536', '1280x832', '832x1280', '1216x896', '896x1216', '1152x896', '896x1152',
+  '832x1344', '1280x896', '896x1280', '1344x768', '768x1344',
+] as const;
+const RECRAFT_V4_PRO_SIZES = [
+  '2048x2048', '3072x1536', '1536x3072', '2560x1664', '1664x2560', '2432x1792', '1792x2432', '2304x1792', '1792x2304',
+  '1664x2688', '2560x1792', '1792x2560', '2688x1536', '1536x2688',
+] as const;
+
+const RECRAFT = {
+  customSizes: false,
+  defaultSize: '1024x1024',
+  qualities: [],
+  defaultQuality: 'standard',
+  autoQualityIsDefault: false,
+  maxN: 6,
+  outputCompression: false,
+  backgrounds: [],
+  moderations: [],
+  streaming: null,
+  edits: null,
+  variations: null,
+  inputFidelity: false,
+  officialFields: { responseFormat: false, style: false },
+  priceUnits: ['image'],
+} as const satisfies Partial<ModelCapabilities>;
+
+const RECRAFT_RASTER = { ...RECRAFT, outputFormats: ['png', 'webp'], defaultOutputFormat: 'png' } as const satisfies Partial<ModelCapabilities>;
+const RECRAFT_VECTOR = { ...RECRAFT, outputFormats: ['svg'], defaultOutputFormat: 'svg' } as const satisfies Partial<ModelCapabilities>;
+const RECRAFT_V4 = { maxPromptChars: 10_000, styles: [] } as const;
+const RECRAFT_V2_V3 = { sizes: RECRAFT_V2_V3_SIZES, maxPromptChars: 1_000 } as const;
+
+const RECRAFT_RULES = {
+  'recraft-v4': { ...RECRAFT_RASTER, ...RECRAFT_V4, sizes: RECRAFT_V4_SIZES },
+  'recraft-v4-vector': { ...RECRAFT_VECTOR, ...RECRAFT_V4, sizes: RECRAFT_V4_SIZES },
+  'recraft-v4-pro': { ...RECRAFT_RASTER, ...RECRAFT_V4, sizes: RECRAFT_V4_PRO_SIZES, defaultSize: '2048x2048' },
+  'recraft-v4-pro-vector': { ...RECRAFT_VECTOR, ...RECRAFT_V4, sizes: RECRAFT_V4_PRO_SIZES, defaultSize: '2048x2048' },
+  'recraft-v3': { ...RECRAFT_RASTER, ...RECRAFT_V2_V3, styles: ['realistic_image', 'digital_illustration', 'logo_raster'] },
+  'recraft-v3-vector': { ...RECRAFT_VECTOR, ...RECRAFT_V2_V3, styles: ['vector_illustration'] },
+  'recraft-v2': { ...RECRAFT_RASTER, ...RECRAFT_V2_V3, styles: ['realistic_image', 'digital_illustration'] },
+  'recraft-v2-vector': { ...RECRAFT_VECTOR, ...RECRAFT_V2_V3, styles: ['vector_illustration', 'icon'] },
+} as const satisfies Readonly<Record<string, ModelCapabilities>>;
+
 export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   'gpt-image-2': {
     ...GPT_IMAGE,
@@ -232,6 +308,7 @@ export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
     styles: ['vivid', 'natural'],
     officialFields: { responseFormat: true, style: true },
   },
+  ...RECRAFT_RULES,
 };
 
 export interface ModelSpec {
@@ -239,7 +316,9 @@ export interface ModelSpec {
   readonly id: string;
   /** The rule set the model started from: a label (pricing falls back to it by name); its rules are `capabilities`. */
   readonly family: ModelFamily;
-  /** The model name sent to an OpenAI upstream unless a channel maps it otherwise. */
+  /** Whose API makes it: which channel kinds of a vendor's own may serve it (relays serve any). */
+  readonly vendor: ModelVendor;
+  /** The model name sent upstream unless a channel maps it otherwise. */
   readonly upstreamModel: string;
   readonly description: string;
   /** What the model can do: its family's rules, or those of an operator's model with overrides. */
@@ -256,11 +335,12 @@ function model(
   id: string,
   family: ModelFamily,
   description: string,
-  extra: Partial<Pick<ModelSpec, 'upstreamModel' | 'sizes' | 'defaults' | 'fixedParams'>> = {},
+  extra: Partial<Pick<ModelSpec, 'vendor' | 'upstreamModel' | 'sizes' | 'defaults' | 'fixedParams'>> = {},
 ): ModelSpec {
   return {
     id,
     family,
+    vendor: extra.vendor ?? 'openai',
     description,
     upstreamModel: extra.upstreamModel ?? id,
     capabilities: FAMILY_RULES[family],
@@ -273,7 +353,10 @@ function model(
 const relayName = (id: string, description: string, extra: Parameters<typeof model>[3] = {}): ModelSpec =>
   model(id, 'gpt-image-2', description, { upstreamModel: 'gpt-image-2', ...extra });
 
-/** Every model name OpenAI and the relay gateways' documents use. */
+/** Recraft's models keep Recraft's own names (its API's `model` values). */
+const recraft = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'recraft' });
+
+/** Every model name OpenAI and the relay gateways' documents use, then Recraft's. */
 export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('gpt-image-2', 'gpt-image-2', 'GPT Image 2'),
   model('gpt-image-2-2026-04-21', 'gpt-image-2', 'GPT Image 2 snapshot 2026-04-21'),
@@ -297,6 +380,17 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('gpt-image-1-mini', 'gpt-image-1', 'GPT Image 1 mini'),
   model('dall-e-3', 'dall-e-3', 'DALL·E 3'),
   model('dall-e-2', 'dall-e-2', 'DALL·E 2'),
+  recraft('recraftv4_1', 'recraft-v4', 'Recraft V4.1 (raster, 1K)'),
+  recraft('recraftv4_1_vector', 'recraft-v4-vector', 'Recraft V4.1 Vector (SVG)'),
+  recraft('recraftv4_1_pro', 'recraft-v4-pro', 'Recraft V4.1 Pro (raster, 2K)'),
+  recraft('recraftv4', 'recraft-v4', 'Recraft V4 (raster, 1K)'),
+  recraft('recraftv4_vector', 'recraft-v4-vector', 'Recraft V4 Vector (SVG)'),
+  recraft('recraftv4_pro', 'recraft-v4-pro', 'Recraft V4 Pro (raster, 2K)'),
+  recraft('recraftv4_pro_vector', 'recraft-v4-pro-vector', 'Recraft V4 Pro Vector (SVG)'),
+  recraft('recraftv3', 'recraft-v3', 'Recraft V3 (raster styles)'),
+  recraft('recraftv3_vector', 'recraft-v3-vector', 'Recraft V3 Vector (SVG, vector styles)'),
+  recraft('recraftv2', 'recraft-v2', 'Recraft V2 (raster styles)'),
+  recraft('recraftv2_vector', 'recraft-v2-vector', 'Recraft V2 Vector (SVG, vector and icon styles)'),
 ];
 
 /** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */
@@ -421,7 +515,7 @@ export class ModelConfigError extends Error {
   }
 }
 
-const OUTPUT_FORMAT_VALUES: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
+const OUTPUT_FORMAT_VALUES: readonly OutputFormat[] = ['png', 'jpeg', 'webp', 'svg'];
 const BACKGROUND_VALUES: readonly Background[] = ['transparent', 'opaque', 'auto'];
 /** A quality is a price-table key and appears in messages: a short lower-case word. */
 const QUALITY_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -641,6 +735,7 @@ function customSizeFits(width: number, height: number, l: CustomSizeLimits): boo
   const short = Math.min(width, height);
   return width % l.edgeMultiple === 0 && height % l.edgeMultiple === 0 && long <= l.maxEdge && long / short <= l.maxAspect && width * height >= l.minPixels && width * height <= l.maxPixels;
 }
+
 
 export class ModelCatalogue {
   private readonly byId = new Map<string, ModelSpec>();

@@ -307,7 +307,11 @@ function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality
   if (exact !== undefined) return exact;
   const rules = spec.capabilities;
   if (quality === 'auto') {
-    return maxDefined(rules.qualities.filter((q) => q !== 'auto').map((q) => cellPrice(spec, price, size, q)));
+    return maxDefined(
+      pricedQualities(rules)
+        .filter((q) => q !== 'auto')
+        .map((q) => cellPrice(spec, price, size, q)),
+    );
   }
   if (size === 'auto') {
     return maxDefined(
@@ -322,6 +326,11 @@ function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality
   if (!dims || reference === undefined) return undefined;
   const scale = gptImage2SizeScale(quality, dims.width, dims.height);
   return mulDivCeil(reference, scale.tokens, scale.referenceTokens);
+}
+
+/** The qualities a model's prices are under: its own, or (a model without quality levels, Recraft's) its default alone. */
+function pricedQualities(rules: ModelSpec['capabilities']): readonly string[] {
+  return rules.qualities.length > 0 ? rules.qualities : [rules.defaultQuality];
 }
 
 function maxDefined(values: readonly (number | undefined)[]): number | undefined {
@@ -468,9 +477,10 @@ function parsePerImage(field: string, spec: ModelSpec, value: unknown): Record<s
       throw new PricingConfigError(where, `must be a mapping of qualities (${rules.qualities.join(', ')}) to USD`);
     }
     const cells: Record<string, number> = {};
+    const qualities = pricedQualities(rules);
     for (const [quality, usd] of Object.entries(row)) {
-      if (!rules.qualities.includes(quality)) {
-        throw new PricingConfigError(`${where}.${quality}`, `unknown quality for ${ownerName(spec)} (use ${rules.qualities.join(', ')})`);
+      if (!qualities.includes(quality)) {
+        throw new PricingConfigError(`${where}.${quality}`, `unknown quality for ${ownerName(spec)} (use ${qualities.join(', ')})`);
       }
       cells[quality] = parseUsd(`${where}.${quality}`, usd);
     }

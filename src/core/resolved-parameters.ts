@@ -24,7 +24,8 @@ export function resolveParameters(job: ImageJob, reported: OutputParameters, mod
   // A relay object (not an enum value) says nothing an answer can report.
   const background = typeof job.background === 'string' ? job.background : undefined;
   const size = reported.size ?? asked(job.size);
-  const quality = reported.quality ?? asked(job.quality);
+  // A model without quality levels (Recraft's) has none to report: its job's is only a price column.
+  const quality = reported.quality ?? (capabilities.qualities.length > 0 ? asked(job.quality) : undefined);
   const shownBackground = reported.background ?? asked(background ?? capabilities.defaultBackground);
   const outputFormat = job.outputFormat ?? reported.outputFormat ?? capabilities.defaultOutputFormat;
   return {

@@ -6,7 +6,17 @@ import type { ImageStore } from '../storage/image-store.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import { FileSchema } from './schemas/public.js';
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', svg: 'image/svg+xml' };
+
+/**
+ * Sent with every stored image. An SVG is a document that can carry scripts and load resources:
+ * opened from a link it runs none (no script source is allowed) and loads nothing, only its own
+ * inline styles apply; nosniff keeps a browser from reading any image as something else.
+ */
+const SAFE_IMAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+  'x-content-type-options': 'nosniff',
+};
 
 type FileRequest = FastifyRequest<{ Params: { name?: string }; Querystring: { expires?: unknown; sig?: unknown } }>;
 
@@ -40,6 +50,7 @@ export function registerFileRoutes(scope: FastifyInstance, store: ImageStore, no
       .type(CONTENT_TYPES[ext] ?? 'application/octet-stream')
       .header('content-length', file.size)
       .header('cache-control', `private, max-age=${maxAge}`)
+      .headers(SAFE_IMAGE_HEADERS)
       .send(file.stream);
   });
 }

@@ -21,8 +21,15 @@ export interface Conversion {
   size?: { width: number; height: number };
 }
 
-/** What to change so the image matches the job; null when it already does. */
+/**
+ * What to change so the image matches the job; null when it already does. An SVG is never made
+ * from pixels nor turned into them: a vector job answered with a raster image, or a raster job
+ * answered with an SVG, asks for a conversion convertImage refuses (the upstream's answer is unusable).
+ */
 export function conversionNeeded(job: ImageJob, shape: ImageShape): Conversion | null {
+  const expected = job.outputFormat ?? job.model.capabilities.defaultOutputFormat;
+  if ((shape.kind === 'svg') !== (expected === 'svg')) return { format: expected ?? 'png' };
+  if (shape.kind === 'svg') return null;
   const wanted = job.outputFormat;
   const format = wanted !== undefined && wanted !== shape.kind ? wanted : undefined;
   const size = job.size === 'auto' ? null : parseSize(job.size);
@@ -44,6 +51,7 @@ export function decodeLimitProblem({ width, height }: ImageShape): string | null
 }
 
 export async function convertImage(bytes: Buffer, conversion: Conversion, kind: ImageKind, compression: number | undefined): Promise<Buffer> {
+  if (kind === 'svg' || conversion.format === 'svg') throw new Error('an SVG is not converted to or from pixels');
   const quality = compression ?? 100;
   let image = sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS });
   if (conversion.size) image = image.resize(conversion.size.width, conversion.size.height, { fit: 'cover' });

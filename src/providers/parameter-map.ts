@@ -59,6 +59,8 @@ export interface SpreadRule<V> {
   readonly spread: (value: V, ctx: MapContext) => readonly Param[];
   readonly when?: (job: ImageJob) => boolean;
   readonly final?: boolean;
+  /** A value the upstream would refuse (a passthrough field it has no such param for), as the client's 400. */
+  readonly refuse?: (value: V, job: ImageJob) => GatewayError | undefined;
 }
 
 /** Not sent; the text says why (read by whoever adds a vendor or a field). */

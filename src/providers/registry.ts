@@ -5,6 +5,7 @@ import { DemoProvider, type DemoOptions } from './demo/provider.js';
 import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
 import type { Provider } from './provider.js';
+import { RecraftProvider } from './recraft/provider.js';
 import { TaskApiProvider } from './task-api/provider.js';
 import type { Transport } from './transport.js';
 
@@ -17,6 +18,7 @@ export function createProviders(http: Transport, demo: DemoOptions): ProviderReg
     'azure-openai': new AzureOpenAIProvider(http),
     'newapi-async': new NewApiAsyncProvider(http),
     'task-api': new TaskApiProvider(http),
+    recraft: new RecraftProvider(http),
     // The demo channel draws its images itself: no upstream, no wire format.
     demo: new DemoProvider(demo),
   };

@@ -5,7 +5,7 @@
 import type { Channel } from '../core/channel.js';
 import type { ImageJob } from '../core/job.js';
 import { NO_INPUTS } from '../core/image-input.js';
-import { acceptedSizes, DEFAULT_MODEL, type ModelCatalogue } from '../core/models.js';
+import { acceptedSizes, DEFAULT_MODEL, type ModelCatalogue, type ModelSpec } from '../core/models.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelBreakers } from './circuit-breaker.js';
@@ -71,11 +71,26 @@ export class ChannelTester {
     clearInterval(this.timer);
   }
 
-  /** The cheapest request the channel serves: its first model, smallest size, lowest quality. */
+  /**
+   * The cheapest request the channel serves: its first model its kind takes (a `*` channel: the
+   * default model, else the first catalogue model its kind takes, e.g. a Recraft model on a recraft
+   * channel), smallest size, lowest quality.
+   */
   private testJob(channel: Channel): ImageJob {
-    const served = channel.models === '*' ? [DEFAULT_MODEL] : channel.models;
-    const model = served.map((id) => this.catalogue.get(id)).find((m) => m !== undefined) ?? this.catalogue.get(DEFAULT_MODEL);
-    if (!model) throw new Error(`the catalogue has no ${DEFAULT_MODEL}`);
+    const served = channel.models === '*' ? [DEFAULT_MODEL, ...this.catalogue.list().map((m) => m.id)] : channel.models;
+    const jobs = served.flatMap((id) => {
+      const model = this.catalogue.get(id);
+      return model ? [this.jobFor(channel, model)] : [];
+    });
+    const provider = this.providers[channel.kind];
+    const job = jobs.find((j) => provider.accepts?.(j) ?? true) ?? jobs[0];
+    if (job) return job;
+    const fallback = this.catalogue.get(DEFAULT_MODEL);
+    if (!fallback) throw new Error(`the catalogue has no ${DEFAULT_MODEL}`);
+    return this.jobFor(channel, fallback);
+  }
+
+  private jobFor(channel: Channel, model: ModelSpec): ImageJob {
     const rules = model.capabilities;
     const size = acceptedSizes(model).find((s) => s !== 'auto') ?? rules.defaultSize;
     const quality = rules.qualities.includes('low') ? 'low' : rules.defaultQuality;

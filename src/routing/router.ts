@@ -194,7 +194,9 @@ export class ChannelRouter {
   /** Why a channel serving the model would refuse one of the job's fields (the first that says). */
   private fieldRefusal(job: ImageJob): GatewayError | undefined {
     for (const channel of this.deps.registry.usableFor(job.model.id)) {
-      const refusal = this.deps.providers[channel.kind].refuses?.(job);
+      const provider = this.deps.providers[channel.kind];
+      // A channel that would never take the job (another vendor's API) has no say in its fields.
+      const refusal = (provider.accepts?.(job) ?? true) ? provider.refuses?.(job) : undefined;
       if (refusal) return refusal;
     }
     return undefined;
@@ -324,6 +326,10 @@ export class ChannelRouter {
     // A field only some channels take (a relay-only object), and none of those serves the model.
     const refused = usable.length === 0 ? this.fieldRefusal(job) : undefined;
     if (refused) return refused;
+    if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0 && job.inputs.images.length === 0) {
+      // Every channel listing the model (or `*`) speaks another vendor's API (an OpenAI channel and a Recraft model).
+      return gatewayError('no_available_channel', `No enabled channel serving ${modelId} speaks its vendor's API (${job.model.vendor}).`);
+    }
     if (usable.length === 0 && this.deps.registry.usableFor(modelId).length > 0) {
       return gatewayError(
         'unsupported_input',
@@ -367,7 +373,6 @@ function metricOutcome(failure: UpstreamFailure): UpstreamOutcome {
   if (failure.kind === 'http' && !failure.retryable) return 'refused';
   return outcomeOf(failure);
 }
-
 
 /** What a router caller hears: partial images (streams) and async submissions, with their channel. */
 export interface RouteHooks {

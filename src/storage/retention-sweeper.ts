@@ -41,6 +41,7 @@ const KIND_BY_MIME: Readonly<Record<string, ImageKind>> = {
   'image/jpeg': 'jpeg',
   'image/webp': 'webp',
   'image/gif': 'gif',
+  'image/svg+xml': 'svg',
 };
 
 /** The store's file name of an image: id plus the extension of its content type. */

@@ -16,7 +16,19 @@ import type { S3Config } from '../config.js';
 import type { ImageSink, ImageStore } from './image-store.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
-const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+};
+/**
+ * Kinds never linked to directly: the bucket would serve an SVG (a document that can carry
+ * scripts) without the gateway's Content-Security-Policy, so its link is the gateway's /files one.
+ */
+const GATEWAY_LINK_ONLY = /\.svg$/;
 /** SigV4: a presigned URL is valid for at most 7 days. */
 export const MAX_PRESIGNED_TTL_SECONDS = 7 * 86400;
 /** Fetch fresh credentials this long before the cached ones expire. */
@@ -130,7 +142,7 @@ export class S3ImageStore implements ImageStore {
    * refuses a presigned link once the credentials that signed it expire, even within ttlSeconds.
    */
   linkFor(name: string, ttlSeconds: number): string | null {
-    if (!SAFE_NAME.test(name)) return null;
+    if (!SAFE_NAME.test(name) || GATEWAY_LINK_ONLY.test(name)) return null;
     if (this.config.links === 'public') return `${this.config.publicBaseUrl}/${encodeKey(this.keyOf(name))}`;
     if (this.config.links !== 'presigned') return null;
     if (this.needsCredentials()) void this.refreshCredentials();

@@ -12,8 +12,15 @@ export const FileSchema = {
   }),
   response: {
     200: {
-      description: 'The image (Cache-Control: private, for as long as the link is good).',
-      content: { 'image/png': { schema: imageBytes }, 'image/jpeg': { schema: imageBytes }, 'image/webp': { schema: imageBytes }, 'image/gif': { schema: imageBytes } },
+      description:
+        "The image (Cache-Control: private, for as long as the link is good), with Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline' and X-Content-Type-Options: nosniff (an SVG runs no script and loads nothing).",
+      content: {
+        'image/png': { schema: imageBytes },
+        'image/jpeg': { schema: imageBytes },
+        'image/webp': { schema: imageBytes },
+        'image/gif': { schema: imageBytes },
+        'image/svg+xml': { schema: imageBytes },
+      },
     },
     ...errorResponses('openai', 'signed-link', [404]),
   },

@@ -27,6 +27,11 @@ export function azureImagesUrl(channel: Channel, deployment: string, path: Image
 export class AzureOpenAIProvider implements Provider {
   constructor(private readonly transport: Transport) {}
 
+  /** Azure deploys OpenAI's models only. */
+  accepts(job: ImageJob): boolean {
+    return job.model.vendor === 'openai';
+  }
+
   /** Azure validates as api.openai.com does: relay-only objects are refused. */
   refuses(job: ImageJob): GatewayError | undefined {
     return officialRefusal(job);

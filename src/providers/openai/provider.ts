@@ -15,6 +15,11 @@ export class OpenAIProvider implements Provider {
     private readonly profile: OpenAIProfile,
   ) {}
 
+  /** api.openai.com makes OpenAI's models only; a relay may front any vendor's. */
+  accepts(job: ImageJob): boolean {
+    return this.profile === 'relay' || job.model.vendor === 'openai';
+  }
+
   /** As the profile's parameter maps say: a relay takes every field as given; the official API refuses relay-only objects. */
   refuses(job: ImageJob): GatewayError | undefined {
     return imagesRefusal(job, this.profile);
