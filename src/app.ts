@@ -7,7 +7,7 @@ import { ApiKeyService } from './billing/api-keys.js';
 import { Credits } from './billing/credits.js';
 import { SettlementRetry } from './billing/settlement-retry.js';
 import { Settlement, type HoldEnding } from './billing/settlement.js';
-import { InMemoryRateLimiter, type RateLimiter } from './billing/rate-limits.js';
+import { InMemoryRateLimiter, reportingRefusals, type RateLimiter } from './billing/rate-limits.js';
 import { RedisOutageRateLimiter } from './billing/redis-outage-limits.js';
 import { RequestLog } from './billing/request-log.js';
 import { UsageReport } from './billing/usage-report.js';
@@ -184,8 +184,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
   const redisLimiter = redis && scaleOut ? new scaleOut.RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;
-  const rateLimiter: RateLimiter =
-    redis && redisLimiter ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed')) : new InMemoryRateLimiter();
+  const rateLimiter: RateLimiter = reportingRefusals(
+    redis && redisLimiter ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed')) : new InMemoryRateLimiter(),
+    metrics,
+  );
   const sign = (name: string) => output.signedUrl(name);
   const webhookFetcher = new SafeFetcher({
     maxBytes: 64 * 1024,

@@ -160,6 +160,11 @@ describe('/metrics', () => {
     expect(stored).toHaveLength(1);
     expect(seriesValue(after, 'imagegate_image_bytes_stored_total', {}) - seriesValue(before, 'imagegate_image_bytes_stored_total', {})).toBe(stored[0]?.bytes);
 
+    // The 429, by the limit that refused it.
+    const refusals = (samples: Sample[], reason: string) => seriesValue(samples, 'imagegate_rate_limit_refusals_total', { reason });
+    expect(refusals(after, 'rpm') - refusals(before, 'rpm')).toBe(1);
+    expect(refusals(after, 'concurrency') - refusals(before, 'concurrency')).toBe(0);
+
     // Process metrics, prefixed.
     expect(after.some((s) => s.name === 'imagegate_process_cpu_user_seconds_total')).toBe(true);
     expect(after.some((s) => s.name === 'imagegate_nodejs_heap_size_used_bytes')).toBe(true);

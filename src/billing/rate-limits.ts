@@ -36,7 +36,8 @@
  * goes quiet keeps what it had until the next admit() or sweep(). Keys with neither limit get no
  * entry at all.
  */
-import { gatewayError, type GatewayError } from '../core/errors.js';
+import { gatewayError, GatewayError } from '../core/errors.js';
+import type { RateLimitMetricsSink, RateLimitReason } from '../core/metrics-sink.js';
 
 /** A key's limits; null = unlimited. Both, when set, must be positive integers. */
 export interface KeyLimits {
@@ -192,18 +193,52 @@ function isDrained(state: KeyState, now: number): boolean {
  * its RPM budget (untouched by the refusal) when it has one.
  */
 export function concurrencyRefusal(maxConcurrent: number, rpm: RpmView | null): GatewayError {
-  return gatewayError('rate_limit_exceeded', `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`, {
-    headers: { 'retry-after': '1', ...(rpm ? rpmHeaders(rpm) : {}) },
-  });
+  return refusedFor(
+    'concurrency',
+    gatewayError('rate_limit_exceeded', `Rate limit reached for concurrent requests: limit ${maxConcurrent}. Please try again in 1s.`, {
+      headers: { 'retry-after': '1', ...(rpm ? rpmHeaders(rpm) : {}) },
+    }),
+  );
 }
 
 /** The 429 for a key whose RPM budget (`rpm.used` now) has no room for one more request. */
 export function rpmRefusal(rpm: RpmView): GatewayError {
   const waitMs = (rpm.used + REQUEST_COST - WINDOW_MS * rpm.limit) / rpm.limit;
   const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
-  return gatewayError('rate_limit_exceeded', `Rate limit reached for requests per minute (RPM): limit ${rpm.limit}. Please try again in ${retryAfter}s.`, {
-    headers: { 'retry-after': String(retryAfter), ...rpmHeaders(rpm) },
-  });
+  return refusedFor(
+    'rpm',
+    gatewayError('rate_limit_exceeded', `Rate limit reached for requests per minute (RPM): limit ${rpm.limit}. Please try again in ${retryAfter}s.`, {
+      headers: { 'retry-after': String(retryAfter), ...rpmHeaders(rpm) },
+    }),
+  );
+}
+
+/** Which limit a 429 refused (for the metrics: core/metrics-sink.ts' RateLimitReason). */
+const REFUSAL_REASONS = new WeakMap<GatewayError, RateLimitReason>();
+
+function refusedFor(reason: RateLimitReason, refusal: GatewayError): GatewayError {
+  REFUSAL_REASONS.set(refusal, reason);
+  return refusal;
+}
+
+/** The limit an error from a RateLimiter refused, if it is one of its 429s. */
+export function refusalReason(err: unknown): RateLimitReason | undefined {
+  return err instanceof GatewayError ? REFUSAL_REASONS.get(err) : undefined;
+}
+
+/** A limiter that reports each 429 it answers, by the limit that refused (src/metrics/ counts them). */
+export function reportingRefusals(limiter: RateLimiter, metrics: RateLimitMetricsSink): RateLimiter {
+  return {
+    async admit(keyId, limits) {
+      try {
+        return await limiter.admit(keyId, limits);
+      } catch (err) {
+        const reason = refusalReason(err);
+        if (reason) metrics.rateLimited(reason);
+        throw err;
+      }
+    },
+  };
 }
 
 /** The x-ratelimit-*-requests headers for a budget with `used` in use. */

@@ -58,3 +58,11 @@ export interface DeliveryMetricsSink {
 export interface StorageMetricsSink {
   imageStored(bytes: number): void;
 }
+
+/** Which limit of a key refused a request with 429: its requests per minute, or its concurrent requests. */
+export type RateLimitReason = 'rpm' | 'concurrency';
+
+/** billing/ reports each rate-limit refusal (429). */
+export interface RateLimitMetricsSink {
+  rateLimited(reason: RateLimitReason): void;
+}

@@ -12,6 +12,8 @@ import type {
   DeliveryReport,
   HttpMetricsSink,
   MetricsExposition,
+  RateLimitMetricsSink,
+  RateLimitReason,
   StorageMetricsSink,
   UpstreamMetricsSink,
   UpstreamOutcome,
@@ -36,7 +38,7 @@ export interface GatewayMetricsOptions {
 /** The methods HTTP defines; anything else is counted as `other` (the label stays bounded). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, MetricsExposition {
+export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, RateLimitMetricsSink, MetricsExposition {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
@@ -46,6 +48,7 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
   private readonly creditsCharged: Counter<'model'>;
   private readonly operatorCost: Counter<'model'>;
   private readonly bytesStored: Counter;
+  private readonly rateLimitRefusals: Counter<'reason'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -99,6 +102,14 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
       help: 'Bytes of images written to the image store.',
       registers,
     });
+    this.rateLimitRefusals = new Counter({
+      name: `${METRIC_PREFIX}rate_limit_refusals_total`,
+      help: "Requests refused with 429 by a key's rate limits, by reason (rpm, concurrency).",
+      labelNames: ['reason'],
+      registers,
+    });
+    // Both reasons from the start, so a rate() over them has a series before the first refusal.
+    for (const reason of ['rpm', 'concurrency'] as const) this.rateLimitRefusals.inc({ reason }, 0);
     const { channelHealth } = options;
     if (channelHealth) {
       new Gauge({
@@ -152,5 +163,9 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
 
   imageStored(bytes: number): void {
     this.bytesStored.inc(bytes);
+  }
+
+  rateLimited(reason: RateLimitReason): void {
+    this.rateLimitRefusals.inc({ reason });
   }
 }
