@@ -60,8 +60,8 @@ async function serve(config: Config): Promise<number> {
     const created = await app.keys.create('default');
     process.stdout.write(`\nimagegate: created your first API key (shown only this once, keep it):\n\n  ${created.key}\n\n`);
   }
-  const address = await app.listen();
-  app.logger.info(`imagegate listening on ${address} (database: ${app.database.kind})`);
+  // listen() logs the start-up summary: the address, database, queue, image store, channels...
+  await app.listen();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info(`${signal}: finishing in-flight requests, then stopping`);

@@ -22,6 +22,7 @@ closeAfterEach();
 const runRedis = redisServerAvailable();
 const ASYNC = { 'x-new-api-async-task': 'true' };
 const IMAGE = { model: 'dall-e-2', size: '256x256' };
+const ADMIN_KEY = 'outage-admin-key';
 
 interface LogLine {
   level: number;
@@ -41,7 +42,7 @@ async function instance(env: Record<string, string>): Promise<Instance> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-test-'));
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-  const app = await createApp(loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, ...env }), { logger });
+  const app = await createApp(loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: ADMIN_KEY, ...env }), { logger });
   const origin = await app.listen();
   return later({
     app,
@@ -56,13 +57,15 @@ async function instance(env: Record<string, string>): Promise<Instance> {
 
 const as = (gw: Instance, key: string) => ({ origin: gw.origin, apiKey: key }) as TestGateway;
 
-async function readiness(gw: Instance): Promise<{ status: string; checks: Record<string, string> }> {
-  const res = await fetch(`${gw.origin}/readyz`);
-  return (await res.json()) as { status: string; checks: Record<string, string> };
+/** /readyz with the admin key: its status and each check's outcome (ok or failed). */
+async function readiness(gw: Instance): Promise<{ httpStatus: number; status: string; checks: Record<string, string> }> {
+  const res = await fetch(`${gw.origin}/readyz`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const body = (await res.json()) as { status: string; checks: Record<string, { status: string }> };
+  return { httpStatus: res.status, status: body.status, checks: Object.fromEntries(Object.entries(body.checks).map(([name, c]) => [name, c.status])) };
 }
 
 /** Milliseconds until the readiness probe reports Redis as `state`. */
-async function untilRedisIs(gw: Instance, state: 'ok' | 'down', since: number): Promise<number> {
+async function untilRedisIs(gw: Instance, state: 'ok' | 'failed', since: number): Promise<number> {
   await expect.poll(async () => (await readiness(gw)).checks.redis, { timeout: 10_000, interval: 20 }).toBe(state);
   return Date.now() - since;
 }
@@ -117,14 +120,17 @@ describe.skipIf(!runRedis)('Redis loss', () => {
     };
 
     // Redis up: the limits are kept in Redis.
-    expect(await readiness(gw)).toEqual({ status: 'ok', checks: { database: 'ok', redis: 'ok' } });
+    expect(await readiness(gw)).toEqual({ httpStatus: 200, status: 'ok', checks: { database: 'ok', redis: 'ok', image_store: 'ok', channels: 'ok' } });
     expect(await countedInRedis()).toBe(true);
 
     // Redis down.
     const downAt = Date.now();
     await redisServer.stop();
-    const noticedDownMs = await untilRedisIs(gw, 'down', downAt);
-    expect(await readiness(gw)).toEqual({ status: 'degraded', checks: { database: 'ok', redis: 'down' } });
+    const noticedDownMs = await untilRedisIs(gw, 'failed', downAt);
+    // Not ready (a readiness probe takes it out of rotation), though it serves on without Redis; alive all along.
+    const without = await readiness(gw);
+    expect(without).toEqual({ httpStatus: 503, status: 'unavailable', checks: { database: 'ok', redis: 'failed', image_store: 'ok', channels: 'ok' } });
+    expect((await fetch(`${gw.origin}/healthz`)).status).toBe(200);
 
     // 8 one-second tasks on 4 workers: about 2 s from the database loops (one loop alone: 8 s).
     const syncStarted = Date.now();

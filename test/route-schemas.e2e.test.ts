@@ -159,6 +159,7 @@ describe('route schemas', () => {
       ['GET', '/admin/api/keys', '/admin/api/keys', client],
       ['GET', '/livez', '/livez', {}],
       ['GET', '/readyz', '/readyz', {}],
+      ['GET', '/readyz', '/readyz', admin],
       ['GET', '/healthz', '/healthz', {}],
     ];
     const mismatches: string[] = [];

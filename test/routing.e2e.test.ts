@@ -203,7 +203,7 @@ describe('selection', () => {
     expect(b.sim.requests).toHaveLength(0);
   });
 
-  it('model mapping and parameter overrides reach the upstream; unserved models go elsewhere', async () => {
+  it('model mapping and parameter overrides reach the upstream; each model goes to its channels, an unserved one is not found', async () => {
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const gw = await gatewayWith([
@@ -217,10 +217,11 @@ describe('selection', () => {
     await gw.client.images.generate({ model: 'dall-e-3', prompt: 'elsewhere' });
     expect(b.sim.requests).toHaveLength(1);
     const models = await gw.client.models.list();
-    expect(models.data.find((m) => m.id === 'dall-e-2')?.owned_by).toBe('imagegate');
+    expect(models.data.map((m) => m.id)).toEqual(['gpt-image-2-4k', 'gpt-image-1', 'dall-e-3']);
+    expect(models.data.every((m) => m.owned_by === 'imagegate')).toBe(true);
     const none = await postJson(gw, '/v1/images/generations', { model: 'dall-e-2', prompt: 'nobody serves me' });
-    expect(none.status).toBe(503);
-    expect(none.json?.error).toMatchObject({ code: 'no_available_channel' });
+    expect(none.status).toBe(404);
+    expect(none.json?.error).toMatchObject({ code: 'model_not_found', param: 'model' });
   });
 });
 
@@ -308,7 +309,9 @@ describe('admin API', () => {
 
     const patched = await admin(gw, 'PATCH', `/admin/api/channels/${id}`, { enabled: false });
     expect(patched.json).toMatchObject({ status: 'disabled', api_keys: [{ key: 'sk-…3456' }] });
-    expect((await postJson(gw, '/v1/images/generations', { prompt: 'disabled' })).status).toBe(503);
+    // Its only channel disabled, the model is not served: 404 model_not_found, as for a model nobody has.
+    const disabled = await postJson(gw, '/v1/images/generations', { prompt: 'disabled' });
+    expect([disabled.status, (disabled.json?.error as { code?: string } | undefined)?.code]).toEqual([404, 'model_not_found']);
     await admin(gw, 'PATCH', `/admin/api/channels/${id}`, { enabled: true });
 
     const test = await admin(gw, 'POST', `/admin/api/channels/${id}/test`);

@@ -74,6 +74,15 @@ export function modelNotFound(model: string): GatewayError {
   return gatewayError('model_not_found', `The model '${model}' does not exist or you do not have access to it.`, { param: 'model' });
 }
 
+/**
+ * A catalogue model that no enabled channel serves: to the client, as OpenAI says of a model it
+ * does not have (404 model_not_found), naming the models it may ask for instead.
+ */
+export function modelNotServed(model: string, served: readonly string[]): GatewayError {
+  const instead = served.length > 0 ? `Models served: ${served.join(', ')}.` : 'No model is served right now: no channel is enabled.';
+  return gatewayError('model_not_found', `The model '${model}' is not served by this gateway (no enabled channel serves it). ${instead}`, { param: 'model' });
+}
+
 export function invalidApiKey(message = 'Incorrect API key provided.'): GatewayError {
   return gatewayError('invalid_api_key', message);
 }

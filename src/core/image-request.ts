@@ -4,12 +4,12 @@
  * names. Every refusal is a 400/404 naming its param. Input bytes are checked later, in
  * src/inputs/, against the rules the job's model gives (core/image-input.ts).
  */
-import { invalidRequest, modelNotFound } from './errors.js';
+import { invalidRequest, modelNotFound, modelNotServed } from './errors.js';
 import { FieldReader } from './field-reader.js';
 import { inputRulesFor, NO_INPUTS, tooManyImages, type ImageInputRefs, type InputOperation, type ResolvedInputs } from './image-input.js';
 import { refFromImageRefParam, refsFromImageRefParams, refsFromStrings } from './input-refs.js';
 import { isRelayObject, type Background, type ImageJob, type InputFidelity, type Moderation, type OutputFormat, type RelayObject, type ResponseFormat } from './job.js';
-import { DEFAULT_MODEL, DEFAULT_VARIATION_MODEL, type ModelCapabilities, type ModelCatalogue, type ModelSpec } from './models.js';
+import { DEFAULT_MODEL, DEFAULT_VARIATION_MODEL, type ModelCapabilities, type ModelCatalogue, type ModelSpec, type ServedModels } from './models.js';
 import { customSizeProblem, parseSize } from './sizes.js';
 
 type Body = Record<string, unknown>;
@@ -53,7 +53,8 @@ export function parseGenerationRequest(raw: unknown, catalogue: ModelCatalogue, 
   return parseImageRequest({ endpoint: 'generations', body: raw }, catalogue, id);
 }
 
-export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCatalogue, id: string): ParsedImageRequest {
+/** `served`: when given, a catalogue model it does not serve is refused first, as an unknown one (404 model_not_found). */
+export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCatalogue, id: string, served?: ServedModels): ParsedImageRequest {
   const raw = input.body;
   if (raw === undefined) throw emptyBody();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -61,6 +62,7 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   }
   const body = raw as Body;
   const model = resolveModel(body, catalogue, input.endpoint);
+  if (served && !served.serves(model.id)) throw modelNotServed(model.id, served.ids());
   const rules = model.capabilities;
   const fields = new FieldReader(body, input.multipart !== undefined);
   const refs = input.multipart?.uploads ?? jsonInputRefs(body, input.endpoint);

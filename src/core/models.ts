@@ -737,6 +737,16 @@ function customSizeFits(width: number, height: number, l: CustomSizeLimits): boo
 }
 
 
+/**
+ * Which catalogue models the gateway serves now: those some enabled channel lists (or serves
+ * `*`), as routing sees its channels. A request naming another is refused as an unknown model.
+ */
+export interface ServedModels {
+  serves(modelId: string): boolean;
+  /** Every served id, in catalogue order (what a refusal names). */
+  ids(): string[];
+}
+
 export class ModelCatalogue {
   private readonly byId = new Map<string, ModelSpec>();
 

@@ -1,4 +1,4 @@
-/** `Authorization: Bearer $IMAGEGATE_ADMIN_KEY` for every /admin route. */
+/** `Authorization: Bearer $IMAGEGATE_ADMIN_KEY` for every /admin route (and the readiness probe's details). */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { gatewayError, invalidApiKey } from '../core/errors.js';
@@ -13,6 +13,18 @@ export function createAdminAuthHook(adminKey: string | undefined) {
     const token = bearerToken(request);
     if (!token) throw invalidApiKey("You didn't provide the admin key. Send it as 'Authorization: Bearer IMAGEGATE_ADMIN_KEY'.");
     if (!timingSafeEqual(digest(token), expected)) throw invalidApiKey('Incorrect admin key provided.');
+  };
+}
+
+/**
+ * Whether the request carries the admin key, never refusing it: for public routes that show
+ * more to the admin (the readiness probe's details). False when the admin API is off.
+ */
+export function createAdminKeyTest(adminKey: string | undefined): (request: FastifyRequest) => boolean {
+  const expected = adminKey ? digest(adminKey) : undefined;
+  return (request) => {
+    const token = expected ? bearerToken(request) : null;
+    return expected !== undefined && token !== null && timingSafeEqual(digest(token), expected);
   };
 }
 

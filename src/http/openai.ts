@@ -1,9 +1,9 @@
 /** The OpenAI dialect: /v1/images/{generations,edits,variations} and /v1/models. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { modelNotFound } from '../core/errors.js';
+import { modelNotFound, modelNotServed } from '../core/errors.js';
 import { parseImageRequest, withInputs, type ImageEndpoint, type ImageRequestInput } from '../core/image-request.js';
-import { describeCapabilities, type ModelCatalogue, type ModelSpec } from '../core/models.js';
+import { describeCapabilities, type ModelCatalogue, type ModelSpec, type ServedModels } from '../core/models.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { ImagePipeline } from '../pipeline.js';
@@ -28,6 +28,8 @@ export interface OpenAIRoutesDeps {
   tasks: NewApiTaskDeps;
   /** Label for /v1/models: is this model served only by the demo channel? */
   isDemoOnly: (modelId: string) => boolean;
+  /** The catalogue models some enabled channel serves: the only ones listed, shown or accepted. */
+  served: ServedModels;
 }
 
 const CREATED = 1_745_712_000; // fixed: catalogue entries have no real creation time
@@ -36,7 +38,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   const images = (endpoint: ImageEndpoint) => async (request: FastifyRequest, reply: FastifyReply) => {
     await admitKey(request.apiKey, reply, deps.limiter);
     const signal = abortOnClientClose(request, reply);
-    const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id);
+    const parsed = parseImageRequest(await requestInput(endpoint, request, reply, deps.uploadLimitBytes), deps.catalogue, request.id, deps.served);
     request.logLine?.noteJob(parsed.job);
     // Inputs are checked (and fetched) before any upstream call or credit is spent.
     const job = withInputs(parsed.job, await deps.inputs.resolve(parsed.job, parsed.inputs, signal));
@@ -67,11 +69,19 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
   app.post('/v1/images/variations', { schema: ImageSchemas.variations }, images('variations'));
 
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  typed.get('/v1/models', { schema: ModelSchemas.list }, async () => ({ object: 'list' as const, data: deps.catalogue.list().map((m) => renderModel(m, deps)) }));
+  // Only what a request may name: the catalogue models some enabled channel serves.
+  typed.get('/v1/models', { schema: ModelSchemas.list }, async () => ({
+    object: 'list' as const,
+    data: deps.catalogue
+      .list()
+      .filter((m) => deps.served.serves(m.id))
+      .map((m) => renderModel(m, deps)),
+  }));
 
   typed.get('/v1/models/:model', { schema: ModelSchemas.get }, async (request) => {
     const spec = deps.catalogue.get(request.params.model);
     if (!spec) throw modelNotFound(request.params.model);
+    if (!deps.served.serves(spec.id)) throw modelNotServed(spec.id, deps.served.ids());
     // One model carries its capabilities (an extension field; README "Endpoints"); list items stay OpenAI-shaped.
     return { ...renderModel(spec, deps), capabilities: describeCapabilities(spec) };
   });

@@ -14,10 +14,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { KeyIdentity } from '../billing/api-keys.js';
 import type { RateLimiter } from '../billing/rate-limits.js';
 import { parseAspectRatio, sizeForModel } from '../core/aspect-ratio.js';
-import { GatewayError, gatewayError, invalidApiKey, invalidRequest } from '../core/errors.js';
+import { GatewayError, gatewayError, invalidApiKey, invalidRequest, modelNotServed } from '../core/errors.js';
 import { MAX_INPUT_IMAGES } from '../core/image-input.js';
 import { emptyBody, parseImageRequest, withInputs } from '../core/image-request.js';
-import type { ModelCatalogue, ModelSpec } from '../core/models.js';
+import type { ModelCatalogue, ModelSpec, ServedModels } from '../core/models.js';
 import type { ImageInputResolver } from '../inputs/input-resolver.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { taskApiView } from '../tasks/task-views.js';
@@ -33,6 +33,8 @@ export interface TaskApiRoutesDeps {
   sign: (name: string) => string;
   /** The key's RPM and concurrency limits, as on /v1 (optional: without it, no limits here). */
   limiter?: RateLimiter;
+  /** The catalogue models some enabled channel serves (optional: without it, the whole catalogue). */
+  served?: ServedModels;
 }
 
 export interface TaskApiEnvelope<T> {
@@ -57,7 +59,7 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
     if (deps.limiter) await admitKey(key, reply, deps.limiter);
     const idempotencyKey = readIdempotencyKey(request);
     const body = asObject(request.body);
-    const { openai, callbackUrl, names } = toOpenAIBody(body, deps.catalogue);
+    const { openai, callbackUrl, names } = toOpenAIBody(body, deps.catalogue, deps.served);
     const signal = abortOnClientClose(request, reply);
     const parsed = renamingParams(names, () => parseImageRequest({ endpoint: 'generations', body: openai }, deps.catalogue, request.id));
     request.logLine?.noteJob(parsed.job);
@@ -117,9 +119,9 @@ interface ParamNames {
 }
 
 /** Task API fields -> the OpenAI generations body; the task-API-only fields are removed from it. */
-function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; callbackUrl: unknown; names: ParamNames } {
+function toOpenAIBody(body: Body, catalogue: ModelCatalogue, served: ServedModels | undefined): { openai: Body; callbackUrl: unknown; names: ParamNames } {
   const given = (k: string) => body[k] !== undefined && body[k] !== null;
-  const model = requiredModel(body, catalogue);
+  const model = requiredModel(body, catalogue, served);
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const openai: Body = Object.fromEntries(
     Object.entries(body).filter(([k]) => !['aspect_ratio', 'image_url', 'image_urls', 'callback_url'].includes(k) && !(k === 'nsfw_checker' && body[k] === null)),
@@ -152,13 +154,17 @@ function toOpenAIBody(body: Body, catalogue: ModelCatalogue): { openai: Body; ca
   return { openai, callbackUrl: body.callback_url, names: { list, sizeFromRatio } };
 }
 
-/** Required in this dialect; an unknown name is a 400 here (404 means "task not found" to these clients). */
-function requiredModel(body: Body, catalogue: ModelCatalogue): ModelSpec {
+/** Required in this dialect; an unknown or unserved name is a 400 here (404 means "task not found" to these clients). */
+function requiredModel(body: Body, catalogue: ModelCatalogue, served: ServedModels | undefined): ModelSpec {
   const name = body.model;
   if (name === undefined || name === null || name === '') throw invalidRequest('model', 'missing_required_parameter', "Missing required parameter: 'model'.");
   if (typeof name !== 'string') throw invalidRequest('model', 'invalid_type', 'model must be a string.');
   const model = catalogue.get(name.trim());
   if (!model) throw invalidRequest('model', 'unsupported_model', `The model '${name}' does not exist or you do not have access to it.`);
+  if (served && !served.serves(model.id)) {
+    const { message } = modelNotServed(model.id, served.ids());
+    throw invalidRequest('model', 'unsupported_model', message);
+  }
   return model;
 }
 

@@ -83,8 +83,13 @@ export class RedisLink {
     });
   }
 
-  /** For the readiness probe: resolves when Redis answers a PING now, throws otherwise. */
+  /** For the readiness probe: resolves when Redis answers a PING now, throws (saying why) otherwise. */
   async check(): Promise<void> {
+    const { status } = this.client;
+    if (status !== 'ready') {
+      const last = this.lastError instanceof Error ? `; last error: ${this.lastError.message}` : '';
+      throw new Error(`not connected to Redis (connection state: ${status}${last})`);
+    }
     await this.client.ping();
   }
 

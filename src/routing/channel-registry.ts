@@ -28,6 +28,37 @@ export class ChannelRegistry {
     return this.snapshot.length === 1 && this.snapshot[0]?.channel.kind === 'demo';
   }
 
+  /**
+   * Whether the gateway serves the model: some channel the operator has enabled lists it (or
+   * serves `*`), however that channel is doing now (a circuit open, its keys refused: those are
+   * 503s, not "no such model"). What /v1/models lists, and what a request may name.
+   */
+  serves(modelId: string): boolean {
+    return this.snapshot.some((s) => s.channel.enabled && servesModel(s.channel, modelId));
+  }
+
+  /** Served, and only by demo channels: /v1/models labels it. */
+  servedByDemoOnly(modelId: string): boolean {
+    const serving = this.snapshot.filter((s) => s.channel.enabled && servesModel(s.channel, modelId));
+    return serving.length > 0 && serving.every((s) => s.channel.kind === 'demo');
+  }
+
+  /**
+   * For the readiness probe: throws, saying why, unless some channel can take requests (enabled,
+   * not turned off by the gateway, with a key left).
+   */
+  checkServing(): void {
+    const out: string[] = [];
+    for (const s of this.snapshot) {
+      const keysLeft = s.channel.apiKeys.length === 0 || s.channel.apiKeys.some((k) => s.disabledKeys[keyFingerprint(k)] === undefined);
+      if (!s.channel.enabled) out.push(`${s.channel.name}: disabled`);
+      else if (s.disabledReason !== null) out.push(`${s.channel.name}: turned off by the gateway (${s.disabledReason})`);
+      else if (!keysLeft) out.push(`${s.channel.name}: every key refused upstream`);
+      else return;
+    }
+    throw new Error(`no enabled channel (${out.join('; ')})`);
+  }
+
   /** Enabled channels serving the model, each with only the keys still in use. */
   usableFor(modelId: string): Channel[] {
     const out: Channel[] = [];

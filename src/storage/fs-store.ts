@@ -1,4 +1,5 @@
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ImageSink, ImageStore } from './image-store.js';
@@ -86,6 +87,17 @@ export class FsImageStore implements ImageStore {
   async delete(name: string): Promise<void> {
     if (!SAFE_NAME.test(name)) return;
     await rm(this.pathOf(name), { force: true });
+  }
+
+  /** Writes and removes a small file beside the shard folders (made first on a fresh data dir). */
+  async checkWritable(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const probe = join(this.root, `.ready-${randomBytes(6).toString('hex')}`);
+    try {
+      await writeFile(probe, 'ok');
+    } finally {
+      await rm(probe, { force: true });
+    }
   }
 
   private pathOf(name: string): string {

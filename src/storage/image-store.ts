@@ -9,6 +9,11 @@ export interface ImageStore {
   open(name: string): Promise<{ stream: Readable; size: number } | null>;
   delete(name: string): Promise<void>;
   /**
+   * For the readiness probe: resolves when the store takes a write now (a tiny probe object,
+   * overwritten or removed each time), throws otherwise. `timeoutMs` bounds it where it can.
+   */
+  checkWritable(timeoutMs: number): Promise<void>;
+  /**
    * A link to the image valid for ttlSeconds that the store serves itself (an S3 presigned or
    * public URL). null, or no such method: clients get the gateway's signed /files link.
    */

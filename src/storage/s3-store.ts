@@ -136,6 +136,16 @@ export class S3ImageStore implements ImageStore {
   }
 
   /**
+   * Puts an empty object at `<prefix>.ready` (the same key every time, so nothing piles up): the
+   * bucket is reachable and these credentials may write to it, what storing an image needs.
+   */
+  async checkWritable(timeoutMs: number): Promise<void> {
+    const key = `${this.config.prefix}.ready`;
+    const probe = new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: Buffer.alloc(0), ContentLength: 0, ContentType: 'text/plain' });
+    await this.client.send(probe, { abortSignal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  /**
    * A direct link to the image: presigned (valid ttlSeconds, at most 7 days) or public, per
    * S3Config.links. null: use the gateway's signed link (links: gateway, or the default chain's
    * credentials not resolved yet). With temporary credentials (an instance or task role), S3

@@ -26,30 +26,30 @@ export const FileSchema = {
   },
 };
 
-const CheckState = Type.Union([Type.Literal('ok'), Type.Literal('down')]);
+const CheckDetail = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('failed')]),
+    latency_ms: Type.Integer({ description: 'How long the check took (the bound, about 800 ms, when the dependency did not answer).' }),
+    reason: Type.Optional(Type.String({ description: 'Why it failed: the error, or that it did not answer in time.' })),
+  },
+  { title: 'ReadinessCheck' },
+);
+const Checks = Type.Record(Type.String(), CheckDetail, {
+  description: 'With the admin key only: each check by name (database; redis with REDIS_URL; image_store; channels).',
+});
+const Alive = Type.Object({ status: Type.Literal('ok') }, { description: 'The process is alive and answers; no dependency is consulted.' });
 
 export const HealthSchemas = {
-  livez: { querystring: NoQuery, response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process serves.' }), ...errorResponses('openai', 'public') } },
+  healthz: { querystring: NoQuery, response: { 200: Alive, ...errorResponses('openai', 'public') } },
+  /** The older name of /healthz. */
+  livez: { querystring: NoQuery, response: { 200: Alive, ...errorResponses('openai', 'public') } },
   readyz: {
     querystring: NoQuery,
     response: {
-      200: Type.Object(
-        { status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], { description: 'degraded: an optional dependency (Redis) is down.' }), checks: Type.Record(Type.String(), CheckState) },
-        { description: 'Ready for traffic.' },
-      ),
+      200: Type.Object({ status: Type.Literal('ok'), checks: Type.Optional(Checks) }, { description: 'Ready for traffic: every check passed.' }),
       ...errorResponses('openai', 'public'),
-      503: Type.Union([Type.Object({ status: Type.Literal('unavailable'), checks: Type.Record(Type.String(), CheckState) }), OpenAIErrorEnvelope], {
-        description: 'A required dependency is down (or the gateway is closing: the error envelope).',
-      }),
-    },
-  },
-  healthz: {
-    querystring: NoQuery,
-    response: {
-      200: Type.Object({ status: Type.Literal('ok') }, { description: 'Ready for traffic.' }),
-      ...errorResponses('openai', 'public'),
-      503: Type.Union([Type.Object({ status: Type.Literal('unavailable'), reason: Type.Optional(Type.String({ description: 'The first required check that is down.' })) }), OpenAIErrorEnvelope], {
-        description: 'Not ready (or the gateway is closing: the error envelope).',
+      503: Type.Union([Type.Object({ status: Type.Literal('unavailable'), checks: Type.Optional(Checks) }), OpenAIErrorEnvelope], {
+        description: 'Not ready: a check failed or did not answer within its bound (or the gateway is closing: the error envelope).',
       }),
     },
   },
