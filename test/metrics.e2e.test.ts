@@ -76,6 +76,26 @@ describe('/metrics', () => {
     expect(await breaker()).toBe(2);
   });
 
+  it('counts an async task that ends: its duration by final state; queued, running and queue depth from the store', async () => {
+    const sim = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const file = await writeConfigFile({ channels: [relayChannel('sim', sim.baseURL)] });
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms' }));
+    const before = await scrape(gw);
+    expect(seriesValue(before, 'imagegate_tasks', { state: 'queued' })).toBe(0);
+    expect(before.some((s) => s.name === 'imagegate_task_queue_depth')).toBe(true);
+    const res = await postJson(gw, GENERATIONS, { model: 'dall-e-2', prompt: PROMPT, size: '256x256' }, { 'x-new-api-async-task': 'true' });
+    expect(res.status).toBe(200);
+    const taskId = String((res.json?.data as { task_id: string }).task_id);
+    const status = async () => (await gw.app.database.db.selectFrom('tasks').select('status').where('id', '=', taskId).executeTakeFirstOrThrow()).status;
+    await expect.poll(status, { timeout: 20_000 }).toBe('succeeded');
+    const ended = (samples: Sample[], state: string) => seriesValue(samples, 'imagegate_task_duration_seconds_count', { state });
+    // The counts are cached 5 s; the duration is not.
+    const after = await scrape(gw);
+    expect(ended(after, 'succeeded') - ended(before, 'succeeded')).toBe(1);
+    expect(ended(after, 'failed') - ended(before, 'failed')).toBe(0);
+    for (const sample of after) for (const value of Object.values(sample.labels)) expect(value).not.toContain(taskId);
+  });
+
   it('is admin only: without the admin key 401 in the admin dialect (as any admin route answers)', async () => {
     const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
     const res = await fetch(`${gw.origin}/metrics`);

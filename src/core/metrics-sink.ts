@@ -66,3 +66,16 @@ export type RateLimitReason = 'rpm' | 'concurrency';
 export interface RateLimitMetricsSink {
   rateLimited(reason: RateLimitReason): void;
 }
+
+/** The durable task queue now, counted from the task store (its status index) when scraped. */
+export interface TaskCounts {
+  queued: number;
+  running: number;
+  /** Waiting for a worker: queued, or running under a lease that ran out. */
+  waiting: number;
+}
+
+/** tasks/ reports each task that ends, from its creation to its end. */
+export interface TaskMetricsSink {
+  taskEnded(state: 'succeeded' | 'failed', seconds: number): void;
+}

@@ -15,6 +15,8 @@ import type {
   RateLimitMetricsSink,
   RateLimitReason,
   StorageMetricsSink,
+  TaskCounts,
+  TaskMetricsSink,
   UpstreamMetricsSink,
   UpstreamOutcome,
 } from '../core/metrics-sink.js';
@@ -33,12 +35,23 @@ const BREAKER_VALUE: Readonly<Record<ChannelHealthView['breaker'], number>> = { 
 export interface GatewayMetricsOptions {
   /** Every channel's breaker and in-flight count, read at scrape time (app.ts reads them from routing/). */
   channelHealth?: () => Promise<readonly ChannelHealthView[]>;
+  /** The task queue, counted from the task store; read at most every TASK_COUNTS_TTL_MS. */
+  taskCounts?: () => Promise<TaskCounts>;
+  now?: () => number;
 }
+
+/** Scrapes (several Prometheus servers, one per instance) share one count of the task store this long. */
+export const TASK_COUNTS_TTL_MS = 5_000;
+
+/** Seconds from a task's creation to its end: queued time included, up to a task's deadline. */
+const TASK_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600];
 
 /** The methods HTTP defines; anything else is counted as `other` (the label stays bounded). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
-export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, RateLimitMetricsSink, MetricsExposition {
+export class GatewayMetrics
+  implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, RateLimitMetricsSink, TaskMetricsSink, MetricsExposition
+{
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
   private readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
@@ -49,6 +62,7 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
   private readonly operatorCost: Counter<'model'>;
   private readonly bytesStored: Counter;
   private readonly rateLimitRefusals: Counter<'reason'>;
+  private readonly taskDuration: Histogram<'state'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -110,6 +124,48 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
     });
     // Both reasons from the start, so a rate() over them has a series before the first refusal.
     for (const reason of ['rpm', 'concurrency'] as const) this.rateLimitRefusals.inc({ reason }, 0);
+    this.taskDuration = new Histogram({
+      name: `${METRIC_PREFIX}task_duration_seconds`,
+      help: 'Async tasks from creation to their end, queued time included, by final state (succeeded, failed).',
+      labelNames: ['state'],
+      buckets: TASK_BUCKETS,
+      registers,
+    });
+    const { taskCounts } = options;
+    if (taskCounts) {
+      const now = options.now ?? Date.now;
+      let cached: { at: number; counts: Promise<TaskCounts> } | undefined;
+      const read = (): Promise<TaskCounts> => {
+        if (!cached || now() - cached.at >= TASK_COUNTS_TTL_MS) {
+          const counts = taskCounts();
+          // A failed count is not kept: the next scrape asks again.
+          counts.catch(() => {
+            if (cached?.counts === counts) cached = undefined;
+          });
+          cached = { at: now(), counts };
+        }
+        return cached.counts;
+      };
+      new Gauge({
+        name: `${METRIC_PREFIX}tasks`,
+        help: 'Async tasks now queued or running, from the task store (shared by every instance; cached 5 s).',
+        labelNames: ['state'],
+        registers,
+        async collect() {
+          const counts = await read();
+          this.set({ state: 'queued' }, counts.queued);
+          this.set({ state: 'running' }, counts.running);
+        },
+      });
+      new Gauge({
+        name: `${METRIC_PREFIX}task_queue_depth`,
+        help: 'Async tasks waiting for a worker: queued, or running under a lease that ran out (cached 5 s).',
+        registers,
+        async collect() {
+          this.set((await read()).waiting);
+        },
+      });
+    }
     const { channelHealth } = options;
     if (channelHealth) {
       new Gauge({
@@ -167,5 +223,9 @@ export class GatewayMetrics implements HttpMetricsSink, UpstreamMetricsSink, Del
 
   rateLimited(reason: RateLimitReason): void {
     this.rateLimitRefusals.inc({ reason });
+  }
+
+  taskEnded(state: 'succeeded' | 'failed', seconds: number): void {
+    this.taskDuration.observe({ state }, seconds);
   }
 }

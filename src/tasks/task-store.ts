@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { Tables, TaskRow, TaskStatus, TasksTable } from '../db/schema.js';
+import type { TaskCounts, TaskMetricsSink } from '../core/metrics-sink.js';
 
 export interface NewTask {
   keyId: string | null;
@@ -44,6 +45,8 @@ export class TaskStore {
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
+    /** Hears each task that ends (src/metrics/). */
+    private readonly metrics?: TaskMetricsSink,
   ) {}
 
   newId(): string {
@@ -147,7 +150,7 @@ export class TaskStore {
       outcome.status === 'succeeded'
         ? { status: 'succeeded' as const, result: JSON.stringify(outcome.result) }
         : { status: 'failed' as const, fail_code: outcome.code, fail_reason: outcome.reason };
-    return this.db.transaction().execute(async (trx) => {
+    const finished = await this.db.transaction().execute(async (trx) => {
       const ended = await trx
         .updateTable('tasks')
         .set({ ...final, finished_at: this.now(), lease_until: null })
@@ -159,6 +162,29 @@ export class TaskStore {
       await onEnded?.(trx, ended);
       return ended;
     });
+    if (finished) this.metrics?.taskEnded(final.status, ((finished.finished_at ?? this.now()) - finished.created_at) / 1000);
+    return finished;
+  }
+
+  /** The queue now, for the metrics: two counts over the status index, never a scan of ended tasks. */
+  async counts(): Promise<TaskCounts> {
+    const now = this.now();
+    const [byStatus, lapsed] = await Promise.all([
+      this.db
+        .selectFrom('tasks')
+        .select(['status', (eb) => eb.fn.countAll<number | string>().as('n')])
+        .where('status', 'in', ['queued', 'running'])
+        .groupBy('status')
+        .execute(),
+      this.db
+        .selectFrom('tasks')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('status', '=', 'running')
+        .where('lease_until', '<', now)
+        .executeTakeFirst(),
+    ]);
+    const of = (status: TaskStatus) => Number(byStatus.find((row) => row.status === status)?.n ?? 0);
+    return { queued: of('queued'), running: of('running'), waiting: of('queued') + Number(lapsed?.n ?? 0) };
   }
 
   /** Newest first, `offset` rows skipped. */
