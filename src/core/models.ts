@@ -736,7 +736,6 @@ function customSizeFits(width: number, height: number, l: CustomSizeLimits): boo
   return width % l.edgeMultiple === 0 && height % l.edgeMultiple === 0 && long <= l.maxEdge && long / short <= l.maxAspect && width * height >= l.minPixels && width * height <= l.maxPixels;
 }
 
-
 /**
  * Which catalogue models the gateway serves now: those some enabled channel lists (or serves
  * `*`), as routing sees its channels. A request naming another is refused as an unknown model.
