@@ -16,7 +16,7 @@ import type { TaskCounts } from './core/metrics-sink.js';
 import { BackgroundWork } from './core/background-work.js';
 import { MemoryBudget } from './core/memory-budget.js';
 import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
-import { ModelCatalogue } from './core/models.js';
+import { ModelCatalogue, type ServedModels } from './core/models.js';
 import { Pricing } from './core/pricing.js';
 import { openDatabase, type Database } from './db/database.js';
 import { openSecretBox } from './db/secret-box.js';
@@ -37,7 +37,7 @@ import { WebhookSecrets } from './tasks/webhook-secrets.js';
 import { deliveryFailureLine, WebhookOutbox } from './tasks/webhooks.js';
 import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
-import { createAdminAuthHook } from './http/admin-auth.js';
+import { createAdminAuthHook, createAdminKeyTest } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
 import { installHttpMetrics, registerMetricsRoute } from './http/metrics.js';
@@ -51,6 +51,7 @@ import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
 import { createLogger } from './logger.js';
 import { ImagePipeline } from './pipeline.js';
+import { startupSummary } from './startup-summary.js';
 import { createProviders } from './providers/registry.js';
 import { HttpTransport } from './providers/transport.js';
 import { SpoolDir } from './spool/spool-dir.js';
@@ -121,6 +122,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   await channelStore.syncConfigChannels(config.channels);
   const registry = new ChannelRegistry(channelStore, demoChannel(config));
   await registry.refresh();
+  // What /v1/models lists and a request may name: the catalogue models an enabled channel serves.
+  const served: ServedModels = { serves: (id) => registry.serves(id), ids: () => catalogue.list().flatMap((m) => (registry.serves(m.id) ? [m.id] : [])) };
   const { routing } = config;
   // With Redis, task dispatch, rate limits and channel health are shared by every instance; the
   // link tells them when Redis is away, and they go on without it meanwhile.
@@ -277,18 +280,15 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   // Every answer counted by route pattern (http/metrics.ts); /metrics is admin.
   installHttpMetrics(http, metrics);
-  const isDemoOnly = (model: string) => {
-    const serving = registry.usableFor(model);
-    return serving.length > 0 && serving.every((c) => c.kind === 'demo');
-  };
+  const isDemoOnly = (model: string) => registry.servedByDemoOnly(model);
   const clientKey = createAuthHook(keys);
   const adminKey = createAdminAuthHook(config.adminKey);
   registerGroup(http, { access: 'client', dialect: 'openai', check: clientKey }, (scope) => {
-    registerOpenAIRoutes(scope, { catalogue, pipeline, isDemoOnly, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
+    registerOpenAIRoutes(scope, { catalogue, pipeline, isDemoOnly, served, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
     registerClientUsageRoutes(scope, { usage: new UsageReport(db), keys });
   });
   registerGroup(http, { access: 'task-owner', dialect: 'openai', check: clientKey }, (scope) => registerNewApiTaskRoutes(scope, { tasks, sign }));
-  registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiSubmitRoute(scope, { catalogue, inputs, tasks, sign, limiter: rateLimiter }));
+  registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiSubmitRoute(scope, { catalogue, inputs, tasks, sign, limiter: rateLimiter, served }));
   registerGroup(http, { access: 'task-owner', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiQueryRoute(scope, { tasks, sign }));
   registerGroup(http, { access: 'admin', dialect: 'openai', check: adminKey }, (scope) => {
     registerAdminTaskRoutes(scope, { store: taskStore, outbox, sign });
@@ -299,11 +299,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerMetricsRoute(scope, metrics);
   });
   registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => registerFileRoutes(scope, store));
-  // Other dependencies (Redis, the bucket) add their checks here; each gets 800 ms, so the probes answer within a second.
+  // /readyz: every check runs at once with 800 ms each, so the probe answers within a second (/healthz consults none).
   const readiness = new ReadinessChecks(800).add('database', (timeoutMs) => database.ping(timeoutMs));
-  // Reported, not required: without Redis an instance still serves (see docs/deploy.md, "Redis loss").
-  if (redis) readiness.add('redis', () => redis.check(), { optional: true });
-  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerHealthRoutes(scope, readiness));
+  if (redis) readiness.add('redis', () => redis.check());
+  readiness.add('image_store', (timeoutMs) => store.checkWritable(timeoutMs)).add('channels', async () => registry.checkServing());
+  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerHealthRoutes(scope, readiness, { showsDetails: createAdminKeyTest(config.adminKey) }));
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;
@@ -328,6 +328,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const port = typeof bound === 'object' && bound ? bound.port : config.port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const routed = (path: string) => (routes().some((r) => r.method === 'GET' && (r.url === path || r.url === `${path}/`)) ? path : undefined);
+      const docs = { page: routed('/docs'), openapi: routed('/openapi.json') };
+      const summary = startupSummary({ config, address, imagesDir: join(config.dataDir, 'images'), channels: registry.all(), catalogue: catalogue.list().map((m) => m.id), docs });
+      for (const line of summary) logger.info({ startup: line.topic }, line.msg);
       sweeper.start(config.sweepIntervalSeconds * 1000, quietDb((err) => logger.error({ err }, 'retention sweep failed')));
       registry.start(routing.channelRefreshSeconds * 1000, quietDb((err) => logger.error({ err }, 'channel refresh failed')));
       if (routing.channelTestIntervalSeconds > 0) {
