@@ -37,6 +37,7 @@ import { WebhookSecrets } from './tasks/webhook-secrets.js';
 import { deliveryFailureLine, WebhookOutbox } from './tasks/webhooks.js';
 import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
+import { installOpenApi, registerApiDocsRoutes } from './http/api-docs.js';
 import { createAdminAuthHook, createAdminKeyTest } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -280,6 +281,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   // Every answer counted by route pattern (http/metrics.ts); /metrics is admin.
   installHttpMetrics(http, metrics);
+  // Before any route: the OpenAPI document is generated from every route schema (http/api-docs.ts).
+  installOpenApi(http);
   const isDemoOnly = (model: string) => registry.servedByDemoOnly(model);
   const clientKey = createAuthHook(keys);
   const adminKey = createAdminAuthHook(config.adminKey);
@@ -304,6 +307,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   if (redis) readiness.add('redis', () => redis.check());
   readiness.add('image_store', (timeoutMs) => store.checkWritable(timeoutMs)).add('channels', async () => registry.checkServing());
   registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerHealthRoutes(scope, readiness, { showsDetails: createAdminKeyTest(config.adminKey) }));
+  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerApiDocsRoutes(scope));
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;

@@ -74,4 +74,34 @@ export function discardUnreadBody(request: FastifyRequest, reply: FastifyReply):
   timer.unref();
   raw.once('end', () => clearTimeout(timer));
   raw.once('close', () => clearTimeout(timer));
+  closeAfterBody(raw);
+}
+
+/**
+ * When the answer is out, Node closes the connection at once (destroySoon); bytes of the body
+ * still arriving then make the kernel reset it, and a client loses what it had not yet read of a
+ * large answer. Instead the answer is ended (FIN) and the rest of the body read and dropped; the
+ * connection closes when the body has ended, or when discardUnreadBody's grace runs out.
+ */
+function closeAfterBody(raw: IncomingMessage): void {
+  const socket = raw.socket;
+  socket.destroySoon = () => {
+    let bodyDone = raw.readableEnded || raw.destroyed;
+    let sent = socket.writableFinished;
+    const settle = () => {
+      if (bodyDone && sent) socket.destroy();
+    };
+    const ended = () => {
+      bodyDone = true;
+      settle();
+    };
+    if (!bodyDone) raw.once('end', ended).once('close', ended);
+    if (!sent)
+      socket.once('finish', () => {
+        sent = true;
+        settle();
+      });
+    if (socket.writable) socket.end();
+    settle();
+  };
 }

@@ -10,25 +10,28 @@
  * Fields the gateway does not read pass through to OpenAI-style upstreams (additional properties).
  * Multipart forms are read as they stream (http/image-form.ts), after this: described only.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type TObject, type TOptional, type TProperties, type TString } from '@sinclair/typebox';
 import { UsageTotalsView } from './admin.js';
-import { describedOnly, errorResponses, IDEMPOTENCY_KEY_HEADER, nullable, NoQuery, optionalNullable, writtenAsIs } from './common.js';
+import { describedOnly, errorResponses, IDEMPOTENCY_KEY_HEADER, nullable, NoQuery, OpenAIErrorEnvelope, optionalNullable, writtenAsIs } from './common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Request bodies
 
 export const ImageString = Type.String({ description: 'An http(s) URL, a data URI or bare base64.' });
-const ImageRef = Type.Union([ImageString, Type.Object({ image_url: Type.Optional(ImageString), file_id: Type.Optional(Type.String()) }, { additionalProperties: false })], {
-  description: 'An image: {image_url} or {file_id} (OpenAI JSON edits), or the URL/data URI/base64 itself.',
-});
+const ImageRef = Type.Union(
+  [ImageString, Type.Object({ image_url: Type.Optional(ImageString), file_id: Type.Optional(Type.String()) }, { additionalProperties: false })],
+  {
+    description: 'An image: {image_url} or {file_id} (OpenAI JSON edits), or the URL/data URI/base64 itself.',
+  },
+);
 /** A relay gateway's own form of an option (an object), passed to relay channels as given. */
 const RelayObject = Type.Record(Type.String(), Type.Unknown(), { description: "A relay gateway's own form, passed to relay channels as given." });
 
 /** Fields every image endpoint reads. */
 export const COMMON_FIELDS = {
   model: optionalNullable(Type.String({ description: 'A model of GET /v1/models (default gpt-image-2; dall-e-2 for variations).' })),
-  n: optionalNullable(Type.Integer({ description: 'Images to make: 1 to the model\'s most; 0 or null: 1.' })),
-  size: optionalNullable(Type.String({ description: "auto, a size the model lists, or WIDTHxHEIGHT where the model takes custom sizes." })),
+  n: optionalNullable(Type.Integer({ description: "Images to make: 1 to the model's most; 0 or null: 1." })),
+  size: optionalNullable(Type.String({ description: 'auto, a size the model lists, or WIDTHxHEIGHT where the model takes custom sizes.' })),
   response_format: optionalNullable(Type.String({ description: 'url (default), b64_json, or base64 (b64_json).' })),
   output_format: optionalNullable(Type.String({ description: 'png, jpeg or webp (GPT image models).' })),
   output_compression: optionalNullable(Type.Number({ description: '0-100, with jpeg or webp (an integer).' })),
@@ -48,16 +51,22 @@ export const PROMPT_FIELDS = {
   style: optionalNullable(Type.Union([Type.String({ description: 'vivid or natural (dall-e-3).' }), RelayObject])),
 };
 
-const GenerationJson = Type.Object(
+export const GenerationJson = Type.Object(
   {
     ...PROMPT_FIELDS,
     ...COMMON_FIELDS,
-    image: Type.Optional(describedOnly(nullable(Type.Union([ImageString, Type.Array(ImageString)], { description: 'Reference images (relay gateways\' image-to-image): makes the request an edit.' })))),
+    image: Type.Optional(
+      describedOnly(
+        nullable(
+          Type.Union([ImageString, Type.Array(ImageString)], { description: "Reference images (relay gateways' image-to-image): makes the request an edit." }),
+        ),
+      ),
+    ),
   },
   { title: 'ImageGenerationRequest', description: 'Fields not listed here pass through to OpenAI-style upstreams (each at most 1 MB).' },
 );
 
-const EditJson = Type.Object(
+export const EditJson = Type.Object(
   {
     ...PROMPT_FIELDS,
     ...COMMON_FIELDS,
@@ -69,7 +78,7 @@ const EditJson = Type.Object(
   { title: 'ImageEditRequest', description: 'Fields not listed here pass through to OpenAI-style upstreams (each at most 1 MB).' },
 );
 
-const VariationJson = Type.Object(
+export const VariationJson = Type.Object(
   {
     ...COMMON_FIELDS,
     image: Type.Optional(describedOnly(nullable(Type.Union([ImageString, Type.Array(ImageString)], { description: 'Required: the image to vary.' })))),
@@ -78,8 +87,8 @@ const VariationJson = Type.Object(
 );
 
 /** A multipart form: the same fields as text, images as files (image, image[], mask) or text. */
-function multipartForm(title: string, fields: Record<string, unknown>) {
-  const props = Object.fromEntries(Object.keys(fields).map((name) => [name, Type.Optional(Type.String())]));
+function multipartForm<P extends TProperties>(title: string, fields: P) {
+  const props = Object.fromEntries(Object.keys(fields).map((name) => [name, Type.Optional(Type.String())])) as { [K in keyof P]: TOptional<TString> };
   const file = Type.String({ format: 'binary', description: 'A file part, or a text part with a URL, data URI or base64.' });
   return describedOnly(
     Type.Object(
@@ -89,7 +98,7 @@ function multipartForm(title: string, fields: Record<string, unknown>) {
   );
 }
 
-const imageBody = (json: typeof GenerationJson | typeof EditJson | typeof VariationJson, form: string) => ({
+const imageBody = <P extends TProperties>(json: TObject<P>, form: string) => ({
   content: {
     'application/json': { schema: json },
     'multipart/form-data': { schema: multipartForm(form, json.properties) },
@@ -99,17 +108,34 @@ const imageBody = (json: typeof GenerationJson | typeof EditJson | typeof Variat
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-const Usage = Type.Object(
+const tokenDetails = (description: string) => Type.Object({ text_tokens: Type.Integer(), image_tokens: Type.Integer() }, { description });
+
+export const Usage = Type.Object(
   {
     total_tokens: Type.Integer(),
     input_tokens: Type.Integer(),
     output_tokens: Type.Integer(),
-    input_tokens_details: Type.Optional(Type.Object({ text_tokens: Type.Integer(), image_tokens: Type.Integer() })),
+    input_tokens_details: Type.Optional(tokenDetails('When the upstream gave the breakdown (api.openai.com always does): it is never made up.')),
+    output_tokens_details: Type.Optional(tokenDetails('As the upstream gave it.')),
+    prompt_tokens: Type.Optional(Type.Integer({ description: "Relay gateways' chat-style name: input_tokens." })),
+    completion_tokens: Type.Optional(Type.Integer({ description: "Relay gateways' chat-style name: output_tokens." })),
+    prompt_tokens_details: Type.Optional(
+      Type.Object(
+        { text_tokens: Type.Optional(Type.Integer()), image_tokens: Type.Optional(Type.Integer()), cached_tokens: Type.Optional(Type.Integer()) },
+        { description: "input_tokens_details with cached_tokens (the upstream's own when it gave one)." },
+      ),
+    ),
+    completion_tokens_details: Type.Optional(
+      Type.Object(
+        { text_tokens: Type.Optional(Type.Integer()), image_tokens: Type.Optional(Type.Integer()) },
+        { description: "output_tokens_details (the upstream's own when it gave one; else all output tokens are image tokens)." },
+      ),
+    ),
   },
-  { title: 'ImageUsage', description: "The upstream's token usage, with the chat-style names relay gateways add (prompt_tokens, completion_tokens...)." },
+  { title: 'ImageUsage', description: "The upstream's token usage in OpenAI's names, with the chat-style names relay gateways' clients read beside them." },
 );
 
-const ImagesResponse = Type.Object(
+export const ImagesResponse = Type.Object(
   {
     created: Type.Integer({ description: 'Unix seconds.' }),
     data: Type.Array(
@@ -133,27 +159,67 @@ const NewApiSubmitted = Type.Object(
   {
     code: Type.Literal('success'),
     message: Type.Literal('success'),
-    data: Type.Object({ task_id: Type.String(), status: Type.String({ description: 'submitted, or the task\'s status when an Idempotency-Key was replayed.' }) }),
+    data: Type.Object({
+      task_id: Type.String(),
+      status: Type.String({ description: "submitted, or the task's status when an Idempotency-Key was replayed." }),
+    }),
   },
   { title: 'NewApiTaskSubmitted', description: 'With X-New-Api-Async-Task: true: the task, to poll at GET /v1/images/tasks/{id}.' },
 );
 
-const ImageEvents = Type.String({
-  description:
-    'stream: true. Server-sent events: `image_generation.partial_image` (or `image_edit.partial_image`) events, then one `*.completed` per image ({type, b64_json, created_at, size, quality, background, output_format, url?, revised_prompt?, usage?}); a failure after the first event is an `error` event with the error envelope.',
-});
+/** The fields every image event carries (http/image-stream.ts): the upstream's word, else the job's, else the model's defaults. */
+const EVENT_FIELDS = {
+  b64_json: Type.String(),
+  created_at: Type.Integer({ description: 'Unix seconds.' }),
+  size: Type.String({ description: 'The size asked (or auto), or what the upstream reported.' }),
+  quality: Type.String(),
+  background: Type.Optional(Type.String({ description: "Sent whenever known: always for the GPT image models (the model's default)." })),
+  output_format: Type.Optional(Type.String({ description: "Sent whenever known: always for the GPT image models (the model's default)." })),
+};
+
+function partialImageEvent<T extends string>(type: T) {
+  return Type.Object({ type: Type.Literal(type), ...EVENT_FIELDS, partial_image_index: Type.Integer({ description: '0-based.' }) }, { title: type });
+}
+
+function completedEvent<T extends string>(type: T) {
+  return Type.Object(
+    {
+      type: Type.Literal(type),
+      ...EVENT_FIELDS,
+      url: Type.Optional(Type.String({ description: 'With response_format url: the stored image (b64_json is sent too, as OpenAI streams it).' })),
+      revised_prompt: Type.Optional(Type.String()),
+      usage: Type.Optional(Usage),
+    },
+    { title: type, description: 'One per image, after its partial images.' },
+  );
+}
+
+/** A failure after the first event: the error envelope, as an `error` event. */
+const ErrorEvent = Type.Composite([Type.Object({ type: Type.Literal('error') }), OpenAIErrorEnvelope], { title: 'error' });
+
+export const ImageGenerationStreamEvent = Type.Union([partialImageEvent('image_generation.partial_image'), completedEvent('image_generation.completed')]);
+export const ImageEditStreamEvent = Type.Union([partialImageEvent('image_edit.partial_image'), completedEvent('image_edit.completed')]);
+
+/** stream: true. The data of each server-sent event (its `event:` line repeats `type`). */
+function imageEvents(events: typeof ImageGenerationStreamEvent | typeof ImageEditStreamEvent) {
+  const [partial, completed] = events.anyOf;
+  return Type.Union([partial, completed, ErrorEvent], {
+    description:
+      'stream: true. Server-sent events, each `event: <type>` and `data: <one of these as JSON>`: the partial images as the upstream streams them (partial_images), then one completed event per image; a failure after the first event is an `error` event with the error envelope. Comment lines (`: keep-alive`) keep idle proxies from cutting a slow generation.',
+  });
+}
 
 /**
  * The answers of an image endpoint. Written by the handler as bytes, never serialized: a b64_json
  * answer passes through as it arrives (http/images-response.ts), a stream is server-sent events.
  */
-function imageResponses(withTasks: boolean) {
+function imageResponses(withTasks: boolean, events: typeof ImageGenerationStreamEvent | typeof ImageEditStreamEvent) {
   return {
     200: {
       description: 'The images (or, with X-New-Api-Async-Task, the task accepted).',
       content: {
         'application/json': { schema: writtenAsIs(withTasks ? Type.Union([ImagesResponse, NewApiSubmitted]) : ImagesResponse) },
-        'text/event-stream': { schema: writtenAsIs(ImageEvents) },
+        'text/event-stream': { schema: writtenAsIs(imageEvents(events)) },
       },
     },
     ...errorResponses('openai', 'client', [402, 404, 409, 429, 502, 503, 504]),
@@ -167,9 +233,14 @@ const AsyncTaskHeaders = Type.Object({
 });
 
 export const ImageSchemas = {
-  generations: { headers: AsyncTaskHeaders, querystring: NoQuery, body: imageBody(GenerationJson, 'ImageGenerationForm'), response: imageResponses(true) },
-  edits: { headers: AsyncTaskHeaders, querystring: NoQuery, body: imageBody(EditJson, 'ImageEditForm'), response: imageResponses(true) },
-  variations: { querystring: NoQuery, body: imageBody(VariationJson, 'ImageVariationForm'), response: imageResponses(false) },
+  generations: {
+    headers: AsyncTaskHeaders,
+    querystring: NoQuery,
+    body: imageBody(GenerationJson, 'ImageGenerationForm'),
+    response: imageResponses(true, ImageGenerationStreamEvent),
+  },
+  edits: { headers: AsyncTaskHeaders, querystring: NoQuery, body: imageBody(EditJson, 'ImageEditForm'), response: imageResponses(true, ImageEditStreamEvent) },
+  variations: { querystring: NoQuery, body: imageBody(VariationJson, 'ImageVariationForm'), response: imageResponses(false, ImageGenerationStreamEvent) },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -205,7 +276,13 @@ const Capabilities = Type.Object(
     sizes: Type.Array(Type.String()),
     custom_sizes: Type.Union([
       Type.Literal(false),
-      Type.Object({ edge_multiple: Type.Integer(), max_edge: Type.Integer(), max_aspect: Type.Number(), min_pixels: Type.Integer(), max_pixels: Type.Integer() }),
+      Type.Object({
+        edge_multiple: Type.Integer(),
+        max_edge: Type.Integer(),
+        max_aspect: Type.Number(),
+        min_pixels: Type.Integer(),
+        max_pixels: Type.Integer(),
+      }),
     ]),
     default_size: Type.String(),
     qualities: Type.Array(Type.String()),
@@ -228,7 +305,10 @@ const Capabilities = Type.Object(
 );
 
 export const ModelSchemas = {
-  list: { querystring: NoQuery, response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Model) }, { title: 'ModelList' }), ...errorResponses('openai', 'client') } },
+  list: {
+    querystring: NoQuery,
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Model) }, { title: 'ModelList' }), ...errorResponses('openai', 'client') },
+  },
   get: {
     params: Type.Object({ model: Type.String({ description: 'A model id.' }) }),
     querystring: NoQuery,
@@ -267,7 +347,10 @@ export const NewApiTaskSchema = {
     200: Type.Object({ code: Type.Literal('success'), message: Type.Literal('success'), data: NewApiTaskView }),
     ...errorResponses('openai', 'task-owner'),
     // new-api's own answer for a task it does not know (or that is another key's): its clients parse this.
-    404: Type.Object({ code: Type.Literal('task_not_exist'), message: Type.Literal('task_not_exist'), data: Type.Null() }, { description: 'No such task for this key.' }),
+    404: Type.Object(
+      { code: Type.Literal('task_not_exist'), message: Type.Literal('task_not_exist'), data: Type.Null() },
+      { description: 'No such task for this key.' },
+    ),
   },
 };
 
@@ -305,7 +388,12 @@ export const BillingUsageSchema = {
       {
         object: Type.Literal('list'),
         total_usage: Type.Number({ description: 'US cents.' }),
-        daily_costs: Type.Array(Type.Object({ timestamp: Type.Number({ description: 'Unix seconds.' }), line_items: Type.Array(Type.Object({ name: Type.String(), cost: Type.Number({ description: 'US cents.' }) })) })),
+        daily_costs: Type.Array(
+          Type.Object({
+            timestamp: Type.Number({ description: 'Unix seconds.' }),
+            line_items: Type.Array(Type.Object({ name: Type.String(), cost: Type.Number({ description: 'US cents.' }) })),
+          }),
+        ),
         totals: UsageTotalsView,
       },
       { title: 'BillingUsage' },
