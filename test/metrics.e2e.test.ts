@@ -2,9 +2,11 @@
  * /metrics end to end (real server on port 0, an OpenAI simulator upstream): admin only, the
  * Prometheus text format, and counters that move by exactly what happened, with bounded labels.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
-import { closeAfterEach, later } from './helpers/cleanup.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { TEST_ADMIN_KEY } from './helpers/admin.js';
@@ -28,7 +30,8 @@ function parseExposition(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const pair of body.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/g)) labels[pair[1] ?? ''] = (pair[2] ?? '').replace(/\\(.)/g, '$1');
     const number = value === '+Inf' ? Number.POSITIVE_INFINITY : value === '-Inf' ? Number.NEGATIVE_INFINITY : Number(value);
-    if (Number.isNaN(number) && value !== 'NaN') throw new Error(`not a sample value: ${line}`);
+    // NaN (prom-client writes `Nan`; Prometheus reads it, as Go's ParseFloat, in any case).
+    if (Number.isNaN(number) && value.toLowerCase() !== 'nan') throw new Error(`not a sample value: ${line}`);
     samples.push({ name, labels, value: number });
   }
   return samples;
@@ -76,14 +79,35 @@ describe('/metrics', () => {
     expect(await breaker()).toBe(2);
   });
 
-  it('counts an async task that ends: its duration by final state; queued, running and queue depth from the store', async () => {
+  it('counts an async task that ends (its duration by final state; queued, running and queue depth from the store) and the attempts and delivery of its webhook', async () => {
     const sim = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const file = await writeConfigFile({ channels: [relayChannel('sim', sim.baseURL)] });
-    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms' }));
+    // The webhook receiver refuses the first attempt (500) and takes the second.
+    let hooks = 0;
+    const receiver = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(++hooks === 1 ? 500 : 204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const gw = later(
+      await startGateway({
+        IMAGEGATE_CONFIG: file,
+        IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY,
+        IMAGEGATE_TASK_POLL: '50ms',
+        IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1',
+      }),
+    );
     const before = await scrape(gw);
     expect(seriesValue(before, 'imagegate_tasks', { state: 'queued' })).toBe(0);
     expect(before.some((s) => s.name === 'imagegate_task_queue_depth')).toBe(true);
-    const res = await postJson(gw, GENERATIONS, { model: 'dall-e-2', prompt: PROMPT, size: '256x256' }, { 'x-new-api-async-task': 'true' });
+    const res = await postJson(
+      gw,
+      GENERATIONS,
+      { model: 'dall-e-2', prompt: PROMPT, size: '256x256', callback_url: callbackUrl },
+      { 'x-new-api-async-task': 'true' },
+    );
     expect(res.status).toBe(200);
     const taskId = String((res.json?.data as { task_id: string }).task_id);
     const status = async () => (await gw.app.database.db.selectFrom('tasks').select('status').where('id', '=', taskId).executeTakeFirstOrThrow()).status;
@@ -93,7 +117,25 @@ describe('/metrics', () => {
     const after = await scrape(gw);
     expect(ended(after, 'succeeded') - ended(before, 'succeeded')).toBe(1);
     expect(ended(after, 'failed') - ended(before, 'failed')).toBe(0);
-    for (const sample of after) for (const value of Object.values(sample.labels)) expect(value).not.toContain(taskId);
+    // Its webhook: one attempt answered 500 (retried), then delivered.
+    await expect.poll(() => hooks, { timeout: 15_000, interval: 100 }).toBe(2);
+    const webhooks = async () => {
+      const now = await scrape(gw);
+      const moved = (name: string, outcome: string) => seriesValue(now, name, { outcome }) - seriesValue(before, name, { outcome });
+      return {
+        attempts: { delivered: moved('imagegate_webhook_attempts_total', 'delivered'), http_error: moved('imagegate_webhook_attempts_total', 'http_error') },
+        deliveries: { delivered: moved('imagegate_webhook_deliveries_total', 'delivered'), failed: moved('imagegate_webhook_deliveries_total', 'failed') },
+        labels: now.flatMap((sample) => Object.values(sample.labels)),
+      };
+    };
+    await expect.poll(async () => (await webhooks()).attempts.delivered).toBe(1);
+    const hooked = await webhooks();
+    expect(hooked.attempts).toEqual({ delivered: 1, http_error: 1 });
+    expect(hooked.deliveries).toEqual({ delivered: 1, failed: 0 });
+    for (const value of [...hooked.labels, ...after.flatMap((sample) => Object.values(sample.labels))]) {
+      expect(value).not.toContain(taskId);
+      expect(value).not.toContain('127.0.0.1');
+    }
   });
 
   it('is admin only: without the admin key 401 in the admin dialect (as any admin route answers)', async () => {

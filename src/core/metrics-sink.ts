@@ -79,3 +79,11 @@ export interface TaskCounts {
 export interface TaskMetricsSink {
   taskEnded(state: 'succeeded' | 'failed', seconds: number): void;
 }
+
+/** One webhook delivery attempt: delivered (2xx), answered another status, unreachable, or refused by the address guard. */
+export type WebhookAttemptOutcome = 'delivered' | 'http_error' | 'unreachable' | 'refused';
+
+/** tasks/ reports each recorded webhook attempt; `final` when the delivery ended with it (delivered, or given up). */
+export interface WebhookMetricsSink {
+  webhookAttempt(outcome: WebhookAttemptOutcome, final: boolean): void;
+}

@@ -19,6 +19,8 @@ import type {
   TaskMetricsSink,
   UpstreamMetricsSink,
   UpstreamOutcome,
+  WebhookAttemptOutcome,
+  WebhookMetricsSink,
 } from '../core/metrics-sink.js';
 
 export const METRIC_PREFIX = 'imagegate_';
@@ -63,6 +65,8 @@ export class GatewayMetrics
   private readonly bytesStored: Counter;
   private readonly rateLimitRefusals: Counter<'reason'>;
   private readonly taskDuration: Histogram<'state'>;
+  private readonly webhookAttempts: Counter<'outcome'>;
+  private readonly webhookDeliveries: Counter<'outcome'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -129,6 +133,18 @@ export class GatewayMetrics
       help: 'Async tasks from creation to their end, queued time included, by final state (succeeded, failed).',
       labelNames: ['state'],
       buckets: TASK_BUCKETS,
+      registers,
+    });
+    this.webhookAttempts = new Counter({
+      name: `${METRIC_PREFIX}webhook_attempts_total`,
+      help: 'Webhook delivery attempts, by outcome (delivered, http_error, unreachable, refused).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.webhookDeliveries = new Counter({
+      name: `${METRIC_PREFIX}webhook_deliveries_total`,
+      help: 'Webhook deliveries ended, by outcome: delivered, or failed (given up after its retries, or refused).',
+      labelNames: ['outcome'],
       registers,
     });
     const { taskCounts } = options;
@@ -227,5 +243,10 @@ export class GatewayMetrics
 
   taskEnded(state: 'succeeded' | 'failed', seconds: number): void {
     this.taskDuration.observe({ state }, seconds);
+  }
+
+  webhookAttempt(outcome: WebhookAttemptOutcome, final: boolean): void {
+    this.webhookAttempts.inc({ outcome });
+    if (final) this.webhookDeliveries.inc({ outcome: outcome === 'delivered' ? 'delivered' : 'failed' });
   }
 }

@@ -21,6 +21,7 @@ import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
 import type { DeliveryRow } from '../db/schema.js';
+import type { WebhookMetricsSink } from '../core/metrics-sink.js';
 import { UnsafeUrlError, type PostOptions } from '../net/safe-fetch.js';
 import type { WebhookSecrets } from './webhook-secrets.js';
 
@@ -70,6 +71,8 @@ export interface WebhookOutboxDeps {
   onError?: (err: unknown) => void;
   /** A receiver's failure: an attempt refused by the guard, unanswered or answered non-2xx, as recorded. */
   onAttemptFailed?: (failure: DeliveryFailure) => void;
+  /** Hears each recorded attempt, by outcome (src/metrics/). */
+  metrics?: WebhookMetricsSink;
   /** Per attempt; 10 s. */
   timeoutMs?: number;
   /** How long a claimed attempt is ours; another instance takes it over after that. Must exceed timeoutMs. */
@@ -124,6 +127,7 @@ export class WebhookOutbox {
   private readonly schedule: RetrySchedule;
   private readonly onError: (err: unknown) => void;
   private readonly onAttemptFailed: (failure: DeliveryFailure) => void;
+  private readonly metrics: WebhookMetricsSink | undefined;
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -143,6 +147,7 @@ export class WebhookOutbox {
     this.schedule = deps.schedule ?? DEFAULT_RETRY_SCHEDULE;
     this.onError = deps.onError ?? (() => undefined);
     this.onAttemptFailed = deps.onAttemptFailed ?? (() => undefined);
+    this.metrics = deps.metrics;
     this.timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.leaseMs = Math.max(deps.leaseMs ?? DEFAULT_LEASE_MS, this.timeoutMs + 1_000);
     this.batchSize = deps.batchSize ?? DEFAULT_BATCH;
@@ -339,12 +344,13 @@ export class WebhookOutbox {
     const attempts = row.attempts + 1;
     if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) {
       // Delivered is final whoever holds the lease now: a late success still counts.
-      await this.db
+      const delivered = await this.db
         .updateTable('webhook_deliveries')
         .set({ status: 'delivered', attempts, last_status: outcome.status, last_error: null, lease_until: null, delivered_at: now })
         .where('id', '=', row.id)
         .where('status', '=', 'pending')
-        .execute();
+        .executeTakeFirst();
+      if (Number(delivered.numUpdatedRows) === 1) this.metrics?.webhookAttempt('delivered', true);
       return;
     }
     const lastStatus = outcome.kind === 'answered' ? outcome.status : null;
@@ -366,6 +372,7 @@ export class WebhookOutbox {
     if (!giveUp) this.onDue(nextAt);
     // Said once per recorded attempt (an attempt whose lease another instance took over is theirs to say).
     if (Number(updated.numUpdatedRows) === 1) {
+      this.metrics?.webhookAttempt(outcome.kind === 'answered' ? 'http_error' : outcome.kind, giveUp);
       this.onAttemptFailed({
         deliveryId: row.id,
         taskId: row.task_id,
