@@ -42,6 +42,7 @@ import { createAdminAuthHook, createAdminKeyTest } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
 import { installHttpMetrics, registerMetricsRoute } from './http/metrics.js';
+import { listenForMetrics, type MetricsListener } from './http/metrics-listener.js';
 import { ReadinessChecks } from './http/readiness.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
@@ -84,6 +85,8 @@ export interface App {
   routes(): readonly RouteEntry[];
   /** Where the server listens, once it does: http://host:port. */
   readonly address: string | undefined;
+  /** Where the metrics listener (IMAGEGATE_METRICS_PORT) listens, once it does. */
+  readonly metricsAddress: string | undefined;
   listen(): Promise<string>;
   /** Stops taking requests, finishes in-flight ones and background writes, then closes. */
   close(): Promise<void>;
@@ -312,6 +315,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;
+  let metricsListener: MetricsListener | undefined;
 
   return {
     config,
@@ -325,6 +329,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     get address() {
       return address;
     },
+    get metricsAddress() {
+      return metricsListener?.address;
+    },
     async listen() {
       // A moment for Redis to answer, so that a healthy start does not begin without it.
       await redis?.waitUntilUp(2_000);
@@ -333,6 +340,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const port = typeof bound === 'object' && bound ? bound.port : config.port;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      if (config.metricsPort !== null) metricsListener = await listenForMetrics(config.host, config.metricsPort, metrics);
       const routed = (path: string) => (routes().some((r) => r.method === 'GET' && (r.url === path || r.url === `${path}/`)) ? path : undefined);
       const docs = { page: routed('/docs'), openapi: routed('/openapi.json') };
       const summary = startupSummary({ config, address, imagesDir: join(config.dataDir, 'images'), channels: registry.all(), catalogue: catalogue.list().map((m) => m.id), docs });
@@ -367,6 +375,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await worker.stop();
       await dispatch?.close();
       await http.close();
+      await metricsListener?.close();
       await redisLimiter?.close();
       sharedSlots?.close();
       await webhookTimer?.close();

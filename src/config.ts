@@ -78,6 +78,8 @@ export interface Config {
   logFormat: LogFormat;
   /** Request lines carry the prompt (off by default: prompts are the users' words). */
   logPrompts: boolean;
+  /** IMAGEGATE_METRICS_PORT: a second listener serving only /metrics, without auth (docs/metrics.md); null: none. */
+  metricsPort: number | null;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
   /** The config file's `pricing:` (micros), over OpenAI's list prices; unset: list prices only. */
@@ -207,6 +209,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   LOG_LEVEL: 'log_level',
   IMAGEGATE_LOG_FORMAT: 'log_format',
   IMAGEGATE_LOG_PROMPTS: 'log_prompts',
+  IMAGEGATE_METRICS_PORT: 'metrics_port',
   OPENAI_API_KEY: 'openai_api_key',
   OPENAI_BASE_URL: 'openai_base_url',
   IMAGEGATE_MAX_ATTEMPTS: 'max_attempts',
@@ -291,6 +294,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: parseLogLevel(get('LOG_LEVEL') ?? 'info'),
     logFormat: parseLogFormat(get('IMAGEGATE_LOG_FORMAT') ?? 'json'),
     logPrompts: parseBoolean('IMAGEGATE_LOG_PROMPTS', get('IMAGEGATE_LOG_PROMPTS') ?? 'false'),
+    metricsPort: metricsPortOf(get('IMAGEGATE_METRICS_PORT')),
     openai: openaiKey
       ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
       : undefined,
@@ -404,6 +408,14 @@ function readConfigFile(path: string | undefined): FileConfig {
     throw new ConfigError(`IMAGEGATE_CONFIG: ${path} must hold a mapping of settings`);
   }
   return parsed as FileConfig;
+}
+
+/** IMAGEGATE_METRICS_PORT: unset or empty, no metrics listener. */
+function metricsPortOf(value: string | undefined): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`IMAGEGATE_METRICS_PORT: '${value}' is not a port number (0-65535)`);
+  return port;
 }
 
 function parsePort(value: string): number {

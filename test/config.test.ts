@@ -50,6 +50,7 @@ describe('loadConfig: defaults', () => {
       logLevel: 'info',
       logFormat: 'json',
       logPrompts: false,
+      metricsPort: null,
       openai: undefined,
       modelAliases: [],
       channels: [],

@@ -138,6 +138,27 @@ describe('/metrics', () => {
     }
   });
 
+  it('IMAGEGATE_METRICS_PORT: a second listener serves /metrics without auth, and nothing else; the main port still wants the admin key', async () => {
+    const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_METRICS_PORT: '0' }));
+    const address = gw.app.metricsAddress;
+    expect(address).toBeDefined();
+    expect(address).not.toBe(gw.origin);
+    const res = await fetch(`${address}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(
+      parseExposition(await res.text()).some((s) => s.name === 'imagegate_http_requests_total' || s.name === 'imagegate_process_cpu_user_seconds_total'),
+    ).toBe(true);
+    expect((await fetch(`${address}/v1/models`)).status).toBe(404);
+    expect((await fetch(`${address}/metrics`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${gw.origin}/metrics`)).status).toBe(401);
+  });
+
+  it('without IMAGEGATE_METRICS_PORT there is no second listener', async () => {
+    const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    expect(gw.app.metricsAddress).toBeUndefined();
+  });
+
   it('is admin only: without the admin key 401 in the admin dialect (as any admin route answers)', async () => {
     const gw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
     const res = await fetch(`${gw.origin}/metrics`);
@@ -218,9 +239,13 @@ describe('/metrics', () => {
     expect(moved('imagegate_operator_cost_micros_total')).toBe(row.cost_micros);
     expect(row.price_micros).toBeGreaterThan(0);
     expect(moved('imagegate_credits_charged_micros_total')).toBe(row.price_micros);
-    const stored = await gw.app.database.db.selectFrom('images').select('bytes').execute();
-    expect(stored).toHaveLength(1);
-    expect(seriesValue(after, 'imagegate_image_bytes_stored_total', {}) - seriesValue(before, 'imagegate_image_bytes_stored_total', {})).toBe(stored[0]?.bytes);
+    // A passed-through image is stored as it goes out, its size recorded when it is whole: maybe after the answer.
+    const storedBytes = async () => (await gw.app.database.db.selectFrom('images').select('bytes').execute()).map((row) => row.bytes);
+    await expect.poll(storedBytes).toEqual([expect.any(Number)]);
+    await expect.poll(async () => (await storedBytes())[0]).toBeGreaterThan(0);
+    const [bytes] = await storedBytes();
+    const storedMetric = 'imagegate_image_bytes_stored_total';
+    await expect.poll(async () => seriesValue(await scrape(gw), storedMetric, {}) - seriesValue(before, storedMetric, {})).toBe(bytes);
 
     // The 429, by the limit that refused it.
     const refusals = (samples: Sample[], reason: string) => seriesValue(samples, 'imagegate_rate_limit_refusals_total', { reason });
