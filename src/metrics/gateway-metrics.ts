@@ -52,7 +52,15 @@ const TASK_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export class GatewayMetrics
-  implements HttpMetricsSink, UpstreamMetricsSink, DeliveryMetricsSink, StorageMetricsSink, RateLimitMetricsSink, TaskMetricsSink, MetricsExposition
+  implements
+    HttpMetricsSink,
+    UpstreamMetricsSink,
+    DeliveryMetricsSink,
+    StorageMetricsSink,
+    RateLimitMetricsSink,
+    TaskMetricsSink,
+    WebhookMetricsSink,
+    MetricsExposition
 {
   readonly registry = new Registry();
   private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
