@@ -3,9 +3,16 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts')];
+/**
+ * Each command is a process that loads (and tsx compiles) the CLI: about a second idle, several on
+ * a busy 2-core machine. A command still running after this is a hang, killed and reported.
+ */
+const COMMAND_DEADLINE_MS = 60_000;
+/** A test runs several commands one after another. */
+const SEVERAL_COMMANDS_MS = 180_000;
 let dataDir: string;
 
 beforeAll(async () => {
@@ -26,17 +33,25 @@ function runCli(args: string[], extra: Record<string, string> = {}): Promise<{ s
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
+    const deadline = setTimeout(() => {
+      stderr += `\n(test: still running after ${COMMAND_DEADLINE_MS} ms, killed)`;
+      child.kill('SIGKILL');
+    }, COMMAND_DEADLINE_MS);
+    child.once('close', (status) => {
+      clearTimeout(deadline);
+      resolve({ status, stdout, stderr });
+    });
   });
 }
 
-describe('imagegate CLI', () => {
+describe('imagegate CLI', { timeout: SEVERAL_COMMANDS_MS }, () => {
   it('serve: prints a first key once, serves it, and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [...CLI, 'serve'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await expect.poll(() => /listening on (http:\/\/[\d.:]+)/.exec(out), { timeout: 20_000 }).not.toBeNull();
+    await expect.poll(() => /listening on (http:\/\/[\d.:]+)/.exec(out), { timeout: COMMAND_DEADLINE_MS }).not.toBeNull();
     const address = /listening on (http:\/\/[\d.:]+)/.exec(out)![1]!;
     const key = /^\s+(ig-\S+)$/m.exec(out)?.[1];
     expect(key).toBeDefined();
@@ -52,10 +67,11 @@ describe('imagegate CLI', () => {
 
   it('serve does not print a new key on the next start', async () => {
     const child = spawn(process.execPath, [...CLI, 'serve'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await expect.poll(() => out.includes('listening on'), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => out.includes('listening on'), { timeout: COMMAND_DEADLINE_MS }).toBe(true);
     expect(out).not.toContain('created your first API key');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -107,7 +123,7 @@ describe('imagegate CLI', () => {
   });
 });
 
-describe('imagegate channels CLI', () => {
+describe('imagegate channels CLI', { timeout: SEVERAL_COMMANDS_MS }, () => {
   it('add / list / update / test / remove, keys redacted', async () => {
     const { startOpenAISimulator } = await import('../sim/openai/simulator.js');
     const upstream = await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'sk-cli-upstream-1234' });

@@ -263,7 +263,7 @@ describe('crash safety', () => {
       }),
     );
     // All five calls are on the wire (the upstream takes 4 s) when the gateway dies.
-    await expect.poll(() => upstream.sim.requests.length, { timeout: 10_000 }).toBe(5);
+    await expect.poll(() => upstream.sim.requests.length, { timeout: 30_000 }).toBe(5);
     gateway.child.kill('SIGKILL');
     await new Promise((resolve) => gateway.child.once('exit', resolve));
     gateway = await spawnGateway(env);
@@ -273,7 +273,7 @@ describe('crash safety', () => {
     const ledger = (await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)).data as { kind: string; request_id: string | null }[];
     for (const id of ids) expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'release']);
     expect(Number((await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros)).toBe(1_000_000 - 5 * 16_000);
-  }, 60_000);
+  }, 150_000); // two starts of a child gateway, each up to a minute or more on a busy machine
 
   it('50 tasks on an async upstream survive SIGKILL: all finish, none resubmitted, none charged twice', async () => {
     const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 4_000 }));
@@ -310,7 +310,7 @@ describe('crash safety', () => {
         async () =>
           ((await admin(gateway.origin, 'GET', '/admin/api/tasks?limit=100')).data as { upstream_task_id: string | null }[]).filter((t) => t.upstream_task_id)
             .length,
-        { timeout: 20_000 },
+        { timeout: 60_000 },
       )
       .toBe(50);
     gateway.child.kill('SIGKILL');
@@ -328,7 +328,7 @@ describe('crash safety', () => {
     for (const id of ids) expect(ledger.filter((e) => e.request_id === id).map((e) => e.kind)).toEqual(['reserve', 'release']);
     const balance = Number((await admin(gateway.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).balance_micros);
     expect(balance).toBe(10_000_000 - 50 * 16_000);
-  }, 90_000);
+  }, 180_000); // two starts of a child gateway, each up to a minute or more on a busy machine
 });
 
 async function tinyPng(): Promise<Buffer> {

@@ -112,7 +112,14 @@ async function task(db: Db, keyId?: string | null): Promise<{ taskId: string; ke
 
 function outbox(db: Db, f: SafeFetcher, schedule: RetrySchedule = FAST, now?: () => number): WebhookOutbox {
   const errors: unknown[] = [];
-  const box = new WebhookOutbox({ db, fetcher: f, secrets: new WebhookSecrets(db, null), schedule, onError: (err) => errors.push(err), ...(now ? { now } : {}) });
+  const box = new WebhookOutbox({
+    db,
+    fetcher: f,
+    secrets: new WebhookSecrets(db, null),
+    schedule,
+    onError: (err) => errors.push(err),
+    ...(now ? { now } : {}),
+  });
   onTestFinished(async () => {
     await box.drain();
     expect(errors).toEqual([]);

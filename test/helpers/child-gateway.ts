@@ -3,6 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
 const CLI = ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts'), 'serve'];
+/**
+ * How long a start may take: it loads (and tsx compiles) the whole server, a few seconds idle but
+ * past 30 s on a 2-core machine under load, with other gateways starting beside it.
+ */
+const START_DEADLINE_MS = 90_000;
 
 export interface ChildGateway {
   child: ChildProcess;
@@ -28,7 +33,12 @@ export async function spawnGateway(extra: Record<string, string>, onOutput?: (ch
   child.stderr?.on('data', take);
   const started = Date.now();
   while (!/listening on (http:\/\/[\d.:]+)/.test(out)) {
-    if (Date.now() - started > 30_000 || child.exitCode !== null) throw new Error(`gateway did not start:\n${out}`);
+    if (Date.now() - started > START_DEADLINE_MS || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `gateway did not start (${child.exitCode === null ? `not listening after ${START_DEADLINE_MS} ms` : `exited ${child.exitCode}`}):\n${out}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   const origin = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1] ?? '';
