@@ -295,11 +295,9 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat: parseLogFormat(get('IMAGEGATE_LOG_FORMAT') ?? 'json'),
     logPrompts: parseBoolean('IMAGEGATE_LOG_PROMPTS', get('IMAGEGATE_LOG_PROMPTS') ?? 'false'),
     metricsPort: metricsPortOf(get('IMAGEGATE_METRICS_PORT')),
-    openai: openaiKey
-      ? { apiKey: openaiKey, baseUrl: openaiBaseUrl }
-      : undefined,
+    openai: openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined,
     modelAliases,
-    pricing: parsePricedModels(file.pricing, modelAliases),
+    ...optionalPricing(parsePricedModels(file.pricing, modelAliases)),
     channels: parseChannels(file.channels, openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined, upstreamTimeoutSeconds),
     inputs: parseInputsConfig(get),
     streamKeepAliveMs: parseDuration('IMAGEGATE_STREAM_KEEPALIVE', get('IMAGEGATE_STREAM_KEEPALIVE') ?? '15s', 'ms'),
@@ -499,7 +497,8 @@ export function availableMemory(): number {
 }
 
 function parseMemoryBudget(value: string | undefined): number {
-  const bytes = value === undefined ? defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit) : parseBytes('IMAGEGATE_MEMORY_BUDGET', value);
+  const bytes =
+    value === undefined ? defaultMemoryBudget(availableMemory(), getHeapStatistics().heap_size_limit) : parseBytes('IMAGEGATE_MEMORY_BUDGET', value);
   if (bytes < 1024 ** 2) throw new ConfigError(`IMAGEGATE_MEMORY_BUDGET: '${value}' is too small (at least 1mb)`);
   return bytes;
 }
@@ -620,7 +619,9 @@ function parseS3Config(get: (name: string) => string | undefined, urlTtlSeconds:
   }
   // 3-63 of a-z 0-9 . -, a letter or digit at each end, no '..', not an IP address.
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) || bucket.includes('..') || /^\d+\.\d+\.\d+\.\d+$/.test(bucket)) {
-    throw new ConfigError(`IMAGEGATE_S3_BUCKET: '${bucket}' is not a bucket name (3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)`);
+    throw new ConfigError(
+      `IMAGEGATE_S3_BUCKET: '${bucket}' is not a bucket name (3-63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)`,
+    );
   }
   const endpointValue = get('IMAGEGATE_S3_ENDPOINT');
   const endpoint = endpointValue === undefined ? undefined : parseHttpUrl('IMAGEGATE_S3_ENDPOINT', endpointValue).replace(/\/+$/, '');
@@ -633,7 +634,9 @@ function parseS3Config(get: (name: string) => string | undefined, urlTtlSeconds:
   const secretAccessKey = get('IMAGEGATE_S3_SECRET_ACCESS_KEY');
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     const missing = accessKeyId === undefined ? 'IMAGEGATE_S3_ACCESS_KEY_ID' : 'IMAGEGATE_S3_SECRET_ACCESS_KEY';
-    throw new ConfigError(`${missing}: is needed with ${missing === 'IMAGEGATE_S3_ACCESS_KEY_ID' ? 'IMAGEGATE_S3_SECRET_ACCESS_KEY' : 'IMAGEGATE_S3_ACCESS_KEY_ID'} (set both, or neither to use the AWS default credential chain)`);
+    throw new ConfigError(
+      `${missing}: is needed with ${missing === 'IMAGEGATE_S3_ACCESS_KEY_ID' ? 'IMAGEGATE_S3_SECRET_ACCESS_KEY' : 'IMAGEGATE_S3_ACCESS_KEY_ID'} (set both, or neither to use the AWS default credential chain)`,
+    );
   }
   const forcePathStyle = parseBoolean('IMAGEGATE_S3_FORCE_PATH_STYLE', get('IMAGEGATE_S3_FORCE_PATH_STYLE') ?? 'false');
   const prefix = get('IMAGEGATE_S3_PREFIX') ?? 'images/';
@@ -665,7 +668,10 @@ function parseS3Config(get: (name: string) => string | undefined, urlTtlSeconds:
 }
 
 function splitList(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /**
@@ -730,6 +736,11 @@ function parsePricedModels(value: unknown, aliases: readonly ModelAlias[]): Pric
     }
   });
   return table;
+}
+
+/** An absent price table stays absent (exactOptionalPropertyTypes). */
+function optionalPricing(pricing: PriceTable | undefined): { pricing?: PriceTable } {
+  return pricing ? { pricing } : {};
 }
 
 /** The file's `pricing:` mapping (see core/pricing.ts), checked against the built-in models and the aliases. */
