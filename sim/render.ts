@@ -1,7 +1,10 @@
 // Placeholder image rendering for the simulator: real, decodable images of the
 // requested size and format that show the prompt, made quickly with sharp. Edits and
 // variations are composed from their input images so a person can see what was done.
+// Text is the demo channel's (src/providers/demo/text.ts): its own font, so a prompt in any
+// script shows as its glyphs.
 import sharp from 'sharp';
+import { drawText, textOverlay, type TextBox, type TextStyle } from '../src/providers/demo/text.js';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
 
@@ -31,17 +34,26 @@ const MAX_TEXT_CHARS = 200;
 // Solid bands instead of an SVG gradient: cairo fills them several times faster
 // (a 4K gradient fill alone costs ~100 ms), and they still read as a gradient.
 const MAX_BANDS = 96;
-const FONT_FAMILY = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
+/** The prompt in white on a dark halo; on a transparent background, dark on a light one. */
+const ON_COLOUR = { colour: '#ffffff', halo: '#000000', haloOpacity: 0.5 } as const;
+const ON_CLEAR = { colour: '#1a1a1a', halo: '#ffffff', haloOpacity: 0.6 } as const;
 
 export async function renderImage(opts: RenderOptions): Promise<Buffer> {
   const width = toDimension(opts.width, 'width');
   const height = toDimension(opts.height, 'height');
   const transparent = opts.transparent === true && opts.format !== 'jpeg';
-  const svg = buildSvg(width, height, opts.text, opts.variant ?? 0, transparent);
-  let pipeline = sharp(Buffer.from(svg, 'utf8'));
-  // librsvg always yields RGBA; opaque images should be plain RGB like OpenAI's.
-  if (!transparent) pipeline = pipeline.removeAlpha();
-  return encode(pipeline, opts.format, opts.compression).toBuffer();
+  const variant = opts.variant ?? 0;
+  // Drawn in memory, the bands and then the text: no SVG to rasterise, no compositing pass over the whole image.
+  // Opaque images are plain RGB like OpenAI's.
+  const pixels = transparent
+    ? ({ data: Buffer.alloc(width * height * 4), width, height, channels: 4 } as const)
+    : ({ data: bandPixels(width, height, variant), width, height, channels: 3 } as const);
+  const size = promptSize(width, height);
+  await drawText(pixels, prepareText(opts.text), promptBox(width, height, 0), { size, ...(transparent ? ON_CLEAR : ON_COLOUR) });
+  const caption = labelSize(size);
+  if (caption * 2 <= height)
+    await drawText(pixels, `imagegate simulator · ${width}x${height} · #${variant + 1}`, footerBox(width, height, caption), labelStyle(caption));
+  return encode(sharp(pixels.data, { raw: { width, height, channels: pixels.channels } }), opts.format, opts.compression).toBuffer();
 }
 
 export interface EditRenderOptions {
@@ -79,9 +91,9 @@ export async function renderEdit(opts: EditRenderOptions): Promise<Buffer> {
     editedArea(width, height, variant, opts.mask),
     thumbnailRow(others, width, height),
   ]);
-  const overlay: sharp.OverlayOptions = { input: Buffer.from(editOverlaySvg(width, height, opts.text, variant), 'utf8') };
+  const overlay = await editOverlay(width, height, opts.text, variant);
   const backdrop = transparent ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 };
-  const layers = [background, edited, ...thumbnails, overlay];
+  const layers = [background, edited, ...thumbnails, ...overlay];
   // A transparent background must really show: cut the edit to a rounded "sticker", even when
   // the inputs are opaque (webp would otherwise drop an alpha channel that is all opaque).
   if (transparent) layers.push({ input: Buffer.from(stickerSvg(width, height), 'utf8'), blend: 'dest-in' });
@@ -109,9 +121,11 @@ export async function renderVariation(opts: VariationRenderOptions): Promise<Buf
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const label = labelSvg(size, size, `imagegate simulator · variation #${variant + 1}`);
+  const caption = Math.max(6, Math.round(size / 32));
+  const label = await textOverlay(`imagegate simulator · variation #${variant + 1}`, footerBox(size, size, caption), labelStyle(caption), size, size);
+  if (label === undefined) return finish(shifted, false, 'png', undefined);
   const composed = await sharp(shifted.data, { raw: rawInfo(shifted.info) })
-    .composite([{ input: Buffer.from(label, 'utf8') }])
+    .composite([label])
     .raw()
     .toBuffer({ resolveWithObject: true });
   return finish(composed, false, 'png', undefined);
@@ -216,28 +230,39 @@ async function thumbnailRow(images: readonly Buffer[], width: number, height: nu
 }
 
 /** A label at the top, then the prompt on a translucent band in the upper part of the image. */
-function editOverlaySvg(width: number, height: number, text: string, variant: number): string {
+async function editOverlay(width: number, height: number, text: string, variant: number): Promise<sharp.OverlayOptions[]> {
   // Lay the prompt out in the top 40% so the edited image stays visible.
   const band = Math.max(1, Math.round(height * 0.4));
-  const layout = layoutText(prepareText(text), width, band);
-  const size = labelSize(layout.fontSize);
-  const label = size * 3 <= height ? labelText(width, Math.round(size * 1.4), size, `imagegate simulator · edit · #${variant + 1}`) : '';
-  const offset = Math.round(size * 2);
-  const pad = Math.round(layout.fontSize * 0.35);
-  const boxTop = offset + layout.firstBaseline - layout.fontSize - pad;
-  const boxHeight = layout.lines.length * layout.lineHeight + 2 * pad;
-  const box = `<rect x="0" y="${boxTop}" width="${width}" height="${boxHeight}" fill="#000000" fill-opacity="0.35"/>`;
-  return `${svgOpen(width, height)}${box}${promptText(layout, width, offset, '#ffffff', '#000000')}${label}</svg>`;
+  const size = promptSize(width, band);
+  const caption = labelSize(size);
+  const offset = Math.round(caption * 2);
+  const [prompt, label] = await Promise.all([
+    textOverlay(prepareText(text), promptBox(width, band, offset), { size, ...ON_COLOUR }, width, height),
+    caption * 3 <= height
+      ? textOverlay(
+          `imagegate simulator · edit · #${variant + 1}`,
+          { left: 0, top: caption * 0.2, width, height: caption * 1.8 },
+          labelStyle(caption),
+          width,
+          height,
+        )
+      : undefined,
+  ]);
+  const layers: sharp.OverlayOptions[] = [];
+  if (prompt) {
+    // The band just behind the prompt's lines.
+    const pad = Math.round(size * 0.35);
+    const top = Math.max(0, prompt.top - pad);
+    const box = `<rect x="0" y="${top}" width="${width}" height="${Math.min(height - top, prompt.raw.height + 2 * pad)}" fill="#000000" fill-opacity="0.35"/>`;
+    layers.push({ input: Buffer.from(`${svgOpen(width, height)}${box}</svg>`, 'utf8') }, prompt);
+  }
+  if (label) layers.push(label);
+  return layers;
 }
 
 function stickerSvg(width: number, height: number): string {
   const radius = Math.max(1, Math.round(Math.min(width, height) * 0.08));
   return `${svgOpen(width, height)}<rect width="${width}" height="${height}" rx="${radius}" fill="#000000"/></svg>`;
-}
-
-function labelSvg(width: number, height: number, label: string): string {
-  const size = Math.max(6, Math.round(Math.min(width, height) / 32));
-  return `${svgOpen(width, height)}${labelText(width, height - size, size, label)}</svg>`;
 }
 
 function toDimension(value: number, name: string): number {
@@ -266,62 +291,64 @@ function clampQuality(compression: number | undefined): number {
   return Math.min(100, Math.max(1, Math.round(compression)));
 }
 
-function buildSvg(width: number, height: number, text: string, variant: number, transparent: boolean): string {
-  const layout = layoutText(prepareText(text), width, height);
-  const background = transparent ? '' : backgroundBands(width, height, variant);
-  const fill = transparent ? '#1a1a1a' : '#ffffff';
-  const stroke = transparent ? '#ffffff' : '#000000';
-  const footer = footerText(width, height, variant, layout.fontSize);
-  return `${svgOpen(width, height)}<g shape-rendering="crispEdges">${background}</g>` + `${promptText(layout, width, 0, fill, stroke)}${footer}</svg>`;
-}
-
 function svgOpen(width: number, height: number): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
 }
 
-/** The wrapped prompt, centred horizontally; `offsetY` moves the whole block down. */
-function promptText(layout: TextLayout, width: number, offsetY: number, fill: string, stroke: string): string {
-  const strokeWidth = Math.max(1, Math.round(layout.fontSize / 12));
-  const lines = layout.lines
-    .map((line, i) => `<tspan x="${width / 2}" y="${offsetY + layout.firstBaseline + i * layout.lineHeight}">${escapeXml(line)}</tspan>`)
-    .join('');
-  return (
-    `<text font-family="${FONT_FAMILY}" font-size="${layout.fontSize}" fill="${fill}" stroke="${stroke}" ` +
-    `stroke-width="${strokeWidth}" stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${lines}</text>`
-  );
+/** A fourteenth of the image (6 px at least): the prompt's size when it fits, smaller when it does not. */
+function promptSize(width: number, height: number): number {
+  return Math.max(6, Math.round(Math.min(width, height) / 14));
 }
 
-function footerText(width: number, height: number, variant: number, fontSize: number): string {
-  const size = labelSize(fontSize);
-  if (size * 2 > height) return '';
-  return labelText(width, height - size, size, `imagegate simulator · ${width}x${height} · #${variant + 1}`);
+/** The prompt's place in `height` pixels from `offsetY` down: centred, wrapped at 86% of the width, within 80% of the height. */
+function promptBox(width: number, height: number, offsetY: number): TextBox {
+  return { left: width * 0.07, top: offsetY + height * 0.1, width: width * 0.86, height: height * 0.8 };
 }
 
 function labelSize(fontSize: number): number {
   return Math.max(6, Math.round(fontSize * 0.45));
 }
 
-function labelText(width: number, baseline: number, size: number, label: string): string {
-  return (
-    `<text x="${width / 2}" y="${baseline}" font-family="${FONT_FAMILY}" font-size="${size}" ` +
-    `fill="#ffffff" fill-opacity="0.7" text-anchor="middle">${escapeXml(label)}</text>`
-  );
+/** A caption's place along the foot of a `width` x `height` image. */
+function footerBox(width: number, height: number, size: number): TextBox {
+  return { left: 0, top: height - size * 2, width, height: size * 1.8 };
 }
 
-/** Horizontal bands stepping between two variant-dependent colours. */
-function backgroundBands(width: number, height: number, variant: number): string {
+function labelStyle(size: number): TextStyle {
+  return { size, colour: '#ffffff', opacity: 0.7, halo: '#000000', haloOpacity: 0.25 };
+}
+
+/** Horizontal bands stepping between two variant-dependent colours: each band's rows and colour. */
+function bandRows(height: number, variant: number): { y0: number; y1: number; rgb: Rgb }[] {
   const hue = (210 + variant * 47) % 360;
   const top = hslToRgb(hue, 0.55, 0.32);
   const bottom = hslToRgb((hue + 70) % 360, 0.65, 0.55);
   const count = Math.max(1, Math.min(MAX_BANDS, Math.floor(height / 4)));
-  const parts: string[] = [];
-  for (let i = 0; i < count; i++) {
+  return Array.from({ length: count }, (_, i) => {
     const t = count === 1 ? 0 : i / (count - 1);
-    const y0 = Math.floor((i * height) / count);
-    const y1 = Math.floor(((i + 1) * height) / count);
-    parts.push(`<rect x="0" y="${y0}" width="${width}" height="${y1 - y0}" fill="${mixHex(top, bottom, t)}"/>`);
+    const mixed = (k: 0 | 1 | 2): number => Math.round(top[k] + (bottom[k] - top[k]) * t);
+    const rgb: Rgb = [mixed(0), mixed(1), mixed(2)];
+    return { y0: Math.floor((i * height) / count), y1: Math.floor(((i + 1) * height) / count), rgb };
+  });
+}
+
+/** The bands as SVG rectangles. */
+function backgroundBands(width: number, height: number, variant: number): string {
+  const hex = (rgb: Rgb): string => `#${rgb.map((c) => c.toString(16).padStart(2, '0')).join('')}`;
+  return bandRows(height, variant)
+    .map(({ y0, y1, rgb }) => `<rect x="0" y="${y0}" width="${width}" height="${y1 - y0}" fill="${hex(rgb)}"/>`)
+    .join('');
+}
+
+/** The bands as raw RGB pixels: one row painted, the band's other rows copied from it. */
+function bandPixels(width: number, height: number, variant: number): Buffer {
+  const out = Buffer.alloc(width * height * 3);
+  const rowBytes = width * 3;
+  for (const { y0, y1, rgb } of bandRows(height, variant)) {
+    for (let x = 0; x < width; x++) out.set(rgb, y0 * rowBytes + x * 3);
+    for (let y = y0 + 1; y < y1; y++) out.copyWithin(y * rowBytes, y0 * rowBytes, (y0 + 1) * rowBytes);
   }
-  return parts.join('');
+  return out;
 }
 
 type Rgb = readonly [number, number, number];
@@ -332,14 +359,6 @@ function hslToRgb(h: number, s: number, l: number): Rgb {
   const m = l - c / 2;
   const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
   return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
-}
-
-function mixHex(a: Rgb, b: Rgb, t: number): string {
-  const channel = (i: 0 | 1 | 2): string =>
-    Math.round(a[i] + (b[i] - a[i]) * t)
-      .toString(16)
-      .padStart(2, '0');
-  return `#${channel(0)}${channel(1)}${channel(2)}`;
 }
 
 /** Drops characters XML 1.0 forbids, flattens whitespace, truncates by code point. */
@@ -354,66 +373,6 @@ function prepareText(text: string): string {
     .slice(0, MAX_TEXT_CHARS - 1)
     .join('')
     .trimEnd()}…`;
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c] ?? c);
-}
-
-const XML_ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-
-interface TextLayout {
-  fontSize: number;
-  lineHeight: number;
-  lines: string[];
-  firstBaseline: number;
-}
-
-/** Picks the largest font size (down to a floor) at which the wrapped text fits. */
-function layoutText(text: string, width: number, height: number): TextLayout {
-  const minFont = 6;
-  let fontSize = Math.max(minFont, Math.round(Math.min(width, height) / 14));
-  for (;;) {
-    // ~0.6 em per glyph is a fair average for a sans-serif font.
-    const perLine = Math.max(1, Math.floor((width * 0.86) / (fontSize * 0.6)));
-    const lineHeight = Math.round(fontSize * 1.25);
-    const lines = wrap(text, perLine);
-    const fits = lines.length * lineHeight <= height * 0.8;
-    if (fits || fontSize <= minFont) {
-      const maxLines = Math.max(1, Math.floor((height * 0.8) / lineHeight));
-      const shown = lines.slice(0, maxLines);
-      const blockHeight = shown.length * lineHeight;
-      const firstBaseline = Math.round((height - blockHeight) / 2 + fontSize);
-      return { fontSize, lineHeight, lines: shown, firstBaseline };
-    }
-    fontSize = Math.max(minFont, Math.floor(fontSize * 0.85));
-  }
-}
-
-/** Greedy word wrap; words longer than a line are split. */
-function wrap(text: string, perLine: number): string[] {
-  const lines: string[] = [];
-  let current = '';
-  for (const word of text.split(' ')) {
-    for (const piece of splitLong(word, perLine)) {
-      if (current === '') current = piece;
-      else if (Array.from(current).length + 1 + Array.from(piece).length <= perLine) current += ` ${piece}`;
-      else {
-        lines.push(current);
-        current = piece;
-      }
-    }
-  }
-  if (current !== '') lines.push(current);
-  return lines;
-}
-
-function splitLong(word: string, perLine: number): string[] {
-  const chars = Array.from(word);
-  if (chars.length <= perLine) return [word];
-  const pieces: string[] = [];
-  for (let i = 0; i < chars.length; i += perLine) pieces.push(chars.slice(i, i + perLine).join(''));
-  return pieces;
 }
 
 // Fraction of rows filled with noise; tuned so 1024x1024 lands near 2.05 MB

@@ -4,11 +4,13 @@
  * colour taken from a hash of the prompt, so the same request always draws the same image; an
  * edit starts from its first input image (its mask's clear areas tinted, the other inputs as
  * thumbnails, the prompt on top); a variation is its input re-coloured. Partial images are the
- * same picture drawn small and enlarged, so they sharpen as they come.
+ * same picture drawn small and enlarged, so they sharpen as they come. Text is text.ts's: the
+ * demo's own font, so a prompt in any script shows as its glyphs.
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import type { OutputFormat } from '../../core/job.js';
+import { drawText, textOverlay, type Pixels, type TextBox, type TextStyle } from './text.js';
 
 /** What every picture is: its size, its encoding, and whether its background is transparent. */
 export interface Canvas {
@@ -32,15 +34,23 @@ export interface DemoInputs {
 
 const BANDS = 24;
 const MAX_PROMPT_CHARS = 160;
-const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
+/** The prompt in white on a dark halo; on a transparent background, dark on a light one. */
+const ON_COLOUR = { colour: '#ffffff', halo: '#000000', haloOpacity: 0.5 } as const;
+const ON_CLEAR = { colour: '#1a1a1a', halo: '#ffffff', haloOpacity: 0.6 } as const;
 
-/** A generation: the prompt over the prompt's colours (`variant`: which of the n images). */
-export function drawPrompt(canvas: Canvas, prompt: string, variant: number): Promise<Buffer> {
+/**
+ * A generation: the prompt over the prompt's colours (`variant`: which of the n images). Drawn in
+ * memory (bands, then the text), then encoded: no compositing pass over the whole picture.
+ */
+export async function drawPrompt(canvas: Canvas, prompt: string, variant: number): Promise<Buffer> {
   const { width, height, transparent } = canvas;
-  const backdrop = transparent ? '' : bands(width, height, palette(prompt, variant), 1);
-  const text = promptText(width, height, prompt, transparent ? '#1a1a1a' : '#ffffff', transparent ? '#ffffff' : '#000000');
-  const svg = `${svgOpen(width, height)}${backdrop}${text}${label(width, height, `imagegate demo · ${width}x${height} · #${variant + 1}`)}</svg>`;
-  return encode(sharp(Buffer.from(svg)), canvas);
+  const pixels: Pixels = transparent
+    ? { data: Buffer.alloc(width * height * 4), width, height, channels: 4 }
+    : { data: bands(width, height, palette(prompt, variant), 3, 255), width, height, channels: 3 };
+  await drawText(pixels, cleanPrompt(prompt), promptBox(width, height), { ...(transparent ? ON_CLEAR : ON_COLOUR), size: promptSize(width, height) });
+  const caption = label(width, height);
+  if (caption) await drawText(pixels, `imagegate demo · ${width}x${height} · #${variant + 1}`, caption.box, caption.style);
+  return encode(sharp(pixels.data, { raw: { width, height, channels: pixels.channels } }), canvas);
 }
 
 /** An edit: the first input as the background, the edited area tinted, the prompt on a band at the top. */
@@ -54,8 +64,8 @@ export async function drawEdit(canvas: Canvas, prompt: string, variant: number, 
   const layers: sharp.OverlayOptions[] = [{ input: await cover(first, width, height) }];
   if (inputs.mask) {
     // The tint where the mask is clear: the mask (resized like the image) cuts it away where it is opaque.
-    const tint = Buffer.from(`${svgOpen(width, height)}${bands(width, height, palette(prompt, variant), 0.6)}</svg>`);
-    const cut = await sharp(tint)
+    const tint = bands(width, height, palette(prompt, variant), 4, 153);
+    const cut = await sharp(tint, { raw: { width, height, channels: 4 } })
       .composite([{ input: await cover(inputs.mask, width, height), blend: 'dest-out' }])
       .png({ compressionLevel: 0 })
       .toBuffer();
@@ -71,8 +81,13 @@ export async function drawEdit(canvas: Canvas, prompt: string, variant: number, 
   // The prompt on a dark band over the top 40%, the caption at the band's foot (not over the input's own).
   const top = Math.round(height * 0.4);
   const band = `<rect width="${width}" height="${top}" fill="#000000" fill-opacity="0.35"/>`;
-  const text = promptText(width, top, prompt, '#ffffff', '#000000');
-  layers.push({ input: Buffer.from(`${svgOpen(width, height)}${band}${text}${label(width, top, `imagegate demo · edit · #${variant + 1}`)}</svg>`) });
+  layers.push({ input: Buffer.from(`${svgOpen(width, height)}${band}</svg>`) });
+  const caption = label(width, top);
+  const texts = await Promise.all([
+    textOverlay(cleanPrompt(prompt), promptBox(width, top), { ...ON_COLOUR, size: promptSize(width, top) }, width, height),
+    caption ? textOverlay(`imagegate demo · edit · #${variant + 1}`, caption.box, caption.style, width, height) : undefined,
+  ]);
+  for (const text of texts) if (text) layers.push(text);
   const background = canvas.transparent ? { r: 0, g: 0, b: 0, alpha: 0 } : { r: 255, g: 255, b: 255, alpha: 1 };
   const composed = await sharp({ create: { width, height, channels: 4, background } })
     .composite(layers)
@@ -92,8 +107,9 @@ export async function drawVariation(canvas: Canvas, variant: number, inputs: Dem
     .modulate({ hue: (40 + variant * 67) % 360, saturation: 1.2 })
     .png({ compressionLevel: 0 })
     .toBuffer();
-  const overlay = Buffer.from(`${svgOpen(width, height)}${label(width, height, `imagegate demo · variation #${variant + 1}`)}</svg>`);
-  return encode(sharp(turned).composite([{ input: overlay }]), canvas);
+  const caption = label(width, height);
+  const text = caption ? await textOverlay(`imagegate demo · variation #${variant + 1}`, caption.box, caption.style, width, height) : undefined;
+  return encode(text ? sharp(turned).composite([text]) : sharp(turned), canvas);
 }
 
 /** Partial image `index` of `count`: drawn at this size (the last at a quarter of the final's, each earlier one half the next). */
@@ -131,18 +147,21 @@ function palette(prompt: string, variant: number): readonly [Rgb, Rgb] {
   return [hsl(hue, 0.55, 0.3), hsl((hue + 40 + ((hash[2] ?? 0) % 60)) % 360, 0.65, 0.55)];
 }
 
-/** Solid horizontal bands stepping from one colour to the other (librsvg fills them far faster than a gradient). */
-function bands(width: number, height: number, [top, bottom]: readonly [Rgb, Rgb], opacity: number): string {
+/** Solid horizontal bands stepping from one colour to the other, as raw pixels (RGB, or RGBA of the given alpha). */
+function bands(width: number, height: number, [top, bottom]: readonly [Rgb, Rgb], channels: 3 | 4, alpha: number): Buffer {
+  const out = Buffer.alloc(width * height * channels);
   const count = Math.max(1, Math.min(BANDS, height));
-  let out = '';
+  const rowBytes = width * channels;
   for (let i = 0; i < count; i++) {
     const t = count === 1 ? 0 : i / (count - 1);
     const y0 = Math.floor((i * height) / count);
     const y1 = Math.floor(((i + 1) * height) / count);
-    const rgb = top.map((c, k) => Math.round(c + ((bottom[k] ?? c) - c) * t)).join(',');
-    out += `<rect y="${y0}" width="${width}" height="${y1 - y0}" fill="rgb(${rgb})" fill-opacity="${opacity}"/>`;
+    const pixel = [...top.map((c, k) => Math.round(c + ((bottom[k] ?? c) - c) * t)), alpha].slice(0, channels);
+    // One row painted pixel by pixel, the band's other rows copied from it.
+    for (let x = 0; x < width; x++) out.set(pixel, y0 * rowBytes + x * channels);
+    for (let y = y0 + 1; y < y1; y++) out.copyWithin(y * rowBytes, y0 * rowBytes, (y0 + 1) * rowBytes);
   }
-  return `<g shape-rendering="crispEdges">${out}</g>`;
+  return out;
 }
 
 function hsl(h: number, s: number, l: number): Rgb {
@@ -153,69 +172,41 @@ function hsl(h: number, s: number, l: number): Rgb {
   return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
 }
 
-/** The prompt, word-wrapped and centred in the top `height` pixels, at the largest size (down to 8 px) that fits. */
-function promptText(width: number, height: number, prompt: string, fill: string, stroke: string): string {
+/** The prompt as shown: one line of text (controls and runs of spaces as one space), at most 160 characters. */
+function cleanPrompt(prompt: string): string {
   const chars = Array.from(
     prompt
       .replace(/[\u0000-\u001f\u007f\ufffe\uffff]/g, ' ')
       .replace(/\s+/g, ' ')
       .trim(),
   );
-  const text =
-    chars.length > MAX_PROMPT_CHARS
-      ? `${chars
-          .slice(0, MAX_PROMPT_CHARS - 1)
-          .join('')
-          .trimEnd()}…`
-      : chars.join('');
-  let size = Math.max(8, Math.round(Math.min(width, height) / 12));
-  let lines = wrap(text, Math.max(1, Math.floor((width * 0.86) / (size * 0.6))));
-  while (size > 8 && lines.length * size * 1.25 > height * 0.8) {
-    size = Math.max(8, Math.floor(size * 0.85));
-    lines = wrap(text, Math.max(1, Math.floor((width * 0.86) / (size * 0.6))));
-  }
-  const lineHeight = Math.round(size * 1.25);
-  const shown = lines.slice(0, Math.max(1, Math.floor((height * 0.8) / lineHeight)));
-  const top = Math.round((height - shown.length * lineHeight) / 2 + size);
-  const spans = shown.map((line, i) => `<tspan x="${width / 2}" y="${top + i * lineHeight}">${escapeXml(line)}</tspan>`).join('');
-  return (
-    `<text font-family="${FONT}" font-size="${size}" fill="${fill}" stroke="${stroke}" stroke-width="${Math.max(1, Math.round(size / 12))}" ` +
-    `stroke-opacity="0.35" paint-order="stroke" text-anchor="middle">${spans}</text>`
-  );
+  if (chars.length <= MAX_PROMPT_CHARS) return chars.join('');
+  return `${chars
+    .slice(0, MAX_PROMPT_CHARS - 1)
+    .join('')
+    .trimEnd()}…`;
 }
 
-/** Greedy word wrap; a word longer than a line is split. */
-function wrap(text: string, perLine: number): string[] {
-  const lines: string[] = [];
-  let current: string[] = [];
-  for (const word of text.split(' ')) {
-    const chars = Array.from(word);
-    for (let i = 0; i < Math.max(1, chars.length); i += perLine) {
-      const piece = chars.slice(i, i + perLine);
-      if (current.length > 0 && current.length + 1 + piece.length > perLine) {
-        lines.push(current.join(''));
-        current = [];
-      }
-      current = current.length > 0 ? [...current, ' ', ...piece] : piece;
-    }
-  }
-  if (current.length > 0) lines.push(current.join(''));
-  return lines;
+/** The prompt's place in the top `height` pixels: centred, wrapped at 86% of the width, within 80% of the height. */
+function promptBox(width: number, height: number): TextBox {
+  return { left: width * 0.07, top: height * 0.1, width: width * 0.86, height: height * 0.8 };
 }
 
-/** A small caption along the foot of the top `height` pixels, where they are tall enough for one. */
-function label(width: number, height: number, caption: string): string {
+/** A twelfth of the picture (8 px at least): the prompt's size when it fits, smaller when it does not. */
+function promptSize(width: number, height: number): number {
+  return Math.max(8, Math.round(Math.min(width, height) / 12));
+}
+
+/** Where the small caption goes, along the foot of the top `height` pixels; none where they are too small for one. */
+function label(width: number, height: number): { box: TextBox; style: TextStyle } | undefined {
   const size = Math.max(6, Math.round(Math.min(width, height) / 32));
-  if (size * 3 > height) return '';
-  return `<text x="${width / 2}" y="${height - size}" font-family="${FONT}" font-size="${size}" fill="#ffffff" fill-opacity="0.75" stroke="#000000" stroke-opacity="0.3" stroke-width="1" paint-order="stroke" text-anchor="middle">${escapeXml(caption)}</text>`;
+  if (size * 3 > height) return undefined;
+  return {
+    box: { left: 0, top: height - size * 2.2, width, height: size * 1.8 },
+    style: { size, colour: '#ffffff', opacity: 0.8, halo: '#000000', haloOpacity: 0.35 },
+  };
 }
 
 function svgOpen(width: number, height: number): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`;
-}
-
-const XML_ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-
-function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => XML_ENTITIES[c] ?? c);
 }
