@@ -104,7 +104,11 @@ export interface AppOptions {
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config, options.logDestination);
-  const database = await openDatabase(config.database, { timeouts: config.databaseTimeouts, log: logger, ...(options.onQuery ? { onQuery: options.onQuery } : {}) });
+  const database = await openDatabase(config.database, {
+    timeouts: config.databaseTimeouts,
+    log: logger,
+    ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+  });
   const { db } = database;
   // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
   const quietDb = database.quietDuringOutage.bind(database);
@@ -139,7 +143,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   };
   const breakerSettings = { failureThreshold: routing.breakerThreshold, cooldownMs: routing.breakerCooldownSeconds * 1000 };
   const breakers = redis ? new RedisCircuitBreakers(redis, breakerSettings, { keyPrefix: `${config.redisPrefix}:ch:` }) : new CircuitBreakers(breakerSettings);
-  const sharedSlots = redis ? new RedisChannelSlots(redis, { keyPrefix: `${config.redisPrefix}:ch:`, onError: logUnlessOutage('channel slot lease failed') }) : undefined;
+  const sharedSlots = redis
+    ? new RedisChannelSlots(redis, { keyPrefix: `${config.redisPrefix}:ch:`, onError: logUnlessOutage('channel slot lease failed') })
+    : undefined;
   const limiter = sharedSlots ?? new ConcurrencyLimiter();
   const tester = new ChannelTester(providers, catalogue, breakers);
   // Prometheus metrics (src/metrics/): routing reports its attempts; breakers and slots are read at scrape time.
@@ -147,7 +153,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     taskCounts: (): Promise<TaskCounts> => taskStore.counts(),
     channelHealth: () =>
       Promise.all(
-        registry.all().map(async ({ channel }) => ({ channel: channel.name, breaker: (await breakers.snapshot(channel.id)).state, inFlight: limiter.count(channel.id) })),
+        registry
+          .all()
+          .map(async ({ channel }) => ({ channel: channel.name, breaker: (await breakers.snapshot(channel.id)).state, inFlight: limiter.count(channel.id) })),
       ),
   });
   const records = new ImageRecords(db, metrics);
@@ -180,21 +188,30 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     retentionSeconds: config.retentionSeconds,
     keepB64Images: config.keepB64Images,
   });
-  const settlementRetry = new SettlementRetry({ onGiveUp: (err, requestId) => logger.error({ err, requestId }, 'credit settlement not applied: its reservation stays held') });
+  const settlementRetry = new SettlementRetry({
+    onGiveUp: (err, requestId) => logger.error({ err, requestId }, 'credit settlement not applied: its reservation stays held'),
+  });
   const credits = new Credits(db, Date.now, settlementRetry);
   const prices = new Pricing(config.pricing, catalogue, config.modelAliases);
   const settlement = new Settlement({
     credits,
     prices,
     onSettleError: (err, requestId) => logger.error({ err, requestId }, 'credit settlement failed'),
-    onSettledTwice: options.onSettledTwice ?? ((requestId, first, second) => logger.error({ requestId, first, second }, 'a reservation was asked to settle twice: the second settlement was not sent')),
+    onSettledTwice:
+      options.onSettledTwice ??
+      ((requestId, first, second) => logger.error({ requestId, first, second }, 'a reservation was asked to settle twice: the second settlement was not sent')),
   });
   const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics });
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
-  const redisLimiter = redis && scaleOut ? new scaleOut.RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') }) : null;
+  const redisLimiter =
+    redis && scaleOut
+      ? new scaleOut.RedisRateLimiter(redis.client, { keyPrefix: `${config.redisPrefix}:rl:`, onError: logUnlessOutage('rate limiter failed') })
+      : null;
   const rateLimiter: RateLimiter = reportingRefusals(
-    redis && redisLimiter ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed')) : new InMemoryRateLimiter(),
+    redis && redisLimiter
+      ? new RedisOutageRateLimiter(redisLimiter, redis, config.rateLimitOnRedisDown, logUnlessOutage('rate limiter failed'))
+      : new InMemoryRateLimiter(),
     metrics,
   );
   const sign = (name: string) => output.signedUrl(name);
@@ -207,7 +224,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const webhookSecrets = new WebhookSecrets(db, secrets);
   const webhookTimer =
-    config.redisUrl && redis && scaleOut ? new scaleOut.BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') }) : undefined;
+    config.redisUrl && redis && scaleOut
+      ? new scaleOut.BullmqWebhookTimer({ redisUrl: config.redisUrl, prefix: config.redisPrefix, redis, onError: logUnlessOutage('webhook timer failed') })
+      : undefined;
   const outbox = new WebhookOutbox({
     db,
     fetcher: webhookFetcher,
@@ -291,11 +310,23 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const clientKey = createAuthHook(keys);
   const adminKey = createAdminAuthHook(config.adminKey);
   registerGroup(http, { access: 'client', dialect: 'openai', check: clientKey }, (scope) => {
-    registerOpenAIRoutes(scope, { catalogue, pipeline, isDemoOnly, served, inputs, uploadLimitBytes: inputLimits.uploadLimitBytes, streamKeepAliveMs: config.streamKeepAliveMs, limiter: rateLimiter, tasks: { tasks, sign } });
+    registerOpenAIRoutes(scope, {
+      catalogue,
+      pipeline,
+      isDemoOnly,
+      served,
+      inputs,
+      uploadLimitBytes: inputLimits.uploadLimitBytes,
+      streamKeepAliveMs: config.streamKeepAliveMs,
+      limiter: rateLimiter,
+      tasks: { tasks, sign },
+    });
     registerClientUsageRoutes(scope, { usage: new UsageReport(db), keys });
   });
   registerGroup(http, { access: 'task-owner', dialect: 'openai', check: clientKey }, (scope) => registerNewApiTaskRoutes(scope, { tasks, sign }));
-  registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiSubmitRoute(scope, { catalogue, inputs, tasks, sign, limiter: rateLimiter, served }));
+  registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) =>
+    registerTaskApiSubmitRoute(scope, { catalogue, inputs, tasks, sign, limiter: rateLimiter, served }),
+  );
   registerGroup(http, { access: 'task-owner', dialect: 'task-api', check: clientKey }, (scope) => registerTaskApiQueryRoute(scope, { tasks, sign }));
   registerGroup(http, { access: 'admin', dialect: 'openai', check: adminKey }, (scope) => {
     registerAdminTaskRoutes(scope, { store: taskStore, outbox, sign });
@@ -310,7 +341,9 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const readiness = new ReadinessChecks(800).add('database', (timeoutMs) => database.ping(timeoutMs));
   if (redis) readiness.add('redis', () => redis.check());
   readiness.add('image_store', (timeoutMs) => store.checkWritable(timeoutMs)).add('channels', async () => registry.checkServing());
-  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerHealthRoutes(scope, readiness, { showsDetails: createAdminKeyTest(config.adminKey) }));
+  registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) =>
+    registerHealthRoutes(scope, readiness, { showsDetails: createAdminKeyTest(config.adminKey) }),
+  );
   registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerApiDocsRoutes(scope));
 
   const sweeper = new RetentionSweeper(records, store);
@@ -343,16 +376,34 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (config.metricsPort !== null) metricsListener = await listenForMetrics(config.host, config.metricsPort, metrics);
       const routed = (path: string) => (routes().some((r) => r.method === 'GET' && (r.url === path || r.url === `${path}/`)) ? path : undefined);
       const docs = { page: routed('/docs'), openapi: routed('/openapi.json') };
-      const summary = startupSummary({ config, address, imagesDir: join(config.dataDir, 'images'), channels: registry.all(), catalogue: catalogue.list().map((m) => m.id), docs });
+      const summary = startupSummary({
+        config,
+        address,
+        imagesDir: join(config.dataDir, 'images'),
+        channels: registry.all(),
+        catalogue: catalogue.list().map((m) => m.id),
+        docs,
+      });
       for (const line of summary) logger.info({ startup: line.topic }, line.msg);
-      sweeper.start(config.sweepIntervalSeconds * 1000, quietDb((err) => logger.error({ err }, 'retention sweep failed')));
-      registry.start(routing.channelRefreshSeconds * 1000, quietDb((err) => logger.error({ err }, 'channel refresh failed')));
+      sweeper.start(
+        config.sweepIntervalSeconds * 1000,
+        quietDb((err) => logger.error({ err }, 'retention sweep failed')),
+      );
+      registry.start(
+        routing.channelRefreshSeconds * 1000,
+        quietDb((err) => logger.error({ err }, 'channel refresh failed')),
+      );
       if (routing.channelTestIntervalSeconds > 0) {
         tester.start(registry, routing.channelTestIntervalSeconds * 1000, (err) => logger.error({ err }, 'channel test failed'));
       }
-      if (!secrets) logger.warn('IMAGEGATE_SECRET_KEY is not set: upstream keys and webhook secrets are stored in clear in PostgreSQL. Set it (openssl rand -base64 32) on every instance');
+      if (!secrets)
+        logger.warn(
+          'IMAGEGATE_SECRET_KEY is not set: upstream keys and webhook secrets are stored in clear in PostgreSQL. Set it (openssl rand -base64 32) on every instance',
+        );
       if (inputLimits.allowPrivateUrls) {
-        logger.warn('IMAGEGATE_ALLOW_PRIVATE_URLS=true: image URLs may point at loopback and private addresses. For development and tests only; never in production');
+        logger.warn(
+          'IMAGEGATE_ALLOW_PRIVATE_URLS=true: image URLs may point at loopback and private addresses. For development and tests only; never in production',
+        );
       } else if (inputLimits.allowedPrivateAddresses.length > 0) {
         logger.warn({ addresses: inputLimits.allowedPrivateAddresses }, 'IMAGEGATE_ALLOW_PRIVATE_URLS: these private addresses may be fetched as image URLs');
       }

@@ -76,8 +76,6 @@ async function serve(config: Config): Promise<number> {
   return 0;
 }
 
-
-
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -11,7 +11,15 @@ import type { CreditHold, Settlement, SettlementStrategy } from './billing/settl
 import type { RequestLog } from './billing/request-log.js';
 import { databaseUnavailable, GatewayError } from './core/errors.js';
 import { isDatabaseUnavailable } from './db/unavailable.js';
-import { isArriving, type ArrivingResult, type ImageJob, type ImageUsage, type PartialImageListener, type ProviderResult, type ResultFields } from './core/job.js';
+import {
+  isArriving,
+  type ArrivingResult,
+  type ImageJob,
+  type ImageUsage,
+  type PartialImageListener,
+  type ProviderResult,
+  type ResultFields,
+} from './core/job.js';
 import type { Channel } from './core/channel.js';
 import type { DeliveryMetricsSink } from './core/metrics-sink.js';
 import { settledGenerator } from './core/settled-generator.js';
@@ -199,7 +207,11 @@ export class ImagePipeline {
   }
 
   /** url mode: the answer's images stored (as they arrive, when they do) and their links. */
-  private async storeAnswer(job: ImageJob, answer: ProviderResult | ArrivingResult, ctx: RunContext): Promise<{ data: DeliveredImage[]; fields: ResultFields }> {
+  private async storeAnswer(
+    job: ImageJob,
+    answer: ProviderResult | ArrivingResult,
+    ctx: RunContext,
+  ): Promise<{ data: DeliveredImage[]; fields: ResultFields }> {
     if (!isArriving(answer)) return { data: await this.output.deliver(job, answer.images, ctx), fields: answer };
     const { data, result } = await arrivedImages(deliverArriving(this.output, job, answer.events, ctx));
     return { data, fields: result.fields };

@@ -126,12 +126,12 @@ describe('loadConfig: env vars', () => {
     expect(loadConfig({ IMAGEGATE_DATA_DIR: 'var/img' }).dataDir).toBe(resolve('var/img'));
   });
 
-  it.each([
-    ['postgres://user:pass@db.example.com:5432/imagegate'],
-    ['postgresql://user:pass@localhost/imagegate?sslmode=disable'],
-  ])('DATABASE_URL=%s selects postgres', (url) => {
-    expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
-  });
+  it.each([['postgres://user:pass@db.example.com:5432/imagegate'], ['postgresql://user:pass@localhost/imagegate?sslmode=disable']])(
+    'DATABASE_URL=%s selects postgres',
+    (url) => {
+      expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url });
+    },
+  );
 
   it('IMAGEGATE_DB_* set the database bounds; a bad one names itself', () => {
     expect(loadConfig({ IMAGEGATE_DB_CONNECT_TIMEOUT: '2s', IMAGEGATE_DB_STATEMENT_TIMEOUT: '0', IMAGEGATE_DB_STARTUP_WAIT: '90s' }).databaseTimeouts).toEqual({
@@ -143,7 +143,10 @@ describe('loadConfig: env vars', () => {
   });
 
   it('IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN and IMAGEGATE_REDIS_TIMEOUT; a bad one names itself', () => {
-    expect(loadConfig({ IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'closed', IMAGEGATE_REDIS_TIMEOUT: '250ms' })).toMatchObject({ rateLimitOnRedisDown: 'closed', redisCommandTimeoutMs: 250 });
+    expect(loadConfig({ IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'closed', IMAGEGATE_REDIS_TIMEOUT: '250ms' })).toMatchObject({
+      rateLimitOnRedisDown: 'closed',
+      redisCommandTimeoutMs: 250,
+    });
     expect(() => loadConfig({ IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN: 'maybe' })).toThrow(/IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN/);
     expect(() => loadConfig({ IMAGEGATE_REDIS_TIMEOUT: '1ms' })).toThrow(/IMAGEGATE_REDIS_TIMEOUT/);
   });
@@ -351,7 +354,11 @@ models:
   it('the aliases build a catalogue', () => {
     const config = loadConfig({ IMAGEGATE_CONFIG: write('aliases.yaml', FULL) });
     const catalogue = ModelCatalogue.withAliases(config.modelAliases);
-    expect(catalogue.get('house-4k')).toMatchObject({ family: 'gpt-image-2', upstreamModel: 'gpt-image-2', fixedParams: { quality: 'high', watermark: false } });
+    expect(catalogue.get('house-4k')).toMatchObject({
+      family: 'gpt-image-2',
+      upstreamModel: 'gpt-image-2',
+      fixedParams: { quality: 'high', watermark: false },
+    });
     expect(catalogue.get('cheap')).toMatchObject({ family: 'gpt-image-1', upstreamModel: 'gpt-image-1-mini' });
   });
 

@@ -26,7 +26,9 @@ const runCluster = await pgClusterAvailable();
 const PRICE = 16_000;
 const GRANT_USD = 1_000;
 const ASYNC = { 'x-new-api-async-task': 'true' };
-const png256 = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#246' } }).png().toBuffer();
+const png256 = await sharp({ create: { width: 256, height: 256, channels: 3, background: '#246' } })
+  .png()
+  .toBuffer();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Outcome {
@@ -66,18 +68,21 @@ describe.skipIf(!runCluster)('database faults (a throwaway PostgreSQL cluster)',
   async function gateway(databaseUrl: string, env: Record<string, string> = {}, onOutput?: (chunk: string) => void): Promise<ChildGateway> {
     const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-dbfaults-'));
     onCleanup(() => rm(dataDir, { recursive: true, force: true }));
-    const started = spawnGateway({
-      DATABASE_URL: databaseUrl,
-      IMAGEGATE_DATA_DIR: dataDir,
-      IMAGEGATE_CONFIG: configFile,
-      IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY,
-      IMAGEGATE_URL_SECRET: randomBytes(32).toString('base64url'),
-      IMAGEGATE_TASK_WORKERS: '4',
-      // A task whose worker lost the database mid-run is taken over soon after it is back.
-      IMAGEGATE_TASK_LEASE: '2s',
-      IMAGEGATE_TASK_POLL: '200ms',
-      ...env,
-    }, onOutput);
+    const started = spawnGateway(
+      {
+        DATABASE_URL: databaseUrl,
+        IMAGEGATE_DATA_DIR: dataDir,
+        IMAGEGATE_CONFIG: configFile,
+        IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY,
+        IMAGEGATE_URL_SECRET: randomBytes(32).toString('base64url'),
+        IMAGEGATE_TASK_WORKERS: '4',
+        // A task whose worker lost the database mid-run is taken over soon after it is back.
+        IMAGEGATE_TASK_LEASE: '2s',
+        IMAGEGATE_TASK_POLL: '200ms',
+        ...env,
+      },
+      onOutput,
+    );
     const gw = await started;
     onCleanup(() => gw.stop());
     return gw;
@@ -166,7 +171,10 @@ describe.skipIf(!runCluster)('database faults (a throwaway PostgreSQL cluster)',
     expect(processAlive(t.gateway), t.gateway.output()).toBe(true);
     const during = outcomes.filter((o) => o.started >= stopAt + stopMs && o.started + o.ms < startAt);
     expect(during.length, 'requests were sent while the server was down').toBeGreaterThan(0);
-    expect(during.every((o) => o.status === 503), JSON.stringify(during.filter((o) => o.status !== 503))).toBe(true);
+    expect(
+      during.every((o) => o.status === 503),
+      JSON.stringify(during.filter((o) => o.status !== 503)),
+    ).toBe(true);
     const slowest503 = Math.max(...outcomes.filter((o) => o.status === 503).map((o) => o.ms));
     expect(slowest503, 'a refused request is refused quickly, not held').toBeLessThan(10_000);
     for (const p of probes) {
@@ -219,7 +227,11 @@ describe.skipIf(!runCluster)('database faults (a throwaway PostgreSQL cluster)',
     const t = await tenant(gw);
     const image = await t.client.images.generate({ model: 'dall-e-2', prompt: 'after the wait', size: '256x256' });
     expect(image.data?.[0]?.url).toContain('/files/');
-    report('late start', { gatewayWaitingBeforeDbMs: startAt - waitingAt, listeningAfterDbStartMs: upAfterMs, waits: (gw.output().match(/database unavailable at start/g) ?? []).length });
+    report('late start', {
+      gatewayWaitingBeforeDbMs: startAt - waitingAt,
+      listeningAfterDbStartMs: upAfterMs,
+      waits: (gw.output().match(/database unavailable at start/g) ?? []).length,
+    });
   }, 60_000);
 });
 
@@ -249,14 +261,18 @@ async function send(client: OpenAI, kind: Outcome['kind'], i: number): Promise<O
   } catch (err) {
     const ms = Date.now() - started;
     if (err instanceof OpenAI.APIConnectionError) return { kind, status: 0, retryAfter: null, started, ms, error: err.message };
-    if (err instanceof OpenAI.APIError) return { kind, status: err.status ?? 0, retryAfter: err.headers?.get('retry-after') ?? null, started, ms, error: err.message };
+    if (err instanceof OpenAI.APIError)
+      return { kind, status: err.status ?? 0, retryAfter: err.headers?.get('retry-after') ?? null, started, ms, error: err.message };
     throw err;
   }
 }
 
 function expectOnlySuccessOr503(outcomes: readonly Outcome[]): void {
   const wrong = outcomes.filter((o) => o.status !== 200 && !(o.status === 503 && o.retryAfter !== null));
-  expect(wrong.map((o) => `${o.kind} ${o.status} after ${o.ms} ms: ${o.error ?? ''}`), 'every answer is a success or a 503 with Retry-After').toEqual([]);
+  expect(
+    wrong.map((o) => `${o.kind} ${o.status} after ${o.ms} ms: ${o.error ?? ''}`),
+    'every answer is a success or a 503 with Retry-After',
+  ).toEqual([]);
 }
 
 function statusCounts(outcomes: readonly Outcome[]): Record<string, number> {
@@ -287,7 +303,6 @@ async function firstSuccessAfter(client: OpenAI, timeoutMs: number): Promise<num
   throw new Error(`no generation succeeded within ${timeoutMs} ms of the database starting`);
 }
 
-
 /** Waits until every task of the key (including any whose acceptance the client never heard) is final. */
 async function tasksFinished(url: string, keyId: string, timeoutMs: number): Promise<{ tasksStored: number; tasksSucceeded: number; tasksFailed: number }> {
   const count = () =>
@@ -295,7 +310,15 @@ async function tasksFinished(url: string, keyId: string, timeoutMs: number): Pro
       const rows = (await c.query<{ status: string; n: string }>('select status, count(*) as n from tasks where key_id = $1 group by status', [keyId])).rows;
       return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
     });
-  await expect.poll(async () => { const by = await count(); return (by.queued ?? 0) + (by.running ?? 0); }, { timeout: timeoutMs, interval: 250 }).toBe(0);
+  await expect
+    .poll(
+      async () => {
+        const by = await count();
+        return (by.queued ?? 0) + (by.running ?? 0);
+      },
+      { timeout: timeoutMs, interval: 250 },
+    )
+    .toBe(0);
   const by = await count();
   const succeeded = by.succeeded ?? 0;
   const failed = by.failed ?? 0;
@@ -311,7 +334,9 @@ async function exactLedger(url: string, keyId: string, delivered: number): Promi
   const read = () =>
     withPgClient(url, async (c) => {
       const balance = Number((await c.query<{ b: string }>('select balance_micros as b from api_keys where id = $1', [keyId])).rows[0]?.b);
-      const sum = Number((await c.query<{ s: string }>('select coalesce(sum(amount_micros), 0) as s from credit_ledger where key_id = $1', [keyId])).rows[0]?.s);
+      const sum = Number(
+        (await c.query<{ s: string }>('select coalesce(sum(amount_micros), 0) as s from credit_ledger where key_id = $1', [keyId])).rows[0]?.s,
+      );
       const open = (
         await c.query<{ request_id: string }>(
           "select request_id from credit_ledger r where key_id = $1 and kind = 'reserve' and not exists (select 1 from credit_ledger s where s.entry_key = r.request_id || ':settle')",
@@ -336,5 +361,9 @@ async function exactLedger(url: string, keyId: string, delivered: number): Promi
 }
 
 function report(scenario: string, figures: Record<string, number>): void {
-  console.log(`[database faults] ${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(
+    `[database faults] ${scenario}: ${Object.entries(figures)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
 }

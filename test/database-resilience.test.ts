@@ -17,7 +17,14 @@ import { SettlementRetry } from '../src/billing/settlement-retry.js';
 import { ConnectionWatch } from '../src/db/connection-watch.js';
 import { openDatabase } from '../src/db/database.js';
 import { waitForDatabase } from '../src/db/startup-wait.js';
-import { asDatabaseError, CommitOutcomeUnknownError, databaseFault, DatabaseConnectionError, isCommitOutcomeUnknown, isDatabaseUnavailable } from '../src/db/unavailable.js';
+import {
+  asDatabaseError,
+  CommitOutcomeUnknownError,
+  databaseFault,
+  DatabaseConnectionError,
+  isCommitOutcomeUnknown,
+  isDatabaseUnavailable,
+} from '../src/db/unavailable.js';
 import { envelope, toGatewayError } from '../src/http/errors.js';
 import { registerHealthRoutes } from '../src/http/health.js';
 import { ReadinessChecks } from '../src/http/readiness.js';
@@ -92,7 +99,10 @@ describe('which errors mean the database is away', () => {
 describe('the outage log', () => {
   function watch() {
     const lines: string[] = [];
-    const log = { warn: (_f: Record<string, unknown>, m: string) => void lines.push(`warn ${m}`), info: (_f: Record<string, unknown>, m: string) => void lines.push(`info ${m}`) };
+    const log = {
+      warn: (_f: Record<string, unknown>, m: string) => void lines.push(`warn ${m}`),
+      info: (_f: Record<string, unknown>, m: string) => void lines.push(`info ${m}`),
+    };
     vi.useFakeTimers();
     return { lines, watch: new ConnectionWatch(log, { graceMs: 1_000, blipReportMs: 60_000, now: () => Date.now() }) };
   }
@@ -164,14 +174,21 @@ describe('start-up waits for the database', () => {
       'the database is unavailable within 3s: the database system is starting up (57P03)',
     );
     expect(c.waits).toEqual([500, 1_000, 1_500]);
-    await expect(waitForDatabase(down, { maxWaitMs: 0, onWait: () => {}, sleep: c.sleep, now: c.now })).rejects.toThrow('the database is unavailable: the database system');
+    await expect(waitForDatabase(down, { maxWaitMs: 0, onWait: () => {}, sleep: c.sleep, now: c.now })).rejects.toThrow(
+      'the database is unavailable: the database system',
+    );
   });
 
   it('any other error ends the start at once (waiting would not fix a wrong password)', async () => {
     const c = clock();
-    await expect(waitForDatabase(() => Promise.reject(coded('28P01', 'password authentication failed')), { maxWaitMs: 60_000, onWait: () => {}, sleep: c.sleep, now: c.now })).rejects.toThrow(
-      'password authentication failed',
-    );
+    await expect(
+      waitForDatabase(() => Promise.reject(coded('28P01', 'password authentication failed')), {
+        maxWaitMs: 60_000,
+        onWait: () => {},
+        sleep: c.sleep,
+        now: c.now,
+      }),
+    ).rejects.toThrow('password authentication failed');
     expect(c.waits).toEqual([]);
   });
 });
@@ -210,7 +227,11 @@ describe('settlements the database refused', () => {
       await credits.releaseIfReserved('req_made');
       await credits.releaseIfReserved('req_never_made');
       const ledger = await credits.ledger(key.id);
-      expect(ledger.map((e) => `${e.kind} ${e.amount_micros} ${e.request_id ?? ''}`).sort()).toEqual(['grant 100000 ', 'refund 16000 req_made', 'reserve -16000 req_made']);
+      expect(ledger.map((e) => `${e.kind} ${e.amount_micros} ${e.request_id ?? ''}`).sort()).toEqual([
+        'grant 100000 ',
+        'refund 16000 req_made',
+        'reserve -16000 req_made',
+      ]);
       expect((await new ApiKeyService(database.db, []).get(key.id))?.balanceMicros).toBe(100_000);
     } finally {
       await database.close();
@@ -284,7 +305,13 @@ describe.skipIf(!runPostgres)('a session killed under a statement (postgres)', (
       expect(Date.now() - started, 'it ran a second time, after the kill').toBeGreaterThanOrEqual(540);
       await database.ping(1_000);
       const write = sql`insert into settings (key, value) select 'slow', pg_sleep(0.4)::text`.execute(database.db);
-      const [outcome] = await Promise.all([write.then(() => 'applied', (err: unknown) => err), killSessionsSoon(test.url, 150)]);
+      const [outcome] = await Promise.all([
+        write.then(
+          () => 'applied',
+          (err: unknown) => err,
+        ),
+        killSessionsSoon(test.url, 150),
+      ]);
       expect(databaseFault(outcome)).toBe('lost');
       expect(toGatewayError(outcome)?.status).toBe(503);
       // The pool made new connections by itself: the next statements work.

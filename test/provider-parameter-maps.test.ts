@@ -98,7 +98,12 @@ const CHANNEL_PARAMS = { quality: 'forced-by-channel', channel_flag: true, moder
 
 const catalogue = new ModelCatalogue(BUILTIN_MODELS);
 /** An operator's model with fixed params (what `params:` of a config entry becomes). */
-const HOUSE_MODEL = catalogue.add({ name: 'house-image', base: 'gpt-image-1', upstreamModel: 'gpt-image-1', params: { background: 'opaque', house_tag: 'fixed' } });
+const HOUSE_MODEL = catalogue.add({
+  name: 'house-image',
+  base: 'gpt-image-1',
+  upstreamModel: 'gpt-image-1',
+  params: { background: 'opaque', house_tag: 'fixed' },
+});
 
 const FAMILIES = Object.keys(FAMILY_RULES) as ModelFamily[];
 
@@ -117,7 +122,7 @@ type Variant = 'bare' | 'full' | 'relay objects';
 
 type Operation = 'generate' | 'edit: one image' | 'edit: several images' | 'edit: an image and a mask' | 'variation';
 
-function inputsFor(operation: Operation, model: ModelSpec): ResolvedInputs {
+function inputsFor(operation: Operation): ResolvedInputs {
   if (operation === 'generate') return NO_INPUTS;
   if (operation === 'variation') return { images: [input('image', 40)] };
   const fromUrl = input('image', 30, { sourceUrl: 'https://ref.example/in-1.png' });
@@ -141,7 +146,7 @@ function jobFor(model: ModelSpec, operation: Operation, variant: Variant): Image
     operation: op,
     model,
     prompt: op === 'variation' ? '' : 'a lighthouse at dusk',
-    inputs: inputsFor(operation, model),
+    inputs: inputsFor(operation),
     n: 1,
     size: model.defaults.size ?? c.defaultSize,
     quality: op === 'variation' ? c.defaultQuality : (model.defaults.quality ?? c.defaultQuality),
@@ -214,7 +219,9 @@ function jsonEntries(text: string): string[] {
   const value: unknown = JSON.parse(text);
   expect(JSON.stringify(value), 'the body is compact JSON, so its keys and values say all of it').toBe(text);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`not a JSON object: ${text}`);
-  return Object.entries(value).map(([key, v]) => `${key}: ${JSON.stringify(v, (_k, inner: unknown) => (typeof inner === 'string' ? dataUriSummary(inner) : inner))}`);
+  return Object.entries(value).map(
+    ([key, v]) => `${key}: ${JSON.stringify(v, (_k, inner: unknown) => (typeof inner === 'string' ? dataUriSummary(inner) : inner))}`,
+  );
 }
 
 function dataUriSummary(text: string): string {

@@ -26,7 +26,9 @@ const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknow
 
 const runPostgres = await postgresAvailable();
 
-const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c00' } }).png().toBuffer();
+const tinyPng = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#c00' } })
+  .png()
+  .toBuffer();
 
 describe('failover', () => {
   it.each([
@@ -58,7 +60,11 @@ describe('failover', () => {
       // A keeps failing and is preferred (priority), below its breaker's threshold; B failed once.
       const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
       const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, fixedImage: tinyPng }));
-      const gw = await gatewayWith([relay('a', a, { priority: 1 }), relay('b', b)], { IMAGEGATE_MAX_ATTEMPTS: '4', IMAGEGATE_TASK_MAX_ATTEMPTS: '4', IMAGEGATE_TASK_POLL: '50ms' });
+      const gw = await gatewayWith([relay('a', a, { priority: 1 }), relay('b', b)], {
+        IMAGEGATE_MAX_ATTEMPTS: '4',
+        IMAGEGATE_TASK_MAX_ATTEMPTS: '4',
+        IMAGEGATE_TASK_POLL: '50ms',
+      });
       a.sim.enqueueFault(...Array.from({ length: 4 }, () => ({ kind: 'status', status: 500 }) as const));
       b.sim.enqueueFault({ kind: 'status', status: 500 });
       const { db } = gw.app.database;
@@ -74,7 +80,9 @@ describe('failover', () => {
         expect(await status()).toBe('succeeded');
       }
       // Before: a, b, a, a (A's priority won every retry once both were tried) and the run failed.
-      await expect.poll(async () => db.selectFrom('request_log').select('attempts').where('id', '=', logId).executeTakeFirst(), { timeout: 10_000 }).toBeDefined();
+      await expect
+        .poll(async () => db.selectFrom('request_log').select('attempts').where('id', '=', logId).executeTakeFirst(), { timeout: 10_000 })
+        .toBeDefined();
       const row = await db.selectFrom('request_log').select('attempts').where('id', '=', logId).executeTakeFirstOrThrow();
       const attempts = JSON.parse(row.attempts ?? '[]') as { channel: string; outcome: string }[];
       expect(attempts.map((x) => `${x.channel}:${x.outcome}`)).toEqual(['a:http_500', 'b:http_500', 'a:http_500', 'b:ok']);
@@ -207,7 +215,10 @@ describe('selection', () => {
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const gw = await gatewayWith([
-      relay('a', a, { models: ['gpt-image-2-4k', 'gpt-image-1'], model_map: { 'gpt-image-1': { upstream_model: 'gpt-image-1.5', params: { quality: 'high' } }, 'gpt-image-2-4k': { params: { size: '2160x3840' } } } }),
+      relay('a', a, {
+        models: ['gpt-image-2-4k', 'gpt-image-1'],
+        model_map: { 'gpt-image-1': { upstream_model: 'gpt-image-1.5', params: { quality: 'high' } }, 'gpt-image-2-4k': { params: { size: '2160x3840' } } },
+      }),
       relay('b', b, { models: ['dall-e-3'] }),
     ]);
     await gw.client.images.generate({ model: 'gpt-image-1', prompt: 'mapped', quality: 'low' });
@@ -229,7 +240,15 @@ describe('upstream protocols through the gateway', () => {
   it('azure-openai: deployment URL, api-version and api-key header', async () => {
     const azure = later(await startAzureOpenAISimulator({ apiKey: 'azure-key-1234', deployments: { 'my-images': 'gpt-image-1' } }));
     const gw = await gatewayWith([
-      { name: 'azure', kind: 'azure-openai', base_url: azure.origin, api_key: 'azure-key-1234', api_version: '2024-10-21', model_map: { 'gpt-image-1': 'my-images' }, models: ['gpt-image-1'] },
+      {
+        name: 'azure',
+        kind: 'azure-openai',
+        base_url: azure.origin,
+        api_key: 'azure-key-1234',
+        api_version: '2024-10-21',
+        model_map: { 'gpt-image-1': 'my-images' },
+        models: ['gpt-image-1'],
+      },
     ]);
     const res = await gw.client.images.generate({ model: 'gpt-image-1', prompt: 'azure', size: '1024x1536', response_format: 'b64_json' });
     expect(await describeImage(Buffer.from(res.data![0]!.b64_json!, 'base64'))).toMatchObject({ width: 1024, height: 1536 });
@@ -259,7 +278,9 @@ describe('upstream protocols through the gateway', () => {
 
   it('task-api: submitted once, polled to success; a failure carries failMsg', async () => {
     const upstream = later(await startTaskApiSimulator({ apiKey: 'ta-key', taskDurationMs: 200 }));
-    const gw = await gatewayWith([{ name: 'ta', kind: 'task-api', base_url: upstream.origin, api_key: 'ta-key', poll_interval: 0.05, models: ['gpt-image-2-beta'] }]);
+    const gw = await gatewayWith([
+      { name: 'ta', kind: 'task-api', base_url: upstream.origin, api_key: 'ta-key', poll_interval: 0.05, models: ['gpt-image-2-beta'] },
+    ]);
     const res = await gw.client.images.generate({ model: 'gpt-image-2-beta', prompt: 'task api', size: '1536x1024' });
     const image = await describeImage(Buffer.from(await (await fetch(res.data![0]!.url!)).arrayBuffer()));
     // 1536x1024 went up as 3:2, and the task API rendered that shape.
@@ -287,11 +308,25 @@ describe('admin API', () => {
   it('create, list, read, update, test and delete a channel; keys are never shown in clear', async () => {
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'sk-live-abcdef123456' }));
     const gw = await gatewayWith([]);
-    const created = await admin(gw, 'POST', '/admin/api/channels', { name: 'relay-1', kind: 'openai-compatible', base_url: a.baseURL, api_key: 'sk-live-abcdef123456', headers: { 'x-api-key': 'hdr-secret-999999', 'x-team': 'images' }, weight: 2 });
+    const created = await admin(gw, 'POST', '/admin/api/channels', {
+      name: 'relay-1',
+      kind: 'openai-compatible',
+      base_url: a.baseURL,
+      api_key: 'sk-live-abcdef123456',
+      headers: { 'x-api-key': 'hdr-secret-999999', 'x-team': 'images' },
+      weight: 2,
+    });
     expect(created.status).toBe(201);
     expect(created.text).not.toContain('sk-live-abcdef123456');
     expect(created.text).not.toContain('hdr-secret-999999');
-    expect(created.json).toMatchObject({ name: 'relay-1', status: 'active', weight: 2, source: 'admin', api_keys: [{ key: 'sk-…3456' }], headers: { 'x-team': 'images' } });
+    expect(created.json).toMatchObject({
+      name: 'relay-1',
+      status: 'active',
+      weight: 2,
+      source: 'admin',
+      api_keys: [{ key: 'sk-…3456' }],
+      headers: { 'x-team': 'images' },
+    });
     const id = (created.json as { id: string }).id;
 
     // The new channel serves traffic at once (it replaced the demo channel).
@@ -350,7 +385,9 @@ describe('channel operations', () => {
     const first = await gatewayWith([], { IMAGEGATE_CHANNEL_REFRESH: '0.2s' });
     const dbFile = first.app.config.database.kind === 'sqlite' ? first.app.config.database.file : '';
     const second = later(await startGateway({ DATABASE_URL: dbFile, IMAGEGATE_CHANNEL_REFRESH: '0.2s' }));
-    expect((await admin(first, 'POST', '/admin/api/channels', { name: 'shared', kind: 'openai-compatible', base_url: a.baseURL, api_key: 'k-shared' })).status).toBe(201);
+    expect(
+      (await admin(first, 'POST', '/admin/api/channels', { name: 'shared', kind: 'openai-compatible', base_url: a.baseURL, api_key: 'k-shared' })).status,
+    ).toBe(201);
     // Until the second instance refreshes it serves from the demo channel; then from the new one.
     const servedByShared = async () => {
       const res = await postJson(second, '/v1/images/generations', { prompt: 'via the other instance' });
@@ -367,15 +404,24 @@ describe.skipIf(!runPostgres)('channels on PostgreSQL', () => {
     onCleanup(() => pg.drop());
     const a = later(await startOpenAISimulator({ relay: { answer: 'b64_json' }, apiKey: 'good-key-pg-1234' }));
     const b = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
-    const gw = await gatewayWith([{ name: 'a', kind: 'openai-compatible', base_url: a.baseURL, api_keys: ['bad-key-pg-0000', 'good-key-pg-1234'], priority: 1 }], { DATABASE_URL: pg.url });
+    const gw = await gatewayWith(
+      [{ name: 'a', kind: 'openai-compatible', base_url: a.baseURL, api_keys: ['bad-key-pg-0000', 'good-key-pg-1234'], priority: 1 }],
+      { DATABASE_URL: pg.url },
+    );
     const created = await admin(gw, 'POST', '/admin/api/channels', { name: 'b', kind: 'openai-compatible', base_url: b.baseURL, api_key: 'k-b' });
     expect(created.status).toBe(201);
     a.sim.enqueueFault({ kind: 'status', status: 500 });
     for (let i = 0; i < 3; i++) expect((await postJson(gw, '/v1/images/generations', { prompt: `pg ${i}` })).status).toBe(200);
     const view = await adminGet(gw, '/admin/api/channels/a');
-    expect(view.api_keys).toEqual([expect.objectContaining({ disabled_reason: expect.stringContaining('401') }), expect.objectContaining({ disabled_reason: null })]);
+    expect(view.api_keys).toEqual([
+      expect.objectContaining({ disabled_reason: expect.stringContaining('401') }),
+      expect.objectContaining({ disabled_reason: null }),
+    ]);
     const list = (await admin(gw, 'GET', '/admin/api/channels')).json as { data: { name: string; source: string }[] };
-    expect(list.data.map((c) => [c.name, c.source])).toEqual([['a', 'config'], ['b', 'admin']]);
+    expect(list.data.map((c) => [c.name, c.source])).toEqual([
+      ['a', 'config'],
+      ['b', 'admin'],
+    ]);
     const rows = await gw.app.database.db.selectFrom('request_log').select(['attempts']).execute();
     expect(rows.some((r) => (r.attempts ?? '').includes('"channel":"b"'))).toBe(true);
   });

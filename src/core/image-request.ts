@@ -8,7 +8,16 @@ import { invalidRequest, modelNotFound, modelNotServed } from './errors.js';
 import { FieldReader } from './field-reader.js';
 import { inputRulesFor, NO_INPUTS, tooManyImages, type ImageInputRefs, type InputOperation, type ResolvedInputs } from './image-input.js';
 import { refFromImageRefParam, refsFromImageRefParams, refsFromStrings } from './input-refs.js';
-import { isRelayObject, type Background, type ImageJob, type InputFidelity, type Moderation, type OutputFormat, type RelayObject, type ResponseFormat } from './job.js';
+import {
+  isRelayObject,
+  type Background,
+  type ImageJob,
+  type InputFidelity,
+  type Moderation,
+  type OutputFormat,
+  type RelayObject,
+  type ResponseFormat,
+} from './job.js';
 import { DEFAULT_MODEL, DEFAULT_VARIATION_MODEL, type ModelCapabilities, type ModelCatalogue, type ModelSpec, type ServedModels } from './models.js';
 import { customSizeProblem, parseSize } from './sizes.js';
 
@@ -33,9 +42,26 @@ export interface ParsedImageRequest {
 
 /** Fields imagegate reads itself; anything else passes through to OpenAI-style upstreams. */
 const KNOWN_FIELDS = new Set([
-  'model', 'prompt', 'n', 'size', 'quality', 'response_format', 'output_format', 'output_compression',
-  'background', 'moderation', 'style', 'user', 'stream', 'partial_images', 'watermark', 'metadata', 'image',
-  'images', 'mask', 'input_fidelity',
+  'model',
+  'prompt',
+  'n',
+  'size',
+  'quality',
+  'response_format',
+  'output_format',
+  'output_compression',
+  'background',
+  'moderation',
+  'style',
+  'user',
+  'stream',
+  'partial_images',
+  'watermark',
+  'metadata',
+  'image',
+  'images',
+  'mask',
+  'input_fidelity',
 ]);
 
 const RESPONSE_FORMATS: Readonly<Record<string, ResponseFormat>> = {
@@ -125,7 +151,11 @@ function checkPassthroughSize(key: string, value: unknown): void {
       }
   }
   if (size > MAX_PASSTHROUGH_FIELD_BYTES) {
-    throw invalidRequest(key, 'field_too_large', `The field '${key}' is larger than ${MAX_PASSTHROUGH_FIELD_BYTES / 1024} KB; fields the gateway does not read are passed on only up to that size.`);
+    throw invalidRequest(
+      key,
+      'field_too_large',
+      `The field '${key}' is larger than ${MAX_PASSTHROUGH_FIELD_BYTES / 1024} KB; fields the gateway does not read are passed on only up to that size.`,
+    );
   }
 }
 

@@ -194,22 +194,61 @@ const DALL_E = {
  * - dall-e-2 makes squares only: any other ratio is refused rather than silently squared.
  */
 const GPT_IMAGE_2_RATIOS = {
-  auto: 'auto', '1:1': '1024x1024', '3:2': '1536x1024', '2:3': '1024x1536', '4:3': '1280x960', '3:4': '960x1280',
-  '5:4': '1280x1024', '4:5': '1024x1280', '16:9': '1536x864', '9:16': '864x1536', '21:9': '1680x720', '9:21': '720x1680',
+  auto: 'auto',
+  '1:1': '1024x1024',
+  '3:2': '1536x1024',
+  '2:3': '1024x1536',
+  '4:3': '1280x960',
+  '3:4': '960x1280',
+  '5:4': '1280x1024',
+  '4:5': '1024x1280',
+  '16:9': '1536x864',
+  '9:16': '864x1536',
+  '21:9': '1680x720',
+  '9:21': '720x1680',
 } as const;
 const GPT_IMAGE_1_RATIOS = {
-  auto: 'auto', '1:1': '1024x1024', '3:2': '1536x1024', '2:3': '1024x1536', '4:3': '1536x1024', '3:4': '1024x1536',
-  '5:4': '1536x1024', '4:5': '1024x1536', '16:9': '1536x1024', '9:16': '1024x1536', '21:9': '1536x1024', '9:21': '1024x1536',
+  auto: 'auto',
+  '1:1': '1024x1024',
+  '3:2': '1536x1024',
+  '2:3': '1024x1536',
+  '4:3': '1536x1024',
+  '3:4': '1024x1536',
+  '5:4': '1536x1024',
+  '4:5': '1024x1536',
+  '16:9': '1536x1024',
+  '9:16': '1024x1536',
+  '21:9': '1536x1024',
+  '9:21': '1024x1536',
 } as const;
 const DALL_E_3_RATIOS = {
-  auto: '1024x1024', '1:1': '1024x1024', '3:2': '1792x1024', '2:3': '1024x1792',
+  auto: '1024x1024',
+  '1:1': '1024x1024',
+  '3:2': '1792x1024',
+  '2:3': '1024x1792',
   // 4:3 is a hair nearer 7:4 (1792x1024) than 1:1 on the log scale.
-  '4:3': '1792x1024', '3:4': '1024x1792',
-  '5:4': '1024x1024', '4:5': '1024x1024', '16:9': '1792x1024', '9:16': '1024x1792', '21:9': '1792x1024', '9:21': '1024x1792',
+  '4:3': '1792x1024',
+  '3:4': '1024x1792',
+  '5:4': '1024x1024',
+  '4:5': '1024x1024',
+  '16:9': '1792x1024',
+  '9:16': '1024x1792',
+  '21:9': '1792x1024',
+  '9:21': '1024x1792',
 } as const;
 const DALL_E_2_RATIOS = {
-  auto: '1024x1024', '1:1': '1024x1024', '3:2': null, '2:3': null, '4:3': null, '3:4': null,
-  '5:4': null, '4:5': null, '16:9': null, '9:16': null, '21:9': null, '9:21': null,
+  auto: '1024x1024',
+  '1:1': '1024x1024',
+  '3:2': null,
+  '2:3': null,
+  '4:3': null,
+  '3:4': null,
+  '5:4': null,
+  '4:5': null,
+  '16:9': null,
+  '9:16': null,
+  '21:9': null,
+  '9:21': null,
 } as const;
 
 /**
@@ -223,16 +262,53 @@ const DALL_E_2_RATIOS = {
  * inpainting, background and vectorize endpoints are not mapped: no input images.
  */
 const RECRAFT_V2_V3_SIZES = [
-  '1024x1024', '1365x1024', '1024x1365', '1536x1024', '1024x1536', '1820x1024', '1024x1820', '1024x2048',
-  '2048x1024', '1434x1024', '1024x1434', '1024x1280', '1280x1024', '1024x1707', '1707x1024',
+  '1024x1024',
+  '1365x1024',
+  '1024x1365',
+  '1536x1024',
+  '1024x1536',
+  '1820x1024',
+  '1024x1820',
+  '1024x2048',
+  '2048x1024',
+  '1434x1024',
+  '1024x1434',
+  '1024x1280',
+  '1280x1024',
+  '1024x1707',
+  '1707x1024',
 ] as const;
 const RECRAFT_V4_SIZES = [
-  '1024x1024', '1536x768', '768x1536', '1280x832', '832x1280', '1216x896', '896x1216', '1152x896', '896x1152',
-  '832x1344', '1280x896', '896x1280', '1344x768', '768x1344',
+  '1024x1024',
+  '1536x768',
+  '768x1536',
+  '1280x832',
+  '832x1280',
+  '1216x896',
+  '896x1216',
+  '1152x896',
+  '896x1152',
+  '832x1344',
+  '1280x896',
+  '896x1280',
+  '1344x768',
+  '768x1344',
 ] as const;
 const RECRAFT_V4_PRO_SIZES = [
-  '2048x2048', '3072x1536', '1536x3072', '2560x1664', '1664x2560', '2432x1792', '1792x2432', '2304x1792', '1792x2304',
-  '1664x2688', '2560x1792', '1792x2560', '2688x1536', '1536x2688',
+  '2048x2048',
+  '3072x1536',
+  '1536x3072',
+  '2560x1664',
+  '1664x2560',
+  '2432x1792',
+  '1792x2432',
+  '2304x1792',
+  '1792x2304',
+  '1664x2688',
+  '2560x1792',
+  '1792x2560',
+  '2688x1536',
+  '1536x2688',
 ] as const;
 
 const RECRAFT = {
@@ -446,7 +522,13 @@ export function describeCapabilities(spec: ModelSpec): Record<string, unknown> {
     family: spec.family,
     sizes: acceptedSizes(spec),
     custom_sizes: limits
-      ? { edge_multiple: limits.edgeMultiple, max_edge: limits.maxEdge, max_aspect: limits.maxAspect, min_pixels: limits.minPixels, max_pixels: limits.maxPixels }
+      ? {
+          edge_multiple: limits.edgeMultiple,
+          max_edge: limits.maxEdge,
+          max_aspect: limits.maxAspect,
+          min_pixels: limits.minPixels,
+          max_pixels: limits.maxPixels,
+        }
       : false,
     default_size: spec.defaults.size ?? c.defaultSize,
     qualities: c.qualities,
@@ -523,8 +605,20 @@ const MAX_N_LIMIT = 10;
 const MAX_PROMPT_LIMIT = 100_000;
 
 const OVERRIDE_KEYS = [
-  'sizes', 'custom_sizes', 'default_size', 'qualities', 'default_quality', 'max_n', 'max_prompt_chars', 'output_formats',
-  'default_output_format', 'backgrounds', 'styles', 'streaming', 'edits', 'variations',
+  'sizes',
+  'custom_sizes',
+  'default_size',
+  'qualities',
+  'default_quality',
+  'max_n',
+  'max_prompt_chars',
+  'output_formats',
+  'default_output_format',
+  'backgrounds',
+  'styles',
+  'streaming',
+  'edits',
+  'variations',
 ] as const;
 
 /** The `capabilities:` mapping of a `models:` entry; throws ModelConfigError naming the key. */
@@ -532,7 +626,8 @@ export function parseCapabilityOverrides(value: unknown): CapabilityOverrides {
   const where = 'capabilities';
   if (!isRecord(value)) throw new ModelConfigError(where, 'must be a mapping of capability overrides');
   for (const key of Object.keys(value)) {
-    if (!(OVERRIDE_KEYS as readonly string[]).includes(key)) throw new ModelConfigError(`${where}.${key}`, `unknown capability (use ${OVERRIDE_KEYS.join(', ')})`);
+    if (!(OVERRIDE_KEYS as readonly string[]).includes(key))
+      throw new ModelConfigError(`${where}.${key}`, `unknown capability (use ${OVERRIDE_KEYS.join(', ')})`);
   }
   const v = (key: string): unknown => value[key];
   const given = (key: string): boolean => v(key) !== undefined && v(key) !== null;
@@ -543,7 +638,13 @@ export function parseCapabilityOverrides(value: unknown): CapabilityOverrides {
   if (given('sizes')) overrides.sizes = stringList(field('sizes'), v('sizes'), sizeName, 'a size (WIDTHxHEIGHT or auto)');
   if (given('custom_sizes')) overrides.customSizes = bool(field('custom_sizes'), v('custom_sizes'));
   if (given('default_size')) overrides.defaultSize = oneString(field('default_size'), v('default_size'), sizeName, 'a size (WIDTHxHEIGHT or auto)');
-  if (given('qualities')) overrides.qualities = stringList(field('qualities'), v('qualities'), (q) => (QUALITY_NAME.test(q) ? q : null), 'a quality name (lower-case letters, digits, - or _)');
+  if (given('qualities'))
+    overrides.qualities = stringList(
+      field('qualities'),
+      v('qualities'),
+      (q) => (QUALITY_NAME.test(q) ? q : null),
+      'a quality name (lower-case letters, digits, - or _)',
+    );
   if (given('default_quality')) overrides.defaultQuality = oneString(field('default_quality'), v('default_quality'), (q) => q, 'a quality name');
   if (given('max_n')) overrides.maxN = integer(field('max_n'), v('max_n'), 1, MAX_N_LIMIT);
   if (given('max_prompt_chars')) overrides.maxPromptChars = integer(field('max_prompt_chars'), v('max_prompt_chars'), 1, MAX_PROMPT_LIMIT);
@@ -733,7 +834,14 @@ function withOverrides(base: ModelSpec, o: CapabilityOverrides): Pick<ModelSpec,
 function customSizeFits(width: number, height: number, l: CustomSizeLimits): boolean {
   const long = Math.max(width, height);
   const short = Math.min(width, height);
-  return width % l.edgeMultiple === 0 && height % l.edgeMultiple === 0 && long <= l.maxEdge && long / short <= l.maxAspect && width * height >= l.minPixels && width * height <= l.maxPixels;
+  return (
+    width % l.edgeMultiple === 0 &&
+    height % l.edgeMultiple === 0 &&
+    long <= l.maxEdge &&
+    long / short <= l.maxAspect &&
+    width * height >= l.minPixels &&
+    width * height <= l.maxPixels
+  );
 }
 
 /**

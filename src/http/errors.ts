@@ -41,7 +41,10 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
     return;
   }
   // The request's own log line (http/request-line.ts) says why it failed.
-  void reply.status(known.status).headers(known.headers).send(envelope(dialectOf(request), known));
+  void reply
+    .status(known.status)
+    .headers(known.headers)
+    .send(envelope(dialectOf(request), known));
 }
 
 /** Where an envelope keeps the error it was made from: a symbol, so JSON.stringify leaves it out. */

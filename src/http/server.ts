@@ -205,14 +205,20 @@ function answerClientError(log: FastifyBaseLogger, err: ClientError, socket: Soc
     else answering.once('close', () => closeSoon(socket));
     return;
   }
-  const known: ClientErrorAnswer = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? { code: 'malformed_request', message: 'The request is not valid HTTP/1.1.' };
+  const known: ClientErrorAnswer = (err.code ? CLIENT_ERRORS[err.code] : undefined) ?? {
+    code: 'malformed_request',
+    message: 'The request is not valid HTTP/1.1.',
+  };
   const refusal = gatewayError(known.code, known.message);
   const packet = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.subarray(0, 2048).toString('latin1') : '';
   const [, method, target = ''] = /^([A-Z]+) (\S+)/.exec(packet) ?? [];
   const body = method === 'HEAD' ? '' : JSON.stringify(envelope(dialectOfPath(target), refusal));
   log.debug({ code: err.code }, 'client error');
   if (!socket.writable) return void socket.destroy();
-  closeSoon(socket, `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  closeSoon(
+    socket,
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 function closeSoon(socket: Socket, last?: string): void {

@@ -124,7 +124,9 @@ function toOpenAIBody(body: Body, catalogue: ModelCatalogue, served: ServedModel
   const model = requiredModel(body, catalogue, served);
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const openai: Body = Object.fromEntries(
-    Object.entries(body).filter(([k]) => !['aspect_ratio', 'image_url', 'image_urls', 'callback_url'].includes(k) && !(k === 'nsfw_checker' && body[k] === null)),
+    Object.entries(body).filter(
+      ([k]) => !['aspect_ratio', 'image_url', 'image_urls', 'callback_url'].includes(k) && !(k === 'nsfw_checker' && body[k] === null),
+    ),
   );
 
   let sizeFromRatio = false;
