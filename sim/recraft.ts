@@ -22,6 +22,7 @@
 //   `{code: "not_enough_credits"}`; `enqueueFault` scripts any status (429 with Retry-After...).
 import { randomUUID } from 'node:crypto';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { RECRAFT_V2_V3_SIZES, RECRAFT_V4_PRO_SIZES, RECRAFT_V4_SIZES } from '../src/core/models.js';
 import { renderImage } from './render.js';
 import { bearerToken, isObject, jsonResponse, parseJson } from './wire.js';
 
@@ -36,73 +37,23 @@ export interface RecraftSimModel {
   readonly units: number;
 }
 
-const V2_V3_SIZES = [
-  '1024x1024',
-  '1365x1024',
-  '1024x1365',
-  '1536x1024',
-  '1024x1536',
-  '1820x1024',
-  '1024x1820',
-  '1024x2048',
-  '2048x1024',
-  '1434x1024',
-  '1024x1434',
-  '1024x1280',
-  '1280x1024',
-  '1024x1707',
-  '1707x1024',
-] as const;
-const V4_SIZES = [
-  '1024x1024',
-  '1536x768',
-  '768x1536',
-  '1280x832',
-  '832x1280',
-  '1216x896',
-  '896x1216',
-  '1152x896',
-  '896x1152',
-  '832x1344',
-  '1280x896',
-  '896x1280',
-  '1344x768',
-  '768x1344',
-] as const;
-const V4_PRO_SIZES = [
-  '2048x2048',
-  '3072x1536',
-  '1536x3072',
-  '2560x1664',
-  '1664x2560',
-  '2432x1792',
-  '1792x2432',
-  '2304x1792',
-  '1792x2304',
-  '1664x2688',
-  '2560x1792',
-  '1792x2560',
-  '2688x1536',
-  '1536x2688',
-] as const;
-
 const v4 = (vector: boolean, sizes: readonly string[], units: number): RecraftSimModel => ({ vector, sizes, styles: [], maxPromptChars: 10_000, units });
 const v2v3 = (vector: boolean, styles: readonly string[], units: number): RecraftSimModel => ({
   vector,
-  sizes: V2_V3_SIZES,
+  sizes: RECRAFT_V2_V3_SIZES,
   styles,
   maxPromptChars: 1_000,
   units,
 });
 
 export const RECRAFT_SIM_MODELS: Readonly<Record<string, RecraftSimModel>> = {
-  recraftv4_1: v4(false, V4_SIZES, 35),
-  recraftv4_1_vector: v4(true, V4_SIZES, 80),
-  recraftv4_1_pro: v4(false, V4_PRO_SIZES, 210),
-  recraftv4: v4(false, V4_SIZES, 40),
-  recraftv4_vector: v4(true, V4_SIZES, 80),
-  recraftv4_pro: v4(false, V4_PRO_SIZES, 250),
-  recraftv4_pro_vector: v4(true, V4_PRO_SIZES, 300),
+  recraftv4_1: v4(false, RECRAFT_V4_SIZES, 35),
+  recraftv4_1_vector: v4(true, RECRAFT_V4_SIZES, 80),
+  recraftv4_1_pro: v4(false, RECRAFT_V4_PRO_SIZES, 210),
+  recraftv4: v4(false, RECRAFT_V4_SIZES, 40),
+  recraftv4_vector: v4(true, RECRAFT_V4_SIZES, 80),
+  recraftv4_pro: v4(false, RECRAFT_V4_PRO_SIZES, 250),
+  recraftv4_pro_vector: v4(true, RECRAFT_V4_PRO_SIZES, 300),
   recraftv3: v2v3(false, ['realistic_image', 'digital_illustration', 'logo_raster'], 40),
   recraftv3_vector: v2v3(true, ['vector_illustration'], 80),
   recraftv2: v2v3(false, ['realistic_image', 'digital_illustration'], 22),

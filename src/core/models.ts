@@ -261,7 +261,7 @@ const DALL_E_2_RATIOS = {
  * substyle or a custom `style_id` goes through as Recraft's own field. Recraft's image-to-image,
  * inpainting, background and vectorize endpoints are not mapped: no input images.
  */
-const RECRAFT_V2_V3_SIZES = [
+export const RECRAFT_V2_V3_SIZES = [
   '1024x1024',
   '1365x1024',
   '1024x1365',
@@ -278,7 +278,7 @@ const RECRAFT_V2_V3_SIZES = [
   '1024x1707',
   '1707x1024',
 ] as const;
-const RECRAFT_V4_SIZES = [
+export const RECRAFT_V4_SIZES = [
   '1024x1024',
   '1536x768',
   '768x1536',
@@ -294,7 +294,7 @@ const RECRAFT_V4_SIZES = [
   '1344x768',
   '768x1344',
 ] as const;
-const RECRAFT_V4_PRO_SIZES = [
+export const RECRAFT_V4_PRO_SIZES = [
   '2048x2048',
   '3072x1536',
   '1536x3072',
