@@ -147,7 +147,7 @@ describe('access belongs to the route, not the URL string', () => {
     });
     expect(keyed.status).toBeGreaterThanOrEqual(500);
     expect(upstreamCalls).toBeGreaterThan(0);
-  });
+  }, 120_000); // about a thousand requests, each on a new connection: 7 s at load 9, past 30 s at load 18 (CPU-bound, so not sped up by sending them at once)
 
   it('the admin API when disabled answers 403 to any key, on every admin route and spelling', async () => {
     const admin = noAdmin.app.routes().filter((r) => r.access === 'admin');
@@ -250,14 +250,16 @@ describe('timeouts for slow senders; a long generation is not cut', () => {
   });
 
   it('a body that stops flowing is cut after the idle bound', async () => {
-    const gw = later(await startGateway(SHORT));
+    // The request bound far off: only the idle bound can explain a close within 15 s, however late a busy machine runs its timers.
+    const gw = later(await startGateway({ ...SHORT, IMAGEGATE_REQUEST_TIMEOUT: '60s' }));
     const socket = await rawSocket(gw.origin);
     socket.write(
       `POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"prompt":`,
     );
-    const { closedAfterMs } = await readUntilClose(socket, 10_000);
+    const { closedAfterMs } = await readUntilClose(socket, 20_000);
     expect(closedAfterMs).not.toBeNull();
-    expect(closedAfterMs ?? Infinity).toBeLessThan(2_900);
+    expect(closedAfterMs ?? 0).toBeGreaterThanOrEqual(900);
+    expect(closedAfterMs ?? Infinity).toBeLessThan(15_000);
   });
 
   it('a body trickled under the idle bound is still cut by the request bound', async () => {
