@@ -247,6 +247,9 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_TRUSTED_PROXIES: 'trusted_proxies',
 };
 
+/** Every top-level key of the config file: each setting's file key, then the file-only sections. */
+export const CONFIG_FILE_KEYS: readonly string[] = [...Object.values(FILE_KEYS), 'models', 'pricing', 'channels'];
+
 export function loadConfig(env: Env = process.env): Config {
   const file = readConfigFile(env.IMAGEGATE_CONFIG);
   const get = (name: string): string | undefined => {

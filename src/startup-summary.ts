@@ -1,16 +1,17 @@
 /**
  * What a starting instance says about itself, one log line each, so an operator can read from
- * the log how it is set up: where it listens, its database, its queue, where images go and how
+ * the log how it is set up: where it listens, its data dir (an absolute path), its database, its queue, where images go and how
  * links to them are made, whether the admin API is on, each channel with the models it serves,
  * and where the API docs are. No secret is ever part of a line: URLs lose their passwords (and
  * any query parameter that looks like a credential), keys and headers are never shown.
  */
+import { resolve } from 'node:path';
 import type { Config } from './config.js';
 import type { Channel } from './core/channel.js';
 import type { StoredChannel } from './routing/channel-store.js';
 
 export interface StartupFacts {
-  config: Pick<Config, 'database' | 'redisUrl' | 'redisPrefix' | 'tasks' | 's3' | 'urlTtlSeconds' | 'adminKey' | 'publicUrl'>;
+  config: Pick<Config, 'dataDir' | 'database' | 'redisUrl' | 'redisPrefix' | 'tasks' | 's3' | 'urlTtlSeconds' | 'adminKey' | 'publicUrl'>;
   /** Where the server listens: http://host:port. */
   address: string;
   /** The folder of the filesystem image store (absolute). */
@@ -24,7 +25,7 @@ export interface StartupFacts {
 
 /** One line of the summary: `topic` names it for log readers, `msg` says it. */
 export interface SummaryLine {
-  topic: 'listening' | 'database' | 'queue' | 'image_store' | 'admin_api' | 'channel' | 'docs';
+  topic: 'listening' | 'data_dir' | 'database' | 'queue' | 'image_store' | 'admin_api' | 'channel' | 'docs';
   msg: string;
 }
 
@@ -33,6 +34,7 @@ export function startupSummary(facts: StartupFacts): SummaryLine[] {
   const base = config.publicUrl ?? facts.address;
   const lines: SummaryLine[] = [
     { topic: 'listening', msg: `imagegate listening on ${facts.address}${config.publicUrl ? ` (public URL ${redactUrl(config.publicUrl)})` : ''}` },
+    { topic: 'data_dir', msg: `data dir: ${resolve(config.dataDir)} (uploads in flight under spool/)` },
     { topic: 'database', msg: `database: ${databaseLine(config.database)}` },
     { topic: 'queue', msg: `queue: ${queueLine(config)}` },
     { topic: 'image_store', msg: `image store: ${storeLine(config, facts.imagesDir)}` },

@@ -5,6 +5,7 @@
  * the API docs when served. No secret (client, admin and upstream keys, the URL secret, database,
  * Redis and channel URL passwords) appears in any line.
  */
+import { isAbsolute } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { redactUrl } from '../src/startup-summary.js';
@@ -50,6 +51,9 @@ describe('start-up summary', () => {
     const summary = summaryOf(lines);
     const { dataDir } = gw.app.config;
     expect(summary.listening).toEqual([`imagegate listening on ${gw.origin}`]);
+    // The data dir is printed as an absolute path, whatever form it was given in.
+    expect(isAbsolute(dataDir)).toBe(true);
+    expect(summary.data_dir).toEqual([`data dir: ${dataDir} (uploads in flight under spool/)`]);
     expect(summary.database).toEqual([`database: SQLite file ${dataDir}/imagegate.db`]);
     expect(summary.queue).toEqual(["queue: in-process (8 task workers over the database's task rows; rate limits and channel health in memory)"]);
     expect(summary.image_store).toEqual([`image store: files under ${dataDir}/images; links signed by the gateway (/files/..., valid 24h)`]);
