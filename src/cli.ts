@@ -39,7 +39,9 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/webhooks.js')).webhooksCommand(loadConfig(), rest);
     case 'simulate':
       // The upstream simulators are a development tool (sim/), not part of the package.
-      process.stderr.write("imagegate: the upstream simulators are a development tool: from a checkout, run 'npm run simulate -- openai' (see README)\n");
+      process.stderr.write(
+        "imagegate: the upstream simulators are a development tool: from a checkout, run 'npm run simulate -- openai' (see docs/development.md)\n",
+      );
       return 2;
     case undefined:
     case 'help':

@@ -82,7 +82,7 @@ export function registerOpenAIRoutes(app: FastifyInstance, deps: OpenAIRoutesDep
     const spec = deps.catalogue.get(request.params.model);
     if (!spec) throw modelNotFound(request.params.model);
     if (!deps.served.serves(spec.id)) throw modelNotServed(spec.id, deps.served.ids());
-    // One model carries its capabilities (an extension field; README "Endpoints"); list items stay OpenAI-shaped.
+    // One model carries its capabilities (an extension field; docs/api.md, "The model catalogue"); list items stay OpenAI-shaped.
     return { ...renderModel(spec, deps), capabilities: describeCapabilities(spec) };
   });
 }

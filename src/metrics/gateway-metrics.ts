@@ -3,7 +3,7 @@
  * exposition format, histograms and the process' default metrics without hand-written code). One
  * registry per App (no global registry, so two gateways in one process, as in tests, keep their
  * own counts). The rest of src/ reports through core/metrics-sink.ts and never imports
- * prom-client. Every metric is listed in README.md, "Metrics".
+ * prom-client. Every metric is listed in docs/metrics.md.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type {

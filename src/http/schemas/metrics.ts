@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { errorResponses, NoQuery, writtenAsIs } from './common.js';
 
-const exposition = writtenAsIs(Type.String({ description: 'Prometheus text exposition format 0.0.4; every metric is listed in README.md, "Metrics".' }));
+const exposition = writtenAsIs(Type.String({ description: 'Prometheus text exposition format 0.0.4; every metric is listed in docs/metrics.md.' }));
 
 export const MetricsSchema = {
   summary: "The gateway's Prometheus metrics (HTTP, process)",
