@@ -16,7 +16,7 @@ describe.skipIf(!runnable)('fault suite', () => {
   const reports: ScenarioReport[] = [];
   beforeAll(async () => {
     world = await createFaultWorld();
-  }, 120_000);
+  }, 240_000); // a database cluster made with initdb and three gateways started at once: minutes on a busy machine
   afterAll(async () => {
     if (reports.length > 0) console.log(`\n${formatReports(reports)}\n`);
     await world?.close();

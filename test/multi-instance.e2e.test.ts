@@ -9,7 +9,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { startNewApiAsyncSimulator } from '../sim/newapi-async.js';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
-import { spawnGateway, type ChildGateway } from './helpers/child-gateway.js';
+import { spawnGateways, type ChildGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, type TestGateway } from './helpers/gateway.js';
@@ -61,7 +61,7 @@ describe.skipIf(!runPostgres || !runRedis)('three instances on PostgreSQL, Redis
       IMAGEGATE_TASK_POLL: '500ms',
     };
     // Started together: the migrations must tolerate it.
-    const gateways = await Promise.all([spawnGateway(env), spawnGateway(env), spawnGateway(env)]);
+    const gateways = await spawnGateways(3, env);
     for (const g of gateways) onCleanup(() => g.stop());
     const [first, second, third] = gateways as [ChildGateway, ChildGateway, ChildGateway];
 

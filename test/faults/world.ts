@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { startNewApiAsyncSimulator, type RunningNewApiAsyncSimulator } from '../../sim/newapi-async.js';
 import { startOpenAISimulator, type RunningSimulator } from '../../sim/openai/simulator.js';
 import { TEST_ADMIN_KEY, adminJson } from '../helpers/admin.js';
-import { spawnGateway, type ChildGateway } from '../helpers/child-gateway.js';
+import { spawnGateway, spawnGateways, type ChildGateway } from '../helpers/child-gateway.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { createPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { startRedisServer, type TestRedisServer } from '../helpers/redis-server.js';
@@ -131,7 +131,16 @@ export async function createFaultWorld(): Promise<FaultWorld> {
     IMAGEGATE_DB_STARTUP_WAIT: '60s',
     IMAGEGATE_DEMO_DELAY: '0',
   };
-  const gateways = await Promise.all(Array.from({ length: INSTANCES }, () => spawnGateway(env)));
+  let gateways: ChildGateway[];
+  try {
+    gateways = await spawnGateways(INSTANCES, env);
+  } catch (err) {
+    // Nothing else is left running: the database cluster and Redis are processes of their own.
+    await Promise.all([asyncUpstream.close(), flakyUpstream.close(), receiver.close()]);
+    await redis.stop().catch(() => undefined);
+    await pg.remove();
+    throw err;
+  }
   const expectedExits = new Set<ChildGateway>();
   const created = await adminJson(gateways[0]!.origin, 'POST', '/admin/api/keys', { name: 'faults', credits: START_CREDITS_USD });
   const world: FaultWorld = {

@@ -54,3 +54,13 @@ export async function spawnGateway(extra: Record<string, string>, onOutput?: (ch
     },
   };
 }
+
+/** Several started together (on one database, say); when one does not start, the others are stopped before its error is thrown. */
+export async function spawnGateways(count: number, extra: Record<string, string>): Promise<ChildGateway[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => spawnGateway(extra)));
+  const gateways = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed === undefined) return gateways;
+  await Promise.all(gateways.map((g) => g.stop()));
+  throw failed.reason;
+}
