@@ -296,7 +296,7 @@ export class ImagePipeline {
       delivered: outcome.delivered,
       latency_ms: this.now() - started,
       upstream_latency_ms: last ? last.latencyMs : null,
-      attempts: attempts.length > 0 ? JSON.stringify(attempts.map((a) => ({ channel: a.channel, outcome: a.outcome, latency_ms: a.latencyMs }))) : null,
+      attempts: attempts.length > 0 ? JSON.stringify(attempts.map((a) => ({ channel: a.channel, outcome: a.outcome, started_at: a.startedAt, latency_ms: a.latencyMs }))) : null,
       created_at: started,
       size: outcome.resolved?.size ?? job.size,
       quality: outcome.resolved?.quality ?? job.quality,

@@ -114,7 +114,7 @@ export interface RequestLogTable {
   delivered: number;
   latency_ms: number;
   upstream_latency_ms: number | null;
-  /** JSON: [{channel, outcome, latency_ms}], one per upstream attempt. */
+  /** JSON: [{channel, outcome, started_at, latency_ms}], one per upstream attempt (started_at: epoch ms; rows written before it was added lack it). */
   attempts: string | null;
   created_at: number;
   size: string | null;
@@ -136,6 +136,19 @@ export interface ImagesTable {
   created_at: number;
   /** Retention: the sweeper deletes the image after this. */
   expires_at: number;
+  /** The model asked for (null: stored before the gallery kept it). */
+  model: string | null;
+  /** The endpoint the image answered: generations, edits or variations. */
+  operation: 'generations' | 'edits' | 'variations' | null;
+  /** The async task the image is a result of. */
+  task_id: string | null;
+  /** The request's prompt, kept as long as the image (null: not kept, IMAGEGATE_GALLERY_PROMPTS=false). */
+  prompt: string | null;
+  /** JSON ImageParams: the parameters behind the image. */
+  params: string | null;
+  /** Pixels, when the image's header says (an SVG's may not). */
+  width: number | null;
+  height: number | null;
 }
 
 export interface SettingsTable {
@@ -158,6 +171,7 @@ export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type ChannelRow = Selectable<ChannelsTable>;
 export type NewRequestLog = Insertable<RequestLogTable>;
 export type NewImage = Insertable<ImagesTable>;
+export type ImageRow = Selectable<ImagesTable>;
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type TaskRow = Selectable<TasksTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -25,6 +25,8 @@ import { chooseChannel } from './select.js';
 export interface AttemptRecord {
   channel: string;
   outcome: 'ok' | string;
+  /** When the attempt was sent, epoch ms (a task's timeline places it). */
+  startedAt: number;
   latencyMs: number;
 }
 
@@ -172,12 +174,12 @@ export class ChannelRouter {
     try {
       const { deadlineAt } = retryBudget(mode, this.deps.settings, started);
       const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal);
-      attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
+      attempts.push({ channel: channel.name, outcome: 'ok', startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
       return { result, channel, attempts };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
-      attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
+      attempts.push({ channel: channel.name, outcome: outcomeOf(err), startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
       throw clientErrorFor(err, channel.apiKeys);
     }
@@ -248,14 +250,14 @@ export class ChannelRouter {
       started = this.now();
       const result = await send(this.deps.providers[channel.kind], call, hooks);
       await this.deps.breakers.onSuccess(channel.id);
-      attempts.push({ channel: channel.name, outcome: 'ok', latencyMs: this.now() - started });
+      attempts.push({ channel: channel.name, outcome: 'ok', startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
       if (!isArrivingResult(result)) return { kind: 'ok', routed: { result, channel, attempts } };
       held = true;
       return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release) }, channel, attempts } };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
-      attempts.push({ channel: channel.name, outcome: outcomeOf(err), latencyMs: this.now() - started });
+      attempts.push({ channel: channel.name, outcome: outcomeOf(err), startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
       await this.learnFrom(err, call);
       return { kind: 'failed', failure: err, channel };
