@@ -43,6 +43,11 @@ export interface Channel {
    * generation body as the client sent it, for relays that take `image` there themselves.
    */
   readonly referenceImages?: ReferenceImageMode;
+  /**
+   * Vendor kinds whose upstream marks images unless told not to (ark, byteplus: Seedream's visible
+   * "AI generated" mark): whether to ask for it when the client's request does not say. Unset: false.
+   */
+  readonly watermark?: boolean;
   /** What this channel costs relative to OpenAI's list prices (a reseller at 80% is 0.8); default 1. */
   readonly costRatio?: number;
 }

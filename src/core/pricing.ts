@@ -220,8 +220,8 @@ export class Pricing {
     const missing: string[] = [];
     for (const quality of qualities) {
       for (const size of sizes) if (cellPrice(spec, price, size, quality) === undefined) missing.push(`${size}/${quality}`);
-      // Custom sizes are priced from the 1024x1024 cell.
-      if (acceptsCustomSizes(spec) && quality !== 'auto' && price.perImage.get('1024x1024')?.get(quality) === undefined) {
+      // Custom sizes are priced from the 1024x1024 cell (flat-priced models: from their listed sizes, checked above).
+      if (acceptsCustomSizes(spec) && !flatPerImage(spec) && quality !== 'auto' && price.perImage.get('1024x1024')?.get(quality) === undefined) {
         missing.push(`custom sizes/${quality} (priced from 1024x1024)`);
       }
     }
@@ -299,7 +299,8 @@ export class Pricing {
 /**
  * One image's price at a size and quality: the table's cell; else, for `auto`, the most
  * expensive applicable cell; else, for a custom size (models with custom sizes), the 1024x1024
- * cell scaled by output tokens (gpt-image-2's calculator). Undefined when none applies (a size or
+ * cell scaled by output tokens (gpt-image-2's calculator), or, for a model billed per image alone,
+ * the most expensive of its listed sizes' cells. Undefined when none applies (a size or
  * quality the model does not have).
  */
 function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality: string): number | undefined {
@@ -321,11 +322,18 @@ function cellPrice(spec: ModelSpec, price: EffectivePrice, size: string, quality
     );
   }
   if (!rules.customSizes) return undefined;
+  // A model billed per image only (no token unit: Seedream's) costs the same at any size it takes.
+  if (flatPerImage(spec)) return maxDefined(acceptedSizes(spec).map((s) => price.perImage.get(s)?.get(quality)));
   const dims = parseSize(size);
   const reference = price.perImage.get('1024x1024')?.get(quality);
   if (!dims || reference === undefined) return undefined;
   const scale = gptImage2SizeScale(quality, dims.width, dims.height);
   return mulDivCeil(reference, scale.tokens, scale.referenceTokens);
+}
+
+/** Billed per image alone (no token prices): a custom size costs what its listed sizes cost, not gpt-image-2's token scale. */
+function flatPerImage(spec: ModelSpec): boolean {
+  return !spec.capabilities.priceUnits.includes('token');
 }
 
 /** The qualities a model's prices are under: its own, or (a model without quality levels, Recraft's) its default alone. */

@@ -50,6 +50,7 @@ export function parseChannelDefinition(raw: unknown, defaults: { timeoutSeconds:
     ...optionalString(body, 'api_version', 'apiVersion'),
     ...pollInterval(body),
     ...referenceImages(body),
+    ...watermark(body),
     ...costRatio(body),
   });
 }
@@ -86,6 +87,7 @@ export function toRaw(def: ChannelDefinition): Raw {
     ...(def.apiVersion ? { api_version: def.apiVersion } : {}),
     ...(def.pollIntervalMs !== undefined ? { poll_interval: def.pollIntervalMs / 1000 } : {}),
     ...(def.referenceImages ? { reference_images: def.referenceImages } : {}),
+    ...(def.watermark !== undefined ? { watermark: def.watermark } : {}),
     ...(def.costRatio !== undefined ? { cost_ratio: def.costRatio } : {}),
   };
 }
@@ -193,6 +195,11 @@ function referenceImages(body: Raw): { referenceImages?: ReferenceImageMode } {
     throw new ChannelDefinitionError('reference_images', `reference_images must be one of ${REFERENCE_IMAGE_MODES.join(', ')}`);
   }
   return { referenceImages: value as ReferenceImageMode };
+}
+
+function watermark(body: Raw): { watermark?: boolean } {
+  const value = optionalBoolean(body, 'watermark');
+  return value === undefined ? {} : { watermark: value };
 }
 
 function costRatio(body: Raw): { costRatio?: number } {

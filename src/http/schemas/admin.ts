@@ -85,6 +85,9 @@ const ChannelDefinitionFields = {
   api_version: Type.Optional(nullable(Type.String())),
   poll_interval: Type.Optional(nullable(Type.Number({ minimum: 0.01, maximum: 3600, description: 'Seconds.' }))),
   reference_images: Type.Optional(nullable(stringEnum(REFERENCE_IMAGE_MODES))),
+  watermark: Type.Optional(
+    nullable(Type.Boolean({ description: "ark, byteplus: ask for the vendor's visible watermark when the client does not say (default false)." })),
+  ),
   cost_ratio: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1000 }))),
 };
 
