@@ -86,6 +86,10 @@ export const ERROR_CATALOGUE = {
   request_timeout: { status: 408, type: 'invalid_request_error' },
   idempotency_key_reused: { status: 409, type: 'invalid_request_error' },
   channel_exists: { status: 409, type: 'invalid_request_error' },
+  /** A webhook resend asked of a task that has not ended, or has no callback URL, or whose delivery is still being tried. */
+  task_not_finished: { status: 409, type: 'invalid_request_error' },
+  task_without_callback: { status: 409, type: 'invalid_request_error' },
+  webhook_delivery_pending: { status: 409, type: 'invalid_request_error' },
   url_expired: { status: 410, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   uri_too_long: { status: 414, type: 'invalid_request_error' },
