@@ -45,7 +45,8 @@ describe('the table', () => {
     it.each(ASPECT_RATIOS.map((r) => [r]))('%s is a size the family accepts', (ratio) => {
       const size = ASPECT_RATIO_SIZES[family][ratio];
       if (size === null) {
-        expect(family).toBe('dall-e-2');
+        // dall-e-2 makes squares only; a family whose only size is auto answers in its input's shape.
+        if (!rules.sizes.every((s) => s === 'auto')) expect(family).toBe('dall-e-2');
         return;
       }
       if (rules.sizes.includes(size)) return;
@@ -153,6 +154,8 @@ describe('sizeForModel', () => {
     }
     // Refused: dall-e-2's non-square shapes, and ratios exactly between two of a sized name's sizes.
     const dallE2 = SHAPED.filter((r) => r !== '1:1').map((r) => `dall-e-2 ${r}`);
-    expect(refused.sort()).toEqual(['gpt-image-2-2k 4:3', 'gpt-image-2-4k 1:1', ...dallE2].sort());
+    // And every shape of a model that answers in its input image's shape (size auto only).
+    const inputShaped = BUILTIN_MODELS.filter((m) => m.capabilities.sizes.every((s) => s === 'auto')).flatMap((m) => SHAPED.map((r) => `${m.id} ${r}`));
+    expect(refused.sort()).toEqual(['gpt-image-2-2k 4:3', 'gpt-image-2-4k 1:1', ...dallE2, ...inputShaped].sort());
   });
 });

@@ -84,6 +84,16 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['recraftv3_vector', 'recraftv3_vector', '1024x1024', 'standard'],
     ['recraftv2', 'recraftv2', '1024x1024', 'standard'],
     ['recraftv2_vector', 'recraftv2_vector', '1024x1024', 'standard'],
+    // DashScope's models keep their names; no quality field either. The edit models answer in their input's shape.
+    ['qwen-image', 'qwen-image', '1328x1328', 'standard'],
+    ['qwen-image-plus', 'qwen-image-plus', '1328x1328', 'standard'],
+    ['qwen-image-edit', 'qwen-image-edit', 'auto', 'standard'],
+    ['qwen-image-edit-plus', 'qwen-image-edit-plus', 'auto', 'standard'],
+    ['wan2.5-t2i-preview', 'wan2.5-t2i-preview', '1280x1280', 'standard'],
+    ['wan2.2-t2i-flash', 'wan2.2-t2i-flash', '1024x1024', 'standard'],
+    ['wan2.2-t2i-plus', 'wan2.2-t2i-plus', '1024x1024', 'standard'],
+    ['wanx2.1-t2i-turbo', 'wanx2.1-t2i-turbo', '1024x1024', 'standard'],
+    ['wanx2.1-t2i-plus', 'wanx2.1-t2i-plus', '1024x1024', 'standard'],
   ];
 
   it('covers exactly the built-in catalogue', () => {

@@ -65,6 +65,10 @@ function sizeFromTable(ratio: string, capabilities: ModelCapabilities, name: str
   const parsed = parseAspectRatio(ratio);
   const size = (capabilities.aspectRatioSizes ?? nearestTable(capabilities))[parsed];
   if (size === null) {
+    // A model whose only size is auto answers in its input image's shape (DashScope's Qwen-Image Edit).
+    if (capabilities.sizes.every((s) => s === 'auto')) {
+      throw invalidRequest(PARAM, 'invalid_value', `${name} answers in its input image's shape; ${PARAM} '${parsed}' is not available (use auto).`);
+    }
     const squareOnly = capabilities.sizes.every((s) => s === 'auto' || isSquare(s));
     const why = squareOnly ? `${name} makes square images only` : `${name} has no size shaped like ${parsed}`;
     throw invalidRequest(PARAM, 'invalid_value', `${why}; ${PARAM} '${parsed}' is not available (use 1:1 or auto).`);

@@ -41,6 +41,13 @@
  * its model pages recraft.ai/docs/api-reference/models/recraft-v4 (V4 $0.04, V4 Vector $0.08,
  * V4 Pro $0.25, V4 Pro Vector $0.30) and .../recraft-v4-1 (V4.1 Vector $0.08). Recraft has no
  * quality: its one column is the catalogue's default quality, `standard`.
+ *
+ * Alibaba DashScope (Model Studio's Models page, international deployment (Singapore), per
+ * successfully generated image, the same at every size; mainland China (Beijing) lists prices in
+ * CNY, set a channel's cost_ratio for it): qwen-image $0.035, qwen-image-plus $0.03,
+ * qwen-image-edit $0.045, qwen-image-edit-plus $0.03, wan2.5-t2i-preview $0.03, wan2.2-t2i-flash
+ * $0.025, wan2.2-t2i-plus $0.05, wanx2.1-t2i-turbo $0.025, wanx2.1-t2i-plus $0.05. DashScope has
+ * no quality: the one column is `standard`, as Recraft's.
  */
 import { BUILTIN_MODELS } from './models.js';
 import type { PriceTable, TokenPrices } from './pricing.js';
@@ -63,7 +70,7 @@ const tokens = (textInput: number, imageInput: number, imageOutput: number, text
   ...(textOutput !== undefined ? { textOutput: usd(textOutput) } : {}),
 });
 
-/** One price at every size a catalogue model takes (Recraft's models: one price per image). */
+/** One price at every size a catalogue model takes (Recraft's and DashScope's models: one price per image). */
 function flatPrice(modelId: string, price: number): Record<string, Cells> {
   const spec = BUILTIN_MODELS.find((m) => m.id === modelId);
   if (!spec) throw new Error(`no catalogue model ${modelId} to price`);
@@ -82,6 +89,18 @@ const RECRAFT_PRICES: Readonly<Record<string, number>> = {
   recraftv3_vector: 0.08,
   recraftv2: 0.022,
   recraftv2_vector: 0.044,
+};
+
+const DASHSCOPE_PRICES: Readonly<Record<string, number>> = {
+  'qwen-image': 0.035,
+  'qwen-image-plus': 0.03,
+  'qwen-image-edit': 0.045,
+  'qwen-image-edit-plus': 0.03,
+  'wan2.5-t2i-preview': 0.03,
+  'wan2.2-t2i-flash': 0.025,
+  'wan2.2-t2i-plus': 0.05,
+  'wanx2.1-t2i-turbo': 0.025,
+  'wanx2.1-t2i-plus': 0.05,
 };
 
 /** gpt-image-2's quality factor in OpenAI's calculator. */
@@ -164,4 +183,5 @@ export const DEFAULT_PRICES: PriceTable = {
     },
   },
   ...Object.fromEntries(Object.entries(RECRAFT_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
+  ...Object.fromEntries(Object.entries(DASHSCOPE_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
 };

@@ -27,14 +27,19 @@ export type ModelFamily =
   | 'recraft-v3'
   | 'recraft-v3-vector'
   | 'recraft-v2'
-  | 'recraft-v2-vector';
+  | 'recraft-v2-vector'
+  | 'qwen-image'
+  | 'qwen-image-edit'
+  | 'qwen-image-edit-plus'
+  | 'wan-t2i'
+  | 'wan2.5-t2i';
 
 /**
  * Whose API makes a model. A channel that speaks one vendor's own API (openai, azure-openai:
  * OpenAI's; recraft: Recraft's) serves only that vendor's models, whatever its `models` list says;
  * relays (openai-compatible, newapi-async, task-api) may front any vendor.
  */
-export type ModelVendor = 'openai' | 'recraft';
+export type ModelVendor = 'openai' | 'recraft' | 'dashscope';
 
 /** What a model accepts as input images for one operation (OpenAI's documented limits). */
 export interface InputRules {
@@ -345,6 +350,60 @@ const RECRAFT_RULES = {
   'recraft-v2-vector': { ...RECRAFT_VECTOR, ...RECRAFT_V2_V3, styles: ['vector_illustration', 'icon'] },
 } as const satisfies Readonly<Record<string, ModelCapabilities>>;
 
+/**
+ * Alibaba Cloud Model Studio (DashScope): Qwen-Image and Wan (Model Studio's Qwen-Image, Qwen-Image
+ * Edit and Wan text-to-image API references). DashScope answers PNG at the size asked; the gateway
+ * converts to jpeg or webp when asked (so output_format and output_compression are offered). No
+ * quality, background, moderation, style or streaming. Sizes are DashScope's `W*H` lists, as WxH:
+ * - qwen-image, qwen-image-plus: five fixed sizes, one image per call (n above 1: one call per image);
+ * - qwen-image-edit: one input image, one image per call; qwen-image-edit-plus: 1-3 input images,
+ *   n 1-6; both answer in the last input's shape (size `auto` only);
+ * - wan2.2/wanx2.1 text-to-image: 512-1440 px a side (DashScope's recommended sizes listed),
+ *   n 1-4, asynchronous; wan2.5-t2i-preview: 768*768 to 1440*1440 pixels, ratio 1:4 to 4:1.
+ */
+export const QWEN_IMAGE_SIZES = ['1328x1328', '1664x928', '928x1664', '1472x1140', '1140x1472'] as const;
+export const WAN_T2I_SIZES = ['1024x1024', '1280x720', '720x1280', '1152x864', '864x1152', '1344x768', '768x1344', '1440x720', '720x1440'] as const;
+export const WAN25_T2I_SIZES = ['1280x1280', '1696x960', '960x1696', '1472x1104', '1104x1472'] as const;
+
+/** DashScope's input images: JPEG, PNG or WEBP, up to 10 MB, 384-3072 px a side (Qwen-Image Edit's limits). */
+const DASHSCOPE_INPUTS: InputRules = {
+  maxImages: 1,
+  maxBytesEach: 10 * MB,
+  formats: ['png', 'jpeg', 'webp'],
+  square: false,
+  alphaWithoutMask: false,
+  maxSide: 3072,
+  maxPixels: 3072 * 3072,
+};
+
+const DASHSCOPE = {
+  customSizes: false,
+  qualities: [],
+  defaultQuality: 'standard',
+  autoQualityIsDefault: false,
+  maxN: 4,
+  outputFormats: ['png', 'jpeg', 'webp'],
+  defaultOutputFormat: 'png',
+  outputCompression: true,
+  backgrounds: [],
+  moderations: [],
+  streaming: null,
+  edits: null,
+  variations: null,
+  inputFidelity: false,
+  styles: [],
+  officialFields: { responseFormat: false, style: false },
+  priceUnits: ['image'],
+} as const satisfies Partial<ModelCapabilities>;
+
+const DASHSCOPE_RULES = {
+  'qwen-image': { ...DASHSCOPE, sizes: QWEN_IMAGE_SIZES, defaultSize: '1328x1328', maxPromptChars: 800 },
+  'qwen-image-edit': { ...DASHSCOPE, sizes: ['auto'], defaultSize: 'auto', maxPromptChars: 800, edits: DASHSCOPE_INPUTS },
+  'qwen-image-edit-plus': { ...DASHSCOPE, sizes: ['auto'], defaultSize: 'auto', maxPromptChars: 800, maxN: 6, edits: { ...DASHSCOPE_INPUTS, maxImages: 3 } },
+  'wan-t2i': { ...DASHSCOPE, sizes: WAN_T2I_SIZES, defaultSize: '1024x1024', maxPromptChars: 500 },
+  'wan2.5-t2i': { ...DASHSCOPE, sizes: WAN25_T2I_SIZES, defaultSize: '1280x1280', maxPromptChars: 2_000 },
+} as const satisfies Readonly<Record<string, ModelCapabilities>>;
+
 export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   'gpt-image-2': {
     ...GPT_IMAGE,
@@ -385,6 +444,7 @@ export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
     officialFields: { responseFormat: true, style: true },
   },
   ...RECRAFT_RULES,
+  ...DASHSCOPE_RULES,
 };
 
 export interface ModelSpec {
@@ -432,7 +492,10 @@ const relayName = (id: string, description: string, extra: Parameters<typeof mod
 /** Recraft's models keep Recraft's own names (its API's `model` values). */
 const recraft = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'recraft' });
 
-/** Every model name OpenAI and the relay gateways' documents use, then Recraft's. */
+/** DashScope's models keep DashScope's own names (its API's `model` values). */
+const dashscope = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'dashscope' });
+
+/** Every model name OpenAI and the relay gateways' documents use, then Recraft's, then DashScope's. */
 export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('gpt-image-2', 'gpt-image-2', 'GPT Image 2'),
   model('gpt-image-2-2026-04-21', 'gpt-image-2', 'GPT Image 2 snapshot 2026-04-21'),
@@ -467,6 +530,15 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   recraft('recraftv3_vector', 'recraft-v3-vector', 'Recraft V3 Vector (SVG, vector styles)'),
   recraft('recraftv2', 'recraft-v2', 'Recraft V2 (raster styles)'),
   recraft('recraftv2_vector', 'recraft-v2-vector', 'Recraft V2 Vector (SVG, vector and icon styles)'),
+  dashscope('qwen-image', 'qwen-image', 'Qwen-Image (Alibaba DashScope)'),
+  dashscope('qwen-image-plus', 'qwen-image', 'Qwen-Image Plus (Alibaba DashScope)'),
+  dashscope('qwen-image-edit', 'qwen-image-edit', 'Qwen-Image Edit: one input image (Alibaba DashScope)'),
+  dashscope('qwen-image-edit-plus', 'qwen-image-edit-plus', 'Qwen-Image Edit Plus: 1-3 input images (Alibaba DashScope)'),
+  dashscope('wan2.5-t2i-preview', 'wan2.5-t2i', 'Wan 2.5 text-to-image preview (Alibaba DashScope, asynchronous)'),
+  dashscope('wan2.2-t2i-flash', 'wan-t2i', 'Wan 2.2 text-to-image Flash (Alibaba DashScope, asynchronous)'),
+  dashscope('wan2.2-t2i-plus', 'wan-t2i', 'Wan 2.2 text-to-image Plus (Alibaba DashScope, asynchronous)'),
+  dashscope('wanx2.1-t2i-turbo', 'wan-t2i', 'Wan 2.1 text-to-image Turbo (Alibaba DashScope, asynchronous)'),
+  dashscope('wanx2.1-t2i-plus', 'wan-t2i', 'Wan 2.1 text-to-image Plus (Alibaba DashScope, asynchronous)'),
 ];
 
 /** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */
