@@ -1,5 +1,6 @@
 /** Table types: the schema lives here, so a wrong column is a compile error. Times are epoch ms. */
 import type { Generated, Insertable, Selectable } from 'kysely';
+import type { WebhookAttemptOutcome } from '../core/metrics-sink.js';
 
 export interface ApiKeysTable {
   id: string;
@@ -69,6 +70,22 @@ export interface WebhookDeliveriesTable {
   lease_until: number | null;
   created_at: number;
   delivered_at: number | null;
+}
+
+/** One attempt of a delivery (the latest few per delivery are kept). */
+export interface WebhookAttemptsTable {
+  delivery_id: string;
+  /** 1-based. */
+  attempt: number;
+  task_id: string;
+  /** When it was sent. */
+  attempted_at: number;
+  latency_ms: number;
+  outcome: WebhookAttemptOutcome;
+  /** The receiver's HTTP status; null when it was not reached. */
+  http_status: number | null;
+  /** Why it failed, in words; null when delivered. */
+  error: string | null;
 }
 
 export interface CreditLedgerTable {
@@ -165,6 +182,7 @@ export interface Tables {
   credit_ledger: CreditLedgerTable;
   tasks: TasksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
@@ -175,5 +193,6 @@ export type ImageRow = Selectable<ImagesTable>;
 export type LedgerRow = Selectable<CreditLedgerTable>;
 export type TaskRow = Selectable<TasksTable>;
 export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 // Generated is re-exported for later tables with database-made columns.
 export type { Generated };

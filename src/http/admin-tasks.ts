@@ -1,13 +1,17 @@
-/** /admin/api/tasks: tasks by state, key, model and time; one task with its runs and webhook deliveries. */
+/**
+ * /admin/api/tasks: tasks by state, key, model and time; one task with its runs, webhook deliveries
+ * and their attempts, and its timeline; resending a finished task's webhook.
+ */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../core/errors.js';
-import type { TaskRow } from '../db/schema.js';
+import type { DeliveryRow, TaskRow } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
-import type { WebhookOutbox } from '../tasks/webhooks.js';
+import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
 import { pageAnswer, pageOf, timeBound } from './admin-list.js';
-import { TaskSchemas, type AdminTaskView } from './schemas/admin.js';
+import { TaskSchemas, type AdminTaskView, type RunAttemptView, type WebhookDeliveryView } from './schemas/admin.js';
+import { taskTimeline } from './task-timeline.js';
 
 export interface AdminTaskDeps {
   store: TaskStore;
@@ -34,31 +38,98 @@ export function registerAdminTaskRoutes(scope: FastifyInstance, deps: AdminTaskD
   });
 
   app.get('/admin/api/tasks/:id', { schema: TaskSchemas.get }, async (request) => {
-    const task = await deps.store.get(request.params.id);
-    if (!task) throw gatewayError('task_not_found', `No task '${request.params.id}'.`, { param: 'id' });
-    const [runs, deliveries] = await Promise.all([deps.store.runs(task.id), deps.outbox.deliveries(task.id)]);
+    const task = await findTask(deps.store, request.params.id);
+    const [runRows, deliveries, attempts] = await Promise.all([deps.store.runs(task.id), deps.outbox.deliveries(task.id), deps.outbox.attempts(task.id)]);
+    const runs = runRows.map((r) => ({
+      id: r.id,
+      status: r.status,
+      errorCode: r.error_code,
+      channel: r.channel,
+      latencyMs: r.latency_ms,
+      createdAt: r.created_at,
+      attempts: runAttempts(r.attempts),
+    }));
     return {
       ...renderTask(task, deps.sign),
       runs: runs.map((r) => ({
         id: r.id,
         status: r.status,
-        error_code: r.error_code,
+        error_code: r.errorCode,
         channel: r.channel,
-        latency_ms: r.latency_ms,
-        attempts: r.attempts ? (JSON.parse(r.attempts) as unknown[]) : [],
-        created_at: new Date(r.created_at).toISOString(),
+        latency_ms: r.latencyMs,
+        attempts: [...r.attempts],
+        created_at: iso(r.createdAt),
       })),
-      webhook_deliveries: deliveries.map((d) => ({
-        id: d.id,
-        url: d.url,
-        status: d.status,
-        attempts: d.attempts,
-        last_status: d.last_status,
-        last_error: d.last_error,
-        next_attempt_at: d.status === 'pending' ? new Date(d.next_attempt_at).toISOString() : null,
-        delivered_at: d.delivered_at === null ? null : new Date(d.delivered_at).toISOString(),
+      webhook_deliveries: deliveries.map((d) => renderDelivery(task.id, d)),
+      webhook_attempts: attempts.map((a) => ({
+        delivery_id: a.delivery_id,
+        attempt: a.attempt,
+        attempted_at: iso(a.attempted_at),
+        outcome: a.outcome,
+        http_status: a.http_status,
+        error: a.error,
+        latency_ms: a.latency_ms,
       })),
+      timeline: taskTimeline(task, runs, deliveries, attempts, (d) => isResend(task.id, d)),
     };
+  });
+
+  app.post('/admin/api/tasks/:id/webhooks/resend', { schema: TaskSchemas.resendWebhook }, async (request, reply) => {
+    const task = await findTask(deps.store, request.params.id);
+    if (task.status !== 'succeeded' && task.status !== 'failed') {
+      throw gatewayError('task_not_finished', `Task '${task.id}' is ${task.status}: its webhook is sent when it ends.`, { param: 'id' });
+    }
+    if (!task.callback_url) throw gatewayError('task_without_callback', `Task '${task.id}' has no callback URL.`, { param: 'id' });
+    const resent = await deps.outbox.resend(task.id, task.callback_url);
+    if ('refused' in resent) {
+      const message =
+        resent.refused === 'pending'
+          ? `A webhook delivery of task '${task.id}' is still being tried; resend once it has ended.`
+          : `Task '${task.id}' has no webhook delivery written yet; it is written shortly after the task ends.`;
+      throw gatewayError('webhook_delivery_pending', message, { param: 'id' });
+    }
+    return reply.status(202).send(renderDelivery(task.id, resent.delivery));
+  });
+}
+
+async function findTask(store: TaskStore, id: string): Promise<TaskRow> {
+  const task = await store.get(id);
+  if (!task) throw gatewayError('task_not_found', `No task '${id}'.`, { param: 'id' });
+  return task;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The task's own delivery has the id its ending writes; any other is a resend. */
+function isResend(taskId: string, d: DeliveryRow): boolean {
+  return d.id !== deliveryIdFor(taskId);
+}
+
+function renderDelivery(taskId: string, d: DeliveryRow): WebhookDeliveryView {
+  return {
+    id: d.id,
+    url: d.url,
+    status: d.status,
+    resend: isResend(taskId, d),
+    attempts: d.attempts,
+    last_status: d.last_status,
+    last_error: d.last_error,
+    next_attempt_at: d.status === 'pending' ? iso(d.next_attempt_at) : null,
+    delivered_at: d.delivered_at === null ? null : iso(d.delivered_at),
+    created_at: iso(d.created_at),
+  };
+}
+
+/** request_log.attempts, as the pipeline writes it; what is not an attempt there is left out. */
+function runAttempts(json: string | null): RunAttemptView[] {
+  if (!json) return [];
+  const parsed: unknown = JSON.parse(json);
+  if (!Array.isArray(parsed)) return [];
+  return parsed.flatMap((item: unknown): RunAttemptView[] => {
+    if (typeof item !== 'object' || item === null) return [];
+    const { channel, outcome, started_at, latency_ms } = item as Record<string, unknown>;
+    if (typeof channel !== 'string' || typeof outcome !== 'string' || typeof latency_ms !== 'number') return [];
+    return [{ channel, outcome, started_at: typeof started_at === 'number' ? iso(started_at) : null, latency_ms }];
   });
 }
 

@@ -15,13 +15,18 @@
  *
  * URLs go through the SSRF guard (SafeFetcher): a refused scheme or address fails the delivery at
  * once, without a request, and says why in `last_error`.
+ *
+ * Each recorded attempt is also a `webhook_attempts` row (when, outcome, HTTP status or error,
+ * latency), written with the delivery's update; the latest WEBHOOK_ATTEMPTS_KEPT per delivery are
+ * kept. An operator may resend a finished delivery: a new delivery row of the same body, with a
+ * webhook id of its own (`resend`).
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
-import type { DeliveryRow } from '../db/schema.js';
-import type { WebhookMetricsSink } from '../core/metrics-sink.js';
+import type { DeliveryRow, WebhookAttemptRow } from '../db/schema.js';
+import type { WebhookAttemptOutcome, WebhookMetricsSink } from '../core/metrics-sink.js';
 import { UnsafeUrlError, type PostOptions } from '../net/safe-fetch.js';
 import type { WebhookSecrets } from './webhook-secrets.js';
 
@@ -93,6 +98,8 @@ const DEFAULT_BATCH = 20;
 const MIN_TIMER_MS = 5;
 /** Longest `last_error` kept. */
 const ERROR_CHARS = 500;
+/** Attempt rows kept per delivery (the latest): a receiver down for the whole window makes about a dozen. */
+export const WEBHOOK_ATTEMPTS_KEPT = 50;
 
 /** One failed attempt of a delivery, as its row now says. */
 export interface DeliveryFailure {
@@ -114,10 +121,14 @@ export interface DeliveryFailure {
   nextAttemptAt: number | null;
 }
 
-type Outcome =
+type Outcome = (
   | { kind: 'answered'; status: number }
   | { kind: 'refused'; error: string } // the guard said no: it will say no again
-  | { kind: 'unreachable'; error: string };
+  | { kind: 'unreachable'; error: string }
+) & { sentAt: number; latencyMs: number };
+
+/** Why a resend was refused. */
+export type ResendRefusal = 'no_delivery' | 'pending';
 
 export class WebhookOutbox {
   private readonly db: Db;
@@ -239,6 +250,55 @@ export class WebhookOutbox {
     return this.db.selectFrom('webhook_deliveries').selectAll().where('task_id', '=', taskId).orderBy('created_at').orderBy('id').execute();
   }
 
+  /** A task's recorded attempts (the latest WEBHOOK_ATTEMPTS_KEPT of each delivery), oldest first. */
+  async attempts(taskId: string): Promise<WebhookAttemptRow[]> {
+    return this.db
+      .selectFrom('webhook_attempts')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .orderBy('attempted_at')
+      .orderBy('delivery_id')
+      .orderBy('attempt')
+      .execute();
+  }
+
+  /**
+   * Delivers a task's webhook body again, as a new delivery due now (its own webhook id, so a
+   * receiver that drops repeated ids still takes it), to the URL given (the task's callback).
+   * Refused while one of the task's deliveries is still pending, and when the task has none to
+   * copy. Resends are numbered, so two asked at once make one delivery.
+   */
+  async resend(taskId: string, url: string): Promise<{ delivery: DeliveryRow } | { refused: ResendRefusal }> {
+    const existing = await this.deliveries(taskId);
+    const original = existing.find((d) => d.id === deliveryIdFor(taskId)) ?? existing[0];
+    if (!original) return { refused: 'no_delivery' };
+    if (existing.some((d) => d.status === 'pending')) return { refused: 'pending' };
+    const now = this.now();
+    const id = deliveryIdFor(`${taskId}#resend-${existing.length}`);
+    await this.db
+      .insertInto('webhook_deliveries')
+      .values({
+        id,
+        task_id: taskId,
+        url,
+        payload: original.payload,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        first_attempt_at: null,
+        last_status: null,
+        last_error: null,
+        lease_until: null,
+        created_at: now,
+        delivered_at: null,
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+    this.announce();
+    const delivery = await this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return { delivery };
+  }
+
   /**
    * Runs `deliverDue` every `pollMs`, sooner when a retry falls due earlier or a delivery is
    * enqueued here. The timer does not keep the process alive; errors go to onError.
@@ -327,15 +387,42 @@ export class WebhookOutbox {
   }
 
   private async send(row: DeliveryRow, headers: Record<string, string>): Promise<Outcome> {
+    const sentAt = this.now();
+    const timing = () => ({ sentAt, latencyMs: Math.max(0, this.now() - sentAt) });
     try {
       const { status } = await this.fetcher.post(row.url, row.payload, headers, { timeoutMs: this.timeoutMs });
-      return { kind: 'answered', status };
+      return { kind: 'answered', status, ...timing() };
     } catch (err) {
       if (err instanceof UnsafeUrlError) {
         const error = `${err.reason}: ${err.message}`;
-        return err.reason === 'scheme' || err.reason === 'address' ? { kind: 'refused', error } : { kind: 'unreachable', error };
+        return err.reason === 'scheme' || err.reason === 'address' ? { kind: 'refused', error, ...timing() } : { kind: 'unreachable', error, ...timing() };
       }
-      return { kind: 'unreachable', error: err instanceof Error ? err.message : String(err) };
+      return { kind: 'unreachable', error: err instanceof Error ? err.message : String(err), ...timing() };
+    }
+  }
+
+  /** Through `trx`, with the delivery's update: the attempt's row, and the oldest dropped past WEBHOOK_ATTEMPTS_KEPT. */
+  private async recordAttempt(trx: Db, row: DeliveryRow, attempt: number, outcome: Outcome, kind: WebhookAttemptOutcome, error: string | null) {
+    await trx
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: row.id,
+        attempt,
+        task_id: row.task_id,
+        attempted_at: outcome.sentAt,
+        latency_ms: outcome.latencyMs,
+        outcome: kind,
+        http_status: outcome.kind === 'answered' ? outcome.status : null,
+        error,
+      })
+      .onConflict((oc) => oc.columns(['delivery_id', 'attempt']).doNothing())
+      .execute();
+    if (attempt > WEBHOOK_ATTEMPTS_KEPT) {
+      await trx
+        .deleteFrom('webhook_attempts')
+        .where('delivery_id', '=', row.id)
+        .where('attempt', '<=', attempt - WEBHOOK_ATTEMPTS_KEPT)
+        .execute();
     }
   }
 
@@ -344,13 +431,18 @@ export class WebhookOutbox {
     const attempts = row.attempts + 1;
     if (outcome.kind === 'answered' && outcome.status >= 200 && outcome.status < 300) {
       // Delivered is final whoever holds the lease now: a late success still counts.
-      const delivered = await this.db
-        .updateTable('webhook_deliveries')
-        .set({ status: 'delivered', attempts, last_status: outcome.status, last_error: null, lease_until: null, delivered_at: now })
-        .where('id', '=', row.id)
-        .where('status', '=', 'pending')
-        .executeTakeFirst();
-      if (Number(delivered.numUpdatedRows) === 1) this.metrics?.webhookAttempt('delivered', true);
+      const delivered = await this.db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'delivered', attempts, last_status: outcome.status, last_error: null, lease_until: null, delivered_at: now })
+          .where('id', '=', row.id)
+          .where('status', '=', 'pending')
+          .executeTakeFirst();
+        const recorded = Number(updated.numUpdatedRows) === 1;
+        if (recorded) await this.recordAttempt(trx, row, attempts, outcome, 'delivered', null);
+        return recorded;
+      });
+      if (delivered) this.metrics?.webhookAttempt('delivered', true);
       return;
     }
     const lastStatus = outcome.kind === 'answered' ? outcome.status : null;
@@ -358,21 +450,27 @@ export class WebhookOutbox {
     const nextAt = now + retryDelay(this.schedule, attempts);
     const firstAt = row.first_attempt_at ?? now;
     const giveUp = outcome.kind === 'refused' || nextAt > firstAt + this.schedule.windowMs;
-    const updated = await this.db
-      .updateTable('webhook_deliveries')
-      .set(
-        giveUp
-          ? { status: 'failed', attempts, last_status: lastStatus, last_error: lastError, lease_until: null }
-          : { attempts, last_status: lastStatus, last_error: lastError, lease_until: null, next_attempt_at: nextAt },
-      )
-      .where('id', '=', row.id)
-      .where('status', '=', 'pending')
-      .where('lease_until', '=', lease)
-      .executeTakeFirst();
+    const kind = outcome.kind === 'answered' ? 'http_error' : outcome.kind;
+    const recorded = await this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('webhook_deliveries')
+        .set(
+          giveUp
+            ? { status: 'failed', attempts, last_status: lastStatus, last_error: lastError, lease_until: null }
+            : { attempts, last_status: lastStatus, last_error: lastError, lease_until: null, next_attempt_at: nextAt },
+        )
+        .where('id', '=', row.id)
+        .where('status', '=', 'pending')
+        .where('lease_until', '=', lease)
+        .executeTakeFirst();
+      const ours = Number(updated.numUpdatedRows) === 1;
+      if (ours) await this.recordAttempt(trx, row, attempts, outcome, kind, lastError);
+      return ours;
+    });
     if (!giveUp) this.onDue(nextAt);
     // Said once per recorded attempt (an attempt whose lease another instance took over is theirs to say).
-    if (Number(updated.numUpdatedRows) === 1) {
-      this.metrics?.webhookAttempt(outcome.kind === 'answered' ? 'http_error' : outcome.kind, giveUp);
+    if (recorded) {
+      this.metrics?.webhookAttempt(kind, giveUp);
       this.onAttemptFailed({
         deliveryId: row.id,
         taskId: row.task_id,
@@ -408,7 +506,8 @@ export function deliveryFailureLine(failure: DeliveryFailure): { fields: Record<
   return { fields, message };
 }
 
-function hostOf(url: string): string {
+/** A callback's host, for logs and the timeline (never the whole URL: a callback's query may carry its token). */
+export function hostOf(url: string): string {
   try {
     return new URL(url).host;
   } catch {

@@ -269,8 +269,77 @@ const TaskViewFields = {
   deadline_at: NullableTimestamp,
 };
 
+const RunAttemptView = Type.Object(
+  {
+    channel: Type.String({ description: "The channel's name." }),
+    outcome: Type.String({ description: '`ok`, or the error code the attempt failed with.' }),
+    started_at: nullable(Type.String({ format: 'date-time', description: 'When it was sent (null on runs logged before this was recorded).' })),
+    latency_ms: Type.Number(),
+  },
+  { title: 'RunAttempt' },
+);
+
+const WEBHOOK_ATTEMPT_OUTCOMES = ['delivered', 'http_error', 'unreachable', 'refused'] as const;
+
+const WebhookDeliveryView = Type.Object(
+  {
+    id: Type.String({ description: 'Sent as the webhook-id header.' }),
+    url: Type.String(),
+    status: stringEnum(['pending', 'delivered', 'failed'] as const),
+    resend: Type.Boolean({ description: "Made by POST /admin/api/tasks/{id}/webhooks/resend, not by the task's ending." }),
+    attempts: Type.Integer({ description: 'Attempts made so far.' }),
+    last_status: nullable(Type.Integer()),
+    last_error: nullable(Type.String()),
+    next_attempt_at: NullableTimestamp,
+    delivered_at: NullableTimestamp,
+    created_at: Timestamp,
+  },
+  { title: 'WebhookDelivery' },
+);
+
+const WebhookAttemptView = Type.Object(
+  {
+    delivery_id: Type.String(),
+    attempt: Type.Integer({ description: '1-based, within its delivery.' }),
+    attempted_at: Timestamp,
+    outcome: stringEnum(WEBHOOK_ATTEMPT_OUTCOMES, {
+      description: 'delivered (2xx), http_error (another status), unreachable (no answer, timeout), refused (the URL may not be called).',
+    }),
+    http_status: nullable(Type.Integer({ description: 'Null when the receiver was not reached.' })),
+    error: nullable(Type.String()),
+    latency_ms: Type.Integer(),
+  },
+  { title: 'WebhookAttempt' },
+);
+
+export const TIMELINE_KINDS = ['submitted', 'started', 'channel_attempt', 'run_ended', 'finished', 'webhook_queued', 'webhook_attempt'] as const;
+
+const TimelineEvent = Type.Object(
+  {
+    at: Timestamp,
+    kind: stringEnum(TIMELINE_KINDS, {
+      description:
+        "submitted (the task was accepted), started (first picked up by a worker), channel_attempt (one upstream attempt of a run), run_ended (a run's outcome), finished (the final state), webhook_queued (a delivery was written, or resent), webhook_attempt (one POST to the callback).",
+    }),
+    detail: Type.String({ description: 'One line for people.' }),
+    run_id: Type.Optional(Type.String()),
+    channel: Type.Optional(Type.String()),
+    outcome: Type.Optional(Type.String({ description: 'channel_attempt: ok or an error code; webhook_attempt: as in webhook_attempts; finished: the state.' })),
+    latency_ms: Type.Optional(Type.Number()),
+    delivery_id: Type.Optional(Type.String()),
+    attempt: Type.Optional(Type.Integer()),
+    http_status: Type.Optional(nullable(Type.Integer())),
+    error: Type.Optional(nullable(Type.String())),
+  },
+  { title: 'TaskTimelineEvent' },
+);
+export type TimelineEvent = Static<typeof TimelineEvent>;
+
 const AdminTaskView = Type.Object(TaskViewFields, { title: 'AdminTask' });
 export type AdminTaskView = Static<typeof AdminTaskView>;
+export type WebhookDeliveryView = Static<typeof WebhookDeliveryView>;
+export type WebhookAttemptView = Static<typeof WebhookAttemptView>;
+export type RunAttemptView = Static<typeof RunAttemptView>;
 
 export const TaskSchemas = {
   list: {
@@ -291,31 +360,34 @@ export const TaskSchemas = {
           ...TaskViewFields,
           runs: Type.Array(
             Type.Object({
-              id: Type.String(),
+              id: Type.String({ description: "The run's request id: the task id, then `<task id>.<n>` for reruns." }),
               status: Type.Integer({ description: 'The HTTP status the run ended with.' }),
               error_code: nullable(Type.String()),
-              channel: nullable(Type.String()),
-              latency_ms: Type.Number(),
-              attempts: Type.Array(Type.Unknown(), { description: 'One per upstream attempt: channel, outcome, latency_ms.' }),
+              channel: nullable(Type.String({ description: 'Every attempt as `channel:outcome`, comma-separated.' })),
+              latency_ms: Type.Number({ description: 'The whole run.' }),
+              attempts: Type.Array(RunAttemptView, { description: 'One per upstream attempt, in order.' }),
               created_at: Timestamp,
             }),
           ),
-          webhook_deliveries: Type.Array(
-            Type.Object({
-              id: Type.String(),
-              url: Type.String(),
-              status: stringEnum(['pending', 'delivered', 'failed'] as const),
-              attempts: Type.Integer(),
-              last_status: nullable(Type.Integer()),
-              last_error: nullable(Type.String()),
-              next_attempt_at: NullableTimestamp,
-              delivered_at: NullableTimestamp,
-            }),
-          ),
+          webhook_deliveries: Type.Array(WebhookDeliveryView),
+          webhook_attempts: Type.Array(WebhookAttemptView, {
+            description: 'Every recorded attempt of every delivery (the latest 50 per delivery), oldest first.',
+          }),
+          timeline: Type.Array(TimelineEvent, { description: 'What happened to the task, oldest first: the fields above as one ordered list.' }),
         },
         { title: 'AdminTaskDetail' },
       ),
       ...errors(404),
+    },
+  },
+  resendWebhook: {
+    params: IdParams,
+    querystring: NoQuery,
+    body: NoBody,
+    response: {
+      // The new delivery, due now: the task's webhook body again, signed as usual, with a webhook-id of its own.
+      202: WebhookDeliveryView,
+      ...errors(404, 409),
     },
   },
 };
