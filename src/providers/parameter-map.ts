@@ -86,6 +86,11 @@ export interface ParameterMap {
   readonly overrides: readonly ParamOverride[];
   /** Params this endpoint never carries, whoever set them (an override included): removed last. */
   readonly neverSent?: readonly string[];
+  /**
+   * JSON bodies whose fields nest (Google's `generationConfig.imageConfig`, `instances`/`parameters`):
+   * the finished params (overrides laid) become the body's object. Unset: the params are the body.
+   */
+  readonly shape?: (params: Readonly<Record<string, unknown>>, ctx: MapContext) => Record<string, unknown>;
 }
 
 /** The params and file parts a table made of a job. */
@@ -132,7 +137,7 @@ export function encodeParameters(map: ParameterMap, ctx: MapContext): EncodedPar
   const mapped = mapParameters(map, ctx);
   if (map.encoding === 'multipart') return multipartForm(mapped);
   if (mapped.files.length > 0) throw new Error('a JSON body carries no file parts: its input images go as dataUri values');
-  return { contentType: 'application/json', body: jsonBody(mapped.params) };
+  return { contentType: 'application/json', body: jsonBody(map.shape ? map.shape(mapped.params, ctx) : mapped.params) };
 }
 
 /** The model name the channel's upstream knows (its mapping's, else the catalogue's). */
@@ -149,13 +154,26 @@ export function fileParam(file: string, image: InputImage, stem: string): FilePa
   return { file, image, stem };
 }
 
-/** An input image inside a JSON body: sent as a data URI whose base64 is streamed from its bytes. */
+/** An input image inside a JSON body: sent as a data URI (or bare base64) whose base64 is streamed from its bytes. */
 export class EmbeddedImage {
-  constructor(readonly image: InputImage) {}
+  constructor(
+    readonly image: InputImage,
+    /** bare: the base64 alone, as Google's inlineData.data takes it (its mimeType beside it). */
+    readonly form: 'data-uri' | 'bare' = 'data-uri',
+  ) {}
 }
 
 export function dataUri(image: InputImage): EmbeddedImage {
   return new EmbeddedImage(image);
+}
+
+export function bareBase64(image: InputImage): EmbeddedImage {
+  return new EmbeddedImage(image, 'bare');
+}
+
+/** An input image's media type (image/png, image/jpeg, image/webp). */
+export function inputMime(image: InputImage): string {
+  return INPUT_MIME[image.format];
 }
 
 // ---------------------------------------------------------------------------
@@ -221,21 +239,22 @@ function filePart({ image, stem }: FileParam): FilePart {
  * into its data URI from its bytes as the body is sent (an upload may be waiting in its spool file).
  */
 function jsonBody(params: Readonly<Record<string, unknown>>): string | StreamedBody {
-  const images: InputImage[] = [];
+  const images: EmbeddedImage[] = [];
   let marker = '';
   const json = JSON.stringify(params, (_key, value: unknown) => {
     if (!(value instanceof EmbeddedImage)) return value;
     // Stands in for each image while the rest is written as JSON; random, so no prompt can hold it.
     marker ||= `imagegate-image-${randomBytes(12).toString('hex')}-`;
-    return `${marker}${images.push(value.image) - 1}`;
+    return `${marker}${images.push(value) - 1}`;
   });
   if (images.length === 0) return json;
   const pieces = json.split(new RegExp(`${marker}(\\d+)`));
   const segments: BodySegment[] = [];
   for (let i = 0; i < pieces.length; i += 2) {
-    const input = i + 1 < pieces.length ? images[Number(pieces[i + 1])] : undefined;
-    segments.push(Buffer.from(`${pieces[i] ?? ''}${input ? `data:${INPUT_MIME[input.format]};base64,` : ''}`, 'utf8'));
-    if (input) segments.push({ input: input.bytes, encoding: 'base64' });
+    const embedded = i + 1 < pieces.length ? images[Number(pieces[i + 1])] : undefined;
+    const prefix = embedded?.form === 'data-uri' ? `data:${INPUT_MIME[embedded.image.format]};base64,` : '';
+    segments.push(Buffer.from(`${pieces[i] ?? ''}${prefix}`, 'utf8'));
+    if (embedded) segments.push({ input: embedded.image.bytes, encoding: 'base64' });
   }
   return new StreamedBody(segments);
 }
