@@ -42,6 +42,14 @@
  * V4 Pro $0.25, V4 Pro Vector $0.30) and .../recraft-v4-1 (V4.1 Vector $0.08). Recraft has no
  * quality: its one column is the catalogue's default quality, `standard`.
  *
+ * ByteDance Seedream (per image, the same at every size; custom sizes too, core/pricing.ts): BytePlus
+ * ModelArk's USD list, as quoted by relays that mirror it (docs.gogogotoken.ai "BytePlus ModelArk
+ * official USD list, 2026-06": 5.0 Lite $0.035, 4.5 $0.04; vercel.com/ai-gateway and docs.apiyi.com:
+ * 4.0 $0.03; docs.dev.xavier.icvr.xyz's BytePlus model pages: 3.0 $0.03, 4.0 $0.03, 4.5 $0.04,
+ * 5.0 $0.035). One relay (help.apiyi.com) gives 4.5 as $0.045: the list's $0.04 is kept. Volcengine
+ * Ark bills in CNY (4.0 ¥0.2 per image, docs.kapon.cloud): set an ark channel's cost_ratio to its
+ * price over these. Ark reports tokens too (usage.output_tokens) but bills per image: no token prices.
+ *
  * Alibaba DashScope (Model Studio's Models page, international deployment (Singapore), per
  * successfully generated image, the same at every size; mainland China (Beijing) lists prices in
  * CNY, set a channel's cost_ratio for it): qwen-image $0.035, qwen-image-plus $0.03,
@@ -101,6 +109,14 @@ const DASHSCOPE_PRICES: Readonly<Record<string, number>> = {
   'wan2.2-t2i-plus': 0.05,
   'wanx2.1-t2i-turbo': 0.025,
   'wanx2.1-t2i-plus': 0.05,
+};
+
+/** Seedream, per image (BytePlus ModelArk's USD list; see the sources above). */
+const SEEDREAM_PRICES: Readonly<Record<string, number>> = {
+  'seedream-5.0-lite': 0.035,
+  'seedream-4.5': 0.04,
+  'seedream-4.0': 0.03,
+  'seedream-3.0': 0.03,
 };
 
 /** gpt-image-2's quality factor in OpenAI's calculator. */
@@ -183,5 +199,6 @@ export const DEFAULT_PRICES: PriceTable = {
     },
   },
   ...Object.fromEntries(Object.entries(RECRAFT_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
+  ...Object.fromEntries(Object.entries(SEEDREAM_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
   ...Object.fromEntries(Object.entries(DASHSCOPE_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
 };

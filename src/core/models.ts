@@ -20,6 +20,10 @@ export type ModelFamily =
   | 'gpt-image-1'
   | 'dall-e-2'
   | 'dall-e-3'
+  | 'seedream-5.0-lite'
+  | 'seedream-4.5'
+  | 'seedream-4.0'
+  | 'seedream-3.0'
   | 'recraft-v4'
   | 'recraft-v4-vector'
   | 'recraft-v4-pro'
@@ -39,7 +43,7 @@ export type ModelFamily =
  * OpenAI's; recraft: Recraft's) serves only that vendor's models, whatever its `models` list says;
  * relays (openai-compatible, newapi-async, task-api) may front any vendor.
  */
-export type ModelVendor = 'openai' | 'recraft' | 'dashscope';
+export type ModelVendor = 'openai' | 'recraft' | 'bytedance' | 'dashscope';
 
 /** What a model accepts as input images for one operation (OpenAI's documented limits). */
 export interface InputRules {
@@ -404,6 +408,138 @@ const DASHSCOPE_RULES = {
   'wan2.5-t2i': { ...DASHSCOPE, sizes: WAN25_T2I_SIZES, defaultSize: '1280x1280', maxPromptChars: 2_000 },
 } as const satisfies Readonly<Record<string, ModelCapabilities>>;
 
+/**
+ * ByteDance Seedream (Volcengine Ark's and BytePlus ModelArk's image generation API: the same wire,
+ * providers/seedream/). Sizes: Ark takes a tier (1K/2K/4K, 5.0 Lite 2K/3K/4K) or any WxH whose
+ * pixels and shape are within bounds; the gateway sends WxH, so the listed sizes are Ark's
+ * recommended ones per shape and tier and any other WxH within the bounds is a custom size
+ * (4.0: 1280x720 to 4096x4096 pixels; 4.5 and 5.0 Lite: 2560x1440 to 4096x4096; ratio up to 16:1).
+ * Ark answers JPEG (5.0 Lite also PNG, its output_format); no quality, background, moderation,
+ * compression or style. Input images (reference images, edits): up to 14, JPEG/PNG/WebP up to
+ * 10 MB, at most 6000x6000 pixels. Streams carry each finished image (Ark has no previews:
+ * partial_images 0). Ark has no `n`: the provider makes one call per image. Seedream 3.0 is
+ * text-to-image only, at sizes 512-2048 px a side (its recommended ones listed). Ark recommends
+ * prompts under 600 words and documents no hard limit: 4,000 characters here.
+ */
+const SEEDREAM_INPUTS: InputRules = {
+  maxImages: 14,
+  maxBytesEach: 10 * MB,
+  formats: ['png', 'jpeg', 'webp'],
+  square: false,
+  alphaWithoutMask: false,
+  maxSide: 24_000,
+  maxPixels: 6000 * 6000,
+};
+const SEEDREAM_4_LIMITS = { edgeMultiple: 1, maxEdge: 16_384, maxAspect: 16, minPixels: 1280 * 720, maxPixels: 4096 * 4096 } as const;
+const SEEDREAM_45_LIMITS = { ...SEEDREAM_4_LIMITS, minPixels: 2560 * 1440 } as const;
+
+/** Ark's recommended sizes: Seedream 4.0's 1K and 2K tiers (1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3, 21:9) and 4K square. */
+export const SEEDREAM_4_SIZES = [
+  '2048x2048',
+  '2304x1728',
+  '1728x2304',
+  '2560x1440',
+  '1440x2560',
+  '2496x1664',
+  '1664x2496',
+  '3024x1296',
+  '1024x1024',
+  '1152x864',
+  '864x1152',
+  '1280x720',
+  '720x1280',
+  '1248x832',
+  '832x1248',
+  '1512x648',
+  '4096x4096',
+] as const;
+/** Seedream 4.5's and 5.0 Lite's 2K tier and 4K square. */
+export const SEEDREAM_45_SIZES = ['2048x2048', '2304x1728', '1728x2304', '2848x1600', '1600x2848', '2496x1664', '1664x2496', '3136x1344', '4096x4096'] as const;
+/** Seedream 5.0 Lite's 3K tier besides. */
+export const SEEDREAM_5_LITE_SIZES = [
+  ...SEEDREAM_45_SIZES,
+  '3072x3072',
+  '3456x2592',
+  '2592x3456',
+  '4096x2304',
+  '2304x4096',
+  '3744x2496',
+  '2496x3744',
+  '4704x2016',
+] as const;
+/** Seedream 3.0 text-to-image's recommended sizes. */
+export const SEEDREAM_3_SIZES = ['1024x1024', '1152x864', '864x1152', '1280x720', '720x1280', '1248x832', '832x1248', '1512x648'] as const;
+
+/** The task API's aspect_ratio on Seedream 4.x/5.0 at the 2K tier: Ark's sizes, exact custom ones for the shapes it does not list. */
+const seedreamRatios = (wide: string, tall: string, ultraWide: string, ultraTall: string) =>
+  ({
+    auto: '2048x2048',
+    '1:1': '2048x2048',
+    '3:2': '2496x1664',
+    '2:3': '1664x2496',
+    '4:3': '2304x1728',
+    '3:4': '1728x2304',
+    '5:4': '2240x1792',
+    '4:5': '1792x2240',
+    '16:9': wide,
+    '9:16': tall,
+    '21:9': ultraWide,
+    '9:21': ultraTall,
+  }) as const;
+
+const SEEDREAM = {
+  customSizes: true,
+  defaultSize: '2048x2048',
+  qualities: [],
+  defaultQuality: 'standard',
+  autoQualityIsDefault: false,
+  maxPromptChars: 4_000,
+  maxN: 10,
+  outputFormats: ['jpeg'],
+  defaultOutputFormat: 'jpeg',
+  outputCompression: false,
+  backgrounds: [],
+  moderations: [],
+  streaming: { maxPartialImages: 0 },
+  edits: SEEDREAM_INPUTS,
+  variations: null,
+  inputFidelity: false,
+  styles: [],
+  officialFields: { responseFormat: false, style: false },
+  priceUnits: ['image'],
+} as const satisfies Partial<ModelCapabilities>;
+
+const SEEDREAM_RULES = {
+  'seedream-5.0-lite': {
+    ...SEEDREAM,
+    sizes: SEEDREAM_5_LITE_SIZES,
+    customSizeLimits: SEEDREAM_45_LIMITS,
+    aspectRatioSizes: seedreamRatios('2848x1600', '1600x2848', '3136x1344', '1344x3136'),
+    outputFormats: ['jpeg', 'png'],
+  },
+  'seedream-4.5': {
+    ...SEEDREAM,
+    sizes: SEEDREAM_45_SIZES,
+    customSizeLimits: SEEDREAM_45_LIMITS,
+    aspectRatioSizes: seedreamRatios('2848x1600', '1600x2848', '3136x1344', '1344x3136'),
+  },
+  'seedream-4.0': {
+    ...SEEDREAM,
+    sizes: SEEDREAM_4_SIZES,
+    customSizeLimits: SEEDREAM_4_LIMITS,
+    aspectRatioSizes: seedreamRatios('2560x1440', '1440x2560', '3024x1296', '1296x3024'),
+  },
+  'seedream-3.0': {
+    ...SEEDREAM,
+    sizes: SEEDREAM_3_SIZES,
+    customSizes: false,
+    defaultSize: '1024x1024',
+    maxN: 10,
+    streaming: null,
+    edits: null,
+  },
+} as const satisfies Readonly<Record<string, ModelCapabilities>>;
+
 export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   'gpt-image-2': {
     ...GPT_IMAGE,
@@ -444,6 +580,7 @@ export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
     officialFields: { responseFormat: true, style: true },
   },
   ...RECRAFT_RULES,
+  ...SEEDREAM_RULES,
   ...DASHSCOPE_RULES,
 };
 
@@ -492,6 +629,10 @@ const relayName = (id: string, description: string, extra: Parameters<typeof mod
 /** Recraft's models keep Recraft's own names (its API's `model` values). */
 const recraft = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'recraft' });
 
+/** Seedream's public names are the gateway's; each is sent as Volcengine Ark's dated model id (BytePlus channels send BytePlus's, providers/seedream/regions.ts). */
+const seedream = (id: string, family: ModelFamily, upstreamModel: string, description: string): ModelSpec =>
+  model(id, family, description, { vendor: 'bytedance', upstreamModel });
+
 /** DashScope's models keep DashScope's own names (its API's `model` values). */
 const dashscope = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'dashscope' });
 
@@ -530,6 +671,10 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   recraft('recraftv3_vector', 'recraft-v3-vector', 'Recraft V3 Vector (SVG, vector styles)'),
   recraft('recraftv2', 'recraft-v2', 'Recraft V2 (raster styles)'),
   recraft('recraftv2_vector', 'recraft-v2-vector', 'Recraft V2 Vector (SVG, vector and icon styles)'),
+  seedream('seedream-5.0-lite', 'seedream-5.0-lite', 'doubao-seedream-5-0-260128', 'ByteDance Seedream 5.0 Lite (Volcengine Ark, BytePlus ModelArk)'),
+  seedream('seedream-4.5', 'seedream-4.5', 'doubao-seedream-4-5-251128', 'ByteDance Seedream 4.5 (Volcengine Ark, BytePlus ModelArk)'),
+  seedream('seedream-4.0', 'seedream-4.0', 'doubao-seedream-4-0-250828', 'ByteDance Seedream 4.0 (Volcengine Ark, BytePlus ModelArk)'),
+  seedream('seedream-3.0', 'seedream-3.0', 'doubao-seedream-3-0-t2i-250415', 'ByteDance Seedream 3.0 text-to-image (Volcengine Ark, BytePlus ModelArk)'),
   dashscope('qwen-image', 'qwen-image', 'Qwen-Image (Alibaba DashScope)'),
   dashscope('qwen-image-plus', 'qwen-image', 'Qwen-Image Plus (Alibaba DashScope)'),
   dashscope('qwen-image-edit', 'qwen-image-edit', 'Qwen-Image Edit: one input image (Alibaba DashScope)'),
