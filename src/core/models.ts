@@ -514,14 +514,14 @@ const SEEDREAM_RULES = {
     ...SEEDREAM,
     sizes: SEEDREAM_5_LITE_SIZES,
     customSizeLimits: SEEDREAM_45_LIMITS,
-    aspectRatioSizes: seedreamRatios('2848x1600', '1600x2848', '3136x1344', '1344x3136'),
+    aspectRatioSizes: seedreamRatios('2560x1440', '1440x2560', '3136x1344', '1344x3136'),
     outputFormats: ['jpeg', 'png'],
   },
   'seedream-4.5': {
     ...SEEDREAM,
     sizes: SEEDREAM_45_SIZES,
     customSizeLimits: SEEDREAM_45_LIMITS,
-    aspectRatioSizes: seedreamRatios('2848x1600', '1600x2848', '3136x1344', '1344x3136'),
+    aspectRatioSizes: seedreamRatios('2560x1440', '1440x2560', '3136x1344', '1344x3136'),
   },
   'seedream-4.0': {
     ...SEEDREAM,
