@@ -36,6 +36,12 @@ import { TaskWorker } from './tasks/task-worker.js';
 import { WebhookSecrets } from './tasks/webhook-secrets.js';
 import { deliveryFailureLine, WebhookOutbox } from './tasks/webhooks.js';
 import { createSignedLinkCheck, registerFileRoutes } from './http/files.js';
+import { registerAccountRoutes } from './http/account-routes.js';
+import { registerAdminImageRoutes } from './http/admin-images.js';
+import { registerThumbnailRoute } from './http/gallery-thumbnails.js';
+import { createGalleryLinks } from './http/gallery-view.js';
+import { ImageGallery } from './storage/image-gallery.js';
+import { ThumbnailCache } from './storage/thumbnails.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
 import { installOpenApi, registerApiDocsRoutes } from './http/api-docs.js';
 import { createAdminAuthHook, createAdminKeyTest } from './http/admin-auth.js';
@@ -187,6 +193,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     urlTtlSeconds: config.urlTtlSeconds,
     retentionSeconds: config.retentionSeconds,
     keepB64Images: config.keepB64Images,
+    keepPrompts: config.galleryPrompts,
   });
   const settlementRetry = new SettlementRetry({
     onGiveUp: (err, requestId) => logger.error({ err, requestId }, 'credit settlement not applied: its reservation stays held'),
@@ -306,6 +313,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   installHttpMetrics(http, metrics);
   // Before any route: the OpenAPI document is generated from every route schema (http/api-docs.ts).
   installOpenApi(http);
+  // The gallery (admin and each key's own): thumbnails cached under the data dir, whichever store holds the images.
+  const thumbnails = new ThumbnailCache({ dir: join(config.dataDir, 'thumbnails'), store, maxAgeMs: config.retentionSeconds * 1000 });
+  const gallery = new ImageGallery({ records, store, thumbnails });
+  const galleryLinks = createGalleryLinks({ signer, publicUrl, ttlSeconds: config.urlTtlSeconds, imageLink: sign });
   const isDemoOnly = (model: string) => registry.servedByDemoOnly(model);
   const clientKey = createAuthHook(keys);
   const adminKey = createAdminAuthHook(config.adminKey);
@@ -322,6 +333,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       tasks: { tasks, sign },
     });
     registerClientUsageRoutes(scope, { usage: new UsageReport(db), keys });
+    registerAccountRoutes(scope, { keys, gallery, links: galleryLinks, tasks, taskStore, outbox, usage: new UsageReport(db), sign });
   });
   registerGroup(http, { access: 'task-owner', dialect: 'openai', check: clientKey }, (scope) => registerNewApiTaskRoutes(scope, { tasks, sign }));
   registerGroup(http, { access: 'client', dialect: 'task-api', check: clientKey }, (scope) =>
@@ -335,8 +347,12 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerAdminUsageRoutes(scope, { usage: new UsageReport(db), keys });
     registerAdminChannelRoutes(scope, { store: channelStore, registry, breakers, limiter, tester, defaultTimeoutSeconds: config.upstreamTimeoutSeconds });
     registerMetricsRoute(scope, metrics);
+    registerAdminImageRoutes(scope, { gallery, links: galleryLinks, keys });
   });
-  registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => registerFileRoutes(scope, store));
+  registerGroup(http, { access: 'signed-link', dialect: 'openai', check: createSignedLinkCheck(signer) }, (scope) => {
+    registerFileRoutes(scope, store);
+    registerThumbnailRoute(scope, { gallery, thumbnails });
+  });
   // /readyz: every check runs at once with 800 ms each, so the probe answers within a second (/healthz consults none).
   const readiness = new ReadinessChecks(800).add('database', (timeoutMs) => database.ping(timeoutMs));
   if (redis) readiness.add('redis', () => redis.check());
@@ -389,6 +405,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         config.sweepIntervalSeconds * 1000,
         quietDb((err) => logger.error({ err }, 'retention sweep failed')),
       );
+      thumbnails.start(config.sweepIntervalSeconds * 1000, (err) => logger.error({ err }, 'thumbnail cache prune failed'));
       registry.start(
         routing.channelRefreshSeconds * 1000,
         quietDb((err) => logger.error({ err }, 'channel refresh failed')),
@@ -421,6 +438,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       if (closed) return;
       closed = true;
       sweeper.stop();
+      thumbnails.stop();
       registry.stop();
       tester.stop();
       await worker.stop();

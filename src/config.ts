@@ -54,6 +54,8 @@ export interface Config {
    * decoded or written (IMAGEGATE_KEEP_B64_IMAGES); url answers are always stored.
    */
   keepB64Images: boolean;
+  /** The prompt is kept with each stored image for the gallery, as long as the image (IMAGEGATE_GALLERY_PROMPTS); false: never stored. */
+  galleryPrompts: boolean;
   sweepIntervalSeconds: number;
   upstreamTimeoutSeconds: number;
   bodyLimitBytes: number;
@@ -198,6 +200,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_URL_TTL: 'url_ttl',
   IMAGEGATE_RETENTION: 'retention',
   IMAGEGATE_KEEP_B64_IMAGES: 'keep_b64_images',
+  IMAGEGATE_GALLERY_PROMPTS: 'gallery_prompts',
   IMAGEGATE_SWEEP_INTERVAL: 'sweep_interval',
   IMAGEGATE_UPSTREAM_TIMEOUT: 'upstream_timeout',
   IMAGEGATE_BODY_LIMIT: 'body_limit',
@@ -286,6 +289,7 @@ export function loadConfig(env: Env = process.env): Config {
     urlTtlSeconds,
     retentionSeconds: parseDuration('IMAGEGATE_RETENTION', get('IMAGEGATE_RETENTION') ?? '7d'),
     keepB64Images: parseBoolean('IMAGEGATE_KEEP_B64_IMAGES', get('IMAGEGATE_KEEP_B64_IMAGES') ?? 'true'),
+    galleryPrompts: parseBoolean('IMAGEGATE_GALLERY_PROMPTS', get('IMAGEGATE_GALLERY_PROMPTS') ?? 'true'),
     sweepIntervalSeconds: parseDuration('IMAGEGATE_SWEEP_INTERVAL', get('IMAGEGATE_SWEEP_INTERVAL') ?? '10m'),
     upstreamTimeoutSeconds,
     bodyLimitBytes: parseBytes('IMAGEGATE_BODY_LIMIT', get('IMAGEGATE_BODY_LIMIT') ?? '64mb'),

@@ -39,6 +39,7 @@ describe('loadConfig: defaults', () => {
       urlTtlSeconds: 86_400,
       retentionSeconds: 7 * 86_400,
       keepB64Images: true,
+      galleryPrompts: true,
       sweepIntervalSeconds: 600,
       upstreamTimeoutSeconds: 300,
       bodyLimitBytes: 64 * 1024 * 1024,
@@ -209,6 +210,7 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_KEEP_B64_IMAGES', 'false', 'keepB64Images', false],
     ['IMAGEGATE_KEEP_B64_IMAGES', 'yes', 'keepB64Images', true],
     ['IMAGEGATE_LOG_PROMPTS', 'true', 'logPrompts', true],
+    ['IMAGEGATE_GALLERY_PROMPTS', 'false', 'galleryPrompts', false],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);
   });

@@ -8,6 +8,7 @@ import { ConnectionWatch, type WatchLog } from './connection-watch.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
 import * as tasks from './migrations/0003_tasks.js';
+import * as gallery from './migrations/0004_gallery.js';
 import * as webhookAttempts from './migrations/0005_webhook_attempts.js';
 import type { Tables } from './schema.js';
 import { waitForDatabase } from './startup-wait.js';
@@ -43,6 +44,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_accounts': accounts,
   '0003_tasks': tasks,
+  '0004_gallery': gallery,
   '0005_webhook_attempts': webhookAttempts,
 };
 

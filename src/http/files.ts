@@ -13,7 +13,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg:
  * opened from a link it runs none (no script source is allowed) and loads nothing, only its own
  * inline styles apply; nosniff keeps a browser from reading any image as something else.
  */
-const SAFE_IMAGE_HEADERS: Readonly<Record<string, string>> = {
+export const SAFE_IMAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
   'x-content-type-options': 'nosniff',
 };

@@ -43,7 +43,7 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
       }
       const event = next.value;
       if (event.type === 'b64-start') {
-        image = new ArrivingImage(output, job, ctx, job.responseFormat === 'b64_json');
+        image = new ArrivingImage(output, job, ctx, job.responseFormat === 'b64_json', delivered);
       } else if (event.type === 'b64') {
         if (image) yield* image.take(event.bytes);
       } else if (image) {
@@ -51,7 +51,7 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
         image = null;
         delivered++;
       } else if (event.image) {
-        yield* whole(await output.deliverOne(job, event.image, ctx));
+        yield* whole(await output.deliverOne(job, event.image, ctx, delivered));
         delivered++;
       }
     }
@@ -78,6 +78,8 @@ class ArrivingImage {
     private readonly ctx: DeliveryContext,
     /** b64_json: each piece goes on to the client as it comes. */
     private readonly passOn: boolean,
+    /** Its place in the answer, from 0. */
+    private readonly index: number,
   ) {}
 
   async *take(bytes: Buffer): AsyncGenerator<DeliveryEvent, void, undefined> {
@@ -101,7 +103,7 @@ class ArrivingImage {
       const base64: Rope = this.held;
       this.held = [];
       const upstream = { kind: 'b64' as const, base64, ...(revisedPrompt !== undefined ? { revisedPrompt } : {}) };
-      return [...whole(await this.output.deliverOne(this.job, upstream, this.ctx))];
+      return [...whole(await this.output.deliverOne(this.job, upstream, this.ctx, this.index))];
     }
     const writer = this.writer;
     this.writer = null;
@@ -137,7 +139,7 @@ class ArrivingImage {
     }
     this.passing = true;
     // url answers are always stored; b64_json ones unless the operator keeps none.
-    const writer = !this.passOn || this.output.keepsB64 ? this.output.startStoring(this.job, shape.kind, this.ctx.keyId) : null;
+    const writer = !this.passOn || this.output.keepsB64 ? this.output.startStoring(this.job, shape, this.ctx, this.index) : null;
     this.writer = writer;
     const held = this.held;
     this.held = [];

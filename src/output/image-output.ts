@@ -11,7 +11,8 @@ import { readImageHeader } from '../core/image-header.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
 import type { MemoryHold } from '../core/memory-budget.js';
 import { ropeLength, ropeSlice, type Rope } from '../core/rope.js';
-import type { ImageRecords } from '../storage/image-records.js';
+import type { ImageParams, ImageRecords } from '../storage/image-records.js';
+import type { NewImage } from '../db/schema.js';
 import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } from './convert.js';
 import type { ImageStore } from '../storage/image-store.js';
 import { ArrivingImageWriter } from './arriving-writer.js';
@@ -37,6 +38,8 @@ export interface DeliveryContext {
   includeBase64?: boolean;
   /** The request's hold on the memory budget: images held for the answer are counted in it. */
   memory?: MemoryHold | undefined;
+  /** Task runs: the task the images are results of (the gallery's `task` filter). */
+  taskId?: string;
 }
 
 /** Downloads an image an upstream handed over by URL. */
@@ -54,6 +57,8 @@ export interface ImageOutputDeps {
   retentionSeconds: number;
   /** b64_json answers are kept in storage too (default); false: only passed on. */
   keepB64Images?: boolean;
+  /** The prompt is kept with each stored image, for the gallery (default); false: never stored (IMAGEGATE_GALLERY_PROMPTS). */
+  keepPrompts?: boolean;
   now?: () => number;
 }
 
@@ -67,7 +72,7 @@ export class ImageOutput {
   }
 
   async deliver(job: ImageJob, images: readonly UpstreamImage[], ctx: DeliveryContext): Promise<DeliveredImage[]> {
-    return Promise.all(images.map((image) => this.deliverOne(job, image, ctx)));
+    return Promise.all(images.map((image, index) => this.deliverOne(job, image, ctx, index)));
   }
 
   /** b64_json answers are kept in storage too (else only passed on). */
@@ -75,22 +80,22 @@ export class ImageOutput {
     return this.deps.keepB64Images !== false;
   }
 
-  /** One image an upstream handed over whole -> what the client asked for. */
-  async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext): Promise<DeliveredImage> {
+  /** One image an upstream handed over whole -> what the client asked for; `index`: its place in the answer. */
+  async deliverOne(job: ImageJob, image: UpstreamImage, ctx: DeliveryContext, index = 0): Promise<DeliveredImage> {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
       ctx.memory?.add(ropeLength(image.base64));
-      if (this.keepsB64) this.storeLater(job, ctx, () => decodeBase64(image.base64));
+      if (this.keepsB64) this.storeLater(job, ctx, index, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
     const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
     ctx.memory?.add(bytes.length);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
-      if (this.keepsB64) this.storeLater(job, ctx, () => bytes);
+      if (this.keepsB64) this.storeLater(job, ctx, index, () => bytes);
       return { b64_json: [encodeBase64(bytes)], ...revised };
     }
-    const name = await this.store(job, bytes, ctx.keyId);
+    const name = await this.store(job, bytes, ctx, index);
     const base64 = ctx.includeBase64 ? { b64_json: [encodeBase64(bytes)] } : {};
     return { url: this.signedUrl(name), name, ...base64, ...revised };
   }
@@ -113,12 +118,12 @@ export class ImageOutput {
    * Stores the image once the answer is out, so the client never waits for the disk. The bytes
    * stay counted in the request's memory until they are written.
    */
-  storeLater(job: ImageJob, ctx: DeliveryContext, bytes: () => Buffer): void {
+  storeLater(job: ImageJob, ctx: DeliveryContext, index: number, bytes: () => Buffer): void {
     const unpin = ctx.memory?.pin();
     this.deps.background.run('store image', async () => {
       try {
         await ctx.answered;
-        await this.store(job, bytes(), ctx.keyId);
+        await this.store(job, bytes(), ctx, index);
       } finally {
         unpin?.();
       }
@@ -132,22 +137,12 @@ export class ImageOutput {
    * The insert is batched with other images' (ImageRecords): this waits for the commit that
    * holds its row, shared with whoever stored at the same time, and no longer.
    */
-  private async store(job: ImageJob, bytes: Buffer, keyId: string | null): Promise<string> {
-    const kind = checkedKind(sniffImage(bytes));
+  private async store(job: ImageJob, bytes: Buffer, ctx: DeliveryContext, index: number): Promise<string> {
+    const shape = shapeOf(bytes);
     const id = randomBytes(16).toString('base64url');
-    const mime = IMAGE_MIME[kind];
+    const mime = IMAGE_MIME[shape.kind];
     const name = storedName(id, mime);
-    const created = this.now();
-    const record = {
-      id,
-      request_id: job.id,
-      key_id: keyId,
-      mime,
-      bytes: bytes.length,
-      created_at: created,
-      expires_at: created + this.deps.retentionSeconds * 1000,
-    };
-    await this.deps.records.insert(record);
+    await this.deps.records.insert({ ...this.record(job, ctx, index, shape), id, mime, bytes: bytes.length });
     try {
       await this.deps.store.put(name, bytes);
     } catch (err) {
@@ -162,20 +157,11 @@ export class ImageOutput {
    * first (with size 0, set once it is stored whole); the writer takes it back if the image
    * does not end up stored whole.
    */
-  startStoring(job: ImageJob, kind: ImageKind, keyId: string | null): ArrivingImageWriter {
+  startStoring(job: ImageJob, shape: ImageShape, ctx: DeliveryContext, index: number): ArrivingImageWriter {
     const id = randomBytes(16).toString('base64url');
-    const mime = IMAGE_MIME[kind];
+    const mime = IMAGE_MIME[shape.kind];
     const name = storedName(id, mime);
-    const created = this.now();
-    const recorded = this.deps.records.insert({
-      id,
-      request_id: job.id,
-      key_id: keyId,
-      mime,
-      bytes: 0,
-      created_at: created,
-      expires_at: created + this.deps.retentionSeconds * 1000,
-    });
+    const recorded = this.deps.records.insert({ ...this.record(job, ctx, index, shape), id, mime, bytes: 0 });
     const { records } = this.deps;
     return new ArrivingImageWriter(name, this.slabs, this.deps.store.openWrite(name), recorded, {
       stored: (bytes) => records.setSize(id, bytes),
@@ -193,6 +179,24 @@ export class ImageOutput {
         unpin?.();
       }
     });
+  }
+
+  /** An images row but for the image's own id, type and size: who asked, when, what for (the gallery shows it). */
+  private record(job: ImageJob, ctx: DeliveryContext, index: number, shape: ImageShape): Omit<NewImage, 'id' | 'mime' | 'bytes'> {
+    const created = this.now();
+    return {
+      request_id: job.id,
+      key_id: ctx.keyId,
+      created_at: created,
+      expires_at: created + this.deps.retentionSeconds * 1000,
+      model: job.model.id,
+      operation: OPERATION_ENDPOINT[job.operation],
+      task_id: ctx.taskId ?? null,
+      prompt: this.deps.keepPrompts === false || job.operation === 'variation' ? null : job.prompt,
+      params: JSON.stringify(paramsOf(job, index)),
+      width: shape.width ?? null,
+      height: shape.height ?? null,
+    };
   }
 
   /**
@@ -213,6 +217,25 @@ export class ImageOutput {
       throw upstreamInvalidResponse('The upstream returned an image URL that could not be downloaded.');
     }
   }
+}
+
+/** The endpoint an operation answers (a generation with reference images is an edit). */
+const OPERATION_ENDPOINT = { generate: 'generations', edit: 'edits', variation: 'variations' } as const;
+
+/** The parameters behind an image, as the client names them; what the job leaves unset is left out. */
+function paramsOf(job: ImageJob, index: number): ImageParams {
+  return {
+    size: job.size,
+    quality: job.quality,
+    ...(job.outputFormat !== undefined ? { output_format: job.outputFormat } : {}),
+    ...(job.outputCompression !== undefined ? { output_compression: job.outputCompression } : {}),
+    ...(job.background !== undefined ? { background: job.background } : {}),
+    ...(job.style !== undefined ? { style: job.style } : {}),
+    ...(job.moderation !== undefined ? { moderation: job.moderation } : {}),
+    response_format: job.responseFormat,
+    n: job.n,
+    index,
+  };
 }
 
 /** The header is read from a prefix: a JPEG whose frame header lies deeper keeps its size unknown. */

@@ -1,11 +1,40 @@
-/** The images table: which stored images exist and when retention ends for each. */
+/** The images table: which stored images exist, what each was made from, and when retention ends for each. */
 import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
-import type { NewImage } from '../db/schema.js';
+import type { ImageRow, NewImage } from '../db/schema.js';
 import type { StorageMetricsSink } from '../core/metrics-sink.js';
 
-/** Rows per insert: 7 columns each, far below either database's bound on parameters. */
+/** Rows per insert: 14 columns each, far below either database's bound on parameters. */
 const MAX_ROWS_PER_INSERT = 256;
+
+/** The parameters behind a stored image (the images row's `params`, JSON); absent: not asked for. */
+export interface ImageParams {
+  size?: string;
+  quality?: string;
+  output_format?: string;
+  output_compression?: number;
+  background?: unknown;
+  style?: unknown;
+  moderation?: string;
+  response_format?: string;
+  /** Images the request asked for. */
+  n?: number;
+  /** This image's place among them, from 0. */
+  index?: number;
+}
+
+/** Which images a gallery list shows; every field narrows it. */
+export interface ImageFilter {
+  keyId?: string;
+  model?: string;
+  taskId?: string;
+  requestId?: string;
+  operation?: NonNullable<ImageRow['operation']>;
+  /** Epoch ms, inclusive. */
+  from?: number;
+  /** Epoch ms, exclusive. */
+  to?: number;
+}
 
 export class ImageRecords {
   /** Concurrent images share one multi-row insert (one commit) instead of one each. */
@@ -45,5 +74,27 @@ export class ImageRecords {
 
   async delete(ids: readonly string[]): Promise<void> {
     if (ids.length > 0) await this.db.deleteFrom('images').where('id', 'in', ids).execute();
+  }
+
+  /**
+   * Stored images, newest first, `offset` rows skipped. Only whole ones: a streamed image still
+   * being written (0 bytes) is not shown, nor one whose retention has ended but is not swept yet.
+   */
+  async list(filter: ImageFilter, now: number, limit: number, offset = 0): Promise<ImageRow[]> {
+    let query = this.db.selectFrom('images').selectAll().where('bytes', '>', 0).where('expires_at', '>', now);
+    if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+    if (filter.model !== undefined) query = query.where('model', '=', filter.model);
+    if (filter.taskId !== undefined) query = query.where('task_id', '=', filter.taskId);
+    if (filter.requestId !== undefined) query = query.where('request_id', '=', filter.requestId);
+    if (filter.operation !== undefined) query = query.where('operation', '=', filter.operation);
+    if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
+    if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset(offset).execute();
+  }
+
+  /** One stored, whole, unexpired image; null otherwise. */
+  async get(id: string, now: number): Promise<ImageRow | null> {
+    const row = await this.db.selectFrom('images').selectAll().where('id', '=', id).where('bytes', '>', 0).where('expires_at', '>', now).executeTakeFirst();
+    return row ?? null;
   }
 }

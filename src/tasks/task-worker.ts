@@ -188,6 +188,7 @@ export class TaskWorker {
         mode: { kind: 'task', deadlineAt: task.deadline_at },
         key: null, // the key's model list was checked when the task was accepted
         keyId: task.key_id,
+        taskId: task.id,
         signal,
         // The pipeline settles it; cut short by shutdown or the database going away, it keeps it for the next run.
         settlement: { kind: 'already-reserved', hold: await settlement.heldFor(task.id), shutdown: this.shutdown.signal },
