@@ -24,15 +24,57 @@ export const buildValidator: AjvCompiler.BuildCompilerFromPool = (externalSchema
   const options = ajvOptions?.mode === 'JTD' ? {} : (ajvOptions ?? {});
   const custom = options.customOptions ?? {};
   // verbose: errors carry the value they are about (a repeated query parameter is told from a wrong one).
-  const text = pool(externalSchemas, { ...options, customOptions: { ...custom, verbose: true } });
-  const body = pool(externalSchemas, { ...options, customOptions: { ...custom, ...BODY_OPTIONS, verbose: true } });
-  return (route) => {
-    const schema = checkedPart(route.schema) as AjvCompiler.RouteDefinition['schema'];
-    // No body (or JSON null) is the handler's to refuse: each says what it needs (an empty body
-    // where a JSON object is wanted, or a form) as it did before there were schemas.
-    return route.httpPart === 'body' ? body({ ...route, schema: { anyOf: [{ type: 'null' }, schema] } }) : text({ ...route, schema });
-  };
+  // validateSchema off: checking our own schemas against the meta-schema compiled that meta-schema
+  // in each ajv instance at start (a fifth of start-up's CPU); ajv's strict compile still refuses
+  // a malformed schema, and the OpenAPI test validates them all.
+  const ours = { ...custom, verbose: true, validateSchema: false };
+  const text = pool(externalSchemas, { ...options, customOptions: ours });
+  const body = pool(externalSchemas, { ...options, customOptions: { ...ours, ...BODY_OPTIONS } });
+  return (route) =>
+    compiledOnFirstUse(() => {
+      const schema = checkedPart(route.schema) as AjvCompiler.RouteDefinition['schema'];
+      // No body (or JSON null) is the handler's to refuse: each says what it needs (an empty body
+      // where a JSON object is wanted, or a form) as it did before there were schemas.
+      return route.httpPart === 'body' ? body({ ...route, schema: { anyOf: [{ type: 'null' }, schema] } }) : text({ ...route, schema });
+    });
 };
+
+type Validate = ReturnType<ReturnType<AjvCompiler.BuildCompilerFromPool>>;
+const pending = new Set<() => void>();
+
+/**
+ * A validator that ajv compiles when it first runs, not at start: compiling every route's
+ * schemas took most of start-up's CPU. compileValidatorsNow() compiles what is left (after the
+ * listener is up, and in tests), so a broken schema still shows itself early.
+ */
+function compiledOnFirstUse(compile: () => Validate): Validate {
+  let compiled: Validate | undefined;
+  const ensure = (): Validate => {
+    if (!compiled) {
+      compiled = compile();
+      pending.delete(ensure);
+    }
+    return compiled;
+  };
+  pending.add(ensure);
+  // Fastify passes ajv's data context (so coercion can replace a root value) only to a function
+  // that has schemaEnv, as ajv's own do.
+  const validate = (data: unknown, context?: object): unknown => {
+    const inner = ensure() as (data: unknown, context?: object) => unknown;
+    const ok = inner(data, context);
+    Object.assign(validate, { errors: ensure().errors });
+    return ok;
+  };
+  return Object.assign(validate, { schemaEnv: true, errors: null }) as unknown as Validate;
+}
+
+/** Compiles every validator not yet compiled; resolves once done, a few per event-loop turn. */
+export async function compileValidatorsNow(): Promise<void> {
+  for (const ensure of [...pending]) {
+    ensure();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
 
 type BuildSerializer = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']>;
 
