@@ -5,13 +5,14 @@
  */
 import { parseArgs } from 'node:util';
 import { startAzureOpenAISimulator } from './azure-openai.js';
+import { startDashScopeSimulator } from './dashscope.js';
 import { startNewApiAsyncSimulator } from './newapi-async.js';
 import { startOpenAISimulator } from './openai/simulator.js';
 import { startTaskApiSimulator } from './task-api.js';
 
-const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api'] as const;
+const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'dashscope'] as const;
 
-const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api [--port 4010] [--host 127.0.0.1]
+const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|dashscope [--port 4010] [--host 127.0.0.1]
                             [--api-key K] [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
 `;
 
@@ -47,6 +48,10 @@ async function simulate(args: string[]): Promise<number> {
       break;
     case 'task-api':
       running = await startTaskApiSimulator({ ...listen, ...apiKey, taskDurationMs });
+      break;
+    case 'dashscope':
+      // A dashscope channel's base_url is this origin (DashScope's regions are origins too).
+      running = await startDashScopeSimulator({ ...listen, ...apiKey, taskDurationMs });
       break;
     default:
       throw new UsageError(`unknown simulator '${protocol ?? ''}' (available: ${PROTOCOLS.join(', ')})`);

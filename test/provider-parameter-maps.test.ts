@@ -38,7 +38,15 @@ const NO_PARTIALS: PartialImageListener = { start() {}, piece() {}, end() {} };
 // ---------------------------------------------------------------------------
 // Channels
 
-type KindCase = 'openai' | 'openai-compatible' | 'openai-compatible (inline references)' | 'azure-openai' | 'newapi-async' | 'task-api' | 'recraft';
+type KindCase =
+  | 'openai'
+  | 'openai-compatible'
+  | 'openai-compatible (inline references)'
+  | 'azure-openai'
+  | 'newapi-async'
+  | 'task-api'
+  | 'recraft'
+  | 'dashscope';
 
 const KIND_CASES: readonly KindCase[] = [
   'openai',
@@ -48,6 +56,7 @@ const KIND_CASES: readonly KindCase[] = [
   'newapi-async',
   'task-api',
   'recraft',
+  'dashscope',
 ];
 
 const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
@@ -57,6 +66,7 @@ const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   'newapi-async': 'https://newapi.example/v1',
   'task-api': 'https://tasks.example',
   recraft: 'https://recraft.example/v1',
+  dashscope: 'https://dashscope.example',
   demo: 'http://demo.local/v1',
 };
 

@@ -1,6 +1,7 @@
 /** Which Provider speaks each channel kind. Built once in app.ts. */
 import type { ChannelKind } from '../core/channel.js';
 import { AzureOpenAIProvider } from './azure-openai/provider.js';
+import { DashScopeProvider } from './dashscope/provider.js';
 import { DemoProvider, type DemoOptions } from './demo/provider.js';
 import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
@@ -19,6 +20,7 @@ export function createProviders(http: Transport, demo: DemoOptions): ProviderReg
     'newapi-async': new NewApiAsyncProvider(http),
     'task-api': new TaskApiProvider(http),
     recraft: new RecraftProvider(http),
+    dashscope: new DashScopeProvider(http),
     // The demo channel draws its images itself: no upstream, no wire format.
     demo: new DemoProvider(demo),
   };
