@@ -16,6 +16,7 @@ import { closeAfterEach, later } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest } from './helpers/raw-http.js';
+import { schemaMismatch } from './helpers/schema-match.js';
 
 closeAfterEach();
 
@@ -270,6 +271,30 @@ describe('GET and DELETE /admin/api/images/:id', () => {
     expect(noKey.status).toBe(401);
     const clientKey = await rawRequest(gw.origin, { method: 'GET', path: '/admin/api/images', headers: { authorization: `Bearer ${gw.apiKey}` } });
     expect(clientKey.status).toBe(401);
+  });
+});
+
+describe('the schemas describe the answers', () => {
+  it('list, one image, a delete and the refusals match the schemas their routes declare', async () => {
+    const routes = gw.app.routes();
+    const first = (await list()).data[0] as GalleryImage;
+    const checks: [method: string, path: string, url: string][] = [
+      ['GET', '/admin/api/images?limit=2', '/admin/api/images'],
+      ['GET', '/admin/api/images?from=garbage', '/admin/api/images'],
+      ['GET', `/admin/api/images/${first.id}`, '/admin/api/images/:id'],
+      ['GET', '/admin/api/images/nope', '/admin/api/images/:id'],
+      ['DELETE', `/admin/api/images/${first.id}`, '/admin/api/images/:id'],
+      ['DELETE', `/admin/api/images/${first.id}`, '/admin/api/images/:id'],
+    ];
+    const problems: string[] = [];
+    for (const [method, path, url] of checks) {
+      const res = await rawRequest(gw.origin, { method, path, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+      const problem = schemaMismatch(routes, method, url, res.status, res.json);
+      if (problem) problems.push(problem);
+    }
+    const thumb = await fetch(first.thumbnail_url);
+    problems.push(...[schemaMismatch(routes, 'GET', '/thumbnails/:name', thumb.status, await thumb.json())].flatMap((p) => (p ? [p] : [])));
+    expect(problems).toEqual([]);
   });
 });
 
