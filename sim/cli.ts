@@ -8,12 +8,14 @@ import { startAzureOpenAISimulator } from './azure-openai.js';
 import { startDashScopeSimulator } from './dashscope.js';
 import { startNewApiAsyncSimulator } from './newapi-async.js';
 import { startOpenAISimulator } from './openai/simulator.js';
+import { startSeedreamSimulator } from './seedream.js';
 import { startTaskApiSimulator } from './task-api.js';
 
-const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'dashscope'] as const;
+const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'seedream', 'dashscope'] as const;
 
-const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|dashscope [--port 4010] [--host 127.0.0.1]
+const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|seedream|dashscope [--port 4010] [--host 127.0.0.1]
                             [--api-key K] [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
+                            [--platform ark|byteplus]
 `;
 
 /** A mistake in the command line: the message and the usage, exit code 2. */
@@ -30,6 +32,7 @@ async function simulate(args: string[]): Promise<number> {
       'api-key': { type: 'string' },
       relay: { type: 'string' },
       'task-ms': { type: 'string', default: '3000' },
+      platform: { type: 'string', default: 'ark' },
     },
   });
   const listen = { host: values.host, port: Number(values.port) };
@@ -53,6 +56,10 @@ async function simulate(args: string[]): Promise<number> {
       // A dashscope channel's base_url is this origin (DashScope's regions are origins too).
       running = await startDashScopeSimulator({ ...listen, ...apiKey, taskDurationMs });
       break;
+    case 'seedream':
+      // An ark or byteplus channel's base_url is this origin plus /api/v3.
+      running = await startSeedreamSimulator({ ...listen, ...apiKey, platform: seedreamPlatform(values.platform) });
+      break;
     default:
       throw new UsageError(`unknown simulator '${protocol ?? ''}' (available: ${PROTOCOLS.join(', ')})`);
   }
@@ -63,6 +70,11 @@ async function simulate(args: string[]): Promise<number> {
   });
   await running.close();
   return 0;
+}
+
+function seedreamPlatform(platform: string): 'ark' | 'byteplus' {
+  if (platform !== 'ark' && platform !== 'byteplus') throw new UsageError('--platform must be ark or byteplus');
+  return platform;
 }
 
 function relayOption(relay: string | undefined): { relay?: { answer: 'url' | 'b64_json' | 'data_uri' } } {

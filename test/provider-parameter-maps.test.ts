@@ -46,6 +46,8 @@ type KindCase =
   | 'newapi-async'
   | 'task-api'
   | 'recraft'
+  | 'ark'
+  | 'byteplus'
   | 'dashscope';
 
 const KIND_CASES: readonly KindCase[] = [
@@ -56,6 +58,8 @@ const KIND_CASES: readonly KindCase[] = [
   'newapi-async',
   'task-api',
   'recraft',
+  'ark',
+  'byteplus',
   'dashscope',
 ];
 
@@ -66,6 +70,8 @@ const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   'newapi-async': 'https://newapi.example/v1',
   'task-api': 'https://tasks.example',
   recraft: 'https://recraft.example/v1',
+  ark: 'https://ark.example/api/v3',
+  byteplus: 'https://byteplus.example/api/v3',
   dashscope: 'https://dashscope.example',
   demo: 'http://demo.local/v1',
 };
@@ -274,14 +280,18 @@ async function seen(request: UpstreamRequest): Promise<SeenRequest> {
   };
 }
 
-/** The one request `send` makes: it must end at the capturing transport. */
-async function caught(send: () => Promise<unknown>): Promise<SeenRequest> {
+/**
+ * The request `send` makes: it must end at the capturing transport. A provider that makes one call
+ * per image (Seedream has no `n`) sends the same request `calls` times, all at once.
+ */
+async function caught(send: () => Promise<unknown>): Promise<SeenRequest & { calls?: number }> {
   const before = transport.requests.length;
   await expect(send()).rejects.toBeInstanceOf(Caught);
-  expect(transport.requests.length).toBe(before + 1);
-  const request = transport.requests.at(-1);
-  if (request === undefined) throw new Error('no request');
-  return seen(request);
+  const made = await Promise.all(transport.requests.slice(before).map(seen));
+  const [first, ...others] = made;
+  if (first === undefined) throw new Error('no request');
+  for (const other of others) expect(other, 'one call per image: the same request each time').toEqual(first);
+  return others.length === 0 ? first : { ...first, calls: made.length };
 }
 
 function isAsync(provider: Provider): provider is AsyncProvider {

@@ -1,5 +1,5 @@
 /** An upstream account the gateway can send jobs to. */
-export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'recraft', 'dashscope', 'demo'] as const;
+export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'recraft', 'ark', 'byteplus', 'dashscope', 'demo'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 export interface ModelMapping {
@@ -18,6 +18,8 @@ export interface Channel {
    * azure-openai: the resource endpoint, e.g. https://res.openai.azure.com.
    * task-api: the API origin, e.g. https://api.example.com.
    * recraft: https://external.api.recraft.ai/v1 (ends in /v1, as in Recraft's OpenAI-SDK examples).
+   * ark: https://ark.cn-beijing.volces.com/api/v3; byteplus: https://ark.ap-southeast.bytepluses.com/api/v3
+   * (end in /api/v3, as in Ark's and BytePlus's OpenAI-SDK examples).
    * dashscope: the region's origin, https://dashscope-intl.aliyuncs.com (international) or
    * https://dashscope.aliyuncs.com (mainland China); their keys are not interchangeable.
    */

@@ -7,6 +7,7 @@ import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
 import type { Provider } from './provider.js';
 import { RecraftProvider } from './recraft/provider.js';
+import { SeedreamProvider } from './seedream/provider.js';
 import { TaskApiProvider } from './task-api/provider.js';
 import type { Transport } from './transport.js';
 
@@ -20,6 +21,9 @@ export function createProviders(http: Transport, demo: DemoOptions): ProviderReg
     'newapi-async': new NewApiAsyncProvider(http),
     'task-api': new TaskApiProvider(http),
     recraft: new RecraftProvider(http),
+    // Seedream on Volcengine Ark and on BytePlus ModelArk: one wire, each platform's model ids.
+    ark: new SeedreamProvider(http, 'ark'),
+    byteplus: new SeedreamProvider(http, 'byteplus'),
     dashscope: new DashScopeProvider(http),
     // The demo channel draws its images itself: no upstream, no wire format.
     demo: new DemoProvider(demo),
