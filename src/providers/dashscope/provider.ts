@@ -5,9 +5,10 @@
  * endpoints (endpoints.ts):
  * - Qwen-Image and Qwen-Image Edit: multimodal-generation, one synchronous call; a job asking more
  *   images than one call makes is several calls at once (their images joined, in order);
- * - Wan: image-synthesis, asynchronous: submit (`X-DashScope-Async: enable`), then poll the task
- *   until it ends. The task id is reported as soon as DashScope gives it (hooks.onSubmitted), so a
- *   task run stores it and, after a restart, `resume` polls that task instead of submitting again.
+ * - Wan: image-synthesis, asynchronous (WanTasks): submit (`X-DashScope-Async: enable`), then poll
+ *   the task until it ends. The task id is reported as soon as DashScope gives it
+ *   (hooks.onSubmitted), so a task run stores it and, after a restart, `resume` polls that task
+ *   instead of submitting again.
  * Only DashScope's models go to it (the catalogue's `vendor`), and no variations.
  */
 import type { ChannelCall } from '../../core/channel.js';
@@ -16,15 +17,20 @@ import type { ImageJob, ProviderHooks, ProviderResult } from '../../core/job.js'
 import { UpstreamFailure } from '../../core/upstream-failure.js';
 import { sendToChannel } from '../async-task-kit.js';
 import { pollUntilDone, submitAndPoll } from '../async-polling.js';
-import { encodeParameters, refusalOf, type ParameterMap } from '../parameter-map.js';
-import type { AsyncProvider, UpstreamTaskState } from '../provider.js';
+import { encodeParameters, refusalOf, type EncodedParams, type ParameterMap } from '../parameter-map.js';
+import type { AsyncProvider, Provider, UpstreamTaskState } from '../provider.js';
 import type { Transport } from '../transport.js';
 import { dashscopeUrl, endpointOf, MULTIMODAL_PATH, TASKS_PATH, TEXT2IMAGE_PATH, type DashScopeEndpoint } from './endpoints.js';
 import { DASHSCOPE_MULTIMODAL, DASHSCOPE_TEXT2IMAGE } from './parameters.js';
 import { parseMultimodalAnswer, parseSubmitAnswer, parseTaskAnswer } from './response.js';
 
-export class DashScopeProvider implements AsyncProvider {
-  constructor(private readonly transport: Transport) {}
+export class DashScopeProvider implements Provider {
+  /** Wan's submit-then-poll, apart: only the text2image families are tasks (Qwen-Image answers at once). */
+  private readonly wanTasks: WanTasks;
+
+  constructor(private readonly transport: Transport) {
+    this.wanTasks = new WanTasks(transport);
+  }
 
   accepts(job: ImageJob): boolean {
     return job.model.vendor === 'dashscope' && endpointOf(job.model.family) !== undefined && job.operation !== 'variation';
@@ -42,24 +48,13 @@ export class DashScopeProvider implements AsyncProvider {
 
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult> {
     const endpoint = endpointFor(job);
-    if (endpoint.api === 'text2image') return submitAndPoll(this, job, call, signal, hooks);
+    if (endpoint.api === 'text2image') return submitAndPoll(this.wanTasks, job, call, signal, hooks);
     return this.generateInCalls(job, endpoint, call, signal);
   }
 
-  async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
-    const { body } = encodeParameters(DASHSCOPE_TEXT2IMAGE, { job, channel: call.channel, stream: false });
-    const url = dashscopeUrl(call.channel.baseUrl, TEXT2IMAGE_PATH);
-    const res = await sendToChannel(this.transport, call, { method: 'POST', url, headers: { 'x-dashscope-async': 'enable' }, raw: json(body) }, signal);
-    return { upstreamTaskId: parseSubmitAnswer(res) };
-  }
-
-  async poll(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState> {
-    const url = dashscopeUrl(call.channel.baseUrl, `${TASKS_PATH}/${encodeURIComponent(upstreamTaskId)}`);
-    return parseTaskAnswer(await sendToChannel(this.transport, call, { method: 'GET', url }, signal));
-  }
-
+  /** A Wan task submitted by an earlier run (its id stored by the task worker): polled, never submitted again. */
   resume(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
-    return pollUntilDone(this, upstreamTaskId, call, signal);
+    return pollUntilDone(this.wanTasks, upstreamTaskId, call, signal);
   }
 
   /** One call per `maxNPerCall` images, at once; the first failure stops the others (their images would be thrown away). */
@@ -86,6 +81,31 @@ export class DashScopeProvider implements AsyncProvider {
   }
 }
 
+/** Wan's image-synthesis tasks: submit and poll apart, so the task id can be stored between them. */
+class WanTasks implements AsyncProvider {
+  constructor(private readonly transport: Transport) {}
+
+  async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
+    const { body } = encodeParameters(DASHSCOPE_TEXT2IMAGE, { job, channel: call.channel, stream: false });
+    const url = dashscopeUrl(call.channel.baseUrl, TEXT2IMAGE_PATH);
+    const res = await sendToChannel(this.transport, call, { method: 'POST', url, headers: { 'x-dashscope-async': 'enable' }, raw: json(body) }, signal);
+    return { upstreamTaskId: parseSubmitAnswer(res) };
+  }
+
+  async poll(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<UpstreamTaskState> {
+    const url = dashscopeUrl(call.channel.baseUrl, `${TASKS_PATH}/${encodeURIComponent(upstreamTaskId)}`);
+    return parseTaskAnswer(await sendToChannel(this.transport, call, { method: 'GET', url }, signal));
+  }
+
+  generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult> {
+    return submitAndPoll(this, job, call, signal, hooks);
+  }
+
+  resume(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
+    return pollUntilDone(this, upstreamTaskId, call, signal);
+  }
+}
+
 function endpointFor(job: ImageJob): DashScopeEndpoint {
   const endpoint = endpointOf(job.model.family);
   // accepts() keeps other vendors' models away; reaching here without an endpoint is a routing bug.
@@ -97,7 +117,7 @@ function parameterMap(endpoint: DashScopeEndpoint): ParameterMap {
   return endpoint.api === 'multimodal' ? DASHSCOPE_MULTIMODAL : DASHSCOPE_TEXT2IMAGE;
 }
 
-function json(body: ReturnType<typeof encodeParameters>['body']): { body: typeof body; contentType: string } {
+function json(body: EncodedParams['body']): { body: EncodedParams['body']; contentType: string } {
   return { body, contentType: 'application/json' };
 }
 
