@@ -12,13 +12,15 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecraftSimulator } from '../sim/recraft.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
-import { closeAfterEach, later } from './helpers/cleanup.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { rawRequest } from './helpers/raw-http.js';
 import { schemaMismatch } from './helpers/schema-match.js';
 
 closeAfterEach();
+const runPostgres = await postgresAvailable();
 
 interface GalleryImage {
   id: string;
@@ -309,6 +311,21 @@ describe('what the gallery keeps', () => {
     expect(res.text).not.toContain('secret plan');
   });
 
+  it('an image recorded before the gallery kept anything is listed with what is known, its thumbnail 404 once its bytes are gone', async () => {
+    const old = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    const now = Date.now();
+    // A row as the gateway wrote them before migration 0004: the new columns null.
+    await old.app.database.db
+      .insertInto('images')
+      .values({ id: 'legacyImage0001', request_id: 'req_legacy', key_id: null, mime: 'image/png', bytes: 10, created_at: now, expires_at: now + 60_000 })
+      .execute();
+    const res = await rawRequest(old.origin, { method: 'GET', path: '/admin/api/images', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const [legacy] = (res.json as unknown as ImageList).data;
+    expect(legacy).toMatchObject({ id: 'legacyImage0001', model: null, prompt: null, operation: null, task_id: null, width: null, height: null, params: {} });
+    expect(schemaMismatch(old.app.routes(), 'GET', '/admin/api/images', res.status, res.json)).toBeNull();
+    expect((await fetch(legacy?.thumbnail_url ?? '')).status).toBe(404);
+  });
+
   it("an SVG's thumbnail is the SVG itself, served under the image links' policy", async () => {
     const sim = later(await startRecraftSimulator({ apiKey: 'rk-test' }));
     const file = await writeConfigFile({ channels: [{ name: 'recraft', kind: 'recraft', base_url: sim.baseURL, api_key: 'rk-test' }] });
@@ -323,5 +340,40 @@ describe('what the gallery keeps', () => {
     expect(thumb.headers.get('content-security-policy')).toContain("default-src 'none'");
     const original = await fetch(svg.url);
     expect(Buffer.from(await thumb.arrayBuffer()).equals(Buffer.from(await original.arrayBuffer()))).toBe(true);
+  });
+});
+
+describe.skipIf(!runPostgres)('on PostgreSQL', () => {
+  it('the migration adds the columns there too: recorded, listed, filtered, thumbnailed and deleted alike', async () => {
+    const pg = await createTestDatabase();
+    onCleanup(() => pg.drop());
+    const pgw = later(await startGateway({ DATABASE_URL: pg.url, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    const get = async (path: string) =>
+      (await rawRequest(pgw.origin, { method: 'GET', path, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).json as unknown as ImageList;
+    const made = await pgw.client.images
+      .generate({ model: 'dall-e-2', prompt: 'a fox on postgres', size: '512x512', n: 2, response_format: 'url' })
+      .withResponse();
+    const requestId = String(made.response.headers.get('x-request-id'));
+    await pgw.client.images.generate({ model: 'gpt-image-1', prompt: 'a heron', size: '1024x1536', quality: 'low', response_format: 'b64_json' });
+    let all: GalleryImage[] = [];
+    for (let i = 0; i < 400 && all.length < 3; i++) {
+      all = (await get('/admin/api/images')).data;
+      if (all.length < 3) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(all.map((i) => i.prompt)).toEqual(['a heron', 'a fox on postgres', 'a fox on postgres']);
+    expect(all[0]).toMatchObject({ width: 1024, height: 1536, model: 'gpt-image-1', params: { quality: 'low', n: 1, index: 0 } });
+    expect((await get(`/admin/api/images?request=${requestId}&model=dall-e-2`)).data).toHaveLength(2);
+    expect((await get(`/admin/api/images?to=${Date.parse(all[2]?.created_at ?? '')}`)).data).toEqual([]);
+    const heron = all[0] as GalleryImage;
+    const meta = await sharp(Buffer.from(await (await fetch(heron.thumbnail_url)).arrayBuffer())).metadata();
+    expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({ format: 'webp', width: 171, height: 256 });
+    const del = await rawRequest(pgw.origin, {
+      method: 'DELETE',
+      path: `/admin/api/images/${heron.id}`,
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    expect(del.status).toBe(200);
+    expect((await fetch(heron.url)).status).toBe(404);
+    expect((await get('/admin/api/images')).data.map((i) => i.id)).toEqual(all.slice(1).map((i) => i.id));
   });
 });
