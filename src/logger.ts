@@ -4,8 +4,9 @@
  * made in-process as each is logged (pino-pretty's formatter, not its transport: no worker thread,
  * no stream chain) and written to the same kind of stdout stream as JSON lines, flushed on exit.
  */
+import { createRequire } from 'node:module';
 import { destination as fileDestination, pino, type DestinationStream, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import type { LogFormat } from './config.js';
 
 export interface LoggerSettings {
@@ -18,6 +19,8 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
   const options = { level: settings.logLevel };
   if (settings.logFormat === 'json') return destination ? pino(options, destination) : pino(options);
   const out = destination ?? fileDestination(1);
+  // Loaded only for pretty logs: JSON logging, the default, does without its 10 MB.
+  const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory };
   const pretty: (line: string) => string = prettyFactory({
     // Colours only on a terminal; a file or a pipe gets plain text.
     colorize: destination === undefined && process.stdout.isTTY === true,

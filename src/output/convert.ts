@@ -3,10 +3,10 @@
  * size than asked, the gateway converts, so the client gets what it asked for. Decided from the
  * image's header: the usual case, where the upstream did as asked, costs nothing.
  */
-import sharp from 'sharp';
 import type { ImageKind } from '../core/image-bytes.js';
 import type { ImageJob, OutputFormat } from '../core/job.js';
 import { parseSize } from '../core/sizes.js';
+import { loadSharp } from '../core/sharp-loader.js';
 
 export interface ImageShape {
   kind: ImageKind;
@@ -53,6 +53,7 @@ export function decodeLimitProblem({ width, height }: ImageShape): string | null
 export async function convertImage(bytes: Buffer, conversion: Conversion, kind: ImageKind, compression: number | undefined): Promise<Buffer> {
   if (kind === 'svg' || conversion.format === 'svg') throw new Error('an SVG is not converted to or from pixels');
   const quality = compression ?? 100;
+  const sharp = await loadSharp();
   let image = sharp(bytes, { limitInputPixels: MAX_DECODE_PIXELS });
   if (conversion.size) image = image.resize(conversion.size.width, conversion.size.height, { fit: 'cover' });
   const format = conversion.format ?? (kind === 'gif' ? 'png' : kind);

@@ -8,8 +8,9 @@
  * demo's own font, so a prompt in any script shows as its glyphs.
  */
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import type { OutputFormat } from '../../core/job.js';
+import { loadSharp } from '../../core/sharp-loader.js';
 import { drawText, textOverlay, type Pixels, type TextBox, type TextStyle } from './text.js';
 
 /** What every picture is: its size, its encoding, and whether its background is transparent. */
@@ -43,6 +44,7 @@ const ON_CLEAR = { colour: '#1a1a1a', halo: '#ffffff', haloOpacity: 0.6 } as con
  * memory (bands, then the text), then encoded: no compositing pass over the whole picture.
  */
 export async function drawPrompt(canvas: Canvas, prompt: string, variant: number): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { width, height, transparent } = canvas;
   const pixels: Pixels = transparent
     ? { data: Buffer.alloc(width * height * 4), width, height, channels: 4 }
@@ -55,13 +57,14 @@ export async function drawPrompt(canvas: Canvas, prompt: string, variant: number
 
 /** An edit: the first input as the background, the edited area tinted, the prompt on a band at the top. */
 export async function drawEdit(canvas: Canvas, prompt: string, variant: number, inputs: DemoInputs): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { width, height } = canvas;
   const [first, ...others] = inputs.images;
   if (first === undefined) throw new RangeError('an edit needs an input image');
   const limit = { limitInputPixels: inputs.maxPixels };
   const cover = (bytes: Buffer, w: number, h: number) =>
     sharp(bytes, limit).resize(w, h, { fit: 'cover' }).ensureAlpha().png({ compressionLevel: 0 }).toBuffer();
-  const layers: sharp.OverlayOptions[] = [{ input: await cover(first, width, height) }];
+  const layers: Sharp.OverlayOptions[] = [{ input: await cover(first, width, height) }];
   if (inputs.mask) {
     // The tint where the mask is clear: the mask (resized like the image) cuts it away where it is opaque.
     const tint = bands(width, height, palette(prompt, variant), 4, 153);
@@ -98,6 +101,7 @@ export async function drawEdit(canvas: Canvas, prompt: string, variant: number, 
 
 /** A variation: the input, cropped to the canvas, its hues turned by an amount that depends on `variant`. */
 export async function drawVariation(canvas: Canvas, variant: number, inputs: DemoInputs): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { width, height } = canvas;
   const [input] = inputs.images;
   if (input === undefined) throw new RangeError('a variation needs an input image');
@@ -124,12 +128,13 @@ export function previewCanvas(canvas: Canvas, index: number, count: number): Can
 }
 
 /** A small drawing enlarged to the final size (soft, as partial images are), encoded like the final. */
-export function enlarge(preview: Buffer, canvas: Canvas): Promise<Buffer> {
+export async function enlarge(preview: Buffer, canvas: Canvas): Promise<Buffer> {
+  const sharp = await loadSharp();
   return encode(sharp(preview).resize(canvas.width, canvas.height, { fit: 'fill', kernel: 'cubic' }), canvas);
 }
 
 /** Opaque images are plain RGB; png at a low zlib effort and webp at effort 0 keep large images quick. */
-function encode(image: sharp.Sharp, canvas: Canvas): Promise<Buffer> {
+function encode(image: Sharp.Sharp, canvas: Canvas): Promise<Buffer> {
   const transparent = canvas.transparent && canvas.format !== 'jpeg';
   const pipeline = transparent ? image.ensureAlpha() : image.flatten({ background: '#ffffff' }).removeAlpha();
   const quality = Math.min(100, Math.max(1, Math.round(canvas.compression ?? 90)));

@@ -10,7 +10,7 @@
  * are done here, on the text's own rectangle: compositing with libvips works over the whole
  * canvas and would cost more than the rest of a picture.
  */
-import sharp from 'sharp';
+import { loadSharp } from '../../core/sharp-loader.js';
 import { DEMO_FONT_FAMILY, demoFontFile } from './font.js';
 
 /** The machine's sans-serif faces first where they have the glyph (Latin, Greek, Cyrillic), then the demo's font for all the rest. */
@@ -132,6 +132,7 @@ async function fitted(text: string, width: number, height: number, largest: numb
 }
 
 async function coverage(markup: string, size: number, width: number, fontfile: string | undefined): Promise<Coverage> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp({
     text: {
       text: markup,
