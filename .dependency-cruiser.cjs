@@ -164,6 +164,22 @@ module.exports = {
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'console-only-speaks-http',
+      comment:
+        'The web console (web/) reaches the gateway only through its public HTTP API: it imports nothing of the server, the ' +
+        'simulators or the tests, and they import nothing of it.',
+      severity: 'error',
+      from: { path: '^web/' },
+      to: { path: '^(src|sim|test|bench)/' },
+    },
+    {
+      name: 'nothing-imports-the-console',
+      comment: 'The console is its own Vite build, served as files (http/console.ts): no server code imports its sources.',
+      severity: 'error',
+      from: { path: '^(src|sim)/' },
+      to: { path: '^web/' },
+    },
+    {
       name: 'no-unresolvable-imports',
       comment: 'Every import resolves to a file (tsc says so too; this keeps the rules above from missing an import they cannot see).',
       severity: 'error',
@@ -183,7 +199,7 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     // Type-only imports are dependencies too (see above).
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { extensions: ['.ts', '.js', '.json'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js', '.json'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

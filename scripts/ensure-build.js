@@ -1,17 +1,23 @@
 #!/usr/bin/env node
-// Builds dist/ (tsc -p tsconfig.build.json) when it is missing or older than what it is built
-// from, so `npm start` never runs stale JavaScript after an edit or a pull, and a fresh clone
-// needs no separate build step. Plain JavaScript: it runs before anything is compiled.
+// Builds what `npm start` serves when it is missing or older than what it is built from, so
+// `npm start` never runs stale JavaScript after an edit or a pull, and a fresh clone needs no
+// separate build step: dist/ (tsc -p tsconfig.build.json) and the web console, dist/console/
+// (vite build --config web/vite.config.ts). Plain JavaScript: it runs before anything is compiled.
+//
+//   node scripts/ensure-build.js            both (npm start); a console that fails to build is reported, and the API still starts
+//   node scripts/ensure-build.js --console  the console only, failing when it cannot be built (the browser tests)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(import.meta.dirname, '..');
-const INPUTS = ['src', 'tsconfig.json', 'tsconfig.build.json'];
-/** tsc writes every output on each build, so this file's time is the build's. */
-const STAMP = join(root, 'dist', 'cli.js');
+const require = createRequire(import.meta.url);
+
+/** What each build reads, and the file whose time is the build's (each build writes it every time). */
+const SERVER = { inputs: ['src', 'tsconfig.json', 'tsconfig.build.json'], stamp: join(root, 'dist', 'cli.js') };
+const CONSOLE = { inputs: ['web', 'package-lock.json'], stamp: join(root, 'dist', 'console', 'index.html') };
 
 function newest(path) {
   const stat = statSync(path, { throwIfNoEntry: false });
@@ -22,25 +28,86 @@ function newest(path) {
   return latest;
 }
 
+function isCurrent({ inputs, stamp }) {
+  const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs;
+  if (built === undefined) return false;
+  return inputs.every((input) => newest(join(root, input)) <= built);
+}
+
+function run(what, script, args) {
+  const result = spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) throw new Error(`${what} failed (exited ${result.status ?? result.signal})`);
+}
+
 /** true when dist/ holds a build of the current sources (or there are no sources to build from). */
 export function buildIsCurrent() {
-  const built = statSync(STAMP, { throwIfNoEntry: false })?.mtimeMs;
-  if (built === undefined) return false;
-  return INPUTS.every((input) => newest(join(root, input)) <= built);
+  return isCurrent(SERVER);
 }
 
 export function build() {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error(`the build failed (tsc exited ${result.status ?? result.signal})`);
+  run('the build', require.resolve('typescript/bin/tsc'), ['-p', join(root, 'tsconfig.build.json')]);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && !buildIsCurrent()) {
-  process.stderr.write('imagegate: building dist/ (the sources changed or it is missing)...\n');
+export function consoleBuildIsCurrent() {
+  return isCurrent(CONSOLE);
+}
+
+/** Vite is a devDependency: an install without them (npm ci --omit=dev) serves the API and a "not built" console page. */
+function viteBin() {
   try {
-    build();
+    return join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the console, one builder at a time: browser test files start together, and two Vite builds
+ * emptying dist/console/ at once would delete each other's files. The others wait, then find it current.
+ */
+export function buildConsole() {
+  const vite = viteBin();
+  if (!vite) throw new Error('vite is not installed (a production install without devDependencies): run npm ci, then npm run build:console');
+  const lock = join(root, 'dist', '.console-build.lock');
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  const deadline = Date.now() + 5 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      // A lock left by a builder killed mid-way is stale after the longest a build takes.
+      const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 5 * 60_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`another console build held ${lock} for 5 minutes`);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    if (!consoleBuildIsCurrent()) run('the console build', vite, ['build', '--config', join(root, 'web', 'vite.config.ts')]);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const consoleOnly = process.argv.includes('--console');
+  try {
+    if (!consoleOnly && !buildIsCurrent()) {
+      process.stderr.write('imagegate: building dist/ (the sources changed or it is missing)...\n');
+      build();
+    }
   } catch (err) {
     process.stderr.write(`imagegate: ${err.message}\n`);
     process.exit(1);
+  }
+  if (!consoleBuildIsCurrent()) {
+    process.stderr.write('imagegate: building the web console, dist/console/ (web/ changed or it is missing)...\n');
+    try {
+      buildConsole();
+    } catch (err) {
+      process.stderr.write(`imagegate: ${err.message}${consoleOnly ? '' : '; starting without it (/console/ says how to build it)'}\n`);
+      if (consoleOnly) process.exit(1);
+    }
   }
 }

@@ -44,6 +44,7 @@ import { ImageGallery } from './storage/image-gallery.js';
 import { ThumbnailCache } from './storage/thumbnails.js';
 import { registerGroup, type RouteEntry } from './http/access.js';
 import { installOpenApi, registerApiDocsRoutes } from './http/api-docs.js';
+import { CONSOLE_BUILD_DIR, imageOriginsOf, registerConsoleRoutes } from './http/console.js';
 import { createAdminAuthHook, createAdminKeyTest } from './http/admin-auth.js';
 import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -362,6 +363,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     registerHealthRoutes(scope, readiness, { showsDetails: createAdminKeyTest(config.adminKey) }),
   );
   registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerApiDocsRoutes(scope));
+  if (config.console) {
+    const imageOrigins = imageOriginsOf(config.publicUrl, config.s3);
+    registerGroup(http, { access: 'public', dialect: 'openai' }, (scope) => registerConsoleRoutes(scope, { root: CONSOLE_BUILD_DIR, imageOrigins }));
+  }
 
   const sweeper = new RetentionSweeper(records, store);
   let closed = false;

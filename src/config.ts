@@ -82,6 +82,8 @@ export interface Config {
   logPrompts: boolean;
   /** IMAGEGATE_METRICS_PORT: a second listener serving only /metrics, without auth (docs/metrics.md); null: none. */
   metricsPort: number | null;
+  /** IMAGEGATE_CONSOLE: serve the web console at /console/ (and send / there); false: neither route exists. */
+  console: boolean;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
   /** The config file's `pricing:` (micros), over OpenAI's list prices; unset: list prices only. */
@@ -212,6 +214,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   LOG_LEVEL: 'log_level',
   IMAGEGATE_LOG_FORMAT: 'log_format',
   IMAGEGATE_LOG_PROMPTS: 'log_prompts',
+  IMAGEGATE_CONSOLE: 'console',
   IMAGEGATE_METRICS_PORT: 'metrics_port',
   OPENAI_API_KEY: 'openai_api_key',
   OPENAI_BASE_URL: 'openai_base_url',
@@ -302,6 +305,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat: parseLogFormat(get('IMAGEGATE_LOG_FORMAT') ?? 'json'),
     logPrompts: parseBoolean('IMAGEGATE_LOG_PROMPTS', get('IMAGEGATE_LOG_PROMPTS') ?? 'false'),
     metricsPort: metricsPortOf(get('IMAGEGATE_METRICS_PORT')),
+    console: parseBoolean('IMAGEGATE_CONSOLE', get('IMAGEGATE_CONSOLE') ?? 'true'),
     openai: openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined,
     modelAliases,
     ...optionalPricing(parsePricedModels(file.pricing, modelAliases)),

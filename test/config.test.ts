@@ -52,6 +52,7 @@ describe('loadConfig: defaults', () => {
       logFormat: 'json',
       logPrompts: false,
       metricsPort: null,
+      console: true,
       openai: undefined,
       modelAliases: [],
       channels: [],
@@ -210,6 +211,7 @@ describe('loadConfig: env vars', () => {
     ['IMAGEGATE_KEEP_B64_IMAGES', 'false', 'keepB64Images', false],
     ['IMAGEGATE_KEEP_B64_IMAGES', 'yes', 'keepB64Images', true],
     ['IMAGEGATE_LOG_PROMPTS', 'true', 'logPrompts', true],
+    ['IMAGEGATE_CONSOLE', 'false', 'console', false],
     ['IMAGEGATE_GALLERY_PROMPTS', 'false', 'galleryPrompts', false],
   ] as const)('%s=%j -> %s %d', (name, value, key, expected) => {
     expect(loadConfig({ [name]: value })[key]).toBe(expected);

@@ -128,8 +128,8 @@ describe('GET /openapi.json', () => {
       // Fastify's automatic HEAD of a GET route: the GET is what is described.
       if (route.method === 'HEAD' && routes.some((r) => r.method === 'GET' && openApiPath(r.url) === openApiPath(route.url))) continue;
       if (hidden(route)) {
-        // Only the docs page's own files (scripts, styles, its copy of the document) are left out.
-        if (!route.url.startsWith('/docs/')) problems.push(`${name}: hidden from the document`);
+        // Only the docs page's and the console's own files (scripts, styles, the document's copy, the app's routes) are left out.
+        if (!route.url.startsWith('/docs/') && !route.url.startsWith('/console/')) problems.push(`${name}: hidden from the document`);
         continue;
       }
       const path = openApiPath(route.url);

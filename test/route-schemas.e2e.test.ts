@@ -50,7 +50,8 @@ function missing(route: RouteEntry): string[] {
   const response = schema.response;
   if (!isObject(response)) return [...problems, `${name}: no response schemas`];
   const statuses = Object.keys(response);
-  if (!statuses.some((s) => s.startsWith('2'))) problems.push(`${name}: no 2xx response`);
+  // A redirect (/ to the console) succeeds with its 3xx.
+  if (!statuses.some((s) => s.startsWith('2') || s.startsWith('3'))) problems.push(`${name}: no 2xx (or 3xx) response`);
   for (const status of ['400', '4xx', '5xx']) if (!statuses.includes(status)) problems.push(`${name}: no ${status} response`);
   // Errors are the route's dialect's envelope (a route may add its own shapes beside it, as new-api's 404).
   const envelope = route.dialect === 'task-api' ? 'TaskApiError' : 'OpenAIError';
