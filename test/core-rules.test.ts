@@ -95,9 +95,9 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['wanx2.1-t2i-turbo', 'wanx2.1-t2i-turbo', '1024x1024', 'standard'],
     ['wanx2.1-t2i-plus', 'wanx2.1-t2i-plus', '1024x1024', 'standard'],
     // Seedream's public names are the gateway's, sent as Volcengine Ark's dated ids; no quality field either.
-    ['seedream-5.0-lite', 'doubao-seedream-5-0-260128', '2048x2048', 'standard'],
-    ['seedream-4.5', 'doubao-seedream-4-5-251128', '2048x2048', 'standard'],
-    ['seedream-4.0', 'doubao-seedream-4-0-250828', '2048x2048', 'standard'],
+    ['seedream-5.0-lite', 'doubao-seedream-5-0-260128', 'auto', 'standard'],
+    ['seedream-4.5', 'doubao-seedream-4-5-251128', 'auto', 'standard'],
+    ['seedream-4.0', 'doubao-seedream-4-0-250828', 'auto', 'standard'],
     ['seedream-3.0', 'doubao-seedream-3-0-t2i-250415', '1024x1024', 'standard'],
   ];
 

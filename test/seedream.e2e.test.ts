@@ -155,6 +155,21 @@ describe('edits and reference images', () => {
     for (const uri of sent.image as string[]) expect(uri).toMatch(/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/);
   });
 
+  it('size auto (the default) is Ark’s 2K tier: an edit comes back in its input’s shape, the answer says which size', async () => {
+    const { gw, sim } = await oneArk();
+    const answer = await gw.client.images.edit({
+      model: 'seedream-4.5',
+      prompt: 'the same scene at night',
+      image: new File([await png(64, 48, '#c80')], 'scene.png', { type: 'image/png' }),
+      response_format: 'b64_json',
+    });
+    expect(sim.sim.generationBodies.at(-1)).toMatchObject({ size: '2K' });
+    expect(typeof sim.sim.generationBodies.at(-1)?.image).toBe('string');
+    const image = await describeImage(b64(answer));
+    expect(image).toEqual({ format: 'jpeg', width: 2368, height: 1776 });
+    expect(answer).toMatchObject({ size: '2368x1776' });
+  });
+
   it('a mask is a 400 unsupported_parameter naming mask; nothing is sent', async () => {
     const { gw, sim } = await oneArk();
     const form = new FormData();

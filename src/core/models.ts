@@ -414,6 +414,8 @@ const DASHSCOPE_RULES = {
  * pixels and shape are within bounds; the gateway sends WxH, so the listed sizes are Ark's
  * recommended ones per shape and tier and any other WxH within the bounds is a custom size
  * (4.0: 1280x720 to 4096x4096 pixels; 4.5 and 5.0 Lite: 2560x1440 to 4096x4096; ratio up to 16:1).
+ * `auto` (their default) is Ark's 2K tier: the model picks the shape from the prompt and the input
+ * images (an edit comes back in its input's shape), about 4 megapixels.
  * Ark answers JPEG (5.0 Lite also PNG, its output_format); no quality, background, moderation,
  * compression or style. Input images (reference images, edits): up to 14, JPEG/PNG/WebP up to
  * 10 MB, at most 6000x6000 pixels. Streams carry each finished image (Ark has no previews:
@@ -435,6 +437,7 @@ const SEEDREAM_45_LIMITS = { ...SEEDREAM_4_LIMITS, minPixels: 2560 * 1440 } as c
 
 /** Ark's recommended sizes: Seedream 4.0's 1K and 2K tiers (1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3, 21:9) and 4K square. */
 export const SEEDREAM_4_SIZES = [
+  'auto',
   '2048x2048',
   '2304x1728',
   '1728x2304',
@@ -454,7 +457,7 @@ export const SEEDREAM_4_SIZES = [
   '4096x4096',
 ] as const;
 /** Seedream 4.5's and 5.0 Lite's 2K tier and 4K square. */
-export const SEEDREAM_45_SIZES = ['2048x2048', '2304x1728', '1728x2304', '2848x1600', '1600x2848', '2496x1664', '1664x2496', '3136x1344', '4096x4096'] as const;
+export const SEEDREAM_45_SIZES = ['auto', '2048x2048', '2304x1728', '1728x2304', '2848x1600', '1600x2848', '2496x1664', '1664x2496', '3136x1344', '4096x4096'] as const;
 /** Seedream 5.0 Lite's 3K tier besides. */
 export const SEEDREAM_5_LITE_SIZES = [
   ...SEEDREAM_45_SIZES,
@@ -473,7 +476,7 @@ export const SEEDREAM_3_SIZES = ['1024x1024', '1152x864', '864x1152', '1280x720'
 /** The task API's aspect_ratio on Seedream 4.x/5.0 at the 2K tier: Ark's sizes, exact custom ones for the shapes it does not list. */
 const seedreamRatios = (wide: string, tall: string, ultraWide: string, ultraTall: string) =>
   ({
-    auto: '2048x2048',
+    auto: 'auto',
     '1:1': '2048x2048',
     '3:2': '2496x1664',
     '2:3': '1664x2496',
@@ -489,7 +492,7 @@ const seedreamRatios = (wide: string, tall: string, ultraWide: string, ultraTall
 
 const SEEDREAM = {
   customSizes: true,
-  defaultSize: '2048x2048',
+  defaultSize: 'auto',
   qualities: [],
   defaultQuality: 'standard',
   autoQualityIsDefault: false,

@@ -31,6 +31,9 @@ export const SEEDREAM_PASSTHROUGH_FIELDS: readonly string[] = [
   'tools',
 ];
 
+/** What `size: auto` asks Ark for: its 2K tier (every model with `auto` has it), shaped by the model. */
+export const SEEDREAM_AUTO_TIER = '2K';
+
 /** Ark's limit on one request's images: its reference images plus the images of a group. */
 export const SEEDREAM_MAX_IMAGES_PER_CALL = 15;
 
@@ -103,8 +106,9 @@ export function seedreamGenerations(region: SeedreamRegion): ParameterMap {
       model: { to: 'model', transform: (spec, { channel }) => platformModelId(region, spec, channel) },
       prompt: { to: 'prompt' },
       n: drop("Ark has no n: the provider makes one call per image, or a group's max_images says it (passthrough)"),
-      // WxH as asked (already within the model's bounds); Ark answers that size.
-      size: { to: 'size', transform: (size) => (size === 'auto' ? undefined : size) },
+      // WxH as asked (already within the model's bounds), which Ark answers; auto is Ark's 2K tier,
+      // the model choosing the shape from the prompt and the input images.
+      size: { to: 'size', transform: (size) => (size === 'auto' ? SEEDREAM_AUTO_TIER : size) },
       quality: drop('Seedream has no quality: the catalogue refuses the field, the job carries only the price column'),
       // The gateway holds the bytes and answers in the client's form; a channel's params may ask for url.
       responseFormat: { to: 'response_format', transform: () => 'b64_json' },
