@@ -1,14 +1,26 @@
 /**
  * Spend, for the operator (GET /admin/api/usage: any key, filters, totals per day, model and
- * key) and for a key itself (GET /v1/dashboard/billing/{subscription,usage}: the legacy OpenAI
+ * key; GET /admin/api/usage/report: the console's analytics, grouped, as JSON or CSV) and for a
+ * key itself (GET /v1/dashboard/billing/{subscription,usage}: the legacy OpenAI
  * dashboard shapes that relays such as new-api serve, over its own balance and spend).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
-import type { UsageFilter, UsageGroup, UsageReport, UsageTotals } from '../billing/usage-report.js';
+import {
+  USAGE_DIMENSIONS,
+  type AnalyticsFilter,
+  type UsageAnalytics,
+  type UsageDimension,
+  type UsageFilter,
+  type UsageGroup,
+  type UsageReport,
+  type UsageTotals,
+} from '../billing/usage-report.js';
+import { invalidRequest } from '../core/errors.js';
 import { pageAnswer, pageOf, timeBound } from './admin-list.js';
-import { AdminUsageSchema } from './schemas/admin.js';
+import { type CsvCell, toCsv } from './csv.js';
+import { AdminUsageSchema, UsageReportSchema } from './schemas/admin.js';
 import { BillingSubscriptionSchema, BillingUsageSchema } from './schemas/openai.js';
 
 export interface UsageRoutesDeps {
@@ -20,9 +32,10 @@ const usd = (micros: number) => micros / 1_000_000;
 /** What the legacy dashboard shows for a key without a credit limit. */
 const UNLIMITED_USD = 100_000_000;
 
-/** The operator's view: register in the admin group. */
+/** The operator's view (and the console's analytics): register in the admin group. */
 export function registerAdminUsageRoutes(scope: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  registerUsageReportRoute(scope, { usage, keys });
   app.get('/admin/api/usage', { schema: AdminUsageSchema }, async (request) => {
     const q = request.query;
     const filter: UsageFilter = {
@@ -67,6 +80,115 @@ export function registerAdminUsageRoutes(scope: FastifyInstance, { usage, keys }
       has_more,
     };
   });
+}
+
+/** GET /admin/api/usage/report: the console's usage analytics. */
+function registerUsageReportRoute(scope: FastifyInstance, { usage, keys }: UsageRoutesDeps): void {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/admin/api/usage/report', { schema: UsageReportSchema }, async (request, reply) => {
+    const q = request.query;
+    const groupBy = dimensionsOf(q.group_by ?? 'day');
+    const filter: AnalyticsFilter = {
+      ...time(q.from, 'from', 'from'),
+      ...time(q.to, 'to', 'to'),
+      ...(q.key ? { keyId: (await keys.get(q.key))?.id ?? q.key } : {}),
+      ...(q.model ? { model: q.model } : {}),
+      ...(q.channel ? { channel: q.channel } : {}),
+    };
+    const [[totals], groups] = await Promise.all([usage.analytics(filter, []), usage.analytics(filter, groupBy)]);
+    const keyNames = groupBy.includes('key') ? new Map((await keys.list()).map((k) => [k.id, k.name])) : null;
+    const rows = groups.map((g) => ({ group: groupFields(groupBy, g.keys, keyNames), figures: renderFigures(g) }));
+    const csv = q.format === 'csv' || (q.format === undefined && /\btext\/csv\b/.test(request.headers.accept ?? ''));
+    if (csv) {
+      const columns = groupBy.flatMap((d): (keyof GroupFields)[] => (d === 'key' ? ['key_id', 'key_name'] : [d]));
+      const lines = rows.map(({ group, figures }) => [...columns.map((c) => group[c] ?? null), ...figureCells(figures)]);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="usage-${groupBy.join('-')}.csv"`)
+        .send(toCsv([...columns, ...FIGURE_COLUMNS], lines));
+    }
+    return {
+      object: 'usage_report' as const,
+      from: filter.from !== undefined ? new Date(filter.from).toISOString() : null,
+      to: filter.to !== undefined ? new Date(filter.to).toISOString() : null,
+      group_by: groupBy,
+      totals: renderFigures(totals ?? EMPTY_FIGURES),
+      groups: rows.map(({ group, figures }) => ({ ...group, ...figures })),
+    };
+  });
+}
+
+/** `group_by`: one or two dimensions, comma-separated, none twice. */
+function dimensionsOf(value: string): UsageDimension[] {
+  const parts = value.split(',').map((p) => p.trim());
+  const known = (p: string): p is UsageDimension => (USAGE_DIMENSIONS as readonly string[]).includes(p);
+  if (parts.length > 2 || !parts.every(known) || new Set(parts).size !== parts.length) {
+    throw invalidRequest('group_by', 'invalid_value', `group_by must be one or two of ${USAGE_DIMENSIONS.join(', ')}, comma-separated (e.g. day,model).`);
+  }
+  return parts.filter(known);
+}
+
+/** A group's values, by field: those of the dimensions asked (a key's name beside its id). */
+interface GroupFields {
+  day?: string;
+  model?: string | null;
+  key_id?: string | null;
+  key_name?: string | null;
+  channel?: string | null;
+}
+
+function groupFields(groupBy: readonly UsageDimension[], values: readonly (string | null)[], keyNames: ReadonlyMap<string, string> | null): GroupFields {
+  const fields: GroupFields = {};
+  groupBy.forEach((d, i) => {
+    const value = values[i] ?? null;
+    if (d === 'day') fields.day = value ?? '';
+    else if (d === 'model') fields.model = value;
+    else if (d === 'channel') fields.channel = value;
+    else {
+      fields.key_id = value;
+      fields.key_name = value === null ? null : (keyNames?.get(value) ?? null);
+    }
+  });
+  return fields;
+}
+
+const EMPTY_FIGURES: UsageAnalytics = {
+  requests: 0,
+  succeeded: 0,
+  images: 0,
+  priceMicros: 0,
+  costMicros: 0,
+  errors: 0,
+  latencyP50: null,
+  latencyP95: null,
+  latencyP99: null,
+};
+
+function renderFigures(f: UsageAnalytics) {
+  return {
+    ...renderTotals(f),
+    errors: f.errors,
+    error_rate: f.requests > 0 ? f.errors / f.requests : 0,
+    latency_ms: { p50: f.latencyP50, p95: f.latencyP95, p99: f.latencyP99 },
+  };
+}
+
+const FIGURE_COLUMNS = [
+  'requests',
+  'succeeded',
+  'errors',
+  'error_rate',
+  'images',
+  'price',
+  'cost',
+  'margin',
+  'latency_p50_ms',
+  'latency_p95_ms',
+  'latency_p99_ms',
+] as const;
+
+function figureCells(f: ReturnType<typeof renderFigures>): CsvCell[] {
+  return [f.requests, f.succeeded, f.errors, f.error_rate, f.images, f.price, f.cost, f.margin, f.latency_ms.p50, f.latency_ms.p95, f.latency_ms.p99];
 }
 
 /** A key's own view: register in the client-key group. */

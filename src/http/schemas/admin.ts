@@ -5,9 +5,10 @@
  * invalid_type; where it answers a wrong type as invalid_value, the field is described only.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { USAGE_DIMENSIONS } from '../../billing/usage-report.js';
 import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES } from '../../core/channel.js';
 import { adminListQuery, HAS_MORE, MAX_LIST_LIMIT, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
-import { describedOnly, errorResponses, IdParams, NoBody, NoContent, NoQuery, nullable, NullableTimestamp, Timestamp } from './common.js';
+import { describedOnly, errorResponses, IdParams, NoBody, NoContent, NoQuery, nullable, NullableTimestamp, Timestamp, writtenAsIs } from './common.js';
 
 const errors = (...statuses: Parameters<typeof errorResponses>[2] & object) => errorResponses('openai', 'admin', statuses);
 
@@ -297,7 +298,7 @@ const WebhookDeliveryView = Type.Object(
   { title: 'WebhookDelivery' },
 );
 
-const WebhookAttemptView = Type.Object(
+export const WebhookAttemptView = Type.Object(
   {
     delivery_id: Type.String(),
     attempt: Type.Integer({ description: '1-based, within its delivery.' }),
@@ -314,7 +315,7 @@ const WebhookAttemptView = Type.Object(
 
 export const TIMELINE_KINDS = ['submitted', 'started', 'channel_attempt', 'run_ended', 'finished', 'webhook_queued', 'webhook_attempt'] as const;
 
-const TimelineEvent = Type.Object(
+export const TimelineEvent = Type.Object(
   {
     at: Timestamp,
     kind: stringEnum(TIMELINE_KINDS, {
@@ -446,6 +447,91 @@ export const AdminUsageSchema = {
       },
       { title: 'AdminUsage' },
     ),
+    ...errors(),
+  },
+};
+
+const LatencyPercentiles = Type.Object(
+  {
+    p50: nullable(Type.Number()),
+    p95: nullable(Type.Number()),
+    p99: nullable(Type.Number()),
+  },
+  { description: "The requests' own latency (ms, as logged), nearest-rank percentiles; null without requests." },
+);
+
+const UsageFigures = {
+  requests: Type.Integer(),
+  succeeded: Type.Integer({ description: 'Answered 200.' }),
+  errors: Type.Integer({ description: 'Answered with an HTTP status of 400 or more.' }),
+  error_rate: Type.Number({ description: 'errors / requests (0 without requests).' }),
+  images: Type.Integer({ description: 'Images delivered.' }),
+  price: Type.Number({ description: 'USD charged to keys.' }),
+  cost: Type.Number({ description: 'USD the upstreams cost the operator.' }),
+  margin: Type.Number({ description: 'price - cost.' }),
+  latency_ms: LatencyPercentiles,
+};
+
+export const USAGE_REPORT_FORMATS = ['json', 'csv'] as const;
+
+export const UsageReportSchema = {
+  summary: 'Usage analytics over a time range, grouped (JSON or CSV)',
+  querystring: Type.Object({
+    ...TIME_RANGE_QUERY,
+    group_by: Type.Optional(
+      Type.String({
+        default: 'day',
+        description:
+          'One or two of day, model, key, channel, comma-separated (day,model: a row per day and model, for stacked charts). channel: the channel the request ended on (its last upstream attempt). Default day.',
+      }),
+    ),
+    ...KEY_FILTER,
+    ...MODEL_FILTER,
+    channel: Type.Optional(Type.String({ description: 'Only requests that ended on this channel (its name).' })),
+    format: Type.Optional(
+      stringEnum(USAGE_REPORT_FORMATS, { description: 'csv: the groups as CSV with a header row (also chosen by Accept: text/csv). Default json.' }),
+    ),
+  }),
+  response: {
+    200: {
+      description: 'The figures of the range and of each group; as CSV, one line per group.',
+      content: {
+        'application/json': {
+          schema: Type.Object(
+            {
+              object: Type.Literal('usage_report'),
+              from: NullableTimestamp,
+              to: NullableTimestamp,
+              group_by: Type.Array(stringEnum(USAGE_DIMENSIONS)),
+              totals: Type.Object(UsageFigures, { title: 'UsageFigures' }),
+              groups: Type.Array(
+                Type.Object(
+                  {
+                    day: Type.Optional(Type.String({ description: 'YYYY-MM-DD (UTC); with group_by day.' })),
+                    model: Type.Optional(nullable(Type.String({ description: 'With group_by model.' }))),
+                    key_id: Type.Optional(nullable(Type.String({ description: 'With group_by key; null for requests without a key.' }))),
+                    key_name: Type.Optional(nullable(Type.String({ description: "With group_by key: the key's name (null when it is gone)." }))),
+                    channel: Type.Optional(nullable(Type.String({ description: 'With group_by channel; null for requests that reached no channel.' }))),
+                    ...UsageFigures,
+                  },
+                  { title: 'UsageGroup' },
+                ),
+                { description: 'Ordered by the groups (days ascending).' },
+              ),
+            },
+            { title: 'UsageReport' },
+          ),
+        },
+        'text/csv': {
+          schema: writtenAsIs(
+            Type.String({
+              description:
+                'A header row, then one row per group: the group columns (day, model, key_id, key_name, channel as asked), requests, succeeded, errors, error_rate, images, price, cost, margin, latency_p50_ms, latency_p95_ms, latency_p99_ms.',
+            }),
+          ),
+        },
+      },
+    },
     ...errors(),
   },
 };
