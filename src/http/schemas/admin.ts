@@ -41,15 +41,37 @@ const ChannelView = Type.Object(
     api_version: nullable(Type.String()),
     poll_interval: nullable(Type.Number({ description: 'Seconds.' })),
     source: stringEnum(['config', 'admin'] as const),
-    health: Type.Object({
-      circuit: stringEnum(['closed', 'open', 'half-open'] as const),
-      consecutive_failures: Type.Integer(),
-      unavailable_until: NullableTimestamp,
-      last_error: nullable(Type.String()),
-      in_flight: Type.Integer(),
-    }),
+    health: Type.Object(
+      {
+        circuit: stringEnum(['closed', 'open', 'half-open'] as const, {
+          description:
+            "The channel's breaker: closed (in use), open (skipped after consecutive failures, until unavailable_until), half-open (its cooldown is over: the next request probes it). Shared by every instance with REDIS_URL.",
+        }),
+        consecutive_failures: Type.Integer({ description: 'Failures since its last success.' }),
+        unavailable_until: nullable(
+          Type.String({
+            format: 'date-time',
+            description: "Until when requests skip it (open breaker, or an upstream's Retry-After); null when it takes requests.",
+          }),
+        ),
+        last_error: nullable(Type.String({ description: 'The last failure that counted against it.' })),
+        in_flight: Type.Integer({
+          description: 'Requests this instance has on the channel now (compare max_concurrent; with several instances, each counts its own).',
+        }),
+      },
+      { description: 'Live health, read when the answer is made: cheap enough to poll with the channel list.' },
+    ),
     last_test: nullable(
-      Type.Object({ ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: nullable(Type.String()), tested_at: NullableTimestamp }),
+      Type.Object(
+        {
+          ok: Type.Boolean(),
+          model: Type.String(),
+          latency_ms: Type.Number({ description: 'How long the test generation took.' }),
+          error: nullable(Type.String()),
+          tested_at: NullableTimestamp,
+        },
+        { description: 'The last POST /admin/api/channels/{id}/test on this instance (null: none since it started).' },
+      ),
     ),
     created_at: NullableTimestamp,
     updated_at: NullableTimestamp,
@@ -111,7 +133,12 @@ export const ChannelSchemas = {
     body: NoBody,
     response: {
       200: Type.Object(
-        { ok: Type.Boolean(), model: Type.String(), latency_ms: Type.Number(), error: Type.Optional(Type.String()) },
+        {
+          ok: Type.Boolean(),
+          model: Type.String(),
+          latency_ms: Type.Number({ description: 'How long the generation took, ms.' }),
+          error: Type.Optional(Type.String()),
+        },
         { description: 'One small generation through the channel.' },
       ),
       ...errors(404),
