@@ -56,9 +56,12 @@ export function readSeedreamJson(res: UpstreamResponse): SeedreamAnswer {
     throw new UpstreamFailure('protocol', 'Seedream answered with malformed JSON');
   }
   const json = objectOf(parsed.value);
-  if (json === undefined || !Array.isArray(json.data)) throw new UpstreamFailure('protocol', 'Seedream answer has no data array');
+  // A 200 may carry only an error for the whole request (then it is that error); otherwise data[] is due.
+  if (json === undefined || (!Array.isArray(json.data) && (json.error === undefined || json.error === null))) {
+    throw new UpstreamFailure('protocol', 'Seedream answer has no data array');
+  }
   const answer = new AnswerBuilder();
-  for (const item of json.data) answer.item(objectOf(item), parsed);
+  for (const item of Array.isArray(json.data) ? json.data : []) answer.item(objectOf(item), parsed);
   answer.end(json);
   return answer.result();
 }
