@@ -117,6 +117,8 @@ export interface HttpConfig {
     requestMs: number;
     /** While a body arrives, the longest gap between bytes; 0: no bound. */
     bodyIdleMs: number;
+    /** While a streamed answer goes out, the longest the client may take none of it; 0: no bound. */
+    sendIdleMs: number;
   };
   /** Load balancers (addresses or CIDRs) whose X-Forwarded-For gives the client address; empty: none. */
   trustedProxies: string[];
@@ -250,6 +252,7 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_HEADERS_TIMEOUT: 'headers_timeout',
   IMAGEGATE_REQUEST_TIMEOUT: 'request_timeout',
   IMAGEGATE_BODY_IDLE_TIMEOUT: 'body_idle_timeout',
+  IMAGEGATE_SEND_TIMEOUT: 'send_timeout',
   IMAGEGATE_TRUSTED_PROXIES: 'trusted_proxies',
 };
 
@@ -354,7 +357,13 @@ function parseHttpConfig(get: (name: string) => string | undefined): HttpConfig 
     }
   }
   return {
-    timeouts: { headersMs, requestMs, bodyIdleMs: parseDuration('IMAGEGATE_BODY_IDLE_TIMEOUT', get('IMAGEGATE_BODY_IDLE_TIMEOUT') ?? '30s', 'ms') },
+    timeouts: {
+      headersMs,
+      requestMs,
+      bodyIdleMs: parseDuration('IMAGEGATE_BODY_IDLE_TIMEOUT', get('IMAGEGATE_BODY_IDLE_TIMEOUT') ?? '30s', 'ms'),
+      // nginx's send_timeout, and its default: a client that takes no byte of an answer for a minute has gone.
+      sendIdleMs: parseDuration('IMAGEGATE_SEND_TIMEOUT', get('IMAGEGATE_SEND_TIMEOUT') ?? '60s', 'ms'),
+    },
     trustedProxies,
   };
 }

@@ -676,7 +676,7 @@ describe('a client that stops reading', () => {
   it('is not mistaken for an upstream that pauses mid-answer: with nothing waiting for the client, the answer goes on', async () => {
     const upstream = later(await scriptedUpstream());
     const file = await writeConfigFile({ channels: [channel('up', upstream)] });
-    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_BODY_IDLE_TIMEOUT: '1s' }));
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_SEND_TIMEOUT: '1s' }));
     const text = Buffer.from(answerText([{ bytes: BIG }]));
     upstream.next(async ({ res }) => {
       res.writeHead(200, JSON_HEADERS);
@@ -689,11 +689,11 @@ describe('a client that stops reading', () => {
     expect(decoded(answer)).toEqual([BIG]);
   });
 
-  it('is cut off after IMAGEGATE_BODY_IDLE_TIMEOUT; the upstream connection and the channel slot are let go', async () => {
+  it('is cut off after IMAGEGATE_SEND_TIMEOUT; the upstream connection and the channel slot are let go', async () => {
     const HUGE = await noisePng(1800, 1800, 4); // ~9.7 MB: more than the sockets between us hold
     const upstream = later(await scriptedUpstream());
     const file = await writeConfigFile({ channels: [channel('up', upstream, { max_concurrent: 1 })] });
-    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_BODY_IDLE_TIMEOUT: '1s' }));
+    const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_SEND_TIMEOUT: '1s' }));
     upstream.next(imageAnswer(answerText([{ bytes: HUGE }])));
     upstream.always(imageAnswer(answerText([{ bytes: SECOND }])));
     // A raw client that sends its request and never reads the answer.

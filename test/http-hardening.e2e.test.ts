@@ -102,7 +102,7 @@ describe('access belongs to the route, not the URL string', () => {
     const { app } = createHttpServer({
       logger: pino({ level: 'silent' }),
       bodyLimitBytes: 1024,
-      timeouts: { headersMs: 30_000, requestMs: 60_000, bodyIdleMs: 30_000 },
+      timeouts: { headersMs: 30_000, requestMs: 60_000, bodyIdleMs: 30_000, sendIdleMs: 60_000 },
       trustedProxies: [],
       memory: new MemoryBudget(1024 ** 3),
       spool: await SpoolDir.open(spoolPath, 1024 ** 3),

@@ -28,6 +28,8 @@ export interface HttpTimeouts {
   requestMs: number;
   /** While a body arrives, the longest gap between bytes. */
   bodyIdleMs: number;
+  /** While a streamed answer goes out, the longest the client may take none of it. */
+  sendIdleMs: number;
 }
 
 export interface HttpServerOptions {
@@ -105,7 +107,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     discardUnreadBody(request, reply);
-    watchAnswerIdle(reply, payload, timeouts.bodyIdleMs);
+    watchAnswerIdle(reply, payload, timeouts.sendIdleMs);
   });
   // On shutdown, answers still in flight close their connection, so close() need not wait
   // for clients' idle keep-alive sockets.
