@@ -2,15 +2,22 @@
  * A task's timeline and its webhook attempts through the admin API, end to end: the real gateway
  * on port 0, an OpenAI simulator upstream and a local webhook receiver; resending a webhook.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
+import { openDatabase } from '../src/db/database.js';
+import { WebhookSecrets } from '../src/tasks/webhook-secrets.js';
+import { WEBHOOK_ATTEMPTS_KEPT, WebhookOutbox } from '../src/tasks/webhooks.js';
 import { TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { insertEndedTask } from './helpers/task-rows.js';
 
 closeAfterEach();
 
@@ -218,5 +225,33 @@ describe('task timeline', () => {
     // Past the router's bound on a path parameter (100 characters): refused before any lookup.
     const long = await admin(gw, 'GET', `/admin/api/tasks/${'x'.repeat(101)}`);
     expect([long.status, (long.json.error as { code: string }).code]).toEqual([414, 'uri_too_long']);
+  });
+
+  it(`keeps the latest ${WEBHOOK_ATTEMPTS_KEPT} attempts of a delivery that keeps failing, and counts them all`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'imagegate-attempts-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const database = await openDatabase({ kind: 'sqlite', file: join(dir, 'gate.db') });
+    onCleanup(() => database.close());
+    const { db } = database;
+    let clock = 1_000_000;
+    const outbox = new WebhookOutbox({
+      db,
+      fetcher: { post: async () => ({ status: 503 }) },
+      secrets: new WebhookSecrets(db, null),
+      schedule: { delaysMs: [1], windowMs: 3_600_000 },
+      now: () => clock,
+    });
+    await insertEndedTask(db, { id: 'task_bounded', callback_url: 'https://hooks.example/x' });
+    await outbox.add(db, 'task_bounded', 'https://hooks.example/x', { ok: true });
+    const total = WEBHOOK_ATTEMPTS_KEPT + 5;
+    for (let i = 0; i < total; i++) {
+      expect(await outbox.deliverDue()).toBe(1);
+      clock += 10;
+    }
+    const [delivery] = await outbox.deliveries('task_bounded');
+    expect(delivery).toMatchObject({ status: 'pending', attempts: total, last_status: 503 });
+    const kept = await outbox.attempts('task_bounded');
+    expect(kept.map((a) => a.attempt)).toEqual(Array.from({ length: WEBHOOK_ATTEMPTS_KEPT }, (_, i) => total - WEBHOOK_ATTEMPTS_KEPT + 1 + i));
+    expect(new Set(kept.map((a) => `${a.outcome} ${a.http_status}`))).toEqual(new Set(['http_error 503']));
   });
 });
