@@ -3,19 +3,23 @@
  * upstream simulator until SIGTERM/SIGINT, to point a gateway's channel at while developing. A
  * development tool run from a checkout through tsx; the gateway's build does not contain it.
  */
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startAzureOpenAISimulator } from './azure-openai.js';
+import { startGoogleSimulator } from './google.js';
 import { startDashScopeSimulator } from './dashscope.js';
 import { startNewApiAsyncSimulator } from './newapi-async.js';
 import { startOpenAISimulator } from './openai/simulator.js';
 import { startSeedreamSimulator } from './seedream.js';
 import { startTaskApiSimulator } from './task-api.js';
 
-const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'seedream', 'dashscope'] as const;
+const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'seedream', 'dashscope', 'google'] as const;
 
-const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|seedream|dashscope [--port 4010] [--host 127.0.0.1]
+const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|seedream|dashscope|google [--port 4010] [--host 127.0.0.1]
                             [--api-key K] [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
                             [--platform ark|byteplus]
+                            [--service-account KEY.json]   (google: a service account whose tokens Vertex AI takes)
 `;
 
 /** A mistake in the command line: the message and the usage, exit code 2. */
@@ -33,6 +37,7 @@ async function simulate(args: string[]): Promise<number> {
       relay: { type: 'string' },
       'task-ms': { type: 'string', default: '3000' },
       platform: { type: 'string', default: 'ark' },
+      'service-account': { type: 'string' },
     },
   });
   const listen = { host: values.host, port: Number(values.port) };
@@ -56,6 +61,10 @@ async function simulate(args: string[]): Promise<number> {
       // A dashscope channel's base_url is this origin (DashScope's regions are origins too).
       running = await startDashScopeSimulator({ ...listen, ...apiKey, taskDurationMs });
       break;
+    case 'google':
+      // A gemini channel's base_url is this origin; a vertex-ai one's {origin}/v1/projects/P/locations/L.
+      running = await startGoogleSimulator({ ...listen, ...apiKey, latencyMs: Number(values.latency), ...serviceAccount(values['service-account']) });
+      break;
     case 'seedream':
       // An ark or byteplus channel's base_url is this origin plus /api/v3.
       running = await startSeedreamSimulator({ ...listen, ...apiKey, platform: seedreamPlatform(values.platform) });
@@ -70,6 +79,16 @@ async function simulate(args: string[]): Promise<number> {
   });
   await running.close();
   return 0;
+}
+
+/** A service-account key file (JSON): its client_email and the public half of its private_key. */
+function serviceAccount(path: string | undefined): { serviceAccounts?: Record<string, string> } {
+  if (path === undefined) return {};
+  const key = JSON.parse(readFileSync(path, 'utf8')) as { client_email?: unknown; private_key?: unknown };
+  if (typeof key.client_email !== 'string' || typeof key.private_key !== 'string')
+    throw new UsageError('--service-account must be a service-account JSON key file');
+  const publicKey = createPublicKey(key.private_key).export({ type: 'spki', format: 'pem' }).toString();
+  return { serviceAccounts: { [key.client_email]: publicKey } };
 }
 
 function seedreamPlatform(platform: string): 'ark' | 'byteplus' {

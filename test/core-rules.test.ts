@@ -99,6 +99,12 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['seedream-4.5', 'doubao-seedream-4-5-251128', 'auto', 'standard'],
     ['seedream-4.0', 'doubao-seedream-4-0-250828', 'auto', 'standard'],
     ['seedream-3.0', 'doubao-seedream-3-0-t2i-250415', '1024x1024', 'standard'],
+    // Google's models keep their names; no quality field. Gemini picks the shape itself (auto), Imagen makes 1:1 by default.
+    ['gemini-2.5-flash-image', 'gemini-2.5-flash-image', 'auto', 'standard'],
+    ['gemini-3-pro-image-preview', 'gemini-3-pro-image-preview', 'auto', 'standard'],
+    ['imagen-4.0-generate-001', 'imagen-4.0-generate-001', '1024x1024', 'standard'],
+    ['imagen-4.0-ultra-generate-001', 'imagen-4.0-ultra-generate-001', '1024x1024', 'standard'],
+    ['imagen-4.0-fast-generate-001', 'imagen-4.0-fast-generate-001', '1024x1024', 'standard'],
   ];
 
   it('covers exactly the built-in catalogue', () => {

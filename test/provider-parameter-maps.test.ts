@@ -48,7 +48,8 @@ type KindCase =
   | 'recraft'
   | 'ark'
   | 'byteplus'
-  | 'dashscope';
+  | 'dashscope'
+  | 'gemini';
 
 const KIND_CASES: readonly KindCase[] = [
   'openai',
@@ -61,6 +62,9 @@ const KIND_CASES: readonly KindCase[] = [
   'ark',
   'byteplus',
   'dashscope',
+  // vertex-ai sends the gemini kind's bodies (plus Vertex AI's own output options and Imagen fields,
+  // pinned in test/google.e2e.test.ts) after a token exchange no capturing transport can answer.
+  'gemini',
 ];
 
 const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
@@ -73,6 +77,8 @@ const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   ark: 'https://ark.example/api/v3',
   byteplus: 'https://byteplus.example/api/v3',
   dashscope: 'https://dashscope.example',
+  gemini: 'https://generativelanguage.example',
+  'vertex-ai': 'https://us-central1-aiplatform.example/v1/projects/p/locations/us-central1',
   demo: 'http://demo.local/v1',
 };
 

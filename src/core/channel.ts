@@ -1,5 +1,18 @@
 /** An upstream account the gateway can send jobs to. */
-export const CHANNEL_KINDS = ['openai', 'openai-compatible', 'azure-openai', 'newapi-async', 'task-api', 'recraft', 'ark', 'byteplus', 'dashscope', 'demo'] as const;
+export const CHANNEL_KINDS = [
+  'openai',
+  'openai-compatible',
+  'azure-openai',
+  'newapi-async',
+  'task-api',
+  'recraft',
+  'ark',
+  'byteplus',
+  'gemini',
+  'vertex-ai',
+  'dashscope',
+  'demo',
+] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
 
 export interface ModelMapping {
@@ -22,6 +35,9 @@ export interface Channel {
    * (end in /api/v3, as in Ark's and BytePlus's OpenAI-SDK examples).
    * dashscope: the region's origin, https://dashscope-intl.aliyuncs.com (international) or
    * https://dashscope.aliyuncs.com (mainland China); their keys are not interchangeable.
+   * gemini: the Gemini API's origin, https://generativelanguage.googleapis.com (its key in `x-goog-api-key`).
+   * vertex-ai: a Vertex AI location, https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}
+   * (global: https://aiplatform.googleapis.com/v1/projects/{project}/locations/global); its keys are service-account JSON.
    */
   readonly baseUrl: string;
   readonly apiKeys: readonly string[];

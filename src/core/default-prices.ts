@@ -42,6 +42,17 @@
  * V4 Pro $0.25, V4 Pro Vector $0.30) and .../recraft-v4-1 (V4.1 Vector $0.08). Recraft has no
  * quality: its one column is the catalogue's default quality, `standard`.
  *
+ * Google (per 1M tokens for Gemini's image models, per image for Imagen; Google's Gemini Developer
+ * API price list, ai.google.dev/gemini-api/docs/pricing, as quoted by discuss.ai.google.dev/t/101173
+ * and aifreeapi.com's Gemini 3 Pro Image pages, checked 2026; Vertex AI lists the same):
+ * - gemini-2.5-flash-image: input (text, image) $0.30, text output $2.50, image output $30; an image
+ *   is 1,290 output tokens at every size, $0.039;
+ * - gemini-3-pro-image-preview: input $2, text output (thinking included) $12, image output $120; an
+ *   image is 1,120 tokens at 1K and 2K ($0.134), 2,000 at 4K ($0.24);
+ * - Imagen 4 Fast $0.02, Imagen 4 $0.04, Imagen 4 Ultra $0.06 per image, at 1K and 2K alike.
+ * Gemini's per-image cells are what its token counts cost (charged by tokens when the answer
+ * reports them); `auto` is priced as 1K, the size Gemini makes when no ratio or tier is sent.
+ *
  * ByteDance Seedream (per image, the same at every size; custom sizes too, core/pricing.ts): BytePlus
  * ModelArk's USD list, as quoted by relays that mirror it (docs.gogogotoken.ai "BytePlus ModelArk
  * official USD list, 2026-06": 5.0 Lite $0.035, 4.5 $0.04; vercel.com/ai-gateway and docs.apiyi.com:
@@ -57,7 +68,7 @@
  * $0.025, wan2.2-t2i-plus $0.05, wanx2.1-t2i-turbo $0.025, wanx2.1-t2i-plus $0.05. DashScope has
  * no quality: the one column is `standard`, as Recraft's.
  */
-import { BUILTIN_MODELS } from './models.js';
+import { BUILTIN_MODELS, GEMINI_25_FLASH_IMAGE_SIZES, GEMINI_3_PRO_IMAGE_SIZES, type GoogleSizeTable } from './models.js';
 import type { PriceTable, TokenPrices } from './pricing.js';
 
 /** micros from a USD literal; Math.round because 0.011 * 1e6 is 11000.000000000002. */
@@ -117,6 +128,22 @@ const SEEDREAM_PRICES: Readonly<Record<string, number>> = {
   'seedream-4.5': 0.04,
   'seedream-4.0': 0.03,
   'seedream-3.0': 0.03,
+};
+
+/** Google's Gemini image models: tokens per the list, and the per-image cells (1K, 2K, 4K) those tokens make. */
+function geminiTable(modelId: string, perTier: Readonly<Record<string, number>>, table: GoogleSizeTable): Record<string, Cells> {
+  const spec = BUILTIN_MODELS.find((m) => m.id === modelId);
+  if (!spec) throw new Error(`no catalogue model ${modelId} to price`);
+  const quality = spec.capabilities.defaultQuality;
+  const cells: Record<string, Cells> = { auto: { [quality]: usd(perTier['1K'] ?? 0) } };
+  for (const row of Object.values(table)) for (const [tier, size] of Object.entries(row)) cells[size] = { [quality]: usd(perTier[tier] ?? 0) };
+  return cells;
+}
+
+const IMAGEN_PRICES: Readonly<Record<string, number>> = {
+  'imagen-4.0-generate-001': 0.04,
+  'imagen-4.0-ultra-generate-001': 0.06,
+  'imagen-4.0-fast-generate-001': 0.02,
 };
 
 /** gpt-image-2's quality factor in OpenAI's calculator. */
@@ -199,6 +226,15 @@ export const DEFAULT_PRICES: PriceTable = {
     },
   },
   ...Object.fromEntries(Object.entries(RECRAFT_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
+  'gemini-2.5-flash-image': {
+    perImage: geminiTable('gemini-2.5-flash-image', { '1K': 0.039 }, GEMINI_25_FLASH_IMAGE_SIZES),
+    tokens: tokens(0.3, 0.3, 30, 2.5),
+  },
+  'gemini-3-pro-image-preview': {
+    perImage: geminiTable('gemini-3-pro-image-preview', { '1K': 0.134, '2K': 0.134, '4K': 0.24 }, GEMINI_3_PRO_IMAGE_SIZES),
+    tokens: tokens(2, 2, 120, 12),
+  },
+  ...Object.fromEntries(Object.entries(IMAGEN_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
   ...Object.fromEntries(Object.entries(SEEDREAM_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
   ...Object.fromEntries(Object.entries(DASHSCOPE_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
 };

@@ -31,6 +31,10 @@ export type ModelFamily =
   | 'recraft-v3'
   | 'recraft-v3-vector'
   | 'recraft-v2'
+  | 'gemini-2.5-flash-image'
+  | 'gemini-3-pro-image'
+  | 'imagen-4'
+  | 'imagen-4-fast'
   | 'recraft-v2-vector'
   | 'qwen-image'
   | 'qwen-image-edit'
@@ -40,10 +44,11 @@ export type ModelFamily =
 
 /**
  * Whose API makes a model. A channel that speaks one vendor's own API (openai, azure-openai:
- * OpenAI's; recraft: Recraft's) serves only that vendor's models, whatever its `models` list says;
+ * OpenAI's; recraft: Recraft's; gemini, vertex-ai: Google's two image APIs, generateContent and
+ * Imagen's predict) serves only that vendor's models, whatever its `models` list says;
  * relays (openai-compatible, newapi-async, task-api) may front any vendor.
  */
-export type ModelVendor = 'openai' | 'recraft' | 'bytedance' | 'dashscope';
+export type ModelVendor = 'openai' | 'recraft' | 'google-gemini' | 'google-imagen' | 'bytedance' | 'dashscope';
 
 /** What a model accepts as input images for one operation (OpenAI's documented limits). */
 export interface InputRules {
@@ -457,7 +462,18 @@ export const SEEDREAM_4_SIZES = [
   '4096x4096',
 ] as const;
 /** Seedream 4.5's and 5.0 Lite's 2K tier and 4K square. */
-export const SEEDREAM_45_SIZES = ['auto', '2048x2048', '2304x1728', '1728x2304', '2848x1600', '1600x2848', '2496x1664', '1664x2496', '3136x1344', '4096x4096'] as const;
+export const SEEDREAM_45_SIZES = [
+  'auto',
+  '2048x2048',
+  '2304x1728',
+  '1728x2304',
+  '2848x1600',
+  '1600x2848',
+  '2496x1664',
+  '1664x2496',
+  '3136x1344',
+  '4096x4096',
+] as const;
 /** Seedream 5.0 Lite's 3K tier besides. */
 export const SEEDREAM_5_LITE_SIZES = [
   ...SEEDREAM_45_SIZES,
@@ -543,6 +559,147 @@ const SEEDREAM_RULES = {
   },
 } as const satisfies Readonly<Record<string, ModelCapabilities>>;
 
+/**
+ * Google (issue 18): Gemini's image models (the Gemini API's and Vertex AI's generateContent, images
+ * as inlineData parts) and Imagen 4 (their :predict). Sizes are Google's own output sizes, one per
+ * aspect ratio and resolution tier (the Gemini API's image-generation guide and Imagen guide):
+ * the gateway sends the ratio (and the tier above 1K) and the image comes back at exactly that
+ * size, so no other WxH is taken (a 400 naming `size`). No quality, background, moderation or
+ * style; Google answers PNG (Gemini) or PNG/JPEG (Imagen), the gateway converts to what
+ * output_format asks. Gemini makes one image per call (n: one call per image), takes reference
+ * images beside the prompt (no mask), and its stream delivers the final image as the completed
+ * event (Gemini has no partial images: partial_images 0 only). Imagen takes no input images and
+ * does not stream; sampleCount is n, 1-4.
+ */
+/** Google's table: aspect ratio -> resolution tier (1K, 2K, 4K) -> WxH. */
+export type GoogleSizeTable = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+export const GEMINI_25_FLASH_IMAGE_SIZES: GoogleSizeTable = {
+  '1:1': { '1K': '1024x1024' },
+  '2:3': { '1K': '832x1248' },
+  '3:2': { '1K': '1248x832' },
+  '3:4': { '1K': '864x1184' },
+  '4:3': { '1K': '1184x864' },
+  '4:5': { '1K': '896x1152' },
+  '5:4': { '1K': '1152x896' },
+  '9:16': { '1K': '768x1344' },
+  '16:9': { '1K': '1344x768' },
+  '21:9': { '1K': '1536x672' },
+};
+export const GEMINI_3_PRO_IMAGE_SIZES: GoogleSizeTable = {
+  '1:1': { '1K': '1024x1024', '2K': '2048x2048', '4K': '4096x4096' },
+  '2:3': { '1K': '848x1264', '2K': '1696x2528', '4K': '3392x5056' },
+  '3:2': { '1K': '1264x848', '2K': '2528x1696', '4K': '5056x3392' },
+  '3:4': { '1K': '896x1200', '2K': '1792x2400', '4K': '3584x4800' },
+  '4:3': { '1K': '1200x896', '2K': '2400x1792', '4K': '4800x3584' },
+  '4:5': { '1K': '928x1152', '2K': '1856x2304', '4K': '3712x4608' },
+  '5:4': { '1K': '1152x928', '2K': '2304x1856', '4K': '4608x3712' },
+  '9:16': { '1K': '768x1376', '2K': '1536x2752', '4K': '3072x5504' },
+  '16:9': { '1K': '1376x768', '2K': '2752x1536', '4K': '5504x3072' },
+  '21:9': { '1K': '1584x672', '2K': '3168x1344', '4K': '6336x2688' },
+};
+export const IMAGEN_4_SIZES: GoogleSizeTable = {
+  '1:1': { '1K': '1024x1024', '2K': '2048x2048' },
+  '3:4': { '1K': '896x1280', '2K': '1792x2560' },
+  '4:3': { '1K': '1280x896', '2K': '2560x1792' },
+  '9:16': { '1K': '768x1408', '2K': '1536x2816' },
+  '16:9': { '1K': '1408x768', '2K': '2816x1536' },
+};
+
+/** Every size of a table, tiers in the order given (1K first). */
+export function googleSizes(table: GoogleSizeTable, tiers: readonly string[]): string[] {
+  return tiers.flatMap((tier) => Object.values(table).flatMap((row) => (row[tier] ? [row[tier]] : [])));
+}
+
+/** Gemini's reference images: PNG, JPEG or WebP inline, 7 MB each (Vertex AI's documented limit for inline images). */
+const GEMINI_INPUTS: InputRules = {
+  maxImages: 3,
+  maxBytesEach: 7 * MB,
+  formats: ['png', 'jpeg', 'webp'],
+  square: false,
+  alphaWithoutMask: false,
+  maxSide: 8192,
+  maxPixels: 8192 * 8192,
+};
+
+const GOOGLE = {
+  customSizes: false,
+  qualities: [],
+  defaultQuality: 'standard',
+  autoQualityIsDefault: false,
+  maxN: 4,
+  outputFormats: ['png', 'jpeg', 'webp'],
+  defaultOutputFormat: 'png',
+  outputCompression: true,
+  backgrounds: [],
+  moderations: [],
+  variations: null,
+  inputFidelity: false,
+  styles: [],
+  officialFields: { responseFormat: false, style: false },
+} as const satisfies Partial<ModelCapabilities>;
+
+/** Gemini picks the shape itself when no ratio is sent (a reference image's, else square): `auto`, the default. */
+const GEMINI_IMAGE = {
+  ...GOOGLE,
+  defaultSize: 'auto',
+  maxPromptChars: 32_000,
+  streaming: { maxPartialImages: 0 },
+  priceUnits: ['image', 'token'],
+} as const satisfies Partial<ModelCapabilities>;
+
+/** Imagen's default ratio is 1:1; no auto. */
+const IMAGEN = {
+  ...GOOGLE,
+  defaultSize: '1024x1024',
+  maxPromptChars: 4_000,
+  streaming: null,
+  edits: null,
+  priceUnits: ['image'],
+} as const satisfies Partial<ModelCapabilities>;
+
+/** The task API's aspect_ratio: each ratio's 1K size (the nearest shape Google has where it lacks the ratio). */
+const GEMINI_3_PRO_IMAGE_RATIOS = {
+  auto: 'auto',
+  '1:1': '1024x1024',
+  '3:2': '1264x848',
+  '2:3': '848x1264',
+  '4:3': '1200x896',
+  '3:4': '896x1200',
+  '5:4': '1152x928',
+  '4:5': '928x1152',
+  '16:9': '1376x768',
+  '9:16': '768x1376',
+  '21:9': '1584x672',
+  '9:21': '768x1376',
+} as const;
+const IMAGEN_4_RATIOS = {
+  auto: '1024x1024',
+  '1:1': '1024x1024',
+  '3:2': '1280x896',
+  '2:3': '896x1280',
+  '4:3': '1280x896',
+  '3:4': '896x1280',
+  '5:4': '1280x896',
+  '4:5': '896x1280',
+  '16:9': '1408x768',
+  '9:16': '768x1408',
+  '21:9': '1408x768',
+  '9:21': '768x1408',
+} as const;
+
+const GOOGLE_RULES = {
+  'gemini-2.5-flash-image': { ...GEMINI_IMAGE, sizes: ['auto', ...googleSizes(GEMINI_25_FLASH_IMAGE_SIZES, ['1K'])], edits: GEMINI_INPUTS },
+  'gemini-3-pro-image': {
+    ...GEMINI_IMAGE,
+    sizes: ['auto', ...googleSizes(GEMINI_3_PRO_IMAGE_SIZES, ['1K', '2K', '4K'])],
+    aspectRatioSizes: GEMINI_3_PRO_IMAGE_RATIOS,
+    edits: { ...GEMINI_INPUTS, maxImages: 14 },
+  },
+  'imagen-4': { ...IMAGEN, sizes: googleSizes(IMAGEN_4_SIZES, ['1K', '2K']), aspectRatioSizes: IMAGEN_4_RATIOS },
+  'imagen-4-fast': { ...IMAGEN, sizes: googleSizes(IMAGEN_4_SIZES, ['1K']), aspectRatioSizes: IMAGEN_4_RATIOS },
+} as const satisfies Readonly<Record<string, ModelCapabilities>>;
+
 export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   'gpt-image-2': {
     ...GPT_IMAGE,
@@ -583,6 +740,7 @@ export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
     officialFields: { responseFormat: true, style: true },
   },
   ...RECRAFT_RULES,
+  ...GOOGLE_RULES,
   ...SEEDREAM_RULES,
   ...DASHSCOPE_RULES,
 };
@@ -639,6 +797,10 @@ const seedream = (id: string, family: ModelFamily, upstreamModel: string, descri
 /** DashScope's models keep DashScope's own names (its API's `model` values). */
 const dashscope = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'dashscope' });
 
+/** Google's models keep Google's names (the model in its URLs); Gemini's and Imagen's are two APIs. */
+const gemini = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'google-gemini' });
+const imagen = (id: string, family: ModelFamily, description: string): ModelSpec => model(id, family, description, { vendor: 'google-imagen' });
+
 /** Every model name OpenAI and the relay gateways' documents use, then Recraft's, then DashScope's. */
 export const BUILTIN_MODELS: readonly ModelSpec[] = [
   model('gpt-image-2', 'gpt-image-2', 'GPT Image 2'),
@@ -674,6 +836,11 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   recraft('recraftv3_vector', 'recraft-v3-vector', 'Recraft V3 Vector (SVG, vector styles)'),
   recraft('recraftv2', 'recraft-v2', 'Recraft V2 (raster styles)'),
   recraft('recraftv2_vector', 'recraft-v2-vector', 'Recraft V2 Vector (SVG, vector and icon styles)'),
+  gemini('gemini-2.5-flash-image', 'gemini-2.5-flash-image', 'Gemini 2.5 Flash Image, "Nano Banana" (Google)'),
+  gemini('gemini-3-pro-image-preview', 'gemini-3-pro-image', 'Gemini 3 Pro Image preview, "Nano Banana Pro": 1K, 2K, 4K (Google)'),
+  imagen('imagen-4.0-generate-001', 'imagen-4', 'Imagen 4: 1K, 2K (Google)'),
+  imagen('imagen-4.0-ultra-generate-001', 'imagen-4', 'Imagen 4 Ultra: 1K, 2K (Google)'),
+  imagen('imagen-4.0-fast-generate-001', 'imagen-4-fast', 'Imagen 4 Fast: 1K (Google)'),
   seedream('seedream-5.0-lite', 'seedream-5.0-lite', 'doubao-seedream-5-0-260128', 'ByteDance Seedream 5.0 Lite (Volcengine Ark, BytePlus ModelArk)'),
   seedream('seedream-4.5', 'seedream-4.5', 'doubao-seedream-4-5-251128', 'ByteDance Seedream 4.5 (Volcengine Ark, BytePlus ModelArk)'),
   seedream('seedream-4.0', 'seedream-4.0', 'doubao-seedream-4-0-250828', 'ByteDance Seedream 4.0 (Volcengine Ark, BytePlus ModelArk)'),

@@ -3,6 +3,7 @@ import type { ChannelKind } from '../core/channel.js';
 import { AzureOpenAIProvider } from './azure-openai/provider.js';
 import { DashScopeProvider } from './dashscope/provider.js';
 import { DemoProvider, type DemoOptions } from './demo/provider.js';
+import { GoogleProvider } from './google/provider.js';
 import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
 import type { Provider } from './provider.js';
@@ -21,6 +22,8 @@ export function createProviders(http: Transport, demo: DemoOptions): ProviderReg
     'newapi-async': new NewApiAsyncProvider(http),
     'task-api': new TaskApiProvider(http),
     recraft: new RecraftProvider(http),
+    gemini: new GoogleProvider(http, 'gemini'),
+    'vertex-ai': new GoogleProvider(http, 'vertex-ai'),
     // Seedream on Volcengine Ark and on BytePlus ModelArk: one wire, each platform's model ids.
     ark: new SeedreamProvider(http, 'ark'),
     byteplus: new SeedreamProvider(http, 'byteplus'),
