@@ -3,7 +3,7 @@
 // API", Seedream 4.0-4.5 and 5.0 Lite; its streaming response page; its error codes) and the
 // official SDK's types (volcengine-python-sdk, volcenginesdkarkruntime/types/images):
 // - POST /api/v3/images/generations, `Authorization: Bearer <key>`; JSON body: model (the platform's
-//   dated id), prompt (required), image (a URL or data URI, or an array: up to 14 on 4.x/5.0, none on
+//   dated id, or an inference endpoint's `ep-...` id), prompt (required), image (a URL or data URI, or an array: up to 14 on 4.x/5.0, none on
 //   3.0), size (a tier, 1K/2K/4K on 4.0, 2K/4K on 4.5, 2K/3K/4K on 5.0 Lite, or WxH within the
 //   model's pixel bounds and 1/16-16 ratio; 3.0: WxH of 512-2048 px a side), seed (-1 to
 //   2147483647), sequential_image_generation (auto | disabled) and sequential_image_generation_options
@@ -133,6 +133,8 @@ const GENERATIONS_PATH = '/api/v3/images/generations';
 export interface SeedreamSimulatorOptions {
   /** Which platform's model ids it serves (default ark). */
   platform?: SeedreamPlatform;
+  /** Inference endpoints (Ark's `ep-...` ids) and the model each serves, taken as `model` too. */
+  endpoints?: Readonly<Record<string, string>>;
   /** When set, requests need `Authorization: Bearer <apiKey>` (401 AuthenticationError otherwise). */
   apiKey?: string;
   /** Images the account may still make; undefined: unlimited. Past it: 429 QuotaExceeded. */
@@ -316,7 +318,9 @@ export class SeedreamSimulator implements SimHandler {
     if (unknown !== undefined) return bad(unknown, 'unknown parameter');
     const { model, prompt } = value;
     if (typeof model !== 'string' || model === '') return bad('model', 'model is required');
-    const spec = Object.hasOwn(this.models, model) ? this.models[model] : undefined;
+    const endpoint = this.opts.endpoints && Object.hasOwn(this.opts.endpoints, model) ? this.opts.endpoints[model] : undefined;
+    const served = endpoint ?? model;
+    const spec = Object.hasOwn(this.models, served) ? this.models[served] : undefined;
     if (spec === undefined) {
       return arkError(404, 'InvalidEndpointOrModel.NotFound', `The model or endpoint ${model} does not exist or you do not have access to it.`, 'NotFound');
     }

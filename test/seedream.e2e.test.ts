@@ -364,6 +364,17 @@ describe('channels, vendors and the watermark', () => {
     expect(sim.sim.generationBodies.map((b) => b.watermark)).toEqual([true, false]);
   });
 
+  it('a model_map entry wins on either platform (an Ark endpoint id); params: { response_format: url } takes Ark’s links, stored by the gateway', async () => {
+    const sim = await seedreamSim({ platform: 'byteplus', endpoints: { 'ep-20250901-seedream4': 'seedream-4-0-250828' } });
+    const gw = await gatewayWith([
+      channel('byteplus', 'byteplus', sim, { model_map: { 'seedream-4.0': { upstream_model: 'ep-20250901-seedream4', params: { response_format: 'url' } } } }),
+    ]);
+    const answer = await gw.client.images.generate({ model: 'seedream-4.0', prompt: 'a harbour', size: '1280x720' as never, response_format: 'b64_json' });
+    expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'ep-20250901-seedream4', response_format: 'url' });
+    expect(sim.sim.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/files/'))).toHaveLength(1);
+    expect(await describeImage(b64(answer))).toEqual({ format: 'jpeg', width: 1280, height: 720 });
+  });
+
   it('the admin API creates an ark channel; only ByteDance’s models reach it, only OpenAI’s the openai channel', async () => {
     const openai = later(await startOpenAISimulator());
     const ark = await seedreamSim();
