@@ -43,6 +43,21 @@ async function oneArk(opts: SeedreamSimulatorOptions = {}, extra: Record<string,
   return { gw, sim };
 }
 
+/** What the request log says the one request of `model` delivered and was charged, once it is written. */
+async function charged(gw: TestGateway, model: string): Promise<{ delivered: number; price_micros: number | null; cost_micros: number | null }> {
+  for (let i = 0; i < 100; i++) {
+    const row = await gw.app.database.db
+      .selectFrom('request_log')
+      .select(['delivered', 'price_micros', 'cost_micros'])
+      .where('model', '=', model)
+      .where('status', '=', 200)
+      .executeTakeFirst();
+    if (row) return row;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`no request_log row for ${model}`);
+}
+
 const b64 = (answer: { data?: { b64_json?: string }[] }, i = 0) => Buffer.from(answer.data?.[i]?.b64_json ?? '', 'base64');
 
 async function png(width: number, height: number, colour: string): Promise<Buffer> {
@@ -215,6 +230,8 @@ describe('streams', () => {
     expect(text.match(/event: image_generation\.completed/g)).toHaveLength(2);
     expect(sim.sim.imagesMade).toBe(2);
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ stream: true, sequential_image_generation_options: { max_images: 3 } });
+    // Two of the three images at seedream-4.0's $0.03.
+    expect(await charged(gw, 'seedream-4.0')).toEqual({ delivered: 2, price_micros: 60_000, cost_micros: 60_000 });
   });
 });
 
@@ -258,6 +275,8 @@ describe('the async dialects run Seedream models', () => {
     }
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'doubao-seedream-4-5-251128', size: '2560x1440' });
+    // A custom size (not one of Ark's listed 4.5 sizes) costs what every 4.5 image costs.
+    expect(await charged(gw, 'seedream-4.5')).toMatchObject({ delivered: 1, price_micros: 40_000 });
     const image = await fetch(view?.resultUrls?.[0] ?? '');
     expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'jpeg', width: 2560, height: 1440 });
   });
