@@ -58,7 +58,7 @@ describe('channel health', () => {
         IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY,
         IMAGEGATE_MAX_ATTEMPTS: '1',
         IMAGEGATE_BREAKER_THRESHOLD: '2',
-        IMAGEGATE_BREAKER_COOLDOWN: '2s',
+        IMAGEGATE_BREAKER_COOLDOWN: '4s',
       }),
     );
     const before = await channels(gw);
@@ -77,7 +77,7 @@ describe('channel health', () => {
     expect(open?.last_error).toEqual(expect.any(String));
     const until = Date.parse(String(open?.unavailable_until));
     expect(until).toBeGreaterThan(opened);
-    expect(until).toBeLessThanOrEqual(opened + 2_000);
+    expect(until).toBeLessThanOrEqual(opened + 4_000);
     // The one-channel answer says the same.
     expect((await admin(gw, 'GET', `/admin/api/channels/${before.flaky?.id}`)).json.health).toMatchObject({ circuit: 'open' });
     // Meanwhile the other channel serves.
@@ -93,9 +93,9 @@ describe('channel health', () => {
     const slow = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const file = await writeConfigFile({ channels: [relayChannel('slow', slow.baseURL, { max_concurrent: 3 })] });
     const gw = later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
-    slow.sim.enqueueFault({ kind: 'delay', ms: 2_500 });
+    slow.sim.enqueueFault({ kind: 'delay', ms: 4_000 });
     const held = postJson(gw, '/v1/images/generations', SMALL);
-    await expect.poll(async () => (await channels(gw)).slow?.health.in_flight, { timeout: 5_000, interval: 50 }).toBe(1);
+    await expect.poll(async () => (await channels(gw)).slow?.health.in_flight, { timeout: 8_000, interval: 50 }).toBe(1);
     expect((await channels(gw)).slow).toMatchObject({ max_concurrent: 3, health: { circuit: 'closed' } });
     expect((await held).status).toBe(200);
     expect((await channels(gw)).slow?.health.in_flight).toBe(0);
