@@ -6,6 +6,7 @@
  *   tasks | billing | routing -> redis        everything may use core; core imports nothing of ours
  *   tasks calls pipeline, never the reverse   a provider never touches the database, billing or HTTP clients' requests
  *   app -> metrics (a leaf beside core; only it imports prom-client)
+ *   app -> tracing (a leaf beside core; only it imports OpenTelemetry, and loads it only when tracing is on)
  *   outside src/: sim -> core; nothing in src/ imports sim/, test/ or bench/
  *
  * Each arrow is encoded as the imports it rules out: the reverse of an arrow, or what a folder below it reaches for.
@@ -120,6 +121,28 @@ module.exports = {
       severity: 'error',
       from: { path: SRC, pathNot: dir('metrics') },
       to: { path: '(^|/)node_modules/prom-client/' },
+    },
+    onlyOurs(
+      'tracing-imports-only-core',
+      'app -> tracing: tracing/ implements core/spans.ts with OpenTelemetry; a leaf beside core/ (the code it traces calls the Spans it is given).',
+      dir('tracing'),
+      dir('tracing', 'core'),
+    ),
+    {
+      name: 'only-the-composition-root-starts-tracing',
+      comment: 'app.ts starts tracing and hands its Spans down; config.ts reads its settings (settings.ts). Nothing else imports tracing/.',
+      severity: 'error',
+      from: { path: SRC, pathNot: [dir('tracing'), '^src/app\\.ts$', '^src/config\\.ts$'] },
+      to: { path: dir('tracing') },
+    },
+    {
+      name: 'opentelemetry-only-in-tracing',
+      comment:
+        'Only tracing/ speaks OpenTelemetry (and imports it only dynamically, once tracing is on): routing, providers, storage, ' +
+        'tasks and http trace through core/spans.ts.',
+      severity: 'error',
+      from: { path: SRC, pathNot: dir('tracing') },
+      to: { path: '(^|/)node_modules/@opentelemetry/' },
     },
     {
       name: 'only-the-cli-imports-the-composition-root',

@@ -78,6 +78,9 @@ import { FsImageStore } from './storage/fs-store.js';
 import type { ImageStore } from './storage/image-store.js';
 import { ImageRecords } from './storage/image-records.js';
 import { RetentionSweeper } from './storage/retention-sweeper.js';
+import { tracedStore } from './storage/traced-store.js';
+import { NO_SPANS } from './core/spans.js';
+import { startTracing, type TraceExporter } from './tracing/start-tracing.js';
 import { UrlSigner } from './storage/url-signer.js';
 
 export interface App {
@@ -107,6 +110,8 @@ export interface AppOptions {
   /** Sees the SQL of every statement run (tests count them). */
   onQuery?: (sql: string) => void;
   /** Hears a reservation asked to settle a second time (a bug; the second is not sent). Logged as an error by default; tests fail on it. */
+  /** Traces go here, each span as it ends, whatever the OTEL_* variables say (tests: an in-memory exporter). */
+  traceExporter?: TraceExporter;
   onSettledTwice?: (requestId: string, first: HoldEnding, second: HoldEnding) => void;
 }
 
@@ -120,16 +125,19 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { db } = database;
   // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
   const quietDb = database.quietDuringOutage.bind(database);
+  // OpenTelemetry (src/tracing/) is loaded only when tracing is on: off, the spans are no-ops.
+  const tracing = await startTracing(config.tracing, { logger, ...(options.traceExporter ? { exporter: options.traceExporter } : {}) });
+  const spans = tracing?.spans ?? NO_SPANS;
   const background = new BackgroundWork(quietDb((err, what: string) => logger.error({ err }, `background work failed: ${what}`)));
 
   // The AWS SDK, ioredis and BullMQ (and pg, in db/) are loaded only when the configuration uses
   // them: loaded always, they were half the CPU of an embedded start and ~30 MB of its memory.
   const s3 = config.s3 ? new (await import('./storage/s3-store.js')).S3ImageStore(config.s3) : undefined;
-  const store: ImageStore & { close(): Promise<void> } = s3 ?? new FsImageStore(join(config.dataDir, 'images'));
+  const store: ImageStore & { close(): Promise<void> } = tracedStore(s3 ?? new FsImageStore(join(config.dataDir, 'images')), s3 ? 's3' : 'file', spans);
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
 
-  const httpTransport = new HttpTransport();
+  const httpTransport = new HttpTransport(spans);
   const providers = createProviders(httpTransport, { delayMs: config.demoDelayMs });
   const secrets = openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir });
   const urlSecret = config.urlSecret ?? (await getOrCreateSecretSetting(db, secrets, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
@@ -180,6 +188,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       taskMaxAttempts: config.tasks.maxAttempts,
     },
     onKeyDisabled: (channel, reason) => logger.warn({ channel, reason }, 'upstream refused a key: stopped using it'),
+    spans,
     metrics,
   });
 
@@ -210,7 +219,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       options.onSettledTwice ??
       ((requestId, first, second) => logger.error({ requestId, first, second }, 'a reservation was asked to settle twice: the second settlement was not sent')),
   });
-  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics });
+  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics }, Date.now, spans);
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
   const redisLimiter =
@@ -275,6 +284,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     concurrency: config.redisUrl ? 1 : taskConfig.workers,
     leaseMs: taskConfig.leaseMs,
     pollMs: config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs,
+    spans,
     onError: quietDb((err, taskId?: string, what?: string) => logger.error({ err, taskId }, what ?? 'task worker failed')),
   });
   const dispatch =
@@ -309,6 +319,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeouts: config.http.timeouts,
     trustedProxies: config.http.trustedProxies,
     memory,
+    spans,
     spool,
   });
   // Every answer counted by route pattern (http/metrics.ts); /metrics is admin.
@@ -461,6 +472,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await background.drain();
       await settlementRetry.close(5_000);
       await httpTransport.close();
+      // Last: the spans of everything stopped above are ended, and exported now.
+      await tracing?.shutdown();
       await urlFetcher.close();
       await webhookFetcher.close();
       await store.close();

@@ -13,6 +13,7 @@ import { parsePriceTable, Pricing, PricingConfigError, type PriceTable } from '.
 import { SecretBox } from './db/secret-box.js';
 import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
+import { readTracingSettings, TracingSettingsError, type TracingSettings } from './tracing/settings.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -82,6 +83,8 @@ export interface Config {
   logPrompts: boolean;
   /** IMAGEGATE_METRICS_PORT: a second listener serving only /metrics, without auth (docs/metrics.md); null: none. */
   metricsPort: number | null;
+  /** Traces (OpenTelemetry), from the standard OTEL_* variables, env only (docs/tracing.md); off unless an exporter is named. */
+  tracing: TracingSettings;
   /** IMAGEGATE_CONSOLE: serve the web console at /console/ (and send / there); false: neither route exists. */
   console: boolean;
   openai: UpstreamConfig | undefined;
@@ -308,6 +311,7 @@ export function loadConfig(env: Env = process.env): Config {
     logFormat: parseLogFormat(get('IMAGEGATE_LOG_FORMAT') ?? 'json'),
     logPrompts: parseBoolean('IMAGEGATE_LOG_PROMPTS', get('IMAGEGATE_LOG_PROMPTS') ?? 'false'),
     metricsPort: metricsPortOf(get('IMAGEGATE_METRICS_PORT')),
+    tracing: tracingSettingsOf(env),
     console: parseBoolean('IMAGEGATE_CONSOLE', get('IMAGEGATE_CONSOLE') ?? 'true'),
     openai: openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined,
     modelAliases,
@@ -780,4 +784,14 @@ function parsePricing(value: unknown, aliases: readonly ModelAlias[]): PriceTabl
 /** For logs: never print credentials embedded in a URL. */
 export function redactUrl(value: string): string {
   return value.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+/** OpenTelemetry's variables are read from the environment only, as every OpenTelemetry SDK reads them. */
+function tracingSettingsOf(env: Env): TracingSettings {
+  try {
+    return readTracingSettings(env);
+  } catch (err) {
+    if (err instanceof TracingSettingsError) throw new ConfigError(err.message);
+    throw err;
+  }
 }

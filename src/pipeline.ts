@@ -22,6 +22,7 @@ import {
 } from './core/job.js';
 import type { Channel } from './core/channel.js';
 import type { DeliveryMetricsSink } from './core/metrics-sink.js';
+import { NO_SPANS, type Span, type Spans } from './core/spans.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
 import { resolveParameters } from './core/resolved-parameters.js';
@@ -64,6 +65,8 @@ export interface RunContext extends DeliveryContext {
 export interface RunObserver {
   begun(attempts: readonly AttemptRecord[]): void;
   ended(report: RunReport): void;
+  /** The request's span: the run's spans (attempts, upstream calls, stores) are its children. */
+  readonly span?: Span;
 }
 
 export interface RunReport {
@@ -148,6 +151,7 @@ export class ImagePipeline {
     private readonly log: RequestLog,
     private readonly billing: Billing,
     private readonly now: () => number = Date.now,
+    private readonly spans: Spans = NO_SPANS,
   ) {}
 
   /** Routes the job anew and answers with its images whole (streams, tasks). */
@@ -164,7 +168,11 @@ export class ImagePipeline {
     return this.whole(job, ctx, (run) => this.router.resume(job, ctx.mode, upstream.channelId, upstream.upstreamTaskId, ctx.signal, run.attempts));
   }
 
-  private async whole(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
+  private whole(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
+    return this.spans.within(ctx.observer?.span, () => this.wholeWithin(job, ctx, route));
+  }
+
+  private async wholeWithin(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
     const run = this.begin(ctx);
     try {
       await this.admit(job, ctx, run);
@@ -185,7 +193,11 @@ export class ImagePipeline {
    * them. url: the answer (the images' links) once all are stored. A failure after the upstream
    * answer began is final either way: the route has committed to its channel.
    */
-  async runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
+  runArriving(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
+    return this.spans.within(ctx.observer?.span, () => this.runArrivingWithin(job, ctx));
+  }
+
+  private async runArrivingWithin(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
     const run = this.begin(ctx);
     try {
       await this.admit(job, ctx, run);
@@ -231,13 +243,15 @@ export class ImagePipeline {
         throw err instanceof UpstreamFailure ? clientErrorFor(err, channel.apiKeys) : err;
       }
     }.call(this);
-    return settledGenerator(events, async (failure) => {
+    // Read later by the answer's writer: what its steps begin (the images' stores) stays in the request's trace.
+    const settled = settledGenerator(events, async (failure) => {
       if (completed) return;
       // Never started, or dropped: the upstream answer is released either way.
       await delivery.return({ delivered: 0, fields: {} });
       await result.events.return({});
       await this.fail(job, ctx, run, failure ?? clientErrorFor(new UpstreamFailure('aborted', 'the client closed the request'), []));
     });
+    return this.spans.withinEach(ctx.observer?.span, settled);
   }
 
   private begin(ctx: RunContext): Run {
@@ -296,7 +310,10 @@ export class ImagePipeline {
       delivered: outcome.delivered,
       latency_ms: this.now() - started,
       upstream_latency_ms: last ? last.latencyMs : null,
-      attempts: attempts.length > 0 ? JSON.stringify(attempts.map((a) => ({ channel: a.channel, outcome: a.outcome, started_at: a.startedAt, latency_ms: a.latencyMs }))) : null,
+      attempts:
+        attempts.length > 0
+          ? JSON.stringify(attempts.map((a) => ({ channel: a.channel, outcome: a.outcome, started_at: a.startedAt, latency_ms: a.latencyMs })))
+          : null,
       created_at: started,
       size: outcome.resolved?.size ?? job.size,
       quality: outcome.resolved?.quality ?? job.quality,

@@ -72,6 +72,7 @@ describe('loadConfig: defaults', () => {
       redisPrefix: 'imagegate',
       redisCommandTimeoutMs: 1_000,
       rateLimitOnRedisDown: 'open',
+      tracing: { exporters: [], protocol: 'http/protobuf' },
       http: { timeouts: { headersMs: 30_000, requestMs: 300_000, bodyIdleMs: 30_000, sendIdleMs: 60_000 }, trustedProxies: [] },
     } satisfies Config);
   });

@@ -11,12 +11,16 @@
  * The line never holds a key (its visible prefix only), a query string (signed links carry their
  * signature there: the route is the pattern, `/files/:name`) or a prompt (unless
  * IMAGEGATE_LOG_PROMPTS=true).
+ *
+ * With tracing on, the request's server span carries the same facts, set when the line is written
+ * and ended with it; the run's spans (attempts, upstream calls, stores) are its children.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../core/errors.js';
 import type { ImageJob } from '../core/job.js';
+import { NO_SPANS, type Span, type Spans } from '../core/spans.js';
 import type { RunObserver, RunReport } from '../pipeline.js';
 import { whenAnswerCloses } from './answer-closed.js';
 import { errorOfEnvelope } from './errors.js';
@@ -33,6 +37,8 @@ export interface RequestLineOptions {
   logPrompts: boolean;
   /** Longest wait, after the answer ended, for its run to report (default 10 s). */
   runWaitMs?: number;
+  /** A server span per request, continuing the caller's trace (src/tracing/); none by default. */
+  spans?: Spans;
 }
 
 type Attempts = Parameters<RunObserver['begun']>[0];
@@ -60,7 +66,11 @@ export class RequestLine implements RunObserver {
   error: GatewayError | undefined;
   private onReport: (() => void) | undefined;
 
-  constructor(private readonly keepsPrompt: boolean) {}
+  constructor(
+    private readonly keepsPrompt: boolean,
+    /** The request's server span (a no-op one when tracing is off). */
+    readonly span: Span,
+  ) {}
 
   /** The image job the request asked for: its model (and prompt, when prompts are logged). Not the job itself: its inputs are no business of the line's. */
   noteJob(job: ImageJob): void {
@@ -112,8 +122,20 @@ export function installRequestLines(app: FastifyInstance, options: RequestLineOp
     return Math.max(0, total - before);
   };
   app.decorateRequest('logLine', null);
+  const spans = options.spans ?? NO_SPANS;
   app.addHook('onRequest', async (request, reply) => {
-    const line = new RequestLine(options.logPrompts);
+    const route = request.routeOptions.url;
+    // Probes, called every few seconds by load balancers, would bury the traces that matter.
+    const span = (route !== undefined && PROBES.has(route) ? NO_SPANS : spans).startIncoming(
+      route === undefined ? request.method : `${request.method} ${route}`,
+      request.headers,
+      {
+        'http.request.method': request.method,
+        'http.route': route,
+        'imagegate.request_id': request.id,
+      },
+    );
+    const line = new RequestLine(options.logPrompts, span);
     request.logLine = line;
     whenAnswerCloses(reply.raw, () => {
       const ended = { finished: reply.raw.writableFinished, latencyMs: Math.round(performance.now() - line.started), bytesOut: bytesOut(request.raw.socket) };
@@ -163,6 +185,7 @@ function writeLine(request: FastifyRequest, reply: FastifyReply, line: RequestLi
     ...(finished ? {} : { cut: true }),
     ...(prompt !== undefined ? { prompt } : {}),
   };
+  endSpan(line.span, fields, failure);
   // Failures of ours at warn, so LOG_LEVEL=warn still shows them; but an outage (the database's,
   // or Redis's when rate limits cannot be checked: 503 service_unavailable) is announced once when
   // it begins and once when it ends (db/connection-watch.ts, redis/redis-link.ts), not again by
@@ -170,4 +193,32 @@ function writeLine(request: FastifyRequest, reply: FastifyReply, line: RequestLi
   if (status >= 500 && failure?.code !== 'service_unavailable') request.log.warn(fields, 'request');
   else if (route !== null && PROBES.has(route) && status < 400) request.log.debug(fields, 'request');
   else request.log.info(fields, 'request');
+}
+
+/** What the span takes of the line. */
+interface LineFields {
+  status: number;
+  keyPrefix?: string;
+  model?: string;
+  attempts?: readonly unknown[];
+  delivered?: number;
+  bytesOut: number;
+  cut?: boolean;
+  prompt?: string;
+}
+
+/** The line's facts on the request's span, which ends with it: failed (status ERROR, error.type the code) when the answer carried an error. */
+function endSpan(span: Span, fields: LineFields, failure: Failure | undefined): void {
+  span.set({
+    'http.response.status_code': fields.status,
+    'imagegate.key_prefix': fields.keyPrefix,
+    'imagegate.model': fields.model,
+    'imagegate.attempts': fields.attempts?.length,
+    'imagegate.delivered': fields.delivered,
+    'imagegate.bytes_out': fields.bytesOut,
+    'imagegate.cut': fields.cut,
+    'imagegate.prompt': fields.prompt,
+  });
+  if (failure) span.fail(failure.code, failure.message);
+  span.end();
 }

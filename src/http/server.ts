@@ -20,6 +20,7 @@ import { installRequestMemory } from './request-memory.js';
 import { installUploadSpool } from './upload-spool.js';
 import { buildSerializer, buildValidator, schemaError } from './schemas/validation.js';
 import type { SpoolDir } from '../spool/spool-dir.js';
+import type { Spans } from '../core/spans.js';
 
 export interface HttpTimeouts {
   /** The request line and headers must arrive within this. */
@@ -44,6 +45,8 @@ export interface HttpServerOptions {
   memory: MemoryBudget;
   /** Where multipart uploads are written as they are read (http/upload-spool.ts). */
   spool: SpoolDir;
+  /** A server span per request (http/request-line.ts); none by default. */
+  spans?: Spans;
 }
 
 export interface HttpServer {
@@ -98,7 +101,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
   app.decorateRequest('apiKey', null);
   const routes = trackRouteAccess(app);
   // First: the next hook may answer an unrouted request and stop the rest.
-  installRequestLines(app, { logPrompts: opts.logPrompts ?? false });
+  installRequestLines(app, { logPrompts: opts.logPrompts ?? false, ...(opts.spans ? { spans: opts.spans } : {}) });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // An unrouted path (or a known path with the wrong method) answers before its body is read.

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors } from 'undici';
 import type { Channel } from '../core/channel.js';
+import { NO_SPANS, type Span, type SpanAttributes, type Spans } from '../core/spans.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import { StreamedBody } from './upstream-body.js';
 
@@ -72,11 +73,24 @@ export class HttpTransport implements Transport {
   /** Channels with a max_concurrent get connections of their own, that many at most. */
   private readonly capped = new Map<string, { maxConnections: number; agent: Agent }>();
 
-  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+  /** `spans`: each call is a client span, and carries its trace headers (traceparent) upstream. */
+  constructor(private readonly spans: Spans = NO_SPANS) {}
+
+  /** One client span for the call, its answer read whole inside it. */
+  send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    return this.spans.run(req.method, 'client', callAttributes(req), (span) => this.sendWithin(req, span));
+  }
+
+  private async sendWithin(req: UpstreamRequest, span: Span): Promise<UpstreamResponse> {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
-      const res = await this.dispatch(req, signal);
+      const res = await this.dispatch({ ...req, headers: this.spans.traceHeaders(req.headers) }, signal);
       const chunks = await readChunks(res.body, Number(res.headers['content-length'] ?? 0));
+      answered(
+        span,
+        res.statusCode,
+        chunks.reduce((sum, c) => sum + c.length, 0),
+      );
       let joined: Buffer | undefined;
       return {
         status: res.statusCode,
@@ -94,14 +108,19 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** The client span ends with the answer's body (read to its end, broken or dropped). */
   async open(req: UpstreamRequest): Promise<StreamingResponse> {
+    const span = this.spans.start(req.method, 'client', callAttributes(req));
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
-      const res = await this.dispatch(req, signal);
-      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(res.body, req, signal) };
+      const res = await this.dispatch({ ...req, headers: this.spans.traceHeaders(req.headers, span) }, signal);
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(res.body, req, signal, res.statusCode, span) };
     } catch (err) {
       signal.dispose();
-      throw toFailure(err, req, signal);
+      const failure = toFailure(err, req, signal);
+      span.fail(failure.kind, failure.message);
+      span.end();
+      throw failure;
     }
   }
 
@@ -153,15 +172,42 @@ function wireBody(req: UpstreamRequest): { headers: Record<string, string>; body
   return { headers: { ...req.headers, 'content-length': String(body.length) }, body: Readable.from(body.pieces(), { objectMode: false }) };
 }
 
-/** The body's chunks, with errors as UpstreamFailure and the deadline released once it ends. */
-async function* guardedBody(body: AsyncIterable<Buffer>, req: UpstreamRequest, signal: CombinedSignal): AsyncGenerator<Buffer> {
+/** The body's chunks, with errors as UpstreamFailure and the deadline released (and the call's span ended) once it ends. */
+async function* guardedBody(body: AsyncIterable<Buffer>, req: UpstreamRequest, signal: CombinedSignal, status: number, span: Span): AsyncGenerator<Buffer> {
+  let bytes = 0;
   try {
-    for await (const chunk of body) yield chunk;
+    for await (const chunk of body) {
+      bytes += chunk.length;
+      yield chunk;
+    }
   } catch (err) {
-    throw toFailure(err, req, signal);
+    const failure = toFailure(err, req, signal);
+    span.fail(failure.kind, failure.message);
+    throw failure;
   } finally {
     signal.dispose();
+    answered(span, status, bytes);
+    span.end();
   }
+}
+
+/** What a client span says of its call: the upstream's host and path (never the query: some carry keys). */
+function callAttributes(req: UpstreamRequest): SpanAttributes {
+  const url = new URL(req.url);
+  return {
+    'http.request.method': req.method,
+    'server.address': url.hostname,
+    'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+    'url.scheme': url.protocol.slice(0, -1),
+    'url.path': url.pathname,
+    ...(req.pool ? { 'imagegate.channel.id': req.pool.key } : {}),
+  };
+}
+
+/** The answer's status and body size; an error status marks the call failed (the provider decides what it means). */
+function answered(span: Span, status: number, bytes: number): void {
+  span.set({ 'http.response.status_code': status, 'http.response.body.size': bytes });
+  if (status >= 400) span.fail(`http_${status}`, `upstream answered ${status}`);
 }
 
 function pathOf(url: string): string {

@@ -6,18 +6,19 @@
  * caller's own errors (400) go back at once.
  */
 import type { Channel, ChannelCall } from '../core/channel.js';
-import { gatewayError, type GatewayError } from '../core/errors.js';
+import { gatewayError, GatewayError } from '../core/errors.js';
 import { isArriving, type ArrivingResult, type ImageJob, type PartialImageListener, type ProviderHooks, type ProviderResult } from '../core/job.js';
 import type { Provider } from '../providers/provider.js';
 import { settledGenerator } from '../core/settled-generator.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import type { UpstreamMetricsSink, UpstreamOutcome } from '../core/metrics-sink.js';
+import { NO_SPANS, type Span, type Spans } from '../core/spans.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { keyFingerprint, type ChannelStore } from './channel-store.js';
 import type { ChannelBreakers } from './circuit-breaker.js';
-import { clientErrorFor } from './client-error.js';
+import { clientErrorFor, sanitizeUpstreamMessage } from './client-error.js';
 import type { ChannelSlots } from './concurrency.js';
 import { retryBudget, waitBeforeRetry, waitForChannel, type RetryBudget, type RetrySettings, type RunMode } from './retry-policy.js';
 import { chooseChannel } from './select.js';
@@ -51,6 +52,8 @@ export interface RouterDeps {
   onKeyDisabled?: (channel: string, reason: string) => void;
   /** Hears every upstream attempt (src/metrics/ counts them). */
   metrics?: UpstreamMetricsSink;
+  /** A span per attempt, parent of its upstream calls (src/tracing/). */
+  spans?: Spans;
 }
 
 type Attempt<R> =
@@ -71,10 +74,12 @@ export class ChannelRouter {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly keyTurns = new Map<string, number>();
+  private readonly spans: Spans;
 
   constructor(private readonly deps: RouterDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.spans = deps.spans ?? NO_SPANS;
   }
 
   /**
@@ -138,7 +143,7 @@ export class ChannelRouter {
     while (this.now() < budget.deadlineAt) {
       const channel = await this.nextChannel(job, tried, last?.channel.id, budget, signal);
       if (!channel) break;
-      const outcome = await this.attempt(channel, budget.deadlineAt, attempts, providerHooks(channel, hooks, commit), send);
+      const outcome = await this.attempt(channel, budget.deadlineAt, attempts, providerHooks(channel, hooks, commit), send, last && outcomeOf(last.failure));
       if (outcome.kind === 'ok') return outcome.routed;
       if (outcome.kind === 'full') continue;
       last = { failure: outcome.failure, channel: outcome.channel };
@@ -234,9 +239,18 @@ export class ChannelRouter {
     }
   }
 
-  private async attempt<R>(channel: Channel, deadline: number, attempts: AttemptRecord[], hooks: ProviderHooks, send: Send<R>): Promise<Attempt<R>> {
+  /** `failoverFrom`: the outcome of the attempt before, when this one follows a failure. */
+  private async attempt<R>(
+    channel: Channel,
+    deadline: number,
+    attempts: AttemptRecord[],
+    hooks: ProviderHooks,
+    send: Send<R>,
+    failoverFrom: string | undefined,
+  ): Promise<Attempt<R>> {
     const release = await this.deps.limiter.tryAcquire(channel.id, channel.maxConcurrent);
     if (!release) return { kind: 'full' };
+    const span = this.attemptSpan(channel, attempts.length + 1, failoverFrom);
     // The channel's timeout bounds each request; an async upstream's task is polled until the deadline.
     const call: ChannelCall = {
       channel: { ...channel, timeoutMs: Math.max(1, Math.min(channel.timeoutMs, deadline - this.now())) },
@@ -248,28 +262,48 @@ export class ChannelRouter {
     try {
       await this.deps.breakers.onAttempt(channel.id);
       started = this.now();
-      const result = await send(this.deps.providers[channel.kind], call, hooks);
+      const result = await this.spans.within(span, () => send(this.deps.providers[channel.kind], call, hooks));
       await this.deps.breakers.onSuccess(channel.id);
       attempts.push({ channel: channel.name, outcome: 'ok', startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
+      span.set({ 'imagegate.attempt.outcome': 'ok' });
       if (!isArrivingResult(result)) return { kind: 'ok', routed: { result, channel, attempts } };
       held = true;
-      return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release) }, channel, attempts } };
+      return { kind: 'ok', routed: { result: { ...result, events: this.holding(result.events, call, release, span) }, channel, attempts } };
     } catch (err) {
-      if (!(err instanceof UpstreamFailure)) throw err;
+      if (!(err instanceof UpstreamFailure)) {
+        span.fail(err instanceof GatewayError ? err.code : 'internal_error', err instanceof GatewayError ? err.message : 'internal error');
+        throw err;
+      }
       attempts.push({ channel: channel.name, outcome: outcomeOf(err), startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
+      failedAttempt(span, err, channel);
       await this.learnFrom(err, call);
       return { kind: 'failed', failure: err, channel };
     } finally {
-      if (!held) release();
+      if (!held) {
+        release();
+        span.end();
+      }
     }
   }
 
-  /** An arriving answer keeps its channel slot until read (or dropped); its failures count against the channel. */
-  private holding(events: ArrivingResult['events'], call: ChannelCall, release: () => void): ArrivingResult['events'] {
+  private attemptSpan(channel: Channel, number: number, failoverFrom: string | undefined): Span {
+    return this.spans.start('imagegate.attempt', 'internal', {
+      'imagegate.channel.id': channel.id,
+      'imagegate.channel.name': channel.name,
+      'imagegate.channel.kind': channel.kind,
+      'imagegate.attempt.number': number,
+      'imagegate.attempt.failover_reason': failoverFrom,
+    });
+  }
+
+  /** An arriving answer keeps its channel slot (and its attempt's span open) until read or dropped; its failures count against the channel. */
+  private holding(events: ArrivingResult['events'], call: ChannelCall, release: () => void, span: Span): ArrivingResult['events'] {
     return settledGenerator(events, async (failure) => {
       release();
+      if (failure instanceof UpstreamFailure) failedAttempt(span, failure, call.channel);
+      span.end();
       if (failure instanceof UpstreamFailure) await this.learnFrom(failure, call).catch(() => {});
     });
   }
@@ -359,6 +393,12 @@ async function pause(ms: number, signal: AbortSignal): Promise<void> {
   } catch (err) {
     throw err instanceof UpstreamFailure ? clientErrorFor(err, []) : err;
   }
+}
+
+/** The attempt's span says how it failed (the metric's outcome as error.type), without the channel's keys. */
+function failedAttempt(span: Span, failure: UpstreamFailure, channel: Channel): void {
+  span.set({ 'imagegate.attempt.outcome': outcomeOf(failure) });
+  span.fail(metricOutcome(failure), sanitizeUpstreamMessage(failure.message, channel.apiKeys));
 }
 
 function isAuthFailure(failure: UpstreamFailure): boolean {

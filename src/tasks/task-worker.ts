@@ -12,6 +12,7 @@ import type { Settlement } from '../billing/settlement.js';
 import { GatewayError } from '../core/errors.js';
 import type { ModelCatalogue } from '../core/models.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
+import { NO_SPANS, type Span, type Spans } from '../core/spans.js';
 import type { TaskRow } from '../db/schema.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { ImagePipeline, TaskRunContext } from '../pipeline.js';
@@ -35,6 +36,8 @@ export interface TaskWorkerDeps {
   pollMs: number;
   /** `what` says what failed when it is more than "a task run". */
   onError: (err: unknown, taskId?: string, what?: string) => void;
+  /** A span per task run, the run's attempts and upstream calls its children (src/tracing/). */
+  spans?: Spans;
   now?: () => number;
 }
 
@@ -58,6 +61,8 @@ export class TaskWorker {
    * again: the second run would submit it upstream a second time.
    */
   private readonly running = new Set<string>();
+  /** The span of each task run under way here, told how the task ended. */
+  private readonly runSpans = new Map<string, Span>();
   private started = false;
   private stopped = false;
 
@@ -161,10 +166,20 @@ export class TaskWorker {
   private async runOwn(task: TaskRow): Promise<void> {
     if (this.running.has(task.id)) return; // claimed twice here at once (a dispatcher and a loop): one run is enough
     this.running.add(task.id);
+    const attributes = {
+      'imagegate.task.id': task.id,
+      'imagegate.task.run': task.attempts,
+      'imagegate.model': task.model,
+      'imagegate.task.dialect': task.dialect,
+    };
     try {
-      await this.run(task);
+      await (this.deps.spans ?? NO_SPANS).run('imagegate.task', 'consumer', attributes, async (span) => {
+        this.runSpans.set(task.id, span);
+        await this.run(task);
+      });
     } finally {
       this.running.delete(task.id);
+      this.runSpans.delete(task.id);
     }
   }
 
@@ -234,6 +249,9 @@ export class TaskWorker {
    */
   private async end(task: TaskRow, outcome: TaskOutcome): Promise<void> {
     const { store, webhooks } = this.deps;
+    const span = this.runSpans.get(task.id);
+    span?.set({ 'imagegate.task.status': outcome.status });
+    if (outcome.status === 'failed') span?.fail(outcome.code, outcome.reason);
     for (let failures = 1; ; failures++) {
       try {
         webhooks.committed(await store.finish(task.id, outcome, (trx, ended) => webhooks.write(trx, ended)));

@@ -1,0 +1,347 @@
+/**
+ * Traces (OpenTelemetry), end to end: the real gateway on port 0 with an in-memory exporter (the
+ * app's traceExporter seam), called with the official SDK against the OpenAI simulator; then the
+ * environment's path in child processes: off by default (no OpenTelemetry SDK module loaded, no
+ * traceparent sent), and an OTLP exporter posting to a local receiver from OTEL_* variables alone.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import OpenAI from 'openai';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
+import { createApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { readTracingSettings } from '../src/tracing/settings.js';
+import { spawnGateway } from './helpers/child-gateway.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
+import { relayChannel, writeConfigFile } from './helpers/config-file.js';
+
+closeAfterEach();
+
+interface TracedGateway {
+  app: App;
+  client: OpenAI;
+  exporter: InMemorySpanExporter;
+}
+
+const relay = (name: string, sim: RunningSimulator, extra: Record<string, unknown> = {}) => relayChannel(name, sim.baseURL, extra);
+
+async function tracedGateway(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TracedGateway> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-tracing-'));
+  onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+  const file = await writeConfigFile({ channels });
+  const config = loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', IMAGEGATE_CONFIG: file, ...env });
+  const exporter = new InMemorySpanExporter();
+  const app = later(await createApp(config, { logger: pino({ level: 'silent' }), traceExporter: exporter }));
+  const origin = await app.listen();
+  const { key } = await app.keys.create('tracing');
+  return { app, exporter, client: new OpenAI({ apiKey: key, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 30_000 }) };
+}
+
+/** The request's server span, once its log line (and so the span) has ended. */
+async function serverSpan(exporter: InMemorySpanExporter, requestId: string): Promise<ReadableSpan> {
+  let found: ReadableSpan | undefined;
+  await expect
+    .poll(() => {
+      found = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['imagegate.request_id'] === requestId);
+      return found;
+    })
+    .toBeDefined();
+  return found as ReadableSpan;
+}
+
+const traceOf = (exporter: InMemorySpanExporter, span: ReadableSpan) =>
+  exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === span.spanContext().traceId);
+const childrenOf = (spans: readonly ReadableSpan[], parent: ReadableSpan) => spans.filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId);
+const named = (spans: readonly ReadableSpan[], name: string) => spans.filter((s) => s.name === name);
+
+/** `00-<trace id>-<span id>-<flags>`: the W3C header's fields. */
+function traceparentFields(header: string | undefined): { traceId: string; spanId: string } {
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/.exec(header ?? '');
+  if (!match) throw new Error(`not a traceparent: ${String(header)}`);
+  return { traceId: match[1] as string, spanId: match[2] as string };
+}
+
+describe('tracing on (an in-memory exporter)', () => {
+  it('a generation is one trace: the server span, its attempt, the upstream call (carrying traceparent) and the image stored', async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('alpha', upstream)]);
+    const { data, response } = await gw.client.images
+      .generate({ model: 'dall-e-2', prompt: 'a traced fox', size: '256x256', response_format: 'url' })
+      .withResponse();
+    expect(data.data?.[0]?.url).toBeDefined();
+    const requestId = response.headers.get('x-request-id') ?? '';
+    const server = await serverSpan(gw.exporter, requestId);
+
+    expect(server.name).toBe('POST /v1/images/generations');
+    expect(server.attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'http.route': '/v1/images/generations',
+      'http.response.status_code': 200,
+      'imagegate.model': 'dall-e-2',
+      'imagegate.delivered': 1,
+      'imagegate.attempts': 1,
+    });
+    expect(String(server.attributes['imagegate.key_prefix'])).not.toBe('');
+    expect(server.attributes['imagegate.prompt']).toBeUndefined();
+    expect(server.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(server.parentSpanContext).toBeUndefined();
+    expect(server.resource.attributes['service.name']).toBe('imagegate');
+
+    const trace = traceOf(gw.exporter, server);
+    const [attempt, ...moreAttempts] = childrenOf(trace, server).filter((s) => s.name === 'imagegate.attempt');
+    expect(moreAttempts).toEqual([]);
+    expect(attempt?.attributes).toMatchObject({
+      'imagegate.channel.name': 'alpha',
+      'imagegate.channel.kind': 'openai-compatible',
+      'imagegate.attempt.number': 1,
+      'imagegate.attempt.outcome': 'ok',
+    });
+    expect(attempt?.attributes['imagegate.attempt.failover_reason']).toBeUndefined();
+
+    const calls = childrenOf(trace, attempt as ReadableSpan).filter((s) => s.kind === SpanKind.CLIENT);
+    expect(calls).toHaveLength(1);
+    const call = calls[0] as ReadableSpan;
+    expect(call.name).toBe('POST');
+    expect(call.attributes).toMatchObject({
+      'server.address': '127.0.0.1',
+      'server.port': upstream.port,
+      'url.path': '/v1/images/generations',
+      'http.response.status_code': 200,
+    });
+    expect(Number(call.attributes['http.response.body.size'])).toBeGreaterThan(100);
+
+    // url answers store each image within the attempt.
+    const stores = named(trace, 'imagegate.store');
+    expect(stores).toHaveLength(1);
+    expect(stores[0]?.parentSpanContext?.spanId).toBe(attempt?.spanContext().spanId);
+    expect(stores[0]?.attributes).toMatchObject({ 'imagegate.store.kind': 'file', 'imagegate.image.mime': 'image/png' });
+    expect(Number(stores[0]?.attributes['imagegate.image.bytes'])).toBeGreaterThan(100);
+
+    // The upstream heard the trace: its traceparent names this trace and the client span as its parent.
+    const sent = traceparentFields(upstream.sim.requests[0]?.headers.traceparent);
+    expect(sent).toEqual({ traceId: server.spanContext().traceId, spanId: call.spanContext().spanId });
+  });
+
+  it('a passed-through b64_json answer: the image stored as it arrives is in the request trace too', async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('alpha', upstream)]);
+    const { data, response } = await gw.client.images
+      .generate({ model: 'gpt-image-1', prompt: 'a streamed heron', size: '1024x1024', quality: 'low', response_format: 'b64_json' })
+      .withResponse();
+    expect(data.data?.[0]?.b64_json).toBeDefined();
+    const server = await serverSpan(gw.exporter, response.headers.get('x-request-id') ?? '');
+    // Stored after the answer went out (in the background): polled for.
+    await expect.poll(() => named(traceOf(gw.exporter, server), 'imagegate.store').length).toBe(1);
+    const trace = traceOf(gw.exporter, server);
+    const [attempt] = named(trace, 'imagegate.attempt');
+    expect(attempt?.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    expect(childrenOf(trace, attempt as ReadableSpan).filter((s) => s.kind === SpanKind.CLIENT)).toHaveLength(1);
+    const store = named(trace, 'imagegate.store')[0] as ReadableSpan;
+    expect(store.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
+    expect(Number(store.attributes['imagegate.image.bytes'])).toBeGreaterThan(100);
+    expect(store.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+
+  it('a failover: two attempt spans, the first failed with its outcome, the second ok and saying why it was tried', async () => {
+    const failing = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const serving = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('first', failing, { priority: 10 }), relay('second', serving)]);
+    failing.sim.enqueueFault({ kind: 'status', status: 500 });
+    const { response } = await gw.client.images
+      .generate({ model: 'dall-e-2', prompt: 'fail over, traced', size: '256x256', response_format: 'url' })
+      .withResponse();
+    const server = await serverSpan(gw.exporter, response.headers.get('x-request-id') ?? '');
+    expect(server.attributes['imagegate.attempts']).toBe(2);
+    const trace = traceOf(gw.exporter, server);
+    const attempts = childrenOf(trace, server)
+      .filter((s) => s.name === 'imagegate.attempt')
+      .sort((a, b) => Number(a.attributes['imagegate.attempt.number']) - Number(b.attributes['imagegate.attempt.number']));
+    expect(attempts.map((a) => [a.attributes['imagegate.channel.name'], a.attributes['imagegate.attempt.outcome']])).toEqual([
+      ['first', 'http_500'],
+      ['second', 'ok'],
+    ]);
+    const [failed, served] = attempts as [ReadableSpan, ReadableSpan];
+    expect(failed.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failed.attributes['error.type']).toBe('http_500');
+    expect(served.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(served.attributes['imagegate.attempt.failover_reason']).toBe('http_500');
+    // Each attempt's own upstream call, the failed one answering 500.
+    const failedCall = childrenOf(trace, failed).find((s) => s.kind === SpanKind.CLIENT);
+    expect(failedCall?.attributes['http.response.status_code']).toBe(500);
+    expect(failedCall?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(childrenOf(trace, served).filter((s) => s.kind === SpanKind.CLIENT)).toHaveLength(1);
+    // The request succeeded: its own span is not an error.
+    expect(server.status.code).not.toBe(SpanStatusCode.ERROR);
+  });
+
+  it("an incoming traceparent is continued: the caller's trace id, its span as the parent, and the upstream hears the same trace", async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('alpha', upstream)]);
+    const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const callerSpan = '00f067aa0ba902b7';
+    const { response } = await gw.client.images
+      .generate(
+        { model: 'dall-e-2', prompt: 'a continued trace', size: '256x256', response_format: 'url' },
+        { headers: { traceparent: `00-${callerTrace}-${callerSpan}-01` } },
+      )
+      .withResponse();
+    const server = await serverSpan(gw.exporter, response.headers.get('x-request-id') ?? '');
+    expect(server.spanContext().traceId).toBe(callerTrace);
+    expect(server.parentSpanContext?.spanId).toBe(callerSpan);
+    expect(server.parentSpanContext?.isRemote).toBe(true);
+    expect(traceparentFields(upstream.sim.requests[0]?.headers.traceparent).traceId).toBe(callerTrace);
+  });
+
+  it("a refused request's span is an error carrying the gateway's code, and no upstream was called", async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('alpha', upstream)]);
+    const refusal = await gw.client.images.generate({ model: 'dall-e-2', prompt: 'too big', size: '4096x4096' as '256x256' }).catch((err: unknown) => err);
+    expect(refusal).toBeInstanceOf(OpenAI.BadRequestError);
+    const { code, headers } = refusal as InstanceType<typeof OpenAI.BadRequestError>;
+    expect(code).toBeTruthy();
+    const server = await serverSpan(gw.exporter, headers?.get('x-request-id') ?? '');
+    expect(server.status.code).toBe(SpanStatusCode.ERROR);
+    expect(server.attributes['error.type']).toBe(code);
+    expect(server.attributes['http.response.status_code']).toBe(400);
+    expect(named(traceOf(gw.exporter, server), 'imagegate.attempt')).toEqual([]);
+    expect(upstream.sim.requests).toEqual([]);
+  });
+
+  it('the prompt is on the server span only with IMAGEGATE_LOG_PROMPTS=true', async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const gw = await tracedGateway([relay('alpha', upstream)], { IMAGEGATE_LOG_PROMPTS: 'true' });
+    const { response } = await gw.client.images
+      .generate({ model: 'dall-e-2', prompt: 'a logged prompt', size: '256x256', response_format: 'url' })
+      .withResponse();
+    const server = await serverSpan(gw.exporter, response.headers.get('x-request-id') ?? '');
+    expect(server.attributes['imagegate.prompt']).toBe('a logged prompt');
+  });
+});
+
+describe('tracing settings (the standard OTEL_* variables)', () => {
+  it.each([
+    [{}, []],
+    [{ OTEL_TRACES_EXPORTER: 'otlp' }, ['otlp']],
+    [{ OTEL_TRACES_EXPORTER: 'console' }, ['console']],
+    [{ OTEL_TRACES_EXPORTER: 'otlp, console' }, ['otlp', 'console']],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, ['otlp']],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }, ['otlp']],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }, []],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }, []],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'TRUE' }, []],
+  ] as const)('%j: exporters %j', (env, exporters) => {
+    expect(readTracingSettings(env).exporters).toEqual(exporters);
+  });
+
+  it('OTLP over HTTP: protobuf by default, JSON when asked; gRPC and unknown exporters fail the start', () => {
+    expect(readTracingSettings({ OTEL_TRACES_EXPORTER: 'otlp' }).protocol).toBe('http/protobuf');
+    expect(readTracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol).toBe('http/json');
+    expect(
+      readTracingSettings({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }).protocol,
+    ).toBe('http/json');
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc/);
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER.*zipkin/);
+    // Tracing off: another service's gRPC setting in a shared environment does not matter.
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).tracing.exporters).toEqual([]);
+  });
+});
+
+/**
+ * A module hook for a child gateway: prints each @opentelemetry package the process imports (the
+ * SDK is imported as ES modules, by src/tracing/start-tracing.ts only), so a test can tell which
+ * were loaded.
+ */
+async function otelImportWatch(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'imagegate-otel-watch-'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, 'hooks.mjs'),
+    [
+      "import { writeSync } from 'node:fs';",
+      'export async function resolve(specifier, context, next) {',
+      "  if (specifier.startsWith('@opentelemetry/')) writeSync(2, 'otel-import ' + specifier + '\\n');",
+      '  return next(specifier, context);',
+      '}',
+    ].join('\n'),
+  );
+  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+  return `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(join(dir, 'register.mjs')).href}`.trim();
+}
+
+const otelImports = (output: string) => [...output.matchAll(/^otel-import (\S+)$/gm)].map((m) => m[1]);
+
+/** A child gateway with one channel on `upstream`, a client key, and the module watch. */
+async function childGateway(upstream: RunningSimulator, env: Record<string, string>) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-tracing-child-'));
+  onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+  const config = await writeConfigFile({ channels: [relay('alpha', upstream)] });
+  const key = 'sk-tracing-child-key';
+  const gateway = await spawnGateway({
+    IMAGEGATE_CONFIG: config,
+    IMAGEGATE_DATA_DIR: dataDir,
+    IMAGEGATE_API_KEYS: key,
+    NODE_OPTIONS: await otelImportWatch(),
+    // The parent's own OpenTelemetry settings, if any, stay out of it.
+    OTEL_TRACES_EXPORTER: '',
+    OTEL_EXPORTER_OTLP_ENDPOINT: '',
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+    OTEL_SDK_DISABLED: '',
+    ...env,
+  });
+  onCleanup(() => gateway.stop());
+  const client = new OpenAI({ apiKey: key, baseURL: `${gateway.origin}/v1`, maxRetries: 0, timeout: 60_000 });
+  return { gateway, client };
+}
+
+describe('tracing from the environment (child gateways)', () => {
+  it('off by default: no OpenTelemetry SDK module is imported and upstream calls carry no traceparent', async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const { gateway, client } = await childGateway(upstream, {});
+    await client.images.generate({ model: 'dall-e-2', prompt: 'untraced', size: '256x256', response_format: 'url' });
+    await gateway.stop();
+    expect(upstream.sim.requests).toHaveLength(1);
+    expect(upstream.sim.requests[0]?.headers.traceparent).toBeUndefined();
+    expect(otelImports(gateway.output())).toEqual([]);
+  }, 120_000);
+
+  it('OTEL_EXPORTER_OTLP_ENDPOINT alone turns it on: spans are posted over OTLP/HTTP (protobuf), flushed at the stop', async () => {
+    const received: { path: string; contentType: string | undefined; body: Buffer }[] = [];
+    const receiver = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const { gateway, client } = await childGateway(upstream, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'imagegate-otlp-test' });
+    await client.images.generate({ model: 'dall-e-2', prompt: 'exported', size: '256x256', response_format: 'url' });
+    // Stopped at once: the batch (5 s by default) has not gone out yet; the stop sequence sends it.
+    await gateway.stop();
+
+    expect(otelImports(gateway.output())).toEqual(expect.arrayContaining(['@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-proto']));
+    const traceparent = traceparentFields(upstream.sim.requests[0]?.headers.traceparent);
+    const posts = received.filter((r) => r.path === '/v1/traces');
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts.every((p) => p.contentType === 'application/x-protobuf')).toBe(true);
+    const body = Buffer.concat(posts.map((p) => p.body));
+    // Protobuf keeps strings and ids as their bytes: the service name, span names and the trace id are there.
+    expect(body.includes('imagegate-otlp-test')).toBe(true);
+    expect(body.includes('POST /v1/images/generations')).toBe(true);
+    expect(body.includes('imagegate.attempt')).toBe(true);
+    expect(body.includes(Buffer.from(traceparent.traceId, 'hex'))).toBe(true);
+  }, 120_000);
+});
