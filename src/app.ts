@@ -78,10 +78,10 @@ import { FsImageStore } from './storage/fs-store.js';
 import type { ImageStore } from './storage/image-store.js';
 import { ImageRecords } from './storage/image-records.js';
 import { RetentionSweeper } from './storage/retention-sweeper.js';
+import { UrlSigner } from './storage/url-signer.js';
 import { tracedStore } from './storage/traced-store.js';
 import { NO_SPANS } from './core/spans.js';
 import { startTracing, type TraceExporter } from './tracing/start-tracing.js';
-import { UrlSigner } from './storage/url-signer.js';
 
 export interface App {
   config: Config;
@@ -110,9 +110,9 @@ export interface AppOptions {
   /** Sees the SQL of every statement run (tests count them). */
   onQuery?: (sql: string) => void;
   /** Hears a reservation asked to settle a second time (a bug; the second is not sent). Logged as an error by default; tests fail on it. */
+  onSettledTwice?: (requestId: string, first: HoldEnding, second: HoldEnding) => void;
   /** Traces go here, each span as it ends, whatever the OTEL_* variables say (tests: an in-memory exporter). */
   traceExporter?: TraceExporter;
-  onSettledTwice?: (requestId: string, first: HoldEnding, second: HoldEnding) => void;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -125,10 +125,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const { db } = database;
   // Background loops log their own failures, but not each one a database outage causes: the pool logs the outage once.
   const quietDb = database.quietDuringOutage.bind(database);
+  const background = new BackgroundWork(quietDb((err, what: string) => logger.error({ err }, `background work failed: ${what}`)));
   // OpenTelemetry (src/tracing/) is loaded only when tracing is on: off, the spans are no-ops.
   const tracing = await startTracing(config.tracing, { logger, ...(options.traceExporter ? { exporter: options.traceExporter } : {}) });
   const spans = tracing?.spans ?? NO_SPANS;
-  const background = new BackgroundWork(quietDb((err, what: string) => logger.error({ err }, `background work failed: ${what}`)));
 
   // The AWS SDK, ioredis and BullMQ (and pg, in db/) are loaded only when the configuration uses
   // them: loaded always, they were half the CPU of an embedded start and ~30 MB of its memory.
@@ -188,8 +188,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       taskMaxAttempts: config.tasks.maxAttempts,
     },
     onKeyDisabled: (channel, reason) => logger.warn({ channel, reason }, 'upstream refused a key: stopped using it'),
-    spans,
     metrics,
+    spans,
   });
 
   let address: string | undefined;
@@ -284,8 +284,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     concurrency: config.redisUrl ? 1 : taskConfig.workers,
     leaseMs: taskConfig.leaseMs,
     pollMs: config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs,
-    spans,
     onError: quietDb((err, taskId?: string, what?: string) => logger.error({ err, taskId }, what ?? 'task worker failed')),
+    spans,
   });
   const dispatch =
     config.redisUrl && redis && scaleOut
@@ -319,8 +319,8 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     timeouts: config.http.timeouts,
     trustedProxies: config.http.trustedProxies,
     memory,
-    spans,
     spool,
+    spans,
   });
   // Every answer counted by route pattern (http/metrics.ts); /metrics is admin.
   installHttpMetrics(http, metrics);
@@ -472,11 +472,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await background.drain();
       await settlementRetry.close(5_000);
       await httpTransport.close();
-      // Last: the spans of everything stopped above are ended, and exported now.
-      await tracing?.shutdown();
       await urlFetcher.close();
       await webhookFetcher.close();
       await store.close();
+      // Last: the spans of everything stopped above are ended, and exported now.
+      await tracing?.shutdown();
       await database.close();
     },
   };
