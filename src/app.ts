@@ -50,7 +50,6 @@ import { createAuthHook } from './http/auth.js';
 import { registerHealthRoutes } from './http/health.js';
 import { installHttpMetrics, registerMetricsRoute } from './http/metrics.js';
 import { listenForMetrics, type MetricsListener } from './http/metrics-listener.js';
-import { compileValidatorsNow } from './http/schemas/validation.js';
 import { ReadinessChecks } from './http/readiness.js';
 import { registerOpenAIRoutes } from './http/openai.js';
 import { createHttpServer } from './http/server.js';
@@ -407,8 +406,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       address = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
       if (config.metricsPort !== null) metricsListener = await listenForMetrics(config.host, config.metricsPort, metrics);
-      // Route validators are compiled on first use; the rest now, once the listener is up.
-      compileValidatorsNow().catch((err: unknown) => logger.error({ err }, 'a route schema does not compile'));
       const routed = (path: string) => (routes().some((r) => r.method === 'GET' && (r.url === path || r.url === `${path}/`)) ? path : undefined);
       const docs = { page: routed('/docs'), openapi: routed('/openapi.json') };
       const summary = startupSummary({

@@ -8,6 +8,7 @@
 import AjvCompiler from '@fastify/ajv-compiler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RouteEntry } from '../src/http/access.js';
+import { compileValidatorsNow } from '../src/http/schemas/validation.js';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 
@@ -68,6 +69,10 @@ describe('route schemas', () => {
   it('every registered route declares params, query, body (where its method has one) and responses', () => {
     expect(routes.length).toBeGreaterThanOrEqual(30);
     expect(routes.flatMap(missing)).toEqual([]);
+  });
+
+  it('every validator compiles (they are compiled on first use, so a broken schema would otherwise fail its first request)', async () => {
+    await expect(compileValidatorsNow()).resolves.toBeUndefined();
   });
 
   it('the walk itself fails a route that declares nothing, or no body on a POST', () => {

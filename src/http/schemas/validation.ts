@@ -40,23 +40,26 @@ export const buildValidator: AjvCompiler.BuildCompilerFromPool = (externalSchema
 };
 
 type Validate = ReturnType<ReturnType<AjvCompiler.BuildCompilerFromPool>>;
-const pending = new Set<() => void>();
+/** Validators not compiled yet; weakly, so a closed server's are not kept alive by this list. */
+const pending = new Set<WeakRef<() => Validate>>();
 
 /**
  * A validator that ajv compiles when it first runs, not at start: compiling every route's
- * schemas took most of start-up's CPU. compileValidatorsNow() compiles what is left (after the
- * listener is up, and in tests), so a broken schema still shows itself early.
+ * schemas took most of start-up's CPU (and compiling them all after start, as much again on a
+ * busy first minute). test/route-schemas.e2e.test.ts compiles them all (compileValidatorsNow),
+ * so a schema ajv refuses fails the suite, not a first request.
  */
 function compiledOnFirstUse(compile: () => Validate): Validate {
   let compiled: Validate | undefined;
   const ensure = (): Validate => {
     if (!compiled) {
       compiled = compile();
-      pending.delete(ensure);
+      pending.delete(entry);
     }
     return compiled;
   };
-  pending.add(ensure);
+  const entry = new WeakRef(ensure);
+  pending.add(entry);
   // Fastify passes ajv's data context (so coercion can replace a root value) only to a function
   // that has schemaEnv, as ajv's own do.
   const validate = (data: unknown, context?: object): unknown => {
@@ -68,10 +71,11 @@ function compiledOnFirstUse(compile: () => Validate): Validate {
   return Object.assign(validate, { schemaEnv: true, errors: null }) as unknown as Validate;
 }
 
-/** Compiles every validator not yet compiled; resolves once done, a few per event-loop turn. */
+/** Compiles every validator not yet compiled (one per event-loop turn); throws what ajv throws. */
 export async function compileValidatorsNow(): Promise<void> {
-  for (const ensure of [...pending]) {
-    ensure();
+  for (const entry of [...pending]) {
+    pending.delete(entry);
+    entry.deref()?.();
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
