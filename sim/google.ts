@@ -78,6 +78,8 @@ export interface GoogleSimulatorOptions {
   serviceAccounts?: Readonly<Record<string, string>>;
   /** Added before every generation (default 0). */
   latencyMs?: number;
+  /** Added before /token answers (default 0): a slow token endpoint. */
+  tokenLatencyMs?: number;
 }
 
 /** A scripted google.rpc error for the next generation(s). */
@@ -130,7 +132,10 @@ export class GoogleSimulator implements SimHandler {
     const json = headerValue(req.headers, 'content-type')?.includes('json') ? parseJson(req.body) : undefined;
     this.requests.push({ method, path: url.pathname, headers: { ...req.headers }, json });
     if (this.requests.length > 10_000) this.requests.splice(0, 1_000);
-    if (method === 'POST' && url.pathname === '/token') return this.token(req.body);
+    if (method === 'POST' && url.pathname === '/token') {
+      if ((this.opts.tokenLatencyMs ?? 0) > 0) await new Promise((resolve) => setTimeout(resolve, this.opts.tokenLatencyMs));
+      return this.token(req.body);
+    }
     const route = routeOf(url.pathname);
     if (method !== 'POST' || !route) return rpcError(404, 'NOT_FOUND', `The requested URL ${url.pathname} was not found on this server.`);
     const denied = route.door === 'gemini' ? this.checkKey(req, url) : this.checkToken(req);

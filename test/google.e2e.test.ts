@@ -296,6 +296,36 @@ describe('one model on a gemini and a vertex-ai channel: failover', () => {
   });
 });
 
+describe('what else fails over', () => {
+  it('a Gemini API project without billing (FAILED_PRECONDITION) is a 402: Vertex AI serves, and the key stays', async () => {
+    const sim = await googleSim();
+    sim.sim.enqueueFault({
+      status: 400,
+      statusName: 'FAILED_PRECONDITION',
+      message: 'Billing has not been enabled for this project. Enable billing to use this model.',
+    });
+    const gw = await gatewayWith([geminiChannel('gemini', sim, { priority: 10 }), vertexChannel('vertex', sim)]);
+    await gw.client.images.generate({ model: 'imagen-4.0-fast-generate-001', prompt: 'a harbour' });
+    expect(sim.sim.calls('predict').map((c) => c.door)).toEqual(['gemini', 'vertex-ai']);
+    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as { name: string; api_keys: { disabled_reason: string | null }[] }[];
+    const kept = channels.find((c) => c.name === 'gemini');
+    expect(kept?.api_keys).toHaveLength(1);
+    expect(kept?.api_keys[0]?.disabled_reason).toBeNull();
+  });
+
+  it('a token endpoint that does not answer within the channel’s timeout is a timeout, not a refused key', async () => {
+    const sim = await googleSim({ tokenLatencyMs: 5_000 });
+    const gw = await gatewayWith([vertexChannel('vertex', sim, { timeout: 1 })], { IMAGEGATE_MAX_ATTEMPTS: '1' });
+    const res = await postJson(gw, '/v1/images/generations', { model: 'imagen-4.0-generate-001', prompt: 'a harbour' });
+    expect(res.status).toBe(504);
+    expect(res.json).toMatchObject({ error: { code: 'upstream_timeout' } });
+    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as { name: string; api_keys: { disabled_reason: string | null }[] }[];
+    const kept = channels.find((c) => c.name === 'vertex');
+    expect(kept?.api_keys).toHaveLength(1);
+    expect(kept?.api_keys[0]?.disabled_reason).toBeNull();
+  });
+});
+
 describe('safety blocks are the client’s 400 content_policy_violation, not retried', () => {
   it.each([
     ['[sim:block]', 'PROHIBITED_CONTENT'],

@@ -49,7 +49,7 @@ export class GoogleProvider implements Provider {
   }
 
   async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
-    const headers = await this.authHeaders(call);
+    const headers = await this.authHeaders(call, signal);
     if (job.model.vendor === 'google-imagen') {
       const result = parseImagenAnswer(await this.post(job, call, 'predict', headers, signal));
       return { ...result, ...reportedSize(job, result.images) };
@@ -66,10 +66,10 @@ export class GoogleProvider implements Provider {
     return job.model.vendor === 'google-imagen' ? IMAGEN_PREDICT[this.api] : GEMINI_GENERATE_CONTENT[this.api];
   }
 
-  private async authHeaders({ apiKey }: ChannelCall): Promise<Record<string, string>> {
+  private async authHeaders({ apiKey, channel }: ChannelCall, signal: AbortSignal): Promise<Record<string, string>> {
     if (apiKey === undefined) return {};
     if (this.api === 'gemini') return { 'x-goog-api-key': apiKey };
-    return { authorization: `Bearer ${await this.credentials.accessToken(apiKey)}` };
+    return { authorization: `Bearer ${await this.credentials.accessToken(apiKey, signal, channel.timeoutMs)}` };
   }
 
   private post(

@@ -22,11 +22,15 @@ const MAX_CLIENTS = 64;
 export class VertexCredentials {
   private readonly clients = new Map<string, Promise<JWT>>();
 
-  /** An access token for the key; UpstreamFailure when it cannot be had. */
-  async accessToken(key: string): Promise<string> {
+  /**
+   * An access token for the key; UpstreamFailure when it cannot be had. Bounded by the call's signal
+   * and the channel's timeout (the library's own request has neither): past them the exchange is
+   * left to finish on its own, its token kept for the next call.
+   */
+  async accessToken(key: string, signal: AbortSignal, timeoutMs: number): Promise<string> {
     const client = await this.clientFor(key);
     try {
-      const { token } = await client.getAccessToken();
+      const { token } = await bounded(client.getAccessToken(), signal, timeoutMs);
       if (!token) throw new Error('the token endpoint answered no access_token');
       return token;
     } catch (err) {
@@ -48,6 +52,28 @@ export class VertexCredentials {
     }
     return client;
   }
+}
+
+/** The promise, unless the signal aborts or the time runs out first. */
+function bounded<T>(work: Promise<T>, signal: AbortSignal, timeoutMs: number): Promise<T> {
+  if (signal.aborted) return Promise.reject(new UpstreamFailure('aborted', 'the call was aborted before the token exchange'));
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => finish(() => reject(new UpstreamFailure('timeout', `Vertex AI token exchange took longer than ${timeoutMs} ms`))),
+      timeoutMs,
+    );
+    const onAbort = () => finish(() => reject(new UpstreamFailure('aborted', 'the call was aborted during the token exchange')));
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      settle();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => finish(() => resolve(value)),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
 }
 
 async function jwtClient(key: string): Promise<JWT> {
