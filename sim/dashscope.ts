@@ -13,6 +13,11 @@
 //   negative_prompt}, parameters: {size, n 1-4, seed, prompt_extend, watermark}}` ->
 //   `{output: {task_id, task_status: "PENDING"}, request_id}`. Sizes: 512-1440 px a side
 //   (wan2.2, wanx2.1), or 768*768 to 1440*1440 pixels at 1:4 to 4:1 (wan2.5).
+// - POST /api/v1/services/aigc/image2image/image-synthesis (wanx2.1-imageedit), the same task flow:
+//   `{model, input: {function, prompt, base_image_url, mask_image_url}, parameters: {n, seed,
+//   watermark}}`; function `description_edit` (no mask) or `description_edit_with_mask` (a black
+//   and white mask of the base's size, white where the image changes; an image with transparency
+//   is refused); the result has the base's shape.
 // - GET /api/v1/tasks/{task_id}: PENDING, RUNNING (past half its duration), then SUCCEEDED with
 //   `results: [{orig_prompt, actual_prompt, url}]` and `usage.image_count`, or FAILED with
 //   `code, message`; an unknown id is task_status UNKNOWN. `hold()` keeps every task PENDING
@@ -31,7 +36,7 @@ import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequ
 import { MAX_INPUT_PIXELS, renderEdit, renderImage } from './render.js';
 import { bearerToken, headerValue, isObject, jsonResponse, parseJson, safeDecode } from './wire.js';
 
-type SimApi = 'multimodal' | 'text2image';
+type SimApi = 'multimodal' | 'text2image' | 'image2image';
 
 interface DashScopeSimModel {
   readonly api: SimApi;
@@ -88,14 +93,17 @@ export const DASHSCOPE_SIM_MODELS: Readonly<Record<string, DashScopeSimModel>> =
   'wan2.2-t2i-plus': wan(perSide, 500, 1024),
   'wanx2.1-t2i-turbo': wan(perSide, 500, 1024),
   'wanx2.1-t2i-plus': wan(perSide, 500, 1024),
+  'wanx2.1-imageedit': { ...wan(anySize, 800, 1024), api: 'image2image', images: { min: 1, max: 1 } },
 };
 
 const MULTIMODAL = '/api/v1/services/aigc/multimodal-generation/generation';
 const TEXT2IMAGE = '/api/v1/services/aigc/text2image/image-synthesis';
+const IMAGE2IMAGE = '/api/v1/services/aigc/image2image/image-synthesis';
 const TASKS = '/api/v1/tasks/';
 const PARAMETERS: Readonly<Record<SimApi, ReadonlySet<string>>> = {
   multimodal: new Set(['size', 'n', 'seed', 'prompt_extend', 'watermark', 'negative_prompt']),
   text2image: new Set(['size', 'n', 'seed', 'prompt_extend', 'watermark']),
+  image2image: new Set(['n', 'seed', 'watermark']),
 };
 const DAY_MS = 24 * 3600 * 1000;
 const MAX_HOSTED = 2_000;
@@ -185,9 +193,9 @@ export class DashScopeSimulator implements SimHandler {
     for (const [id, task] of this.tasks) if (!task.outcome) this.tasks.set(id, { ...task, createdAt: Date.now() });
   }
 
-  /** The bodies sent to an endpoint ('multimodal' or 'text2image'), oldest first. */
+  /** The bodies sent to an endpoint, oldest first. */
   bodies(api: SimApi): Record<string, unknown>[] {
-    const path = api === 'multimodal' ? MULTIMODAL : TEXT2IMAGE;
+    const path = api === 'multimodal' ? MULTIMODAL : api === 'text2image' ? TEXT2IMAGE : IMAGE2IMAGE;
     return this.requests.filter((r) => r.method === 'POST' && r.path === path).map((r) => (isObject(r.json) ? r.json : {}));
   }
 
@@ -201,7 +209,8 @@ export class DashScopeSimulator implements SimHandler {
       return error(401, 'InvalidApiKey', 'Invalid API-key provided.');
     }
     if (method === 'POST' && url.pathname === MULTIMODAL) return this.generateNow(req.body);
-    if (method === 'POST' && url.pathname === TEXT2IMAGE) return this.submit(req);
+    if (method === 'POST' && url.pathname === TEXT2IMAGE) return this.submit(req, 'text2image');
+    if (method === 'POST' && url.pathname === IMAGE2IMAGE) return this.submit(req, 'image2image');
     if (method === 'GET' && url.pathname.startsWith(TASKS)) return this.task(safeDecode(url.pathname.slice(TASKS.length)));
     return error(404, 'NotFound', `${method} ${url.pathname} is not an API of this simulator`);
   }
@@ -221,12 +230,12 @@ export class DashScopeSimulator implements SimHandler {
     });
   }
 
-  private async submit(req: SimRequest): Promise<SimResponse> {
+  private async submit(req: SimRequest, api: 'text2image' | 'image2image'): Promise<SimResponse> {
     this.submits += 1;
     if (headerValue(req.headers, 'x-dashscope-async') !== 'enable') {
       return error(403, 'AccessDenied', 'current user api does not support synchronous calls');
     }
-    const plan = await readPlan(parseJson(req.body), 'text2image');
+    const plan = await readPlan(parseJson(req.body), api);
     if (typeof plan === 'string') return error(400, 'InvalidParameter', plan);
     const refusal = this.refusal(plan, false);
     if (refusal) return refusal;
@@ -328,7 +337,7 @@ async function readPlan(value: unknown, api: SimApi): Promise<Plan | string> {
   if (!isObject(parameters)) return 'parameters must be an object';
   const unknownParameter = Object.keys(parameters).find((key) => !PARAMETERS[api].has(key));
   if (unknownParameter !== undefined) return `parameters.${unknownParameter} is not a parameter of ${model}`;
-  const read = api === 'multimodal' ? await readMessages(input) : readPromptInput(input);
+  const read = api === 'multimodal' ? await readMessages(input) : api === 'image2image' ? await readImageEditInput(input) : readPromptInput(input);
   if (typeof read === 'string') return read;
   const { prompt, inputs } = read;
   if (prompt.trim() === '') return 'the prompt must not be empty';
@@ -383,6 +392,28 @@ async function readMessages(input: Record<string, unknown>): Promise<{ prompt: s
   }
   if (texts.length !== 1) return 'the message must hold exactly one text part';
   return { prompt: texts[0] as string, inputs };
+}
+
+/** Wan's image editor: a base image and, for an inpainting, a black and white mask of its size. */
+async function readImageEditInput(input: Record<string, unknown>): Promise<{ prompt: string; inputs: Buffer[] } | string> {
+  const known = ['function', 'prompt', 'base_image_url', 'mask_image_url'];
+  const unknown = Object.keys(input).find((key) => !known.includes(key));
+  if (unknown !== undefined) return `input.${unknown} is not a field of this API`;
+  const { function: fn, prompt, base_image_url: baseRef, mask_image_url: maskRef } = input;
+  if (fn !== 'description_edit' && fn !== 'description_edit_with_mask') return `input.function ${JSON.stringify(fn)} is not simulated`;
+  if (typeof prompt !== 'string') return 'input.prompt is required';
+  if (typeof baseRef !== 'string') return 'input.base_image_url is required';
+  const base = await imageBytes(baseRef);
+  if (typeof base === 'string') return base;
+  if ((fn === 'description_edit_with_mask') !== (maskRef !== undefined)) return 'input.mask_image_url goes with description_edit_with_mask, and only with it';
+  if (typeof maskRef === 'string') {
+    const mask = await imageBytes(maskRef);
+    if (typeof mask === 'string') return mask;
+    const [baseMeta, maskMeta] = await Promise.all([sharp(base).metadata(), sharp(mask).metadata()]);
+    if (baseMeta.width !== maskMeta.width || baseMeta.height !== maskMeta.height) return 'the mask must have the size of the base image';
+    if (maskMeta.hasAlpha) return 'the mask is black and white (white: the area to edit), without transparency';
+  }
+  return { prompt, inputs: [base] };
 }
 
 function readPromptInput(input: Record<string, unknown>): { prompt: string; inputs: Buffer[] } | string {

@@ -94,6 +94,7 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['wan2.2-t2i-plus', 'wan2.2-t2i-plus', '1024x1024', 'standard'],
     ['wanx2.1-t2i-turbo', 'wanx2.1-t2i-turbo', '1024x1024', 'standard'],
     ['wanx2.1-t2i-plus', 'wanx2.1-t2i-plus', '1024x1024', 'standard'],
+    ['wanx2.1-imageedit', 'wanx2.1-imageedit', 'auto', 'standard'],
     // Seedream's public names are the gateway's, sent as Volcengine Ark's dated ids; no quality field either.
     ['seedream-5.0-lite', 'doubao-seedream-5-0-260128', 'auto', 'standard'],
     ['seedream-4.5', 'doubao-seedream-4-5-251128', 'auto', 'standard'],

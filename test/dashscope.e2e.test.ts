@@ -145,6 +145,52 @@ describe('Qwen-Image Edit: the input image as a data URI', () => {
   });
 });
 
+describe("Wan's image editor (wanx2.1-imageedit): a task on image2image", () => {
+  it('an edit with a mask is an inpainting; the mask goes as DashScope’s black and white, white where it was transparent', async () => {
+    const { gw, sim } = await oneDashScope();
+    // The client's mask: transparent on the left half (edit there), opaque on the right.
+    const rgba = Buffer.alloc(640 * 480 * 4);
+    for (let i = 0; i < 640 * 480; i++) rgba[i * 4 + 3] = i % 640 < 320 ? 0 : 255;
+    const mask = await sharp(rgba, { raw: { width: 640, height: 480, channels: 4 } })
+      .png()
+      .toBuffer();
+    const answer = await gw.client.images.edit({
+      model: 'wanx2.1-imageedit',
+      prompt: 'a window in the wall',
+      image: await toFile(await png(640, 480), 'wall.png', { type: 'image/png' }),
+      mask: await toFile(mask, 'mask.png', { type: 'image/png' }),
+      n: 2,
+      response_format: 'b64_json',
+    });
+    expect(answer.data).toHaveLength(2);
+    for (const image of answer.data ?? []) expect(await b64Image(image.b64_json)).toEqual({ format: 'png', width: 640, height: 480 });
+    expect(sim.sim.submits).toBe(1);
+    const body = sim.sim.bodies('image2image').at(-1) as { input: Record<string, string>; parameters: unknown };
+    expect(body.input.function).toBe('description_edit_with_mask');
+    expect(body.input.prompt).toBe('a window in the wall');
+    expect(body.input.base_image_url).toMatch(/^data:image\/png;base64,/);
+    expect(body.parameters).toEqual({ n: 2, watermark: false });
+    const sentMask = Buffer.from((body.input.mask_image_url ?? '').replace(/^data:image\/png;base64,/, ''), 'base64');
+    const { data, info } = await sharp(sentMask).raw().toBuffer({ resolveWithObject: true });
+    // Grey or RGB, without alpha: white on the left half (transparent in the client's mask), black on the right.
+    expect([info.width, info.height, info.channels === 1 || info.channels === 3]).toEqual([640, 480, true]);
+    const at = (x: number, y: number) => data[(y * 640 + x) * info.channels];
+    expect([at(10, 10), at(310, 470), at(330, 10), at(630, 470)]).toEqual([255, 255, 0, 0]);
+  });
+
+  it('without a mask it is an instruction edit (description_edit)', async () => {
+    const { gw, sim } = await oneDashScope();
+    await gw.client.images.edit({
+      model: 'wanx2.1-imageedit',
+      prompt: 'make it autumn',
+      image: await toFile(await png(512, 512), 'in.png', { type: 'image/png' }),
+    });
+    const input = (sim.sim.bodies('image2image').at(-1) as { input: Record<string, unknown> }).input;
+    expect(input.function).toBe('description_edit');
+    expect(input).not.toHaveProperty('mask_image_url');
+  });
+});
+
 describe('Wan: the asynchronous image-synthesis task', () => {
   it('images.generate (the OpenAI dialect) submits once and polls within the request; the images are of the size asked', async () => {
     const { gw, sim } = await oneDashScope({ taskDurationMs: 300 });

@@ -65,7 +65,8 @@
  * successfully generated image, the same at every size; mainland China (Beijing) lists prices in
  * CNY, set a channel's cost_ratio for it): qwen-image $0.035, qwen-image-plus $0.03,
  * qwen-image-edit $0.045, qwen-image-edit-plus $0.03, wan2.5-t2i-preview $0.03, wan2.2-t2i-flash
- * $0.025, wan2.2-t2i-plus $0.05, wanx2.1-t2i-turbo $0.025, wanx2.1-t2i-plus $0.05. DashScope has
+ * $0.025, wan2.2-t2i-plus $0.05, wanx2.1-t2i-turbo $0.025, wanx2.1-t2i-plus $0.05; wanx2.1-imageedit,
+ * offered in mainland China only, $0.02007 (its API reference's USD price). DashScope has
  * no quality: the one column is `standard`, as Recraft's.
  */
 import { BUILTIN_MODELS, GEMINI_25_FLASH_IMAGE_SIZES, GEMINI_3_PRO_IMAGE_SIZES, type GoogleSizeTable } from './models.js';
@@ -120,6 +121,7 @@ const DASHSCOPE_PRICES: Readonly<Record<string, number>> = {
   'wan2.2-t2i-plus': 0.05,
   'wanx2.1-t2i-turbo': 0.025,
   'wanx2.1-t2i-plus': 0.05,
+  'wanx2.1-imageedit': 0.02007,
 };
 
 /** Seedream, per image (BytePlus ModelArk's USD list; see the sources above). */

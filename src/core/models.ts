@@ -40,7 +40,8 @@ export type ModelFamily =
   | 'qwen-image-edit'
   | 'qwen-image-edit-plus'
   | 'wan-t2i'
-  | 'wan2.5-t2i';
+  | 'wan2.5-t2i'
+  | 'wanx-imageedit';
 
 /**
  * Whose API makes a model. A channel that speaks one vendor's own API (openai, azure-openai:
@@ -368,7 +369,9 @@ const RECRAFT_RULES = {
  * - qwen-image-edit: one input image, one image per call; qwen-image-edit-plus: 1-3 input images,
  *   n 1-6; both answer in the last input's shape (size `auto` only);
  * - wan2.2/wanx2.1 text-to-image: 512-1440 px a side (DashScope's recommended sizes listed),
- *   n 1-4, asynchronous; wan2.5-t2i-preview: 768*768 to 1440*1440 pixels, ratio 1:4 to 4:1.
+ *   n 1-4, asynchronous; wan2.5-t2i-preview: 768*768 to 1440*1440 pixels, ratio 1:4 to 4:1;
+ * - wanx2.1-imageedit (mainland China only): one input image and, for an inpainting, a mask, n 1-4,
+ *   asynchronous, in the input's shape.
  */
 export const QWEN_IMAGE_SIZES = ['1328x1328', '1664x928', '928x1664', '1472x1140', '1140x1472'] as const;
 export const WAN_T2I_SIZES = ['1024x1024', '1280x720', '720x1280', '1152x864', '864x1152', '1344x768', '768x1344', '1440x720', '720x1440'] as const;
@@ -411,6 +414,14 @@ const DASHSCOPE_RULES = {
   'qwen-image-edit-plus': { ...DASHSCOPE, sizes: ['auto'], defaultSize: 'auto', maxPromptChars: 800, maxN: 6, edits: { ...DASHSCOPE_INPUTS, maxImages: 3 } },
   'wan-t2i': { ...DASHSCOPE, sizes: WAN_T2I_SIZES, defaultSize: '1024x1024', maxPromptChars: 500 },
   'wan2.5-t2i': { ...DASHSCOPE, sizes: WAN25_T2I_SIZES, defaultSize: '1280x1280', maxPromptChars: 2_000 },
+  // Wan's image editor takes 512-4096 px a side.
+  'wanx-imageedit': {
+    ...DASHSCOPE,
+    sizes: ['auto'],
+    defaultSize: 'auto',
+    maxPromptChars: 800,
+    edits: { ...DASHSCOPE_INPUTS, maxSide: 4096, maxPixels: 4096 * 4096 },
+  },
 } as const satisfies Readonly<Record<string, ModelCapabilities>>;
 
 /**
@@ -854,6 +865,7 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   dashscope('wan2.2-t2i-plus', 'wan-t2i', 'Wan 2.2 text-to-image Plus (Alibaba DashScope, asynchronous)'),
   dashscope('wanx2.1-t2i-turbo', 'wan-t2i', 'Wan 2.1 text-to-image Turbo (Alibaba DashScope, asynchronous)'),
   dashscope('wanx2.1-t2i-plus', 'wan-t2i', 'Wan 2.1 text-to-image Plus (Alibaba DashScope, asynchronous)'),
+  dashscope('wanx2.1-imageedit', 'wanx-imageedit', 'Wan 2.1 image editing, with a mask: inpainting (Alibaba DashScope, mainland China, asynchronous)'),
 ];
 
 /** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */

@@ -7,10 +7,13 @@
  * - `text2image`: `POST /api/v1/services/aigc/text2image/image-synthesis` with
  *   `X-DashScope-Async: enable`, asynchronous: `output.task_id`, then `GET /api/v1/tasks/{id}` until
  *   it ends, `output.results[].url`. Wan text-to-image.
+ * - `image2image`: `POST /api/v1/services/aigc/image2image/image-synthesis`, the same task flow:
+ *   Wan's image editor, `input.function` `description_edit` (from the prompt) or
+ *   `description_edit_with_mask` (inpainting: the mask's white is what changes).
  */
 import type { ModelFamily } from '../../core/models.js';
 
-export type DashScopeApi = 'multimodal' | 'text2image';
+export type DashScopeApi = 'multimodal' | 'text2image' | 'image2image';
 
 export interface DashScopeEndpoint {
   readonly api: DashScopeApi;
@@ -26,6 +29,7 @@ const ENDPOINTS: Partial<Readonly<Record<ModelFamily, DashScopeEndpoint>>> = {
   'qwen-image-edit-plus': { api: 'multimodal', maxNPerCall: 6, needsInputImage: true },
   'wan-t2i': { api: 'text2image', maxNPerCall: 4, needsInputImage: false },
   'wan2.5-t2i': { api: 'text2image', maxNPerCall: 4, needsInputImage: false },
+  'wanx-imageedit': { api: 'image2image', maxNPerCall: 4, needsInputImage: true },
 };
 
 /** The endpoint of a model's family; undefined: not a DashScope family (a dashscope channel does not take it). */
@@ -35,6 +39,7 @@ export function endpointOf(family: ModelFamily): DashScopeEndpoint | undefined {
 
 export const MULTIMODAL_PATH = '/api/v1/services/aigc/multimodal-generation/generation';
 export const TEXT2IMAGE_PATH = '/api/v1/services/aigc/text2image/image-synthesis';
+export const IMAGE2IMAGE_PATH = '/api/v1/services/aigc/image2image/image-synthesis';
 export const TASKS_PATH = '/api/v1/tasks';
 
 /** The channel's base_url is the region's origin (https://dashscope-intl.aliyuncs.com, https://dashscope.aliyuncs.com). */

@@ -3,7 +3,9 @@
  * ways (Model Studio's Qwen-Image, Qwen-Image Edit and Wan text-to-image API references):
  * - multimodal-generation (Qwen-Image):
  *   `{model, input: {messages: [{role: 'user', content: [{image}..., {text}]}]}, parameters}`;
- * - text2image image-synthesis (Wan): `{model, input: {prompt, negative_prompt}, parameters}`.
+ * - text2image image-synthesis (Wan): `{model, input: {prompt, negative_prompt}, parameters}`;
+ * - image2image image-synthesis (Wan's image editor): `{model, input: {function, prompt,
+ *   base_image_url, mask_image_url}, parameters}`, the images as data URIs.
  * `parameters` holds size (`W*H`, an asterisk), n, seed, prompt_extend, watermark and, for
  * Qwen-Image, negative_prompt. The model's fixed params and a channel's params for the model are
  * DashScope's `parameters` fields (model, prompt and negative_prompt go where DashScope reads them).
@@ -17,13 +19,15 @@
 import { invalidRequest, type GatewayError } from '../../core/errors.js';
 import type { ImageJob } from '../../core/job.js';
 import { parseSize } from '../../core/sizes.js';
-import { channelModel, dataUri, type DropRule, type MapContext, type ParameterMap, type ParamRule } from '../parameter-map.js';
+import { channelModel, dataUri, type DropRule, type MapContext, type ParameterMap, type ParamRule, type SpreadRule } from '../parameter-map.js';
 
 /** DashScope's own fields a client may send as they are (unknown to the OpenAI dialect, so they arrive as passthrough). */
 export const DASHSCOPE_PASSTHROUGH_FIELDS: readonly string[] = ['negative_prompt', 'seed', 'prompt_extend'];
 
-/** The flat name input images are gathered under before the body is shaped. */
+/** The flat names input images are gathered under before the body is shaped. */
 const IMAGES = 'images';
+const BASE_IMAGE = 'base_image_url';
+const MASK_IMAGE = 'mask_image_url';
 
 function unsupported(param: string, job: ImageJob, why = 'DashScope has no such parameter'): GatewayError {
   return invalidRequest(param, 'unsupported_parameter', `${param} is not supported for ${job.model.id} on a DashScope channel (${why}).`);
@@ -42,6 +46,18 @@ function dashscopeSize(size: string): string | undefined {
   return dims ? `${dims.width}*${dims.height}` : undefined;
 }
 
+/** DashScope's own fields of an endpoint go through; any other passthrough field is refused, naming it. */
+function passthroughOf(own: readonly string[]): SpreadRule<Readonly<Record<string, unknown>>> {
+  return {
+    spread: (passthrough) =>
+      Object.entries(passthrough).flatMap(([name, value]) => (own.includes(name) && value !== null && value !== undefined ? [[name, value] as const] : [])),
+    refuse: (passthrough, job) => {
+      const foreign = Object.keys(passthrough).find((name) => !own.includes(name));
+      return foreign === undefined ? undefined : unsupported(foreign, job, `DashScope's own fields here are ${own.join(', ')}`);
+    },
+  };
+}
+
 const FIELDS: ParameterMap['fields'] = {
   id: drop("the gateway's own request id"),
   operation: drop('the endpoint follows the model (endpoints.ts): Qwen-Image Edit takes the input images, the others none'),
@@ -49,7 +65,7 @@ const FIELDS: ParameterMap['fields'] = {
   prompt: { to: 'prompt' },
   inputs: {
     spread: (inputs) => (inputs.images.length > 0 ? [[IMAGES, inputs.images.map(dataUri)] as const] : []),
-    refuse: (inputs, job) => (inputs.mask ? unsupported('mask', job, 'Qwen-Image Edit edits from the prompt alone; it takes no mask') : undefined),
+    refuse: (inputs, job) => (inputs.mask ? unsupported('mask', job, 'it edits from the prompt alone; wanx2.1-imageedit takes a mask') : undefined),
   },
   n: { to: 'n' },
   size: { to: 'size', transform: dashscopeSize },
@@ -66,16 +82,7 @@ const FIELDS: ParameterMap['fields'] = {
   metadata: refused('metadata'),
   stream: refused('stream', 'DashScope answers whole images, never a stream'),
   inputFidelity: drop('GPT image edits only'),
-  passthrough: {
-    spread: (passthrough) =>
-      Object.entries(passthrough).flatMap(([name, value]) =>
-        DASHSCOPE_PASSTHROUGH_FIELDS.includes(name) && value !== null && value !== undefined ? [[name, value] as const] : [],
-      ),
-    refuse: (passthrough, job) => {
-      const foreign = Object.keys(passthrough).find((name) => !DASHSCOPE_PASSTHROUGH_FIELDS.includes(name));
-      return foreign === undefined ? undefined : unsupported(foreign, job, `DashScope's own fields are ${DASHSCOPE_PASSTHROUGH_FIELDS.join(', ')}`);
-    },
-  },
+  passthrough: passthroughOf(DASHSCOPE_PASSTHROUGH_FIELDS),
 };
 
 /** Qwen-Image's multimodal-generation body: the images, then the prompt, as one user message. */
@@ -92,5 +99,28 @@ function text2imageBody(params: Readonly<Record<string, unknown>>, _ctx: MapCont
 }
 
 export const DASHSCOPE_MULTIMODAL: ParameterMap = { encoding: 'json', fields: FIELDS, overrides: ['model', 'channel'], shape: multimodalBody };
+
+/** Wan's image editor: the first image is the base, a mask (already DashScope's black and white, mask.ts) makes it an inpainting. */
+const IMAGE_EDIT_FIELDS: ParameterMap['fields'] = {
+  ...FIELDS,
+  inputs: {
+    spread: ({ images: [base], mask }) => [...(base ? [[BASE_IMAGE, dataUri(base)] as const] : []), ...(mask ? [[MASK_IMAGE, dataUri(mask)] as const] : [])],
+  },
+  passthrough: passthroughOf(['seed']),
+};
+
+/** Wan's image-editor body: the function follows the mask. */
+function image2imageBody(params: Readonly<Record<string, unknown>>, _ctx: MapContext): Record<string, unknown> {
+  const { model, prompt, [BASE_IMAGE]: base, [MASK_IMAGE]: mask, ...parameters } = params;
+  const input = {
+    function: mask === undefined ? 'description_edit' : 'description_edit_with_mask',
+    prompt,
+    base_image_url: base,
+    ...(mask !== undefined ? { mask_image_url: mask } : {}),
+  };
+  return { model, input, parameters };
+}
+
+export const DASHSCOPE_IMAGE2IMAGE: ParameterMap = { encoding: 'json', fields: IMAGE_EDIT_FIELDS, overrides: ['model', 'channel'], shape: image2imageBody };
 
 export const DASHSCOPE_TEXT2IMAGE: ParameterMap = { encoding: 'json', fields: FIELDS, overrides: ['model', 'channel'], shape: text2imageBody };

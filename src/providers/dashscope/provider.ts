@@ -5,8 +5,8 @@
  * endpoints (endpoints.ts):
  * - Qwen-Image and Qwen-Image Edit: multimodal-generation, one synchronous call; a job asking more
  *   images than one call makes is several calls at once (their images joined, in order);
- * - Wan: image-synthesis, asynchronous (WanTasks): submit (`X-DashScope-Async: enable`), then poll
- *   the task until it ends. The task id is reported as soon as DashScope gives it
+ * - Wan (text-to-image, and the image editor on image2image): image-synthesis, asynchronous
+ *   (WanTasks): submit (`X-DashScope-Async: enable`), then poll the task until it ends. The task id is reported as soon as DashScope gives it
  *   (hooks.onSubmitted), so a task run stores it and, after a restart, `resume` polls that task
  *   instead of submitting again.
  * Only DashScope's models go to it (the catalogue's `vendor`), and no variations.
@@ -20,8 +20,9 @@ import { pollUntilDone, submitAndPoll } from '../async-polling.js';
 import { encodeParameters, refusalOf, type EncodedParams, type ParameterMap } from '../parameter-map.js';
 import type { AsyncProvider, Provider, UpstreamTaskState } from '../provider.js';
 import type { Transport } from '../transport.js';
-import { dashscopeUrl, endpointOf, MULTIMODAL_PATH, TASKS_PATH, TEXT2IMAGE_PATH, type DashScopeEndpoint } from './endpoints.js';
-import { DASHSCOPE_MULTIMODAL, DASHSCOPE_TEXT2IMAGE } from './parameters.js';
+import { dashscopeUrl, endpointOf, IMAGE2IMAGE_PATH, MULTIMODAL_PATH, TASKS_PATH, TEXT2IMAGE_PATH, type DashScopeEndpoint } from './endpoints.js';
+import { dashscopeMask } from './mask.js';
+import { DASHSCOPE_IMAGE2IMAGE, DASHSCOPE_MULTIMODAL, DASHSCOPE_TEXT2IMAGE } from './parameters.js';
 import { parseMultimodalAnswer, parseSubmitAnswer, parseTaskAnswer } from './response.js';
 
 export class DashScopeProvider implements Provider {
@@ -48,8 +49,8 @@ export class DashScopeProvider implements Provider {
 
   generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult> {
     const endpoint = endpointFor(job);
-    if (endpoint.api === 'text2image') return submitAndPoll(this.wanTasks, job, call, signal, hooks);
-    return this.generateInCalls(job, endpoint, call, signal);
+    if (endpoint.api === 'multimodal') return this.generateInCalls(job, endpoint, call, signal);
+    return submitAndPoll(this.wanTasks, job, call, signal, hooks);
   }
 
   /** A Wan task submitted by an earlier run (its id stored by the task worker): polled, never submitted again. */
@@ -81,13 +82,16 @@ export class DashScopeProvider implements Provider {
   }
 }
 
-/** Wan's image-synthesis tasks: submit and poll apart, so the task id can be stored between them. */
+/** Wan's image-synthesis tasks (text2image, image2image): submit and poll apart, so the task id can be stored between them. */
 class WanTasks implements AsyncProvider {
   constructor(private readonly transport: Transport) {}
 
   async submit(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<{ upstreamTaskId: string }> {
-    const { body } = encodeParameters(DASHSCOPE_TEXT2IMAGE, { job, channel: call.channel, stream: false });
-    const url = dashscopeUrl(call.channel.baseUrl, TEXT2IMAGE_PATH);
+    const editing = endpointFor(job).api === 'image2image';
+    const mask = editing && job.inputs.mask ? await dashscopeMask(job.inputs.mask) : undefined;
+    const sent = mask ? { ...job, inputs: { ...job.inputs, mask } } : job;
+    const { body } = encodeParameters(editing ? DASHSCOPE_IMAGE2IMAGE : DASHSCOPE_TEXT2IMAGE, { job: sent, channel: call.channel, stream: false });
+    const url = dashscopeUrl(call.channel.baseUrl, editing ? IMAGE2IMAGE_PATH : TEXT2IMAGE_PATH);
     const res = await sendToChannel(this.transport, call, { method: 'POST', url, headers: { 'x-dashscope-async': 'enable' }, raw: json(body) }, signal);
     return { upstreamTaskId: parseSubmitAnswer(res) };
   }
@@ -113,8 +117,14 @@ function endpointFor(job: ImageJob): DashScopeEndpoint {
   return endpoint;
 }
 
+const PARAMETER_MAPS: Readonly<Record<DashScopeEndpoint['api'], ParameterMap>> = {
+  multimodal: DASHSCOPE_MULTIMODAL,
+  text2image: DASHSCOPE_TEXT2IMAGE,
+  image2image: DASHSCOPE_IMAGE2IMAGE,
+};
+
 function parameterMap(endpoint: DashScopeEndpoint): ParameterMap {
-  return endpoint.api === 'multimodal' ? DASHSCOPE_MULTIMODAL : DASHSCOPE_TEXT2IMAGE;
+  return PARAMETER_MAPS[endpoint.api];
 }
 
 function json(body: EncodedParams['body']): { body: EncodedParams['body']; contentType: string } {

@@ -1,0 +1,26 @@
+/**
+ * An OpenAI-dialect mask as Wan's image editor reads one. OpenAI's mask marks what to edit by its
+ * fully transparent pixels; DashScope's `mask_image_url` is black and white, white where the image
+ * changes (the image editor's API reference). So the mask becomes a grey PNG: white where its alpha
+ * is 0, black everywhere else.
+ */
+import sharp from 'sharp';
+import { inMemoryBytes } from '../../core/input-bytes.js';
+import type { InputImage } from '../../core/image-input.js';
+import { wholeInputBytes } from '../../spool/input-bytes-io.js';
+
+/** The inputs' own checks bound a mask to the edit's limits; sharp's cap is the same bound again. */
+const MAX_MASK_PIXELS = 4096 * 4096;
+
+export async function dashscopeMask(mask: InputImage): Promise<InputImage> {
+  const bytes = await wholeInputBytes(mask.bytes);
+  const whiteWhereTransparent = await sharp(bytes, { limitInputPixels: MAX_MASK_PIXELS })
+    .ensureAlpha()
+    .extractChannel('alpha')
+    .negate()
+    // Only fully transparent pixels are edited (OpenAI's rule): 255 - alpha is 255 for them alone.
+    .threshold(255)
+    .png()
+    .toBuffer();
+  return { ...mask, bytes: inMemoryBytes(whiteWhereTransparent), format: 'png', hasAlpha: false };
+}
