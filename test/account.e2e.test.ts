@@ -5,6 +5,7 @@
  * (never 403: an id learnt elsewhere tells nothing), is never listed, and cannot be deleted; a
  * filter naming another key changes nothing; no channel or upstream task id is shown.
  */
+import { createServer, type Server } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
@@ -29,6 +30,8 @@ let a: Key;
 let b: Key;
 let taskOfA: string;
 let taskOfB: string;
+let receiver: Server;
+let callbackUrl: string;
 
 async function makeKey(name: string, body: Record<string, unknown>): Promise<Key> {
   const created = await adminJson(gw.origin, 'POST', '/admin/api/keys', { name, ...body });
@@ -45,11 +48,11 @@ async function ok<T>(key: Key, path: string): Promise<T> {
   return res.json as T;
 }
 
-async function submitTask(key: Key, prompt: string): Promise<string> {
+async function submitTask(key: Key, prompt: string, extra: Record<string, unknown> = {}): Promise<string> {
   const res = await postJson(
     gw,
     '/v1/images/generations',
-    { model: 'dall-e-2', prompt, size: '256x256' },
+    { model: 'dall-e-2', prompt, size: '256x256', ...extra },
     {
       authorization: `Bearer ${key.secret}`,
       'x-new-api-async-task': 'true',
@@ -70,17 +73,33 @@ async function untilSucceeded(key: Key, id: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  gw = await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms', IMAGEGATE_API_KEYS: ENV_KEY });
+  // The key's webhook receiver: takes every callback.
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(204).end());
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const address = receiver.address();
+  callbackUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+  gw = await startGateway({
+    IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY,
+    IMAGEGATE_TASK_POLL: '50ms',
+    IMAGEGATE_API_KEYS: ENV_KEY,
+    IMAGEGATE_ALLOW_PRIVATE_URLS: 'true',
+  });
   a = await makeKey('alice', { credits: 5, rpm: 600, max_concurrent: 4, allowed_models: ['dall-e-2', 'gpt-image-1'] });
   b = await makeKey('bob', { credits: 5 });
   await a.client.images.generate({ model: 'dall-e-2', prompt: 'a red fox', size: '256x256', n: 2, response_format: 'url' });
   await b.client.images.generate({ model: 'dall-e-2', prompt: 'a grey owl', size: '256x256', response_format: 'url' });
-  taskOfA = await submitTask(a, 'a fox as a task');
+  taskOfA = await submitTask(a, 'a fox as a task', { callback_url: callbackUrl });
   taskOfB = await submitTask(b, 'an owl as a task');
   await untilSucceeded(a, taskOfA);
   await untilSucceeded(b, taskOfB);
 }, 60_000);
-afterAll(async () => gw?.close());
+afterAll(async () => {
+  await gw?.close();
+  await new Promise((resolve) => receiver?.close(resolve));
+});
 
 describe('GET /v1/account', () => {
   it('the key, its limits and its balance, which moves by what a request cost, as the operator sees it', async () => {
@@ -179,11 +198,26 @@ describe('/v1/account/tasks', () => {
     expect((await ok<Listed>(a, '/v1/account/tasks?model=dall-e-2&state=succeeded')).data).toHaveLength(1);
     expect((await ok<Listed>(a, `/v1/account/tasks?from=${Date.now() + 60_000}`)).data).toEqual([]);
 
-    const detail = await as(a, 'GET', `/v1/account/tasks/${taskOfA}`);
+    // The callback is delivered shortly after the task ends.
+    let detail = await as(a, 'GET', `/v1/account/tasks/${taskOfA}`);
+    for (let i = 0; i < 400 && !detail.text.includes('"webhook_attempt"'); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      detail = await as(a, 'GET', `/v1/account/tasks/${taskOfA}`);
+    }
     expect(detail.status).toBe(200);
-    const task = detail.json as { runs: { status: number; attempts: { outcome: string }[] }[]; image_urls: string[] };
+    const task = detail.json as {
+      runs: { status: number; attempts: { outcome: string }[] }[];
+      image_urls: string[];
+      webhook_deliveries: { url: string; status: string; resend: boolean }[];
+      webhook_attempts: { outcome: string; http_status: number | null }[];
+      timeline: { kind: string; detail: string }[];
+    };
     expect(task.runs).toHaveLength(1);
     expect(task.runs[0]).toMatchObject({ status: 200, attempts: [{ outcome: 'ok' }] });
+    expect(task.webhook_deliveries).toEqual([expect.objectContaining({ url: callbackUrl, status: 'delivered', resend: false })]);
+    expect(task.webhook_attempts).toEqual([expect.objectContaining({ outcome: 'delivered', http_status: 204 })]);
+    expect(task.timeline.map((e) => e.kind)).toEqual(['submitted', 'started', 'channel_attempt', 'run_ended', 'finished', 'webhook_queued', 'webhook_attempt']);
+    expect(task.timeline.find((e) => e.kind === 'channel_attempt')?.detail).toMatch(/^upstream: ok in \d+ ms$/);
     expect(task.image_urls).toHaveLength(1);
     expect((await fetch(task.image_urls[0] ?? '')).status).toBe(200);
     // The operator's view names the channel; the key's does not.

@@ -8,13 +8,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyService, KeyIdentity } from '../billing/api-keys.js';
 import type { UsageFilter, UsageReport, UsageTotals } from '../billing/usage-report.js';
 import { gatewayError, invalidApiKey } from '../core/errors.js';
-import type { TaskRow } from '../db/schema.js';
+import type { DeliveryRow, TaskRow } from '../db/schema.js';
 import type { ImageGallery } from '../storage/image-gallery.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
-import type { WebhookOutbox } from '../tasks/webhooks.js';
+import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
 import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { taskTimeline, type TimelineRun } from './task-timeline.js';
 import { imageFilterOf, renderImage, type GalleryLinks } from './gallery-view.js';
 import { AccountSchemas } from './schemas/account.js';
 import { AccountImageSchemas } from './schemas/gallery.js';
@@ -103,28 +104,56 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
   app.get('/v1/account/tasks/:id', { schema: AccountSchemas.task }, async (request) => {
     const task = await deps.tasks.get(request.params.id, keyOf(request));
     if (!task) throw gatewayError('task_not_found', `No task '${request.params.id}'.`, { param: 'id' });
-    const [runs, deliveries] = await Promise.all([deps.taskStore.runs(task.id), deps.outbox.deliveries(task.id)]);
+    const [runRows, deliveries, webhookAttempts] = await Promise.all([
+      deps.taskStore.runs(task.id),
+      deps.outbox.deliveries(task.id),
+      deps.outbox.attempts(task.id),
+    ]);
+    // Which channels were tried is the operator's business: only how each attempt went.
+    const runs: TimelineRun[] = runRows.map((run) => ({
+      id: run.id,
+      status: run.status,
+      errorCode: run.error_code,
+      createdAt: run.created_at,
+      latencyMs: run.latency_ms,
+      attempts: attemptsOf(run.attempts).map((a) => ({ ...a, channel: UNNAMED_CHANNEL })),
+    }));
+    const isResend = (d: DeliveryRow) => d.id !== deliveryIdFor(task.id);
+    const timeline = taskTimeline({ ...task, upstream_task_id: null }, runs, deliveries, webhookAttempts, isResend).map(
+      ({ channel: _operatorOnly, ...event }) => event,
+    );
     return {
       ...renderOwnTask(task, deps.sign),
       runs: runs.map((run) => ({
         id: run.id,
         status: run.status,
-        error_code: run.error_code,
-        latency_ms: run.latency_ms,
-        // Which channels were tried is the operator's business: only how each attempt went.
-        attempts: attemptsOf(run.attempts),
-        created_at: new Date(run.created_at).toISOString(),
+        error_code: run.errorCode,
+        latency_ms: run.latencyMs,
+        attempts: run.attempts.map(({ outcome, started_at, latency_ms }) => ({ outcome, started_at, latency_ms })),
+        created_at: new Date(run.createdAt).toISOString(),
       })),
       webhook_deliveries: deliveries.map((d) => ({
         id: d.id,
         url: d.url,
         status: d.status,
+        resend: isResend(d),
         attempts: d.attempts,
         last_status: d.last_status,
         last_error: d.last_error,
         next_attempt_at: d.status === 'pending' ? iso(d.next_attempt_at) : null,
         delivered_at: iso(d.delivered_at),
+        created_at: new Date(d.created_at).toISOString(),
       })),
+      webhook_attempts: webhookAttempts.map((a) => ({
+        delivery_id: a.delivery_id,
+        attempt: a.attempt,
+        attempted_at: new Date(a.attempted_at).toISOString(),
+        outcome: a.outcome,
+        http_status: a.http_status,
+        error: a.error,
+        latency_ms: a.latency_ms,
+      })),
+      timeline,
     };
   });
 
@@ -175,15 +204,19 @@ function renderOwnTask(task: TaskRow, sign: (name: string) => string) {
   };
 }
 
-/** A run's upstream attempts (request_log JSON), each as its outcome and latency. */
-function attemptsOf(json: string | null): { outcome: string; latency_ms: number }[] {
+/** What the key's timeline says in place of a channel's name. */
+const UNNAMED_CHANNEL = 'upstream';
+
+/** A run's upstream attempts (request_log JSON): outcome, when sent, latency; the channel left out. */
+function attemptsOf(json: string | null): { outcome: string; started_at: string | null; latency_ms: number }[] {
   if (!json) return [];
   const parsed: unknown = JSON.parse(json);
   if (!Array.isArray(parsed)) return [];
   return parsed.flatMap((a: unknown) => {
     if (typeof a !== 'object' || a === null) return [];
-    const { outcome, latency_ms: latency } = a as { outcome?: unknown; latency_ms?: unknown };
-    return [{ outcome: typeof outcome === 'string' ? outcome : 'unknown', latency_ms: typeof latency === 'number' ? latency : 0 }];
+    const { outcome, started_at: started, latency_ms: latency } = a as Record<string, unknown>;
+    if (typeof outcome !== 'string' || typeof latency !== 'number') return [];
+    return [{ outcome, started_at: typeof started === 'number' ? new Date(started).toISOString() : null, latency_ms: latency }];
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { adminListQuery, HAS_MORE, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
-import { TASK_STATES } from './admin.js';
+import { TASK_STATES, TimelineEvent, WebhookAttemptView } from './admin.js';
 import { errorResponses, IdParams, NoQuery, nullable, NullableTimestamp, Timestamp } from './common.js';
 
 const errors = (...statuses: 404[]) => errorResponses('openai', 'client', statuses);
@@ -58,9 +58,14 @@ const OwnTaskDetail = Type.Object(
         status: Type.Integer({ description: 'The HTTP status the run ended with.' }),
         error_code: nullable(Type.String()),
         latency_ms: Type.Number(),
-        attempts: Type.Array(Type.Object({ outcome: Type.String({ description: 'ok, or why the upstream attempt failed.' }), latency_ms: Type.Number() }), {
-          description: 'One per upstream attempt, in order.',
-        }),
+        attempts: Type.Array(
+          Type.Object({
+            outcome: Type.String({ description: 'ok, or the error code the upstream attempt failed with.' }),
+            started_at: NullableTimestamp,
+            latency_ms: Type.Number(),
+          }),
+          { description: 'One per upstream attempt, in order (which channel is not shown).' },
+        ),
         created_at: Timestamp,
       }),
     ),
@@ -69,13 +74,20 @@ const OwnTaskDetail = Type.Object(
         id: Type.String(),
         url: Type.String(),
         status: stringEnum(['pending', 'delivered', 'failed'] as const),
+        resend: Type.Boolean({ description: "Made by the operator's resend, not by the task's ending." }),
         attempts: Type.Integer(),
         last_status: nullable(Type.Integer({ description: "The receiver's last HTTP status." })),
         last_error: nullable(Type.String()),
         next_attempt_at: NullableTimestamp,
         delivered_at: NullableTimestamp,
+        created_at: Timestamp,
       }),
     ),
+    webhook_attempts: Type.Array(WebhookAttemptView, { description: 'Each POST to the callback, oldest first (the latest few of each delivery).' }),
+    timeline: Type.Array(TimelineEvent, {
+      description:
+        "Everything above as one list of events, oldest first, as the admin API's task timeline gives it, without channel names or the upstream's task id.",
+    }),
   },
   { title: 'AccountTaskDetail' },
 );
