@@ -5,6 +5,7 @@
  * is 0, black everywhere else.
  */
 import sharp from 'sharp';
+import { invalidRequest } from '../../core/errors.js';
 import { inMemoryBytes } from '../../core/input-bytes.js';
 import type { InputImage } from '../../core/image-input.js';
 import { wholeInputBytes } from '../../spool/input-bytes-io.js';
@@ -12,6 +13,7 @@ import { wholeInputBytes } from '../../spool/input-bytes-io.js';
 /** The inputs' own checks bound a mask to the edit's limits; sharp's cap is the same bound again. */
 const MAX_MASK_PIXELS = 4096 * 4096;
 
+/** The client's 400 `invalid_mask` when the mask does not decode (inputs/ checked only its header). */
 export async function dashscopeMask(mask: InputImage): Promise<InputImage> {
   const bytes = await wholeInputBytes(mask.bytes);
   const whiteWhereTransparent = await sharp(bytes, { limitInputPixels: MAX_MASK_PIXELS })
@@ -21,6 +23,9 @@ export async function dashscopeMask(mask: InputImage): Promise<InputImage> {
     // Only fully transparent pixels are edited (OpenAI's rule): 255 - alpha is 255 for them alone.
     .threshold(255)
     .png()
-    .toBuffer();
+    .toBuffer()
+    .catch(() => {
+      throw invalidRequest('mask', 'invalid_mask', 'The mask could not be decoded as an image.');
+    });
   return { ...mask, bytes: inMemoryBytes(whiteWhereTransparent), format: 'png', hasAlpha: false };
 }
