@@ -251,6 +251,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     ...(webhookTimer ? { onDue: (dueAt: number) => webhookTimer.schedule(dueAt) } : {}),
     onError: quietDb((err) => logger.error({ err }, 'webhook outbox failed')),
     metrics,
+    spans,
     // A receiver's failure, once per attempt recorded (not the outbox's own: onError).
     onAttemptFailed: (failure) => {
       const { fields, message } = deliveryFailureLine(failure);

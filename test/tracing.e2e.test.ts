@@ -25,6 +25,9 @@ import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 
 closeAfterEach();
 
+/** Spans end after the answer (the request line, a task run, a webhook): a busy machine may take seconds. */
+const POLL = { timeout: 20_000 };
+
 interface TracedGateway {
   app: App;
   client: OpenAI;
@@ -52,7 +55,7 @@ async function serverSpan(exporter: InMemorySpanExporter, requestId: string): Pr
     .poll(() => {
       found = exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['imagegate.request_id'] === requestId);
       return found;
-    })
+    }, POLL)
     .toBeDefined();
   return found as ReadableSpan;
 }
@@ -139,7 +142,7 @@ describe('tracing on (an in-memory exporter)', () => {
     expect(data.data?.[0]?.b64_json).toBeDefined();
     const server = await serverSpan(gw.exporter, response.headers.get('x-request-id') ?? '');
     // Stored after the answer went out (in the background): polled for.
-    await expect.poll(() => named(traceOf(gw.exporter, server), 'imagegate.store').length).toBe(1);
+    await expect.poll(() => named(traceOf(gw.exporter, server), 'imagegate.store').length, POLL).toBe(1);
     const trace = traceOf(gw.exporter, server);
     const [attempt] = named(trace, 'imagegate.attempt');
     expect(attempt?.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
@@ -213,6 +216,57 @@ describe('tracing on (an in-memory exporter)', () => {
     expect(server.attributes['http.response.status_code']).toBe(400);
     expect(named(traceOf(gw.exporter, server), 'imagegate.attempt')).toEqual([]);
     expect(upstream.sim.requests).toEqual([]);
+  });
+
+  it('an async task: its run is a span of its own (consumer), with the attempt and upstream call beneath it and how the task ended; its webhook a client span', async () => {
+    const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
+    const receiver = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
+    const callback = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook?token=secret`;
+    const gw = await tracedGateway([relay('alpha', upstream)], { IMAGEGATE_ALLOW_PRIVATE_URLS: '127.0.0.1', IMAGEGATE_TASK_POLL: '50ms' });
+    const submitted = await gw.client.post<{ data: { task_id: string } }>('/images/generations', {
+      body: { model: 'dall-e-2', prompt: 'a task, traced', size: '256x256', callback_url: callback },
+      headers: { 'x-new-api-async-task': 'true' },
+    });
+    const taskId = submitted.data.task_id;
+    let run: ReadableSpan | undefined;
+    await expect
+      .poll(() => {
+        run = gw.exporter.getFinishedSpans().find((s) => s.name === 'imagegate.task' && s.attributes['imagegate.task.id'] === taskId);
+        return run;
+      }, POLL)
+      .toBeDefined();
+    const task = run as ReadableSpan;
+    expect(task.kind).toBe(SpanKind.CONSUMER);
+    expect(task.attributes).toMatchObject({ 'imagegate.model': 'dall-e-2', 'imagegate.task.status': 'succeeded', 'imagegate.task.run': 1 });
+    expect(task.status.code).not.toBe(SpanStatusCode.ERROR);
+    const trace = traceOf(gw.exporter, task);
+    const [attempt] = childrenOf(trace, task).filter((s) => s.name === 'imagegate.attempt');
+    expect(attempt?.attributes['imagegate.channel.name']).toBe('alpha');
+    const call = childrenOf(trace, attempt as ReadableSpan).find((s) => s.kind === SpanKind.CLIENT);
+    expect(traceparentFields(upstream.sim.requests[0]?.headers.traceparent)).toEqual({
+      traceId: task.spanContext().traceId,
+      spanId: call?.spanContext().spanId,
+    });
+    // The submitting request is a trace of its own.
+    const submit = gw.exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/images/generations');
+    expect(submit?.attributes['http.response.status_code']).toBe(200);
+    let hook: ReadableSpan | undefined;
+    await expect
+      .poll(() => {
+        hook = gw.exporter.getFinishedSpans().find((s) => s.name === 'imagegate.webhook' && s.attributes['imagegate.task.id'] === taskId);
+        return hook;
+      }, POLL)
+      .toBeDefined();
+    expect(hook?.kind).toBe(SpanKind.CLIENT);
+    expect(hook?.attributes).toMatchObject({
+      'imagegate.webhook.host': `127.0.0.1:${(receiver.address() as AddressInfo).port}`,
+      'http.response.status_code': 204,
+      'imagegate.webhook.attempt': 1,
+    });
+    expect(hook?.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(JSON.stringify(hook?.attributes)).not.toContain('secret');
   });
 
   it('the prompt is on the server span only with IMAGEGATE_LOG_PROMPTS=true', async () => {

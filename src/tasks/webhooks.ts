@@ -27,6 +27,7 @@ import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
 import type { DeliveryRow, WebhookAttemptRow } from '../db/schema.js';
 import type { WebhookAttemptOutcome, WebhookMetricsSink } from '../core/metrics-sink.js';
+import { NO_SPANS, type SpanAttributes, type Spans } from '../core/spans.js';
 import { UnsafeUrlError, type PostOptions } from '../net/safe-fetch.js';
 import type { WebhookSecrets } from './webhook-secrets.js';
 
@@ -78,6 +79,8 @@ export interface WebhookOutboxDeps {
   onAttemptFailed?: (failure: DeliveryFailure) => void;
   /** Hears each recorded attempt, by outcome (src/metrics/). */
   metrics?: WebhookMetricsSink;
+  /** A client span per attempt (src/tracing/). */
+  spans?: Spans;
   /** Per attempt; 10 s. */
   timeoutMs?: number;
   /** How long a claimed attempt is ours; another instance takes it over after that. Must exceed timeoutMs. */
@@ -139,6 +142,7 @@ export class WebhookOutbox {
   private readonly onError: (err: unknown) => void;
   private readonly onAttemptFailed: (failure: DeliveryFailure) => void;
   private readonly metrics: WebhookMetricsSink | undefined;
+  private readonly spans: Spans;
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly batchSize: number;
@@ -159,6 +163,7 @@ export class WebhookOutbox {
     this.onError = deps.onError ?? (() => undefined);
     this.onAttemptFailed = deps.onAttemptFailed ?? (() => undefined);
     this.metrics = deps.metrics;
+    this.spans = deps.spans ?? NO_SPANS;
     this.timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.leaseMs = Math.max(deps.leaseMs ?? DEFAULT_LEASE_MS, this.timeoutMs + 1_000);
     this.batchSize = deps.batchSize ?? DEFAULT_BATCH;
@@ -369,7 +374,13 @@ export class WebhookOutbox {
 
   private async attempt(row: DeliveryRow, lease: number): Promise<void> {
     const headers = await this.headers(row);
-    const outcome = await this.send(row, headers);
+    const outcome = await this.spans.run('imagegate.webhook', 'client', attemptAttributes(row), async (span) => {
+      const sent = await this.send(row, headers);
+      if (sent.kind === 'answered') span.set({ 'http.response.status_code': sent.status });
+      if (sent.kind !== 'answered' || sent.status < 200 || sent.status >= 300)
+        span.fail(sent.kind === 'answered' ? `http_${sent.status}` : sent.kind, 'not delivered');
+      return sent;
+    });
     await this.record(row, lease, outcome);
   }
 
@@ -513,4 +524,14 @@ export function hostOf(url: string): string {
   } catch {
     return '(not a URL)';
   }
+}
+
+/** What a delivery attempt's span says: the task, the delivery, the attempt and the receiver's host, as the log line names it (never its URL: a callback's query may carry its token). */
+function attemptAttributes(row: DeliveryRow): SpanAttributes {
+  return {
+    'imagegate.task.id': row.task_id,
+    'imagegate.webhook.delivery_id': row.id,
+    'imagegate.webhook.attempt': row.attempts + 1,
+    'imagegate.webhook.host': hostOf(row.url),
+  };
 }
