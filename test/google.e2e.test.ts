@@ -10,11 +10,14 @@
  * the new-api async and task API dialects; what Google cannot do refused naming the field.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startGoogleSimulator, type GoogleSimulatorOptions, type RunningGoogleSimulator } from '../sim/google.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
-import { closeAfterEach, later } from './helpers/cleanup.js';
+import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
@@ -236,6 +239,18 @@ describe('Vertex AI: a service account’s token', () => {
     });
     // One exchange: the token is reused while it lives.
     expect(sim.sim.tokensIssued).toBe(1);
+  });
+
+  it('the key may be the path of the JSON key file', async () => {
+    const sim = await googleSim();
+    const dir = await mkdtemp(join(tmpdir(), 'imagegate-sa-'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'vertex-sa.json');
+    await writeFile(path, serviceAccountKey(sim), { mode: 0o600 });
+    const gw = await gatewayWith([vertexChannel('vertex', sim, { api_key: path })]);
+    await gw.client.images.generate({ model: 'gemini-2.5-flash-image', prompt: 'a harbour', size: '1024x1024' });
+    expect(sim.sim.tokensIssued).toBe(1);
+    expect(sim.sim.calls('generateContent').map((c) => c.door)).toEqual(['vertex-ai']);
   });
 
   it('a seed with Imagen’s watermark on, and Vertex-only fields on the Gemini API, are 400s naming the field', async () => {
