@@ -7,6 +7,9 @@
  * deleting one removes its bytes (its links answer 404) and its row; bad filters and ids are
  * refused in the admin dialect; with IMAGEGATE_GALLERY_PROMPTS=false no prompt is stored.
  */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import OpenAI from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +20,7 @@ import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 import { rawRequest } from './helpers/raw-http.js';
+import { startS3 } from './helpers/s3.js';
 import { schemaMismatch } from './helpers/schema-match.js';
 
 closeAfterEach();
@@ -375,5 +379,35 @@ describe.skipIf(!runPostgres)('on PostgreSQL', () => {
     expect(del.status).toBe(200);
     expect((await fetch(heron.url)).status).toBe(404);
     expect((await get('/admin/api/images')).data.map((i) => i.id)).toEqual(all.slice(1).map((i) => i.id));
+  });
+});
+
+describe('images in an S3 bucket', () => {
+  it('thumbnails are cached under the data dir, many asked at once; a delete removes the object from the bucket', async () => {
+    const s3 = later(await startS3());
+    const sgw = later(await startGateway({ ...s3.env, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    await sgw.client.images.generate({ model: 'dall-e-2', prompt: 'six foxes', size: '512x512', n: 6, response_format: 'url' });
+    const res = await rawRequest(sgw.origin, { method: 'GET', path: '/admin/api/images', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const images = (res.json as unknown as ImageList).data;
+    expect(images).toHaveLength(6);
+    // All at once: more than are made at a time, each one whole.
+    const thumbs = await Promise.all(images.map(async (i) => sharp(Buffer.from(await (await fetch(i.thumbnail_url)).arrayBuffer())).metadata()));
+    expect(thumbs.map((m) => `${m.format} ${m.width}x${m.height}`)).toEqual(Array(6).fill('webp 256x256'));
+    const cacheDir = join(sgw.app.config.dataDir, 'thumbnails');
+    expect((await readdir(cacheDir)).sort()).toEqual(images.map((i) => `${i.id}.webp`).sort());
+
+    const gone = images[0] as GalleryImage;
+    const key = `images/${gone.id}.png`;
+    await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
+    const del = await rawRequest(sgw.origin, {
+      method: 'DELETE',
+      path: `/admin/api/images/${gone.id}`,
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    expect(del.status).toBe(200);
+    await expect(s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }))).rejects.toMatchObject({ name: 'NotFound' });
+    expect((await fetch(gone.url)).status).toBe(404);
+    expect((await fetch(gone.thumbnail_url)).status).toBe(404);
+    expect(await readdir(cacheDir)).not.toContain(`${gone.id}.webp`);
   });
 });

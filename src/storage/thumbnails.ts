@@ -20,6 +20,11 @@ export const THUMBNAIL_SIZE = 256;
 /** Stored images are at most a few tens of megapixels; sharp refuses to decode beyond this instead of allocating. */
 const MAX_DECODE_PIXELS = 8192 * 8192;
 const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * Thumbnails made at once; the rest wait their turn. A gallery page asks for a hundred at a time,
+ * and each holds its whole image in memory while sharp decodes it (sharp's pool runs 4 at once).
+ */
+const MAX_MAKING_AT_ONCE = 4;
 
 export interface Thumbnail {
   stream: Readable;
@@ -40,6 +45,8 @@ export class ThumbnailCache {
   /** Thumbnails being made: a second request for one waits for the first instead of making it again. */
   private readonly making = new Map<string, Promise<string | null>>();
   private timer: NodeJS.Timeout | undefined;
+  private makingNow = 0;
+  private readonly turns: (() => void)[] = [];
 
   constructor(private readonly deps: ThumbnailCacheDeps) {}
 
@@ -93,13 +100,7 @@ export class ThumbnailCache {
   /** The cached file, made first if need be. */
   private async pathOf(image: { id: string; mime: string }): Promise<string | null> {
     const path = this.cachedPath(image.id);
-    if (
-      await stat(path).then(
-        () => true,
-        () => false,
-      )
-    )
-      return path;
+    if (await stat(path).catch(() => null)) return path;
     let made = this.making.get(image.id);
     if (!made) {
       made = this.make(image, path).finally(() => this.making.delete(image.id));
@@ -109,6 +110,19 @@ export class ThumbnailCache {
   }
 
   private async make(image: { id: string; mime: string }, path: string): Promise<string | null> {
+    // A finished one hands its turn straight to the next in line.
+    if (this.makingNow >= MAX_MAKING_AT_ONCE) await new Promise<void>((resolve) => this.turns.push(resolve));
+    else this.makingNow++;
+    try {
+      return await this.makeNow(image, path);
+    } finally {
+      const next = this.turns.shift();
+      if (next) next();
+      else this.makingNow--;
+    }
+  }
+
+  private async makeNow(image: { id: string; mime: string }, path: string): Promise<string | null> {
     const file = await this.deps.store.open(storedName(image.id, image.mime));
     if (!file) return null;
     const chunks: Buffer[] = [];
