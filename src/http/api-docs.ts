@@ -34,7 +34,7 @@ const GROUP_TAGS: readonly { access: AccessClass; dialect: Dialect; name: string
     dialect: 'openai',
     name: 'OpenAI',
     description:
-      "The OpenAI dialect with a client key: images (sync, stream, or new-api's async mode), models, the billing dashboard. Errors in OpenAI's envelope.",
+      "The OpenAI dialect with a client key: images (sync, stream, or new-api's async mode), models, the billing dashboard, the key's own account (/v1/account: balance, images, tasks, usage). Errors in OpenAI's envelope.",
   },
   { access: 'task-owner', dialect: 'openai', name: 'new-api tasks', description: "new-api's task query: a client key, and only that key's own tasks." },
   {
