@@ -17,7 +17,17 @@ describe('imagegate.example.yaml', () => {
     expect(config.port).toBe(8080);
     expect(config.host).toBe('127.0.0.1');
     expect(config.modelAliases.map((m) => m.name)).toEqual(['poster', 'small-square']);
-    expect(config.channels.map((c) => c.name)).toEqual(['demo-local', 'official', 'relay-a', 'azure-east', 'async-relay', 'task-vendor', 'recraft', 'ark']);
+    expect(config.channels.map((c) => c.name)).toEqual([
+      'demo-local',
+      'official',
+      'relay-a',
+      'azure-east',
+      'async-relay',
+      'task-vendor',
+      'recraft',
+      'ark',
+      'dashscope',
+    ]);
     // Safe placeholders: only the demo channel is enabled, no S3, no Redis, no admin API.
     expect(config.channels.filter((c) => c.enabled).map((c) => c.kind)).toEqual(['demo']);
     expect(config.s3).toBeUndefined();
