@@ -9,7 +9,7 @@
  * a service-account key, or that the endpoint refuses (invalid_grant...), is a 401: routing disables it.
  */
 import { readFile } from 'node:fs/promises';
-import { JWT } from 'google-auth-library';
+import type { JWT } from 'google-auth-library';
 import { UpstreamFailure } from '../../core/upstream-failure.js';
 import { objectOf, stringOf } from './errors.js';
 
@@ -85,6 +85,8 @@ async function jwtClient(key: string): Promise<JWT> {
     throw new UpstreamFailure('http', 'the vertex-ai key is not a service-account key (JSON with type service_account, client_email, private_key)', 401);
   }
   const keyId = stringOf(json.private_key_id);
+  // Loaded with the first vertex-ai key: the library and its HTTP stack cost ~14 MB and a third of a second at start.
+  const { JWT } = await import('google-auth-library');
   const client = new JWT({ email, key: privateKey, ...(keyId ? { keyId } : {}), scopes: [CLOUD_PLATFORM_SCOPE] });
   const tokenUri = stringOf(json.token_uri);
   if (tokenUri !== undefined && tokenUri !== GOOGLE_TOKEN_URL) {
