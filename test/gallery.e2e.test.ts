@@ -330,6 +330,22 @@ describe('what the gallery keeps', () => {
     expect((await fetch(legacy?.thumbnail_url ?? '')).status).toBe(404);
   });
 
+  it('an image past retention is gone from the gallery at once, before the sweeper deletes its bytes', async () => {
+    // A sweep every hour: only the gallery's own reading of expires_at hides it.
+    const brief = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_RETENTION: '2s', IMAGEGATE_SWEEP_INTERVAL: '1h' }));
+    await brief.client.images.generate({ model: 'dall-e-2', prompt: 'a mayfly', size: '256x256', response_format: 'url' });
+    const get = (path: string) => rawRequest(brief.origin, { method: 'GET', path, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const [image] = ((await get('/admin/api/images')).json as unknown as ImageList).data;
+    expect(image?.expires_in_s).toBeLessThanOrEqual(2);
+    const expiresAt = Date.parse(image?.expires_at ?? '');
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 100));
+    expect(((await get('/admin/api/images')).json as unknown as ImageList).data).toEqual([]);
+    expect((await get(`/admin/api/images/${image?.id}`)).status).toBe(404);
+    expect((await fetch(image?.thumbnail_url ?? '')).status).toBe(404);
+    // Its bytes are still there until the sweep: only the gallery hides it.
+    expect(await brief.app.sweeper.sweep()).toBe(1);
+  });
+
   it("an SVG's thumbnail is the SVG itself, served under the image links' policy", async () => {
     const sim = later(await startRecraftSimulator({ apiKey: 'rk-test' }));
     const file = await writeConfigFile({ channels: [{ name: 'recraft', kind: 'recraft', base_url: sim.baseURL, api_key: 'rk-test' }] });
