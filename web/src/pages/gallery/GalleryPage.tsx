@@ -1,11 +1,64 @@
-/** Gallery: a placeholder until the page is built (web/README.md, "Adding a page"). */
-import { EmptyState } from '../../components/EmptyState';
+/** Gallery (admin): every stored image, filtered by key, model, task and dates, with a detail panel. */
+import { useMemo, useState } from 'react';
+import type { ListAnswer } from '../../api/types';
 import { Page } from '../../components/Page';
+import { useSession } from '../../session/session';
+import { dayBound } from './format';
+import { ImageGrid, type ImageSource } from './ImageGrid';
+import type { GalleryImage, ImageFilters } from './types';
 
 export function GalleryPage() {
+  const { api } = useSession();
+  const [filters, setFilters] = useState<ImageFilters>({});
+  const source = useMemo<ImageSource>(
+    () => ({
+      queryKey: ['admin', 'images', filters],
+      list: (page, signal) =>
+        api.get<ListAnswer<GalleryImage>>(
+          '/admin/api/images',
+          { ...page, key: filters.key, model: filters.model, task: filters.task, from: dayBound(filters.from, 'start'), to: dayBound(filters.to, 'end') },
+          signal,
+        ),
+      remove: (id) => api.delete(`/admin/api/images/${encodeURIComponent(id)}`),
+    }),
+    [api, filters],
+  );
+  const filtered = Object.values(filters).some(Boolean);
   return (
     <Page title="Gallery">
-      <EmptyState title="Nothing here yet">Hosted images will show here as thumbnails, with the prompt and parameters behind each.</EmptyState>
+      <ImageFilterBar filters={filters} onChange={setFilters} withKey />
+      <ImageGrid source={source} showKey filtered={filtered} />
     </Page>
+  );
+}
+
+/** The filters, applied as they are typed (each change is a new list query). */
+export function ImageFilterBar({ filters, onChange, withKey }: { filters: ImageFilters; onChange: (next: ImageFilters) => void; withKey: boolean }) {
+  const set = (name: keyof ImageFilters) => (event: { target: { value: string } }) => onChange({ ...filters, [name]: event.target.value.trim() });
+  return (
+    <form className="inline-form filters" aria-label="Filters" onSubmit={(event) => event.preventDefault()}>
+      {withKey ? (
+        <label className="field">
+          <span>Key</span>
+          <input value={filters.key ?? ''} onChange={set('key')} placeholder="id or prefix" />
+        </label>
+      ) : null}
+      <label className="field">
+        <span>Model</span>
+        <input value={filters.model ?? ''} onChange={set('model')} />
+      </label>
+      <label className="field">
+        <span>Task</span>
+        <input value={filters.task ?? ''} onChange={set('task')} placeholder="task id" />
+      </label>
+      <label className="field">
+        <span>From</span>
+        <input type="date" value={filters.from ?? ''} onChange={set('from')} />
+      </label>
+      <label className="field">
+        <span>To</span>
+        <input type="date" value={filters.to ?? ''} onChange={set('to')} />
+      </label>
+    </form>
   );
 }

@@ -1,0 +1,86 @@
+/**
+ * The gallery in a real browser against the demo channel: an empty gallery says how to get images; images
+ * generated through the API show as decoded thumbnails; the detail shows the prompt, parameters and a
+ * retention countdown that ticks; filters narrow the grid; deleting one removes it from the grid and the API.
+ */
+import { expect, it, vi } from 'vitest';
+import { TEST_ADMIN_KEY } from '../helpers/admin.js';
+import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
+import { allDecoded, atNarrowWidth, chooseTheme, guardPage } from './page-guard.js';
+
+describeInBrowser('console gallery', () => {
+  vi.setConfig({ testTimeout: 120_000 });
+  const world = useConsoleWorld();
+  guardPage(world);
+
+  async function openGallery() {
+    const { page, url } = world();
+    await signIn(page, url, TEST_ADMIN_KEY);
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Gallery' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Gallery' }).waitFor();
+    return page;
+  }
+
+  it('an empty gallery says so and links to the Playground', async () => {
+    const page = await openGallery();
+    await page.getByRole('heading', { name: 'No images yet' }).waitFor();
+    await page.getByRole('main').getByRole('link', { name: 'Playground' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Playground' }).waitFor();
+  });
+
+  it('shows generated images as thumbnails, the detail with prompt and countdown, and deletes one', async () => {
+    const { gw, page } = world();
+    await gw.client.images.generate({ model: 'dall-e-2', prompt: 'a red fox in the snow', size: '512x512', response_format: 'url' });
+    await gw.client.images.generate({ model: 'gpt-image-1', prompt: 'a blue whale at night', size: '1024x1024', quality: 'low' });
+    await openGallery();
+    const thumbnails = page.locator('.gallery-grid img');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(2);
+    await expect.poll(() => thumbnails.evaluateAll(allDecoded), { timeout: WAIT_MS }).toBe(true);
+
+    await page.getByRole('button', { name: 'a red fox in the snow' }).click();
+    const detail = page.getByRole('complementary', { name: 'Image detail' });
+    expect(await detail.getByTestId('image-prompt').textContent()).toBe('a red fox in the snow');
+    expect(await detail.textContent()).toContain('512×512');
+    expect(await detail.textContent()).toContain('dall-e-2');
+    expect(await detail.getByRole('link', { name: 'Open the full image' }).getAttribute('href')).toMatch(/\/files\//);
+    // The retention countdown ticks.
+    const countdown = detail.getByTestId('image-expires');
+    const first = await countdown.textContent();
+    await expect.poll(() => countdown.textContent(), { timeout: WAIT_MS }).not.toBe(first);
+    await expect.poll(() => detail.locator('img').evaluateAll(allDecoded), { timeout: WAIT_MS }).toBe(true);
+    await screenshot(page, 'gallery');
+
+    // A filter by model narrows the grid; cleared, both are back.
+    await page.getByLabel('Model').fill('gpt-image-1');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(1);
+    expect(await thumbnails.first().getAttribute('alt')).toBe('a blue whale at night');
+    await page.getByLabel('Model').fill('');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(2);
+
+    const list = (await (await fetch(`${gw.origin}/admin/api/images`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).json()) as {
+      data: { id: string; prompt: string }[];
+    };
+    const fox = list.data.find((image) => image.prompt === 'a red fox in the snow');
+    if (!fox) throw new Error('the fox image is not listed');
+    await page.getByRole('button', { name: 'a red fox in the snow' }).click();
+    await detail.getByRole('button', { name: 'Delete' }).click();
+    await detail.getByRole('button', { name: 'Yes, delete' }).click();
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(1);
+    expect(await page.getByRole('button', { name: 'a red fox in the snow' }).count()).toBe(0);
+    const gone = await fetch(`${gw.origin}/admin/api/images/${fox.id}`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(gone.status).toBe(404);
+  });
+
+  it('reads in dark mode and at a phone width', async () => {
+    const { page } = world();
+    await page.getByRole('button', { name: 'a blue whale at night' }).click();
+    await page.getByRole('complementary', { name: 'Image detail' }).waitFor();
+    await chooseTheme(page, 'dark');
+    await screenshot(page, 'gallery-dark');
+    await atNarrowWidth(page, async () => {
+      await page.getByRole('complementary', { name: 'Image detail' }).scrollIntoViewIfNeeded();
+      await screenshot(page, 'gallery-narrow');
+    });
+    await chooseTheme(page, 'system');
+  });
+});

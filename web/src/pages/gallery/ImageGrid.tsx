@@ -1,0 +1,91 @@
+/**
+ * A grid of stored images with a detail panel, for any gallery: the admin's (/admin/api/images) and a client
+ * key's own (/v1/account/images). The caller gives how to list a page and delete one; the grid pages with
+ * "Load more", and a deletion refreshes it.
+ */
+import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link } from 'wouter';
+import { displayableImageUrl } from '../../api/image-links';
+import type { ListAnswer } from '../../api/types';
+import { EmptyState } from '../../components/EmptyState';
+import { ErrorNotice } from '../../components/ErrorNotice';
+import { formatTime } from './format';
+import { ImageDetail } from './ImageDetail';
+import type { GalleryImage } from './types';
+
+export const PAGE_SIZE = 24;
+
+export interface ImageSource {
+  /** The lists' query key, filters included (['admin', 'images', filters] or ['v1', 'account', 'images', filters]). */
+  queryKey: readonly unknown[];
+  list: (page: { limit: number; offset: number }, signal: AbortSignal) => Promise<ListAnswer<GalleryImage>>;
+  remove: (id: string) => Promise<unknown>;
+}
+
+export function ImageGrid({ source, showKey = false, filtered = false }: { source: ImageSource; showKey?: boolean; filtered?: boolean }) {
+  const queryClient = useQueryClient();
+  const [selectedId, setSelectedId] = useState<string | undefined>();
+  const images = useInfiniteQuery({
+    queryKey: source.queryKey,
+    initialPageParam: 0,
+    queryFn: ({ pageParam, signal }) => source.list({ limit: PAGE_SIZE, offset: pageParam }, signal),
+    getNextPageParam: (last, pages) => (last.has_more ? pages.length * PAGE_SIZE : undefined),
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => source.remove(id),
+    onSuccess: async () => {
+      setSelectedId(undefined);
+      await queryClient.invalidateQueries({ queryKey: source.queryKey });
+    },
+  });
+
+  if (images.isError) return <ErrorNotice error={images.error} />;
+  if (images.isPending) return <p className="muted">Loading images…</p>;
+  const all = images.data.pages.flatMap((page) => page.data);
+  const selected = all.find((image) => image.id === selectedId);
+  if (all.length === 0) {
+    return filtered ? (
+      <EmptyState title="No images match">Clear a filter to see more.</EmptyState>
+    ) : (
+      <EmptyState title="No images yet">
+        Generate one in the <Link href="/playground">Playground</Link>: every image the gateway stores shows here until retention deletes it.
+      </EmptyState>
+    );
+  }
+  return (
+    <div className={selected ? 'gallery with-detail' : 'gallery'}>
+      <div className="gallery-list">
+        <ul className="gallery-grid" aria-label="Images">
+          {all.map((image) => (
+            <li key={image.id} className={image.id === selectedId ? 'result selected' : 'result'}>
+              <button type="button" className="thumb-button" aria-pressed={image.id === selectedId} onClick={() => setSelectedId(image.id)}>
+                <img src={displayableImageUrl(image.thumbnail_url)} alt={image.prompt ?? `Image ${image.id}`} loading="lazy" />
+              </button>
+              <div className="result-meta">
+                <span>{image.model ?? '—'}</span>
+                {showKey && image.key_id ? <code className="muted">{image.key_id}</code> : null}
+                <span className="muted">{formatTime(image.created_at)}</span>
+              </div>
+            </li>
+          ))}
+        </ul>
+        {images.hasNextPage ? (
+          <button type="button" onClick={() => void images.fetchNextPage()} disabled={images.isFetchingNextPage}>
+            {images.isFetchingNextPage ? 'Loading…' : 'Load more'}
+          </button>
+        ) : null}
+      </div>
+      {selected ? (
+        <ImageDetail
+          image={selected}
+          showKey={showKey}
+          deleting={remove.isPending}
+          deleteError={remove.error}
+          onDelete={() => remove.mutate(selected.id)}
+          onClose={() => setSelectedId(undefined)}
+        />
+      ) : null}
+    </div>
+  );
+}
