@@ -10,7 +10,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRecraftSimulator } from '../sim/recraft.js';
@@ -19,6 +19,7 @@ import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
 import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
+import { makePng } from './helpers/inputs.js';
 import { rawRequest } from './helpers/raw-http.js';
 import { startS3 } from './helpers/s3.js';
 import { schemaMismatch } from './helpers/schema-match.js';
@@ -344,6 +345,27 @@ describe('what the gallery keeps', () => {
     expect((await fetch(image?.thumbnail_url ?? '')).status).toBe(404);
     // Its bytes are still there until the sweep: only the gallery hides it.
     expect(await brief.app.sweeper.sweep()).toBe(1);
+  });
+
+  it('an edit and a variation are recorded as such: their operation, the edit its prompt, the variation none', async () => {
+    const egw = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+    const input = await makePng({ width: 256, height: 256, alpha: 0.5 });
+    await egw.client.images.edit({
+      model: 'gpt-image-1',
+      prompt: 'put a hat on it',
+      image: await toFile(input, 'in.png', { type: 'image/png' }),
+      size: '1024x1024',
+      quality: 'low',
+    });
+    await egw.client.images.createVariation({ model: 'dall-e-2', image: await toFile(input, 'in.png', { type: 'image/png' }), size: '256x256' });
+    const get = (query: string) =>
+      rawRequest(egw.origin, { method: 'GET', path: `/admin/api/images${query}`, headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const edits = ((await get('?operation=edits')).json as unknown as ImageList).data;
+    expect(edits).toEqual([expect.objectContaining({ operation: 'edits', prompt: 'put a hat on it', model: 'gpt-image-1', width: 1024 })]);
+    const variations = ((await get('?operation=variations')).json as unknown as ImageList).data;
+    expect(variations).toEqual([
+      expect.objectContaining({ operation: 'variations', prompt: null, model: 'dall-e-2', params: expect.objectContaining({ size: '256x256' }) }),
+    ]);
   });
 
   it("an SVG's thumbnail is the SVG itself, served under the image links' policy", async () => {
