@@ -1,39 +1,59 @@
-/** A client key's own account: its credit (GET /v1/dashboard/billing/subscription). */
+/**
+ * A client key's own account (self-service, /v1/account...): its balance and limits, its usage, its tasks
+ * and its images. Only this key's things: the gateway answers these for the calling key alone.
+ */
 import { useQuery } from '@tanstack/react-query';
-import type { Subscription } from '../../api/types';
-import { EmptyState } from '../../components/EmptyState';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { Page } from '../../components/Page';
 import { useSession } from '../../session/session';
-
-/** The subscription's stand-in for "no limit". */
-const UNLIMITED_USD = 100_000_000;
-
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+import { formatBalance, formatTime } from '../keys/format';
+import { AccountImages } from './AccountImages';
+import { AccountTasks } from './AccountTasks';
+import { AccountUsage } from './AccountUsage';
+import type { AccountView } from './types';
 
 export function AccountPage() {
   const { clientApi } = useSession();
-  const subscription = useQuery({
-    queryKey: ['v1', 'subscription'],
-    queryFn: () => (clientApi ? clientApi.get<Subscription>('/v1/dashboard/billing/subscription') : Promise.reject(new Error('no client key'))),
+  const account = useQuery({
+    queryKey: ['v1', 'account'],
+    queryFn: ({ signal }) =>
+      clientApi ? clientApi.get<AccountView>('/v1/account', {}, signal) : Promise.reject(new Error('Sign in with a client key to see its account.')),
   });
+  const me = account.data;
   return (
     <Page title="Account">
-      {subscription.isPending ? <p className="muted">Loading…</p> : null}
-      {subscription.isError ? <ErrorNotice error={subscription.error} /> : null}
-      {subscription.data ? (
-        <dl className="facts" data-testid="account-facts">
-          <dt>Balance</dt>
+      {account.isPending ? <p className="muted">Loading…</p> : null}
+      {account.isError ? <ErrorNotice error={account.error} /> : null}
+      {me ? (
+        <dl className="facts card" data-testid="account-facts">
+          <dt>Key</dt>
           <dd>
-            {subscription.data.hard_limit_usd >= UNLIMITED_USD ? 'unlimited' : usd.format(subscription.data.balance_usd ?? subscription.data.hard_limit_usd)}
+            {me.name} <code>{me.prefix}</code>
           </dd>
-          <dt>Credit limit</dt>
-          <dd>{subscription.data.hard_limit_usd >= UNLIMITED_USD ? 'none' : usd.format(subscription.data.hard_limit_usd)}</dd>
+          <dt>Balance</dt>
+          <dd data-testid="account-balance">{formatBalance(me.credits)}</dd>
+          <dt>Requests per minute</dt>
+          <dd>{me.rpm ?? 'no limit'}</dd>
+          <dt>At once</dt>
+          <dd>{me.max_concurrent ?? 'no limit'}</dd>
+          <dt>Models</dt>
+          <dd>{me.allowed_models ? me.allowed_models.join(', ') : 'every model'}</dd>
           <dt>Expires</dt>
-          <dd>{subscription.data.access_until ? new Date(subscription.data.access_until * 1000).toLocaleString() : 'never'}</dd>
+          <dd>{formatTime(me.expires_at, 'never')}</dd>
+          <dt>Created</dt>
+          <dd>{formatTime(me.created_at)}</dd>
         </dl>
       ) : null}
-      <EmptyState title="Your tasks and images">They will be listed here once the gateway's self-service endpoints serve them.</EmptyState>
+      {clientApi ? (
+        <>
+          <h2>Usage</h2>
+          <AccountUsage client={clientApi} />
+          <h2>Tasks</h2>
+          <AccountTasks client={clientApi} />
+          <h2>Images</h2>
+          <AccountImages client={clientApi} />
+        </>
+      ) : null}
     </Page>
   );
 }
