@@ -15,6 +15,7 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import OpenAI from 'openai';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { startNewApiAsyncSimulator } from '../sim/newapi-async.js';
 import { startOpenAISimulator, type RunningSimulator } from '../sim/openai/simulator.js';
 import { createApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -267,6 +268,42 @@ describe('tracing on (an in-memory exporter)', () => {
     });
     expect(hook?.status.code).not.toBe(SpanStatusCode.ERROR);
     expect(JSON.stringify(hook?.attributes)).not.toContain('secret');
+  });
+
+  it("a task resumed after a restart: its run's attempt span says so, and polls the upstream task without submitting it again", async () => {
+    const upstream = later(await startNewApiAsyncSimulator({ apiKey: 'nk', taskDurationMs: 3_000 }));
+    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-tracing-resume-'));
+    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
+    const channels = [{ name: 'async', kind: 'newapi-async', base_url: `${upstream.origin}/v1`, api_key: 'nk', poll_interval: 0.2 }];
+    const env = { IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_TASK_POLL: '50ms' };
+    const first = await tracedGateway(channels, env);
+    const submitted = await first.client.post<{ data: { task_id: string } }>('/images/generations', {
+      body: { model: 'dall-e-2', prompt: 'a resumed task', size: '256x256' },
+      headers: { 'x-new-api-async-task': 'true' },
+    });
+    const taskId = submitted.data.task_id;
+    const stored = () => first.app.database.db.selectFrom('tasks').select('upstream_task_id').where('id', '=', taskId).executeTakeFirst();
+    await expect.poll(async () => (await stored())?.upstream_task_id, POLL).toBeTruthy();
+    await first.app.close();
+
+    const second = await tracedGateway(channels, env);
+    let run: ReadableSpan | undefined;
+    await expect
+      .poll(() => {
+        run = second.exporter.getFinishedSpans().find((s) => s.name === 'imagegate.task' && s.attributes['imagegate.task.id'] === taskId);
+        return run;
+      }, POLL)
+      .toBeDefined();
+    expect(run?.attributes).toMatchObject({ 'imagegate.task.status': 'succeeded', 'imagegate.task.run': 2 });
+    const trace = traceOf(second.exporter, run as ReadableSpan);
+    const attempts = childrenOf(trace, run as ReadableSpan).filter((s) => s.name === 'imagegate.attempt');
+    expect(
+      attempts.map((a) => [a.attributes['imagegate.channel.name'], a.attributes['imagegate.attempt.resumed'], a.attributes['imagegate.attempt.outcome']]),
+    ).toEqual([['async', true, 'ok']]);
+    const polls = childrenOf(trace, attempts[0] as ReadableSpan).filter((s) => s.kind === SpanKind.CLIENT);
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls.every((p) => p.attributes['http.request.method'] === 'GET')).toBe(true);
+    expect(upstream.sim.submits).toBe(1);
   });
 
   it('the prompt is on the server span only with IMAGEGATE_LOG_PROMPTS=true', async () => {

@@ -175,18 +175,25 @@ export class ChannelRouter {
     if (!channel || !provider?.resume) {
       throw gatewayError('upstream_unavailable', 'The channel that holds this task upstream is no longer available.');
     }
+    const resumeTask = provider.resume.bind(provider);
     const started = this.now();
+    const span = this.attemptSpan(channel, attempts.length + 1, undefined);
+    span.set({ 'imagegate.attempt.resumed': true });
     try {
       const { deadlineAt } = retryBudget(mode, this.deps.settings, started);
-      const result = await provider.resume(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal);
+      const result = await this.spans.within(span, () => resumeTask(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal));
       attempts.push({ channel: channel.name, outcome: 'ok', startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
+      span.set({ 'imagegate.attempt.outcome': 'ok' });
       return { result, channel, attempts };
     } catch (err) {
       if (!(err instanceof UpstreamFailure)) throw err;
       attempts.push({ channel: channel.name, outcome: outcomeOf(err), startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, metricOutcome(err), (this.now() - started) / 1000);
+      failedAttempt(span, err, channel);
       throw clientErrorFor(err, channel.apiKeys);
+    } finally {
+      span.end();
     }
   }
 
