@@ -7,7 +7,7 @@
  * deleting one removes its bytes (its links answer 404) and its row; bad filters and ids are
  * refused in the admin dialect; with IMAGEGATE_GALLERY_PROMPTS=false no prompt is stored.
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import OpenAI, { toFile } from 'openai';
@@ -366,6 +366,19 @@ describe('what the gallery keeps', () => {
     expect(variations).toEqual([
       expect.objectContaining({ operation: 'variations', prompt: null, model: 'dall-e-2', params: expect.objectContaining({ size: '256x256' }) }),
     ]);
+  });
+
+  it("a cached thumbnail is dated as its image and pruned when the image's retention ends", async () => {
+    const brief = later(await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_RETENTION: '4s', IMAGEGATE_SWEEP_INTERVAL: '1s' }));
+    await brief.client.images.generate({ model: 'dall-e-2', prompt: 'a mayfly', size: '256x256', response_format: 'url' });
+    const res = await rawRequest(brief.origin, { method: 'GET', path: '/admin/api/images', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    const [image] = (res.json as unknown as ImageList).data;
+    expect((await fetch(image?.thumbnail_url ?? '')).status).toBe(200);
+    const cached = join(brief.app.config.dataDir, 'thumbnails', `${image?.id}.webp`);
+    expect(Math.abs((await stat(cached)).mtimeMs - Date.parse(image?.created_at ?? ''))).toBeLessThan(1000);
+    for (let i = 0; i < 100 && (await stat(cached).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await stat(cached).catch(() => null)).toBeNull();
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(image?.expires_at ?? ''));
   });
 
   it("an SVG's thumbnail is the SVG itself, served under the image links' policy", async () => {

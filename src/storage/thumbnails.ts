@@ -4,11 +4,12 @@
  * folder under the data dir, whichever store holds the images (a bucket's images too: one read
  * from it per thumbnail, then the local copy). An SVG is its own thumbnail: it is not rasterised
  * (a vector file can name other files to draw; it is served as the image is, under a CSP that
- * runs nothing). A cached thumbnail goes when its image is deleted, or once older than retention.
+ * runs nothing). A cached thumbnail goes when its image is deleted, or when its image's retention
+ * ends: its file is dated as its image (mtime = the image's created_at), and prune() deletes by that date.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import sharp from 'sharp';
@@ -32,11 +33,18 @@ export interface Thumbnail {
   mime: 'image/webp' | 'image/svg+xml';
 }
 
+/** What the cache needs of an images row: its id, its type, and when it was made (epoch ms). */
+export interface CachedImage {
+  id: string;
+  mime: string;
+  created_at: number;
+}
+
 export interface ThumbnailCacheDeps {
   /** The cache folder (made when first needed). */
   dir: string;
   store: ImageStore;
-  /** A cached thumbnail older than this is deleted by prune() (its image is past retention). */
+  /** Retention: prune() deletes a cached thumbnail whose image was made longer ago than this. */
   maxAgeMs: number;
   now?: () => number;
 }
@@ -51,7 +59,7 @@ export class ThumbnailCache {
   constructor(private readonly deps: ThumbnailCacheDeps) {}
 
   /** The thumbnail of a stored image (its id and type); null when the image's bytes are gone or not an image sharp reads. */
-  async open(image: { id: string; mime: string }): Promise<Thumbnail | null> {
+  async open(image: CachedImage): Promise<Thumbnail | null> {
     if (!SAFE_ID.test(image.id)) return null;
     if (image.mime === 'image/svg+xml') {
       const file = await this.deps.store.open(storedName(image.id, image.mime));
@@ -68,7 +76,7 @@ export class ThumbnailCache {
     if (SAFE_ID.test(id)) await rm(this.cachedPath(id), { force: true });
   }
 
-  /** Deletes cached thumbnails older than maxAgeMs; returns how many. */
+  /** Deletes the cached thumbnails of images made more than maxAgeMs ago (their files' date); returns how many. */
   async prune(): Promise<number> {
     const oldest = (this.deps.now?.() ?? Date.now()) - this.deps.maxAgeMs;
     const names = await readdir(this.deps.dir).catch(() => [] as string[]);
@@ -98,7 +106,7 @@ export class ThumbnailCache {
   }
 
   /** The cached file, made first if need be. */
-  private async pathOf(image: { id: string; mime: string }): Promise<string | null> {
+  private async pathOf(image: CachedImage): Promise<string | null> {
     const path = this.cachedPath(image.id);
     if (await stat(path).catch(() => null)) return path;
     let made = this.making.get(image.id);
@@ -109,7 +117,7 @@ export class ThumbnailCache {
     return made;
   }
 
-  private async make(image: { id: string; mime: string }, path: string): Promise<string | null> {
+  private async make(image: CachedImage, path: string): Promise<string | null> {
     // A finished one hands its turn straight to the next in line.
     if (this.makingNow >= MAX_MAKING_AT_ONCE) await new Promise<void>((resolve) => this.turns.push(resolve));
     else this.makingNow++;
@@ -122,7 +130,7 @@ export class ThumbnailCache {
     }
   }
 
-  private async makeNow(image: { id: string; mime: string }, path: string): Promise<string | null> {
+  private async makeNow(image: CachedImage, path: string): Promise<string | null> {
     const file = await this.deps.store.open(storedName(image.id, image.mime));
     if (!file) return null;
     const chunks: Buffer[] = [];
@@ -141,6 +149,9 @@ export class ThumbnailCache {
     // Written aside, then renamed: a reader never meets half a file.
     const aside = `${path}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(aside, thumbnail);
+    // Dated as its image, so that prune() sees it expire with the image.
+    const made = new Date(image.created_at);
+    await utimes(aside, made, made);
     await rename(aside, path);
     return path;
   }
