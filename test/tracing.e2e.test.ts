@@ -418,9 +418,14 @@ describe('tracing from the environment (child gateways)', () => {
     const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
     const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
-    const { gateway, client } = await childGateway(upstream, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'imagegate-otlp-test' });
+    const { gateway, client } = await childGateway(upstream, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_SERVICE_NAME: 'imagegate-otlp-test',
+      // No batch goes out on its timer within the test: only the stop sequence's flush sends them.
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
+    });
     await client.images.generate({ model: 'dall-e-2', prompt: 'exported', size: '256x256', response_format: 'url' });
-    // Stopped at once: the batch (5 s by default) has not gone out yet; the stop sequence sends it.
+    expect(received).toEqual([]);
     await gateway.stop();
 
     expect(otelImports(gateway.output())).toEqual(expect.arrayContaining(['@opentelemetry/sdk-trace-base', '@opentelemetry/exporter-trace-otlp-proto']));
