@@ -12,9 +12,9 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
 import { storedName } from './retention-sweeper.js';
 import type { ImageStore } from './image-store.js';
+import { loadSharp } from '../core/sharp-loader.js';
 
 /** The longest side of a thumbnail, in pixels. */
 export const THUMBNAIL_SIZE = 256;
@@ -137,6 +137,7 @@ export class ThumbnailCache {
     for await (const chunk of file.stream) chunks.push(chunk as Buffer);
     let thumbnail: Buffer;
     try {
+      const sharp = await loadSharp();
       thumbnail = await sharp(Buffer.concat(chunks), { limitInputPixels: MAX_DECODE_PIXELS })
         .rotate()
         .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
