@@ -6,9 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe } from 'vitest';
 import { TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -47,14 +48,15 @@ export interface ConsoleWorld {
 }
 
 /**
- * Starts the gateway (with the tests' admin key, plus `env`) and a browser for the file; `world()` gives
- * them to the tests. The page is 1280x800, the size of the screenshots in docs/.
+ * Starts the gateway (with the tests' admin key, plus `env`, or what `env()` makes once the file's own
+ * beforeAll hooks before this one have run: a simulator's config file) and a browser for the file; `world()`
+ * gives them to the tests. The page is 1280x800, the size of the screenshots in docs/.
  */
-export function useConsoleWorld(env: Record<string, string> = {}): () => ConsoleWorld {
+export function useConsoleWorld(env: Record<string, string> | (() => Promise<Record<string, string>>) = {}): () => ConsoleWorld {
   let world: ConsoleWorld | undefined;
   beforeAll(async () => {
     ensureConsoleBuilt();
-    const gw = await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, ...env });
+    const gw = await startGateway({ IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, ...(typeof env === 'function' ? await env() : env) });
     let browser: Browser;
     try {
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
@@ -67,6 +69,13 @@ export function useConsoleWorld(env: Record<string, string> = {}): () => Console
     const page = await context.newPage();
     world = { gw, browser, context, page, url: `${gw.origin}/console/` };
   }, 240_000);
+  // What the page showed when a test failed, for whoever reads the failure.
+  afterEach(async (context) => {
+    if (context.task.result?.state !== 'fail' || !world) return;
+    const path = join(tmpdir(), `console-failure-${context.task.name.replace(/\W+/g, '-').slice(0, 60)}.png`);
+    await world.page.screenshot({ path }).catch(() => undefined);
+    process.stderr.write(`[console tests] the page at the failure: ${path}\n`);
+  });
   afterAll(async () => {
     await world?.browser.close();
     await world?.gw.close();

@@ -6,6 +6,7 @@
 import { expect, it, vi } from 'vitest';
 import { TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld } from './browser.js';
+import { STORAGE_COUNTS } from './in-page.js';
 
 describeInBrowser('console sign-in', () => {
   // Generous: a busy 2-core machine renders slowly; every wait inside is for something to appear, never a sleep.
@@ -52,7 +53,7 @@ describeInBrowser('console sign-in', () => {
     // A client-side route survives a reload (the gateway answers index.html for it) only while the key is remembered: it was not.
     await page.reload();
     await page.getByRole('heading', { name: 'imagegate console' }).waitFor();
-    expect(await page.evaluate(() => [window.localStorage.length, window.sessionStorage.length])).toEqual([0, 0]);
+    expect(await page.evaluate(STORAGE_COUNTS)).toEqual([0, 0]);
   });
 
   it('a client key sees only its self-service pages; remembered for the tab, it survives a reload', async () => {
@@ -64,13 +65,12 @@ describeInBrowser('console sign-in', () => {
     await nav.getByRole('link', { name: 'Account' }).click();
     await page.getByTestId('account-facts').waitFor();
     expect(await page.getByTestId('account-facts').textContent()).toContain('unlimited');
-    await screenshot(page, 'account');
     // Loaded afresh (the gateway answers index.html for the app's routes), an admin page's path is not there for this key.
     await page.goto(`${url}keys`);
     await page.getByRole('heading', { name: 'Not here' }).waitFor();
-    expect(await page.evaluate(() => window.localStorage.length)).toBe(0);
+    expect(((await page.evaluate(STORAGE_COUNTS)) as number[])[0]).toBe(0);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'imagegate console' }).waitFor();
-    expect(await page.evaluate(() => window.sessionStorage.length)).toBe(0);
+    expect(((await page.evaluate(STORAGE_COUNTS)) as number[])[1]).toBe(0);
   });
 });
