@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { startOpenAISimulator, type RunningSimulator } from '../../sim/openai/simulator.js';
 import { CHANNEL_KINDS } from '../../src/core/channel.js';
-import { TEST_ADMIN_KEY } from '../helpers/admin.js';
+import { adminJson, TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { postJson } from '../helpers/gateway.js';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
 import type { Page } from 'playwright-core';
@@ -117,6 +117,41 @@ describeInBrowser('console channels', () => {
     await row.getByRole('button', { name: 'Delete flaky' }).click();
     await row.waitFor({ state: 'detached' });
     await page.getByRole('row', { name: 'steady' }).waitFor();
+  });
+
+  it("a refused key: Test shows the upstream's error; a request disables that key, and the row says why", async () => {
+    const { gw, page } = world();
+    await page.getByRole('button', { name: 'Add a channel' }).click();
+    // The steady upstream takes only sk-steady: the first key (the one Test uses) is refused.
+    await addChannel(page, {
+      kind: 'openai',
+      name: 'refused',
+      baseUrl: steady.baseURL,
+      apiKey: 'sk-wrong\nsk-steady',
+      priority: '20',
+      weight: '1',
+      maxConcurrent: '0',
+    });
+    const row = page.getByRole('row', { name: 'refused' });
+    await row.getByText('2 keys').waitFor();
+    await row.getByRole('button', { name: 'Test refused' }).click();
+    await row.getByTestId('last-test').getByText('failed').waitFor();
+    expect(await row.getByTestId('last-test').textContent()).toMatch(/401/);
+    // Requests take the keys in turn: the refused one is disabled on its first 401.
+    const small = { model: 'dall-e-2', prompt: 'a kite', size: '256x256', response_format: 'b64_json' };
+    const disabledKeys = async () => {
+      const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')) as {
+        data: { name: string; api_keys: { disabled_reason: string | null }[] }[];
+      };
+      return channels.data.find((c) => c.name === 'refused')?.api_keys.filter((k) => k.disabled_reason !== null).length ?? 0;
+    };
+    for (let i = 0; i < 6 && (await disabledKeys()) === 0; i++) await postJson(gw, '/v1/images/generations', small);
+    expect(await disabledKeys()).toBe(1);
+    await row.getByText(/disabled: .*401/).waitFor();
+    await screenshot(page, 'channels-refused-key');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await row.getByRole('button', { name: 'Delete refused' }).click();
+    await row.waitFor({ state: 'detached' });
   });
 
   it('reads in dark mode and at a narrow width', async () => {

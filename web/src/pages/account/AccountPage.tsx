@@ -3,14 +3,31 @@
  * and its images. Only this key's things: the gateway answers these for the calling key alone.
  */
 import { useQuery } from '@tanstack/react-query';
+import { useMemo } from 'react';
+import type { ApiClient } from '../../api/client';
+import type { ListAnswer } from '../../api/types';
 import { ErrorNotice } from '../../components/ErrorNotice';
 import { Page } from '../../components/Page';
 import { useSession } from '../../session/session';
+import { ImageGrid, type ImageSource } from '../gallery/ImageGrid';
+import type { GalleryImage } from '../gallery/types';
 import { formatBalance, formatTime } from '../keys/format';
-import { AccountImages } from './AccountImages';
 import { AccountTasks } from './AccountTasks';
 import { AccountUsage } from './AccountUsage';
 import type { AccountView } from './types';
+
+/** The key's own gallery, through the Gallery page's grid (its detail panel and delete included). */
+function OwnImages({ client }: { client: ApiClient }) {
+  const source = useMemo<ImageSource>(
+    () => ({
+      queryKey: ['v1', 'account', 'images'],
+      list: (page, signal) => client.get<ListAnswer<GalleryImage>>('/v1/account/images', page, signal),
+      remove: (id) => client.delete(`/v1/account/images/${encodeURIComponent(id)}`),
+    }),
+    [client],
+  );
+  return <ImageGrid source={source} />;
+}
 
 export function AccountPage() {
   const { clientApi } = useSession();
@@ -51,7 +68,7 @@ export function AccountPage() {
           <h2>Tasks</h2>
           <AccountTasks client={clientApi} />
           <h2>Images</h2>
-          <AccountImages client={clientApi} />
+          <OwnImages client={clientApi} />
         </>
       ) : null}
     </Page>

@@ -38,15 +38,3 @@ export interface AccountTask {
   created_at: string | null;
   finished_at: string | null;
 }
-
-export interface AccountImage {
-  id: string;
-  url: string;
-  thumbnail_url: string;
-  width: number | null;
-  height: number | null;
-  model: string | null;
-  prompt: string | null;
-  created_at: string;
-  task_id: string | null;
-}

@@ -49,7 +49,7 @@ export function ChannelsPage() {
         </EmptyState>
       ) : null}
       {list.length > 0 ? (
-        <div className="table-wrap">
+        <div className="table-wrap wide">
           <table className="data-table">
             <thead>
               <tr>

@@ -70,7 +70,7 @@ export function KeysPage() {
         </EmptyState>
       ) : null}
       {list.length > 0 ? (
-        <div className="table-wrap">
+        <div className="table-wrap wide">
           <table className="data-table">
             <thead>
               <tr>
