@@ -219,7 +219,7 @@ describe('tracing on (an in-memory exporter)', () => {
     expect(upstream.sim.requests).toEqual([]);
   });
 
-  it('an async task: its run is a span of its own (consumer), with the attempt and upstream call beneath it and how the task ended; its webhook a client span', async () => {
+  it('an async task: its run is a span of its own (consumer) linked to the submitting request, with the attempt and upstream call beneath it and how the task ended; its webhook a client span', async () => {
     const upstream = later(await startOpenAISimulator({ relay: { answer: 'b64_json' } }));
     const receiver = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
@@ -250,9 +250,11 @@ describe('tracing on (an in-memory exporter)', () => {
       traceId: task.spanContext().traceId,
       spanId: call?.spanContext().spanId,
     });
-    // The submitting request is a trace of its own.
+    // The submitting request is a trace of its own, which the run links to.
     const submit = gw.exporter.getFinishedSpans().find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === '/v1/images/generations');
     expect(submit?.attributes['http.response.status_code']).toBe(200);
+    expect(task.spanContext().traceId).not.toBe(submit?.spanContext().traceId);
+    expect(task.links.map((l) => [l.context.traceId, l.context.spanId])).toEqual([[submit?.spanContext().traceId, submit?.spanContext().spanId]]);
     let hook: ReadableSpan | undefined;
     await expect
       .poll(() => {

@@ -17,6 +17,8 @@ export interface Span {
   /** The span's work failed: status ERROR, `code` the gateway's error code or an upstream outcome (`http_500`, `timeout`). */
   fail(code: string | null, message: string): void;
   end(): void;
+  /** The W3C `traceparent` naming this span, for a later span to link to (a task's run to its submission); undefined when tracing is off. */
+  traceparent(): string | undefined;
 }
 
 /** Request headers as Node gives them. */
@@ -27,9 +29,10 @@ export interface Spans {
   readonly recording: boolean;
   /**
    * Runs `work` in a new span, child of the active one, ended when its promise settles. A throw
-   * the work did not already mark fails the span with the error's code.
+   * the work did not already mark fails the span with the error's code. `links`: traceparents of
+   * spans in other traces this one follows from.
    */
-  run<T>(name: string, kind: SpanKind, attributes: SpanAttributes, work: (span: Span) => Promise<T>): Promise<T>;
+  run<T>(name: string, kind: SpanKind, attributes: SpanAttributes, work: (span: Span) => Promise<T>, links?: readonly string[]): Promise<T>;
   /** Begins a span, child of the active one, that outlives the call that began it (an answer read later); not made active. */
   start(name: string, kind: SpanKind, attributes: SpanAttributes): Span;
   /** An incoming request's span, continuing the trace its caller's `traceparent` header names. */
@@ -46,6 +49,7 @@ const NO_SPAN: Span = {
   set: () => {},
   fail: () => {},
   end: () => {},
+  traceparent: () => undefined,
 };
 
 /** Tracing off: the work runs, nothing is recorded or propagated. */

@@ -37,6 +37,7 @@ export async function submitNewApiTask(accepted: ImageJob, request: FastifyReque
     callbackUrl: callback,
     idempotencyKey: readIdempotencyKey(request),
     requestFingerprint: storeJob({ ...job, id: '' }),
+    traceparent: request.logLine?.span.traceparent(),
   });
   return reply.send({
     code: 'success',

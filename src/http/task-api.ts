@@ -75,6 +75,7 @@ export function registerTaskApiSubmitRoute(app: FastifyInstance, deps: TaskApiRo
       idempotencyKey,
       requestFingerprint: canonicalJson(body),
       sentBody: body,
+      traceparent: request.logLine?.span.traceparent(),
     });
     // A replayed Idempotency-Key answers with the earlier task as it is now.
     return success({ taskId: task.id, state: taskApiView(task, deps.sign).state });

@@ -17,22 +17,31 @@ export interface StoredJob extends Omit<ImageJob, 'model' | 'inputs'> {
   inputs: { images: StoredInput[]; mask?: StoredInput };
   /** The body as the caller sent it (the task API dialect: its callback's `param` repeats it). */
   sentBody?: Readonly<Record<string, unknown>>;
+  /** The submitting request's span (tracing on): each run's span links to it. */
+  traceparent?: string;
 }
 
-export function storeJob(job: ImageJob, sentBody?: Readonly<Record<string, unknown>>): string {
+export function storeJob(job: ImageJob, sentBody?: Readonly<Record<string, unknown>>, traceparent?: string): string {
   const { model, inputs, ...rest } = job;
   const stored: StoredJob = {
     ...rest,
     model: model.id,
     inputs: { images: inputs.images.map(storeInput), ...(inputs.mask ? { mask: storeInput(inputs.mask) } : {}) },
     ...(sentBody ? { sentBody } : {}),
+    ...(traceparent ? { traceparent } : {}),
   };
   return JSON.stringify(stored);
 }
 
+/** The submitting request's traceparent, when the task was submitted with tracing on. */
+export function storedTraceparent(json: string): string | undefined {
+  const { traceparent } = JSON.parse(json) as StoredJob;
+  return typeof traceparent === 'string' ? traceparent : undefined;
+}
+
 /** null when the model left the catalogue since the task was accepted. */
 export function loadJob(json: string, catalogue: ModelCatalogue): ImageJob | null {
-  const { sentBody: _sent, ...stored } = JSON.parse(json) as StoredJob;
+  const { sentBody: _sent, traceparent: _trace, ...stored } = JSON.parse(json) as StoredJob;
   const model = catalogue.get(stored.model);
   if (!model) return null;
   const inputs: ResolvedInputs = {

@@ -25,6 +25,8 @@ export interface SubmitTask {
   requestFingerprint: string;
   /** The body as the caller sent it, kept with the task (the task API dialect's callback repeats it). */
   sentBody?: Readonly<Record<string, unknown>>;
+  /** The submitting request's span (tracing on), kept so that each run's span links to it. */
+  traceparent?: string | undefined;
 }
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -63,7 +65,7 @@ export class TaskService {
         dialect: req.dialect,
         action: job.operation === 'edit' ? 'edits' : 'generations',
         model: job.model.id,
-        request: storeJob(job, req.sentBody),
+        request: storeJob(job, req.sentBody, req.traceparent),
         callbackUrl,
         idempotencyKey: req.key && req.idempotencyKey ? req.idempotencyKey : null,
         requestHash: hash,

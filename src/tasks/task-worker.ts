@@ -18,7 +18,7 @@ import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { ImagePipeline, TaskRunContext } from '../pipeline.js';
 import { jitteredBackoff, type Backoff } from '../routing/retry-policy.js';
 import type { EndingWebhooks } from './ending-webhooks.js';
-import { loadJob } from './stored-job.js';
+import { loadJob, storedTraceparent } from './stored-job.js';
 import type { TaskOutcome, TaskStore } from './task-store.js';
 
 export interface TaskWorkerDeps {
@@ -173,10 +173,19 @@ export class TaskWorker {
       'imagegate.task.dialect': task.dialect,
     };
     try {
-      await (this.deps.spans ?? NO_SPANS).run('imagegate.task', 'consumer', attributes, async (span) => {
-        this.runSpans.set(task.id, span);
-        await this.run(task);
-      });
+      // A trace of its own, linked to the submitting request's.
+      const spans = this.deps.spans ?? NO_SPANS;
+      const submission = spans.recording ? storedTraceparent(task.request) : undefined;
+      await spans.run(
+        'imagegate.task',
+        'consumer',
+        attributes,
+        async (span) => {
+          this.runSpans.set(task.id, span);
+          await this.run(task);
+        },
+        submission ? [submission] : [],
+      );
     } finally {
       this.running.delete(task.id);
       this.runSpans.delete(task.id);

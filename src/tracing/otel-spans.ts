@@ -13,6 +13,7 @@ import {
   SpanStatusCode,
   trace,
   type Context,
+  type Link,
   type Span as OtelSpan,
   type TextMapPropagator,
   type Tracer,
@@ -46,6 +47,11 @@ class RecordedSpan implements Span {
   end(): void {
     this.otel.end();
   }
+
+  traceparent(): string {
+    const { traceId, spanId, traceFlags } = this.otel.spanContext();
+    return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, '0')}`;
+  }
 }
 
 export class OtelSpans implements Spans {
@@ -56,8 +62,8 @@ export class OtelSpans implements Spans {
     private readonly propagator: TextMapPropagator,
   ) {}
 
-  async run<T>(name: string, kind: SpanKind, attributes: SpanAttributes, work: (span: Span) => Promise<T>): Promise<T> {
-    const span = this.begin(name, kind, attributes, context.active());
+  async run<T>(name: string, kind: SpanKind, attributes: SpanAttributes, work: (span: Span) => Promise<T>, links: readonly string[] = []): Promise<T> {
+    const span = this.begin(name, kind, attributes, context.active(), links);
     return context.with(trace.setSpan(context.active(), span.otel), async () => {
       try {
         return await work(span);
@@ -95,6 +101,12 @@ export class OtelSpans implements Spans {
     return bound;
   }
 
+  /** A stored traceparent as a link (none when it does not parse). */
+  private linkTo(traceparent: string): Link[] {
+    const linked = trace.getSpanContext(this.propagator.extract(ROOT_CONTEXT, { traceparent }, defaultTextMapGetter));
+    return linked ? [{ context: linked }] : [];
+  }
+
   traceHeaders(headers: Record<string, string>, span?: Span): Record<string, string> {
     const from: Context = span instanceof RecordedSpan ? trace.setSpan(context.active(), span.otel) : context.active();
     if (trace.getSpan(from) === undefined) return headers;
@@ -103,8 +115,8 @@ export class OtelSpans implements Spans {
     return carried;
   }
 
-  private begin(name: string, kind: SpanKind, attributes: SpanAttributes, parent: Context): RecordedSpan {
-    const span = new RecordedSpan(this.tracer.startSpan(name, { kind: KINDS[kind] }, parent));
+  private begin(name: string, kind: SpanKind, attributes: SpanAttributes, parent: Context, links: readonly string[] = []): RecordedSpan {
+    const span = new RecordedSpan(this.tracer.startSpan(name, { kind: KINDS[kind], links: links.flatMap((l) => this.linkTo(l)) }, parent));
     span.set(attributes);
     return span;
   }
