@@ -122,6 +122,14 @@ module.exports = {
       from: { path: SRC, pathNot: dir('metrics') },
       to: { path: '(^|/)node_modules/prom-client/' },
     },
+    {
+      name: 'heavy-packages-load-when-used',
+      comment:
+        'Start-up loads none of these (time and RSS, docs/deploy.md): sharp through core/sharp-loader.ts, the others by import() where first used; types may be imported anywhere.',
+      severity: 'error',
+      from: { path: SRC, pathNot: '^src/core/sharp-loader\\.ts$' },
+      to: { path: '(^|/)node_modules/(sharp|google-auth-library|pino-pretty)/', dependencyTypesNot: ['type-only', 'dynamic-import'] },
+    },
     onlyOurs(
       'tracing-imports-only-core',
       'app -> tracing: tracing/ implements core/spans.ts with OpenTelemetry; a leaf beside core/ (the code it traces calls the Spans it is given).',

@@ -4,7 +4,7 @@
  * changes (the image editor's API reference). So the mask becomes a grey PNG: white where its alpha
  * is 0, black everywhere else.
  */
-import sharp from 'sharp';
+import { loadSharp } from '../../core/sharp-loader.js';
 import { invalidRequest } from '../../core/errors.js';
 import { inMemoryBytes } from '../../core/input-bytes.js';
 import type { InputImage } from '../../core/image-input.js';
@@ -16,6 +16,7 @@ const MAX_MASK_PIXELS = 4096 * 4096;
 /** The client's 400 `invalid_mask` when the mask does not decode (inputs/ checked only its header). */
 export async function dashscopeMask(mask: InputImage): Promise<InputImage> {
   const bytes = await wholeInputBytes(mask.bytes);
+  const sharp = await loadSharp();
   const whiteWhereTransparent = await sharp(bytes, { limitInputPixels: MAX_MASK_PIXELS })
     .ensureAlpha()
     .extractChannel('alpha')
