@@ -1,6 +1,6 @@
 /** Usage (admin): requests, images, price, cost, errors and latency over a range, grouped, charted, tabled and exported as CSV. */
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import type { QueryValue } from '../../api/client';
 import { EmptyState } from '../../components/EmptyState';
 import { ErrorNotice } from '../../components/ErrorNotice';
@@ -9,8 +9,10 @@ import { useSession } from '../../session/session';
 import { downloadUsageCsv } from './csv';
 import { PRESETS, presetRange, type RangeChoice, rangeQuery } from './range';
 import type { UsageReport } from './types';
-import { UsageCharts } from './UsageCharts';
 import { UsageTable } from './UsageTable';
+
+/** The chart library is loaded with this page only (its own chunk), not with the console's first load. */
+const UsageCharts = lazy(() => import('./UsageCharts').then((module) => ({ default: module.UsageCharts })));
 
 const GROUPINGS: readonly { value: string; label: string }[] = [
   { value: 'day', label: 'day' },
@@ -63,7 +65,11 @@ export function UsagePage() {
       ) : null}
       {report.data && report.data.groups.length > 0 ? (
         <>
-          {summaryReport ? <UsageCharts report={report.data} summary={summaryReport} /> : null}
+          {summaryReport ? (
+            <Suspense fallback={<p className="muted">Loading the charts…</p>}>
+              <UsageCharts report={report.data} summary={summaryReport} />
+            </Suspense>
+          ) : null}
           <UsageTable report={report.data} />
         </>
       ) : null}
