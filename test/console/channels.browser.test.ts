@@ -53,6 +53,8 @@ describeInBrowser('console channels', () => {
     await page.getByText('The demo channel serves while none is set').waitFor();
     await screenshot(page, 'channels-empty');
     await page.getByRole('button', { name: 'Add your first channel' }).click();
+    await page.getByRole('form', { name: 'Add a channel' }).waitFor();
+    await screenshot(page, 'channels-form');
     // The picker offers exactly the kinds the gateway knows.
     const options = page.getByLabel('Kind').locator('option');
     const kinds = await Promise.all((await options.all()).map((option) => option.getAttribute('value')));

@@ -143,7 +143,7 @@ export function ChannelForm({ channel, onDone }: { channel?: ChannelView; onDone
           <input type="number" min={0} step="any" value={form.weight} onChange={(e) => set('weight', e.target.value)} />
         </label>
         <label className="field">
-          <span>Max concurrent (0: no cap)</span>
+          <span>Max concurrent (0: none)</span>
           <input type="number" min={0} step={1} value={form.maxConcurrent} onChange={(e) => set('maxConcurrent', e.target.value)} />
         </label>
         <label className="field">

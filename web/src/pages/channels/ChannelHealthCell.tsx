@@ -12,7 +12,12 @@ export function ChannelHealthCell({ health }: { health: ChannelHealth }) {
     <div className="stack">
       <span>
         <span className={`pill ${CIRCUIT_TONE[health.circuit]}`}>breaker {health.circuit}</span>
-        {health.unavailable_until ? <span className="muted"> until {clock(health.unavailable_until)}</span> : null}
+        {health.unavailable_until ? (
+          <span className="muted">
+            {/* A closed breaker with a time: parked by the upstream's Retry-After, not by failures. */}
+            {health.circuit === 'closed' ? ' parked' : ''} until {clock(health.unavailable_until)}
+          </span>
+        ) : null}
       </span>
       {health.consecutive_failures > 0 ? (
         <span className="muted">
