@@ -30,3 +30,15 @@ export const RECORD_RESULT_STATES = `(() => {
 
 /** The states recorded since RECORD_RESULT_STATES. */
 export const RECORDED_RESULT_STATES = 'window.seenStates';
+
+/** A DataTransfer holding one 64x64 PNG named dropped.png, as a file dragged in from the desktop carries. */
+export const DRAGGED_PNG = `(async () => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 64;
+  canvas.height = 64;
+  canvas.getContext('2d').fillRect(0, 0, 64, 64);
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+  return transfer;
+})()`;

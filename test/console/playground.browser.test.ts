@@ -11,7 +11,7 @@ import { TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
 import { type RecordingProxy, startRecordingProxy } from './recording-proxy.js';
-import { FINAL_IMAGE_SIZES, finalImagesDecoded, RECORD_RESULT_STATES, RECORDED_RESULT_STATES } from './in-page.js';
+import { DRAGGED_PNG, FINAL_IMAGE_SIZES, finalImagesDecoded, RECORD_RESULT_STATES, RECORDED_RESULT_STATES } from './in-page.js';
 import type { Page } from 'playwright-core';
 
 const MODEL = 'gpt-image-1';
@@ -125,6 +125,21 @@ describeInBrowser('console playground', () => {
     expect(alphaAt(256, 40)).toBe(255); // unpainted: kept
     expect(alphaAt(10, 500)).toBe(255);
     expect(await page.getByTestId('request-code').textContent()).toContain("-F 'mask=@mask.png'");
+  });
+
+  it('an image dropped on the zone becomes an input: the request turns into an edit', async () => {
+    const { page, url } = world();
+    await choose(page, url, 'a dropped image, edited', 'Wait for the answer');
+    await page.getByRole('button', { name: 'Generate' }).waitFor();
+    const dataTransfer = await page.evaluateHandle(DRAGGED_PNG);
+    await page.getByTestId('drop-zone').dispatchEvent('dragover', { dataTransfer });
+    await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer });
+    await page.getByRole('img', { name: 'dropped.png' }).waitFor();
+    await page.getByRole('button', { name: 'Edit' }).click();
+    expect(await finalImageSizes(page)).toHaveLength(1);
+    expect(sim.sim.requests.at(-1)?.path).toBe('/v1/images/edits');
+    // One input image, and no mask (nothing was painted); the gateway names the files it passes on itself.
+    expect(sim.sim.requests.at(-1)?.form?.files.map((f) => [f.field, f.contentType])).toEqual([['image', 'image/png']]);
   });
 
   it('async mode: a task with a progress bar, ending with its image', async () => {
