@@ -104,7 +104,9 @@ function TimelineItem({ event }: { event: TimelineEvent }) {
   const good = event.outcome === 'ok' || event.outcome === 'delivered' || event.outcome === 'succeeded';
   return (
     <li className={`timeline-event kind-${event.kind}`} data-kind={event.kind}>
-      <span className="timeline-at muted">{formatTime(event.at)}</span>
+      <time className="timeline-at muted" dateTime={event.at} title={formatTime(event.at)}>
+        {new Date(event.at).toLocaleTimeString()}
+      </time>
       <strong>{KIND_LABELS[event.kind] ?? event.kind}</strong>
       {event.channel ? <code>{event.channel}</code> : null}
       {event.attempt !== undefined ? <span>#{event.attempt}</span> : null}

@@ -92,7 +92,8 @@ export function TasksPage() {
                     </td>
                     <td>{task.model}</td>
                     <td>
-                      <code>{task.key_id ?? '—'}</code>
+                      {/* A key id is a UUID: its first 8 characters tell keys apart in a list (the whole id on hover). */}
+                      <code title={task.key_id ?? undefined}>{task.key_id ? task.key_id.slice(0, 8) : '—'}</code>
                     </td>
                     <td>{formatTime(task.created_at)}</td>
                     <td>{task.attempts}</td>
