@@ -45,6 +45,8 @@ export interface ConsoleWorld {
   page: Page;
   /** The console's address on this gateway: origin + /console/. */
   url: string;
+  /** What the browser refused under the console's Content-Security-Policy, as it logged it: should stay empty. */
+  cspViolations: string[];
 }
 
 /**
@@ -67,7 +69,11 @@ export function useConsoleWorld(env: Record<string, string> | (() => Promise<Rec
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     context.setDefaultTimeout(WAIT_MS);
     const page = await context.newPage();
-    world = { gw, browser, context, page, url: `${gw.origin}/console/` };
+    const cspViolations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+    world = { gw, browser, context, page, url: `${gw.origin}/console/`, cspViolations };
   }, 240_000);
   // What the page showed when a test failed, for whoever reads the failure.
   afterEach(async (context) => {

@@ -152,6 +152,10 @@ describeInBrowser('console playground', () => {
     expect(await page.getByTestId('request-code').textContent()).toContain('X-New-Api-Async-Task: true');
   });
 
+  it('nothing the playground did was refused by its CSP (blob: results, the mask canvas, links of this origin)', () => {
+    expect(world().cspViolations).toEqual([]);
+  });
+
   it('the admin key gets a client key for the playground, then generates', async () => {
     const { page, url } = world();
     await signIn(page, url, TEST_ADMIN_KEY, { remember: true });
