@@ -7,9 +7,7 @@ import { adminJson } from '../helpers/admin.js';
 import { postJson } from '../helpers/gateway.js';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
-
-/** In the page: whether every thumbnail of the Images list is decoded, with a natural size. */
-const THUMBNAILS_DECODED = "[...document.querySelectorAll('ul[aria-label=Images] img')].every((img) => img.complete && img.naturalWidth > 0)";
+import { allDecoded, atNarrowWidth, chooseTheme, guardPage } from './page-guard.js';
 
 /** The prompts (alt texts) of the images the Images list shows, sorted, once it shows `count`. */
 async function shownPrompts(page: Page, count = 2): Promise<string[]> {
@@ -27,6 +25,7 @@ interface Made {
 describeInBrowser('console account', () => {
   vi.setConfig({ testTimeout: 120_000 });
   const world = useConsoleWorld({ IMAGEGATE_TASK_POLL: '50ms' });
+  guardPage(world);
   const made: Record<'alice' | 'bob', Made> = { alice: { secret: '', task: '', images: [] }, bob: { secret: '', task: '', images: [] } };
 
   async function as<T>(secret: string, path: string): Promise<T> {
@@ -94,7 +93,7 @@ describeInBrowser('console account', () => {
     expect(await tasks.textContent()).not.toContain(bob.task);
     // Images (the Gallery page's grid): its own only, each thumbnail decoded.
     expect(await shownPrompts(page)).toEqual(['a red fox', 'a red fox, as a task']);
-    await expect.poll(() => page.evaluate(THUMBNAILS_DECODED), { timeout: WAIT_MS }).toBe(true);
+    await expect.poll(() => page.getByRole('list', { name: 'Images' }).getByRole('img').evaluateAll(allDecoded), { timeout: WAIT_MS }).toBe(true);
     await screenshot(page, 'account');
   });
 
@@ -112,12 +111,11 @@ describeInBrowser('console account', () => {
 
   it('reads in dark mode and at a narrow width', async () => {
     const { page } = world();
-    const toggle = page.getByRole('button', { name: /^Theme:/ });
-    while ((await toggle.textContent()) !== 'Theme: dark') await toggle.click();
+    await chooseTheme(page, 'dark');
     await screenshot(page, 'account-dark');
-    await page.setViewportSize({ width: 420, height: 800 });
-    await screenshot(page, 'account-narrow');
-    await page.setViewportSize({ width: 1280, height: 800 });
-    while ((await toggle.textContent()) !== 'Theme: system') await toggle.click();
+    await atNarrowWidth(page, async () => {
+      await screenshot(page, 'account-narrow');
+    });
+    await chooseTheme(page, 'system');
   });
 });

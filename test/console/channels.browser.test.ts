@@ -9,6 +9,7 @@ import { CHANNEL_KINDS } from '../../src/core/channel.js';
 import { adminJson, TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { postJson } from '../helpers/gateway.js';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
+import { atNarrowWidth, chooseTheme, guardPage } from './page-guard.js';
 import type { Page } from 'playwright-core';
 
 /** The upstream's delay: a test's latency cannot be shorter. */
@@ -44,6 +45,7 @@ describeInBrowser('console channels', () => {
   });
   // One attempt per request and a breaker that opens after two failures and stays open while the test reads it.
   const world = useConsoleWorld({ IMAGEGATE_MAX_ATTEMPTS: '1', IMAGEGATE_BREAKER_THRESHOLD: '2', IMAGEGATE_BREAKER_COOLDOWN: '5m' });
+  guardPage(world);
 
   it('shows the empty state, then adds a channel of a kind from the picker and tests it: ok, with its latency', async () => {
     const { page, url } = world();
@@ -158,13 +160,12 @@ describeInBrowser('console channels', () => {
 
   it('reads in dark mode and at a narrow width', async () => {
     const { page } = world();
-    const toggle = page.getByRole('button', { name: /^Theme:/ });
-    while ((await toggle.textContent()) !== 'Theme: dark') await toggle.click();
+    await chooseTheme(page, 'dark');
     await screenshot(page, 'channels-dark');
-    await page.setViewportSize({ width: 420, height: 800 });
-    await page.getByRole('heading', { level: 1, name: 'Channels' }).waitFor();
-    await screenshot(page, 'channels-narrow');
-    await page.setViewportSize({ width: 1280, height: 800 });
-    while ((await toggle.textContent()) !== 'Theme: system') await toggle.click();
+    await atNarrowWidth(page, async () => {
+      await page.getByRole('heading', { level: 1, name: 'Channels' }).waitFor();
+      await screenshot(page, 'channels-narrow');
+    });
+    await chooseTheme(page, 'system');
   });
 });

@@ -7,10 +7,12 @@ import OpenAI from 'openai';
 import { expect, it, vi } from 'vitest';
 import { adminJson, TEST_ADMIN_KEY } from '../helpers/admin.js';
 import { describeInBrowser, screenshot, signIn, useConsoleWorld, WAIT_MS } from './browser.js';
+import { atNarrowWidth, chooseTheme, guardPage } from './page-guard.js';
 
 describeInBrowser('console keys', () => {
   vi.setConfig({ testTimeout: 120_000 });
   const world = useConsoleWorld();
+  guardPage(world);
   let secret = '';
 
   it('creates a key and shows its secret once, with a copy button and a warning', async () => {
@@ -107,12 +109,11 @@ describeInBrowser('console keys', () => {
   it('reads in dark mode and at a narrow width', async () => {
     const { page } = world();
     await page.getByRole('row', { name: 'test' }).getByRole('button', { name: 'Manage test' }).click();
-    const toggle = page.getByRole('button', { name: /^Theme:/ });
-    while ((await toggle.textContent()) !== 'Theme: dark') await toggle.click();
+    await chooseTheme(page, 'dark');
     await screenshot(page, 'keys-dark');
-    await page.setViewportSize({ width: 420, height: 800 });
-    await screenshot(page, 'keys-narrow');
-    await page.setViewportSize({ width: 1280, height: 800 });
-    while ((await toggle.textContent()) !== 'Theme: system') await toggle.click();
+    await atNarrowWidth(page, async () => {
+      await screenshot(page, 'keys-narrow');
+    });
+    await chooseTheme(page, 'system');
   });
 });
