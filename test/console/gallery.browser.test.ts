@@ -1,7 +1,8 @@
 /**
  * The gallery in a real browser against the demo channel: an empty gallery says how to get images; images
  * generated through the API show as decoded thumbnails; the detail shows the prompt, parameters and a
- * retention countdown that ticks; filters narrow the grid; deleting one removes it from the grid and the API.
+ * retention countdown that ticks; filters narrow the grid; deleting one removes it from the grid and the API;
+ * "Load more" pages past the first 24.
  */
 import { expect, it, vi } from 'vitest';
 import { TEST_ADMIN_KEY } from '../helpers/admin.js';
@@ -69,6 +70,19 @@ describeInBrowser('console gallery', () => {
     expect(await page.getByRole('button', { name: 'a red fox in the snow' }).count()).toBe(0);
     const gone = await fetch(`${gw.origin}/admin/api/images/${fox.id}`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
     expect(gone.status).toBe(404);
+  });
+
+  it('pages with Load more past the first 24 images', async () => {
+    const { gw, page } = world();
+    for (const batch of [1, 2, 3]) await gw.client.images.generate({ model: 'dall-e-2', prompt: `harbour lights, batch ${batch}`, size: '256x256', n: 10 });
+    await openGallery();
+    const thumbnails = page.locator('.gallery-grid img');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(24);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    // The whale kept from before, and the 30 new ones.
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(31);
+    expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+    expect(await thumbnails.last().getAttribute('alt')).toBe('a blue whale at night');
   });
 
   it('reads in dark mode and at a phone width', async () => {

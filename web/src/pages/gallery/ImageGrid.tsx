@@ -64,7 +64,12 @@ export function ImageGrid({ source, showKey = false, filtered = false }: { sourc
               </button>
               <div className="result-meta">
                 <span>{image.model ?? '—'}</span>
-                {showKey && image.key_id ? <code className="muted">{image.key_id}</code> : null}
+                {showKey && image.key_id ? (
+                  // A key id is a UUID: its first 8 characters tell keys apart here (the whole id on hover and in the detail).
+                  <code className="muted" title={image.key_id}>
+                    {image.key_id.slice(0, 8)}
+                  </code>
+                ) : null}
                 <span className="muted">{formatTime(image.created_at)}</span>
               </div>
             </li>
