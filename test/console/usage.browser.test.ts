@@ -81,6 +81,12 @@ describeInBrowser('console usage', () => {
     );
     await page.getByRole('figure', { name: 'Requests and images by model' }).waitFor();
 
+    // By key (named as the key is) and by channel (the demo channel served all).
+    await page.getByLabel('Group by').selectOption('key');
+    await expect.poll(async () => (await tableRows()).map((row) => row.slice(0, 2)), { timeout: WAIT_MS }).toEqual([['test', '3']]);
+    await page.getByLabel('Group by').selectOption('channel');
+    await expect.poll(async () => (await tableRows()).map((row) => row.slice(0, 2)), { timeout: WAIT_MS }).toEqual([['demo', '3']]);
+
     // By day, stacked by model: a bar segment per model in the requests chart, both models in its legend.
     await page.getByLabel('Group by').selectOption('day,model');
     const stacked = page.getByRole('figure', { name: 'Requests by day, stacked by model' });
