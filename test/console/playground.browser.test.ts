@@ -152,6 +152,24 @@ describeInBrowser('console playground', () => {
     expect(await page.getByTestId('request-code').textContent()).toContain('X-New-Api-Async-Task: true');
   });
 
+  it("a refusal, and a stream's error event, show the gateway's own message and code", async () => {
+    const { page, url } = world();
+    sim.sim.enqueueFault({ kind: 'status', status: 400, code: 'moderation_blocked', message: 'Your request was rejected by the safety system.' });
+    await choose(page, url, 'something the upstream refuses', 'Wait for the answer');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('rejected by the safety system');
+    expect(await alert.locator('.error-code').textContent()).toMatch(/\S/);
+    sim.sim.enqueueFault({ kind: 'stream_error', afterEvents: 1, message: 'The upstream broke off.' });
+    await choose(page, url, 'a stream that breaks', 'Stream');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByRole('alert').waitFor();
+    // The gateway's words for the broken upstream (its message, then its code), not the browser's.
+    expect(await page.getByRole('alert').locator('.error-message').textContent()).toMatch(/upstream/i);
+    expect(await page.getByRole('alert').locator('.error-code').textContent()).toMatch(/^[a-z_]+$/);
+  });
+
   it('nothing the playground did was refused by its CSP (blob: results, the mask canvas, links of this origin)', () => {
     expect(world().cspViolations).toEqual([]);
   });
