@@ -128,7 +128,7 @@ module.exports = {
         'Start-up loads none of these (time and RSS, docs/deploy.md): sharp through core/sharp-loader.ts, the others by import() where first used; types may be imported anywhere.',
       severity: 'error',
       from: { path: SRC, pathNot: '^src/core/sharp-loader\\.ts$' },
-      to: { path: '(^|/)node_modules/(sharp|google-auth-library|pino-pretty)/', dependencyTypesNot: ['type-only', 'dynamic-import'] },
+      to: { path: '(^|/)node_modules/(sharp|google-auth-library|pino-pretty|yaml)/', dependencyTypesNot: ['type-only', 'dynamic-import'] },
     },
     onlyOurs(
       'tracing-imports-only-core',
