@@ -15,7 +15,14 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..');
-export const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+/**
+ * Where the tests save each page's screenshot: test-results/screenshots/ (ignored by git), so a test
+ * run leaves the tree as it was; `npm run screenshots` points it at docs/screenshots/ to refresh the
+ * committed ones (README shows them).
+ */
+export const SCREENSHOTS = process.env.IMAGEGATE_SCREENSHOTS_DIR
+  ? join(ROOT, process.env.IMAGEGATE_SCREENSHOTS_DIR)
+  : join(ROOT, 'test-results', 'screenshots');
 
 /** Waits that a busy 2-core machine may need: a page that shows up within this is fine. */
 export const WAIT_MS = 30_000;
@@ -102,7 +109,7 @@ export async function signIn(page: Page, url: string, key: string, options: { re
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
-/** A screenshot of what the page shows, for docs/screenshots/ (1280x800 PNG). */
+/** A screenshot of what the page shows, into SCREENSHOTS (1280x800 PNG). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
