@@ -17,6 +17,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startDashScopeSimulator, type DashScopeSimulatorOptions, type RunningDashScopeSimulator } from '../sim/dashscope.js';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
+import { newApiAsync, newApiTask, taskApi } from './helpers/async-dialects.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
@@ -53,18 +54,6 @@ async function png(width: number, height: number, alpha = false): Promise<Buffer
   return sharp({ create: { width, height, channels: alpha ? 4 : 3, background: alpha ? { r: 0, g: 0, b: 0, alpha: 0 } : '#3a7' } })
     .png()
     .toBuffer();
-}
-
-type NewApiView = { status: string; image_urls: string[]; fail_reason: string };
-
-async function newApiTask(gw: TestGateway, id: string, key = gw.apiKey): Promise<NewApiView | undefined> {
-  let view: NewApiView | undefined;
-  for (let i = 0; i < 600 && view?.status !== 'succeeded' && view?.status !== 'failed'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    const res = await fetch(`${gw.baseURL}/images/tasks/${id}`, { headers: { authorization: `Bearer ${key}` } });
-    view = ((await res.json()) as { data: NewApiView }).data;
-  }
-  return view;
 }
 
 describe('Qwen-Image: the synchronous multimodal-generation call', () => {
@@ -221,14 +210,7 @@ describe('Wan: the asynchronous image-synthesis task', () => {
 
   it("new-api's async dialect: the task is submitted, polled and succeeds with the image's link", async () => {
     const { gw, sim } = await oneDashScope();
-    const submitted = await postJson(
-      gw,
-      '/v1/images/generations',
-      { model: 'wan2.5-t2i-preview', prompt: 'a city of glass', size: '1696x960' },
-      { 'x-new-api-async-task': 'true' },
-    );
-    expect(submitted.json).toMatchObject({ code: 'success', data: { status: 'submitted' } });
-    const view = await newApiTask(gw, String((submitted.json?.data as { task_id: string }).task_id));
+    const view = await newApiAsync(gw, { model: 'wan2.5-t2i-preview', prompt: 'a city of glass', size: '1696x960' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
     const image = await fetch(view?.image_urls[0] ?? '');
     expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 1696, height: 960 });
@@ -237,20 +219,7 @@ describe('Wan: the asynchronous image-synthesis task', () => {
 
   it('the task API dialect: aspect_ratio 9:16 is the nearest Wan size, its seed DashScope’s', async () => {
     const { gw, sim } = await oneDashScope();
-    const headers = { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' };
-    const created = await fetch(`${gw.origin}/api/v1/images/generations`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ model: 'wanx2.1-t2i-turbo', prompt: 'a tall lighthouse', aspect_ratio: '9:16', seed: 11 }),
-    });
-    const body = (await created.json()) as { code: number; data: { taskId: string } };
-    expect(body.code, JSON.stringify(body)).toBe(200);
-    let view: { state: string; resultUrls: string[] | null; failMsg: string | null } | undefined;
-    for (let i = 0; i < 600 && view?.state !== 'completed' && view?.state !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.origin}/api/v1/images/generations?task_id=${encodeURIComponent(body.data.taskId)}`, { headers });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await taskApi(gw, { model: 'wanx2.1-t2i-turbo', prompt: 'a tall lighthouse', aspect_ratio: '9:16', seed: 11 });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.bodies('text2image').at(-1)).toMatchObject({ model: 'wanx2.1-t2i-turbo', parameters: { size: '720*1280', seed: 11 } });
     const image = await fetch(view?.resultUrls?.[0] ?? '');

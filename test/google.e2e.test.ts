@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startGoogleSimulator, type GoogleSimulatorOptions, type RunningGoogleSimulator } from '../sim/google.js';
+import { newApiAsync, taskApi } from './helpers/async-dialects.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
@@ -401,20 +402,7 @@ describe('what Google cannot do is refused, naming the field', () => {
 describe('the async dialects run Google models', () => {
   it("new-api's async dialect: submitted, then succeeded with the image's link", async () => {
     const { gw } = await oneGemini();
-    const submitted = await postJson(
-      gw,
-      '/v1/images/generations',
-      { model: 'gemini-2.5-flash-image', prompt: 'an app icon', size: '896x1152' },
-      { 'x-new-api-async-task': 'true' },
-    );
-    expect(submitted.json).toMatchObject({ code: 'success', data: { status: 'submitted' } });
-    const id = String((submitted.json?.data as { task_id: string }).task_id);
-    let view: { status: string; image_urls: string[]; fail_reason: string } | undefined;
-    for (let i = 0; i < 400 && view?.status !== 'succeeded' && view?.status !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.baseURL}/images/tasks/${id}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await newApiAsync(gw, { model: 'gemini-2.5-flash-image', prompt: 'an app icon', size: '896x1152' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
     const image = await fetch(view?.image_urls[0] ?? '');
     expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 896, height: 1152 });
@@ -422,20 +410,7 @@ describe('the async dialects run Google models', () => {
 
   it('the task API dialect: aspect_ratio is Imagen’s own', async () => {
     const { gw, sim } = await oneGemini();
-    const headers = { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' };
-    const created = await fetch(`${gw.origin}/api/v1/images/generations`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ model: 'imagen-4.0-fast-generate-001', prompt: 'a tall poster of a harbour', aspect_ratio: '9:16' }),
-    });
-    const body = (await created.json()) as { code: number; data: { taskId: string } };
-    expect(body.code, JSON.stringify(body)).toBe(200);
-    let view: { state: string; resultUrls: string[] | null; failMsg: string | null } | undefined;
-    for (let i = 0; i < 400 && view?.state !== 'completed' && view?.state !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.origin}/api/v1/images/generations?task_id=${encodeURIComponent(body.data.taskId)}`, { headers });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await taskApi(gw, { model: 'imagen-4.0-fast-generate-001', prompt: 'a tall poster of a harbour', aspect_ratio: '9:16' });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.calls('predict').at(-1)?.body.parameters).toMatchObject({ aspectRatio: '9:16', sampleCount: 1 });
     const image = await fetch(view?.resultUrls?.[0] ?? '');

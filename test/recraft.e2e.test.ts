@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { startRecraftSimulator, type RecraftSimulatorOptions, type RunningRecraftSimulator } from '../sim/recraft.js';
+import { newApiAsync, taskApi } from './helpers/async-dialects.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
@@ -168,21 +169,7 @@ describe('vector images are SVG', () => {
 describe('the async dialects run Recraft models', () => {
   it("new-api's async dialect: submitted, then succeeded with the image's link", async () => {
     const { gw } = await oneRecraft();
-    const submitted = await postJson(
-      gw,
-      '/v1/images/generations',
-      { model: 'recraftv2_vector', prompt: 'an app icon', style: 'icon', size: '1024x1024' },
-      { 'x-new-api-async-task': 'true' },
-    );
-    expect(submitted.status).toBe(200);
-    expect(submitted.json).toMatchObject({ code: 'success', data: { status: 'submitted' } });
-    const id = String((submitted.json?.data as { task_id: string }).task_id);
-    let view: { status: string; image_urls: string[]; fail_reason: string } | undefined;
-    for (let i = 0; i < 400 && view?.status !== 'succeeded' && view?.status !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.baseURL}/images/tasks/${id}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await newApiAsync(gw, { model: 'recraftv2_vector', prompt: 'an app icon', style: 'icon', size: '1024x1024' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
     const image = await fetch(view?.image_urls[0] ?? '');
     expect(image.headers.get('content-type')).toBe('image/svg+xml');
@@ -191,20 +178,7 @@ describe('the async dialects run Recraft models', () => {
 
   it('the task API dialect: aspect_ratio becomes the nearest Recraft size, nsfw_checker Recraft’s block_nsfw', async () => {
     const { gw, sim } = await oneRecraft();
-    const headers = { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' };
-    const created = await fetch(`${gw.origin}/api/v1/images/generations`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ model: 'recraftv3', prompt: 'a wide poster of a harbour', aspect_ratio: '16:9', nsfw_checker: true }),
-    });
-    const body = (await created.json()) as { code: number; data: { taskId: string } };
-    expect(body.code, JSON.stringify(body)).toBe(200);
-    let view: { state: string; resultUrls: string[] | null; failMsg: string | null } | undefined;
-    for (let i = 0; i < 400 && view?.state !== 'completed' && view?.state !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.origin}/api/v1/images/generations?task_id=${encodeURIComponent(body.data.taskId)}`, { headers });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await taskApi(gw, { model: 'recraftv3', prompt: 'a wide poster of a harbour', aspect_ratio: '16:9', nsfw_checker: true });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'recraftv3', size: '1820x1024', block_nsfw: true });
     const image = await fetch(view?.resultUrls?.[0] ?? '');

@@ -14,6 +14,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { startSeedreamSimulator, type RunningSeedreamSimulator, type SeedreamSimulatorOptions } from '../sim/seedream.js';
+import { newApiAsync, taskApi } from './helpers/async-dialects.js';
 import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
@@ -238,20 +239,7 @@ describe('streams', () => {
 describe('the async dialects run Seedream models', () => {
   it("new-api's async dialect: submitted, then succeeded with the image's link", async () => {
     const { gw } = await oneArk();
-    const submitted = await postJson(
-      gw,
-      '/v1/images/generations',
-      { model: 'seedream-4.0', prompt: 'an app icon', size: '1024x1024' },
-      { 'x-new-api-async-task': 'true' },
-    );
-    expect(submitted.json).toMatchObject({ code: 'success', data: { status: 'submitted' } });
-    const id = String((submitted.json?.data as { task_id: string }).task_id);
-    let view: { status: string; image_urls: string[]; fail_reason: string } | undefined;
-    for (let i = 0; i < 400 && view?.status !== 'succeeded' && view?.status !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.baseURL}/images/tasks/${id}`, { headers: { authorization: `Bearer ${gw.apiKey}` } });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await newApiAsync(gw, { model: 'seedream-4.0', prompt: 'an app icon', size: '1024x1024' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
     const image = await fetch(view?.image_urls[0] ?? '');
     expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'jpeg', width: 1024, height: 1024 });
@@ -259,20 +247,7 @@ describe('the async dialects run Seedream models', () => {
 
   it('the task API dialect: aspect_ratio 16:9 on seedream-4.5 is 2560x1440', async () => {
     const { gw, sim } = await oneArk();
-    const headers = { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' };
-    const created = await fetch(`${gw.origin}/api/v1/images/generations`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ model: 'seedream-4.5', prompt: 'a wide poster of a harbour', aspect_ratio: '16:9' }),
-    });
-    const body = (await created.json()) as { code: number; data: { taskId: string } };
-    expect(body.code, JSON.stringify(body)).toBe(200);
-    let view: { state: string; resultUrls: string[] | null; failMsg: string | null } | undefined;
-    for (let i = 0; i < 400 && view?.state !== 'completed' && view?.state !== 'failed'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-      const res = await fetch(`${gw.origin}/api/v1/images/generations?task_id=${encodeURIComponent(body.data.taskId)}`, { headers });
-      view = ((await res.json()) as { data: typeof view }).data;
-    }
+    const view = await taskApi(gw, { model: 'seedream-4.5', prompt: 'a wide poster of a harbour', aspect_ratio: '16:9' });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'doubao-seedream-4-5-251128', size: '2560x1440' });
     // A custom size (not one of Ark's listed 4.5 sizes) costs what every 4.5 image costs.
