@@ -11,10 +11,11 @@ import { gatewayError, invalidApiKey } from '../core/errors.js';
 import type { DeliveryRow, TaskRow } from '../db/schema.js';
 import type { ImageGallery } from '../storage/image-gallery.js';
 import type { TaskService } from '../tasks/task-service.js';
-import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
+import type { TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
 import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { taskFilterOf } from './admin-tasks.js';
 import { taskTimeline, type TimelineRun } from './task-timeline.js';
 import { imageFilterOf, renderImage, type GalleryLinks } from './gallery-view.js';
 import { AccountSchemas } from './schemas/account.js';
@@ -87,15 +88,7 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
 
   app.get('/v1/account/tasks', { schema: AccountSchemas.tasks }, async (request) => {
     const q = request.query;
-    const from = timeBound(q.from, 'from');
-    const to = timeBound(q.to, 'to');
-    const filter: TaskFilter = {
-      keyId: keyOf(request).id,
-      ...(q.state ? { status: q.state } : {}),
-      ...(q.model ? { model: q.model } : {}),
-      ...(from !== undefined ? { from } : {}),
-      ...(to !== undefined ? { to } : {}),
-    };
+    const filter = taskFilterOf(q, keyOf(request).id);
     const page = pageOf(q);
     const { data, has_more } = pageAnswer(await deps.taskStore.list(filter, page.limit + 1, page.offset), page);
     return { object: 'list' as const, data: data.map((task) => renderOwnTask(task, deps.sign)), has_more };

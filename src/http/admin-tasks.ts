@@ -5,7 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { gatewayError } from '../core/errors.js';
-import type { DeliveryRow, TaskRow } from '../db/schema.js';
+import type { DeliveryRow, TaskRow, TaskStatus } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
@@ -19,19 +19,24 @@ export interface AdminTaskDeps {
   sign: (name: string) => string;
 }
 
+/** A task list's query (state, model, from, to) as the store's filter; `keyId` limits it to one key's tasks. */
+export function taskFilterOf(q: { state?: TaskStatus; model?: string; from?: string; to?: string }, keyId: string | undefined): TaskFilter {
+  const from = timeBound(q.from, 'from');
+  const to = timeBound(q.to, 'to');
+  return {
+    ...(q.state ? { status: q.state } : {}),
+    ...(keyId ? { keyId } : {}),
+    ...(q.model ? { model: q.model } : {}),
+    ...(from !== undefined ? { from } : {}),
+    ...(to !== undefined ? { to } : {}),
+  };
+}
+
 export function registerAdminTaskRoutes(scope: FastifyInstance, deps: AdminTaskDeps): void {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/admin/api/tasks', { schema: TaskSchemas.list }, async (request) => {
     const q = request.query;
-    const from = timeBound(q.from, 'from');
-    const to = timeBound(q.to, 'to');
-    const filter: TaskFilter = {
-      ...(q.state ? { status: q.state } : {}),
-      ...(q.key ? { keyId: q.key } : {}),
-      ...(q.model ? { model: q.model } : {}),
-      ...(from !== undefined ? { from } : {}),
-      ...(to !== undefined ? { to } : {}),
-    };
+    const filter = taskFilterOf(q, q.key);
     const page = pageOf(q);
     const { data, has_more } = pageAnswer(await deps.store.list(filter, page.limit + 1, page.offset), page);
     return { object: 'list' as const, data: data.map((t) => renderTask(t, deps.sign)), has_more };

@@ -193,21 +193,7 @@ export class WebhookOutbox {
     const now = this.now();
     const inserted = await db
       .insertInto('webhook_deliveries')
-      .values({
-        id: deliveryIdFor(taskId),
-        task_id: taskId,
-        url,
-        payload: body,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        first_attempt_at: null,
-        last_status: null,
-        last_error: null,
-        lease_until: null,
-        created_at: now,
-        delivered_at: null,
-      })
+      .values(newDelivery(deliveryIdFor(taskId), taskId, url, body, now))
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
@@ -282,21 +268,7 @@ export class WebhookOutbox {
     const id = deliveryIdFor(`${taskId}#resend-${existing.length}`);
     await this.db
       .insertInto('webhook_deliveries')
-      .values({
-        id,
-        task_id: taskId,
-        url,
-        payload: original.payload,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        first_attempt_at: null,
-        last_status: null,
-        last_error: null,
-        lease_until: null,
-        created_at: now,
-        delivered_at: null,
-      })
+      .values(newDelivery(id, taskId, url, original.payload, now))
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     this.announce();
@@ -533,5 +505,24 @@ function attemptAttributes(row: DeliveryRow): SpanAttributes {
     'imagegate.webhook.delivery_id': row.id,
     'imagegate.webhook.attempt': row.attempts + 1,
     'imagegate.webhook.host': hostOf(row.url),
+  };
+}
+
+/** A delivery not yet attempted, due now. */
+function newDelivery(id: string, taskId: string, url: string, payload: string, now: number) {
+  return {
+    id,
+    task_id: taskId,
+    url,
+    payload,
+    status: 'pending' as const,
+    attempts: 0,
+    next_attempt_at: now,
+    first_attempt_at: null,
+    last_status: null,
+    last_error: null,
+    lease_until: null,
+    created_at: now,
+    delivered_at: null,
   };
 }
