@@ -107,6 +107,9 @@ export async function signIn(page: Page, url: string, key: string, options: { re
   await page.getByLabel('Key').fill(key);
   if (options.remember) await page.getByLabel(/Remember for this tab/).check();
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // The key is checked against the gateway before it is kept: a navigation before that lands on
+  // the sign-in form again (seen on a busy machine). Signed in, or the gateway's refusal shown.
+  await page.getByRole('button', { name: 'Sign out' }).or(page.getByRole('alert')).first().waitFor({ timeout: WAIT_MS });
 }
 
 /** A screenshot of what the page shows, into SCREENSHOTS (1280x800 PNG). */
