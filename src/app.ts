@@ -416,6 +416,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
         channels: registry.all(),
         catalogue: catalogue.list().map((m) => m.id),
         docs,
+        console: routed('/console') ? '/console/' : undefined,
       });
       for (const line of summary) logger.info({ startup: line.topic }, line.msg);
       sweeper.start(

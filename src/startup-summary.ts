@@ -21,11 +21,13 @@ export interface StartupFacts {
   catalogue: readonly string[];
   /** The paths of the API docs page (`/docs`) and the OpenAPI document, when they are served. */
   docs: { page: string | undefined; openapi: string | undefined };
+  /** The web console's path (`/console/`), when it is served (IMAGEGATE_CONSOLE). */
+  console?: string | undefined;
 }
 
 /** One line of the summary: `topic` names it for log readers, `msg` says it. */
 export interface SummaryLine {
-  topic: 'listening' | 'data_dir' | 'database' | 'queue' | 'image_store' | 'admin_api' | 'channel' | 'docs';
+  topic: 'listening' | 'data_dir' | 'database' | 'queue' | 'image_store' | 'admin_api' | 'channel' | 'docs' | 'console';
   msg: string;
 }
 
@@ -46,6 +48,7 @@ export function startupSummary(facts: StartupFacts): SummaryLine[] {
   ];
   const { page, openapi } = facts.docs;
   if (page) lines.push({ topic: 'docs', msg: `API docs: ${base}${page}${openapi ? ` (OpenAPI document: ${base}${openapi})` : ''}` });
+  if (facts.console) lines.push({ topic: 'console', msg: `web console: ${base}${facts.console}` });
   return lines;
 }
 

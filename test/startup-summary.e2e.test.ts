@@ -66,6 +66,7 @@ describe('start-up summary', () => {
     // The docs page is another part's (http/api-docs.ts): its line is there when its route is.
     const docsServed = gw.app.routes().some((r) => r.method === 'GET' && (r.url === '/docs' || r.url === '/docs/'));
     expect(summary.docs ?? []).toEqual(docsServed ? [`API docs: ${gw.origin}/docs (OpenAPI document: ${gw.origin}/openapi.json)`] : []);
+    expect(summary.console).toEqual([`web console: ${gw.origin}/console/`]);
     // The listening line comes first: scripts wait for it.
     expect(lines.find((l) => l.startup !== undefined)?.startup).toBe('listening');
     const text = JSON.stringify(lines);
