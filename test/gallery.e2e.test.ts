@@ -202,15 +202,15 @@ describe('GET /admin/api/images', () => {
   });
 
   it('a thumbnail link whose signature does not match is refused', async () => {
-    const any = (await list()).data[0] as GalleryImage;
-    const forged = any.thumbnail_url.replace(/sig=[^&]+/, 'sig=AAAA');
+    const newest = (await list()).data[0] as GalleryImage;
+    const forged = newest.thumbnail_url.replace(/sig=[^&]+/, 'sig=AAAA');
     expect((await fetch(forged)).status).toBe(403);
     // Another image's name under this signature.
     const other = (await list()).data[1] as GalleryImage;
-    expect((await fetch(any.thumbnail_url.replace(any.id, other.id))).status).toBe(403);
+    expect((await fetch(newest.thumbnail_url.replace(newest.id, other.id))).status).toBe(403);
     // The image's own link's signature does not open the thumbnail route.
-    const imageSig = new URL(any.url).search;
-    expect((await fetch(`${gw.origin}/thumbnails/${new URL(any.url).pathname.split('/').at(-1)}${imageSig}`)).status).toBe(404);
+    const imageSig = new URL(newest.url).search;
+    expect((await fetch(`${gw.origin}/thumbnails/${new URL(newest.url).pathname.split('/').at(-1)}${imageSig}`)).status).toBe(404);
   });
 
   it('counts down the time left before retention deletes an image', async () => {
