@@ -7,6 +7,7 @@
  *   tasks calls pipeline, never the reverse   a provider never touches the database, billing or HTTP clients' requests
  *   app -> metrics (a leaf beside core; only it imports prom-client)
  *   app -> tracing (a leaf beside core; only it imports OpenTelemetry, and loads it only when tracing is on)
+ *   app -> safety (a leaf beside core; only its worker imports TensorFlow.js and nsfwjs, loaded only when a check is on)
  *   outside src/: sim -> core; nothing in src/ imports sim/, test/ or bench/
  *
  * Each arrow is encoded as the imports it rules out: the reverse of an arrow, or what a folder below it reaches for.
@@ -125,10 +126,24 @@ module.exports = {
     {
       name: 'heavy-packages-load-when-used',
       comment:
-        'Start-up loads none of these (time and RSS, docs/deploy.md): sharp through core/sharp-loader.ts, the others by import() where first used; types may be imported anywhere.',
+        'Start-up loads none of these (time and RSS, docs/deploy.md): sharp through core/sharp-loader.ts, undici through core/undici-loader.ts, ' +
+        'the docs page (Swagger UI) through http/docs-page.ts, which http/api-docs.ts imports at the first /docs request, the OpenAPI generator ' +
+        'through http/openapi-on-demand.ts at the first call of app.swagger(), the others by import() ' +
+        'where first used; types may be imported anywhere. test/startup-imports.e2e.test.ts checks the running process.',
       severity: 'error',
-      from: { path: SRC, pathNot: '^src/core/sharp-loader\\.ts$' },
-      to: { path: '(^|/)node_modules/(sharp|google-auth-library|pino-pretty|yaml)/', dependencyTypesNot: ['type-only', 'dynamic-import'] },
+      from: { path: SRC, pathNot: ['^src/core/(sharp|undici)-loader\\.ts$', '^src/http/(docs-page|openapi-on-demand)\\.ts$'] },
+      to: {
+        path: '(^|/)node_modules/(sharp|undici|google-auth-library|pino-pretty|yaml|@fastify/swagger|@fastify/swagger-ui|@fastify/static)/',
+        dependencyTypesNot: ['type-only', 'dynamic-import'],
+      },
+    },
+    {
+      name: 'kysely-values-from-its-commonjs-build',
+      comment:
+        "Kysely's values come from db/kysely.ts, which loads its CommonJS build (half the start-up time of its ES module build); its types may be imported from 'kysely' anywhere.",
+      severity: 'error',
+      from: { path: SRC, pathNot: '^src/db/kysely\\.ts$' },
+      to: { path: '(^|/)node_modules/kysely/', dependencyTypesNot: ['type-only'] },
     },
     onlyOurs(
       'tracing-imports-only-core',
@@ -151,6 +166,35 @@ module.exports = {
       severity: 'error',
       from: { path: SRC, pathNot: dir('tracing') },
       to: { path: '(^|/)node_modules/@opentelemetry/' },
+    },
+    onlyOurs(
+      'safety-imports-only-core',
+      'app -> safety: safety/ implements core/image-safety.ts (the content-safety classifier) in worker threads; a leaf beside core/.',
+      dir('safety'),
+      dir('safety', 'core'),
+    ),
+    {
+      name: 'only-the-composition-root-uses-safety',
+      comment: 'app.ts makes the classifier (importing it only when a check is on) and hands it down as core/image-safety.ts; nothing else imports safety/.',
+      severity: 'error',
+      from: { path: SRC, pathNot: [dir('safety'), '^src/app\\.ts$'] },
+      to: { path: dir('safety') },
+    },
+    {
+      name: 'tensorflow-only-in-the-safety-worker',
+      comment:
+        "TensorFlow.js and nsfwjs (~100 MB of modules, ~180 MB resident with the model) load only in the classifier's worker threads: " +
+        'only safety/nsfw-worker.ts imports them, and only the worker pool runs it.',
+      severity: 'error',
+      from: { path: SRC, pathNot: '^src/safety/nsfw-worker\\.ts$' },
+      to: { path: '(^|/)node_modules/(@tensorflow|nsfwjs)/' },
+    },
+    {
+      name: 'nothing-imports-the-safety-worker',
+      comment: 'nsfw-worker.ts is a worker_thread entry (it loads TensorFlow.js at its top level): the pool runs it by its file name, nothing imports it.',
+      severity: 'error',
+      from: {},
+      to: { path: '^src/safety/nsfw-worker\\.ts$' },
     },
     {
       name: 'only-the-cli-imports-the-composition-root',

@@ -6,7 +6,7 @@
  * memory: RSS before the first wave, peak during the waves (sampled), and --settle s after its
  * last wave (0: not read).
  *
- * `npx tsx bench/held.ts [--side 1024] [--requests 1000] [--latency 5000] [--rounds 1] [--settle 60]`
+ * `npx tsx bench/held.ts [--side 1024] [--requests 1000] [--latency 5000] [--rounds 1] [--settle 60] [--profile DIR]`
  */
 import { parseArgs } from 'node:util';
 import { closeEndpoints, endpoints, measureWindow, mergeSlices, progressLine, type Slice } from './lib/cells.js';
@@ -28,6 +28,8 @@ export interface HeldOptions {
   settleS: number;
   /** Requests in the unmeasured warm-up wave of each target (JIT, connection pools). */
   warmup: number;
+  /** Directory for a CPU profile of imagegate over the whole run; undefined = none. */
+  profileDir?: string | undefined;
 }
 
 export interface HeldTarget {
@@ -51,7 +53,7 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function measureHeld(opts: HeldOptions): Promise<HeldResult> {
-  return withTrio({ targets: TARGETS, upstreamLatencyMs: opts.upstreamLatencyMs, imageSide: opts.imageSide }, async (servers) => {
+  return withTrio({ targets: TARGETS, upstreamLatencyMs: opts.upstreamLatencyMs, imageSide: opts.imageSide, profileDir: opts.profileDir }, async (servers) => {
     // One connection per held request, as that many separate clients would open.
     const eps = endpoints(TARGETS, servers, opts.requests + 8);
     try {
@@ -156,6 +158,7 @@ if (isMain(import.meta.url)) {
       rounds: { type: 'string', default: '1' },
       settle: { type: 'string', default: '60' },
       warmup: { type: 'string', default: '50' },
+      profile: { type: 'string' },
     },
   });
   const result = await measureHeld({
@@ -165,6 +168,7 @@ if (isMain(import.meta.url)) {
     rounds: Number(values.rounds),
     settleS: Number(values.settle),
     warmup: Number(values.warmup),
+    profileDir: values.profile,
   });
   process.stdout.write(heldMarkdown(result));
 }

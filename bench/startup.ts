@@ -1,15 +1,16 @@
 /**
  * `npm run bench:startup`: how long `imagegate serve` takes from spawn to a 200 on /healthz, and
  * how much memory it holds once idle, for each way of starting it:
- *  - `npm start`: npm, then the compiled build (`node dist/cli.js serve`);
- *  - `node dist/cli.js serve`: the compiled build alone;
+ *  - `npm start`: npm, then the compiled build, bundled (`node dist/bundle/cli.js serve`);
+ *  - `node dist/bundle/cli.js serve`: the bundle alone;
+ *  - `node dist/cli.js serve`: tsc's output unbundled, for comparison (`--only unbundled`);
  *  - `npm run dev`: npm, then tsx's CLI, which runs the sources in a node child of its own;
  *  - `node --import tsx src/cli.ts serve`: the sources through tsx, in one process.
  * Zero configuration (SQLite, the demo channel), a data dir made by one untimed start first, so
  * the timed starts are restarts. RSS is VmRSS of the process that serves; "tree" adds its
  * parents (npm, tsx). Builds dist first when it is missing or stale.
  * Options: --runs N (default 5), --idle MS (wait before reading RSS; default 2000),
- * --only compiled|tsx (default both).
+ * --only compiled|unbundled|tsx (default all).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,14 +31,15 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 interface Way {
   name: string;
-  kind: 'compiled' | 'tsx';
+  kind: 'compiled' | 'unbundled' | 'tsx';
   command: string;
   args: string[];
 }
 
 const WAYS: Way[] = [
   { name: 'npm start', kind: 'compiled', command: npm, args: ['start', '--silent'] },
-  { name: 'node dist/cli.js serve', kind: 'compiled', command: process.execPath, args: ['dist/cli.js', 'serve'] },
+  { name: 'node dist/bundle/cli.js serve', kind: 'compiled', command: process.execPath, args: ['dist/bundle/cli.js', 'serve'] },
+  { name: 'node dist/cli.js serve', kind: 'unbundled', command: process.execPath, args: ['dist/cli.js', 'serve'] },
   { name: 'npm run dev', kind: 'tsx', command: npm, args: ['run', 'dev', '--silent'] },
   { name: 'node --import tsx src/cli.ts serve', kind: 'tsx', command: process.execPath, args: ['--import', 'tsx', 'src/cli.ts', 'serve'] },
 ];
@@ -149,7 +151,7 @@ const range = (values: number[], digits: number) => `${Math.min(...values).toFix
 async function main(): Promise<void> {
   const ways = WAYS.filter((w) => ONLY === undefined || w.kind === ONLY);
   // Built before timing, so that no timed `npm start` compiles.
-  if (ways.some((w) => w.kind === 'compiled')) execFileSync(process.execPath, [join(root, 'scripts', 'ensure-build.js')], { cwd: root, stdio: 'inherit' });
+  if (ways.some((w) => w.kind !== 'tsx')) execFileSync(process.execPath, [join(root, 'scripts', 'ensure-build.js')], { cwd: root, stdio: 'inherit' });
   const rows: string[] = [];
   for (const way of ways) {
     const dataDir = mkdtempSync(join(tmpdir(), 'imagegate-startup-'));

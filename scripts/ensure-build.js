@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds what `npm start` serves when it is missing or older than what it is built from, so
 // `npm start` never runs stale JavaScript after an edit or a pull, and a fresh clone needs no
-// separate build step: dist/ (tsc -p tsconfig.build.json) and the web console, dist/console/
-// (vite build --config web/vite.config.ts). Plain JavaScript: it runs before anything is compiled.
+// separate build step: dist/ (tsc -p tsconfig.build.json) bundled into dist/bundle/
+// (scripts/bundle.js), and the web console, dist/console/ (vite build --config web/vite.config.ts).
+// Plain JavaScript: it runs before anything is compiled.
 //
 //   node scripts/ensure-build.js            both (npm start); a console that fails to build is reported, and the API still starts
 //   node scripts/ensure-build.js --console  the console only, failing when it cannot be built (the browser tests)
@@ -16,7 +17,7 @@ const root = join(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
 
 /** What each build reads, and the file whose time is the build's (each build writes it every time). */
-const SERVER = { inputs: ['src', 'tsconfig.json', 'tsconfig.build.json'], stamp: join(root, 'dist', 'cli.js') };
+const SERVER = { inputs: ['src', 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle.js'], stamp: join(root, 'dist', 'bundle', 'cli.js') };
 const CONSOLE = { inputs: ['web', 'package-lock.json'], stamp: join(root, 'dist', 'console', 'index.html') };
 
 function newest(path) {
@@ -46,6 +47,7 @@ export function buildIsCurrent() {
 
 export function build() {
   run('the build', require.resolve('typescript/bin/tsc'), ['-p', join(root, 'tsconfig.build.json')]);
+  run('the bundle', join(root, 'scripts', 'bundle.js'), []);
 }
 
 export function consoleBuildIsCurrent() {
@@ -94,7 +96,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const consoleOnly = process.argv.includes('--console');
   try {
     if (!consoleOnly && !buildIsCurrent()) {
-      process.stderr.write('imagegate: building dist/ (the sources changed or it is missing)...\n');
+      process.stderr.write('imagegate: building dist/ and dist/bundle/ (the sources changed or they are missing)...\n');
       build();
     }
   } catch (err) {

@@ -7,16 +7,36 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startAzureOpenAISimulator } from './azure-openai.js';
+import { startBflSimulator } from './bfl.js';
 import { startGoogleSimulator } from './google.js';
 import { startDashScopeSimulator } from './dashscope.js';
+import { startFalSimulator } from './fal.js';
+import { startMidjourneyProxySimulator } from './midjourney-proxy.js';
 import { startNewApiAsyncSimulator } from './newapi-async.js';
 import { startOpenAISimulator } from './openai/simulator.js';
+import { startOpenRouterSimulator } from './openrouter.js';
+import { startReplicateSimulator } from './replicate.js';
 import { startSeedreamSimulator } from './seedream.js';
+import { startStabilitySimulator } from './stability.js';
 import { startTaskApiSimulator } from './task-api.js';
 
-const PROTOCOLS = ['openai', 'azure-openai', 'newapi-async', 'task-api', 'seedream', 'dashscope', 'google'] as const;
+const PROTOCOLS = [
+  'openai',
+  'azure-openai',
+  'newapi-async',
+  'task-api',
+  'seedream',
+  'dashscope',
+  'bfl',
+  'fal',
+  'google',
+  'openrouter',
+  'stability',
+  'replicate',
+  'midjourney',
+] as const;
 
-const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|seedream|dashscope|google [--port 4010] [--host 127.0.0.1]
+const USAGE = `Usage: npm run simulate -- openai|azure-openai|newapi-async|task-api|seedream|dashscope|bfl|fal|google|openrouter|stability|replicate|midjourney [--port 4010] [--host 127.0.0.1]
                             [--api-key K] [--latency MS] [--relay url|b64_json|data_uri] [--task-ms MS]
                             [--platform ark|byteplus]
                             [--service-account KEY.json]   (google: a service account whose tokens Vertex AI takes)
@@ -61,13 +81,37 @@ async function simulate(args: string[]): Promise<number> {
       // A dashscope channel's base_url is this origin (DashScope's regions are origins too).
       running = await startDashScopeSimulator({ ...listen, ...apiKey, taskDurationMs });
       break;
+    case 'bfl':
+      // A bfl channel's base_url is this origin (BFL's are https://api.bfl.ai and its regions); --api-key is its x-key.
+      running = await startBflSimulator({ ...listen, ...apiKey, taskDurationMs });
+      break;
+    case 'fal':
+      // A fal channel's base_url is this origin (fal's queue is https://queue.fal.run); --api-key is its `Authorization: Key`.
+      running = await startFalSimulator({ ...listen, ...apiKey, taskDurationMs });
+      break;
     case 'google':
       // A gemini channel's base_url is this origin; a vertex-ai one's {origin}/v1/projects/P/locations/L.
       running = await startGoogleSimulator({ ...listen, ...apiKey, latencyMs: Number(values.latency), ...serviceAccount(values['service-account']) });
       break;
+    case 'openrouter':
+      // An openrouter channel's base_url is this origin plus /api/v1.
+      running = await startOpenRouterSimulator({ ...listen, ...apiKey, latencyMs: Number(values.latency) });
+      break;
     case 'seedream':
       // An ark or byteplus channel's base_url is this origin plus /api/v3.
       running = await startSeedreamSimulator({ ...listen, ...apiKey, platform: seedreamPlatform(values.platform) });
+      break;
+    case 'stability':
+      // A stability channel's base_url is this origin (Stability's is https://api.stability.ai).
+      running = await startStabilitySimulator({ ...listen, ...apiKey, latencyMs: Number(values.latency) });
+      break;
+    case 'replicate':
+      // A replicate channel's base_url is this origin plus /v1 (Replicate's is https://api.replicate.com/v1).
+      running = await startReplicateSimulator({ ...listen, ...apiKey, predictionMs: taskDurationMs });
+      break;
+    case 'midjourney':
+      // A midjourney channel's base_url is this origin (the proxy's /mj routes start there); --api-key is its mj-api-secret.
+      running = await startMidjourneyProxySimulator({ ...listen, ...(values['api-key'] ? { apiSecret: values['api-key'] } : {}), taskDurationMs });
       break;
     default:
       throw new UsageError(`unknown simulator '${protocol ?? ''}' (available: ${PROTOCOLS.join(', ')})`);

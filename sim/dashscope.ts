@@ -8,6 +8,7 @@
 //   qwen-image-edit-plus 1-3 images and n 1-6. Images are data URIs (or http(s) URLs). The answer:
 //   `{output: {choices: [{finish_reason, message: {role, content: [{image: url}]}}]}, usage:
 //   {width, height, image_count}, request_id}`; an edit answers in its last input's shape.
+//   `syncLatencyMs` holds each answer that long (a slow generation).
 // - POST /api/v1/services/aigc/text2image/image-synthesis (Wan text-to-image), only with
 //   `X-DashScope-Async: enable` (else 403 AccessDenied, as DashScope): `{model, input: {prompt,
 //   negative_prompt}, parameters: {size, n 1-4, seed, prompt_extend, watermark}}` ->
@@ -33,8 +34,10 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { QWEN_IMAGE_SIZES } from '../src/core/models.js';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { HostedFiles } from './hosted-files.js';
+import { HeldTasks } from './held-tasks.js';
 import { MAX_INPUT_PIXELS, renderEdit, renderImage } from './render.js';
-import { bearerToken, headerValue, isObject, jsonResponse, parseJson, safeDecode } from './wire.js';
+import { bearerToken, headerValue, isObject, jsonResponse, parseJson, publicOrigin, safeDecode } from './wire.js';
 
 type SimApi = 'multimodal' | 'text2image' | 'image2image';
 
@@ -106,7 +109,6 @@ const PARAMETERS: Readonly<Record<SimApi, ReadonlySet<string>>> = {
   image2image: new Set(['n', 'seed', 'watermark']),
 };
 const DAY_MS = 24 * 3600 * 1000;
-const MAX_HOSTED = 2_000;
 const MAX_SEED = 2_147_483_647;
 
 export interface DashScopeSimulatorOptions {
@@ -114,6 +116,8 @@ export interface DashScopeSimulatorOptions {
   apiKey?: string;
   /** How long an async task runs (default 300 ms): PENDING, RUNNING from half of it, then done. */
   taskDurationMs?: number;
+  /** How long a synchronous generation takes before it answers (default 0): a slow sync call. */
+  syncLatencyMs?: number;
   /** How long hosted result URLs stay (default 24 h, as DashScope's). */
   urlTtlMs?: number;
   /** Base of hosted image URLs; startDashScopeSimulator sets its own origin. */
@@ -148,14 +152,9 @@ interface Plan {
 interface SimTask {
   readonly id: string;
   readonly plan: Plan;
-  readonly createdAt: number;
+  createdAt: number;
   /** Set once it has ended. */
   outcome?: { status: 'SUCCEEDED'; urls: string[] } | { status: 'FAILED'; code: string; message: string };
-}
-
-interface Hosted {
-  bytes: Buffer;
-  expiresAt: number;
 }
 
 export class DashScopeSimulator implements SimHandler {
@@ -167,13 +166,12 @@ export class DashScopeSimulator implements SimHandler {
   /** Synchronous calls that produced images. */
   generations = 0;
   aborted = 0;
+  private readonly hosted = new HostedFiles();
   /** The url images answered, oldest first. */
-  readonly answeredUrls: string[] = [];
+  readonly answeredUrls = this.hosted.answered;
 
-  private held = false;
   private readonly faults: DashScopeFault[] = [];
-  private readonly tasks = new Map<string, SimTask>();
-  private readonly hosted = new Map<string, Hosted>();
+  private readonly tasks = new HeldTasks<SimTask>();
 
   constructor(private readonly opts: DashScopeSimulatorOptions = {}) {}
 
@@ -184,13 +182,12 @@ export class DashScopeSimulator implements SimHandler {
 
   /** Every task stays PENDING until release(). */
   hold(): void {
-    this.held = true;
+    this.tasks.hold();
   }
 
   /** Tasks run again; their duration counts from now. */
   release(): void {
-    this.held = false;
-    for (const [id, task] of this.tasks) if (!task.outcome) this.tasks.set(id, { ...task, createdAt: Date.now() });
+    this.tasks.release();
   }
 
   /** The bodies sent to an endpoint, oldest first. */
@@ -220,6 +217,8 @@ export class DashScopeSimulator implements SimHandler {
     if (typeof plan === 'string') return error(400, 'InvalidParameter', plan);
     const refusal = this.refusal(plan, true);
     if (refusal) return refusal;
+    const latency = this.opts.syncLatencyMs ?? 0;
+    if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
     const images = await this.render(plan);
     this.generations += 1;
     const { width, height } = images.size;
@@ -250,8 +249,8 @@ export class DashScopeSimulator implements SimHandler {
     const requestId = randomUUID();
     if (!task) return jsonResponse(200, { request_id: requestId, output: { task_id: id, task_status: 'UNKNOWN' } });
     const elapsed = (Date.now() - task.createdAt) / (this.opts.taskDurationMs ?? 300);
-    if (!task.outcome && (this.held || elapsed < 1)) {
-      return jsonResponse(200, { request_id: requestId, output: { task_id: id, task_status: this.held || elapsed < 0.5 ? 'PENDING' : 'RUNNING' } });
+    if (!task.outcome && (this.tasks.held || elapsed < 1)) {
+      return jsonResponse(200, { request_id: requestId, output: { task_id: id, task_status: this.tasks.held || elapsed < 0.5 ? 'PENDING' : 'RUNNING' } });
     }
     task.outcome ??= task.plan.prompt.includes('[sim:unsafe-output]')
       ? { status: 'FAILED', code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.' }
@@ -303,24 +302,16 @@ export class DashScopeSimulator implements SimHandler {
 
   private host(bytes: Buffer): string {
     const name = `${randomUUID()}.png`;
-    this.hosted.set(name, { bytes, expiresAt: Date.now() + (this.opts.urlTtlMs ?? DAY_MS) });
-    while (this.hosted.size > MAX_HOSTED) {
-      const oldest = this.hosted.keys().next();
-      if (oldest.done === true) break;
-      this.hosted.delete(oldest.value);
-    }
-    const url = `${(this.opts.publicBaseUrl ?? 'http://dashscope-simulator.invalid').replace(/\/+$/, '')}/files/${name}`;
-    this.answeredUrls.push(url);
-    return url;
+    return this.hosted.host(name, `${publicOrigin(this.opts.publicBaseUrl, 'dashscope')}/files/${name}`, bytes, 'image/png', this.opts.urlTtlMs ?? DAY_MS);
   }
 
   private file(name: string): SimResponse {
-    const file = this.hosted.get(name);
-    if (!file || file.expiresAt <= Date.now()) {
-      this.hosted.delete(name);
-      return { kind: 'full', status: 404, headers: { 'content-type': 'application/xml' }, body: Buffer.from('<Error><Code>AccessDenied</Code></Error>') };
-    }
-    return { kind: 'full', status: 200, headers: { 'content-type': 'image/png' }, body: file.bytes };
+    return this.hosted.serve(name, () => ({
+      kind: 'full',
+      status: 404,
+      headers: { 'content-type': 'application/xml' },
+      body: Buffer.from('<Error><Code>AccessDenied</Code></Error>'),
+    }));
   }
 }
 

@@ -22,9 +22,10 @@
 //   `{code: "not_enough_credits"}`; `enqueueFault` scripts any status (429 with Retry-After...).
 import { randomUUID } from 'node:crypto';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { HostedFiles } from './hosted-files.js';
 import { RECRAFT_V2_V3_SIZES, RECRAFT_V4_PRO_SIZES, RECRAFT_V4_SIZES } from '../src/core/models.js';
 import { renderImage } from './render.js';
-import { bearerToken, isObject, jsonResponse, parseJson } from './wire.js';
+import { bearerToken, isObject, jsonResponse, parseJson, publicOrigin } from './wire.js';
 
 /** One Recraft model as the simulator knows it. */
 export interface RecraftSimModel {
@@ -129,7 +130,6 @@ const KNOWN_FIELDS = new Set([
 ]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DAY_MS = 24 * 3600 * 1000;
-const MAX_HOSTED = 2_000;
 
 export interface RecraftSimulatorOptions {
   /** When set, the API wants `Authorization: Bearer <apiKey>` (401 `request unauthorized` otherwise). */
@@ -173,12 +173,6 @@ interface Plan {
   format: 'png' | 'webp' | 'svg';
 }
 
-interface Hosted {
-  bytes: Buffer;
-  contentType: string;
-  expiresAt: number;
-}
-
 export class RecraftSimulator implements SimHandler {
   /** Every request received (image downloads included), oldest first. */
   readonly requests: RecraftRecordedRequest[] = [];
@@ -187,11 +181,11 @@ export class RecraftSimulator implements SimHandler {
   aborted = 0;
   /** The account's API units (see options); tests may change it. */
   credits: number | undefined;
+  private readonly hosted = new HostedFiles();
   /** The url images answered, oldest first. */
-  readonly answeredUrls: string[] = [];
+  readonly answeredUrls = this.hosted.answered;
 
   private readonly faults: RecraftFault[] = [];
-  private readonly hosted = new Map<string, Hosted>();
 
   constructor(private readonly opts: RecraftSimulatorOptions = {}) {
     this.credits = opts.credits;
@@ -255,25 +249,12 @@ export class RecraftSimulator implements SimHandler {
 
   private host(imageId: string, format: Plan['format'], bytes: Buffer): string {
     const name = `${imageId}.${format}`;
-    this.hosted.set(name, { bytes, contentType: CONTENT_TYPES[format], expiresAt: Date.now() + (this.opts.urlTtlMs ?? DAY_MS) });
-    while (this.hosted.size > MAX_HOSTED) {
-      const oldest = this.hosted.keys().next();
-      if (oldest.done === true) break;
-      this.hosted.delete(oldest.value);
-    }
-    const base = (this.opts.publicBaseUrl ?? 'http://recraft-simulator.invalid').replace(/\/+$/, '');
-    const url = `${base}/files/${name}`;
-    this.answeredUrls.push(url);
-    return url;
+    const url = `${publicOrigin(this.opts.publicBaseUrl, 'recraft')}/files/${name}`;
+    return this.hosted.host(name, url, bytes, CONTENT_TYPES[format], this.opts.urlTtlMs ?? DAY_MS);
   }
 
   private file(name: string): SimResponse {
-    const file = this.hosted.get(name);
-    if (!file || file.expiresAt <= Date.now()) {
-      this.hosted.delete(name);
-      return text(404, '404 page not found');
-    }
-    return { kind: 'full', status: 200, headers: { 'content-type': file.contentType }, body: file.bytes };
+    return this.hosted.serve(name, () => text(404, '404 page not found'));
   }
 }
 

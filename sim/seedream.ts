@@ -31,8 +31,9 @@
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { startSimulatorServer, type RunningServer, type SimHandler, type SimRequest, type SimResponse } from './http-server.js';
+import { HostedFiles } from './hosted-files.js';
 import { renderEdit, renderImage } from './render.js';
-import { bearerToken, isObject, jsonResponse, parseJson } from './wire.js';
+import { bearerToken, isObject, jsonResponse, parseJson, publicOrigin } from './wire.js';
 
 export type SeedreamPlatform = 'ark' | 'byteplus';
 
@@ -127,7 +128,6 @@ const MAX_IMAGES_PER_REQUEST = 15;
 const MAX_INPUT_BYTES = 10 * 1024 * 1024;
 const MAX_INPUT_PIXELS = 6000 * 6000;
 const DAY_MS = 24 * 3600 * 1000;
-const MAX_HOSTED = 2_000;
 const GENERATIONS_PATH = '/api/v3/images/generations';
 
 export interface SeedreamSimulatorOptions {
@@ -189,7 +189,7 @@ export class SeedreamSimulator implements SimHandler {
   /** Images the account may still make (see options); tests may change it. */
   quota: number | undefined;
   private readonly faults: SeedreamFault[] = [];
-  private readonly hosted = new Map<string, { bytes: Buffer; contentType: string; expiresAt: number }>();
+  private readonly hosted = new HostedFiles();
   private readonly models: Readonly<Record<string, SeedreamSimModel>>;
 
   constructor(private readonly opts: SeedreamSimulatorOptions = {}) {
@@ -294,19 +294,11 @@ export class SeedreamSimulator implements SimHandler {
 
   private host(format: Plan['format'], bytes: Buffer): string {
     const name = `${randomUUID()}.${format === 'jpeg' ? 'jpeg' : 'png'}`;
-    this.hosted.set(name, { bytes, contentType: `image/${format}`, expiresAt: Date.now() + DAY_MS });
-    while (this.hosted.size > MAX_HOSTED) {
-      const oldest = this.hosted.keys().next();
-      if (oldest.done === true) break;
-      this.hosted.delete(oldest.value);
-    }
-    return `${(this.opts.publicBaseUrl ?? 'http://seedream-simulator.invalid').replace(/\/+$/, '')}/files/${name}`;
+    return this.hosted.host(name, `${publicOrigin(this.opts.publicBaseUrl, 'seedream')}/files/${name}`, bytes, `image/${format}`, DAY_MS);
   }
 
   private file(name: string): SimResponse {
-    const file = this.hosted.get(name);
-    if (!file || file.expiresAt <= Date.now()) return arkError(404, 'NotFound', 'The image has expired or does not exist.', 'NotFound');
-    return { kind: 'full', status: 200, headers: { 'content-type': file.contentType }, body: file.bytes };
+    return this.hosted.serve(name, () => arkError(404, 'NotFound', 'The image has expired or does not exist.', 'NotFound'));
   }
 
   /** The body as Ark reads it, or its 4xx answer. */

@@ -28,6 +28,11 @@ export function headerValue(headers: Record<string, string | undefined>, name: s
   return undefined;
 }
 
+/** The origin a simulator's URLs start with: the one it was given (its server's), else `http://<simulator>-simulator.invalid`. */
+export function publicOrigin(configured: string | undefined, simulator: string): string {
+  return (configured ?? `http://${simulator}-simulator.invalid`).replace(/\/+$/, '');
+}
+
 /** The token of `Authorization: Bearer <token>`, if the request has one. */
 export function bearerToken(headers: Record<string, string | undefined>): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(headerValue(headers, 'authorization')?.trim() ?? '')?.[1]?.trim();

@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import type { TaskCounts } from './core/metrics-sink.js';
 import { BackgroundWork } from './core/background-work.js';
 import { MemoryBudget } from './core/memory-budget.js';
+import { ANSWER_READ_AHEAD_BYTES, ANSWER_READ_AHEAD_MEMORY_BYTES } from './providers/read-ahead.js';
 import { MAX_INPUT_IMAGE_BYTES } from './core/image-input.js';
 import { ModelCatalogue, type ServedModels } from './core/models.js';
 import { Pricing } from './core/pricing.js';
@@ -58,6 +59,8 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { SafeFetcher } from './net/safe-fetch.js';
 import { createImageFetcher } from './output/fetch-image.js';
 import { ImageOutput } from './output/image-output.js';
+import { ContentSafety } from './output/content-safety.js';
+import type { ImageSafetyClassifier } from './core/image-safety.js';
 import { createLogger } from './logger.js';
 import { ImagePipeline } from './pipeline.js';
 import { startupSummary } from './startup-summary.js';
@@ -112,6 +115,8 @@ export interface AppOptions {
   onSettledTwice?: (requestId: string, first: HoldEnding, second: HoldEnding) => void;
   /** Traces go here, each span as it ends, whatever the OTEL_* variables say (tests: an in-memory exporter). */
   traceExporter?: TraceExporter;
+  /** The content check's classifier instead of src/safety/'s (unit tests of the policy only; the e2e tests run the real one). */
+  safetyClassifier?: ImageSafetyClassifier;
 }
 
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -136,7 +141,16 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const keys = new ApiKeyService(db, config.apiKeys);
   const catalogue = ModelCatalogue.withAliases(config.modelAliases);
 
-  const httpTransport = new HttpTransport(spans);
+  // Counts request bodies held in memory and upstream answers read ahead of slow clients.
+  const memory = new MemoryBudget(config.memoryBudgetBytes);
+  // Uploads wait for their checks and upstream calls on disk, and so do answers read ahead of
+  // stalled clients past their first bytes; a crash's leftovers go now.
+  const spool = await SpoolDir.open(join(config.dataDir, 'spool'), config.spoolBudgetBytes);
+  const httpTransport = new HttpTransport(spans, {
+    budget: memory,
+    maxBytes: ANSWER_READ_AHEAD_BYTES,
+    spill: { dir: spool, memoryBytes: ANSWER_READ_AHEAD_MEMORY_BYTES },
+  });
   const providers = createProviders(httpTransport, { delayMs: config.demoDelayMs });
   const secrets = openSecretBox({ secretKey: config.secretKey, database: config.database, dataDir: config.dataDir });
   const urlSecret = config.urlSecret ?? (await getOrCreateSecretSetting(db, secrets, 'url_signing_secret', () => randomBytes(32).toString('base64url')));
@@ -218,7 +232,22 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       options.onSettledTwice ??
       ((requestId, first, second) => logger.error({ requestId, first, second }, 'a reservation was asked to settle twice: the second settlement was not sent')),
   });
-  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics }, Date.now, spans);
+  // The classifier (TensorFlow.js in worker threads) is imported and started at the first image checked, never before.
+  let classifier: Promise<ImageSafetyClassifier> | undefined;
+  const safetyClassifier = () => {
+    classifier ??= options.safetyClassifier
+      ? Promise.resolve(options.safetyClassifier)
+      : import('./safety/nsfw-classifier.js').then(({ createNsfwClassifier }) => createNsfwClassifier({ workers: config.safety.workers, log: logger }));
+    return classifier;
+  };
+  const contentSafety = new ContentSafety({
+    defaultPolicy: config.safety.defaultPolicy,
+    classifier: safetyClassifier,
+    channelsFor: (modelId) => registry.usableFor(modelId),
+    output,
+    metrics,
+  });
+  const pipeline = new ImagePipeline(router, output, new RequestLog(db, background), { settlement, prices, metrics }, Date.now, spans, contentSafety);
   const { inputs: inputLimits } = config;
   // With Redis the limits hold across instances (and follow IMAGEGATE_RATE_LIMIT_ON_REDIS_DOWN while it is away); alone, memory is enough.
   const redisLimiter =
@@ -262,7 +291,14 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   const taskConfig = config.tasks;
   let dispatchTask = (_taskId: string) => {};
   const checkCallbackUrl = createCallbackUrlCheck({ allowPrivate: inputLimits.allowPrivateUrls, allowAddresses: inputLimits.allowedPrivateAddresses });
-  const tasks = new TaskService({ store: taskStore, settlement, deadlineMs: taskConfig.deadlineMs, checkCallbackUrl, wake: (taskId) => dispatchTask(taskId) });
+  const tasks = new TaskService({
+    store: taskStore,
+    settlement,
+    deadlineMs: taskConfig.deadlineMs,
+    checkCallbackUrl,
+    wake: (taskId) => dispatchTask(taskId),
+    screenPrompt: (job, key) => pipeline.screenPrompt(job, key),
+  });
   const endingWebhooks = new EndingWebhooks({
     db,
     store: taskStore,
@@ -286,6 +322,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     pollMs: config.redisUrl ? Math.max(taskConfig.pollMs, 10_000) : taskConfig.pollMs,
     onError: quietDb((err, taskId?: string, what?: string) => logger.error({ err, taskId }, what ?? 'task worker failed')),
     spans,
+    keySafety: async (keyId) => (await keys.get(keyId))?.policy.safety ?? null,
   });
   const dispatch =
     config.redisUrl && redis && scaleOut
@@ -309,9 +346,6 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
   });
   const inputs = new ImageInputResolver({ fetcher: urlFetcher, maxTotalBytes: inputLimits.uploadLimitBytes });
 
-  const memory = new MemoryBudget(config.memoryBudgetBytes);
-  // Uploads wait for their checks and upstream calls on disk; a crash's leftovers go now.
-  const spool = await SpoolDir.open(join(config.dataDir, 'spool'), config.spoolBudgetBytes);
   const { app: http, routes } = createHttpServer({
     logger,
     logPrompts: config.logPrompts,
@@ -474,6 +508,10 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
       await urlFetcher.close();
       await webhookFetcher.close();
       await store.close();
+      await classifier?.then(
+        (c) => c.close(),
+        () => {},
+      );
       // Last: the spans of everything stopped above are ended, and exported now.
       await tracing?.shutdown();
       await database.close();

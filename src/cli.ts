@@ -8,7 +8,7 @@ const USAGE = `imagegate: an OpenAI-compatible gateway for image generation
 Usage:
   imagegate serve                          start the gateway (settings from env vars / IMAGEGATE_CONFIG)
   imagegate keys create --name NAME [--owner O] [--credits USD] [--expires ISO] [--models a,b]
-                       [--ips cidr,..] [--rpm N] [--concurrency N]
+                       [--ips cidr,..] [--rpm N] [--concurrency N] [--safety JSON]
                                            create a client API key and print it once (no --credits: unlimited)
   imagegate keys list                      list keys (prefix, name, balance, created, state)
   imagegate keys revoke ID_OR_PREFIX       revoke a key

@@ -3,7 +3,7 @@
  * the file. Anything invalid fails at start with one ConfigError line naming the variable.
  */
 import { readFileSync } from 'node:fs';
-import { totalmem } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { BlockList } from 'node:net';
@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { parse as ParseYaml } from 'yaml';
 import { BUILTIN_MODELS, ModelCatalogue, ModelConfigError, parseCapabilityOverrides, type ModelAlias } from './core/models.js';
 import { parsePriceTable, Pricing, PricingConfigError, type PriceTable } from './core/pricing.js';
+import { parseSafetyPolicy, SafetyPolicyError, type SafetyPolicy } from './core/safety-policy.js';
 import { SecretBox } from './db/secret-box.js';
 import { addException } from './net/address-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, type ChannelDefinition } from './routing/channel-definition.js';
@@ -88,6 +89,8 @@ export interface Config {
   tracing: TracingSettings;
   /** IMAGEGATE_CONSOLE: serve the web console at /console/ (and send / there); false: neither route exists. */
   console: boolean;
+  /** Content safety: the operator's default policy (keys without one of their own) and the classifier's worker threads. */
+  safety: SafetyConfig;
   openai: UpstreamConfig | undefined;
   modelAliases: ModelAlias[];
   /** The config file's `pricing:` (micros), over OpenAI's list prices; unset: list prices only. */
@@ -190,6 +193,13 @@ export interface RoutingConfig {
   channelTestIntervalSeconds: number;
 }
 
+export interface SafetyConfig {
+  /** IMAGEGATE_SAFETY_MODE / _THRESHOLDS / _BLOCKLIST; null: mode off (the default). */
+  defaultPolicy: SafetyPolicy | null;
+  /** IMAGEGATE_SAFETY_WORKERS: the classifier's worker threads (started at the first image checked). */
+  workers: number;
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 type FileConfig = Record<string, unknown>;
 
@@ -258,6 +268,10 @@ const FILE_KEYS: Readonly<Record<string, string>> = {
   IMAGEGATE_BODY_IDLE_TIMEOUT: 'body_idle_timeout',
   IMAGEGATE_SEND_TIMEOUT: 'send_timeout',
   IMAGEGATE_TRUSTED_PROXIES: 'trusted_proxies',
+  IMAGEGATE_SAFETY_MODE: 'safety_mode',
+  IMAGEGATE_SAFETY_THRESHOLDS: 'safety_thresholds',
+  IMAGEGATE_SAFETY_BLOCKLIST: 'safety_blocklist',
+  IMAGEGATE_SAFETY_WORKERS: 'safety_workers',
 };
 
 /** Every top-level key of the config file: each setting's file key, then the file-only sections. */
@@ -314,6 +328,7 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: metricsPortOf(get('IMAGEGATE_METRICS_PORT')),
     tracing: tracingSettingsOf(env),
     console: parseBoolean('IMAGEGATE_CONSOLE', get('IMAGEGATE_CONSOLE') ?? 'true'),
+    safety: parseSafetyConfig(get),
     openai: openaiKey ? { apiKey: openaiKey, baseUrl: openaiBaseUrl } : undefined,
     modelAliases,
     ...optionalPricing(parsePricedModels(file.pricing, modelAliases)),
@@ -404,6 +419,48 @@ function parseChannels(value: unknown, openai: UpstreamConfig | undefined, timeo
     );
   }
   return defs;
+}
+
+/**
+ * The operator's default content-safety policy: IMAGEGATE_SAFETY_MODE (off, flag, block),
+ * IMAGEGATE_SAFETY_THRESHOLDS (`porn=0.6,sexy=0.95`, laid over the defaults), IMAGEGATE_SAFETY_BLOCKLIST
+ * (comma-separated words and /patterns/; the config file may give a list).
+ */
+function parseSafetyConfig(get: (name: string) => string | undefined): SafetyConfig {
+  const mode = get('IMAGEGATE_SAFETY_MODE') ?? 'off';
+  const thresholds = get('IMAGEGATE_SAFETY_THRESHOLDS');
+  const blocklist = get('IMAGEGATE_SAFETY_BLOCKLIST');
+  const raw: Record<string, unknown> = {
+    mode,
+    ...(thresholds ? { thresholds: Object.fromEntries(splitList(thresholds).map((pair) => thresholdPair(pair))) } : {}),
+    ...(blocklist ? { blocklist: splitList(blocklist) } : {}),
+  };
+  let policy: SafetyPolicy;
+  try {
+    policy = parseSafetyPolicy(raw, 'safety');
+  } catch (err) {
+    if (!(err instanceof SafetyPolicyError)) throw err;
+    const name = err.field.startsWith('safety.thresholds')
+      ? 'IMAGEGATE_SAFETY_THRESHOLDS'
+      : err.field.startsWith('safety.blocklist')
+        ? 'IMAGEGATE_SAFETY_BLOCKLIST'
+        : 'IMAGEGATE_SAFETY_MODE';
+    throw new ConfigError(`${name}: ${err.message}`);
+  }
+  const cpus = availableParallelism();
+  return {
+    // Thresholds with mode off still apply to the callers who ask (nsfw_checker); nothing set: no default at all.
+    defaultPolicy: mode === 'off' && !thresholds && !blocklist ? null : policy,
+    workers: parseCount('IMAGEGATE_SAFETY_WORKERS', get('IMAGEGATE_SAFETY_WORKERS') ?? '1', 1, cpus),
+  };
+}
+
+/** `porn=0.6` -> ['porn', 0.6] (the number checked by the policy's parser). */
+function thresholdPair(pair: string): [string, unknown] {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new ConfigError(`IMAGEGATE_SAFETY_THRESHOLDS: '${pair}' must be class=score (e.g. porn=0.7)`);
+  const value = pair.slice(at + 1).trim();
+  return [pair.slice(0, at).trim(), value === '' ? Number.NaN : Number(value)];
 }
 
 function parseCount(name: string, value: string, min: number, max: number): number {

@@ -23,11 +23,14 @@ import {
 import type { Channel } from './core/channel.js';
 import type { DeliveryMetricsSink } from './core/metrics-sink.js';
 import { NO_SPANS, type Span, type Spans } from './core/spans.js';
+import { relayed } from './core/each-once.js';
 import { settledGenerator } from './core/settled-generator.js';
 import { UpstreamFailure } from './core/upstream-failure.js';
 import { resolveParameters } from './core/resolved-parameters.js';
 import { withChatUsage } from './core/usage.js';
 import { arrivedImages, deliverArriving, type DeliveryEvent } from './output/arriving-delivery.js';
+import type { ContentSafety } from './output/content-safety.js';
+import type { SafetyPolicy } from './core/safety-policy.js';
 import { clientErrorFor } from './routing/client-error.js';
 import type { DeliveredImage, DeliveryContext, ImageOutput } from './output/image-output.js';
 import type { RunMode } from './routing/retry-policy.js';
@@ -54,6 +57,8 @@ export interface RunContext extends DeliveryContext {
   settlement: SettlementStrategy;
   /** Hears the run begin and end, as its request_log row is written (the request's log line, http/request-line.ts). */
   observer?: RunObserver;
+  /** Task runs (no `key`): the key's own content-safety policy, looked up for the run; null: none of its own. */
+  keySafety?: SafetyPolicy | null;
 }
 
 /**
@@ -152,11 +157,23 @@ export class ImagePipeline {
     private readonly billing: Billing,
     private readonly now: () => number = Date.now,
     private readonly spans: Spans = NO_SPANS,
+    /** The gateway's content check (policies, prompt blocklist, image classifier); absent: nothing checked. */
+    private readonly safety?: ContentSafety,
   ) {}
+
+  /**
+   * The prompt against the content policy's blocklists (400 content_policy_violation), before any
+   * credit is reserved: sync runs check it in admit; tasks before they are accepted.
+   */
+  screenPrompt(job: ImageJob, key: KeyIdentity | null | undefined): void {
+    this.safety?.screenPrompt(job, key?.policy.safety ?? null);
+  }
 
   /** Routes the job anew and answers with its images whole (streams, tasks). */
   async run(job: ImageJob, ctx: FreshRunContext): Promise<ImagesResult> {
-    const hooks = { ...(ctx.onPartial ? { onPartial: ctx.onPartial } : {}), ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) };
+    // Partial images are previews no check has seen: a checked run drops them.
+    const onPartial = ctx.onPartial && !this.safety?.mayCheck(job, keySafetyOf(ctx)) ? { onPartial: ctx.onPartial } : {};
+    const hooks = { ...onPartial, ...(ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {}) };
     return this.whole(job, ctx, (run) => this.router.generate(job, ctx.mode, ctx.signal, run.attempts, hooks));
   }
 
@@ -164,8 +181,9 @@ export class ImagePipeline {
    * Tasks: picks up the async upstream task an earlier run submitted (its id stored before a
    * restart): polled by that id on the channel that holds it, never submitted again.
    */
-  async resume(job: ImageJob, ctx: TaskRunContext, upstream: UpstreamTask): Promise<ImagesResult> {
-    return this.whole(job, ctx, (run) => this.router.resume(job, ctx.mode, upstream.channelId, upstream.upstreamTaskId, ctx.signal, run.attempts));
+  async resume(job: ImageJob, ctx: TaskRunContext & Pick<FreshRunContext, 'onSubmitted'>, upstream: UpstreamTask): Promise<ImagesResult> {
+    const hooks = ctx.onSubmitted ? { onSubmitted: ctx.onSubmitted } : {};
+    return this.whole(job, ctx, (run) => this.router.resume(job, ctx.mode, upstream.channelId, upstream.upstreamTaskId, ctx.signal, run.attempts, hooks));
   }
 
   private whole(job: ImageJob, ctx: RunContext, route: (run: Run) => Promise<RoutedResult>): Promise<ImagesResult> {
@@ -177,7 +195,8 @@ export class ImagePipeline {
     try {
       await this.admit(job, ctx, run);
       const routed = await route(run);
-      const data = await this.output.deliver(job, routed.result.images, ctx);
+      const screened = await this.screened(job, ctx, routed);
+      const data = await this.output.deliver(job, screened.images, screened.ctx);
       return { created: this.created(), data, ...(await this.complete(job, ctx, run, routed.result, routed.channel, data.length)) };
     } catch (err) {
       await this.fail(job, ctx, run, err);
@@ -198,6 +217,10 @@ export class ImagePipeline {
   }
 
   private async runArrivingWithin(job: ImageJob, ctx: RunContext): Promise<ImagesResult | ArrivingImages> {
+    // A checked run reads its images whole: nothing is passed on, or linked, before the check.
+    if (this.safety?.mayCheck(job, keySafetyOf(ctx))) {
+      return this.wholeWithin(job, ctx, (run) => this.router.generate(job, ctx.mode, ctx.signal, run.attempts));
+    }
     const run = this.begin(ctx);
     try {
       await this.admit(job, ctx, run);
@@ -218,6 +241,14 @@ export class ImagePipeline {
     }
   }
 
+  /** The routed images after the content check of the run's policy (none: as they came); its marks go with them to storage. */
+  private async screened(job: ImageJob, ctx: RunContext, routed: RoutedResult): Promise<{ images: ProviderResult['images']; ctx: RunContext }> {
+    const policy = this.safety?.policyFor(job, keySafetyOf(ctx), routed.channel);
+    if (!this.safety || !policy) return { images: routed.result.images, ctx };
+    const { images, marks } = await this.safety.screen(job, routed.result.images, policy, ctx);
+    return { images, ctx: { ...ctx, safety: marks } };
+  }
+
   /** url mode: the answer's images stored (as they arrive, when they do) and their links. */
   private async storeAnswer(
     job: ImageJob,
@@ -232,17 +263,16 @@ export class ImagePipeline {
   private settledOnArrival(job: ImageJob, ctx: RunContext, run: Run, result: ArrivingResult, channel: Channel): ArrivingImages['events'] {
     let completed = false;
     const delivery = deliverArriving(this.output, job, result.events, ctx);
-    const events = async function* (this: ImagePipeline): ArrivingImages['events'] {
-      try {
-        const arrived = yield* delivery;
+    const events = relayed(
+      delivery,
+      async (arrived) => {
         const tail = await this.complete(job, ctx, run, arrived.fields, channel, arrived.delivered);
         completed = true;
         return tail;
-      } catch (err) {
-        // The answer had begun: an upstream failure now is final, in the caller's terms.
-        throw err instanceof UpstreamFailure ? clientErrorFor(err, channel.apiKeys) : err;
-      }
-    }.call(this);
+      },
+      // The answer had begun: an upstream failure now is final, in the caller's terms.
+      (err) => (err instanceof UpstreamFailure ? clientErrorFor(err, channel.apiKeys) : err),
+    );
     // Read later by the answer's writer: what its steps begin (the images' stores) stays in the request's trace.
     const settled = settledGenerator(events, async (failure) => {
       if (completed) return;
@@ -268,6 +298,7 @@ export class ImagePipeline {
   private async admit(job: ImageJob, ctx: RunContext, run: Run): Promise<void> {
     if (ctx.settlement.kind === 'already-reserved') run.hold = ctx.settlement.hold;
     if (ctx.key) checkModelAllowed(ctx.key.policy, job.model.id);
+    this.safety?.screenPrompt(job, keySafetyOf(ctx));
     if (ctx.settlement.kind === 'reserve-now') run.hold = await this.billing.settlement.reserve(ctx.key, job);
   }
 
@@ -288,6 +319,7 @@ export class ImagePipeline {
   /** Failed: refunds (or keeps the reservation for the task's next run) and logs why. */
   private async fail(job: ImageJob, ctx: RunContext, run: Run, err: unknown): Promise<void> {
     if (run.hold) await this.billing.settlement.failed(run.hold, ctx.settlement, err);
+    this.safety?.noteFailure(job, keySafetyOf(ctx), err);
     const known = err instanceof GatewayError ? err : isDatabaseUnavailable(err) ? databaseUnavailable() : null;
     const status = known ? known.status : 500;
     const code = known ? known.code : 'internal_error';
@@ -337,4 +369,9 @@ function resolvedParameters(job: ImageJob, result: ResultFields): ResultParamete
     ...(outputFormat ? { outputFormat } : {}),
     ...(result.metadata !== undefined ? { metadata: result.metadata } : {}),
   };
+}
+
+/** The key's own content-safety policy for a run: from its identity (sync), else as the task worker looked it up. */
+function keySafetyOf(ctx: RunContext): SafetyPolicy | null {
+  return ctx.key ? ctx.key.policy.safety : (ctx.keySafety ?? null);
 }

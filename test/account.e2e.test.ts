@@ -238,14 +238,21 @@ describe('/v1/account/tasks', () => {
   });
 
   it('refuses bad filters in the OpenAI dialect', async () => {
-    for (const [query, param] of [
-      ['state=done', 'state'],
-      ['from=garbage', 'from'],
-      ['limit=-1', 'limit'],
+    for (const [query, param, lists] of [
+      ['state=done', 'state', ['tasks']],
+      ['from=garbage', 'from', ['tasks']],
+      ['limit=-1', 'limit', ['tasks', 'images']],
+      // Numbers past what a database integer holds (1e400 is Infinity once coerced) were a 500.
+      ['limit=1e400', 'limit', ['tasks', 'images']],
+      ['offset=1e400', 'offset', ['tasks', 'images']],
+      ['offset=1e20', 'offset', ['tasks', 'images']],
+      ['offset=99999999999999999999', 'offset', ['tasks', 'images']],
     ] as const) {
-      const res = await as(a, 'GET', `/v1/account/tasks?${query}`);
-      expect(res.status, query).toBe(400);
-      expect(res.json, query).toMatchObject({ error: { type: 'invalid_request_error', param } });
+      for (const list of lists) {
+        const res = await as(a, 'GET', `/v1/account/${list}?${query}`);
+        expect(res.status, `${list} ${query}`).toBe(400);
+        expect(res.json, `${list} ${query}`).toMatchObject({ error: { type: 'invalid_request_error', param } });
+      }
     }
     const images = await as(a, 'GET', '/v1/account/images?operation=drop');
     expect(images.status).toBe(400);

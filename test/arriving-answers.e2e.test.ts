@@ -19,19 +19,9 @@ import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
-import { seededRandom } from './helpers/seeded-random.js';
+import { noisePng } from './helpers/images.js';
 
 closeAfterEach();
-
-/** Noise compresses to nothing: a PNG of about width * height * 3 bytes, so answers span many packets. */
-async function noisePng(width: number, height: number, seed: number): Promise<Buffer> {
-  const random = seededRandom(seed);
-  const raw = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = random.int(256);
-  return sharp(raw, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
-}
 
 const BIG = await noisePng(320, 320, 1); // ~300 KB, ~410 KB of base64
 const SECOND = await noisePng(200, 200, 2);
@@ -66,6 +56,8 @@ interface UpstreamCall {
   res: ServerResponse;
   /** The connection closed before the answer was all written: the gateway let go of it. */
   closedEarly: boolean;
+  /** The answer is over for the upstream: all written, or its connection closed. */
+  over: boolean;
 }
 
 type Script = (call: UpstreamCall) => Promise<void>;
@@ -88,9 +80,10 @@ async function scriptedUpstream(): Promise<ScriptedUpstream> {
     const parts: Buffer[] = [];
     req.on('data', (part: Buffer) => parts.push(part));
     req.on('end', () => {
-      const call: UpstreamCall = { body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>, res, closedEarly: false };
+      const call: UpstreamCall = { body: JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>, res, closedEarly: false, over: false };
       calls.push(call);
       res.on('close', () => {
+        call.over = true;
         if (!res.writableFinished) call.closedEarly = true;
       });
       const script = queue.shift() ?? fallback;
@@ -150,9 +143,9 @@ function errorAnswer(status: number): Script {
 // ---------------------------------------------------------------------------------------------
 // The gateway, keys, and what it stored
 
-async function gatewayWith(channels: Record<string, unknown>[]): Promise<TestGateway> {
+async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
   const file = await writeConfigFile({ channels });
-  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY }));
+  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, ...env }));
 }
 
 const channel = (name: string, upstream: ScriptedUpstream, extra: Record<string, unknown> = {}) => relayChannel(name, upstream.baseURL, extra);
@@ -407,6 +400,47 @@ describe('b64_json answers pass through as they arrive', () => {
     // The client got the image's first bytes, and never a complete answer.
     expect(received).toBeGreaterThan(8 * 1024);
     expect(received).toBeLessThan(body.length);
+  });
+
+  it('cuts mid-answer do not open the channel’s breaker (a gateway behind on its reads sees the same): the next request is served', async () => {
+    const upstream = later(await scriptedUpstream());
+    const gw = await gatewayWith([channel('up', upstream)], { IMAGEGATE_BREAKER_THRESHOLD: '2' });
+    const body = Buffer.from(answerText([{ bytes: BIG }]));
+    const cutAt = body.indexOf('"b64_json":"') + 100 * 1024;
+    // Three answers begin (200, their first bytes), then all three connections are lost: as a
+    // burst of answers does when the upstream closes connections the gateway has not read off.
+    let begun = 0;
+    let allBegun: () => void = () => {};
+    const cutTogether = new Promise<void>((resolve) => {
+      allBegun = resolve;
+    });
+    upstream.always(async ({ res }) => {
+      res.writeHead(200, JSON_HEADERS);
+      if (begun >= 3) {
+        res.end(body);
+        return;
+      }
+      await writeInPieces(res, body.subarray(0, cutAt), 16 * 1024);
+      if (++begun === 3) allBegun();
+      await cutTogether;
+      res.socket?.destroy();
+    });
+    const ids = ['cut-1', 'cut-2', 'cut-3'];
+    await Promise.all(
+      ids.map(async (id) => {
+        const res = await postGeneration(gw, GENERATE, id);
+        expect(res.status).toBe(200);
+        await expect(res.arrayBuffer()).rejects.toThrow();
+      }),
+    );
+    for (const id of ids) await expect.poll(() => logRow(gw, id), { timeout: 5_000 }).toMatchObject({ status: 502, error_code: 'upstream_unavailable' });
+    const health = (await adminJson(gw.origin, 'GET', '/admin/api/channels/up')).health as { circuit: string; consecutive_failures: number };
+    expect(health).toMatchObject({ circuit: 'closed', consecutive_failures: 0 });
+    const served = await postGeneration(gw, GENERATE, 'after-cuts');
+    expect(served.status).toBe(200);
+    const answer = (await served.json()) as { data: { b64_json: string }[] };
+    expect(Buffer.from(answer.data[0]?.b64_json ?? '', 'base64').equals(BIG)).toBe(true);
+    expect(upstream.calls).toHaveLength(4);
   });
 
   it.each([
@@ -689,7 +723,7 @@ describe('a client that stops reading', () => {
     expect(decoded(answer)).toEqual([BIG]);
   });
 
-  it('is cut off after IMAGEGATE_SEND_TIMEOUT; the upstream connection and the channel slot are let go', async () => {
+  it('is cut off after IMAGEGATE_SEND_TIMEOUT; the upstream answer is over and the channel slot let go', async () => {
     const HUGE = await noisePng(1800, 1800, 4); // ~9.7 MB: more than the sockets between us hold
     const upstream = later(await scriptedUpstream());
     const file = await writeConfigFile({ channels: [channel('up', upstream, { max_concurrent: 1 })] });
@@ -707,8 +741,9 @@ describe('a client that stops reading', () => {
     stalled.write(
       `POST /v1/images/generations HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${gw.apiKey}\r\nx-request-id: stalled\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
     );
-    // Cut off: the gateway lets go of the upstream answer it was passing on, and the run ends (logged last).
-    await expect.poll(() => upstream.calls[0]?.closedEarly, { timeout: 10_000 }).toBe(true);
+    // Cut off, and the upstream's answer is over too (read ahead whole within the memory budget, the
+    // gateway does not wait on the client for it), and the run ends (logged last).
+    await expect.poll(() => upstream.calls[0]?.over, { timeout: 10_000 }).toBe(true);
     await expect.poll(async () => (await logRow(gw, 'stalled'))?.status, { timeout: 5_000 }).toBe(499);
     // The channel's only slot is free again.
     const answer = await gw.client.images.generate(GENERATE);

@@ -218,8 +218,8 @@ describe('Azure error envelopes through the provider', () => {
     expect(failure.upstreamError).toEqual({
       code: 'content_policy_violation',
       message: 'Your request was rejected as a result of our safety system. [ResponsibleAIPolicyViolation: violence, jailbreak]',
-      param: 'prompt',
-      type: 'invalid_request_error',
+      // The one refusal shape (core/upstream-failure.ts contentRefusal): OpenAI's param null, whatever the vendor named.
+      param: null,
     });
   });
 

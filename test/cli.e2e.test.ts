@@ -110,6 +110,15 @@ describe('imagegate CLI', { timeout: SEVERAL_COMMANDS_MS }, () => {
     expect(bad.stderr).toContain('--rpm');
   });
 
+  it('keys create --safety: a content-safety policy as JSON; a bad regex or non-JSON exits 2 naming --safety', async () => {
+    expect((await runCli(['keys', 'create', '--name', 'safe', '--safety', '{"mode":"block","blocklist":["gore"]}'])).status).toBe(0);
+    const badRegex = await runCli(['keys', 'create', '--name', 'x', '--safety', '{"mode":"block","blocklist":["/a(b/"]}']);
+    expect(badRegex.status).toBe(2);
+    expect(badRegex.stderr).toMatch(/--safety: safety\.blocklist\[0\] is not a valid regular expression/);
+    const notJson = await runCli(['keys', 'create', '--name', 'x', '--safety', 'block']);
+    expect([notJson.status, notJson.stderr]).toEqual([2, expect.stringContaining('--safety: not JSON')]);
+  });
+
   it('invalid config fails at start with one line naming the variable', async () => {
     const res = await runCli(['serve'], { PORT: 'eighty' });
     expect(res.status).toBe(1);

@@ -73,6 +73,7 @@ describe('loadConfig: defaults', () => {
       redisCommandTimeoutMs: 1_000,
       rateLimitOnRedisDown: 'open',
       tracing: { exporters: [], protocol: 'http/protobuf' },
+      safety: { defaultPolicy: null, workers: 1 },
       http: { timeouts: { headersMs: 30_000, requestMs: 300_000, bodyIdleMs: 30_000, sendIdleMs: 60_000 }, trustedProxies: [] },
     } satisfies Config);
   });
@@ -109,6 +110,29 @@ describe('loadConfig: env vars', () => {
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({ host: '0.0.0.0', port: 9000, adminKey: 'admin-secret', urlSecret: 'url-secret', logLevel: 'debug' });
+  });
+
+  it('IMAGEGATE_SAFETY_*: the default content policy (thresholds over the defaults, a blocklist); a bad regex or class fails the start', () => {
+    const { safety } = loadConfig({
+      IMAGEGATE_SAFETY_MODE: 'flag',
+      IMAGEGATE_SAFETY_THRESHOLDS: 'porn=0.5, neutral=0',
+      IMAGEGATE_SAFETY_BLOCKLIST: 'gore,/bl(o|0)od/',
+    });
+    expect(safety.defaultPolicy?.mode).toBe('flag');
+    expect(safety.defaultPolicy?.thresholds).toEqual({ porn: 0.5, hentai: 0.7, sexy: 0.9, neutral: 0 });
+    expect(safety.defaultPolicy?.blocklist.map((t) => [t.kind, t.source])).toEqual([
+      ['word', 'gore'],
+      ['pattern', '/bl(o|0)od/'],
+    ]);
+    // Off, its thresholds still apply to callers who ask for the check (nsfw_checker).
+    expect(loadConfig({ IMAGEGATE_SAFETY_THRESHOLDS: 'porn=0.5' }).safety.defaultPolicy).toMatchObject({ mode: 'off', thresholds: { porn: 0.5 } });
+    expect(() => loadConfig({ IMAGEGATE_SAFETY_MODE: 'strict' })).toThrow(/IMAGEGATE_SAFETY_MODE: .*off, flag, block/);
+    expect(() => loadConfig({ IMAGEGATE_SAFETY_THRESHOLDS: 'violence=0.5' })).toThrow(/IMAGEGATE_SAFETY_THRESHOLDS: .*violence/);
+    expect(() => loadConfig({ IMAGEGATE_SAFETY_THRESHOLDS: 'porn=high' })).toThrow(/IMAGEGATE_SAFETY_THRESHOLDS: .*from 0 to 1/);
+    expect(() => loadConfig({ IMAGEGATE_SAFETY_MODE: 'block', IMAGEGATE_SAFETY_BLOCKLIST: '/a(b/' })).toThrow(
+      /IMAGEGATE_SAFETY_BLOCKLIST: .*regular expression/,
+    );
+    expect(() => loadConfig({ IMAGEGATE_SAFETY_WORKERS: '0' })).toThrow(/IMAGEGATE_SAFETY_WORKERS/);
   });
 
   it.each(['0', '1', '65535'])('PORT=%s is a port', (port) => {

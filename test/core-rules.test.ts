@@ -106,6 +106,34 @@ describe('parseGenerationRequest: defaults of every built-in model name', () => 
     ['imagen-4.0-generate-001', 'imagen-4.0-generate-001', '1024x1024', 'standard'],
     ['imagen-4.0-ultra-generate-001', 'imagen-4.0-ultra-generate-001', '1024x1024', 'standard'],
     ['imagen-4.0-fast-generate-001', 'imagen-4.0-fast-generate-001', '1024x1024', 'standard'],
+    // BFL's FLUX: the upstream model is BFL's endpoint; Kontext answers in its input's shape (auto), Ultra at 4 MP.
+    ['flux-2-pro', 'flux-2-pro', '1024x1024', 'standard'],
+    ['flux-2-max', 'flux-2-max', '1024x1024', 'standard'],
+    ['flux-2-flex', 'flux-2-flex', '1024x1024', 'standard'],
+    ['flux-2-klein-4b', 'flux-2-klein-4b', '1024x1024', 'standard'],
+    ['flux-2-klein-9b', 'flux-2-klein-9b', '1024x1024', 'standard'],
+    ['flux-kontext-pro', 'flux-kontext-pro', 'auto', 'standard'],
+    ['flux-kontext-max', 'flux-kontext-max', 'auto', 'standard'],
+    ['flux-1.1-pro', 'flux-pro-1.1', '1024x768', 'standard'],
+    ['flux-1.1-pro-ultra', 'flux-pro-1.1-ultra', '2048x2048', 'standard'],
+    // Ideogram 3.0: one name per rendering speed, the same size rules.
+    ['ideogram-v3-turbo', 'ideogram-v3-turbo', '1024x1024', 'standard'],
+    ['ideogram-v3', 'ideogram-v3', '1024x1024', 'standard'],
+    ['ideogram-v3-quality', 'ideogram-v3-quality', '1024x1024', 'standard'],
+    // Stability's: auto is its own default ratio (1:1), or an edit's input's shape.
+    ['stable-image-ultra', 'stable-image-ultra', 'auto', 'standard'],
+    ['stable-image-core', 'stable-image-core', 'auto', 'standard'],
+    ['sd3.5-large', 'sd3.5-large', 'auto', 'standard'],
+    ['sd3.5-large-turbo', 'sd3.5-large-turbo', 'auto', 'standard'],
+    ['sd3.5-medium', 'sd3.5-medium', 'auto', 'standard'],
+    ['sd3.5-flash', 'sd3.5-flash', 'auto', 'standard'],
+    ['stable-image-inpaint', 'stable-image-inpaint', 'auto', 'standard'],
+    ['stable-image-search-and-replace', 'stable-image-search-and-replace', 'auto', 'standard'],
+    // Midjourney's keep their names (a relay's model names); the version is a prompt flag. 1:1, the grid split.
+    ['midjourney', 'midjourney', '1024x1024', 'standard'],
+    ['midjourney-v7', 'midjourney-v7', '1024x1024', 'standard'],
+    ['midjourney-v6.1', 'midjourney-v6.1', '1024x1024', 'standard'],
+    ['niji-6', 'niji-6', '1024x1024', 'standard'],
   ];
 
   it('covers exactly the built-in catalogue', () => {

@@ -9,56 +9,53 @@
  * DashScope's message; Arrearage and Throttling fail over; InvalidApiKey disables the key; what
  * DashScope cannot do is a 400 unsupported_parameter naming the field.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { toFile } from 'openai';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { startDashScopeSimulator, type DashScopeSimulatorOptions, type RunningDashScopeSimulator } from '../sim/dashscope.js';
+import { startDashScopeSimulator, type DashScopeSimulatorOptions } from '../sim/dashscope.js';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { newApiAsync, newApiTask, taskApi } from './helpers/async-dialects.js';
-import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
-import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
-import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { closeAfterEach, later } from './helpers/cleanup.js';
+import { postJson, startGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
+import {
+  clearPng,
+  describeBase64 as b64Image,
+  describeImageAt,
+  errorMessage,
+  gatewayWith,
+  keptAliveThenCompleted,
+  leftHalfMask,
+  partialImagesRefused,
+  plainPng,
+  sdkEditStream,
+  sdkGenerationStream,
+  sharedDatabaseEnv,
+  storedUpstreamId,
+  streamRefusedAndRefunded,
+  submitNewApiTask,
+  refusedKeyScenario,
+  vendorKit,
+} from './helpers/vendor-kit.js';
 
 closeAfterEach();
 
 const KEY = 'sk-dashscope-test';
 
-function dashscopeChannel(name: string, sim: RunningDashScopeSimulator, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, kind: 'dashscope', base_url: sim.origin, api_key: KEY, poll_interval: 0.05, ...extra };
-}
-
-async function dashscopeSim(opts: DashScopeSimulatorOptions = {}): Promise<RunningDashScopeSimulator> {
-  return later(await startDashScopeSimulator({ apiKey: KEY, ...opts }));
-}
-
-async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
-  const file = await writeConfigFile({ channels });
-  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms', ...env }));
-}
-
-async function oneDashScope(opts: DashScopeSimulatorOptions = {}): Promise<{ gw: TestGateway; sim: RunningDashScopeSimulator }> {
-  const sim = await dashscopeSim(opts);
-  const gw = await gatewayWith([dashscopeChannel('dashscope', sim)]);
-  return { gw, sim };
-}
-
-const b64Image = (b64: string | undefined) => describeImage(Buffer.from(b64 ?? '', 'base64'));
+const dashscope = vendorKit({
+  kind: 'dashscope',
+  key: KEY,
+  start: (opts: DashScopeSimulatorOptions) => startDashScopeSimulator({ apiKey: KEY, ...opts }),
+  baseUrl: (sim) => sim.origin,
+  channel: { poll_interval: 0.05 },
+});
 
 /** A plain PNG; with `alpha`, one whose transparency could mark an edit (a well-formed mask). */
-async function png(width: number, height: number, alpha = false): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: alpha ? 4 : 3, background: alpha ? { r: 0, g: 0, b: 0, alpha: 0 } : '#3a7' } })
-    .png()
-    .toBuffer();
-}
+const png = (width: number, height: number, alpha = false) => (alpha ? clearPng(width, height) : plainPng(width, height));
 
 describe('Qwen-Image: the synchronous multimodal-generation call', () => {
   it('images.generate gives real PNGs of the size asked; n 2 is two DashScope calls of one image; DashScope gets W*H and its own fields', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const answer = await gw.client.images.generate({
       model: 'qwen-image',
       prompt: 'a tea house sign that reads 茶',
@@ -83,7 +80,7 @@ describe('Qwen-Image: the synchronous multimodal-generation call', () => {
   });
 
   it('output_format webp: DashScope answers PNG, the gateway converts; the url answer is the gateway’s link, DashScope’s has expired', async () => {
-    const { gw, sim } = await oneDashScope({ urlTtlMs: 1_000 });
+    const { gw, sim } = await dashscope.one({ urlTtlMs: 1_000 });
     const webp = await gw.client.images.generate({ model: 'qwen-image-plus', prompt: 'a fox', output_format: 'webp', response_format: 'b64_json' } as never);
     expect(await b64Image((webp as { data: { b64_json: string }[] }).data[0]?.b64_json)).toEqual({ format: 'webp', width: 1328, height: 1328 });
 
@@ -100,7 +97,7 @@ describe('Qwen-Image: the synchronous multimodal-generation call', () => {
 
 describe('Qwen-Image Edit: the input image as a data URI', () => {
   it('images.edit sends the image then the prompt; the answer has the input’s shape', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const answer = await gw.client.images.edit({
       model: 'qwen-image-edit',
       prompt: 'put a red hat on the cat',
@@ -117,7 +114,7 @@ describe('Qwen-Image Edit: the input image as a data URI', () => {
   });
 
   it('a mask is 400 unsupported_parameter naming mask; an edit model without an image is 400 naming image; nothing is sent', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const masked = await gw.client.images
       .edit({
         model: 'qwen-image-edit-plus',
@@ -136,13 +133,8 @@ describe('Qwen-Image Edit: the input image as a data URI', () => {
 
 describe("Wan's image editor (wanx2.1-imageedit): a task on image2image", () => {
   it('an edit with a mask is an inpainting; the mask goes as DashScope’s black and white, white where it was transparent', async () => {
-    const { gw, sim } = await oneDashScope();
-    // The client's mask: transparent on the left half (edit there), opaque on the right.
-    const rgba = Buffer.alloc(640 * 480 * 4);
-    for (let i = 0; i < 640 * 480; i++) rgba[i * 4 + 3] = i % 640 < 320 ? 0 : 255;
-    const mask = await sharp(rgba, { raw: { width: 640, height: 480, channels: 4 } })
-      .png()
-      .toBuffer();
+    const { gw, sim } = await dashscope.one();
+    const mask = await leftHalfMask(640, 480);
     const answer = await gw.client.images.edit({
       model: 'wanx2.1-imageedit',
       prompt: 'a window in the wall',
@@ -168,7 +160,7 @@ describe("Wan's image editor (wanx2.1-imageedit): a task on image2image", () => 
   });
 
   it('without a mask it is an instruction edit (description_edit)', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     await gw.client.images.edit({
       model: 'wanx2.1-imageedit',
       prompt: 'make it autumn',
@@ -182,7 +174,7 @@ describe("Wan's image editor (wanx2.1-imageedit): a task on image2image", () => 
 
 describe('Wan: the asynchronous image-synthesis task', () => {
   it('images.generate (the OpenAI dialect) submits once and polls within the request; the images are of the size asked', async () => {
-    const { gw, sim } = await oneDashScope({ taskDurationMs: 300 });
+    const { gw, sim } = await dashscope.one({ taskDurationMs: 300 });
     const answer = await gw.client.images.generate({
       model: 'wan2.2-t2i-flash',
       prompt: 'a paper boat on a lake',
@@ -209,41 +201,29 @@ describe('Wan: the asynchronous image-synthesis task', () => {
   });
 
   it("new-api's async dialect: the task is submitted, polled and succeeds with the image's link", async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const view = await newApiAsync(gw, { model: 'wan2.5-t2i-preview', prompt: 'a city of glass', size: '1696x960' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
-    const image = await fetch(view?.image_urls[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 1696, height: 960 });
+    expect(await describeImageAt(view?.image_urls[0])).toEqual({ format: 'png', width: 1696, height: 960 });
     expect(sim.sim.submits).toBe(1);
   });
 
   it('the task API dialect: aspect_ratio 9:16 is the nearest Wan size, its seed DashScope’s', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const view = await taskApi(gw, { model: 'wanx2.1-t2i-turbo', prompt: 'a tall lighthouse', aspect_ratio: '9:16', seed: 11 });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.bodies('text2image').at(-1)).toMatchObject({ model: 'wanx2.1-t2i-turbo', parameters: { size: '720*1280', seed: 11 } });
-    const image = await fetch(view?.resultUrls?.[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 720, height: 1280 });
+    expect(await describeImageAt(view?.resultUrls?.[0])).toEqual({ format: 'png', width: 720, height: 1280 });
   });
 
   it('a gateway stopped while the DashScope task is pending: a new gateway on the same database resumes the stored task id, never submitting again', async () => {
-    const sim = await dashscopeSim();
+    const sim = await dashscope.sim();
     sim.sim.hold();
-    const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-dashscope-restart-'));
-    onCleanup(() => rm(dataDir, { recursive: true, force: true }));
-    const config = await writeConfigFile({ channels: [dashscopeChannel('dashscope', sim)] });
-    const env = { IMAGEGATE_CONFIG: config, IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms' };
+    const env = await sharedDatabaseEnv([dashscope.channel('dashscope', sim)]);
     const first = await startGateway(env);
-    const submitted = await postJson(
-      first,
-      '/v1/images/generations',
-      { model: 'wan2.2-t2i-plus', prompt: 'a slow sunrise' },
-      { 'x-new-api-async-task': 'true' },
-    );
-    const id = String((submitted.json?.data as { task_id: string }).task_id);
-    const stored = async () => (await adminJson(first.origin, 'GET', `/admin/api/tasks/${id}`)).upstream_task_id;
-    await expect.poll(stored, { timeout: 10_000 }).toBeTruthy();
-    const upstreamTaskId = String(await stored());
+    const id = await submitNewApiTask(first, { model: 'wan2.2-t2i-plus', prompt: 'a slow sunrise' });
+    await expect.poll(() => storedUpstreamId(first.origin, id), { timeout: 10_000 }).toBeTruthy();
+    const upstreamTaskId = await storedUpstreamId(first.origin, id);
     await expect.poll(() => sim.sim.polls, { timeout: 10_000 }).toBeGreaterThan(0);
     await first.close();
     expect(sim.sim.submits).toBe(1);
@@ -256,40 +236,79 @@ describe('Wan: the asynchronous image-synthesis task', () => {
     expect(sim.sim.submits).toBe(1);
     expect(sim.sim.polls).toBeGreaterThan(pollsBefore);
     expect(sim.sim.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/api/v1/tasks/')).at(-1)?.path).toBe(`/api/v1/tasks/${upstreamTaskId}`);
-    const image = await fetch(view?.image_urls[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 1024, height: 1024 });
+    expect(await describeImageAt(view?.image_urls[0])).toEqual({ format: 'png', width: 1024, height: 1024 });
   }, 60_000);
+});
+
+describe('stream: keep-alive while DashScope works, then a completed event per image', () => {
+  const slow = () => dashscope.one({ taskDurationMs: 600, syncLatencyMs: 600 }, {}, { IMAGEGATE_STREAM_KEEPALIVE: '100ms' });
+
+  it('qwen-image (the synchronous call): keep-alive comments while DashScope answers, then the completed event at the size asked', async () => {
+    const { gw, sim } = await slow();
+    const stream = await sdkGenerationStream(gw, { model: 'qwen-image', prompt: 'a paper lantern', size: '1664x928' });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', size: '1664x928', format: 'png' });
+    expect(sim.sim.generations).toBe(1);
+    expect(sim.sim.bodies('multimodal')).toEqual([
+      {
+        model: 'qwen-image',
+        input: { messages: [{ role: 'user', content: [{ text: 'a paper lantern' }] }] },
+        parameters: { n: 1, size: '1664*928', watermark: false },
+      },
+    ]);
+  });
+
+  it('wan2.2-t2i-flash, n 2: keep-alive comments while the task runs, then two completed events at the size asked', async () => {
+    const { gw, sim } = await slow();
+    const stream = await sdkGenerationStream(gw, { model: 'wan2.2-t2i-flash', prompt: 'a paper boat', size: '1280x720', n: 2 });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', count: 2, size: '1280x720', format: 'png' });
+    expect(sim.sim.submits).toBe(1);
+    expect(sim.sim.bodies('text2image')).toEqual([
+      { model: 'wan2.2-t2i-flash', input: { prompt: 'a paper boat' }, parameters: { n: 2, size: '1280*720', watermark: false } },
+    ]);
+    await partialImagesRefused(gw, { model: 'qwen-image', prompt: 'a paper boat', partial_images: 1 }, () => sim.sim.requests.length);
+  });
+
+  it('wanx2.1-imageedit streams image_edit.completed in the input’s shape, the format asked', async () => {
+    const { gw } = await slow();
+    const stream = await sdkEditStream(gw, { model: 'wanx2.1-imageedit', prompt: 'make it autumn', image: await png(640, 480), output_format: 'webp' });
+    await keptAliveThenCompleted(stream, { type: 'image_edit.completed', format: 'webp', decodesTo: { width: 640, height: 480 } });
+  });
+
+  it('a Wan task failing its output check after the stream opened: its error event, the credits back', async () => {
+    const { gw, sim } = await slow();
+    await streamRefusedAndRefunded(gw, { model: 'wan2.2-t2i-flash', prompt: 'a scene [sim:unsafe-output]' }, () => sim.sim.submits);
+  });
 });
 
 describe("DashScope's refusals and failures", () => {
   it('a safety refusal (DataInspectionFailed) is the client’s 400 content_policy_violation with DashScope’s message, not retried', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const res = await postJson(gw, '/v1/images/generations', { model: 'qwen-image', prompt: 'something [sim:unsafe]' });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation', type: 'invalid_request_error' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain('inappropriate content');
+    expect(errorMessage(res)).toContain('inappropriate content');
     expect(sim.sim.bodies('multimodal')).toHaveLength(1);
   });
 
   it('a Wan task that fails its output check is a content_policy_violation too, submitted once', async () => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const res = await postJson(gw, '/v1/images/generations', { model: 'wan2.2-t2i-flash', prompt: 'a scene [sim:unsafe-output]' });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain('Output data may contain inappropriate content');
+    expect(errorMessage(res)).toContain('Output data may contain inappropriate content');
     expect(sim.sim.submits).toBe(1);
   });
 
   it('Arrearage (an overdue account) and Throttling.RateQuota fail over to the next channel', async () => {
-    const overdue = await dashscopeSim();
-    const busy = await dashscopeSim();
-    const spare = await dashscopeSim();
+    const overdue = await dashscope.sim();
+    const busy = await dashscope.sim();
+    const spare = await dashscope.sim();
     overdue.sim.enqueueFault({ status: 400, code: 'Arrearage', message: 'Access denied, please make sure your account is in good standing.' });
     busy.sim.enqueueFault({ status: 429, code: 'Throttling.RateQuota', message: 'Requests rate limit exceeded, please try again later.' });
     const gw = await gatewayWith([
-      dashscopeChannel('overdue', overdue, { priority: 20 }),
-      dashscopeChannel('busy', busy, { priority: 10 }),
-      dashscopeChannel('spare', spare),
+      dashscope.channel('overdue', overdue, { priority: 20 }),
+      dashscope.channel('busy', busy, { priority: 10 }),
+      dashscope.channel('spare', spare),
     ]);
     const answer = await gw.client.images.generate({ model: 'qwen-image', prompt: 'a harbour', response_format: 'b64_json' });
     expect(await b64Image(answer.data?.[0]?.b64_json)).toMatchObject({ format: 'png' });
@@ -299,21 +318,13 @@ describe("DashScope's refusals and failures", () => {
   });
 
   it('InvalidApiKey disables that key; the next channel serves and the bad one is not tried again', async () => {
-    const wrongKey = await dashscopeSim({ apiKey: 'sk-the-real-key' });
-    const good = await dashscopeSim();
-    const gw = await gatewayWith([dashscopeChannel('wrong-key', wrongKey, { priority: 10 }), dashscopeChannel('good', good)]);
-    await gw.client.images.generate({ model: 'wan2.2-t2i-flash', prompt: 'a harbour' });
-    expect(good.sim.submits).toBe(1);
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as {
-      name: string;
-      disabled_reason: string | null;
-      api_keys: { disabled_reason: string | null }[];
-    }[];
-    const wrong = channels.find((c) => c.name === 'wrong-key');
-    expect(wrong?.disabled_reason ?? wrong?.api_keys[0]?.disabled_reason).toMatch(/401/);
-    const before = wrongKey.sim.requests.length;
-    await gw.client.images.generate({ model: 'qwen-image', prompt: 'again' });
-    expect(wrongKey.sim.requests.length).toBe(before);
+    await refusedKeyScenario(dashscope, {
+      refusing: { apiKey: 'sk-the-real-key' },
+      model: 'wan2.2-t2i-flash',
+      againModel: 'qwen-image',
+      served: (s) => s.sim.submits,
+      asked: (s) => s.sim.requests.length,
+    });
   });
 });
 
@@ -322,12 +333,11 @@ describe('what DashScope cannot do is refused, naming the field', () => {
     ['quality', { quality: 'hd' }],
     ['background', { background: 'transparent' }],
     ['style', { style: 'vivid' }],
-    ['stream', { stream: true }],
     ['moderation', { moderation: 'low' }],
     ['metadata', { metadata: { team: 'a' } }],
     ['guidance_scale', { guidance_scale: 5 }],
   ])('%s: 400 unsupported_parameter, nothing sent', async (param, extra) => {
-    const { gw, sim } = await oneDashScope();
+    const { gw, sim } = await dashscope.one();
     const res = await postJson(gw, '/v1/images/generations', { model: 'qwen-image', prompt: 'a harbour', ...extra });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { param, code: 'unsupported_parameter' } });
@@ -339,7 +349,7 @@ describe('what DashScope cannot do is refused, naming the field', () => {
     const gw = await gatewayWith([{ name: 'official', kind: 'openai', base_url: openai.baseURL, api_key: 'sk-up' }]);
     const res = await postJson(gw, '/v1/images/generations', { model: 'qwen-image', prompt: 'a harbour' });
     expect(res.status).toBe(503);
-    expect(String((res.json?.error as { message: string }).message)).toContain('dashscope');
+    expect(errorMessage(res)).toContain('dashscope');
     expect(openai.sim.requests.filter((r) => r.path.startsWith('/v1/images'))).toHaveLength(0);
   });
 });

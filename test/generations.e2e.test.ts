@@ -123,7 +123,11 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
       }
     });
 
-    it("returns the upstream's own 400 to the client with its reason and param", async () => {
+    it("returns the upstream's own 400 to the client with its reason and param; its safety refusal as content_policy_violation", async () => {
+      upstream.sim.enqueueFault({ kind: 'status', status: 400, message: 'Invalid size.', code: 'invalid_value', param: 'size', type: 'invalid_request_error' });
+      const res = await postJson(gw, '/v1/images/generations', { prompt: 'something' });
+      expect(res.status).toBe(400);
+      expect(res.json?.error).toEqual({ message: 'Invalid size.', type: 'invalid_request_error', param: 'size', code: 'invalid_value' });
       upstream.sim.enqueueFault({
         kind: 'status',
         status: 400,
@@ -132,13 +136,14 @@ function gatewaySuite(database: 'sqlite' | 'postgres') {
         param: 'prompt',
         type: 'invalid_request_error',
       });
-      const res = await postJson(gw, '/v1/images/generations', { prompt: 'something' });
-      expect(res.status).toBe(400);
-      expect(res.json?.error).toEqual({
+      const refused = await postJson(gw, '/v1/images/generations', { prompt: 'something' });
+      expect(refused.status).toBe(400);
+      // Every vendor's refusal in one shape (OpenAI's moderation_blocked included).
+      expect(refused.json?.error).toEqual({
         message: 'Your request was rejected by the safety system.',
         type: 'invalid_request_error',
-        param: 'prompt',
-        code: 'moderation_blocked',
+        param: null,
+        code: 'content_policy_violation',
       });
     });
 

@@ -13,15 +13,26 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startGoogleSimulator, type GoogleSimulatorOptions, type RunningGoogleSimulator } from '../sim/google.js';
 import { newApiAsync, taskApi } from './helpers/async-dialects.js';
-import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
-import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
-import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
-import { describeImage } from './helpers/images.js';
+import { closeAfterEach, onCleanup } from './helpers/cleanup.js';
+import { postJson } from './helpers/gateway.js';
+import {
+  type ChannelEntry,
+  describeBase64 as decoded,
+  describeImageAt,
+  disabledReason,
+  errorMessage,
+  gatewayWith,
+  listedChannels,
+  keptAliveThenCompleted,
+  partialImagesRefused,
+  plainPng,
+  postEditForm,
+  sdkGenerationStream,
+  vendorKit,
+} from './helpers/vendor-kit.js';
 
 closeAfterEach();
 
@@ -46,29 +57,20 @@ function serviceAccountKey(sim: RunningGoogleSimulator, email = ACCOUNT): string
   });
 }
 
-async function googleSim(opts: GoogleSimulatorOptions = {}): Promise<RunningGoogleSimulator> {
-  return later(await startGoogleSimulator({ apiKey: KEY, serviceAccounts: { [ACCOUNT]: publicKey }, ...opts }));
-}
+const gemini = vendorKit({
+  kind: 'gemini',
+  key: KEY,
+  start: (opts: GoogleSimulatorOptions) => startGoogleSimulator({ apiKey: KEY, serviceAccounts: { [ACCOUNT]: publicKey }, ...opts }),
+  baseUrl: (sim) => sim.geminiBaseUrl,
+});
+const googleSim = gemini.sim;
+const geminiChannel = gemini.channel;
+const oneGemini = (env: Record<string, string> = {}) => gemini.one({}, {}, env);
 
-function geminiChannel(name: string, sim: RunningGoogleSimulator, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, kind: 'gemini', base_url: sim.geminiBaseUrl, api_key: KEY, ...extra };
-}
-
-function vertexChannel(name: string, sim: RunningGoogleSimulator, extra: Record<string, unknown> = {}): Record<string, unknown> {
+/** Vertex AI on the same simulator: its regional base, the service account's JSON key as the channel's key. */
+function vertexChannel(name: string, sim: RunningGoogleSimulator, extra: ChannelEntry = {}): ChannelEntry {
   return { name, kind: 'vertex-ai', base_url: sim.vertexBaseUrl('example-project', 'us-central1'), api_key: serviceAccountKey(sim), ...extra };
 }
-
-async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<TestGateway> {
-  const file = await writeConfigFile({ channels, ...extra });
-  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms', ...env }));
-}
-
-async function oneGemini(env: Record<string, string> = {}): Promise<{ gw: TestGateway; sim: RunningGoogleSimulator }> {
-  const sim = await googleSim();
-  return { gw: await gatewayWith([geminiChannel('gemini', sim)], env), sim };
-}
-
-const decoded = (b64: string | undefined) => describeImage(Buffer.from(b64 ?? '', 'base64'));
 
 describe('Gemini image models on the Gemini API', () => {
   it('generate: the ratio for the size asked, a real PNG of that size, usage in tokens', async () => {
@@ -115,9 +117,7 @@ describe('Gemini image models on the Gemini API', () => {
 
   it('edit: the input image goes as inlineData beside the prompt; auto size reports the real size Gemini chose', async () => {
     const { gw, sim } = await oneGemini();
-    const input = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#48a' } })
-      .png()
-      .toBuffer();
+    const input = await plainPng(600, 400, '#48a');
     const answer = await gw.client.images.edit({
       model: 'gemini-2.5-flash-image',
       prompt: 'add a red kite in the sky',
@@ -195,7 +195,30 @@ describe('Imagen', () => {
     const none = await postJson(gw, '/v1/images/generations', { model: 'imagen-4.0-fast-generate-001', prompt: 'cats [sim:rai]', n: 2 });
     expect(none.status).toBe(400);
     expect(none.json).toMatchObject({ error: { code: 'content_policy_violation' } });
-    expect(String((none.json?.error as { message: string }).message)).toContain('safety filter');
+    expect(errorMessage(none)).toContain('safety filter');
+  });
+});
+
+describe('Imagen streams: keep-alive while Google works, then a completed event per image', () => {
+  const slow = () => gemini.one({ latencyMs: 600 }, {}, { IMAGEGATE_STREAM_KEEPALIVE: '100ms' });
+
+  it('imagen-4.0-generate-001, n 2: keep-alive comments, then two completed events at the size asked; no stream field to Google', async () => {
+    const { gw, sim } = await slow();
+    const stream = await sdkGenerationStream(gw, { model: 'imagen-4.0-generate-001', prompt: 'a lighthouse', size: '1408x768', n: 2 });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', count: 2, size: '1408x768', format: 'png' });
+    const predicts = sim.sim.calls('predict');
+    expect(predicts).toHaveLength(1);
+    expect(predicts[0]?.body.parameters).toMatchObject({ sampleCount: 2, aspectRatio: '16:9' });
+    expect(JSON.stringify(predicts[0]?.body)).not.toContain('stream');
+    await partialImagesRefused(gw, { model: 'imagen-4.0-fast-generate-001', prompt: 'a fox', partial_images: 1 }, () => sim.sim.calls('predict').length);
+  });
+
+  it('on Vertex AI too: imagen-4.0-fast-generate-001 streams its image as jpeg when asked', async () => {
+    const sim = await googleSim({ latencyMs: 600 });
+    const gw = await gatewayWith([vertexChannel('vertex', sim)], { IMAGEGATE_STREAM_KEEPALIVE: '100ms' });
+    const stream = await sdkGenerationStream(gw, { model: 'imagen-4.0-fast-generate-001', prompt: 'a harbour', size: '896x1280', output_format: 'jpeg' });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', size: '896x1280', format: 'jpeg' });
+    expect(sim.sim.calls('predict').map((c) => c.door)).toEqual(['vertex-ai']);
   });
 });
 
@@ -296,15 +319,7 @@ describe('one model on a gemini and a vertex-ai channel: failover', () => {
     ]);
     await gw.client.images.generate({ model: 'imagen-4.0-generate-001', prompt: 'a harbour' });
     expect(sim.sim.generations).toBe(1);
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as {
-      name: string;
-      disabled_reason: string | null;
-      api_keys: { disabled_reason: string | null }[];
-    }[];
-    for (const name of ['wrong-key', 'unknown-account']) {
-      const channel = channels.find((c) => c.name === name);
-      expect(channel?.disabled_reason ?? channel?.api_keys[0]?.disabled_reason, name).toMatch(/401/);
-    }
+    for (const name of ['wrong-key', 'unknown-account']) expect(await disabledReason(gw, name), name).toMatch(/401/);
     const before = sim.sim.requests.length;
     await gw.client.images.generate({ model: 'imagen-4.0-generate-001', prompt: 'again' });
     // Only the good channel's generation: no key check, no token exchange for the disabled ones.
@@ -323,7 +338,7 @@ describe('what else fails over', () => {
     const gw = await gatewayWith([geminiChannel('gemini', sim, { priority: 10 }), vertexChannel('vertex', sim)]);
     await gw.client.images.generate({ model: 'imagen-4.0-fast-generate-001', prompt: 'a harbour' });
     expect(sim.sim.calls('predict').map((c) => c.door)).toEqual(['gemini', 'vertex-ai']);
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as { name: string; api_keys: { disabled_reason: string | null }[] }[];
+    const channels = await listedChannels(gw);
     const kept = channels.find((c) => c.name === 'gemini');
     expect(kept?.api_keys).toHaveLength(1);
     expect(kept?.api_keys[0]?.disabled_reason).toBeNull();
@@ -335,7 +350,7 @@ describe('what else fails over', () => {
     const res = await postJson(gw, '/v1/images/generations', { model: 'imagen-4.0-generate-001', prompt: 'a harbour' });
     expect(res.status).toBe(504);
     expect(res.json).toMatchObject({ error: { code: 'upstream_timeout' } });
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as { name: string; api_keys: { disabled_reason: string | null }[] }[];
+    const channels = await listedChannels(gw);
     const kept = channels.find((c) => c.name === 'vertex');
     expect(kept?.api_keys).toHaveLength(1);
     expect(kept?.api_keys[0]?.disabled_reason).toBeNull();
@@ -351,7 +366,7 @@ describe('safety blocks are the client’s 400 content_policy_violation, not ret
     const res = await postJson(gw, '/v1/images/generations', { model: 'gemini-2.5-flash-image', prompt: `something ${marker}` });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation', type: 'invalid_request_error' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain(reason);
+    expect(errorMessage(res)).toContain(reason);
     expect(sim.sim.calls('generateContent')).toHaveLength(1);
   });
 
@@ -361,7 +376,7 @@ describe('safety blocks are the client’s 400 content_policy_violation, not ret
     const res = await postJson(gw, '/v1/images/generations', { model: 'imagen-4.0-generate-001', prompt: 'x [sim:blocked-prompt]' });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain('Responsible AI');
+    expect(errorMessage(res)).toContain('Responsible AI');
   });
 });
 
@@ -371,7 +386,6 @@ describe('what Google cannot do is refused, naming the field', () => {
     ['size', 'invalid_value', { model: 'imagen-4.0-fast-generate-001', size: '2048x2048' }],
     ['quality', 'unsupported_parameter', { model: 'gemini-2.5-flash-image', quality: 'high' }],
     ['background', 'unsupported_parameter', { model: 'gemini-3-pro-image-preview', background: 'transparent' }],
-    ['stream', 'unsupported_parameter', { model: 'imagen-4.0-generate-001', stream: true }],
     ['style', 'unsupported_parameter', { model: 'imagen-4.0-generate-001', style: 'vivid' }],
     ['negative_prompt', 'unsupported_parameter', { model: 'imagen-4.0-generate-001', negative_prompt: 'people' }],
   ])('%s (%s)', async (param, code, fields) => {
@@ -384,17 +398,10 @@ describe('what Google cannot do is refused, naming the field', () => {
 
   it('a mask: Gemini edits by instruction', async () => {
     const { gw, sim } = await oneGemini();
-    const png = await sharp({ create: { width: 64, height: 64, channels: 4, background: '#abc' } })
-      .png()
-      .toBuffer();
-    const form = new FormData();
-    form.append('model', 'gemini-2.5-flash-image');
-    form.append('prompt', 'fill the sky');
-    form.append('image', new Blob([png], { type: 'image/png' }), 'in.png');
-    form.append('mask', new Blob([png], { type: 'image/png' }), 'mask.png');
-    const res = await fetch(`${gw.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}` }, body: form });
+    const png = await plainPng(64, 64, '#abc', 4);
+    const res = await postEditForm(gw, { model: 'gemini-2.5-flash-image', prompt: 'fill the sky' }, { image: png, mask: png });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('mask');
+    expect(res.json.error?.param).toBe('mask');
     expect(sim.sim.requests).toHaveLength(0);
   });
 });
@@ -404,8 +411,7 @@ describe('the async dialects run Google models', () => {
     const { gw } = await oneGemini();
     const view = await newApiAsync(gw, { model: 'gemini-2.5-flash-image', prompt: 'an app icon', size: '896x1152' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
-    const image = await fetch(view?.image_urls[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 896, height: 1152 });
+    expect(await describeImageAt(view?.image_urls[0])).toEqual({ format: 'png', width: 896, height: 1152 });
   });
 
   it('the task API dialect: aspect_ratio is Imagen’s own', async () => {
@@ -413,7 +419,6 @@ describe('the async dialects run Google models', () => {
     const view = await taskApi(gw, { model: 'imagen-4.0-fast-generate-001', prompt: 'a tall poster of a harbour', aspect_ratio: '9:16' });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.calls('predict').at(-1)?.body.parameters).toMatchObject({ aspectRatio: '9:16', sampleCount: 1 });
-    const image = await fetch(view?.resultUrls?.[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 768, height: 1408 });
+    expect(await describeImageAt(view?.resultUrls?.[0])).toEqual({ format: 'png', width: 768, height: 1408 });
   });
 });

@@ -285,6 +285,16 @@ describe('GET /docs', () => {
     expect(css).not.toMatch(/@import|@font-face/);
   });
 
+  it("its files honour ranges; a range past a file's end is a 416 in the gateway envelope, naming the length", async () => {
+    const part = await fetch(`${gw.origin}/docs/static/swagger-ui.css`, { headers: { range: 'bytes=0-9' } });
+    expect([part.status, (await part.text()).length]).toEqual([206, 10]);
+    const past = await fetch(`${gw.origin}/docs/static/swagger-ui.css`, { headers: { range: 'bytes=99999999-' } });
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, expect.stringMatching(/^bytes \*\/\d+$/)]);
+    expect(await past.json()).toEqual({
+      error: { message: expect.stringContaining('Range'), type: 'invalid_request_error', param: 'range', code: 'range_not_satisfiable' },
+    });
+  });
+
   it('the rest of the API keeps no CSP of the docs page', async () => {
     const res = await fetch(`${gw.origin}/livez`);
     expect(res.headers.get('content-security-policy')).toBeNull();

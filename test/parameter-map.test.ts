@@ -143,6 +143,24 @@ describe('refusalOf', () => {
     expect([both?.status, both?.code, both?.param]).toEqual([400, 'invalid_type', 'background']);
     expect(refusalOf(TOY, job({ style: 'forbidden' }))?.param).toBe('style');
   });
+
+  it("the gateway's own passthrough field (nsfw_checker: its content check) is never an upstream's refusal; others still are", () => {
+    const strict: ParameterMap = {
+      ...TOY,
+      fields: {
+        ...TOY_FIELDS,
+        passthrough: {
+          spread: () => [],
+          refuse: (passthrough) => {
+            const foreign = Object.keys(passthrough)[0];
+            return foreign === undefined ? undefined : invalidRequest(foreign, 'unsupported_parameter', 'not ours');
+          },
+        },
+      },
+    };
+    expect(refusalOf(strict, job({ passthrough: { nsfw_checker: true } }))).toBeUndefined();
+    expect(refusalOf(strict, job({ passthrough: { nsfw_checker: true, seed: 3 } }))?.param).toBe('seed');
+  });
 });
 
 describe('encodeParameters', () => {

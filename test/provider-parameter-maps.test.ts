@@ -80,6 +80,12 @@ const BASE_URLS: Readonly<Record<ChannelKind, string>> = {
   dashscope: 'https://dashscope.example',
   gemini: 'https://generativelanguage.example',
   'vertex-ai': 'https://us-central1-aiplatform.example/v1/projects/p/locations/us-central1',
+  bfl: 'https://bfl.example',
+  fal: 'https://queue.fal.example',
+  replicate: 'https://replicate.example/v1',
+  openrouter: 'https://openrouter.example/api/v1',
+  stability: 'https://stability.example',
+  midjourney: 'https://mj-proxy.example',
   demo: 'http://demo.local/v1',
 };
 
@@ -325,7 +331,7 @@ async function whatIsSent(kindCase: KindCase, given: ImageJob, mapped: boolean):
   const refusal = provider.refuses?.(job);
   const outcome: Record<string, unknown> = {};
   if (refusal) outcome.refused = { status: refusal.status, code: refusal.code, param: refusal.param, message: refusal.message };
-  if (provider.accepts?.(job) === false) return { ...outcome, accepted: false };
+  if (provider.accepts?.(job, call.channel) === false) return { ...outcome, accepted: false };
   if (isAsync(provider)) return { ...outcome, submit: await caught(() => provider.submit(job, call, signal)) };
   const plain = await caught(() => provider.generate(job, call, signal));
   outcome.request = plain;

@@ -11,36 +11,34 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
-import { startRecraftSimulator, type RecraftSimulatorOptions, type RunningRecraftSimulator } from '../sim/recraft.js';
+import { startRecraftSimulator, type RecraftSimulatorOptions } from '../sim/recraft.js';
 import { newApiAsync, taskApi } from './helpers/async-dialects.js';
-import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
+import { TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
-import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { postJson } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
+import {
+  describeBase64,
+  describeImageAt,
+  errorMessage,
+  gatewayWith,
+  keptAliveThenCompleted,
+  partialImagesRefused,
+  refusedKeyScenario,
+  sdkGenerationStream,
+  vendorKit,
+} from './helpers/vendor-kit.js';
 
 closeAfterEach();
 
 const KEY = 'rk-test';
 
-function recraftChannel(name: string, sim: RunningRecraftSimulator, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, kind: 'recraft', base_url: sim.baseURL, api_key: KEY, ...extra };
-}
-
-async function recraftSim(opts: RecraftSimulatorOptions = {}): Promise<RunningRecraftSimulator> {
-  return later(await startRecraftSimulator({ apiKey: KEY, ...opts }));
-}
-
-async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
-  const file = await writeConfigFile({ channels });
-  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms', ...env }));
-}
-
-async function oneRecraft(opts: RecraftSimulatorOptions = {}, env: Record<string, string> = {}): Promise<{ gw: TestGateway; sim: RunningRecraftSimulator }> {
-  const sim = await recraftSim(opts);
-  const gw = await gatewayWith([recraftChannel('recraft', sim)], env);
-  return { gw, sim };
-}
+const recraft = vendorKit({
+  kind: 'recraft',
+  key: KEY,
+  start: (opts: RecraftSimulatorOptions) => startRecraftSimulator({ apiKey: KEY, ...opts }),
+  baseUrl: (sim) => sim.baseURL,
+});
 
 /** An SVG document whose root is <svg>: librsvg (through sharp) parses it as XML and reads its size. */
 async function expectSvg(bytes: Buffer, width: number, height: number): Promise<void> {
@@ -53,7 +51,7 @@ async function expectSvg(bytes: Buffer, width: number, height: number): Promise<
 
 describe('raster images through the official SDK', () => {
   it('images.generate on recraftv3 gives a real PNG of the size asked; Recraft is sent only its own fields', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const answer = await gw.client.images.generate({
       model: 'recraftv3',
       prompt: 'a lighthouse at dusk',
@@ -64,7 +62,7 @@ describe('raster images through the official SDK', () => {
     });
     expect(answer.data).toHaveLength(2);
     for (const image of answer.data ?? []) {
-      expect(await describeImage(Buffer.from(image.b64_json ?? '', 'base64'))).toEqual({ format: 'png', width: 1365, height: 1024 });
+      expect(await describeBase64(image.b64_json)).toEqual({ format: 'png', width: 1365, height: 1024 });
     }
     expect(answer).toMatchObject({ size: '1365x1024', output_format: 'png' });
     expect(answer).not.toHaveProperty('quality');
@@ -81,8 +79,8 @@ describe('raster images through the official SDK', () => {
 
   it('url answers: Recraft links expire, so the image is stored and the link is the gateway’s', async () => {
     // Recraft answers url when the channel asks for it; its links die in 1.5 s here.
-    const sim = await recraftSim({ urlTtlMs: 1_500 });
-    const gw = await gatewayWith([recraftChannel('recraft', sim, { model_map: { recraftv4: { params: { response_format: 'url' } } } })]);
+    const sim = await recraft.sim({ urlTtlMs: 1_500 });
+    const gw = await gatewayWith([recraft.channel('recraft', sim, { model_map: { recraftv4: { params: { response_format: 'url' } } } })]);
     const answer = await gw.client.images.generate({ model: 'recraftv4', prompt: 'two race cars on a track', size: '1344x768' as never });
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'recraftv4', response_format: 'url', size: '1344x768' });
     const upstreamLink = sim.sim.answeredUrls.at(-1) ?? '';
@@ -97,16 +95,16 @@ describe('raster images through the official SDK', () => {
   });
 
   it('output_format webp is Recraft’s image_format', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const answer = await gw.client.images.generate({ model: 'recraftv4_1', prompt: 'a fox', output_format: 'webp', response_format: 'b64_json' } as never);
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'recraftv4_1', image_format: 'webp' });
-    expect((await describeImage(Buffer.from((answer as { data: { b64_json: string }[] }).data[0]?.b64_json ?? '', 'base64'))).format).toBe('webp');
+    expect((await describeBase64((answer as { data: { b64_json: string }[] }).data[0]?.b64_json)).format).toBe('webp');
   });
 });
 
 describe('vector images are SVG', () => {
   it('a vector model and style: an SVG, served as image/svg+xml with a policy that runs no script', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const answer = await gw.client.images.generate({
       model: 'recraftv3_vector',
       prompt: 'a fox <icon> & "friends"',
@@ -133,7 +131,7 @@ describe('vector images are SVG', () => {
   });
 
   it('b64_json of an SVG is the SVG text in base64', async () => {
-    const { gw } = await oneRecraft();
+    const { gw } = await recraft.one();
     const answer = await gw.client.images.generate({
       model: 'recraftv4_vector',
       prompt: 'cat on a mat',
@@ -145,7 +143,7 @@ describe('vector images are SVG', () => {
   });
 
   it('output_format png on a vector model is a 400 naming output_format; a vector style on a raster model a 400 naming style', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const png = await postJson(gw, '/v1/images/generations', { model: 'recraftv4_vector', prompt: 'cat', output_format: 'png' });
     expect(png.status).toBe(400);
     expect(png.json).toMatchObject({ error: { param: 'output_format', code: 'invalid_value' } });
@@ -156,9 +154,9 @@ describe('vector images are SVG', () => {
   });
 
   it('an answer whose format is not the model’s (a PNG for a vector model) is an unusable answer, not a mislabelled image', async () => {
-    const sim = await recraftSim();
+    const sim = await recraft.sim();
     // The channel maps the vector model onto a raster one: Recraft answers a PNG where an SVG was due.
-    const gw = await gatewayWith([recraftChannel('recraft', sim, { model_map: { recraftv4_vector: 'recraftv4' } })], { IMAGEGATE_MAX_ATTEMPTS: '1' });
+    const gw = await gatewayWith([recraft.channel('recraft', sim, { model_map: { recraftv4_vector: 'recraftv4' } })], { IMAGEGATE_MAX_ATTEMPTS: '1' });
     const res = await postJson(gw, '/v1/images/generations', { model: 'recraftv4_vector', prompt: 'cat' });
     expect(sim.sim.generations).toBe(1);
     expect(res.status).toBe(502);
@@ -168,7 +166,7 @@ describe('vector images are SVG', () => {
 
 describe('the async dialects run Recraft models', () => {
   it("new-api's async dialect: submitted, then succeeded with the image's link", async () => {
-    const { gw } = await oneRecraft();
+    const { gw } = await recraft.one();
     const view = await newApiAsync(gw, { model: 'recraftv2_vector', prompt: 'an app icon', style: 'icon', size: '1024x1024' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
     const image = await fetch(view?.image_urls[0] ?? '');
@@ -177,31 +175,30 @@ describe('the async dialects run Recraft models', () => {
   });
 
   it('the task API dialect: aspect_ratio becomes the nearest Recraft size, nsfw_checker Recraft’s block_nsfw', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const view = await taskApi(gw, { model: 'recraftv3', prompt: 'a wide poster of a harbour', aspect_ratio: '16:9', nsfw_checker: true });
     expect(view?.state, view?.failMsg ?? '').toBe('completed');
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'recraftv3', size: '1820x1024', block_nsfw: true });
-    const image = await fetch(view?.resultUrls?.[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'png', width: 1820, height: 1024 });
+    expect(await describeImageAt(view?.resultUrls?.[0])).toEqual({ format: 'png', width: 1820, height: 1024 });
   });
 });
 
 describe("Recraft's refusals and failures", () => {
   it('a safety refusal is the client’s 400 content_policy_violation with Recraft’s reason, not retried', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const res = await postJson(gw, '/v1/images/generations', { model: 'recraftv3', prompt: 'something [sim:nsfw]' });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation', type: 'invalid_request_error' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain('safety filter');
+    expect(errorMessage(res)).toContain('safety filter');
     expect(sim.sim.generationBodies).toHaveLength(1);
   });
 
   it('an account out of API units fails over to the next channel', async () => {
-    const broke = await recraftSim({ credits: 0 });
-    const funded = await recraftSim({ credits: 1000 });
-    const gw = await gatewayWith([recraftChannel('broke', broke, { priority: 10 }), recraftChannel('funded', funded)]);
+    const broke = await recraft.sim({ credits: 0 });
+    const funded = await recraft.sim({ credits: 1000 });
+    const gw = await gatewayWith([recraft.channel('broke', broke, { priority: 10 }), recraft.channel('funded', funded)]);
     const answer = await gw.client.images.generate({ model: 'recraftv3', prompt: 'a harbour', response_format: 'b64_json' });
-    expect(await describeImage(Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64'))).toMatchObject({ format: 'png' });
+    expect(await describeBase64(answer.data?.[0]?.b64_json)).toMatchObject({ format: 'png' });
     expect(broke.sim.generationBodies).toHaveLength(1);
     expect(broke.sim.generations).toBe(0);
     expect(funded.sim.generations).toBe(1);
@@ -209,40 +206,50 @@ describe("Recraft's refusals and failures", () => {
   });
 
   it('a 429 with Retry-After fails over too; with no other channel the client hears upstream_rate_limited', async () => {
-    const busy = await recraftSim();
-    const spare = await recraftSim();
+    const busy = await recraft.sim();
+    const spare = await recraft.sim();
     busy.sim.enqueueFault({ status: 429, code: 'too_many_requests', message: 'rate limit exceeded', retryAfterSeconds: 30 });
-    const gw = await gatewayWith([recraftChannel('busy', busy, { priority: 10 }), recraftChannel('spare', spare)]);
+    const gw = await gatewayWith([recraft.channel('busy', busy, { priority: 10 }), recraft.channel('spare', spare)]);
     await gw.client.images.generate({ model: 'recraftv4', prompt: 'a harbour' });
     expect(spare.sim.generations).toBe(1);
 
-    const alone = await recraftSim();
+    const alone = await recraft.sim();
     alone.sim.enqueueFault({ status: 429, text: 'too many requests' });
-    const gwAlone = await gatewayWith([recraftChannel('alone', alone)], { IMAGEGATE_MAX_ATTEMPTS: '1' });
+    const gwAlone = await gatewayWith([recraft.channel('alone', alone)], { IMAGEGATE_MAX_ATTEMPTS: '1' });
     const res = await postJson(gwAlone, '/v1/images/generations', { model: 'recraftv4', prompt: 'a harbour' });
     expect(res.status).toBe(503);
     expect(res.json).toMatchObject({ error: { code: 'upstream_rate_limited' } });
   });
 
   it('a 401 (Recraft’s text/plain `request unauthorized`) disables that key; the next channel serves', async () => {
-    const wrongKey = await recraftSim({ apiKey: 'the-real-key' });
-    const good = await recraftSim();
-    const gw = await gatewayWith([recraftChannel('wrong-key', wrongKey, { priority: 10 }), recraftChannel('good', good)]);
-    await gw.client.images.generate({ model: 'recraftv3', prompt: 'a harbour' });
-    expect(good.sim.generations).toBe(1);
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as {
-      name: string;
-      status: string;
-      disabled_reason: string | null;
-      api_keys: { disabled_reason: string | null }[];
-    }[];
-    const wrong = channels.find((c) => c.name === 'wrong-key');
-    expect(wrong?.disabled_reason ?? wrong?.api_keys[0]?.disabled_reason).toMatch(/401/);
-    // The disabled channel is not tried again.
-    const before = wrongKey.sim.requests.length;
-    await gw.client.images.generate({ model: 'recraftv3', prompt: 'again' });
-    expect(wrongKey.sim.requests.length).toBe(before);
+    const { good } = await refusedKeyScenario(recraft, {
+      refusing: { apiKey: 'the-real-key' },
+      model: 'recraftv3',
+      served: (s) => s.sim.generations,
+      asked: (s) => s.sim.requests.length,
+    });
     expect(good.sim.generations).toBe(2);
+  });
+});
+
+describe('stream: keep-alive while Recraft works, then a completed event per image', () => {
+  const slow = () => recraft.one({ latencyMs: 600 }, {}, { IMAGEGATE_STREAM_KEEPALIVE: '100ms' });
+
+  it('recraftv3, n 2: keep-alive comments, then two completed events at the size asked; no stream field to Recraft', async () => {
+    const { gw, sim } = await slow();
+    const stream = await sdkGenerationStream(gw, { model: 'recraftv3', prompt: 'a harbour', size: '1365x1024', n: 2 });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', count: 2, size: '1365x1024', format: 'png' });
+    expect(sim.sim.generationBodies).toHaveLength(1);
+    expect(sim.sim.generationBodies[0]).toMatchObject({ model: 'recraftv3', n: 2, size: '1365x1024' });
+    expect(sim.sim.generationBodies[0]).not.toHaveProperty('stream');
+    await partialImagesRefused(gw, { model: 'recraftv3', prompt: 'a harbour', partial_images: 2 }, () => sim.sim.requests.length);
+  });
+
+  it('a vector model streams its SVG as the completed event', async () => {
+    const { gw } = await slow();
+    const stream = await sdkGenerationStream(gw, { model: 'recraftv4_vector', prompt: 'cat on a mat', size: '1536x768' });
+    const [event] = await keptAliveThenCompleted(stream, { type: 'image_generation.completed', size: '1536x768', format: 'svg' });
+    await expectSvg(Buffer.from(event?.b64_json ?? '', 'base64'), 1536, 768);
   });
 });
 
@@ -251,10 +258,9 @@ describe('what Recraft cannot do is refused, naming the field', () => {
     ['quality', { quality: 'hd' }],
     ['background', { background: 'transparent' }],
     ['output_compression', { output_compression: 50 }],
-    ['stream', { stream: true }],
     ['moderation', { moderation: 'low' }],
   ])('%s: 400 unsupported_parameter (the catalogue: a Recraft model has none)', async (param, extra) => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const res = await postJson(gw, '/v1/images/generations', { model: 'recraftv3', prompt: 'a harbour', ...extra });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { param, code: 'unsupported_parameter' } });
@@ -262,7 +268,7 @@ describe('what Recraft cannot do is refused, naming the field', () => {
   });
 
   it('style on a V4 model, a mask, a field Recraft has no param for: 400 naming it; Recraft’s own fields go through', async () => {
-    const { gw, sim } = await oneRecraft();
+    const { gw, sim } = await recraft.one();
     const v4Style = await postJson(gw, '/v1/images/generations', { model: 'recraftv4', prompt: 'a harbour', style: 'realistic_image' });
     expect(v4Style.json).toMatchObject({ error: { param: 'style', code: 'unsupported_parameter' } });
     const watermark = await postJson(gw, '/v1/images/generations', { model: 'recraftv3', prompt: 'a harbour', watermark: false });
@@ -311,21 +317,21 @@ describe('what Recraft cannot do is refused, naming the field', () => {
 describe('channels and vendors', () => {
   it('the admin API creates a recraft channel; only Recraft models reach it, only OpenAI models the openai channel', async () => {
     const openai = later(await startOpenAISimulator());
-    const recraft = await recraftSim();
+    const upstream = await recraft.sim();
     const gw = await gatewayWith([{ name: 'official', kind: 'openai', base_url: openai.baseURL, api_key: 'sk-up' }]);
     const created = await fetch(`${gw.origin}/admin/api/channels`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'recraft-main', kind: 'recraft', base_url: recraft.baseURL, api_key: KEY }),
+      body: JSON.stringify({ name: 'recraft-main', kind: 'recraft', base_url: upstream.baseURL, api_key: KEY }),
     });
     expect(created.status).toBe(201);
-    expect(await created.json()).toMatchObject({ kind: 'recraft', base_url: recraft.baseURL });
+    expect(await created.json()).toMatchObject({ kind: 'recraft', base_url: upstream.baseURL });
     // Both channels serve `*`: each model still reaches its own vendor's API only.
     for (let i = 0; i < 4; i++) {
       await gw.client.images.generate({ model: 'recraftv4_1', prompt: `recraft ${i}` });
       await gw.client.images.generate({ model: 'dall-e-2', prompt: `openai ${i}`, size: '256x256' });
     }
-    expect(recraft.sim.generationBodies.map((b) => b.model)).toEqual(['recraftv4_1', 'recraftv4_1', 'recraftv4_1', 'recraftv4_1']);
+    expect(upstream.sim.generationBodies.map((b) => b.model)).toEqual(['recraftv4_1', 'recraftv4_1', 'recraftv4_1', 'recraftv4_1']);
     expect(openai.sim.requests.filter((r) => r.path === '/v1/images/generations').map((r) => (r.json as { model: string }).model)).toEqual(
       Array(4).fill('dall-e-2'),
     );
@@ -337,7 +343,7 @@ describe('channels and vendors', () => {
     const res = await postJson(gw, '/v1/images/generations', { model: 'recraftv3', prompt: 'a harbour' });
     expect(res.status).toBe(503);
     expect(res.json).toMatchObject({ error: { code: 'no_available_channel' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain('recraft');
+    expect(errorMessage(res)).toContain('recraft');
     expect(openai.sim.requests.filter((r) => r.path.startsWith('/v1/images'))).toHaveLength(0);
   });
 });

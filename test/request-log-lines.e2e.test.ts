@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -22,7 +21,7 @@ import { TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
-import { seededRandom } from './helpers/seeded-random.js';
+import { noisePng } from './helpers/images.js';
 
 closeAfterEach();
 
@@ -74,15 +73,6 @@ function topLevelKeys(text: string): string[] {
 
 // ---------------------------------------------------------------------------------------------
 // An upstream: b64 answers in pieces, SSE streams, failures, and one slow answer to leave
-
-async function noisePng(width: number, height: number, seed: number): Promise<Buffer> {
-  const random = seededRandom(seed);
-  const raw = Buffer.alloc(width * height * 3);
-  for (let i = 0; i < raw.length; i++) raw[i] = random.int(256);
-  return sharp(raw, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
-}
 
 const SMALL = await noisePng(64, 64, 1);
 const BIG = await noisePng(320, 320, 2); // ~410 KB of base64

@@ -109,7 +109,7 @@ describe('failover', () => {
     a.sim.enqueueFault({ kind: 'status', status: 400, message: 'Your prompt was flagged by the safety system.', code: 'moderation_blocked', param: 'prompt' });
     const res = await postJson(gw, '/v1/images/generations', { prompt: 'something flagged' });
     expect(res.status).toBe(400);
-    expect(res.json?.error).toMatchObject({ code: 'moderation_blocked', param: 'prompt', message: 'Your prompt was flagged by the safety system.' });
+    expect(res.json?.error).toMatchObject({ code: 'content_policy_violation', param: null, message: 'Your prompt was flagged by the safety system.' });
     expect(b.sim.requests).toHaveLength(0);
   });
 

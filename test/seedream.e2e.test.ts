@@ -10,39 +10,42 @@
  * disables the key, an account in arrears fails over without; the watermark is off unless the
  * channel or the client says otherwise.
  */
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
-import { startSeedreamSimulator, type RunningSeedreamSimulator, type SeedreamSimulatorOptions } from '../sim/seedream.js';
+import { type RunningSeedreamSimulator, type SeedreamSimulatorOptions, startSeedreamSimulator } from '../sim/seedream.js';
 import { newApiAsync, taskApi } from './helpers/async-dialects.js';
-import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
+import { TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later } from './helpers/cleanup.js';
-import { writeConfigFile } from './helpers/config-file.js';
-import { postJson, startGateway, type TestGateway } from './helpers/gateway.js';
+import { postJson, type TestGateway } from './helpers/gateway.js';
 import { describeImage } from './helpers/images.js';
+import {
+  type ChannelEntry,
+  describeImageAt,
+  disabledReason,
+  errorMessage,
+  gatewayWith,
+  keptAliveThenCompleted,
+  partialImagesRefused,
+  plainPng,
+  postEditForm,
+  sdkGenerationStream,
+  vendorKit,
+} from './helpers/vendor-kit.js';
 
 closeAfterEach();
 
 const KEY = 'ark-test-key';
 
-function channel(name: string, kind: 'ark' | 'byteplus', sim: RunningSeedreamSimulator, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name, kind, base_url: sim.baseURL, api_key: KEY, ...extra };
-}
-
-async function seedreamSim(opts: SeedreamSimulatorOptions = {}): Promise<RunningSeedreamSimulator> {
-  return later(await startSeedreamSimulator({ apiKey: KEY, ...opts }));
-}
-
-async function gatewayWith(channels: Record<string, unknown>[], env: Record<string, string> = {}): Promise<TestGateway> {
-  const file = await writeConfigFile({ channels });
-  return later(await startGateway({ IMAGEGATE_CONFIG: file, IMAGEGATE_ADMIN_KEY: TEST_ADMIN_KEY, IMAGEGATE_TASK_POLL: '50ms', ...env }));
-}
-
-async function oneArk(opts: SeedreamSimulatorOptions = {}, extra: Record<string, unknown> = {}): Promise<{ gw: TestGateway; sim: RunningSeedreamSimulator }> {
-  const sim = await seedreamSim(opts);
-  const gw = await gatewayWith([channel('ark', 'ark', sim, extra)]);
-  return { gw, sim };
-}
+/** Seedream on Volcengine Ark; the same wire on BytePlus ModelArk is this with kind 'byteplus'. */
+const ark = vendorKit({
+  kind: 'ark',
+  key: KEY,
+  start: (opts: SeedreamSimulatorOptions) => startSeedreamSimulator({ apiKey: KEY, ...opts }),
+  baseUrl: (sim) => sim.baseURL,
+});
+const seedreamSim = ark.sim;
+const oneArk = ark.one;
+const channel = (name: string, kind: 'ark' | 'byteplus', sim: RunningSeedreamSimulator, extra: ChannelEntry = {}) => ark.channel(name, sim, { kind, ...extra });
 
 /** What the request log says the one request of `model` delivered and was charged, once it is written. */
 async function charged(gw: TestGateway, model: string): Promise<{ delivered: number; price_micros: number | null; cost_micros: number | null }> {
@@ -61,11 +64,7 @@ async function charged(gw: TestGateway, model: string): Promise<{ delivered: num
 
 const b64 = (answer: { data?: { b64_json?: string }[] }, i = 0) => Buffer.from(answer.data?.[i]?.b64_json ?? '', 'base64');
 
-async function png(width: number, height: number, colour: string): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 4, background: colour } })
-    .png()
-    .toBuffer();
-}
+const png = (width: number, height: number, colour: string) => plainPng(width, height, colour, 4);
 
 describe('generations through the official SDK', () => {
   it('seedream-4.0 on an ark channel: a JPEG of the size asked; Ark is sent its own id, WxH and no watermark', async () => {
@@ -188,14 +187,13 @@ describe('edits and reference images', () => {
 
   it('a mask is a 400 unsupported_parameter naming mask; nothing is sent', async () => {
     const { gw, sim } = await oneArk();
-    const form = new FormData();
-    form.append('model', 'seedream-4.0');
-    form.append('prompt', 'fill the sky');
-    form.append('image', new Blob([await png(64, 64, '#abc')], { type: 'image/png' }), 'in.png');
-    form.append('mask', new Blob([await png(64, 64, '#0000')], { type: 'image/png' }), 'mask.png');
-    const res = await fetch(`${gw.baseURL}/images/edits`, { method: 'POST', headers: { authorization: `Bearer ${gw.apiKey}` }, body: form });
+    const res = await postEditForm(
+      gw,
+      { model: 'seedream-4.0', prompt: 'fill the sky' },
+      { image: await png(64, 64, '#abc'), mask: await png(64, 64, '#0000') },
+    );
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { param: string; code: string } }).error).toMatchObject({ param: 'mask', code: 'unsupported_parameter' });
+    expect(res.json.error).toMatchObject({ param: 'mask', code: 'unsupported_parameter' });
     expect(sim.sim.generationBodies).toHaveLength(0);
   });
 });
@@ -236,13 +234,35 @@ describe('streams', () => {
   });
 });
 
+describe('Seedream 3.0 streams whole images (Ark streams nothing for it)', () => {
+  it('seedream-3.0, n 2: keep-alive comments, then two completed JPEGs at the size asked; Ark is sent no stream field', async () => {
+    const { gw, sim } = await oneArk({ latencyMs: 600 }, {}, { IMAGEGATE_STREAM_KEEPALIVE: '100ms' });
+    const stream = await sdkGenerationStream(gw, { model: 'seedream-3.0', prompt: 'a lantern', size: '1248x832', n: 2 });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', count: 2, size: '1248x832', format: 'jpeg' });
+    expect(sim.sim.generationBodies).toHaveLength(2);
+    for (const body of sim.sim.generationBodies) {
+      expect(body).toMatchObject({ model: 'doubao-seedream-3-0-t2i-250415', size: '1248x832' });
+      expect(body).not.toHaveProperty('stream');
+    }
+    await partialImagesRefused(gw, { model: 'seedream-3.0', prompt: 'a lantern', partial_images: 1 }, () => sim.sim.requests.length);
+  });
+
+  it('an operator model on 3.0 that restates streaming still asks Ark for JSON', async () => {
+    const sim = await ark.sim({ latencyMs: 300 });
+    const models = [{ name: 'lantern-3', base: 'seedream-3.0', capabilities: { streaming: { max_partial_images: 0 } } }];
+    const gw = await gatewayWith([ark.channel('ark', sim)], { IMAGEGATE_STREAM_KEEPALIVE: '100ms' }, { models });
+    const stream = await sdkGenerationStream(gw, { model: 'lantern-3', prompt: 'a lantern', size: '1024x1024' });
+    await keptAliveThenCompleted(stream, { type: 'image_generation.completed', size: '1024x1024', format: 'jpeg' });
+    expect(sim.sim.generationBodies.map((b) => [b.model, 'stream' in b])).toEqual([['doubao-seedream-3-0-t2i-250415', false]]);
+  });
+});
+
 describe('the async dialects run Seedream models', () => {
   it("new-api's async dialect: submitted, then succeeded with the image's link", async () => {
     const { gw } = await oneArk();
     const view = await newApiAsync(gw, { model: 'seedream-4.0', prompt: 'an app icon', size: '1024x1024' });
     expect(view?.status, view?.fail_reason).toBe('succeeded');
-    const image = await fetch(view?.image_urls[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'jpeg', width: 1024, height: 1024 });
+    expect(await describeImageAt(view?.image_urls[0])).toEqual({ format: 'jpeg', width: 1024, height: 1024 });
   });
 
   it('the task API dialect: aspect_ratio 16:9 on seedream-4.5 is 2560x1440', async () => {
@@ -252,8 +272,7 @@ describe('the async dialects run Seedream models', () => {
     expect(sim.sim.generationBodies.at(-1)).toMatchObject({ model: 'doubao-seedream-4-5-251128', size: '2560x1440' });
     // A custom size (not one of Ark's listed 4.5 sizes) costs what every 4.5 image costs.
     expect(await charged(gw, 'seedream-4.5')).toMatchObject({ delivered: 1, price_micros: 40_000 });
-    const image = await fetch(view?.resultUrls?.[0] ?? '');
-    expect(await describeImage(Buffer.from(await image.arrayBuffer()))).toEqual({ format: 'jpeg', width: 2560, height: 1440 });
+    expect(await describeImageAt(view?.resultUrls?.[0])).toEqual({ format: 'jpeg', width: 2560, height: 1440 });
   });
 });
 
@@ -266,7 +285,7 @@ describe("Ark's refusals and failures", () => {
     const res = await postJson(gw, '/v1/images/generations', { model: 'seedream-4.0', prompt, size: '1280x720' });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ error: { code: 'content_policy_violation', type: 'invalid_request_error' } });
-    expect(String((res.json?.error as { message: string }).message)).toContain(reason);
+    expect(errorMessage(res)).toContain(reason);
     expect(sim.sim.generationBodies).toHaveLength(1);
   });
 
@@ -304,15 +323,8 @@ describe("Ark's refusals and failures", () => {
     overdue.sim.enqueueFault({ status: 403, code: 'AccountOverdueError', message: 'Your account has an overdue balance.' });
     await gw.client.images.generate({ model: 'seedream-4.0', prompt: 'a harbour', size: '1280x720' as never });
     expect(good.sim.generations).toBe(1);
-    const channels = (await adminJson(gw.origin, 'GET', '/admin/api/channels')).data as {
-      name: string;
-      disabled_reason: string | null;
-      api_keys: { disabled_reason: string | null }[];
-    }[];
-    const wrong = channels.find((c) => c.name === 'wrong-key');
-    expect(wrong?.disabled_reason ?? wrong?.api_keys[0]?.disabled_reason).toMatch(/401/);
-    const inArrears = channels.find((c) => c.name === 'overdue');
-    expect(inArrears?.disabled_reason ?? inArrears?.api_keys[0]?.disabled_reason ?? null).toBeNull();
+    expect(await disabledReason(gw, 'wrong-key')).toMatch(/401/);
+    expect(await disabledReason(gw, 'overdue')).toBeNull();
     expect(overdue.sim.generationBodies).toHaveLength(1);
   });
 });
@@ -394,7 +406,7 @@ describe('channels, vendors and the watermark', () => {
     const gw = await gatewayWith([{ name: 'official', kind: 'openai', base_url: openai.baseURL, api_key: 'sk-up' }]);
     const res = await postJson(gw, '/v1/images/generations', { model: 'seedream-4.0', prompt: 'a harbour' });
     expect(res.status).toBe(503);
-    expect(String((res.json?.error as { message: string }).message)).toContain('bytedance');
+    expect(errorMessage(res)).toContain('bytedance');
     expect(openai.sim.requests.filter((r) => r.path.startsWith('/v1/images'))).toHaveLength(0);
   });
 });

@@ -153,7 +153,7 @@ describe('keep-alive and failures', () => {
     });
     const res = await rawStream(gw, { prompt: 'refused', partial_images: 1 });
     expect(res.status).toBe(400);
-    expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'moderation_blocked' } });
+    expect(JSON.parse(res.text)).toMatchObject({ error: { code: 'content_policy_violation', message: 'Your request was rejected by the safety system.' } });
   });
 
   it('an upstream failure mid-stream reaches the client as an error event, and the SDK throws it', async () => {

@@ -5,11 +5,10 @@
  * traceparent sent), and an OTLP exporter posting to a local receiver from OTEL_* variables alone.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import OpenAI from 'openai';
@@ -22,6 +21,7 @@ import { loadConfig } from '../src/config.js';
 import { readTracingSettings } from '../src/tracing/settings.js';
 import { spawnGateway } from './helpers/child-gateway.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
+import { importedPackages, importWatchOptions } from './helpers/import-watch.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 
 closeAfterEach();
@@ -347,29 +347,7 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
   });
 });
 
-/**
- * A module hook for a child gateway: prints each @opentelemetry package the process imports (the
- * SDK is imported as ES modules, by src/tracing/start-tracing.ts only), so a test can tell which
- * were loaded.
- */
-async function otelImportWatch(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'imagegate-otel-watch-'));
-  onCleanup(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(
-    join(dir, 'hooks.mjs'),
-    [
-      "import { writeSync } from 'node:fs';",
-      'export async function resolve(specifier, context, next) {',
-      "  if (specifier.startsWith('@opentelemetry/')) writeSync(2, 'otel-import ' + specifier + '\\n');",
-      '  return next(specifier, context);',
-      '}',
-    ].join('\n'),
-  );
-  await writeFile(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
-  return `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(join(dir, 'register.mjs')).href}`.trim();
-}
-
-const otelImports = (output: string) => [...output.matchAll(/^otel-import (\S+)$/gm)].map((m) => m[1]);
+const otelImports = (output: string) => importedPackages(output).filter((p) => p.startsWith('@opentelemetry/'));
 
 /** A child gateway with one channel on `upstream`, a client key, and the module watch. */
 async function childGateway(upstream: RunningSimulator, env: Record<string, string>) {
@@ -381,7 +359,7 @@ async function childGateway(upstream: RunningSimulator, env: Record<string, stri
     IMAGEGATE_CONFIG: config,
     IMAGEGATE_DATA_DIR: dataDir,
     IMAGEGATE_API_KEYS: key,
-    NODE_OPTIONS: await otelImportWatch(),
+    NODE_OPTIONS: await importWatchOptions(),
     // The parent's own OpenTelemetry settings, if any, stay out of it.
     OTEL_TRACES_EXPORTER: '',
     OTEL_EXPORTER_OTLP_ENDPOINT: '',

@@ -56,6 +56,25 @@ describe('WriteBatcher', () => {
     expect(batches).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
   });
 
+  it('a full batch goes out without waiting for the turn to end (a long poll phase would hold every caller)', async () => {
+    const { batches, write } = recorder();
+    const batcher = new WriteBatcher(write, { maxRows: 3 });
+    let turnEnded = false;
+    setImmediate(() => {
+      turnEnded = true;
+    });
+    await Promise.all(['a', 'b', 'c'].map((row) => batcher.add(row)));
+    expect(turnEnded).toBe(false);
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    // A partial one still waits for the turn's end, to gather what else comes in it.
+    const partial = batcher.add('d');
+    await Promise.resolve();
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    await partial;
+    expect(turnEnded).toBe(true);
+    expect(batches).toEqual([['a', 'b', 'c'], ['d']]);
+  });
+
   it("a failed batch is tried row by row: only the faulty row's caller sees the error", async () => {
     const { batches, write } = recorder({ refuse: (row) => row === 'bad' });
     const batcher = new WriteBatcher(write, { maxRows: 100 });

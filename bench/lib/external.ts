@@ -84,7 +84,7 @@ export interface StartupResult {
   output: string;
 }
 
-/** The compiled ways only (`npm start`, `node dist/cli.js serve`): how it runs in production. */
+/** The compiled ways only (`npm start`, `node dist/bundle/cli.js serve`): how it runs in production. */
 export async function runStartup(runs: number): Promise<StartupResult> {
   const output = await runScript('startup.ts', ['--runs', String(runs), '--only', 'compiled']);
   const ways = [...output.matchAll(/^\| `([^`]+)` \| ([\d.]+) s \([^)]*\) \| (\d+) MB/gm)].map((m) => ({

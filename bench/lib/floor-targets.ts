@@ -272,8 +272,8 @@ function uploadsRows(outcome: Outcome<UploadsResult>): FloorRow[] {
 function startupRows(outcome: Outcome<StartupResult>): FloorRow[] {
   if (!outcome?.ok) {
     return missingRows(outcome, [
-      ['start (`node dist/cli.js serve`)', 'start to /healthz 200', '<= 0.7 s'],
-      ['start (`node dist/cli.js serve`)', 'idle RSS', '<= 140 MB'],
+      ['start (`node dist/bundle/cli.js serve`)', 'start to /healthz 200', '<= 0.7 s'],
+      ['start (`node dist/bundle/cli.js serve`)', 'idle RSS', '<= 140 MB'],
     ]);
   }
   return outcome.value.ways.flatMap((way) => {

@@ -18,6 +18,8 @@ export interface Options {
   upstreamLatencyMs: number;
   /** Where imagegate's data dir (images, SQLite) is made; undefined = the OS temp dir. */
   dataDir: string | undefined;
+  /** Side of the simulator's square noise PNG (1024: ~2.17 MB). */
+  imageSide: number;
   write: boolean;
 }
 
@@ -35,6 +37,8 @@ export const USAGE = `npm run bench -- [options]
                       real generations take 10-130 s)
   --data-dir DIR      make imagegate's data dir (stored images, SQLite) under DIR, e.g. /dev/shm
                       to leave the disk out (default: the OS temp dir)
+  --image-side PX     the simulator's noise PNG is PX square (default 1024: ~2.17 MB, ~2.9 MB of
+                      b64; 64: ~8.6 KB, what a relay costs apart from moving the image)
   --profile DIR       write a CPU profile of the imagegate process to DIR (source-mapped to src/)
   --no-write          do not write bench/results/latest.{json,md}`;
 
@@ -53,6 +57,7 @@ export function parseOptions(argv: string[]): Options {
       profile: { type: 'string' },
       'upstream-latency': { type: 'string', default: '0' },
       'data-dir': { type: 'string' },
+      'image-side': { type: 'string', default: '1024' },
       'no-write': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -72,6 +77,7 @@ export function parseOptions(argv: string[]): Options {
     clientParse: values['client-parse'],
     upstreamLatencyMs: seconds('--upstream-latency', values['upstream-latency']),
     dataDir: values['data-dir'],
+    imageSide: positiveInt('--image-side', values['image-side']),
     write: !values['no-write'],
   };
 }

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { ApiKeyRow } from '../db/schema.js';
+import { parseSafetyPolicy, safetyPolicyToRaw, type SafetyPolicy } from '../core/safety-policy.js';
 import type { KeySettings } from './key-settings.js';
 
 /** What a key may do; null fields mean "no limit". Env keys have no limits at all. */
@@ -15,6 +16,8 @@ export interface KeyPolicy {
   allowedIps: readonly string[] | null;
   rpm: number | null;
   maxConcurrent: number | null;
+  /** The key's own content-safety policy; null: the operator's default applies. */
+  safety: SafetyPolicy | null;
 }
 
 export interface KeyIdentity {
@@ -40,7 +43,7 @@ export interface KeySummary {
   policy: KeyPolicy;
 }
 
-export const UNLIMITED: KeyPolicy = { enabled: true, expiresAt: null, allowedModels: null, allowedIps: null, rpm: null, maxConcurrent: null };
+export const UNLIMITED: KeyPolicy = { enabled: true, expiresAt: null, allowedModels: null, allowedIps: null, rpm: null, maxConcurrent: null, safety: null };
 
 export interface CreatedKey extends KeySummary {
   /** The whole secret: shown to the operator once, never stored. */
@@ -178,6 +181,8 @@ function policyOf(row: ApiKeyRow): KeyPolicy {
     allowedIps: parseList(row.allowed_ips),
     rpm: row.rpm,
     maxConcurrent: row.max_concurrent,
+    // Stored as checked when it was set: read back the same way.
+    safety: row.safety_policy === null ? null : parseSafetyPolicy(JSON.parse(row.safety_policy), 'safety', { stored: true }),
   };
 }
 
@@ -199,5 +204,6 @@ function columnsOf(s: KeySettings) {
     ...(s.rpm !== undefined ? { rpm: s.rpm } : {}),
     ...(s.maxConcurrent !== undefined ? { max_concurrent: s.maxConcurrent } : {}),
     ...(s.enabled !== undefined ? { enabled: s.enabled ? 1 : 0 } : {}),
+    ...(s.safety !== undefined ? { safety_policy: s.safety === null ? null : JSON.stringify(safetyPolicyToRaw(s.safety)) } : {}),
   };
 }

@@ -8,7 +8,8 @@
  * reservation whose outcome the database did not confirm is released if it was made.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
+import { sql } from '../db/kysely.js';
 import { gatewayError, type GatewayError } from '../core/errors.js';
 import type { Db } from '../db/database.js';
 import type { LedgerRow, Tables } from '../db/schema.js';

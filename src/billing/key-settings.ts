@@ -5,6 +5,7 @@
  */
 import { BlockList } from 'node:net';
 import { invalidRequest } from '../core/errors.js';
+import { parseSafetyPolicy, SafetyPolicyError, type SafetyPolicy } from '../core/safety-policy.js';
 import { addException } from '../net/address-policy.js';
 
 export interface KeySettings {
@@ -18,6 +19,8 @@ export interface KeySettings {
   rpm?: number | null;
   maxConcurrent?: number | null;
   enabled?: boolean;
+  /** The key's content-safety policy; null: the operator's default (IMAGEGATE_SAFETY_*). */
+  safety?: SafetyPolicy | null;
 }
 
 type Raw = Record<string, unknown>;
@@ -25,7 +28,7 @@ type Raw = Record<string, unknown>;
 export function parseKeySettings(raw: unknown, mode: 'create' | 'update'): KeySettings {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidRequest(null, 'invalid_request', 'The body must be a JSON object.');
   const body = raw as Raw;
-  const known = new Set(['name', 'owner', 'credits', 'expires_at', 'allowed_models', 'allowed_ips', 'rpm', 'max_concurrent', 'enabled']);
+  const known = new Set(['name', 'owner', 'credits', 'expires_at', 'allowed_models', 'allowed_ips', 'rpm', 'max_concurrent', 'enabled', 'safety']);
   const unknown = Object.keys(body).find((k) => !known.has(k));
   if (unknown) throw invalidRequest(unknown, 'unknown_parameter', `Unknown parameter: '${unknown}'.`);
   if (mode === 'update' && body.credits !== undefined) {
@@ -45,6 +48,7 @@ export function parseKeySettings(raw: unknown, mode: 'create' | 'update'): KeySe
     if (typeof body.enabled !== 'boolean') throw invalidRequest('enabled', 'invalid_type', 'enabled must be true or false.');
     settings.enabled = body.enabled;
   }
+  if (body.safety !== undefined) settings.safety = body.safety === null ? null : safetyPolicy(body.safety);
   return settings;
 }
 
@@ -94,6 +98,16 @@ function addresses(value: unknown): string[] {
     }
   }
   return entries;
+}
+
+/** A bad policy (an unknown class, a regex that does not compile) is refused here, naming the part at fault. */
+function safetyPolicy(value: unknown): SafetyPolicy {
+  try {
+    return parseSafetyPolicy(value, 'safety');
+  } catch (err) {
+    if (err instanceof SafetyPolicyError) throw invalidRequest(err.field, 'invalid_value', `${err.message}.`);
+    throw err;
+  }
 }
 
 function count(value: unknown, param: string): number {

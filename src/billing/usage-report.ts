@@ -4,7 +4,8 @@
  * counts, money, errors and latency percentiles, computed in SQL that SQLite and PostgreSQL
  * both run.
  */
-import { sql, type RawBuilder, type SelectQueryBuilder } from 'kysely';
+import type { RawBuilder, SelectQueryBuilder } from 'kysely';
+import { sql } from '../db/kysely.js';
 import type { Db } from '../db/database.js';
 import type { Tables } from '../db/schema.js';
 

@@ -17,6 +17,8 @@ const OPTIONS = {
   ips: { type: 'string' },
   rpm: { type: 'string' },
   concurrency: { type: 'string' },
+  /** The key's content-safety policy as JSON, e.g. '{"mode":"block","blocklist":["gore"]}'. */
+  safety: { type: 'string' },
   note: { type: 'string' },
 } as const;
 
@@ -97,6 +99,7 @@ function settingsFrom(flags: Flags) {
     allowed_ips: list(flags.ips),
     rpm: int(flags.rpm),
     max_concurrent: int(flags.concurrency),
+    safety: flags.safety === undefined ? undefined : jsonFlag('safety', flags.safety),
   };
   try {
     return parseKeySettings(Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)), 'create');
@@ -108,5 +111,15 @@ function settingsFrom(flags: Flags) {
 
 function flagOf(param: string | null): string {
   const flags: Record<string, string> = { expires_at: 'expires', allowed_models: 'models', allowed_ips: 'ips', max_concurrent: 'concurrency' };
+  // A policy's part (safety.blocklist[0]) is named in the message; the flag is --safety.
+  if (param?.startsWith('safety')) return 'safety';
   return param ? (flags[param] ?? param) : 'flags';
+}
+
+function jsonFlag(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${flag}: not JSON (e.g. '{"mode":"block"}')`);
+  }
 }

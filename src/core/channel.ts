@@ -1,3 +1,5 @@
+import type { SafetyPolicy } from './safety-policy.js';
+
 /** An upstream account the gateway can send jobs to. */
 export const CHANNEL_KINDS = [
   'openai',
@@ -11,6 +13,12 @@ export const CHANNEL_KINDS = [
   'gemini',
   'vertex-ai',
   'dashscope',
+  'bfl',
+  'fal',
+  'replicate',
+  'openrouter',
+  'stability',
+  'midjourney',
   'demo',
 ] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
@@ -31,6 +39,7 @@ export interface Channel {
    * azure-openai: the resource endpoint, e.g. https://res.openai.azure.com.
    * task-api: the API origin, e.g. https://api.example.com.
    * recraft: https://external.api.recraft.ai/v1 (ends in /v1, as in Recraft's OpenAI-SDK examples).
+   * openrouter: https://openrouter.ai/api/v1 (its key a bearer token; HTTP-Referer / X-Title attribution in `headers`).
    * ark: https://ark.cn-beijing.volces.com/api/v3; byteplus: https://ark.ap-southeast.bytepluses.com/api/v3
    * (end in /api/v3, as in Ark's and BytePlus's OpenAI-SDK examples).
    * dashscope: the region's origin, https://dashscope-intl.aliyuncs.com (international) or
@@ -38,6 +47,13 @@ export interface Channel {
    * gemini: the Gemini API's origin, https://generativelanguage.googleapis.com (its key in `x-goog-api-key`).
    * vertex-ai: a Vertex AI location, https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}
    * (global: https://aiplatform.googleapis.com/v1/projects/{project}/locations/global); its keys are service-account JSON.
+   * bfl: Black Forest Labs' origin, https://api.bfl.ai (global) or https://api.eu.bfl.ai / https://api.us.bfl.ai
+   * (regional); its key in `x-key`.
+   * stability: Stability AI's origin, https://api.stability.ai (its key a bearer token).
+   * replicate: https://api.replicate.com/v1 (ends in /v1; its token a bearer token).
+   * fal: fal's queue, https://queue.fal.run (its key as `Authorization: Key <key>`; the queue's URLs must stay on this origin).
+   * midjourney: a midjourney-proxy server, where its `/mj` routes start: its origin, e.g.
+   * https://mj-proxy.example.com, or a relay's mode prefix (https://relay.example.com/mj-fast); its key in `mj-api-secret`.
    */
   readonly baseUrl: string;
   readonly apiKeys: readonly string[];
@@ -70,6 +86,11 @@ export interface Channel {
   readonly watermark?: boolean;
   /** What this channel costs relative to OpenAI's list prices (a reseller at 80% is 0.8); default 1. */
   readonly costRatio?: number;
+  /**
+   * The operator's content-safety policy for what this channel makes; combined with the key's, the
+   * stricter winning (core/safety-policy.ts). Unset: none of its own.
+   */
+  readonly safety?: SafetyPolicy;
 }
 
 export const REFERENCE_IMAGE_MODES = ['edits', 'inline'] as const;

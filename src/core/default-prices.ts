@@ -42,6 +42,10 @@
  * V4 Pro $0.25, V4 Pro Vector $0.30) and .../recraft-v4-1 (V4.1 Vector $0.08). Recraft has no
  * quality: its one column is the catalogue's default quality, `standard`.
  *
+ * Midjourney (no vendor API price: relays' per-job prices, new-api's mj_imagine $0.10 and mj_upscale
+ * $0.05, read 2026-11-30): catalogue/midjourney.ts, per image and quality (standard: a quarter of an
+ * imagine; hd: that and one upscale).
+ *
  * Google (per 1M tokens for Gemini's image models, per image for Imagen; Google's Gemini Developer
  * API price list, ai.google.dev/gemini-api/docs/pricing, as quoted by discuss.ai.google.dev/t/101173
  * and aifreeapi.com's Gemini 3 Pro Image pages, checked 2026; Vertex AI lists the same):
@@ -68,9 +72,22 @@
  * $0.025, wan2.2-t2i-plus $0.05, wanx2.1-t2i-turbo $0.025, wanx2.1-t2i-plus $0.05; wanx2.1-imageedit,
  * offered in mainland China only, $0.02007 (its API reference's USD price). DashScope has
  * no quality: the one column is `standard`, as Recraft's.
+ *
+ * Black Forest Labs FLUX (BFL's pricing page, read 2026-11-30): catalogue/bfl.ts holds the rates and
+ * their source; FLUX.2 per megapixel of output, each listed size its own figure (a custom size
+ * costs its listed sizes' dearest, as Seedream's; an edit's input megapixels are not added), the
+ * FLUX.1 models one price per image.
+ *
+ * Stability AI (credits per successful call, 1 credit = $0.01, read 2026-11-30): catalogue/stability.ts
+ * holds them and their source; one price per image at every size (Ultra $0.08, SD 3.5 Large $0.065,
+ * Large Turbo $0.04, Medium $0.035, Flash $0.025, Core $0.03; the Inpaint and Search and Replace
+ * services, each its own model, $0.05).
  */
-import { BUILTIN_MODELS, GEMINI_25_FLASH_IMAGE_SIZES, GEMINI_3_PRO_IMAGE_SIZES, type GoogleSizeTable } from './models.js';
+import { MIDJOURNEY_PRICES_USD } from './catalogue/midjourney.js';
+import { BUILTIN_MODELS, GEMINI_25_FLASH_IMAGE_SIZES, GEMINI_3_PRO_IMAGE_SIZES, VENDOR_PRICES_USD, type GoogleSizeTable } from './models.js';
 import type { PriceTable, TokenPrices } from './pricing.js';
+import { FLUX2_RATES, flux2PriceUsd, type Flux2Rates } from './catalogue/bfl.js';
+import { parseSize } from './sizes.js';
 
 /** micros from a USD literal; Math.round because 0.011 * 1e6 is 11000.000000000002. */
 const usd = (value: number): number => Math.round(value * 1_000_000);
@@ -124,6 +141,14 @@ const DASHSCOPE_PRICES: Readonly<Record<string, number>> = {
   'wanx2.1-imageedit': 0.02007,
 };
 
+/** One price per quality at every size a catalogue model takes (Midjourney's: standard and hd). */
+function perQualityPrice(modelId: string, perQuality: Readonly<Record<string, number>>): Record<string, Cells> {
+  const spec = BUILTIN_MODELS.find((m) => m.id === modelId);
+  if (!spec) throw new Error(`no catalogue model ${modelId} to price`);
+  const cells = Object.fromEntries(Object.entries(perQuality).map(([quality, price]) => [quality, usd(price)]));
+  return Object.fromEntries(spec.capabilities.sizes.map((size) => [size, cells]));
+}
+
 /** Seedream, per image (BytePlus ModelArk's USD list; see the sources above). */
 const SEEDREAM_PRICES: Readonly<Record<string, number>> = {
   'seedream-5.0-lite': 0.035,
@@ -139,6 +164,19 @@ function geminiTable(modelId: string, perTier: Readonly<Record<string, number>>,
   const quality = spec.capabilities.defaultQuality;
   const cells: Record<string, Cells> = { auto: { [quality]: usd(perTier['1K'] ?? 0) } };
   for (const row of Object.values(table)) for (const [tier, size] of Object.entries(row)) cells[size] = { [quality]: usd(perTier[tier] ?? 0) };
+  return cells;
+}
+
+/** FLUX.2, priced per megapixel (catalogue/bfl.ts): each listed size's figure, rounded up to micros; `auto` the largest. */
+function flux2Table(modelId: string, rates: Flux2Rates): Record<string, Cells> {
+  const spec = BUILTIN_MODELS.find((m) => m.id === modelId);
+  if (!spec) throw new Error(`no catalogue model ${modelId} to price`);
+  const quality = spec.capabilities.defaultQuality;
+  const cells: Record<string, Cells> = {};
+  for (const size of spec.capabilities.sizes) {
+    const dims = parseSize(size);
+    if (dims) cells[size] = { [quality]: Math.ceil(flux2PriceUsd(rates, dims.width, dims.height) * 1_000_000 - 1e-6) };
+  }
   return cells;
 }
 
@@ -239,4 +277,7 @@ export const DEFAULT_PRICES: PriceTable = {
   ...Object.fromEntries(Object.entries(IMAGEN_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
   ...Object.fromEntries(Object.entries(SEEDREAM_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
   ...Object.fromEntries(Object.entries(DASHSCOPE_PRICES).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
+  ...Object.fromEntries(Object.entries(MIDJOURNEY_PRICES_USD).map(([model, prices]) => [model, { perImage: perQualityPrice(model, prices) }])),
+  ...Object.fromEntries(Object.entries(VENDOR_PRICES_USD).map(([model, price]) => [model, { perImage: flatPrice(model, price) }])),
+  ...Object.fromEntries(Object.entries(FLUX2_RATES).map(([model, rates]) => [model, { perImage: flux2Table(model, rates) }])),
 };

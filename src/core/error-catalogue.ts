@@ -65,6 +65,8 @@ export const ERROR_CATALOGUE = {
   image_url_timeout: BAD_REQUEST,
   /** The upstream refused the request as the caller's mistake and gave no code of its own. */
   upstream_rejected: BAD_REQUEST,
+  /** Content refused: by an upstream's safety filter, the gateway's prompt blocklist or its image check. */
+  content_policy_violation: BAD_REQUEST,
 
   // 401 / 402 / 403: who is asking, and what they may do.
   invalid_api_key: BAD_KEY,
@@ -90,10 +92,13 @@ export const ERROR_CATALOGUE = {
   task_not_finished: { status: 409, type: 'invalid_request_error' },
   task_without_callback: { status: 409, type: 'invalid_request_error' },
   webhook_delivery_pending: { status: 409, type: 'invalid_request_error' },
+  /** Approving an image the content check did not flag. */
+  image_not_under_review: { status: 409, type: 'invalid_request_error' },
   url_expired: { status: 410, type: 'invalid_request_error' },
   request_too_large: { status: 413, type: 'invalid_request_error' },
   uri_too_long: { status: 414, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  range_not_satisfiable: { status: 416, type: 'invalid_request_error' },
   expectation_failed: { status: 417, type: 'invalid_request_error' },
   rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
   headers_too_large: { status: 431, type: 'invalid_request_error' },

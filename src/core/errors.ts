@@ -62,6 +62,15 @@ export function upstreamRejected(upstreamCode: string | null | undefined, param:
 }
 
 /**
+ * 400 content_policy_violation, the one refusal shape in every dialect: an upstream's safety
+ * filter (routing/client-error.ts), the prompt blocklist or the image check (the pipeline).
+ * `reason` says why in words; param is null, as OpenAI sends it.
+ */
+export function contentPolicyViolation(reason: string): GatewayError {
+  return gatewayError('content_policy_violation', reason);
+}
+
+/**
  * A 4xx that a library (Fastify, its multipart parser) reported with a status the gateway has no
  * code for: relayed with that status and code null. Anything outside 4xx becomes a 400.
  */

@@ -106,9 +106,13 @@ export function parseImageRequest(input: ImageRequestInput, catalogue: ModelCata
   const watermark = fields.optional('watermark', 'boolean');
   const user = fields.optional('user', 'string');
   const stream = parseStream(fields, rules);
+  // The gateway's content check in every dialect (safety-policy.ts); it stays a passthrough field, as relays take it too.
+  const nsfwChecker = fields.optional('nsfw_checker', 'boolean');
 
   // fromEntries keeps a `__proto__` key as data instead of re-parenting the object.
   const passthrough = Object.fromEntries(Object.entries(body).filter(([key]) => !KNOWN_FIELDS.has(key)));
+  // A form's "true" is read as the boolean it means.
+  if (nsfwChecker !== undefined) passthrough.nsfw_checker = nsfwChecker;
   for (const [key, value] of Object.entries(passthrough)) checkPassthroughSize(key, value);
 
   const job: ImageJob = {

@@ -54,6 +54,18 @@ export interface DeliveryMetricsSink {
   delivered(report: DeliveryReport): void;
 }
 
+/** Who refused content: an upstream's own filter, the gateway's image check, or its prompt blocklist. */
+export type ContentRefusalSource = 'upstream' | 'classifier' | 'prompt';
+
+/**
+ * The pipeline reports each refusal of content, with the mode of the policy that applied to the run
+ * (`off` when none did: an upstream refusal on an unchecked run). A flagged image (flag mode) is
+ * counted too, with mode `flag`: it was delivered, and kept for review.
+ */
+export interface ContentSafetyMetricsSink {
+  contentRefused(source: ContentRefusalSource, mode: 'off' | 'flag' | 'block'): void;
+}
+
 /** storage/ reports each image's bytes once they are stored. */
 export interface StorageMetricsSink {
   imageStored(bytes: number): void;

@@ -10,8 +10,13 @@
  * parseCapabilityOverrides with the same keys GET /v1/models/{id} shows).
  */
 import type { AspectRatio } from './aspect-ratio.js';
+import { VENDOR_MODEL_DEFAULTS, type VendorModel, WHOLE_IMAGE_STREAMING } from './catalogue/vendor-catalogue.js';
 import type { InputFormat } from './image-input.js';
 import type { Background, Moderation, OutputFormat } from './job.js';
+import { BFL_CATALOGUE } from './catalogue/bfl.js';
+import { IDEOGRAM_CATALOGUE } from './catalogue/ideogram.js';
+import { MIDJOURNEY_CATALOGUE } from './catalogue/midjourney.js';
+import { STABILITY_CATALOGUE } from './catalogue/stability.js';
 import { formatSize, GPT_IMAGE_2_LIMITS, parseSize, type CustomSizeLimits } from './sizes.js';
 
 /** A catalogue label: which built-in rule set a model started from (pricing falls back to it by name). */
@@ -41,7 +46,17 @@ export type ModelFamily =
   | 'qwen-image-edit-plus'
   | 'wan-t2i'
   | 'wan2.5-t2i'
-  | 'wanx-imageedit';
+  | 'wanx-imageedit'
+  | VendorCatalogueFamily;
+
+/** The vendors whose part of the catalogue lives in its own file (core/catalogue/). */
+const VENDOR_CATALOGUES = [BFL_CATALOGUE, IDEOGRAM_CATALOGUE, STABILITY_CATALOGUE, MIDJOURNEY_CATALOGUE] as const;
+
+type VendorCatalogueFamily =
+  | keyof typeof BFL_CATALOGUE.rules
+  | keyof typeof IDEOGRAM_CATALOGUE.rules
+  | keyof typeof STABILITY_CATALOGUE.rules
+  | keyof typeof MIDJOURNEY_CATALOGUE.rules;
 
 /**
  * Whose API makes a model. A channel that speaks one vendor's own API (openai, azure-openai:
@@ -49,7 +64,17 @@ export type ModelFamily =
  * Imagen's predict) serves only that vendor's models, whatever its `models` list says;
  * relays (openai-compatible, newapi-async, task-api) may front any vendor.
  */
-export type ModelVendor = 'openai' | 'recraft' | 'google-gemini' | 'google-imagen' | 'bytedance' | 'dashscope';
+export type ModelVendor =
+  | 'openai'
+  | 'recraft'
+  | 'google-gemini'
+  | 'google-imagen'
+  | 'bytedance'
+  | 'dashscope'
+  | 'bfl'
+  | 'ideogram'
+  | 'stability'
+  | 'midjourney';
 
 /** What a model accepts as input images for one operation (OpenAI's documented limits). */
 export interface InputRules {
@@ -99,8 +124,12 @@ export interface ModelCapabilities {
   readonly defaultBackground?: Background;
   /** moderation values taken; none: the field is refused. */
   readonly moderations: readonly Moderation[];
-  /** `stream: true` with up to this many partial images; null: stream and partial_images are refused. */
-  readonly streaming: { readonly maxPartialImages: number } | null;
+  /**
+   * `stream: true` with up to this many partial images; null: stream and partial_images are refused.
+   * `fromWholeAnswer`: the upstream has no stream for this model, so none is asked of it and the
+   * events are made from its whole answer.
+   */
+  readonly streaming: { readonly maxPartialImages: number; readonly fromWholeAnswer?: boolean } | null;
   /** Input images of an edit (an /edits call, or a generation with reference images); null: none taken. */
   readonly edits: InputRules | null;
   /** /images/variations; null: refused. */
@@ -269,9 +298,9 @@ const DALL_E_2_RATIOS = {
 /**
  * Recraft (its API reference, recraft.ai/docs/api-reference: Endpoints, Appendix, Styles). Sizes are
  * its lists of WxH per model generation; no quality (the one price column is `standard`, which
- * a client cannot send: `qualities: []` refuses the field); n up to 6; no background, moderation,
- * compression, streaming. Raster models answer PNG or WebP (`image_format`), vector models
- * (`_vector`) SVG. Styles are V2/V3 only ("Styles are not supported for V4 models"), each model
+ * a client cannot send: `qualities: []` refuses the field); n up to 6; no background, moderation or
+ * compression. Recraft does not stream: a stream gets each whole image as its completed event.
+ * Raster models answer PNG or WebP (`image_format`), vector models (`_vector`) SVG. Styles are V2/V3 only ("Styles are not supported for V4 models"), each model
  * its style families (raster styles on raster models, vector styles on vector models); a
  * substyle or a custom `style_id` goes through as Recraft's own field. Recraft's image-to-image,
  * inpainting, background and vectorize endpoints are not mapped: no input images.
@@ -327,21 +356,12 @@ export const RECRAFT_V4_PRO_SIZES = [
 ] as const;
 
 const RECRAFT = {
+  ...VENDOR_MODEL_DEFAULTS,
   customSizes: false,
   defaultSize: '1024x1024',
-  qualities: [],
-  defaultQuality: 'standard',
-  autoQualityIsDefault: false,
   maxN: 6,
   outputCompression: false,
-  backgrounds: [],
-  moderations: [],
-  streaming: null,
-  edits: null,
-  variations: null,
-  inputFidelity: false,
-  officialFields: { responseFormat: false, style: false },
-  priceUnits: ['image'],
+  streaming: WHOLE_IMAGE_STREAMING,
 } as const satisfies Partial<ModelCapabilities>;
 
 const RECRAFT_RASTER = { ...RECRAFT, outputFormats: ['png', 'webp'], defaultOutputFormat: 'png' } as const satisfies Partial<ModelCapabilities>;
@@ -364,7 +384,8 @@ const RECRAFT_RULES = {
  * Alibaba Cloud Model Studio (DashScope): Qwen-Image and Wan (Model Studio's Qwen-Image, Qwen-Image
  * Edit and Wan text-to-image API references). DashScope answers PNG at the size asked; the gateway
  * converts to jpeg or webp when asked (so output_format and output_compression are offered). No
- * quality, background, moderation, style or streaming. Sizes are DashScope's `W*H` lists, as WxH:
+ * quality, background, moderation or style. DashScope does not stream: a stream waits for the call
+ * (or the task) and gets each whole image as its completed event. Sizes are DashScope's `W*H` lists, as WxH:
  * - qwen-image, qwen-image-plus: five fixed sizes, one image per call (n above 1: one call per image);
  * - qwen-image-edit: one input image, one image per call; qwen-image-edit-plus: 1-3 input images,
  *   n 1-6; both answer in the last input's shape (size `auto` only);
@@ -389,23 +410,13 @@ const DASHSCOPE_INPUTS: InputRules = {
 };
 
 const DASHSCOPE = {
+  ...VENDOR_MODEL_DEFAULTS,
   customSizes: false,
-  qualities: [],
-  defaultQuality: 'standard',
-  autoQualityIsDefault: false,
   maxN: 4,
   outputFormats: ['png', 'jpeg', 'webp'],
   defaultOutputFormat: 'png',
   outputCompression: true,
-  backgrounds: [],
-  moderations: [],
-  streaming: null,
-  edits: null,
-  variations: null,
-  inputFidelity: false,
-  styles: [],
-  officialFields: { responseFormat: false, style: false },
-  priceUnits: ['image'],
+  streaming: WHOLE_IMAGE_STREAMING,
 } as const satisfies Partial<ModelCapabilities>;
 
 const DASHSCOPE_RULES = {
@@ -436,7 +447,8 @@ const DASHSCOPE_RULES = {
  * compression or style. Input images (reference images, edits): up to 14, JPEG/PNG/WebP up to
  * 10 MB, at most 6000x6000 pixels. Streams carry each finished image (Ark has no previews:
  * partial_images 0). Ark has no `n`: the provider makes one call per image. Seedream 3.0 is
- * text-to-image only, at sizes 512-2048 px a side (its recommended ones listed). Ark recommends
+ * text-to-image only, at sizes 512-2048 px a side (its recommended ones listed); Ark streams
+ * nothing for it, so its stream waits for the answer and gets each whole image as its completed event. Ark recommends
  * prompts under 600 words and documents no hard limit: 4,000 characters here.
  */
 const SEEDREAM_INPUTS: InputRules = {
@@ -518,25 +530,16 @@ const seedreamRatios = (wide: string, tall: string, ultraWide: string, ultraTall
   }) as const;
 
 const SEEDREAM = {
+  ...VENDOR_MODEL_DEFAULTS,
   customSizes: true,
   defaultSize: 'auto',
-  qualities: [],
-  defaultQuality: 'standard',
-  autoQualityIsDefault: false,
   maxPromptChars: 4_000,
   maxN: 10,
   outputFormats: ['jpeg'],
   defaultOutputFormat: 'jpeg',
   outputCompression: false,
-  backgrounds: [],
-  moderations: [],
   streaming: { maxPartialImages: 0 },
   edits: SEEDREAM_INPUTS,
-  variations: null,
-  inputFidelity: false,
-  styles: [],
-  officialFields: { responseFormat: false, style: false },
-  priceUnits: ['image'],
 } as const satisfies Partial<ModelCapabilities>;
 
 const SEEDREAM_RULES = {
@@ -565,7 +568,7 @@ const SEEDREAM_RULES = {
     customSizes: false,
     defaultSize: '1024x1024',
     maxN: 10,
-    streaming: null,
+    streaming: WHOLE_IMAGE_STREAMING,
     edits: null,
   },
 } as const satisfies Readonly<Record<string, ModelCapabilities>>;
@@ -580,7 +583,8 @@ const SEEDREAM_RULES = {
  * output_format asks. Gemini makes one image per call (n: one call per image), takes reference
  * images beside the prompt (no mask), and its stream delivers the final image as the completed
  * event (Gemini has no partial images: partial_images 0 only). Imagen takes no input images and
- * does not stream; sampleCount is n, 1-4.
+ * does not stream: a stream waits for the predict answer and gets each image as its completed
+ * event; sampleCount is n, 1-4.
  */
 /** Google's table: aspect ratio -> resolution tier (1K, 2K, 4K) -> WxH. */
 export type GoogleSizeTable = Readonly<Record<string, Readonly<Record<string, string>>>>;
@@ -634,20 +638,12 @@ const GEMINI_INPUTS: InputRules = {
 };
 
 const GOOGLE = {
+  ...VENDOR_MODEL_DEFAULTS,
   customSizes: false,
-  qualities: [],
-  defaultQuality: 'standard',
-  autoQualityIsDefault: false,
   maxN: 4,
   outputFormats: ['png', 'jpeg', 'webp'],
   defaultOutputFormat: 'png',
   outputCompression: true,
-  backgrounds: [],
-  moderations: [],
-  variations: null,
-  inputFidelity: false,
-  styles: [],
-  officialFields: { responseFormat: false, style: false },
 } as const satisfies Partial<ModelCapabilities>;
 
 /** Gemini picks the shape itself when no ratio is sent (a reference image's, else square): `auto`, the default. */
@@ -655,7 +651,7 @@ const GEMINI_IMAGE = {
   ...GOOGLE,
   defaultSize: 'auto',
   maxPromptChars: 32_000,
-  streaming: { maxPartialImages: 0 },
+  streaming: WHOLE_IMAGE_STREAMING,
   priceUnits: ['image', 'token'],
 } as const satisfies Partial<ModelCapabilities>;
 
@@ -664,7 +660,7 @@ const IMAGEN = {
   ...GOOGLE,
   defaultSize: '1024x1024',
   maxPromptChars: 4_000,
-  streaming: null,
+  streaming: WHOLE_IMAGE_STREAMING,
   edits: null,
   priceUnits: ['image'],
 } as const satisfies Partial<ModelCapabilities>;
@@ -754,6 +750,10 @@ export const FAMILY_RULES: Readonly<Record<ModelFamily, ModelCapabilities>> = {
   ...GOOGLE_RULES,
   ...SEEDREAM_RULES,
   ...DASHSCOPE_RULES,
+  ...BFL_CATALOGUE.rules,
+  ...IDEOGRAM_CATALOGUE.rules,
+  ...STABILITY_CATALOGUE.rules,
+  ...MIDJOURNEY_CATALOGUE.rules,
 };
 
 export interface ModelSpec {
@@ -866,7 +866,21 @@ export const BUILTIN_MODELS: readonly ModelSpec[] = [
   dashscope('wanx2.1-t2i-turbo', 'wan-t2i', 'Wan 2.1 text-to-image Turbo (Alibaba DashScope, asynchronous)'),
   dashscope('wanx2.1-t2i-plus', 'wan-t2i', 'Wan 2.1 text-to-image Plus (Alibaba DashScope, asynchronous)'),
   dashscope('wanx2.1-imageedit', 'wanx-imageedit', 'Wan 2.1 image editing, with a mask: inpainting (Alibaba DashScope, mainland China, asynchronous)'),
+  ...VENDOR_CATALOGUES.flatMap(vendorModels),
 ];
+
+function vendorModels(catalogue: (typeof VENDOR_CATALOGUES)[number]): ModelSpec[] {
+  const models: readonly VendorModel<ModelFamily>[] = catalogue.models;
+  return models.map((m) => model(m.id, m.family, m.description, { vendor: catalogue.vendor, upstreamModel: m.upstreamModel ?? m.id }));
+}
+
+/** The list prices (US dollars per image) the vendors' catalogue files give. */
+export const VENDOR_PRICES_USD: Readonly<Record<string, number>> = Object.fromEntries(
+  VENDOR_CATALOGUES.flatMap((catalogue) => {
+    const models: readonly VendorModel<ModelFamily>[] = catalogue.models;
+    return models.flatMap((m) => (m.usdPerImage !== undefined ? [[m.id, m.usdPerImage] as const] : []));
+  }),
+);
 
 /** Missing `model` means gpt-image-2 (as new-api relays document it), not OpenAI's dall-e-2. */
 export const DEFAULT_MODEL = 'gpt-image-2';
@@ -1207,7 +1221,10 @@ function withOverrides(base: ModelSpec, o: CapabilityOverrides): Pick<ModelSpec,
     capabilities = o.styles === null ? rest : { ...rest, styles: o.styles };
   }
 
-  if (o.streaming !== undefined) set({ streaming: o.streaming === false ? null : { maxPartialImages: o.streaming.maxPartialImages } });
+  // A new partial-image limit keeps whether the base's upstream streams at all.
+  if (o.streaming !== undefined) {
+    set({ streaming: o.streaming === false ? null : { ...capabilities.streaming, maxPartialImages: o.streaming.maxPartialImages } });
+  }
   if (o.streaming !== undefined && o.streaming !== false && capabilities.outputFormats.length === 0) {
     throw new ModelConfigError(at('streaming'), `${base.id} has no output formats, which stream events report; streaming needs output_formats`);
   }

@@ -48,6 +48,25 @@ export class UpstreamFailure extends Error {
   }
 }
 
+/** The one code every refusal of content carries, whichever vendor (or the gateway itself) refused. */
+export const CONTENT_POLICY_CODE = 'content_policy_violation';
+
+/**
+ * An upstream refused the content (the prompt, an input image or what it generated) by its own
+ * safety filter: every provider reports it through this, whatever its vendor calls it (OpenAI's
+ * `moderation_blocked`, Gemini's `blockReason`, DashScope's `DataInspectionFailed`...). Routing
+ * makes it the client's 400 `content_policy_violation` with `reason`, never retried elsewhere.
+ * `detail`: the operator's log line (the vendor's own code kept there).
+ */
+export function contentRefusal(detail: string, reason: string): UpstreamFailure {
+  return new UpstreamFailure('http', detail, 400, { code: CONTENT_POLICY_CODE, message: reason, param: null });
+}
+
+/** Whether a failure is an upstream's content refusal (contentRefusal). */
+export function isContentRefusal(failure: UpstreamFailure): boolean {
+  return failure.kind === 'http' && failure.status === 400 && failure.upstreamError?.code === CONTENT_POLICY_CODE;
+}
+
 /** Retry-After: seconds or an HTTP date. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;

@@ -2,14 +2,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type KyselyConfig, type Migration, type MigrationProvider } from 'kysely';
+import type { KyselyConfig, Migration, MigrationProvider } from 'kysely';
 import type { DatabaseConfig, DatabaseTimeouts } from '../config.js';
 import { ConnectionWatch, type WatchLog } from './connection-watch.js';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from './kysely.js';
 import * as initial from './migrations/0001_initial.js';
 import * as accounts from './migrations/0002_accounts.js';
 import * as tasks from './migrations/0003_tasks.js';
 import * as gallery from './migrations/0004_gallery.js';
 import * as webhookAttempts from './migrations/0005_webhook_attempts.js';
+import * as contentSafety from './migrations/0006_content_safety.js';
 import type { Tables } from './schema.js';
 import { waitForDatabase } from './startup-wait.js';
 import { isDatabaseUnavailable } from './unavailable.js';
@@ -46,6 +48,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0003_tasks': tasks,
   '0004_gallery': gallery,
   '0005_webhook_attempts': webhookAttempts,
+  '0006_content_safety': contentSafety,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

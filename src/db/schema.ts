@@ -25,6 +25,8 @@ export interface ApiKeysTable {
   enabled: Generated<number>;
   /** Standard Webhooks secret (`whsec_...`) signing this key's task callbacks; made on first use. */
   webhook_secret: string | null;
+  /** JSON content-safety policy (mode, thresholds, blocklist); null: the operator's default. */
+  safety_policy: string | null;
 }
 
 export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -166,7 +168,14 @@ export interface ImagesTable {
   /** Pixels, when the image's header says (an SVG's may not). */
   width: number | null;
   height: number | null;
+  /** JSON SafetyScores, when the image check scored the image (null: not checked). */
+  safety_scores: string | null;
+  /** Content review: flagged (delivered, flag mode), refused (held back, never linked), approved; null: not flagged. */
+  review: ImageReview | null;
 }
+
+/** An image's place in content review (the images table's `review`). */
+export type ImageReview = 'flagged' | 'refused' | 'approved';
 
 export interface SettingsTable {
   key: string;

@@ -3,7 +3,10 @@
  * in flight, until it ends) goes out as one multi-row write. Each add resolves when the write
  * holding its row has committed, so a caller that must see its row stored (an image record
  * before its bytes) waits for exactly that, sharing the commit with whoever else was writing.
- * Nothing waits on a timer: alone, a row is written at the end of the turn it was added in.
+ * Nothing waits on a timer: alone, a row is written at the end of the turn it was added in. A
+ * full batch goes out at once: in a flood (a thousand answers arriving together) one turn's poll
+ * phase can run for seconds, and every caller waiting for its row (an image's bytes held in
+ * memory until its record is committed) would wait that long.
  */
 
 export interface WriteBatcherOptions {
@@ -31,7 +34,8 @@ export class WriteBatcher<Row> {
   add(row: Row): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
-      this.schedule();
+      if (this.queue.length >= this.options.maxRows) queueMicrotask(() => this.start());
+      else this.schedule();
     });
   }
 
@@ -40,11 +44,17 @@ export class WriteBatcher<Row> {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.writing = this.drain().finally(() => {
-        this.writing = undefined;
-        // Rows that came while writing go out now, together.
-        if (this.queue.length > 0) this.schedule();
-      });
+      this.start();
+    });
+  }
+
+  /** Writes what is queued, unless a write is under way (its loop takes what came meanwhile). */
+  private start(): void {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = this.drain().finally(() => {
+      this.writing = undefined;
+      // Rows that came while writing go out now, together.
+      if (this.queue.length > 0) this.schedule();
     });
   }
 

@@ -63,7 +63,7 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
   });
 
   app.get('/v1/account/images', { schema: AccountImageSchemas.list }, async (request) => {
-    const filter = { ...imageFilterOf(request.query), keyId: keyOf(request).id };
+    const filter = { ...imageFilterOf(request.query), keyId: keyOf(request).id, withoutHeld: true };
     const page = pageOf(request.query);
     const { data, has_more } = pageAnswer(await gallery.list(filter, page.limit + 1, page.offset), page);
     const now = gallery.now();
@@ -72,7 +72,8 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
 
   const ownImage = async (request: FastifyRequest, id: string) => {
     const image = await gallery.get(id, keyOf(request).id);
-    if (!image) throw gatewayError('image_not_found', `No stored image '${id}'.`, { param: 'id' });
+    // An image the content check held back is the operator's to review, not the key's to see.
+    if (!image || image.review === 'refused') throw gatewayError('image_not_found', `No stored image '${id}'.`, { param: 'id' });
     return image;
   };
 

@@ -5,6 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { gatewayError, invalidRequest } from '../core/errors.js';
+import { safetyPolicyToRaw } from '../core/safety-policy.js';
 import { ChannelDefinitionError, parseChannelDefinition, patchChannelDefinition } from '../routing/channel-definition.js';
 import type { ChannelRegistry } from '../routing/channel-registry.js';
 import { definitionOf, keyFingerprint, type ChannelStore, type StoredChannel } from '../routing/channel-store.js';
@@ -112,6 +113,7 @@ async function renderChannel(s: StoredChannel, deps: AdminChannelsDeps): Promise
     enabled: c.enabled,
     api_version: c.apiVersion ?? null,
     poll_interval: c.pollIntervalMs !== undefined ? c.pollIntervalMs / 1000 : null,
+    safety: c.safety ? safetyPolicyToRaw(c.safety) : null,
     source: s.source,
     health: {
       circuit: health.state,

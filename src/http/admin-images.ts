@@ -36,6 +36,14 @@ export function registerAdminImageRoutes(scope: FastifyInstance, { gallery, link
 
   app.get('/admin/api/images/:id', { schema: AdminImageSchemas.get }, async (request) => renderImage(await find(request.params.id), links, gallery.now()));
 
+  /** Content review: a flagged or refused image cleared by a reviewer (a refused one stays unlinked; delete removes it). */
+  app.post('/admin/api/images/:id/approve', { schema: AdminImageSchemas.approve }, async (request) => {
+    const image = await find(request.params.id);
+    if (!(await gallery.approve(image.id)))
+      throw gatewayError('image_not_under_review', `Image '${image.id}' was not flagged by the content check.`, { param: 'id' });
+    return renderImage(await find(image.id), links, gallery.now());
+  });
+
   app.delete('/admin/api/images/:id', { schema: AdminImageSchemas.delete }, async (request) => {
     const image = await find(request.params.id);
     await gallery.delete(image);

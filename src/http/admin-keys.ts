@@ -8,6 +8,7 @@ import type { ApiKeyService, KeySummary } from '../billing/api-keys.js';
 import type { Credits } from '../billing/credits.js';
 import { parseKeySettings, usdToMicros } from '../billing/key-settings.js';
 import { gatewayError, invalidRequest } from '../core/errors.js';
+import { safetyPolicyToRaw } from '../core/safety-policy.js';
 import type { LedgerRow } from '../db/schema.js';
 import type { WebhookSecrets } from '../tasks/webhook-secrets.js';
 import { pageOf, pageOfList } from './admin-list.js';
@@ -98,6 +99,7 @@ function renderKey(key: KeySummary): KeyView {
     allowed_ips: policy.allowedIps === null ? null : [...policy.allowedIps],
     rpm: policy.rpm,
     max_concurrent: policy.maxConcurrent,
+    safety: policy.safety === null ? null : safetyPolicyToRaw(policy.safety),
     created_at: new Date(key.createdAt).toISOString(),
     revoked_at: key.revokedAt === null ? null : new Date(key.revokedAt).toISOString(),
   };

@@ -66,11 +66,18 @@ export function pageOfList<T>(rows: readonly T[], page: Page): { data: T[]; has_
   return pageAnswer(rows.slice(page.offset, page.offset + page.limit + 1), page);
 }
 
-/** A time filter's value as epoch ms; absent or empty is no bound. */
+/** The most epoch milliseconds a Date holds either side of 1970. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A time filter's value as epoch ms; absent or empty is no bound. Epoch ms past what a Date holds
+ * (`to=99999999999999999999`) are refused like any other bad date: the database cannot bind them.
+ */
 export function timeBound(value: string | undefined, param: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) throw invalidRequest(param, 'invalid_value', `${param} must be a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.`);
+  if (!Number.isFinite(ms) || ms > MAX_DATE_MS)
+    throw invalidRequest(param, 'invalid_value', `${param} must be a date (YYYY-MM-DD or ISO 8601) or epoch milliseconds.`);
   return ms;
 }
 

@@ -6,13 +6,14 @@
  * a route's access class and dialect (http/access.ts) give its tag and security scheme.
  *
  * installOpenApi() must run before any route is registered (it collects them as they are added);
- * registerApiDocsRoutes() goes in a `public` route group.
+ * registerApiDocsRoutes() goes in a `public` route group. Both load their packages at first use
+ * (http/openapi-on-demand.ts, http/docs-page.ts): a start does not need them.
  */
 import { readFileSync } from 'node:fs';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 import type { AccessClass, Dialect } from './access.js';
+import type { DocsPage } from './docs-page.js';
+import { installOpenApiOnDemand } from './openapi-on-demand.js';
 import { NoBody } from './schemas/common.js';
 import { DocsAssetSchema, DocsPageSchema, OpenApiDocumentSchema } from './schemas/docs.js';
 
@@ -69,7 +70,7 @@ export function installOpenApi(app: FastifyInstance): void {
   const tags = [...new Map(GROUP_TAGS.map((t) => [t.name, t.description || undefined])).entries()].map(([name, description]) =>
     description ? { name, description } : { name },
   );
-  void app.register(swagger, {
+  installOpenApiOnDemand(app, {
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -131,18 +132,36 @@ export const DOCS_CSP = [
 /** GET /openapi.json and GET /docs (with its files under /docs/static/); in a `public` group. */
 export function registerApiDocsRoutes(scope: FastifyInstance): void {
   scope.get('/openapi.json', { schema: OpenApiDocumentSchema }, async () => scope.swagger());
-  void scope.register(async (docs) => {
-    // The UI's routes come without schemas: the page is described, its files are declared hidden.
-    docs.addHook('onRoute', (route) => {
-      route.schema = route.url === '/docs' ? DocsPageSchema : DocsAssetSchema;
+  // The page and its files come from Swagger UI (@fastify/swagger-ui, with @fastify/static and
+  // the YAML writer), loaded at the first request under /docs.
+  let page: Promise<DocsPage> | undefined;
+  const answer = async (request: FastifyRequest, reply: FastifyReply) => {
+    page ??= import('./docs-page.js').then(({ openDocsPage }) =>
+      openDocsPage(scope.swagger, {
+        staticCSP: DOCS_CSP,
+        theme: { title: 'imagegate API' },
+        // BaseLayout: the document alone, without Swagger UI's top bar (its box loads documents
+        // from other origins, which the CSP refuses, and its logo is an inline <style> it refuses too).
+        uiConfig: { layout: 'BaseLayout', deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 },
+      }),
+    );
+    // A page that failed to load is tried again at the next request.
+    const docs = await page.catch((err: unknown) => {
+      page = undefined;
+      throw err;
     });
-    await docs.register(swaggerUi, {
-      routePrefix: '/docs',
-      staticCSP: DOCS_CSP,
-      theme: { title: 'imagegate API' },
-      // BaseLayout: the document alone, without Swagger UI's top bar (its box loads documents
-      // from other origins, which the CSP refuses, and its logo is an inline <style> it refuses too).
-      uiConfig: { layout: 'BaseLayout', deepLinking: true, displayRequestDuration: true, defaultModelsExpandDepth: 0 },
-    });
-  });
+    return docs.answer(request, reply);
+  };
+  void scope.register(
+    async (docs) => {
+      // The routes come without schemas: the page is described, its files are declared hidden.
+      docs.addHook('onRoute', (route) => {
+        route.schema = route.url === '/docs' ? DocsPageSchema : DocsAssetSchema;
+      });
+      docs.get('/', answer);
+      docs.get('/*', answer);
+      docs.addHook('onClose', async () => (await page?.catch(() => undefined))?.close());
+    },
+    { prefix: '/docs' },
+  );
 }

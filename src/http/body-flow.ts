@@ -32,14 +32,15 @@ export function watchBodyIdle(request: FastifyRequest, reply: FastifyReply, idle
 }
 
 /**
- * An answer sent as a stream (an image passing through as it arrives, a stored image): a client
- * that stops taking its bytes for `idleMs` is cut off. Otherwise it would hold what the stream
- * holds (the upstream connection and the channel's slot, an open file) for as long as it liked.
+ * An answer sent as a stream (an image passing through as it arrives, a stored image) or a
+ * buffer (a stored image read whole): a client that stops taking its bytes for `idleMs` is cut
+ * off. Otherwise it would hold what the answer holds (the upstream connection and the channel's
+ * slot, an open file, a lent buffer) for as long as it liked.
  * Only the client's stall counts: when the socket has sat idle with nothing waiting to go out,
  * the wait is ours (the upstream, the disk, a busy process), and the answer goes on.
  */
 export function watchAnswerIdle(reply: FastifyReply, payload: unknown, idleMs: number): void {
-  if (idleMs <= 0 || !(payload instanceof Readable)) return;
+  if (idleMs <= 0 || !(payload instanceof Readable || Buffer.isBuffer(payload))) return;
   const socket = reply.raw.socket;
   if (!socket) return;
   // Node's socket timer is re-armed by every write and every write the kernel completes, so a

@@ -11,7 +11,7 @@ import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { S3Config } from '../config.js';
-import { handleNotFound } from './errors.js';
+import { handleNotFound, handleRangeNotSatisfiable } from './errors.js';
 import { ConsoleFileSchema, ConsolePageSchema, ConsoleRedirectSchema } from './schemas/console.js';
 
 /** Two levels below the package root, in src/http/ as in dist/http/. */
@@ -103,8 +103,9 @@ async function sendFile(request: FastifyRequest, reply: FastifyReply, root: stri
   if (sent.type !== 'file') {
     // A path out of the folder (403), a dotfile, a directory or a missing file: nothing to serve there.
     if (sent.type === 'directory' || sent.statusCode !== 416) return handleNotFound(request, reply);
-    // A range past the file's end: send's own 416, as @fastify/static gives it.
-    return reply.status(sent.statusCode).headers(sent.headers).send(sent.stream);
+    // A range past the file's end: send's Content-Range (the file's length), in the caller's envelope.
+    sent.stream.destroy();
+    return handleRangeNotSatisfiable(request, reply, sent.headers['Content-Range']);
   }
   return reply.status(sent.statusCode).headers(sent.headers).header('cache-control', cacheControl).send(sent.stream);
 }

@@ -75,3 +75,15 @@ export function notFoundError(request: FastifyRequest): GatewayError {
 export function handleNotFound(request: FastifyRequest, reply: FastifyReply): void {
   void reply.status(404).send(envelope(dialectOf(request), notFoundError(request)));
 }
+
+/** A Range past the end of a served file: 416 with the file's length in Content-Range, in the caller's envelope. */
+export function handleRangeNotSatisfiable(request: FastifyRequest, reply: FastifyReply, contentRange: unknown): void {
+  const err = gatewayError('range_not_satisfiable', 'The requested Range is past the end of the file.', {
+    param: 'range',
+    headers: typeof contentRange === 'string' ? { 'content-range': contentRange } : {},
+  });
+  void reply
+    .status(err.status)
+    .headers(err.headers)
+    .send(envelope(dialectOf(request), err));
+}

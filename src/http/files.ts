@@ -2,8 +2,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { gatewayError } from '../core/errors.js';
-import type { ImageStore } from '../storage/image-store.js';
+import { isHeldImageName } from '../storage/retention-sweeper.js';
+import type { ImageStore, StoredImage } from '../storage/image-store.js';
+import { ReadBuffers } from '../storage/read-buffers.js';
 import type { UrlSigner } from '../storage/url-signer.js';
+import { whenAnswerCloses } from './answer-closed.js';
 import { FileSchema } from './schemas/public.js';
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = { png: 'image/png', jpg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', svg: 'image/svg+xml' };
@@ -39,11 +42,17 @@ export function createSignedLinkCheck(signer: UrlSigner) {
 /** Register inside a signed-link group (createSignedLinkCheck). */
 export function registerFileRoutes(scope: FastifyInstance, store: ImageStore, now: () => number = Date.now): void {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const buffers = new ReadBuffers();
+  const read = (name: string): Promise<StoredImage | null> => (store.read ? store.read(name, buffers) : store.open(name));
   // The link's signature was checked on onRequest (createSignedLinkCheck), before this schema.
   app.get('/files/:name', { schema: FileSchema }, async (request, reply) => {
     const { name } = request.params;
-    const file = await store.open(name);
+    // An image the content check held back is never served by link, whatever the signature says.
+    const file = isHeldImageName(name) ? null : await read(name);
     if (!file) throw gatewayError('image_not_found', 'This image is no longer stored.');
+    // A lent buffer goes back once the answer is over: sent whole, or its connection gone (Node
+    // has let go of the bytes by then either way); at once if the client left while it was read.
+    if ('release' in file) whenAnswerCloses(reply.raw, file.release);
     const ext = name.slice(name.lastIndexOf('.') + 1);
     const maxAge = Math.max(0, request.query.expires - Math.floor(now() / 1000));
     return reply
@@ -51,6 +60,6 @@ export function registerFileRoutes(scope: FastifyInstance, store: ImageStore, no
       .header('content-length', file.size)
       .header('cache-control', `private, max-age=${maxAge}`)
       .headers(SAFE_IMAGE_HEADERS)
-      .send(file.stream);
+      .send('release' in file ? file.bytes : file.stream);
   });
 }

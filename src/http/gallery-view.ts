@@ -6,7 +6,7 @@
 import type { ImageRow } from '../db/schema.js';
 import type { ImageFilter, ImageParams } from '../storage/image-records.js';
 import type { UrlSigner } from '../storage/url-signer.js';
-import { storedName } from '../storage/retention-sweeper.js';
+import { isHeldImageName, storedName } from '../storage/retention-sweeper.js';
 import { timeBound } from './admin-list.js';
 import type { ImageView } from './schemas/gallery.js';
 
@@ -43,6 +43,7 @@ export interface GalleryQuery {
   task?: string;
   request?: string;
   operation?: NonNullable<ImageFilter['operation']>;
+  review?: NonNullable<ImageFilter['review']>;
 }
 
 /** The filter a validated query asks for (`from`/`to` read as the other lists read them). */
@@ -54,6 +55,7 @@ export function imageFilterOf(query: GalleryQuery): ImageFilter {
     ...(query.task ? { taskId: query.task } : {}),
     ...(query.request ? { requestId: query.request } : {}),
     ...(query.operation ? { operation: query.operation } : {}),
+    ...(query.review ? { review: query.review } : {}),
     ...(from !== undefined ? { from } : {}),
     ...(to !== undefined ? { to } : {}),
   };
@@ -63,7 +65,8 @@ export function renderImage(row: ImageRow, links: GalleryLinks, now: number): Im
   return {
     id: row.id,
     object: 'image',
-    url: links.image(storedName(row.id, row.mime)),
+    // An image the content check held back is never linked (/files refuses its name too).
+    url: isHeldImageName(row.id) ? null : links.image(storedName(row.id, row.mime)),
     thumbnail_url: links.thumbnail(row.id),
     mime: row.mime,
     bytes: row.bytes,
@@ -79,5 +82,7 @@ export function renderImage(row: ImageRow, links: GalleryLinks, now: number): Im
     operation: row.operation,
     prompt: row.prompt,
     params: row.params ? (JSON.parse(row.params) as ImageParams) : {},
+    review: row.review,
+    safety_scores: row.safety_scores ? (JSON.parse(row.safety_scores) as Record<string, number>) : null,
   };
 }

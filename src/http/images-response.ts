@@ -39,13 +39,16 @@ async function* renderArriving(
   try {
     yield opening(created);
     let index = 0;
-    let next = first;
-    while (!next.done) {
-      const event = next.value;
-      if (event.type === 'image-start') yield imageStart(index++);
-      else if (event.type === 'b64') yield event.bytes;
-      else yield imageEnd(event.image);
-      next = await events.next();
+    // `next` is let go before the next is awaited: a frame holding it would keep the piece's
+    // upstream chunk alive meanwhile (core/each-once.ts).
+    let next: IteratorResult<DeliveryEvent, ResultParameters> | undefined = first;
+    for (;;) {
+      next ??= await events.next();
+      if (next.done) break;
+      if (next.value.type === 'image-start') yield imageStart(index++);
+      else if (next.value.type === 'b64') yield next.value.bytes;
+      else yield imageEnd(next.value.image);
+      next = undefined;
     }
     done = true;
     yield closing(next.value);

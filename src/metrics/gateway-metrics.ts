@@ -8,6 +8,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type {
   ChannelHealthView,
+  ContentRefusalSource,
+  ContentSafetyMetricsSink,
   DeliveryMetricsSink,
   DeliveryReport,
   HttpMetricsSink,
@@ -60,6 +62,7 @@ export class GatewayMetrics
     RateLimitMetricsSink,
     TaskMetricsSink,
     WebhookMetricsSink,
+    ContentSafetyMetricsSink,
     MetricsExposition
 {
   readonly registry = new Registry();
@@ -75,6 +78,7 @@ export class GatewayMetrics
   private readonly taskDuration: Histogram<'state'>;
   private readonly webhookAttempts: Counter<'outcome'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
+  private readonly contentRefusals: Counter<'source' | 'mode'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -153,6 +157,12 @@ export class GatewayMetrics
       name: `${METRIC_PREFIX}webhook_deliveries_total`,
       help: 'Webhook deliveries ended, by outcome: delivered, or failed (given up after its retries, or refused).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.contentRefusals = new Counter({
+      name: `${METRIC_PREFIX}content_refusals_total`,
+      help: 'Content refused (or flagged, mode flag), by source (upstream, classifier, prompt) and the policy mode of the run (off, flag, block).',
+      labelNames: ['source', 'mode'],
       registers,
     });
     const { taskCounts } = options;
@@ -256,5 +266,9 @@ export class GatewayMetrics
   webhookAttempt(outcome: WebhookAttemptOutcome, final: boolean): void {
     this.webhookAttempts.inc({ outcome });
     if (final) this.webhookDeliveries.inc({ outcome: outcome === 'delivered' ? 'delivered' : 'failed' });
+  }
+
+  contentRefused(source: ContentRefusalSource, mode: 'off' | 'flag' | 'block'): void {
+    this.contentRefusals.inc({ source, mode });
   }
 }

@@ -6,8 +6,8 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import { Agent } from 'undici';
 import { createAddressFilter, type AddressFilter } from './address-policy.js';
+import { LazyAgent } from '../core/undici-loader.js';
 
 export type UnsafeUrlReason = 'scheme' | 'address' | 'redirects' | 'status' | 'too_large' | 'timeout' | 'network';
 
@@ -49,12 +49,12 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const POST_RESPONSE_CAP = 64 * 1024;
 
 export class SafeFetcher {
-  private readonly agent: Agent;
+  private readonly agent: LazyAgent;
   private readonly allowed: AddressFilter;
 
   constructor(private readonly opts: SafeFetchOptions) {
     this.allowed = createAddressFilter(opts.allowPrivate, opts.allowAddresses);
-    this.agent = new Agent({ connect: { lookup: guardedLookup(this.allowed) }, keepAliveTimeout: 10_000 });
+    this.agent = new LazyAgent({ connect: { lookup: guardedLookup(this.allowed) }, keepAliveTimeout: 10_000 });
   }
 
   async fetch(url: string, signal?: AbortSignal): Promise<FetchedBody> {
@@ -121,7 +121,7 @@ export class SafeFetcher {
 
   private async request(url: URL, signal: AbortSignal, deadline: AbortSignal, send: OutgoingRequest = GET_IMAGE, timeoutMs = this.opts.timeoutMs) {
     try {
-      return await this.agent.request({ origin: url.origin, path: url.pathname + url.search, signal, ...send });
+      return await (await this.agent.get()).request({ origin: url.origin, path: url.pathname + url.search, signal, ...send });
     } catch (err) {
       if (err instanceof UnsafeUrlError) throw err;
       const cause = (err as { cause?: unknown }).cause;

@@ -6,8 +6,9 @@
  * upstream ignored output_format) is gathered, converted and delivered whole, as a whole
  * answer's would be.
  */
+import { eachOnce } from '../core/each-once.js';
 import { upstreamInvalidResponse } from '../core/errors.js';
-import type { ArrivingResult, ImageJob, ResultFields } from '../core/job.js';
+import type { ArrivingEvent, ArrivingResult, ImageJob, ResultFields } from '../core/job.js';
 import type { Rope } from '../core/rope.js';
 import type { ArrivingImageWriter } from './arriving-writer.js';
 import { conversionNeeded, type ImageShape } from './convert.js';
@@ -35,23 +36,35 @@ export async function* deliverArriving(output: ImageOutput, job: ImageJob, event
   let delivered = 0;
   let image: ArrivingImage | null = null;
   try {
+    // What holds a piece is let go before each wait (core/each-once.ts): the pieces are slices
+    // of the upstream's chunks.
     for (;;) {
-      const next = await events.next();
+      let next: IteratorResult<ArrivingEvent, ResultFields> | undefined = await events.next();
       if (next.done) {
         if (delivered === 0) throw upstreamInvalidResponse('The upstream answer held no images.');
         return { delivered, fields: next.value };
       }
-      const event = next.value;
+      let event: ArrivingEvent | undefined = next.value;
+      next = undefined;
       if (event.type === 'b64-start') {
         image = new ArrivingImage(output, job, ctx, job.responseFormat === 'b64_json', delivered);
       } else if (event.type === 'b64') {
-        if (image) yield* image.take(event.bytes);
+        if (image) {
+          const out = image.take(event.bytes);
+          event = undefined;
+          yield* eachOnce(out);
+          await image.room();
+        }
       } else if (image) {
-        yield* await image.end(event.revisedPrompt);
+        const revisedPrompt = event.revisedPrompt;
+        event = undefined;
+        yield* eachOnce(await image.end(revisedPrompt));
         image = null;
         delivered++;
       } else if (event.image) {
-        yield* whole(await output.deliverOne(job, event.image, ctx, delivered));
+        const upstream = event.image;
+        event = undefined;
+        yield* eachOnce([...whole(await output.deliverOne(job, upstream, ctx, delivered))]);
         delivered++;
       }
     }
@@ -82,17 +95,21 @@ class ArrivingImage {
     private readonly index: number,
   ) {}
 
-  async *take(bytes: Buffer): AsyncGenerator<DeliveryEvent, void, undefined> {
+  /** What a piece of its base64 makes of the answer (nothing while its prefix is held). */
+  take(bytes: Buffer): DeliveryEvent[] {
     if (!this.passing) {
       this.held.push(bytes);
       this.heldBytes += bytes.length;
       this.ctx.memory?.add(bytes.length);
       const shape = this.converting ? null : this.shape(false);
-      if (shape) yield* this.decide(shape);
-    } else {
-      this.writer?.push(bytes);
-      if (this.passOn) yield { type: 'b64', bytes };
+      return shape ? this.decide(shape) : [];
     }
+    this.writer?.push(bytes);
+    return this.passOn ? [{ type: 'b64', bytes }] : [];
+  }
+
+  /** Resolves when storage can take more of it (at once when it is not being stored). */
+  async room(): Promise<void> {
     await this.writer?.room();
   }
 

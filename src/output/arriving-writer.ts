@@ -1,15 +1,24 @@
 /**
  * Stores an image while its base64 is still arriving: decoded piece by piece and written as it
  * comes, never whole in memory. Its record is committed before the first byte is written (never
- * an object without its record); a write in flight gathers what arrives meanwhile into the next
- * one (one writev), so a 2 MB image costs a handful of writes, not one per network packet.
+ * an object without its record). Pieces are decoded one after another into a slab, written once
+ * the slab is full: a write costs the event loop ~20 us whatever its size, and with a thousand
+ * answers arriving at once a network packet is often a kilobyte or less, so a write per piece
+ * would be thousands of writes per image instead of ~50. A write in flight gathers the slabs
+ * filled meanwhile into the next one (one writev); up to 1 MiB may wait, so a 2 MB image is a few
+ * writev calls, not one per slab (5.3 ms of CPU per 2.2 MB image at one 48 KiB slab a call,
+ * 1.9 ms at 8 or more: a write's cost is mostly per call). DecodeSlabs bounds the total.
  */
 import { Base64Decoder } from '../core/base64-decoder.js';
 import type { ImageSink } from '../storage/image-store.js';
 import type { DecodeSlabs } from './decode-slabs.js';
 
+/** Room left in a slab below which it counts as full (less than one base64 quantum). */
+const QUANTUM_BYTES = 3;
+const QUANTUM_CHARS = 4;
+
 /** Decoded bytes waiting for the disk beyond this hold the answer back (backpressure). */
-const MAX_WAITING_BYTES = 64 * 1024;
+const MAX_WAITING_BYTES = 1024 * 1024;
 
 /** A decoded piece and the slab it lives in. */
 interface Piece {
@@ -20,6 +29,8 @@ interface Piece {
 export class ArrivingImageWriter {
   private readonly decoder = new Base64Decoder((head, body) => this.queue(head, body));
   private waiting: Piece[] = [];
+  /** The slab being filled, and how much of it is. */
+  private filling: { slab: Buffer; used: number } | null = null;
   private waitingBytes = 0;
   private written = 0;
   /** The write in flight (after the record), or the record being committed. */
@@ -57,6 +68,7 @@ export class ArrivingImageWriter {
   /** The base64 has ended: the rest is written and the image closed. Throws if it could not be stored. */
   async finish(): Promise<void> {
     this.decoder.end();
+    this.seal();
     while (this.waitingBytes > 0 && !this.failed) await this.drain();
     await this.flight;
     if (this.failed) {
@@ -85,10 +97,37 @@ export class ArrivingImageWriter {
 
   private queue(head: string, body: string): void {
     if (this.failed) return;
-    const { bytes, slab } = this.slabs.decode(head, body);
-    this.waiting.push({ bytes, slab });
-    this.waitingBytes += bytes.length;
-    void this.drain();
+    const sealed = this.waiting.length;
+    this.fill(head);
+    this.fill(body);
+    if (this.waiting.length > sealed) void this.drain();
+  }
+
+  /** Decodes text (whole quanta, or the last one) into the slab being filled, sealing each slab that fills up. */
+  private fill(text: string): void {
+    for (let at = 0; at < text.length; ) {
+      this.filling ??= { slab: this.slabs.take(), used: 0 };
+      const { slab } = this.filling;
+      const fits = Math.floor((slab.length - this.filling.used) / QUANTUM_BYTES) * QUANTUM_CHARS;
+      const part = at === 0 && text.length <= fits ? text : text.slice(at, at + fits);
+      this.filling.used += slab.write(part, this.filling.used, 'base64');
+      at += part.length;
+      if (slab.length - this.filling.used < QUANTUM_BYTES) this.seal();
+    }
+  }
+
+  /** The slab being filled joins the bytes waiting for the disk. */
+  private seal(): void {
+    const filling = this.filling;
+    this.filling = null;
+    if (!filling) return;
+    if (filling.used === 0) {
+      this.slabs.giveBack(filling.slab, false);
+      return;
+    }
+    this.slabs.filled();
+    this.waiting.push({ bytes: filling.slab.subarray(0, filling.used), slab: filling.slab });
+    this.waitingBytes += filling.used;
   }
 
   /** Starts the next write after the one in flight; everything waiting goes in it. */
@@ -104,7 +143,7 @@ export class ArrivingImageWriter {
       } catch (err) {
         this.fail(err);
       } finally {
-        for (const piece of pieces) this.slabs.giveBack(piece.slab);
+        for (const piece of pieces) this.slabs.giveBack(piece.slab, true);
       }
     });
     return this.flight;
@@ -118,7 +157,8 @@ export class ArrivingImageWriter {
   }
 
   private dropWaiting(): void {
-    for (const piece of this.waiting) this.slabs.giveBack(piece.slab);
+    this.seal();
+    for (const piece of this.waiting) this.slabs.giveBack(piece.slab, true);
     this.waiting = [];
     this.waitingBytes = 0;
   }

@@ -17,7 +17,7 @@ import { conversionNeeded, convertImage, decodeLimitProblem, type ImageShape } f
 import type { ImageStore } from '../storage/image-store.js';
 import { ArrivingImageWriter } from './arriving-writer.js';
 import { DecodeSlabs } from './decode-slabs.js';
-import { storedName } from '../storage/retention-sweeper.js';
+import { HELD_IMAGE_PREFIX, storedName } from '../storage/retention-sweeper.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 
 export interface DeliveredImage {
@@ -40,6 +40,14 @@ export interface DeliveryContext {
   memory?: MemoryHold | undefined;
   /** Task runs: the task the images are results of (the gallery's `task` filter). */
   taskId?: string;
+  /** The content check's word on each image, by its index (content-safety.ts): kept with its row; a flagged one is always stored. */
+  safety?: readonly (StoredSafetyMark | undefined)[];
+}
+
+/** What the content check said of an image, as its images row keeps it. */
+export interface StoredSafetyMark {
+  readonly scores: Readonly<Record<string, number>>;
+  readonly review: 'flagged' | null;
 }
 
 /** Downloads an image an upstream handed over by URL. */
@@ -85,14 +93,18 @@ export class ImageOutput {
     const revised = image.revisedPrompt !== undefined ? { revised_prompt: image.revisedPrompt } : {};
     if (job.responseFormat === 'b64_json' && image.kind === 'b64' && !conversionNeeded(job, shapeOfBase64(image.base64))) {
       ctx.memory?.add(ropeLength(image.base64));
-      if (this.keepsB64) this.storeLater(job, ctx, index, () => decodeBase64(image.base64));
+      if (this.keepsB64 || ctx.safety?.[index]?.review) this.storeLater(job, ctx, index, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
+    }
+    if (job.responseFormat === 'url' && image.kind === 'b64' && !ctx.includeBase64) {
+      const shape = shapeOfBase64(image.base64);
+      if (!conversionNeeded(job, shape)) return { ...(await this.storeBase64(job, image.base64, shape, ctx, index)), ...revised };
     }
     const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
     ctx.memory?.add(bytes.length);
     if (job.responseFormat === 'b64_json') {
       checkedKind(sniffImage(bytes));
-      if (this.keepsB64) this.storeLater(job, ctx, index, () => bytes);
+      if (this.keepsB64 || ctx.safety?.[index]?.review) this.storeLater(job, ctx, index, () => bytes);
       return { b64_json: [encodeBase64(bytes)], ...revised };
     }
     const name = await this.store(job, bytes, ctx, index);
@@ -137,12 +149,13 @@ export class ImageOutput {
    * The insert is batched with other images' (ImageRecords): this waits for the commit that
    * holds its row, shared with whoever stored at the same time, and no longer.
    */
-  private async store(job: ImageJob, bytes: Buffer, ctx: DeliveryContext, index: number): Promise<string> {
+  private async store(job: ImageJob, bytes: Buffer, ctx: DeliveryContext, index: number, held?: Readonly<Record<string, number>>): Promise<string> {
     const shape = shapeOf(bytes);
-    const id = randomBytes(16).toString('base64url');
+    const id = (held ? HELD_IMAGE_PREFIX : '') + randomBytes(16).toString('base64url');
     const mime = IMAGE_MIME[shape.kind];
     const name = storedName(id, mime);
-    await this.deps.records.insert({ ...this.record(job, ctx, index, shape), id, mime, bytes: bytes.length });
+    const review = held ? { review: 'refused' as const, safety_scores: JSON.stringify(held) } : {};
+    await this.deps.records.insert({ ...this.record(job, ctx, index, shape), ...review, id, mime, bytes: bytes.length });
     try {
       await this.deps.store.put(name, bytes);
     } catch (err) {
@@ -150,6 +163,34 @@ export class ImageOutput {
       throw err;
     }
     return name;
+  }
+
+  /**
+   * url mode, an image as asked: decoded into the shared slabs as it is written, as an arriving
+   * one is, never whole in memory (a fresh 2 MB Buffer per image is what drives V8's full
+   * collections). Its record first, as store does; the link once it is stored whole.
+   */
+  private async storeBase64(job: ImageJob, base64: Rope, shape: ImageShape, ctx: DeliveryContext, index: number): Promise<{ url: string; name: string }> {
+    const writer = this.startStoring(job, shape, ctx, index);
+    try {
+      for (const piece of base64) {
+        writer.push(piece);
+        await writer.room();
+      }
+      await writer.finish();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    return { url: this.signedUrl(writer.name), name: writer.name };
+  }
+
+  /**
+   * Keeps an image the content check refused (block mode) for review, with its scores, for the
+   * retention period: under a held name, which no link is ever made for.
+   */
+  async storeHeld(job: ImageJob, bytes: Buffer, ctx: DeliveryContext, index: number, scores: Readonly<Record<string, number>>): Promise<void> {
+    await this.store(job, bytes, ctx, index, scores);
   }
 
   /**
@@ -196,6 +237,7 @@ export class ImageOutput {
       params: JSON.stringify(paramsOf(job, index)),
       width: shape.width ?? null,
       height: shape.height ?? null,
+      ...safetyColumns(ctx.safety?.[index]),
     };
   }
 
@@ -210,13 +252,19 @@ export class ImageOutput {
     return `${this.deps.publicUrl()}/files/${name}?expires=${expires}&sig=${sig}`;
   }
 
-  private async download(url: string, signal: AbortSignal): Promise<Buffer> {
+  /** An image an upstream handed over by URL, downloaded (the content check reads it before delivery). */
+  async download(url: string, signal: AbortSignal): Promise<Buffer> {
     try {
       return await this.deps.fetchImage(url, signal);
     } catch {
       throw upstreamInvalidResponse('The upstream returned an image URL that could not be downloaded.');
     }
   }
+}
+
+/** An image's row columns from its content-check mark (none: not checked). */
+function safetyColumns(mark: StoredSafetyMark | undefined): Pick<NewImage, 'safety_scores' | 'review'> {
+  return mark ? { safety_scores: JSON.stringify(mark.scores), review: mark.review } : {};
 }
 
 /** The endpoint an operation answers (a generation with reference images is an edit). */

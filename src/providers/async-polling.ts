@@ -9,7 +9,7 @@ import type { ChannelCall } from '../core/channel.js';
 import type { ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
-import type { AsyncProvider, UpstreamTaskState } from './provider.js';
+import type { AsyncProvider } from './provider.js';
 
 export interface PollOptions {
   /** First wait before polling; later waits grow by `backoff` up to `maxIntervalMs`. */
@@ -45,23 +45,65 @@ export async function submitAndPoll(
   return pollUntilDone(provider, upstreamTaskId, call, signal, { ...opts, deadlineMs: Math.max(0, deadline - now()) });
 }
 
+/**
+ * submitAndPoll that hands the upstream id to `cleanUp` when the wait fails after the submit: a
+ * vendor that cancels jobs nobody will come back for (fal's requests, Replicate's predictions).
+ */
+export async function submitAndPollWithCleanup(
+  provider: AsyncProvider,
+  job: ImageJob,
+  call: ChannelCall,
+  signal: AbortSignal,
+  hooks: ProviderHooks,
+  cleanUp: (upstreamTaskId: string, err: unknown) => void,
+): Promise<ProviderResult> {
+  let submitted: string | undefined;
+  const tracked: ProviderHooks = {
+    ...hooks,
+    onSubmitted: async (upstreamTaskId) => {
+      submitted = upstreamTaskId;
+      await hooks.onSubmitted?.(upstreamTaskId);
+    },
+  };
+  try {
+    return await submitAndPoll(provider, job, call, signal, tracked);
+  } catch (err) {
+    if (submitted !== undefined) cleanUp(submitted, err);
+    throw err;
+  }
+}
+
 /** Polls a task already submitted (also after a restart, from its stored id) until it ends. */
-export async function pollUntilDone(
+export function pollUntilDone(
   provider: AsyncProvider,
   upstreamTaskId: string,
   call: ChannelCall,
   signal: AbortSignal,
   opts: PollOptions = pollOptionsFor(call),
 ): Promise<ProviderResult> {
+  return pollUntil((pollSignal) => provider.poll(upstreamTaskId, call, pollSignal), `upstream task ${upstreamTaskId}`, signal, opts);
+}
+
+/** Where a polled upstream job stands; `T` is what it ends with (a provider's result, or a job a later step needs). */
+export type PolledState<T> =
+  | { readonly status: 'pending' | 'running' }
+  | { readonly status: 'succeeded'; readonly result: T }
+  | { readonly status: 'failed'; readonly reason: string };
+
+/**
+ * Any upstream job polled to its end, with the same backoff, transient-error riding and deadline:
+ * for providers whose job is several upstream tasks in turn (Midjourney's grid, then its upscales).
+ */
+export async function pollUntil<T>(poll: (signal: AbortSignal) => Promise<PolledState<T>>, what: string, signal: AbortSignal, opts: PollOptions): Promise<T> {
   const now = opts.now ?? Date.now;
   const deadline = now() + opts.deadlineMs;
   let interval = opts.intervalMs;
   let wait = interval;
   for (;;) {
     const left = deadline - now();
-    if (left < 0) throw new UpstreamFailure('timeout', `upstream task ${upstreamTaskId} not done within ${Math.round(opts.deadlineMs / 1000)}s`);
+    if (left < 0) throw new UpstreamFailure('timeout', `${what} not done within ${Math.round(opts.deadlineMs / 1000)}s`);
     await sleepUnlessAborted(Math.min(wait, left), signal);
-    const polled = await pollOnce(provider, upstreamTaskId, call, signal);
+    const polled = await pollOnce(poll, signal);
     if (polled.kind === 'state' && polled.state.status === 'succeeded') return polled.state.result;
     if (polled.kind === 'state' && polled.state.status === 'failed') throw new UpstreamFailure('task_failed', polled.state.reason);
     interval = Math.min(interval * opts.backoff, opts.maxIntervalMs);
@@ -69,12 +111,12 @@ export async function pollUntilDone(
   }
 }
 
-type Polled = { kind: 'state'; state: UpstreamTaskState } | { kind: 'transient'; retryAfterMs?: number };
+type Polled<T> = { kind: 'state'; state: PolledState<T> } | { kind: 'transient'; retryAfterMs?: number };
 
 /** One poll; a transient failure (connection, timeout, 5xx, 429) just means "ask again later". */
-async function pollOnce(provider: AsyncProvider, id: string, call: ChannelCall, signal: AbortSignal): Promise<Polled> {
+async function pollOnce<T>(poll: (signal: AbortSignal) => Promise<PolledState<T>>, signal: AbortSignal): Promise<Polled<T>> {
   try {
-    return { kind: 'state', state: await provider.poll(id, call, signal) };
+    return { kind: 'state', state: await poll(signal) };
   } catch (err) {
     // A 404 on a poll means the task is gone, not that another channel lacks the model.
     if (err instanceof UpstreamFailure && err.retryable && !(err.kind === 'http' && err.status === 404)) {

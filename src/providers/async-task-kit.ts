@@ -1,6 +1,7 @@
 /**
- * Pieces the submit-then-poll providers (newapi-async, task-api) share: the channel request, the
- * JSON envelope check, url image lists. Each protocol's fields and error shapes stay in its folder.
+ * Pieces the providers share: the channel request (every vendor's call, its key and headers), and
+ * for the submit-then-poll ones the JSON envelope check and url image lists. Each protocol's fields
+ * and error shapes stay in its folder.
  */
 import type { ChannelCall } from '../core/channel.js';
 import type { UpstreamImage } from '../core/job.js';
@@ -10,7 +11,7 @@ import { channelPool, type Transport, type UpstreamBody, type UpstreamResponse }
 export type JsonObject = Record<string, unknown>;
 
 export interface TaskRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   url: string;
   /** Protocol headers; the channel's key and its configured headers are added after them. */
   headers?: Record<string, string>;
@@ -18,6 +19,8 @@ export interface TaskRequest {
   json?: unknown;
   /** Sent as it is, e.g. a multipart form; `contentType` names it. */
   raw?: { body: UpstreamBody; contentType: string };
+  /** The key's header when the protocol does not take a bearer token (fal: `Authorization: Key <key>`). */
+  keyHeaders?: (apiKey: string) => Record<string, string>;
 }
 
 /** One request to a channel: its key as a bearer token, its own headers last (they win), its timeout. */
@@ -27,7 +30,7 @@ export function sendToChannel(transport: Transport, call: ChannelCall, request: 
   return transport.send({
     method: request.method,
     url: request.url,
-    headers: { ...(body ? { 'content-type': body.contentType } : {}), ...request.headers, ...bearerAuth(call), ...channel.headers },
+    headers: { ...(body ? { 'content-type': body.contentType } : {}), ...request.headers, ...keyAuth(call, request), ...channel.headers },
     ...(body ? { body: body.body } : {}),
     timeoutMs: channel.timeoutMs,
     signal,
@@ -35,8 +38,9 @@ export function sendToChannel(transport: Transport, call: ChannelCall, request: 
   });
 }
 
-function bearerAuth({ apiKey }: ChannelCall): Record<string, string> {
-  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+function keyAuth({ apiKey }: ChannelCall, { keyHeaders }: TaskRequest): Record<string, string> {
+  if (!apiKey) return {};
+  return keyHeaders ? keyHeaders(apiKey) : { authorization: `Bearer ${apiKey}` };
 }
 
 /**

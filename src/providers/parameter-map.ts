@@ -124,10 +124,19 @@ export function mapParameters(map: ParameterMap, ctx: MapContext): MappedParams 
   return { params: Object.fromEntries(params), files };
 }
 
+/**
+ * Passthrough fields the gateway itself honours on every channel: an upstream with no such param
+ * does not refuse them (a table's spread still sends them where the vendor has one: the task API's
+ * nsfw_checker, Recraft's block_nsfw). nsfw_checker: the gateway's content check (output/content-safety.ts).
+ */
+const GATEWAY_PASSTHROUGH_FIELDS: ReadonlySet<string> = new Set(['nsfw_checker']);
+
 /** The first field (in the table's order) whose value the upstream would refuse. */
 export function refusalOf(map: ParameterMap, job: ImageJob): GatewayError | undefined {
+  const passthrough = Object.fromEntries(Object.entries(job.passthrough).filter(([name]) => !GATEWAY_PASSTHROUGH_FIELDS.has(name)));
+  const judged: ImageJob = { ...job, passthrough };
   for (const key of fieldKeys(map)) {
-    const refusal = fieldRefusal(key, map.fields, job);
+    const refusal = fieldRefusal(key, map.fields, judged);
     if (refusal) return refusal;
   }
   return undefined;

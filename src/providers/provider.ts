@@ -1,4 +1,4 @@
-import type { ChannelCall } from '../core/channel.js';
+import type { Channel, ChannelCall } from '../core/channel.js';
 import type { GatewayError } from '../core/errors.js';
 import type { ArrivingResult, ImageJob, ProviderHooks, ProviderResult } from '../core/job.js';
 
@@ -17,10 +17,18 @@ export interface Provider {
    * the upstream has committed to it), so the gateway never holds it whole. Without it, generate.
    */
   generateArriving?(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult | ArrivingResult>;
-  /** Async kinds: poll an upstream task submitted earlier (after a restart) until it ends. */
-  resume?(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult>;
-  /** false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default true. */
-  accepts?(job: ImageJob): boolean;
+  /**
+   * Async kinds: poll an upstream task submitted earlier (after a restart) until it ends.
+   * `hooks.onSubmitted`: a job made of several upstream tasks in turn (Midjourney's grid, then its
+   * upscales) reports its stored id again as it submits the next, so a later resume skips it.
+   */
+  resume?(upstreamTaskId: string, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult>;
+  /**
+   * false when this protocol cannot carry the job (e.g. uploaded images to a URL-only API); default
+   * true. `channel`: an aggregator (fal, Replicate, OpenRouter) takes a model only where it knows
+   * the upstream's name for it, built in or in the channel's model_map.
+   */
+  accepts?(job: ImageJob, channel: Channel): boolean;
   /**
    * A field of the job this upstream would refuse (an official upstream and a relay-only object
    * `background`), as the client's 400 when no other channel serving the model takes the job.

@@ -1,14 +1,20 @@
 /** Which Provider speaks each channel kind. Built once in app.ts. */
 import type { ChannelKind } from '../core/channel.js';
 import { AzureOpenAIProvider } from './azure-openai/provider.js';
+import { BflProvider } from './bfl/provider.js';
 import { DashScopeProvider } from './dashscope/provider.js';
 import { DemoProvider, type DemoOptions } from './demo/provider.js';
+import { FalProvider } from './fal/provider.js';
 import { GoogleProvider } from './google/provider.js';
+import { MidjourneyProxyProvider } from './midjourney/provider.js';
 import { NewApiAsyncProvider } from './newapi-async/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
+import { OpenRouterProvider } from './openrouter/provider.js';
 import type { Provider } from './provider.js';
 import { RecraftProvider } from './recraft/provider.js';
+import { ReplicateProvider } from './replicate/provider.js';
 import { SeedreamProvider } from './seedream/provider.js';
+import { StabilityProvider } from './stability/provider.js';
 import { TaskApiProvider } from './task-api/provider.js';
 import type { Transport } from './transport.js';
 
@@ -28,6 +34,19 @@ export function createProviders(http: Transport, demo: DemoOptions): ProviderReg
     ark: new SeedreamProvider(http, 'ark'),
     byteplus: new SeedreamProvider(http, 'byteplus'),
     dashscope: new DashScopeProvider(http),
+
+    bfl: new BflProvider(http),
+
+    fal: new FalProvider(http),
+
+    replicate: new ReplicateProvider(http),
+
+    openrouter: new OpenRouterProvider(http),
+
+    stability: new StabilityProvider(http),
+
+    midjourney: new MidjourneyProxyProvider(http),
+
     // The demo channel draws its images itself: no upstream, no wire format.
     demo: new DemoProvider(demo),
   };

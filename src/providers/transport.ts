@@ -3,17 +3,20 @@
  * UpstreamFailure. (The demo channel has no upstream: it draws its images itself, providers/demo/.)
  */
 import { Readable } from 'node:stream';
-import { Agent, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Channel } from '../core/channel.js';
 import { NO_SPANS, type Span, type SpanAttributes, type Spans } from '../core/spans.js';
+import { LazyAgent } from '../core/undici-loader.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
+import { readAhead, type ReadAheadLimits } from './read-ahead.js';
 import { StreamedBody } from './upstream-body.js';
 
 /** Text or bytes in memory, or a body streamed from its pieces (input images, maybe spooled). */
 export type UpstreamBody = string | Buffer | StreamedBody;
 
 export interface UpstreamRequest {
-  method: 'GET' | 'POST';
+  /** PUT: a cancel (fal's queue). */
+  method: 'GET' | 'POST' | 'PUT';
   url: string;
   headers: Record<string, string>;
   body?: UpstreamBody;
@@ -69,12 +72,19 @@ const MAX_RESPONSE_BYTES = 512 * 1024 * 1024;
 const AGENT_OPTIONS = { keepAliveTimeout: 30_000 } as const;
 
 export class HttpTransport implements Transport {
-  private readonly agent = new Agent(AGENT_OPTIONS);
+  private readonly agent = new LazyAgent(AGENT_OPTIONS);
   /** Channels with a max_concurrent get connections of their own, that many at most. */
-  private readonly capped = new Map<string, { maxConnections: number; agent: Agent }>();
+  private readonly capped = new Map<string, { maxConnections: number; agent: LazyAgent }>();
 
-  /** `spans`: each call is a client span, and carries its trace headers (traceparent) upstream. */
-  constructor(private readonly spans: Spans = NO_SPANS) {}
+  /**
+   * `spans`: each call is a client span, and carries its trace headers (traceparent) upstream.
+   * `readAhead`: answers passed on as they arrive (open) are read off their connection ahead of a
+   * slow reader, within these limits (providers/read-ahead.ts says why).
+   */
+  constructor(
+    private readonly spans: Spans = NO_SPANS,
+    private readonly readAheadLimits?: ReadAheadLimits,
+  ) {}
 
   /** One client span for the call, its answer read whole inside it. */
   send(req: UpstreamRequest): Promise<UpstreamResponse> {
@@ -114,7 +124,8 @@ export class HttpTransport implements Transport {
     const signal = combineSignals(req.signal, req.timeoutMs);
     try {
       const res = await this.dispatch({ ...req, headers: this.spans.traceHeaders(req.headers, span) }, signal);
-      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(res.body, req, signal, res.statusCode, span) };
+      const body = this.readAheadLimits ? readAhead(res.body, this.readAheadLimits) : res.body;
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), body: guardedBody(body, req, signal, res.statusCode, span) };
     } catch (err) {
       signal.dispose();
       const failure = toFailure(err, req, signal);
@@ -130,7 +141,7 @@ export class HttpTransport implements Transport {
     await Promise.all(agents.map((a) => a.close()));
   }
 
-  private agentFor(pool: ConnectionPool | undefined): Agent {
+  private agentFor(pool: ConnectionPool | undefined): LazyAgent {
     if (!pool) return this.agent;
     const current = this.capped.get(pool.key);
     if (current?.maxConnections === pool.maxConnections) return current.agent;
@@ -140,14 +151,15 @@ export class HttpTransport implements Transport {
       current.agent.close().catch(() => {});
     }
     if (pool.maxConnections <= 0) return this.agent;
-    const agent = new Agent({ ...AGENT_OPTIONS, connections: pool.maxConnections });
+    const agent = new LazyAgent({ ...AGENT_OPTIONS, connections: pool.maxConnections });
     this.capped.set(pool.key, { maxConnections: pool.maxConnections, agent });
     return agent;
   }
 
-  private dispatch(req: UpstreamRequest, signal: CombinedSignal) {
+  private async dispatch(req: UpstreamRequest, signal: CombinedSignal): Promise<Dispatcher.ResponseData> {
     const { headers, body } = wireBody(req);
-    return this.agentFor(req.pool).request({
+    const agent = await this.agentFor(req.pool).get();
+    return agent.request({
       origin: new URL(req.url).origin,
       path: pathOf(req.url),
       method: req.method,
@@ -175,16 +187,27 @@ function wireBody(req: UpstreamRequest): { headers: Record<string, string>; body
 /** The body's chunks, with errors as UpstreamFailure and the deadline released (and the call's span ended) once it ends. */
 async function* guardedBody(body: AsyncIterable<Buffer>, req: UpstreamRequest, signal: CombinedSignal, status: number, span: Span): AsyncGenerator<Buffer> {
   let bytes = 0;
+  const chunks = body[Symbol.asyncIterator]();
+  let ended = false;
   try {
-    for await (const chunk of body) {
-      bytes += chunk.length;
-      yield chunk;
+    // Not `for await`: its variable would keep the last chunk alive while the next is awaited
+    // (core/each-once.ts says why that matters).
+    for (;;) {
+      let next: IteratorResult<Buffer> | undefined = await chunks.next();
+      if (next.done) break;
+      bytes += next.value.length;
+      yield next.value;
+      next = undefined;
     }
+    ended = true;
   } catch (err) {
+    ended = true;
     const failure = toFailure(err, req, signal);
     span.fail(failure.kind, failure.message);
     throw failure;
   } finally {
+    // Left early (the reader stopped): the body is let go, as `for await` would.
+    if (!ended) await chunks.return?.();
     signal.dispose();
     answered(span, status, bytes);
     span.end();
@@ -262,18 +285,16 @@ export function combineSignals(caller: AbortSignal | undefined, timeoutMs: numbe
   };
 }
 
+/** undici's timeout errors, by their codes (their classes would need undici loaded to compare with). */
+const UNDICI_TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
 function toFailure(err: unknown, req: UpstreamRequest, signal: CombinedSignal): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
   if (signal.callerAborted()) return new UpstreamFailure('aborted', 'the client closed the request');
-  if (
-    signal.timedOut() ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError ||
-    err instanceof undiciErrors.ConnectTimeoutError
-  ) {
+  const code = (err as { code?: unknown }).code;
+  if (signal.timedOut() || (typeof code === 'string' && UNDICI_TIMEOUT_CODES.has(code))) {
     return new UpstreamFailure('timeout', `no answer within ${Math.round(req.timeoutMs / 1000)}s`);
   }
-  const code = (err as { code?: unknown }).code;
   const what = typeof code === 'string' ? code : err instanceof Error ? err.name : 'error';
   return new UpstreamFailure('connection', `connection to upstream failed (${what})`);
 }

@@ -3,6 +3,7 @@
  * durations in seconds. Parsed into the domain Channel, with errors naming the field.
  */
 import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES, type Channel, type ChannelKind, type ModelMapping, type ReferenceImageMode } from '../core/channel.js';
+import { parseSafetyPolicy, safetyPolicyToRaw, SafetyPolicyError, type SafetyPolicy } from '../core/safety-policy.js';
 
 export class ChannelDefinitionError extends Error {
   constructor(
@@ -52,6 +53,7 @@ export function parseChannelDefinition(raw: unknown, defaults: { timeoutSeconds:
     ...referenceImages(body),
     ...watermark(body),
     ...costRatio(body),
+    ...safety(body),
   });
 }
 
@@ -89,6 +91,7 @@ export function toRaw(def: ChannelDefinition): Raw {
     ...(def.referenceImages ? { reference_images: def.referenceImages } : {}),
     ...(def.watermark !== undefined ? { watermark: def.watermark } : {}),
     ...(def.costRatio !== undefined ? { cost_ratio: def.costRatio } : {}),
+    ...(def.safety !== undefined ? { safety: safetyPolicyToRaw(def.safety) } : {}),
   };
 }
 
@@ -205,6 +208,18 @@ function watermark(body: Raw): { watermark?: boolean } {
 function costRatio(body: Raw): { costRatio?: number } {
   const ratio = optionalNumber(body, 'cost_ratio', 0, 1000);
   return ratio === undefined ? {} : { costRatio: ratio };
+}
+
+/** The channel's content-safety policy; a bad one (an unknown class, a regex that does not compile) is refused, naming the part. */
+function safety(body: Raw): { safety?: SafetyPolicy } {
+  const value = body.safety;
+  if (value === undefined || value === null) return {};
+  try {
+    return { safety: parseSafetyPolicy(value, 'safety') };
+  } catch (err) {
+    if (err instanceof SafetyPolicyError) throw new ChannelDefinitionError(err.field, err.message);
+    throw err;
+  }
 }
 
 function optionalNumber(body: Raw, field: string, min: number, max: number): number | undefined {

@@ -83,7 +83,7 @@ export class ChannelTester {
       return model ? [this.jobFor(channel, model)] : [];
     });
     const provider = this.providers[channel.kind];
-    const job = jobs.find((j) => provider.accepts?.(j) ?? true) ?? jobs[0];
+    const job = jobs.find((j) => provider.accepts?.(j, channel) ?? true) ?? jobs[0];
     if (job) return job;
     const fallback = this.catalogue.get(DEFAULT_MODEL);
     if (!fallback) throw new Error(`the catalogue has no ${DEFAULT_MODEL}`);

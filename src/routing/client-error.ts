@@ -1,6 +1,6 @@
 /** The last upstream failure -> the one clear error the client sees. Never leaks a secret. */
-import { gatewayError, upstreamInvalidResponse, upstreamRejected, type GatewayError } from '../core/errors.js';
-import type { UpstreamFailure } from '../core/upstream-failure.js';
+import { contentPolicyViolation, gatewayError, upstreamInvalidResponse, upstreamRejected, type GatewayError } from '../core/errors.js';
+import { isContentRefusal, type UpstreamFailure } from '../core/upstream-failure.js';
 
 const SECRET_PATTERNS = [/\b(sk|ig|key)-[A-Za-z0-9_-]{6,}/g, /Bearer\s+\S+/gi];
 const MAX_MESSAGE = 500;
@@ -33,6 +33,8 @@ function httpError(failure: UpstreamFailure, secrets: readonly string[]): Gatewa
   const status = failure.status ?? 502;
   const upstream = failure.upstreamError ?? {};
   const reason = upstream.message ? sanitizeUpstreamMessage(upstream.message, secrets) : undefined;
+  // Every vendor's safety refusal, one shape: 400 content_policy_violation with the vendor's reason.
+  if (isContentRefusal(failure)) return contentPolicyViolation(reason ?? 'The upstream refused the content under its content policy.');
   // The caller's own mistake (bad parameter, content policy): theirs to fix, with the upstream's reason.
   if (status === 400 || status === 422) {
     return upstreamRejected(upstream.code, upstream.param ?? null, reason ?? 'The upstream rejected the request.');

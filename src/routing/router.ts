@@ -14,6 +14,7 @@ import { sleepUnlessAborted } from '../core/sleep.js';
 import type { UpstreamMetricsSink, UpstreamOutcome } from '../core/metrics-sink.js';
 import { NO_SPANS, type Span, type Spans } from '../core/spans.js';
 import { UpstreamFailure } from '../core/upstream-failure.js';
+import { promptMatch } from '../core/safety-policy.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ChannelRegistry } from './channel-registry.js';
 import { keyFingerprint, type ChannelStore } from './channel-store.js';
@@ -169,6 +170,7 @@ export class ChannelRouter {
     upstreamTaskId: string,
     signal: AbortSignal,
     attempts: AttemptRecord[] = [],
+    { onSubmitted }: Pick<RouteHooks, 'onSubmitted'> = {},
   ): Promise<RoutedResult> {
     const channel = this.deps.registry.usableFor(job.model.id).find((c) => c.id === channelId);
     const provider = channel ? this.deps.providers[channel.kind] : undefined;
@@ -181,7 +183,8 @@ export class ChannelRouter {
     span.set({ 'imagegate.attempt.resumed': true });
     try {
       const { deadlineAt } = retryBudget(mode, this.deps.settings, started);
-      const result = await this.spans.within(span, () => resumeTask(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal));
+      const hooks = onSubmitted ? { onSubmitted: (id: string) => onSubmitted(channel.id, id) } : {};
+      const result = await this.spans.within(span, () => resumeTask(upstreamTaskId, { channel, apiKey: channel.apiKeys[0], deadlineAt }, signal, hooks));
       attempts.push({ channel: channel.name, outcome: 'ok', startedAt: started, latencyMs: this.now() - started });
       this.deps.metrics?.upstreamAttempt(channel.name, 'ok', (this.now() - started) / 1000);
       span.set({ 'imagegate.attempt.outcome': 'ok' });
@@ -197,11 +200,14 @@ export class ChannelRouter {
     }
   }
 
-  /** Channels that serve the model and whose protocol can carry this job (inputs, operation, fields). */
+  /**
+   * Channels that serve the model and whose protocol can carry this job (inputs, operation, fields),
+   * less those whose own content policy blocks its prompt (when all do, the pipeline refused it before routing).
+   */
   private candidates(job: ImageJob): Channel[] {
     return this.deps.registry.usableFor(job.model.id).filter((c) => {
       const provider = this.deps.providers[c.kind];
-      return (provider.accepts?.(job) ?? true) && !provider.refuses?.(job);
+      return (provider.accepts?.(job, c) ?? true) && !provider.refuses?.(job) && promptMatch(c.safety ?? null, job.prompt) === null;
     });
   }
 
@@ -210,7 +216,7 @@ export class ChannelRouter {
     for (const channel of this.deps.registry.usableFor(job.model.id)) {
       const provider = this.deps.providers[channel.kind];
       // A channel that would never take the job (another vendor's API) has no say in its fields.
-      const refusal = (provider.accepts?.(job) ?? true) ? provider.refuses?.(job) : undefined;
+      const refusal = (provider.accepts?.(job, channel) ?? true) ? provider.refuses?.(job) : undefined;
       if (refusal) return refusal;
     }
     return undefined;
@@ -305,13 +311,20 @@ export class ChannelRouter {
     });
   }
 
-  /** An arriving answer keeps its channel slot (and its attempt's span open) until read or dropped; its failures count against the channel. */
+  /**
+   * An arriving answer keeps its channel slot (and its attempt's span open) until read or dropped.
+   * Its failures count against the channel, except a connection lost mid-answer: that is also
+   * what the gateway's own backlog looks like (an upstream closes a keep-alive connection whose
+   * answer the gateway, behind on a burst of answers or a stalled client, has not read off yet),
+   * and a breaker opened by it would turn that backlog into refusals of every next request. An
+   * upstream that is really down shows it at the next connect or status.
+   */
   private holding(events: ArrivingResult['events'], call: ChannelCall, release: () => void, span: Span): ArrivingResult['events'] {
     return settledGenerator(events, async (failure) => {
       release();
       if (failure instanceof UpstreamFailure) failedAttempt(span, failure, call.channel);
       span.end();
-      if (failure instanceof UpstreamFailure) await this.learnFrom(failure, call).catch(() => {});
+      if (failure instanceof UpstreamFailure && failure.kind !== 'connection') await this.learnFrom(failure, call).catch(() => {});
     });
   }
 

@@ -2,6 +2,7 @@
  * Where multipart uploads wait on disk (`<dataDir>/spool/`): each in a file of its own with an
  * unguessable name, readable only by this process's user. Every file belongs to one request and
  * goes when that request ends (request-spool.ts); what a crash left behind goes at start-up.
+ * Answers read ahead of stalled clients wait here too, in files unlinked once open (answer-spill.ts).
  *
  * The directory belongs to one gateway process: instances must not share a data dir's spool.
  */
@@ -27,8 +28,8 @@ export class SpoolDir {
   }
 
   /** A fresh, unguessable file name in the directory. */
-  newFilePath(): string {
-    return join(this.path, `${randomBytes(16).toString('hex')}.upload`);
+  newFilePath(suffix = '.upload'): string {
+    return join(this.path, `${randomBytes(16).toString('hex')}${suffix}`);
   }
 
   /** The files of one request: made while it is read, all deleted when it ends. */

@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { ImageSink, ImageStore } from './image-store.js';
+import type { ImageSink, ImageStore, StoredImage } from './image-store.js';
+import type { ReadBuffers } from './read-buffers.js';
 
 const SAFE_NAME = /^[A-Za-z0-9_-]+\.[a-z0-9]+$/;
 const READ_CHUNK = 1024 * 1024;
 /** Image names start with base64url ids: their first two characters name the shard. */
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const SHARD_NAMES = [...ID_ALPHABET].flatMap((a) => [...ID_ALPHABET].map((b) => a + b));
+/** Every shard folder's name (a data dir ends up with all of them). */
+export const SHARD_NAMES = [...ID_ALPHABET].flatMap((a) => [...ID_ALPHABET].map((b) => a + b));
 const SHARDS_PER_TURN = 16;
 
 /** Images as files under `<dataDir>/images/<2-char shard>/<name>`. */
@@ -80,6 +82,44 @@ export class FsImageStore implements ImageStore {
       return { stream: handle.createReadStream({ highWaterMark: READ_CHUNK }), size };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  /** open, fstat, one read, close: a stream would take a read per MiB, each into a fresh buffer. */
+  async read(name: string, buffers: ReadBuffers): Promise<StoredImage | null> {
+    if (!SAFE_NAME.test(name)) return null;
+    let handle: FileHandle;
+    try {
+      handle = await open(this.pathOf(name), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    let buffer: Buffer | null = null;
+    try {
+      const { size } = await handle.stat();
+      buffer = buffers.take(size);
+      if (!buffer) return { stream: handle.createReadStream({ highWaterMark: READ_CHUNK }), size };
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await handle.read(buffer, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      await handle.close();
+      const lent = buffer;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        buffers.giveBack(lent);
+      };
+      // A file shorter than its fstat said (never for a stored image) is sent as far as it goes.
+      return { bytes: lent.subarray(0, got), size: got, release };
+    } catch (err) {
+      if (buffer) buffers.giveBack(buffer);
+      await handle.close().catch(() => {});
       throw err;
     }
   }

@@ -24,6 +24,11 @@ export class ImageGallery {
     return row;
   }
 
+  /** Approves a flagged or refused image (a held one stays unlinked: its name says so); false when it is not under review. */
+  approve(id: string): Promise<boolean> {
+    return this.deps.records.setReview(id, 'approved');
+  }
+
   /**
    * Bytes first, then the thumbnail, then the record, as the retention sweeper does: a failure
    * part way leaves a record whose file is gone (its link answers 404; the sweeper clears it at

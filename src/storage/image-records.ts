@@ -1,7 +1,7 @@
 /** The images table: which stored images exist, what each was made from, and when retention ends for each. */
 import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
-import type { ImageRow, NewImage } from '../db/schema.js';
+import type { ImageReview, ImageRow, NewImage } from '../db/schema.js';
 import type { StorageMetricsSink } from '../core/metrics-sink.js';
 
 /** Rows per insert: 14 columns each, far below either database's bound on parameters. */
@@ -34,6 +34,10 @@ export interface ImageFilter {
   from?: number;
   /** Epoch ms, exclusive. */
   to?: number;
+  /** Content review: images in that state; `any`: every image the check flagged or refused (approved ones too). */
+  review?: ImageReview | 'any';
+  /** A key's own gallery: images the content check held back are not shown (only the operator reviews them). */
+  withoutHeld?: boolean;
 }
 
 export class ImageRecords {
@@ -89,7 +93,16 @@ export class ImageRecords {
     if (filter.operation !== undefined) query = query.where('operation', '=', filter.operation);
     if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
     if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
+    if (filter.review === 'any') query = query.where('review', 'is not', null);
+    else if (filter.review !== undefined) query = query.where('review', '=', filter.review);
+    if (filter.withoutHeld) query = query.where((eb) => eb.or([eb('review', 'is', null), eb('review', '!=', 'refused')]));
     return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset(offset).execute();
+  }
+
+  /** A reviewer's verdict on a flagged or refused image; false when the image is not under review. */
+  async setReview(id: string, review: ImageReview): Promise<boolean> {
+    const result = await this.db.updateTable('images').set({ review }).where('id', '=', id).where('review', 'is not', null).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /** One stored, whole, unexpired image; null otherwise. */

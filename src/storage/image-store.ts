@@ -1,4 +1,16 @@
 import type { Readable } from 'node:stream';
+import type { ReadBuffers } from './read-buffers.js';
+
+/** A stored image to send: a stream of it, or its bytes read whole into a lent buffer. */
+export type StoredImage = { stream: Readable; size: number } | LentImage;
+
+export interface LentImage {
+  /** The image, in a buffer lent by ReadBuffers. */
+  bytes: Buffer;
+  size: number;
+  /** Gives the buffer back: only once nothing reads it any more (the answer is over). */
+  release(): void;
+}
 
 /** Where image bytes live: files under the data dir (embedded) or an S3 bucket (scale-out). */
 export interface ImageStore {
@@ -7,6 +19,12 @@ export interface ImageStore {
   openWrite(name: string): ImageSink;
   /** null when the image is gone (swept or never stored). */
   open(name: string): Promise<{ stream: Readable; size: number } | null>;
+  /**
+   * Like open, to send the image: read whole into a buffer from `buffers` when they lend one
+   * (one read, no fresh memory per download), else as a stream. Optional: stores without it are
+   * read through open.
+   */
+  read?(name: string, buffers: ReadBuffers): Promise<StoredImage | null>;
   delete(name: string): Promise<void>;
   /**
    * For the readiness probe: resolves when the store takes a write now (a tiny probe object,

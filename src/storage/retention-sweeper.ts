@@ -49,3 +49,18 @@ export function storedName(id: string, mime: string): string {
   const kind = KIND_BY_MIME[mime] ?? 'png';
   return `${id}.${IMAGE_EXTENSION[kind]}`;
 }
+
+/**
+ * The id prefix of an image held back by the content check (block mode): stored for review, never
+ * linked. Every other image's id is 22 base64url characters (16 random bytes); a held one is this
+ * prefix and 22 more, so no other name can pass for one. /files refuses these names whatever the
+ * link's signature says.
+ */
+export const HELD_IMAGE_PREFIX = 'held_';
+
+const HELD_NAME = /^held_[A-Za-z0-9_-]{22}(?:\.|$)/;
+
+/** A held image's id, or its stored name (`<id>.<ext>`). */
+export function isHeldImageName(name: string): boolean {
+  return HELD_NAME.test(name);
+}

@@ -24,10 +24,12 @@ export function tracedStore(store: ClosableStore, kind: StoreKind, spans: Spans)
     'imagegate.image.bytes': bytes,
   });
   const linkFor = store.linkFor?.bind(store);
+  const read = store.read?.bind(store);
   return {
     put: (name, bytes) => spans.run('imagegate.store', 'internal', attributes(name, bytes.length), () => store.put(name, bytes)),
     openWrite: (name) => sinkSpanned(store.openWrite(name), spans.start('imagegate.store', 'internal', attributes(name))),
     open: (name) => store.open(name),
+    ...(read ? { read } : {}),
     delete: (name) => store.delete(name),
     checkWritable: (timeoutMs) => store.checkWritable(timeoutMs),
     ...(linkFor ? { linkFor } : {}),

@@ -41,6 +41,8 @@ export class TaskService {
       checkCallbackUrl: CallbackUrlCheck;
       /** Hands the new task to the workers (they also poll, for what a dispatcher lost). */
       wake: (taskId: string) => void;
+      /** The prompt against the content policy's blocklists (throws 400 content_policy_violation), before anything is reserved. */
+      screenPrompt?: (job: ImageJob, key: KeyIdentity | null) => void;
       now?: () => number;
     },
   ) {}
@@ -52,6 +54,7 @@ export class TaskService {
     const earlier = await this.replay(req, hash, now);
     if (earlier) return { task: earlier, replay: true };
     if (req.key) checkModelAllowed(req.key.policy, req.job.model.id);
+    this.deps.screenPrompt?.(req.job, req.key);
     const callbackUrl = await this.deps.checkCallbackUrl(req.callbackUrl);
     const { store, settlement } = this.deps;
     const id = store.newId();

@@ -11,7 +11,9 @@ import { setMaxListeners } from 'node:events';
 import type { Settlement } from '../billing/settlement.js';
 import { GatewayError } from '../core/errors.js';
 import type { ModelCatalogue } from '../core/models.js';
+import { GatewayShutdown } from '../core/run-stop.js';
 import { sleepUnlessAborted } from '../core/sleep.js';
+import type { SafetyPolicy } from '../core/safety-policy.js';
 import { NO_SPANS, type Span, type Spans } from '../core/spans.js';
 import type { TaskRow } from '../db/schema.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
@@ -38,10 +40,13 @@ export interface TaskWorkerDeps {
   onError: (err: unknown, taskId?: string, what?: string) => void;
   /** A span per task run, the run's attempts and upstream calls its children (src/tracing/). */
   spans?: Spans;
+  /** The content-safety policy of the task's key, as it is now (null: none of its own; the key gone: null too). */
+  keySafety?: (keyId: string) => Promise<SafetyPolicy | null>;
   now?: () => number;
 }
 
-const SHUTDOWN = new Error('imagegate is shutting down');
+/** Its own class, so a provider can tell a shutdown (resumed later) from an abandoned run (core/run-stop.ts). */
+const SHUTDOWN = new GatewayShutdown();
 const DEADLINE_REASON = 'The task did not finish before its deadline.';
 /** How near its deadline a failed run counts as having run out of time. */
 const DEADLINE_SLACK_MS = 250;
@@ -212,15 +217,17 @@ export class TaskWorker {
         mode: { kind: 'task', deadlineAt: task.deadline_at },
         key: null, // the key's model list was checked when the task was accepted
         keyId: task.key_id,
+        keySafety: task.key_id && this.deps.keySafety ? await this.deps.keySafety(task.key_id) : null,
         taskId: task.id,
         signal,
         // The pipeline settles it; cut short by shutdown or the database going away, it keeps it for the next run.
         settlement: { kind: 'already-reserved', hold: await settlement.heldFor(task.id), shutdown: this.shutdown.signal },
       };
+      const onSubmitted = (channelId: string, upstreamTaskId: string) => this.saveUpstream(task.id, channelId, upstreamTaskId);
       const result =
         task.upstream_task_id && task.upstream_channel_id
-          ? await pipeline.resume(job, ctx, { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id })
-          : await pipeline.run(job, { ...ctx, onSubmitted: (channelId, upstreamTaskId) => this.saveUpstream(task.id, channelId, upstreamTaskId) });
+          ? await pipeline.resume(job, { ...ctx, onSubmitted }, { channelId: task.upstream_channel_id, upstreamTaskId: task.upstream_task_id })
+          : await pipeline.run(job, { ...ctx, onSubmitted });
       const images = result.data.flatMap((image) =>
         image.name ? [{ name: image.name, ...(image.revised_prompt ? { revisedPrompt: image.revised_prompt } : {}) }] : [],
       );

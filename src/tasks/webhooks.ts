@@ -22,7 +22,7 @@
  * webhook id of its own (`resend`).
  */
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql } from '../db/kysely.js';
 import { Webhook } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
 import type { DeliveryRow, WebhookAttemptRow } from '../db/schema.js';

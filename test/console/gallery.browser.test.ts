@@ -2,7 +2,7 @@
  * The gallery in a real browser against the demo channel: an empty gallery says how to get images; images
  * generated through the API show as decoded thumbnails; the detail shows the prompt, parameters and a
  * retention countdown that ticks; filters narrow the grid; deleting one removes it from the grid and the API;
- * "Load more" pages past the first 24.
+ * "Load more" pages past the first 24; content review (the Review filter, scores, a refused image unlinked, Approve).
  */
 import { expect, it, vi } from 'vitest';
 import { TEST_ADMIN_KEY } from '../helpers/admin.js';
@@ -96,5 +96,50 @@ describeInBrowser('console gallery', () => {
       await screenshot(page, 'gallery-narrow');
     });
     await chooseTheme(page, 'system');
+  });
+
+  it('content review: the Review filter lists flagged and refused images with their scores; a refused one has no link; Approve clears one', async () => {
+    const { gw, page } = world();
+    // Keys whose content policy trips on every image (neutral at 0): one flags, one refuses.
+    const policyKey = async (mode: string) => {
+      const res = await fetch(`${gw.origin}/admin/api/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: mode, safety: { mode, thresholds: { neutral: 0 } } }),
+      });
+      return String(((await res.json()) as { key: string }).key);
+    };
+    const generate = (key: string, prompt: string) =>
+      fetch(`${gw.baseURL}/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'dall-e-2', prompt, size: '256x256', response_format: 'url' }),
+      });
+    expect((await generate(await policyKey('flag'), 'a flagged lighthouse')).status).toBe(200);
+    expect((await generate(await policyKey('block'), 'a refused lighthouse')).status).toBe(400);
+    await gw.client.images.generate({ model: 'dall-e-2', prompt: 'an ordinary lighthouse', size: '256x256', response_format: 'url' });
+    await openGallery();
+    const thumbnails = page.locator('.gallery-grid img');
+    // The earlier tests' images are in the same gateway: only the review filters count here.
+    await page.getByRole('combobox', { name: 'Review' }).selectOption('any');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(2);
+    await page.getByRole('combobox', { name: 'Review' }).selectOption('refused');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(1);
+    await page.getByRole('button', { name: 'a refused lighthouse' }).click();
+    const detail = page.getByRole('complementary', { name: 'Image detail' });
+    expect(await detail.getByTestId('image-review').textContent()).toBe('refused');
+    expect(await detail.textContent()).toContain('never linked');
+    expect(await detail.getByRole('link', { name: 'Open the full image' }).count()).toBe(0);
+    await expect.poll(() => detail.locator('img').evaluateAll(allDecoded), { timeout: WAIT_MS }).toBe(true);
+
+    await page.getByRole('combobox', { name: 'Review' }).selectOption('flagged');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(1);
+    await page.getByRole('button', { name: 'a flagged lighthouse' }).click();
+    expect(Number(await detail.getByTestId('score-neutral').textContent())).toBeGreaterThanOrEqual(0);
+    expect(await detail.getByRole('link', { name: 'Open the full image' }).count()).toBe(1);
+    await detail.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('heading', { name: 'No images match' }).waitFor();
+    await page.getByRole('combobox', { name: 'Review' }).selectOption('approved');
+    await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(1);
   });
 });

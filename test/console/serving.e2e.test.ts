@@ -68,6 +68,19 @@ describe('the console, served', () => {
     }
   });
 
+  it('ranges: a part of a file is a 206; a range past its end is a 416 in the gateway envelope, naming the length', async () => {
+    for (const path of ['/console/', '/console/keys']) {
+      const part = await fetch(`${gw.origin}${path}`, { headers: { range: 'bytes=0-9' } });
+      expect([path, part.status, (await part.text()).length]).toEqual([path, 206, 10]);
+      const past = await fetch(`${gw.origin}${path}`, { headers: { range: 'bytes=99999999-' } });
+      expect([path, past.status, past.headers.get('content-range')]).toEqual([path, 416, expect.stringMatching(/^bytes \*\/\d+$/)]);
+      expect(past.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await past.json()).toEqual({
+        error: { message: expect.stringContaining('Range'), type: 'invalid_request_error', param: 'range', code: 'range_not_satisfiable' },
+      });
+    }
+  });
+
   it('IMAGEGATE_CONSOLE=false: no console, and / is not sent there', async () => {
     const off = await startGateway({ IMAGEGATE_CONSOLE: 'false' });
     try {

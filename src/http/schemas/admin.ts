@@ -7,10 +7,53 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { USAGE_DIMENSIONS } from '../../billing/usage-report.js';
 import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES } from '../../core/channel.js';
+import { SAFETY_CLASSES } from '../../core/image-safety.js';
+import { MAX_BLOCKED_TERMS, MAX_TERM_LENGTH, SAFETY_MODES } from '../../core/safety-policy.js';
 import { adminListQuery, HAS_MORE, MAX_LIST_LIMIT, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
 import { describedOnly, errorResponses, IdParams, NoBody, NoContent, NoQuery, nullable, NullableTimestamp, Timestamp, writtenAsIs } from './common.js';
 
 const errors = (...statuses: Parameters<typeof errorResponses>[2] & object) => errorResponses('openai', 'admin', statuses);
+
+// ---------------------------------------------------------------------------------------------
+// Content-safety policy (a key's, a channel's): read by core/safety-policy.ts, which names the field at fault.
+
+const SafetyThresholdsSchema = Type.Record(stringEnum(SAFETY_CLASSES), nullable(Type.Number({ minimum: 0, maximum: 1 })), {
+  description: 'A class trips at or above its score; laid over the defaults (porn 0.7, hentai 0.7, sexy 0.9); null: the class never trips.',
+});
+
+const SafetyPolicyBody = describedOnly(
+  nullable(
+    Type.Object(
+      {
+        mode: stringEnum(SAFETY_MODES, {
+          description: 'off: nothing checked; flag: delivered, kept for review; block: refused (400 content_policy_violation).',
+        }),
+        thresholds: Type.Optional(nullable(SafetyThresholdsSchema)),
+        blocklist: Type.Optional(
+          nullable(
+            Type.Array(Type.String({ minLength: 1, maxLength: MAX_TERM_LENGTH }), {
+              maxItems: MAX_BLOCKED_TERMS,
+              description: 'Prompt terms refused before any credit or upstream call: words (whole, case-insensitive) or /regular expressions/.',
+            }),
+          ),
+        ),
+      },
+      {
+        title: 'SafetyPolicy',
+        additionalProperties: false,
+        description: 'Content-safety policy; null: none of its own (a key: the operator default, IMAGEGATE_SAFETY_*).',
+      },
+    ),
+  ),
+);
+
+const SafetyPolicyView = nullable(
+  Type.Object({
+    mode: stringEnum(SAFETY_MODES),
+    thresholds: Type.Record(Type.String(), Type.Number()),
+    blocklist: Type.Array(Type.String()),
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Channels
@@ -40,6 +83,7 @@ const ChannelView = Type.Object(
     enabled: Type.Boolean(),
     api_version: nullable(Type.String()),
     poll_interval: nullable(Type.Number({ description: 'Seconds.' })),
+    safety: SafetyPolicyView,
     source: stringEnum(['config', 'admin'] as const),
     health: Type.Object(
       {
@@ -112,6 +156,7 @@ const ChannelDefinitionFields = {
     nullable(Type.Boolean({ description: "ark, byteplus: ask for the vendor's visible watermark when the client does not say (default false)." })),
   ),
   cost_ratio: Type.Optional(nullable(Type.Number({ minimum: 0, maximum: 1000 }))),
+  safety: Type.Optional(SafetyPolicyBody),
 };
 
 // Every refusal of a channel definition is invalid_value naming the field, as the YAML file's are.
@@ -164,6 +209,7 @@ const KeyView = Type.Object(
     allowed_ips: nullable(Type.Array(Type.String())),
     rpm: nullable(Type.Integer()),
     max_concurrent: nullable(Type.Integer()),
+    safety: SafetyPolicyView,
     created_at: Timestamp,
     revoked_at: NullableTimestamp,
   },
@@ -182,6 +228,7 @@ const KeySettingsFields = {
   allowed_models: nullable(Type.Array(Type.String(), { description: 'null: every model.' })),
   allowed_ips: nullable(Type.Array(Type.String(), { description: 'Addresses or CIDRs; null: any address.' })),
   enabled: Type.Boolean(),
+  safety: SafetyPolicyBody,
 };
 
 const KeyCreateBody = Type.Object(
@@ -195,6 +242,7 @@ const KeyCreateBody = Type.Object(
     rpm: Type.Optional(KeySettingsFields.rpm),
     max_concurrent: Type.Optional(KeySettingsFields.max_concurrent),
     enabled: Type.Optional(KeySettingsFields.enabled),
+    safety: Type.Optional(KeySettingsFields.safety),
   },
   { title: 'ApiKeyCreate', additionalProperties: false },
 );
@@ -210,6 +258,7 @@ const KeyPatchBody = Type.Object(
     rpm: Type.Optional(KeySettingsFields.rpm),
     max_concurrent: Type.Optional(KeySettingsFields.max_concurrent),
     enabled: Type.Optional(KeySettingsFields.enabled),
+    safety: Type.Optional(KeySettingsFields.safety),
   },
   { title: 'ApiKeyPatch', additionalProperties: false },
 );

@@ -5,9 +5,10 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { adminListQuery, HAS_MORE, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
-import { errorResponses, IdParams, NoQuery, nullable, Timestamp, writtenAsIs } from './common.js';
+import { errorResponses, IdParams, NoBody, NoQuery, nullable, Timestamp, writtenAsIs } from './common.js';
 
 export const IMAGE_OPERATIONS = ['generations', 'edits', 'variations'] as const;
+export const IMAGE_REVIEWS = ['flagged', 'refused', 'approved'] as const;
 
 const ImageParamsView = Type.Object(
   {
@@ -29,7 +30,12 @@ const ImageView = Type.Object(
   {
     id: Type.String(),
     object: Type.Literal('image'),
-    url: Type.String({ description: 'A fresh signed link to the image, as the gateway hands them out (IMAGEGATE_URL_TTL).' }),
+    url: nullable(
+      Type.String({
+        description:
+          'A fresh signed link to the image, as the gateway hands them out (IMAGEGATE_URL_TTL); null for an image the content check refused (never linked).',
+      }),
+    ),
     thumbnail_url: Type.String({
       description: 'A signed, expiring link to a thumbnail (WebP, at most 256 px on its longest side; an SVG is its own), usable in an <img> without a key.',
     }),
@@ -47,6 +53,17 @@ const ImageView = Type.Object(
     operation: nullable(stringEnum(IMAGE_OPERATIONS, { description: 'The endpoint it answered.' })),
     prompt: nullable(Type.String({ description: 'The prompt behind it; null when not kept (IMAGEGATE_GALLERY_PROMPTS=false) or a variation.' })),
     params: ImageParamsView,
+    review: nullable(
+      stringEnum(IMAGE_REVIEWS, {
+        description:
+          'Content review: flagged (delivered under a flag-mode policy), refused (held back, never linked), approved (a reviewer cleared it); null: not flagged.',
+      }),
+    ),
+    safety_scores: nullable(
+      Type.Record(Type.String(), Type.Number(), {
+        description: "The content check's scores per class (drawing, hentai, neutral, porn, sexy); null: not checked.",
+      }),
+    ),
   },
   { title: 'GalleryImage' },
 );
@@ -68,8 +85,20 @@ const adminErrors = (...statuses: (404 | 409)[]) => errorResponses('openai', 'ad
 const clientErrors = (...statuses: 404[]) => errorResponses('openai', 'client', statuses);
 
 export const AdminImageSchemas = {
-  list: { querystring: adminListQuery({ ...KEY_FILTER, ...IMAGE_FILTERS }), response: { 200: ImageList, ...adminErrors() } },
+  list: {
+    querystring: adminListQuery({
+      ...KEY_FILTER,
+      ...IMAGE_FILTERS,
+      review: Type.Optional(
+        stringEnum([...IMAGE_REVIEWS, 'any'] as const, {
+          description: 'Content review: images in that state; any: every image the content check flagged or refused.',
+        }),
+      ),
+    }),
+    response: { 200: ImageList, ...adminErrors() },
+  },
   get: { params: IdParams, querystring: NoQuery, response: { 200: ImageView, ...adminErrors(404) } },
+  approve: { params: IdParams, querystring: NoQuery, body: NoBody, response: { 200: ImageView, ...adminErrors(404, 409) } },
   delete: { params: IdParams, querystring: NoQuery, response: { 200: ImageDeleted, ...adminErrors(404) } },
 };
 

@@ -26,7 +26,12 @@ const SubmitBody = Type.Object(
       describedOnly(nullable(Type.Array(ImageString, { maxItems: MAX_INPUT_IMAGES, description: 'Reference images (makes the task an edit).' }))),
     ),
     image: Type.Optional(describedOnly(nullable(Type.Union([ImageString, Type.Array(ImageString)])))),
-    nsfw_checker: optionalNullable(Type.Boolean({ description: 'Accepted; the upstream moderates.' })),
+    nsfw_checker: optionalNullable(
+      Type.Boolean({
+        description:
+          "true: every output image is checked by the gateway's content check before delivery (a refusal fails the task: Content policy violation); a task-API upstream also gets it.",
+      }),
+    ),
     callback_url: Type.Optional(
       describedOnly(nullable(Type.String({ format: 'uri', description: 'http(s), a public address: gets the finished task by a signed webhook.' }))),
     ),

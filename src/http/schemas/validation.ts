@@ -35,11 +35,48 @@ export const buildValidator: AjvCompiler.BuildCompilerFromPool = (externalSchema
       const schema = checkedPart(route.schema) as AjvCompiler.RouteDefinition['schema'];
       // No body (or JSON null) is the handler's to refuse: each says what it needs (an empty body
       // where a JSON object is wanted, or a form) as it did before there were schemas.
-      return route.httpPart === 'body' ? body({ ...route, schema: { anyOf: [{ type: 'null' }, schema] } }) : text({ ...route, schema });
+      return route.httpPart === 'body' ? body({ ...route, schema: { anyOf: [{ type: 'null' }, schema] } }) : withSafeNumbers(text({ ...route, schema }));
     });
 };
 
 type Validate = ReturnType<ReturnType<AjvCompiler.BuildCompilerFromPool>>;
+
+/**
+ * Text coerced to a number must stay a number the database can hold. ajv coerces "1e400" to
+ * Infinity and then lets it through `maximum` (its coercion skips the checks after it), and an
+ * offset of 1e20 is past SQLite's and PostgreSQL's integers: both were a 500. Any coerced number
+ * outside the safe-integer range is refused as out of range, naming its parameter.
+ */
+function withSafeNumbers(validate: Validate): Validate {
+  const checked = (data: unknown, context?: object): unknown => {
+    const ok = (validate as (data: unknown, context?: object) => unknown)(data, context);
+    const unsafe = ok ? unsafeNumberAt(data) : null;
+    const errors = unsafe === null ? validate.errors : [outOfRange(unsafe)];
+    Object.assign(checked, { errors });
+    return ok && unsafe === null;
+  };
+  return Object.assign(checked, { schemaEnv: true, errors: null }) as unknown as Validate;
+}
+
+/** The first top-level field (or element of a repeated one) that is a number beyond ±2^53. */
+function unsafeNumberAt(data: unknown): string | null {
+  if (typeof data !== 'object' || data === null) return null;
+  for (const [key, value] of Object.entries(data)) {
+    const values: unknown[] = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'number' && !(Math.abs(v) <= Number.MAX_SAFE_INTEGER))) return key;
+  }
+  return null;
+}
+
+function outOfRange(key: string): AjvError {
+  return {
+    keyword: 'maximum',
+    instancePath: `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`,
+    schemaPath: '',
+    params: { limit: Number.MAX_SAFE_INTEGER },
+    message: `must be a number between -${Number.MAX_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}`,
+  };
+}
 /** Validators not compiled yet; weakly, so a closed server's are not kept alive by this list. */
 const pending = new Set<WeakRef<() => Validate>>();
 

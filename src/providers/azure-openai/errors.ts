@@ -5,14 +5,12 @@
  * content-filter details under `inner_error` / `innererror`, and no `type`.
  */
 import type { ProviderResult } from '../../core/job.js';
-import { UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { CONTENT_POLICY_CODE, contentRefusal, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { failureFromResponse, parseImagesResponse } from '../openai/response.js';
 import type { UpstreamResponse } from '../transport.js';
 
 type Json = Record<string, unknown>;
 
-/** The code OpenAI's Images API uses for a refused prompt; clients of this gateway expect it. */
-const CONTENT_POLICY_CODE = 'content_policy_violation';
 /** Azure's spellings of a content-filter refusal (images docs: contentFilter; chat: content_filter). */
 const AZURE_CONTENT_FILTER_CODES = new Set(['contentFilter', 'content_filter', CONTENT_POLICY_CODE]);
 
@@ -36,7 +34,9 @@ export function azureFailureFromResponse(res: UpstreamResponse): UpstreamFailure
   const error = errorObject(res.body);
   if (error === undefined) return base;
   const body = errorBody(error);
-  return new UpstreamFailure('http', `upstream answered ${res.status}${describe(error, body)}`, res.status, body, base.retryAfterMs);
+  const detail = `upstream answered ${res.status}${describe(error, body)}`;
+  if (body.code === CONTENT_POLICY_CODE) return contentRefusal(detail, body.message ?? 'Azure OpenAI refused the content under its content policy.');
+  return new UpstreamFailure('http', detail, res.status, body, base.retryAfterMs);
 }
 
 /** The error fields routing and clients see. */

@@ -11,7 +11,7 @@
  * DashScope's `parameters` fields (model, prompt and negative_prompt go where DashScope reads them).
  *
  * What DashScope cannot do is refused, naming the field, never dropped: background, moderation,
- * style, metadata, stream, a mask (Qwen-Image Edit has none), and any passthrough field that is not
+ * style, metadata, a mask (Qwen-Image Edit has none), and any passthrough field that is not
  * one of DashScope's own. quality and output_format have no DashScope param and need none: a
  * DashScope model has no quality levels (the catalogue refuses the field), and output/ converts
  * DashScope's PNG into the format asked.
@@ -80,7 +80,7 @@ const FIELDS: ParameterMap['fields'] = {
   watermark: { to: 'watermark', default: false, transform: (_value, { job, channel }) => job.watermark ?? channel.watermark ?? false },
   user: drop("an end-user id for OpenAI's abuse monitoring: DashScope has no such field, and leaving it out changes no image"),
   metadata: refused('metadata'),
-  stream: refused('stream', 'DashScope answers whole images, never a stream'),
+  stream: drop('DashScope answers whole images: a stream waits for the call or task and gets each as its completed event'),
   inputFidelity: drop('GPT image edits only'),
   passthrough: passthroughOf(DASHSCOPE_PASSTHROUGH_FIELDS),
 };

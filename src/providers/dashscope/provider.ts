@@ -15,6 +15,7 @@ import type { ChannelCall } from '../../core/channel.js';
 import { invalidRequest, type GatewayError } from '../../core/errors.js';
 import type { ImageJob, ProviderHooks, ProviderResult } from '../../core/job.js';
 import { UpstreamFailure } from '../../core/upstream-failure.js';
+import { allOrNone } from '../all-or-none.js';
 import { sendToChannel } from '../async-task-kit.js';
 import { pollUntilDone, submitAndPoll } from '../async-polling.js';
 import { encodeParameters, refusalOf, type EncodedParams, type ParameterMap } from '../parameter-map.js';
@@ -62,16 +63,7 @@ export class DashScopeProvider implements Provider {
   private async generateInCalls(job: ImageJob, endpoint: DashScopeEndpoint, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
     const counts = imagesPerCall(job.n, endpoint.maxNPerCall);
     if (counts.length === 1) return this.multimodalCall(job, call, signal);
-    const siblings = new AbortController();
-    const shared = AbortSignal.any([signal, siblings.signal]);
-    const results = await Promise.all(
-      counts.map((n) =>
-        this.multimodalCall({ ...job, n }, call, shared).catch((err: unknown) => {
-          siblings.abort();
-          throw err;
-        }),
-      ),
-    );
+    const results = await allOrNone(counts, signal, (n, each) => this.multimodalCall({ ...job, n }, call, each));
     return { images: results.flatMap((result) => result.images) };
   }
 

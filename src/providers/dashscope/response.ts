@@ -18,13 +18,11 @@
  * - `InvalidApiKey` is a 401: routing disables the key.
  */
 import type { ProviderResult } from '../../core/job.js';
-import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { contentRefusal, parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { isJsonObject, nonEmpty, parseJsonObject, urlImages, type JsonObject } from '../async-task-kit.js';
 import type { UpstreamTaskState } from '../provider.js';
 import type { UpstreamResponse } from '../transport.js';
 
-/** The code OpenAI's Images API gives a refused prompt; clients of this gateway expect it. */
-const CONTENT_POLICY_CODE = 'content_policy_violation';
 const SAFETY_CODES = new Set(['DataInspectionFailed', 'data_inspection_failed', 'IPInfringementSuspect']);
 
 /** Qwen-Image's images, read from a 2xx multimodal-generation answer. */
@@ -94,7 +92,7 @@ function statusFor(code: string | undefined, status: number): number {
 
 function safetyRefusal(code: string, message: string | undefined, status: number): UpstreamFailure {
   const reason = message ?? 'DashScope refused the content';
-  return new UpstreamFailure('http', `DashScope refused the content (${status} ${code}): ${reason}`, 400, { message: reason, code: CONTENT_POLICY_CODE });
+  return contentRefusal(`DashScope refused the content (${status} ${code}): ${reason}`, reason);
 }
 
 /** `output` of a 2xx JSON answer; anything else is a failure. */

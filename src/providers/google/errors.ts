@@ -10,11 +10,9 @@
  * - a prompt Google's Responsible AI filters refused (Imagen on Vertex AI answers 400 for it) is the
  *   client's 400 content_policy_violation with Google's reason.
  */
-import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { contentRefusal, parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import type { UpstreamResponse } from '../transport.js';
 
-/** The code OpenAI's Images API gives a refused prompt; clients of this gateway expect it. */
-export const CONTENT_POLICY_CODE = 'content_policy_violation';
 const SAFETY_WORDS = /responsible ai|safety|sensitive words|prohibited|violat(?:e|es|ing) (?:our|google)/i;
 const BILLING_WORDS = /billing/i;
 const MAX_TEXT_REASON = 300;
@@ -53,7 +51,7 @@ export function failureFromGoogle(res: UpstreamResponse): UpstreamFailure {
 
 /** A refusal by Google's safety filters: the client's 400 content_policy_violation with Google's reason. */
 export function contentPolicyFailure(reason: string): UpstreamFailure {
-  return new UpstreamFailure('http', `upstream refused the prompt: ${reason}`, 400, { code: CONTENT_POLICY_CODE, message: reason });
+  return contentRefusal(`upstream refused the prompt: ${reason}`, reason);
 }
 
 function googleError(body: Buffer): GoogleError {

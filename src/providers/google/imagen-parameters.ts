@@ -61,7 +61,7 @@ function imagenFields(api: GoogleApi): FieldRules {
     user: drop("an end-user id for OpenAI's abuse monitoring: Google has no such field, and leaving it out changes no image"),
     metadata: refused('metadata', 'Google has no metadata field'),
     inputs: drop('none: an Imagen model takes no input images (capabilities.edits is null)'),
-    stream: refused('stream', 'Imagen answers whole images, never a stream'),
+    stream: drop('Imagen answers whole images: a stream waits for the predict answer and gets each as its completed event'),
     inputFidelity: drop('OpenAI edits only'),
     passthrough: {
       spread: (fields) => passthroughParams(fields, passthrough),

@@ -18,6 +18,7 @@ import type { GatewayError } from '../../core/errors.js';
 import { readImageHeader } from '../../core/image-header.js';
 import type { ImageJob, ProviderResult, UpstreamImage } from '../../core/job.js';
 import { ropeSlice } from '../../core/rope.js';
+import { allOrNone } from '../all-or-none.js';
 import { channelModel, encodeParameters, refusalOf, type ParameterMap } from '../parameter-map.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport, type UpstreamResponse } from '../transport.js';
@@ -54,7 +55,9 @@ export class GoogleProvider implements Provider {
       const result = parseImagenAnswer(await this.post(job, call, 'predict', headers, signal));
       return { ...result, ...reportedSize(job, result.images) };
     }
-    const results = await allOrNone(job.n, signal, (each) => this.post(job, call, 'generateContent', headers, each).then(parseGeminiAnswer));
+    // One image per Gemini call: n calls at once.
+    const calls = Array.from({ length: job.n }, () => job);
+    const results = await allOrNone(calls, signal, (one, each) => this.post(one, call, 'generateContent', headers, each).then(parseGeminiAnswer));
     // One image per call: a second image in one answer is not one the client asked for.
     const images = results.flatMap((r) => r.images.slice(0, 1));
     const usage = sumUsage(results.map((r) => r.usage));
@@ -101,26 +104,6 @@ function modelsUrl(api: GoogleApi, baseUrl: string): string {
   const base = baseUrl.replace(/\/+$/, '');
   if (api === 'vertex-ai') return `${base}/publishers/google/models`;
   return /\/v1(?:beta\d*|alpha\d*)?$/.test(base) ? `${base}/models` : `${base}/v1beta/models`;
-}
-
-/** n calls at once; the first failure aborts the rest and is thrown. */
-async function allOrNone<T>(n: number, signal: AbortSignal, run: (signal: AbortSignal) => Promise<T>): Promise<T[]> {
-  if (n === 1) return [await run(signal)];
-  const calls = new AbortController();
-  const stop = () => calls.abort(signal.reason);
-  signal.addEventListener('abort', stop, { once: true });
-  try {
-    return await Promise.all(
-      Array.from({ length: n }, () =>
-        run(calls.signal).catch((err: unknown) => {
-          calls.abort(err);
-          throw err;
-        }),
-      ),
-    );
-  } finally {
-    signal.removeEventListener('abort', stop);
-  }
 }
 
 /** The size to report: the one asked (Google makes its listed sizes exactly), or, for auto, the image's own. */

@@ -81,8 +81,12 @@ export class AnswerScanner {
     return this.dataDepth > 0 ? null : this.root;
   }
 
+  /**
+   * A copy, never a slice: a slice would pin the whole chunk it came from (a socket read, up to
+   * 64 KiB, mostly base64 already passed on) for as long as the item or the answer lasts.
+   */
   private keep(piece: Buffer): void {
-    if (piece.length > 0) this.target()?.push(piece);
+    if (piece.length > 0) this.target()?.push(ownCopy(piece));
   }
 
   private readOutside(chunk: Buffer, at: number, events: ArrivingEvent[]): number {
@@ -190,7 +194,7 @@ export class AnswerScanner {
   private takeString(string: StringState, piece: Buffer): void {
     if (string.role === 'key') {
       string.bytes += piece.length;
-      if (string.bytes <= MAX_KEY_BYTES + 1) string.parts.push(piece);
+      if (string.bytes <= MAX_KEY_BYTES + 1) string.parts.push(ownCopy(piece));
     }
     this.keep(piece);
   }
@@ -241,6 +245,18 @@ export class AnswerScanner {
     }
     return this.onItem(typeof fields === 'object' && fields !== null && !Array.isArray(fields) ? (fields as Json) : {}, streamed);
   }
+}
+
+/**
+ * The bytes in a buffer of their own (outside Node's shared pool, which a long-kept copy would
+ * pin too), unless they are most of the memory they live in: a long value kept whole (a data URI
+ * where a relay puts it) is not copied twice.
+ */
+function ownCopy(piece: Buffer): Buffer {
+  if (piece.length * 2 > piece.buffer.byteLength) return piece;
+  const copy = Buffer.allocUnsafeSlow(piece.length);
+  piece.copy(copy);
+  return copy;
 }
 
 /** The escape after a backslash inside base64: `/` stays, line breaks go, anything else is wrong. */

@@ -6,6 +6,7 @@
  * small relays' answers, a 200 carrying an error) is parsed whole, as before.
  */
 import type { ArrivingEvent, ArrivingResult, ProviderResult } from '../../core/job.js';
+import { eachOnce } from '../../core/each-once.js';
 import { settledGenerator } from '../../core/settled-generator.js';
 import type { StreamingResponse } from '../transport.js';
 import { AnswerScanner, type ItemFields } from './answer-scanner.js';
@@ -38,11 +39,19 @@ export async function readArrivingAnswer(res: StreamingResponse): Promise<Provid
   return { kind: 'arriving', events: restOf(first, body, scanner) };
 }
 
-function restOf(first: readonly ArrivingEvent[], body: AsyncIterator<Buffer>, scanner: AnswerScanner): ArrivingResult['events'] {
+function restOf(first: ArrivingEvent[], body: AsyncIterator<Buffer>, scanner: AnswerScanner): ArrivingResult['events'] {
   let ended = false;
+  // Nothing here holds a chunk while the next is awaited (core/each-once.ts): the events are
+  // slices of the chunks.
   async function* events(): ArrivingResult['events'] {
-    yield* first;
-    for (let next = await body.next(); !next.done; next = await body.next()) yield* scanner.feed(next.value);
+    yield* eachOnce(first);
+    for (;;) {
+      let next: IteratorResult<Buffer> | undefined = await body.next();
+      if (next.done) break;
+      const found = scanner.feed(next.value);
+      next = undefined;
+      yield* eachOnce(found);
+    }
     ended = true;
     return resultFieldsOf(scanner.finish());
   }

@@ -94,10 +94,16 @@ const OFFICIAL_GENERATION_FIELDS: FieldRules = {
   inputFidelity: drop('edits only'),
 };
 
-/** A relay takes every field as given, the task API dialect's and the relay objects included. */
+/**
+ * The gateway honours nsfw_checker itself (output/content-safety.ts); a relay forwarding it to an
+ * OpenAI-shaped upstream would meet a 400 for an unknown parameter.
+ */
+const CHECKED_HERE = new Set(['nsfw_checker']);
+
+/** A relay takes every other field as given, the task API dialect's and the relay objects included. */
 const RELAY_GENERATION_FIELDS: FieldRules = {
   ...OFFICIAL_GENERATION_FIELDS,
-  passthrough: { spread: (passthrough) => Object.entries(passthrough) },
+  passthrough: passthroughExcept(CHECKED_HERE),
   background: { to: 'background' },
   style: { to: 'style' },
   watermark: { to: 'watermark' },

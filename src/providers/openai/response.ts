@@ -2,7 +2,7 @@
 import { base64FromDataUri } from '../../core/image-bytes.js';
 import type { ImageUsage, ProviderResult, ResultFields, UpstreamImage } from '../../core/job.js';
 import { ropeLength, type Rope } from '../../core/rope.js';
-import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { contentRefusal, parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import type { UpstreamResponse } from '../transport.js';
 
@@ -88,14 +88,26 @@ export function errorBodyOf(error: unknown): UpstreamErrorBody {
   return body;
 }
 
+/** OpenAI's code for a request its safety system refused (the prompt, an input or the image made). */
+const OPENAI_REFUSAL_CODE = 'moderation_blocked';
+
+/** OpenAI's refusal, in the one refusal shape (core/upstream-failure.ts); other failures as they are. */
+export function refusalOr(failure: UpstreamFailure): UpstreamFailure {
+  const said = failure.upstreamError;
+  if (said?.code !== OPENAI_REFUSAL_CODE) return failure;
+  return contentRefusal(`${failure.message} (${OPENAI_REFUSAL_CODE})`, said.message ?? 'The upstream safety system refused the request.');
+}
+
 export function failureFromResponse(res: UpstreamResponse): UpstreamFailure {
   const body = errorBodyOf(parseJsonObject(res.body)?.error);
-  return new UpstreamFailure(
-    'http',
-    `upstream answered ${res.status}${body.message ? `: ${body.message}` : ''}`,
-    res.status,
-    body,
-    parseRetryAfter(res.headers['retry-after']),
+  return refusalOr(
+    new UpstreamFailure(
+      'http',
+      `upstream answered ${res.status}${body.message ? `: ${body.message}` : ''}`,
+      res.status,
+      body,
+      parseRetryAfter(res.headers['retry-after']),
+    ),
   );
 }
 

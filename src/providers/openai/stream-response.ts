@@ -10,7 +10,7 @@ import { UpstreamFailure } from '../../core/upstream-failure.js';
 import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import { SseReader, type SsePart } from '../sse.js';
 import { AnswerScanner } from './answer-scanner.js';
-import { errorBodyOf, isUsage } from './response.js';
+import { errorBodyOf, isUsage, refusalOr } from './response.js';
 
 type Json = Record<string, unknown>;
 
@@ -140,5 +140,5 @@ function described(json: Json): { size?: string; quality?: string; background?: 
 function streamFailure(error: unknown): UpstreamFailure {
   const body = errorBodyOf(error);
   const status = body.type === 'invalid_request_error' ? 400 : 500;
-  return new UpstreamFailure('http', `upstream stream failed${body.message ? `: ${body.message}` : ''}`, status, body);
+  return refusalOr(new UpstreamFailure('http', `upstream stream failed${body.message ? `: ${body.message}` : ''}`, status, body));
 }

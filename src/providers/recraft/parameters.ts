@@ -5,7 +5,7 @@
  * text_layout, random_seed, block_nsfw (Recraft's API reference: Endpoints, "Generate image").
  *
  * What Recraft cannot do is refused, naming the field, never dropped: quality, background,
- * moderation, output_compression, stream are refused by the catalogue already (a Recraft model's
+ * moderation, output_compression are refused by the catalogue already (a Recraft model's
  * capabilities have none of them); this table refuses them again for any model a recraft
  * channel is sent, and refuses what only the table can see: a style object (a relay extension),
  * watermark, metadata, and any passthrough field that is not one of Recraft's own.
@@ -71,7 +71,7 @@ export const RECRAFT_GENERATIONS: ParameterMap = {
     user: drop("an end-user id for OpenAI's abuse monitoring: Recraft has no such field, and leaving it out changes no image"),
     metadata: refused('metadata'),
     inputs: drop('none: a Recraft model takes no input images (capabilities.edits is null)'),
-    stream: refused('stream', 'Recraft answers whole images, never a stream'),
+    stream: drop('Recraft answers whole images: a stream gets each as its completed event'),
     inputFidelity: drop('edits only'),
     passthrough: {
       spread: (passthrough) =>

@@ -10,9 +10,10 @@
 import type { ChannelCall } from '../../core/channel.js';
 import type { GatewayError } from '../../core/errors.js';
 import type { ImageJob, ProviderResult } from '../../core/job.js';
+import { sendToChannel } from '../async-task-kit.js';
 import { encodeParameters, refusalOf } from '../parameter-map.js';
 import type { Provider } from '../provider.js';
-import { channelPool, type Transport } from '../transport.js';
+import type { Transport } from '../transport.js';
 import { RECRAFT_GENERATIONS } from './parameters.js';
 import { parseRecraftAnswer } from './response.js';
 
@@ -28,17 +29,10 @@ export class RecraftProvider implements Provider {
     return refusalOf(RECRAFT_GENERATIONS, job);
   }
 
-  async generate(job: ImageJob, { channel, apiKey }: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
-    const { contentType, body } = encodeParameters(RECRAFT_GENERATIONS, { job, channel, stream: false });
-    const res = await this.transport.send({
-      method: 'POST',
-      url: `${channel.baseUrl.replace(/\/+$/, '')}/images/generations`,
-      headers: { 'content-type': contentType, ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...channel.headers },
-      body,
-      timeoutMs: channel.timeoutMs,
-      signal,
-      pool: channelPool(channel),
-    });
-    return parseRecraftAnswer(res);
+  async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal): Promise<ProviderResult> {
+    const { channel } = call;
+    const raw = encodeParameters(RECRAFT_GENERATIONS, { job, channel, stream: false });
+    const url = `${channel.baseUrl.replace(/\/+$/, '')}/images/generations`;
+    return parseRecraftAnswer(await sendToChannel(this.transport, call, { method: 'POST', url, raw }, signal));
   }
 }

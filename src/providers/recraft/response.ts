@@ -17,12 +17,10 @@
  *   (routing fails over on 402 and 429 alike).
  */
 import type { ProviderResult } from '../../core/job.js';
-import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { contentRefusal, parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { parseImagesResponse } from '../openai/response.js';
 import type { UpstreamResponse } from '../transport.js';
 
-/** The code OpenAI's Images API gives a refused prompt; clients of this gateway expect it. */
-const CONTENT_POLICY_CODE = 'content_policy_violation';
 const SAFETY_WORDS = /nsfw|safety|moderat|inappropriate|content[ _-]?polic|prohibited content/i;
 const BALANCE_WORDS = /not enough (?:api )?(?:units|credits)|insufficient (?:api )?(?:units|credits|balance)|balance|quota/i;
 /** The most of a text body kept as the reason (Recraft's text errors are one line). */
@@ -39,7 +37,10 @@ export function failureFromRecraft(res: UpstreamResponse): UpstreamFailure {
   const words = `${code ?? ''} ${message ?? ''}`;
   const said = (extra: UpstreamErrorBody): UpstreamErrorBody => ({ ...(message !== undefined ? { message } : {}), ...extra });
   if (res.status >= 400 && res.status < 500 && res.status !== 429 && SAFETY_WORDS.test(words)) {
-    return new UpstreamFailure('http', `upstream refused the prompt (${res.status})${message ? `: ${message}` : ''}`, 400, said({ code: CONTENT_POLICY_CODE }));
+    return contentRefusal(
+      `upstream refused the prompt (${res.status})${message ? `: ${message}` : ''}`,
+      message ?? 'Recraft refused the prompt under its content policy.',
+    );
   }
   const status = res.status >= 400 && res.status < 500 && res.status !== 429 && BALANCE_WORDS.test(words) ? 402 : res.status;
   const failure = `upstream answered ${res.status}${status !== res.status ? ` (out of API units: ${status})` : ''}${message ? `: ${message}` : ''}`;

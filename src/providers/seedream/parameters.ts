@@ -37,6 +37,14 @@ export const SEEDREAM_AUTO_TIER = '2K';
 /** Ark's limit on one request's images: its reference images plus the images of a group. */
 export const SEEDREAM_MAX_IMAGES_PER_CALL = 15;
 
+/**
+ * Whether Ark streams this model: Seedream 4.0 and later do; 3.0 takes no `stream` (Ark refuses
+ * it; the catalogue says `fromWholeAnswer`), so its stream gets each image of the JSON answer.
+ */
+export function arkStreams(job: ImageJob): boolean {
+  return job.model.capabilities.streaming?.fromWholeAnswer !== true;
+}
+
 /** The client asked for a group: one call whose answer holds up to n related images. */
 export function isImageGroup(job: ImageJob): boolean {
   return job.passthrough.sequential_image_generation === 'auto';
@@ -125,8 +133,8 @@ export function seedreamGenerations(region: SeedreamRegion): ParameterMap {
         spread: images,
         refuse: (inputs, job) => (inputs.mask ? unsupported('mask', job, 'Seedream edits from the whole image and the prompt, with no mask') : undefined),
       },
-      // Ark streams finished images (no previews), read by response.ts; only stream callers ask for it.
-      stream: { spread: (_stream, { stream }) => (stream ? [['stream', true]] : []) },
+      // Ark streams finished images (no previews), read by response.ts; only stream callers ask for it, on a model Ark streams.
+      stream: { spread: (_stream, { job, stream }) => (stream && arkStreams(job) ? [['stream', true]] : []) },
       inputFidelity: drop('OpenAI edits only'),
       passthrough: { spread: passthroughParams, refuse: passthroughRefusal },
     },

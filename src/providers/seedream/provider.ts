@@ -16,7 +16,7 @@ import type { ImageJob, ProviderHooks, ProviderResult } from '../../core/job.js'
 import { encodeParameters, refusalOf, type ParameterMap } from '../parameter-map.js';
 import type { Provider } from '../provider.js';
 import { channelPool, type Transport, type UpstreamRequest } from '../transport.js';
-import { isImageGroup, seedreamGenerations } from './parameters.js';
+import { arkStreams, isImageGroup, seedreamGenerations } from './parameters.js';
 import type { SeedreamRegion } from './regions.js';
 import { failureFromSeedream, readSeedreamJson, readSeedreamStream, resultOf, type SeedreamAnswer } from './response.js';
 
@@ -41,8 +41,9 @@ export class SeedreamProvider implements Provider {
 
   async generate(job: ImageJob, call: ChannelCall, signal: AbortSignal, hooks?: ProviderHooks): Promise<ProviderResult> {
     const sent = withChannelWatermark(job, call.channel);
-    // Only a caller that reads a stream asks Ark for one (its events are finished images, never previews).
-    const stream = job.stream !== undefined && hooks?.onPartial !== undefined;
+    // Only a caller that reads a stream asks Ark for one (its events are finished images, never
+    // previews), and only of a model Ark streams: 3.0's answer is JSON, the completed events made from it.
+    const stream = job.stream !== undefined && hooks?.onPartial !== undefined && arkStreams(job);
     const calls = isImageGroup(job) ? 1 : job.n;
     const settled = await Promise.allSettled(Array.from({ length: calls }, () => this.call(sent, call, signal, stream)));
     const answers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));

@@ -24,7 +24,7 @@
  * - 401 (`AuthenticationError`) disables the key, as any 401.
  */
 import type { ImageUsage, ProviderResult, UpstreamImage } from '../../core/job.js';
-import { parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
+import { contentRefusal, parseRetryAfter, UpstreamFailure, type UpstreamErrorBody } from '../../core/upstream-failure.js';
 import { parseJsonLifting, type LiftedJson } from '../lifted-json.js';
 import { imageOf, stringBytes } from '../openai/response.js';
 import { parseSse } from '../sse.js';
@@ -32,8 +32,6 @@ import type { UpstreamResponse } from '../transport.js';
 
 type Json = Record<string, unknown>;
 
-/** The code OpenAI's Images API gives a refused prompt; clients of this gateway expect it. */
-const CONTENT_POLICY_CODE = 'content_policy_violation';
 const SENSITIVE_CODE = /SensitiveContentDetected/;
 const ARREARS_CODE = /^AccountOverdue/;
 /** The keys whose values may be megabytes of base64. */
@@ -99,7 +97,7 @@ export function failureFromSeedream(status: number, body: Buffer, retryAfter?: s
   const error = errorBodyOf(objectOf(parseJson(body.toString('utf8')))?.error);
   const said = error.message ? `: ${error.message}` : '';
   if (SENSITIVE_CODE.test(error.code ?? '')) {
-    return new UpstreamFailure('http', `Seedream refused the request (${error.code})${said}`, 400, { ...error, code: CONTENT_POLICY_CODE });
+    return contentRefusal(`Seedream refused the request (${error.code})${said}`, error.message ?? 'Seedream refused the request under its content policy.');
   }
   if (ARREARS_CODE.test(error.code ?? '')) {
     return new UpstreamFailure('http', `Seedream answered ${status} (${error.code}: the account is in arrears, 402)${said}`, 402, error);
@@ -151,10 +149,10 @@ class AnswerBuilder {
 function failureOfItems(failures: readonly UpstreamErrorBody[]): UpstreamFailure {
   const refusal = failures.find((f) => SENSITIVE_CODE.test(f.code ?? ''));
   if (refusal) {
-    return new UpstreamFailure('http', `Seedream refused the request (${refusal.code})${refusal.message ? `: ${refusal.message}` : ''}`, 400, {
-      ...refusal,
-      code: CONTENT_POLICY_CODE,
-    });
+    return contentRefusal(
+      `Seedream refused the request (${refusal.code})${refusal.message ? `: ${refusal.message}` : ''}`,
+      refusal.message ?? 'Seedream refused the request under its content policy.',
+    );
   }
   const first = failures[0];
   return new UpstreamFailure('protocol', `Seedream delivered no image${first ? ` (${first.code ?? 'error'}: ${first.message ?? ''})` : ''}`);

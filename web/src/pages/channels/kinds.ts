@@ -22,6 +22,18 @@ export const CHANNEL_KINDS: readonly ChannelKindInfo[] = [
   { kind: 'gemini', label: 'Google Gemini API', baseUrl: 'https://generativelanguage.googleapis.com' },
   { kind: 'vertex-ai', label: 'Google Vertex AI', baseUrl: 'https://us-central1-aiplatform.googleapis.com/v1/projects/my-project/locations/us-central1' },
   { kind: 'dashscope', label: 'Alibaba DashScope', baseUrl: 'https://dashscope-intl.aliyuncs.com' },
+  { kind: 'bfl', label: 'Black Forest Labs (FLUX)', baseUrl: 'https://api.bfl.ai' },
+
+  { kind: 'fal', label: 'fal (queue)', baseUrl: 'https://queue.fal.run' },
+
+  { kind: 'replicate', label: 'Replicate', baseUrl: 'https://api.replicate.com/v1' },
+
+  { kind: 'openrouter', label: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1' },
+
+  { kind: 'stability', label: 'Stability AI', baseUrl: 'https://api.stability.ai' },
+
+  { kind: 'midjourney', label: 'Midjourney proxy', baseUrl: '' },
+
   { kind: 'demo', label: 'Demo (no upstream)', baseUrl: '' },
 ];
 

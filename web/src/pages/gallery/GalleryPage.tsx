@@ -1,4 +1,4 @@
-/** Gallery (admin): every stored image, filtered by key, model, task and dates, with a detail panel. */
+/** Gallery (admin): every stored image, filtered by key, model, task, dates and content review, with a detail panel. */
 import { useMemo, useState } from 'react';
 import type { ListAnswer } from '../../api/types';
 import { Page } from '../../components/Page';
@@ -16,10 +16,19 @@ export function GalleryPage() {
       list: (page, signal) =>
         api.get<ListAnswer<GalleryImage>>(
           '/admin/api/images',
-          { ...page, key: filters.key, model: filters.model, task: filters.task, from: dayBound(filters.from, 'start'), to: dayBound(filters.to, 'end') },
+          {
+            ...page,
+            key: filters.key,
+            model: filters.model,
+            task: filters.task,
+            review: filters.review,
+            from: dayBound(filters.from, 'start'),
+            to: dayBound(filters.to, 'end'),
+          },
           signal,
         ),
       remove: (id) => api.delete(`/admin/api/images/${encodeURIComponent(id)}`),
+      approve: (id) => api.post(`/admin/api/images/${encodeURIComponent(id)}/approve`, {}),
     }),
     [api, filters],
   );
@@ -59,6 +68,18 @@ export function ImageFilterBar({ filters, onChange, withKey }: { filters: ImageF
         <span>To</span>
         <input type="date" value={filters.to ?? ''} onChange={set('to')} />
       </label>
+      {withKey ? (
+        <label className="field">
+          <span>Review</span>
+          <select aria-label="Review" value={filters.review ?? ''} onChange={set('review')}>
+            <option value="">All images</option>
+            <option value="any">Flagged or refused</option>
+            <option value="flagged">Flagged</option>
+            <option value="refused">Refused</option>
+            <option value="approved">Approved</option>
+          </select>
+        </label>
+      ) : null}
     </form>
   );
 }

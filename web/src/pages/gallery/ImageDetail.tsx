@@ -13,14 +13,18 @@ interface ImageDetailProps {
   deleteError: unknown;
   onDelete: () => void;
   onClose: () => void;
+  /** The admin's content review: clears a flagged or refused image. */
+  onApprove?: () => void;
+  approving?: boolean;
 }
 
-export function ImageDetail({ image, showKey, deleting, deleteError, onDelete, onClose }: ImageDetailProps) {
+export function ImageDetail({ image, showKey, deleting, deleteError, onDelete, onClose, onApprove, approving = false }: ImageDetailProps) {
   const now = useNow();
   const [confirming, setConfirming] = useState(false);
   const secondsLeft = (Date.parse(image.expires_at) - now) / 1000;
   const params = Object.entries(image.params).filter(([, value]) => value !== undefined && value !== null);
-  const full = displayableImageUrl(image.url);
+  // A refused image has no link (the content check held it back): only its thumbnail is shown.
+  const full = image.url === null ? undefined : displayableImageUrl(image.url);
   return (
     <aside className="card gallery-detail" aria-label="Image detail">
       <div className="page-header">
@@ -29,14 +33,24 @@ export function ImageDetail({ image, showKey, deleting, deleteError, onDelete, o
           Close
         </button>
       </div>
-      <a href={full} target="_blank" rel="noreferrer">
-        <img className="detail-image" src={displayableImageUrl(image.thumbnail_url)} alt={image.prompt ?? `Image ${image.id}`} />
-      </a>
-      <p>
-        <a href={full} target="_blank" rel="noreferrer">
-          Open the full image
-        </a>
-      </p>
+      {full ? (
+        <>
+          <a href={full} target="_blank" rel="noreferrer">
+            <img className="detail-image" src={displayableImageUrl(image.thumbnail_url)} alt={image.prompt ?? `Image ${image.id}`} />
+          </a>
+          <p>
+            <a href={full} target="_blank" rel="noreferrer">
+              Open the full image
+            </a>
+          </p>
+        </>
+      ) : (
+        <>
+          <img className="detail-image" src={displayableImageUrl(image.thumbnail_url)} alt={image.prompt ?? `Image ${image.id}`} />
+          <p className="muted">Refused by the content check: kept for review, never linked.</p>
+        </>
+      )}
+      {image.review ? <ReviewFacts image={image} onApprove={onApprove} approving={approving} /> : null}
       <dl className="facts">
         <dt>Prompt</dt>
         <dd data-testid="image-prompt">{image.prompt ?? <span className="muted">not kept</span>}</dd>
@@ -96,6 +110,36 @@ export function ImageDetail({ image, showKey, deleting, deleteError, onDelete, o
         </button>
       )}
     </aside>
+  );
+}
+
+/** Content review: the state, the classifier's scores (highest first) and, while under review, the approve action. */
+function ReviewFacts({ image, onApprove, approving }: { image: GalleryImage; onApprove: (() => void) | undefined; approving: boolean }) {
+  const scores = Object.entries(image.safety_scores ?? {}).sort(([, a], [, b]) => b - a);
+  return (
+    <section aria-label="Content review">
+      <dl className="facts">
+        <dt>Review</dt>
+        <dd data-testid="image-review">{image.review}</dd>
+        {scores.map(([name, score]) => (
+          <ScoreFact key={name} name={name} score={score} />
+        ))}
+      </dl>
+      {onApprove && image.review !== 'approved' ? (
+        <button type="button" onClick={onApprove} disabled={approving}>
+          {approving ? 'Approving…' : 'Approve'}
+        </button>
+      ) : null}
+    </section>
+  );
+}
+
+function ScoreFact({ name, score }: { name: string; score: number }) {
+  return (
+    <>
+      <dt>{name}</dt>
+      <dd data-testid={`score-${name}`}>{score.toFixed(3)}</dd>
+    </>
   );
 }
 

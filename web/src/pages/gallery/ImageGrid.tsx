@@ -21,6 +21,8 @@ export interface ImageSource {
   queryKey: readonly unknown[];
   list: (page: { limit: number; offset: number }, signal: AbortSignal) => Promise<ListAnswer<GalleryImage>>;
   remove: (id: string) => Promise<unknown>;
+  /** Content review (the admin's gallery only): clears a flagged or refused image. */
+  approve?: (id: string) => Promise<unknown>;
 }
 
 export function ImageGrid({ source, showKey = false, filtered = false }: { source: ImageSource; showKey?: boolean; filtered?: boolean }) {
@@ -38,6 +40,10 @@ export function ImageGrid({ source, showKey = false, filtered = false }: { sourc
       setSelectedId(undefined);
       await queryClient.invalidateQueries({ queryKey: source.queryKey });
     },
+  });
+  const approve = useMutation({
+    mutationFn: (id: string) => (source.approve ? source.approve(id) : Promise.resolve()),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: source.queryKey }),
   });
 
   if (images.isError) return <ErrorNotice error={images.error} />;
@@ -71,6 +77,7 @@ export function ImageGrid({ source, showKey = false, filtered = false }: { sourc
                   </code>
                 ) : null}
                 <span className="muted">{formatTime(image.created_at)}</span>
+                {image.review === 'flagged' || image.review === 'refused' ? <span className="badge bad">{image.review}</span> : null}
               </div>
             </li>
           ))}
@@ -88,6 +95,7 @@ export function ImageGrid({ source, showKey = false, filtered = false }: { sourc
           deleting={remove.isPending}
           deleteError={remove.error}
           onDelete={() => remove.mutate(selected.id)}
+          {...(source.approve ? { onApprove: () => approve.mutate(selected.id), approving: approve.isPending } : {})}
           onClose={() => setSelectedId(undefined)}
         />
       ) : null}

@@ -2,7 +2,8 @@
 
 export interface GalleryImage {
   id: string;
-  url: string;
+  /** null: an image the content check refused (kept for review, never linked). */
+  url: string | null;
   thumbnail_url: string;
   mime: string;
   bytes: number;
@@ -18,6 +19,10 @@ export interface GalleryImage {
   operation: 'generations' | 'edits' | 'variations' | null;
   prompt: string | null;
   params: Record<string, unknown>;
+  /** Content review (docs/api.md, "Content safety"); null: not flagged. */
+  review?: 'flagged' | 'refused' | 'approved' | null;
+  /** The content check's score per class; null: not checked. */
+  safety_scores?: Record<string, number> | null;
 }
 
 /** The list filters both galleries share (`key` only in the admin's). */
@@ -27,4 +32,6 @@ export interface ImageFilters {
   task?: string;
   from?: string;
   to?: string;
+  /** The admin's content review: flagged, refused, approved, or any of them. */
+  review?: string;
 }

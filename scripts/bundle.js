@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Bundles the compiled build (dist/, from tsc) into dist/bundle/: what `npm start` runs. Node 20
+// loads an ES module graph file by file (resolve, read, compile, link each of ~600 modules: ours,
+// Fastify's, ajv's, Kysely's), which was most of a start; one bundle of a few files starts in
+// about 60% of the time. esbuild (Vite's bundler, already installed with it) does the bundling.
+//
+// Left out of the bundle and loaded from node_modules as before: packages with native addons or
+// files of their own read at run time, those loaded only when configured, and every package our
+// code imports with import() (loaded when first used; see lazyPackagesExternal).
+// Dynamic imports of our own modules become chunks beside cli.js, loaded when first used.
+// dist/bundle/ is two folders below the package root, as dist/http/ is: the paths our modules
+// make from import.meta.url (../../package.json, ../../dist/console/) hold in the bundle too.
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const outdir = join(root, 'dist', 'bundle');
+
+export const EXTERNAL = [
+  // native addons
+  'better-sqlite3',
+  'sharp',
+  'pg',
+  'pg-native',
+  // files of their own at run time (worker scripts, static files, WASM)
+  'pino',
+  'pino-pretty',
+  'thread-stream',
+  '@fastify/swagger-ui',
+  '@fastify/swagger',
+  '@tensorflow/*',
+  'nsfwjs',
+  'tsx',
+  // loaded only when configured (Redis, S3, Vertex AI, a YAML config, tracing; OpenTelemetry's API
+  // has one copy, shared by the gateway's spans and the SDK that tracing loads)
+  '@opentelemetry/*',
+  'bullmq',
+  'ioredis',
+  '@aws-sdk/*',
+  'google-auth-library',
+  'yaml',
+];
+
+/**
+ * A package our code imports with import() stays in node_modules: it is loaded when first used, as
+ * unbundled, and Node gives a CommonJS package's named exports to import() (esbuild would make such a
+ * package a chunk exporting only its default: undici's Agent, OpenTelemetry's classes undefined).
+ */
+const lazyPackagesExternal = {
+  name: 'lazy-packages-external',
+  setup(bundle) {
+    bundle.onResolve({ filter: /^[^./]/ }, ({ path, kind }) => (kind === 'dynamic-import' && !path.startsWith('node:') ? { path, external: true } : undefined));
+  },
+};
+
+/**
+ * db/kysely.ts requires Kysely's CommonJS build through createRequire, which a bundler cannot follow;
+ * in the bundle it is a plain require(), which esbuild bundles. Fails the build if that line moved.
+ */
+const kyselyRequired = {
+  name: 'kysely-required',
+  setup(bundle) {
+    bundle.onLoad({ filter: /[\\/]dist[\\/]db[\\/]kysely\.js$/ }, async ({ path }) => {
+      const source = await readFile(path, 'utf8');
+      const call = "createRequire(import.meta.url)('kysely')";
+      if (!source.includes(call)) throw new Error(`${path} no longer has ${call}: update scripts/bundle.js`);
+      return { contents: source.replace(call, "require('kysely')"), loader: 'js' };
+    });
+  },
+};
+
+export async function bundle() {
+  // Chunks are named by their hash: last build's would pile up.
+  await rm(outdir, { recursive: true, force: true });
+  await build({
+    absWorkingDir: root,
+    entryPoints: { cli: 'dist/cli.js', 'nsfw-worker': 'dist/safety/nsfw-worker.js' },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    plugins: [lazyPackagesExternal, kyselyRequired],
+    // CommonJS packages in an ES module bundle call require() for Node's own modules.
+    banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+    chunkNames: '[name]-[hash]',
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    logLevel: 'warning',
+  });
+}
+
+if (import.meta.filename === process.argv[1]) await bundle();
