@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -230,4 +231,60 @@ describe.skipIf(!runRedis)('Redis loss', () => {
       ].join('\n'),
     );
   }, 60_000);
+});
+
+/**
+ * A Redis that resets every connection until silence(), then accepts and never answers: every
+ * Redis client of the instance has seen an error and is mid-handshake when the instance stops,
+ * the moment BullMQ's connection close turned into an unhandled rejection (which ends a node
+ * process).
+ */
+async function resettingThenSilentRedis(): Promise<{ url: string; silence(): void; close(): Promise<void> }> {
+  const held = new Set<Socket>();
+  let silent = false;
+  const server = createServer((socket) => {
+    socket.on('error', () => undefined);
+    if (!silent) return void socket.resetAndDestroy();
+    held.add(socket); // the client waits for its ready check's answer
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    silence() {
+      silent = true;
+    },
+    async close() {
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('Redis unreachable at start', () => {
+  it('an instance that never reached Redis stops without an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const redis = await resettingThenSilentRedis();
+      const gw = await instance({ REDIS_URL: redis.url, IMAGEGATE_REDIS_PREFIX: `unreachable-${randomBytes(4).toString('hex')}` });
+      expect((await fetch(`${gw.origin}/healthz`)).status).toBe(200);
+      // Each client (the link, the rate limiter, BullMQ's queues and workers) is refused at least
+      // once (reconnecting within a second), then connects and waits on a server that never answers.
+      await pause(1_500);
+      redis.silence();
+      await pause(1_500);
+      await gw.close();
+      // The stopped clients' sockets close when the server lets go of them; BullMQ's rejection
+      // came a tick after that.
+      await redis.close();
+      await pause(200);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
 });

@@ -3,7 +3,6 @@
  * quickly after an outage. ioredis and BullMQ back off to 2 s and 20 s between attempts by
  * default, so a Redis that came back could go unused for that long.
  */
-import type { RedisOptions } from 'ioredis';
 
 /** The longest wait between reconnection attempts, and so the longest a Redis that is back goes unused. */
 export const MAX_RECONNECT_DELAY_MS = 1_000;
@@ -13,8 +12,19 @@ export function reconnectDelay(attempt: number): number {
   return Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS);
 }
 
+/** What a redis:// URL sets: options that both ioredis and BullMQ take as they are. */
+export interface RedisUrlOptions {
+  host: string;
+  port: number;
+  password?: string;
+  username?: string;
+  db?: number;
+  tls?: Record<string, never>;
+  retryStrategy: (attempt: number) => number;
+}
+
 /** Connection options from a redis:// URL, with the quick reconnection above. */
-export function redisOptionsFromUrl(redisUrl: string): RedisOptions {
+export function redisOptionsFromUrl(redisUrl: string): RedisUrlOptions {
   const url = new URL(redisUrl);
   return {
     host: url.hostname,

@@ -93,7 +93,7 @@ export class BullmqTaskDispatch {
 
   async close(): Promise<void> {
     this.stopWatching?.();
-    await this.worker?.close();
+    await closeWorker(this.worker, this.options.redis);
     await this.queue.close();
   }
 
@@ -142,4 +142,12 @@ export function bullmqConnection(redisUrl: string): ConnectionOptions {
     // BullMQ workers block on Redis: they must not give up on a slow command.
     maxRetriesPerRequest: null,
   };
+}
+
+/**
+ * Stops a BullMQ worker: gracefully (its running jobs finish) while Redis is up; at once while it
+ * is away, when BullMQ's graceful close would wait for a connection that may never come back.
+ */
+export async function closeWorker(worker: Worker | undefined, redis: RedisState): Promise<void> {
+  await worker?.close(!redis.isUp());
 }

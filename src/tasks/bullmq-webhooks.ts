@@ -7,7 +7,7 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { MAX_RECONNECT_DELAY_MS } from '../redis/redis-options.js';
-import { bullmqConnection, type RedisState } from './bullmq-dispatch.js';
+import { bullmqConnection, closeWorker, type RedisState } from './bullmq-dispatch.js';
 import type { WebhookOutbox } from './webhooks.js';
 
 const QUEUE = 'imagegate-webhooks';
@@ -53,7 +53,7 @@ export class BullmqWebhookTimer {
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
+    await closeWorker(this.worker, this.options.redis);
     await this.queue.close();
   }
 }
