@@ -4,7 +4,10 @@
  * Writes bench/results/floor.md and floor.json. See bench/README.md.
  *
  * Options: --quick (a sanity check in ~3 minutes: shorter cells, one wave, shorter waits after
- * the waves), --only LIST (of startup,cells,partial,held,large,uploads), --no-write.
+ * the waves), --only LIST (of startup,cells,partial,held,large,uploads), --out NAME (write
+ * bench/results/NAME.{md,json} instead of floor.*), --no-write. IMAGEGATE_* variables in the
+ * environment reach the gateway (e.g. IMAGEGATE_KEEP_B64_IMAGES=false for the pass-through
+ * figures); the report names them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -146,6 +149,16 @@ interface FloorHeader {
   command: string;
   quick: boolean;
   loadAverage: { start: number[]; end: number[] };
+  /** IMAGEGATE_* settings given to the gateway from the environment (bench/servers/gateway.ts passes them on). */
+  gatewaySettings: string[];
+}
+
+/** The IMAGEGATE_* variables the gateway child inherits, as NAME=value. */
+function gatewaySettings(): string[] {
+  return Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('IMAGEGATE_') && value !== undefined)
+    .map(([name, value]) => `${name}=${value}`)
+    .sort();
 }
 
 function renderFloor(h: FloorHeader, s: Settings, r: FloorResults): string {
@@ -156,6 +169,7 @@ function renderFloor(h: FloorHeader, s: Settings, r: FloorResults): string {
   return [
     `Run ${h.date} at commit ${h.commit} — \`${h.command}\`${h.quick ? ' (quick: shorter cells, one wave per target, shorter waits after the waves)' : ''}`,
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, ${m.os}.`,
+    `Gateway settings: ${h.gatewaySettings.length > 0 ? h.gatewaySettings.map((v) => `\`${v}\``).join(', ') : 'defaults'}.`,
     `Outside load: ${outsideLoad(r)}; load average (1/5/15 min) ${load(h.loadAverage.start)} at the start, ${load(h.loadAverage.end)} at the end.`,
     `Took: ${Object.entries(took)
       .map(([name, sec]) => `${name} ${sec} s`)
@@ -186,9 +200,11 @@ async function main(): Promise<number> {
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string', default: SCENARIOS.join(',') },
+      out: { type: 'string', default: 'floor' },
       'no-write': { type: 'boolean', default: false },
     },
   });
+  if (!/^[\w.-]+$/.test(values.out)) throw new Error(`--out: '${values.out}' is not a plain file name`);
   const run = new Set(
     values.only.split(',').map((name) => {
       const found = SCENARIOS.find((s) => s === name.trim());
@@ -206,18 +222,19 @@ async function main(): Promise<number> {
     command: `npm run bench:floor${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
     quick: values.quick,
     loadAverage: { start: started.load, end: os.loadavg() },
+    gatewaySettings: gatewaySettings(),
   };
   const markdown = renderFloor(header, s, results);
   process.stdout.write(`${markdown}\n`);
   if (!values['no-write']) {
     const dir = join(here, 'results');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'floor.md'), `${markdown}\n`);
+    await writeFile(join(dir, `${values.out}.md`), `${markdown}\n`);
     await writeFile(
-      join(dir, 'floor.json'),
+      join(dir, `${values.out}.json`),
       `${JSON.stringify({ ...header, machine: machine(), settings: s, tookSeconds: took, rows: floorRows(results), results }, null, 2)}\n`,
     );
-    log(`wrote ${join(dir, 'floor.md')} and floor.json`);
+    log(`wrote ${join(dir, `${values.out}.md`)} and ${values.out}.json`);
   }
   const failed = Object.values(results).some((o: Outcome<unknown>) => o !== undefined && !o.ok);
   return failed ? 1 : 0;
