@@ -67,6 +67,22 @@ describe('readAhead', () => {
     expect(taken).toBe(40);
   });
 
+  it('a reader that takes every piece in time but the whole answer slowly: from stallMs after the first piece the rest is read ahead', async () => {
+    const budget = new MemoryBudget(64 * 1024 * KB);
+    const { chunks, state } = source(40, 64 * KB);
+    const got: Buffer[] = [];
+    let most = 0;
+    // 20 ms a piece, each well within stallMs, 800 ms for the answer: an upstream kept that long could close on it.
+    for await (const chunk of readAhead(chunks, { budget, maxBytes: 32 * 1024 * KB, stallMs: 100 })) {
+      got.push(chunk);
+      most = Math.max(most, state.pulled - got.length);
+      await sleep(20);
+    }
+    expect(most).toBeGreaterThan(20);
+    expect(got.map((c) => c[0])).toEqual(Array.from({ length: 40 }, (_, i) => i % 256));
+    expect(budget.inUse).toBe(0);
+  });
+
   it('past the per-answer limit it waits for the reader: no more than the limit is held ahead', async () => {
     const budget = new MemoryBudget(64 * 1024 * KB);
     const { chunks, state } = source(40, 64 * KB);
@@ -205,21 +221,25 @@ describe('readAhead with a spill file', () => {
     expect(dir.budget.inUse).toBe(0);
   });
 
-  it('past half the disk budget it goes at the reader’s pace', async () => {
+  it('past three quarters of the disk budget it goes at the reader’s pace (the rest stays for uploads)', async () => {
     const budget = new MemoryBudget(64 * 1024 * KB);
     const { dir } = await spoolDir(1024 * KB);
     const { chunks, sent, state } = varied(60);
     const got: Buffer[] = [];
     let pulledWhenPaused = 0;
+    let diskWhenPaused = 0;
     for await (const chunk of readAhead(chunks, { budget, maxBytes: 32 * 1024 * KB, stallMs: 50, spill: { dir, memoryBytes: 64 * KB } })) {
       got.push(chunk);
       if (got.length === 2) {
         await sleep(300);
         pulledWhenPaused = state.pulled;
+        diskWhenPaused = dir.budget.inUse;
       }
     }
-    // Half the disk budget (512 KB) of chunks of at most 96 KB, the memory's 64 KB, and the one read when there was room.
-    expect(pulledWhenPaused).toBeLessThan(20);
+    // Three quarters of the disk budget (768 KB) of chunks of at most 96 KB, the memory's 64 KB, and the one read when there was room.
+    expect(pulledWhenPaused).toBeLessThan(25);
+    expect(diskWhenPaused).toBeGreaterThanOrEqual(768 * KB);
+    expect(diskWhenPaused).toBeLessThan(768 * KB + 96 * KB);
     expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
     expect(dir.budget.inUse).toBe(0);
   });

@@ -166,7 +166,7 @@ describe('an answer read ahead of a client that stops reading', () => {
     expect(sha(Buffer.from(res.data?.[0]?.b64_json ?? '', 'base64'))).toBe(sha(IMAGE));
   }, 60_000);
 
-  it('past half the spool’s disk budget it goes at the client’s pace: the upstream finishes only after the client reads on', async () => {
+  it('past three quarters of the spool’s disk budget it goes at the client’s pace: the upstream finishes only after the client reads on', async () => {
     const up = await upstream();
     const { gw } = await gatewayWithSpool(up, { IMAGEGATE_SPOOL_BUDGET: '2mb' });
     const got = await slowClient(gw.origin, gw.apiKey);

@@ -7,13 +7,17 @@
  * send to a reader that takes nothing: the answer arrives truncated ("other side closed") though
  * the upstream sent all of it. Read ahead, the upstream's part ends when its answer does.
  *
- * It starts only once the reader has kept the answer waiting `stallMs` (a reader that keeps up
- * pulls each piece itself: reading ahead eagerly would split the answer into more, smaller pieces,
- * each with its cost downstream). What is read ahead is kept in memory up to `spill.memoryBytes`
+ * It starts only once the answer has been passing for `stallMs` since its first piece and is not
+ * over (a reader that keeps up pulls each piece itself: reading ahead eagerly would split the
+ * answer into more, smaller pieces, each with its cost downstream). Counted from the first piece,
+ * not from the last: a reader that takes every piece within the second but the whole answer over
+ * half a minute (a busy gateway in a flood of answers) keeps the upstream waiting as surely as one
+ * that stops. What is read ahead is kept in memory up to `spill.memoryBytes`
  * per answer, counted in the budget; the rest waits in a spill file (spool/answer-spill.ts) and
  * is read back at the reader's pace: a thousand stalled 3 MB answers would otherwise be 3 GB of
  * memory. Reading ahead stops once half the memory budget is in use (the other half stays for new
- * requests' bodies, which are refused with 503 past the budget), half the spool's disk budget, or
+ * requests' bodies, which are refused with 503 past the budget), three quarters of the spool's disk
+ * budget (the rest stays for uploads), or
  * `maxBytes` are ahead for one answer, and the answer goes at the reader's pace again.
  */
 import type { MemoryBudget } from '../core/memory-budget.js';
@@ -26,7 +30,7 @@ export interface ReadAheadLimits {
   readonly budget: MemoryBudget;
   /** The most one answer may hold ahead of its reader. */
   readonly maxBytes: number;
-  /** How long the reader may leave a piece waiting before the rest is read ahead; default 1 s. */
+  /** How long an answer may take to pass, from its first piece, before the rest is read ahead; default 1 s. */
   readonly stallMs?: number;
   /** Past `memoryBytes` held for one answer, the rest goes to a file in `dir`; without it, all is held in memory. */
   readonly spill?: { readonly dir: SpillDir; readonly memoryBytes: number };
@@ -37,6 +41,9 @@ export const ANSWER_READ_AHEAD_MEMORY_BYTES = 64 * 1024;
 
 /** Pieces read back from a spill file: this much at a time at most. */
 const SPILL_READ_BYTES = 64 * 1024;
+
+/** The part of the spool's disk budget answers may fill; the rest stays for uploads. */
+const SPOOL_SHARE = 0.75;
 
 /** Far below the few seconds after which an upstream closes a quiet keep-alive connection. */
 const DEFAULT_STALL_MS = 1_000;
@@ -74,9 +81,13 @@ class Pump {
   private sourceDone = false;
   private failure: { error: unknown } | null = null;
   private stopped = false;
-  /** Reading ahead (the reader stalled once): the queue is filled by `run`. */
+  /** Reading ahead (the answer took longer than stallMs): the queue is filled by `run`. */
   private running: Promise<void> | null = null;
   private stallTimer: NodeJS.Timeout | undefined;
+  /** stallMs has passed: reading ahead starts as soon as the reader's own pull (if one is under way) is over. */
+  private due = false;
+  /** The reader is pulling from the source itself: the pump must not pull beside it. */
+  private pulling = false;
   /** Wakes the reader (something queued, or the end) or the pump (room made). */
   private wakeReader: (() => void) | null = null;
   private wakePump: (() => void) | null = null;
@@ -87,8 +98,11 @@ class Pump {
   ) {}
 
   async take(): Promise<Buffer | undefined> {
-    clearTimeout(this.stallTimer);
-    if (!this.running) return this.pull();
+    if (!this.running) {
+      const chunk = await this.pull();
+      if (this.due) this.startReadingAhead();
+      return chunk;
+    }
     for (;;) {
       const chunk = this.queue.shift();
       if (chunk !== undefined) {
@@ -111,12 +125,18 @@ class Pump {
     }
   }
 
-  /** A piece went to the reader: if it does not come back for the next in time, the rest is read ahead. */
+  /** A piece went to the reader: from the first, if the answer is not over within stallMs, the rest is read ahead. */
   handedOver(): void {
-    if (this.running || this.ended || this.stopped) return;
+    if (this.running || this.ended || this.stopped || this.stallTimer !== undefined) return;
     this.stallTimer = setTimeout(() => {
-      this.running = this.run();
+      this.due = true;
+      if (!this.pulling) this.startReadingAhead();
     }, this.limits.stallMs ?? DEFAULT_STALL_MS);
+  }
+
+  private startReadingAhead(): void {
+    if (this.running || this.ended || this.stopped) return;
+    this.running = this.run();
   }
 
   /** The reader is done (or gone): the source is let go, what was read ahead given back, the spill file closed. */
@@ -134,12 +154,18 @@ class Pump {
 
   /** Not reading ahead: the reader's own pull. */
   private async pull(): Promise<Buffer | undefined> {
-    const next = await this.next();
-    if (next.done) {
-      this.ended = true;
-      return undefined;
+    this.pulling = true;
+    try {
+      const next = await this.next();
+      if (next.done) {
+        this.ended = true;
+        clearTimeout(this.stallTimer);
+        return undefined;
+      }
+      return next.value;
+    } finally {
+      this.pulling = false;
     }
-    return next.value;
   }
 
   private async next(): Promise<IteratorResult<Buffer>> {
@@ -202,7 +228,7 @@ class Pump {
   private hasRoom(): boolean {
     const { budget, spill } = this.limits;
     if (this.ahead() >= this.limits.maxBytes || budget.inUse >= budget.limit / 2) return false;
-    return !spill || spill.dir.budget.inUse < spill.dir.budget.limit / 2;
+    return !spill || spill.dir.budget.inUse < spill.dir.budget.limit * SPOOL_SHARE;
   }
 
   private wake(who: 'reader' | 'pump'): void {
