@@ -144,10 +144,45 @@ export function bullmqConnection(redisUrl: string): ConnectionOptions {
   };
 }
 
+/** The longest a graceful close may wait for the worker's jobs before its connections are cut. */
+const GRACEFUL_CLOSE_MS = 5_000;
+
 /**
  * Stops a BullMQ worker: gracefully (its running jobs finish) while Redis is up; at once while it
  * is away, when BullMQ's graceful close would wait for a connection that may never come back.
+ * A graceful close is bounded too: one begun just as Redis came back was seen waiting on a
+ * connection still being made (a gateway's stop must not hang). Past the bound the worker's
+ * connections are cut and the stop goes on; its jobs left active are handed on by BullMQ's
+ * stalled-job check, and the task rows stay the truth.
  */
-export async function closeWorker(worker: Worker | undefined, redis: RedisState): Promise<void> {
-  await worker?.close(!redis.isUp());
+export async function closeWorker(
+  worker: Pick<Worker, 'close' | 'disconnect'> | undefined,
+  redis: Pick<RedisState, 'isUp'>,
+  graceMs = GRACEFUL_CLOSE_MS,
+): Promise<void> {
+  if (!worker) return;
+  if (!redis.isUp()) return worker.close(true);
+  const closing = worker.close();
+  if (await settlesWithin(closing, graceMs)) return;
+  await worker.disconnect().catch(() => undefined);
+  await settlesWithin(closing, graceMs);
+}
+
+/** Whether `promise` settles (either way) within `ms`; a rejection is not rethrown. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
