@@ -129,11 +129,11 @@ module.exports = {
         'Start-up loads none of these (time and RSS, docs/deploy.md): sharp through core/sharp-loader.ts, undici through core/undici-loader.ts, ' +
         'the docs page (Swagger UI) through http/docs-page.ts, which http/api-docs.ts imports at the first /docs request, the OpenAPI generator ' +
         'through http/openapi-on-demand.ts at the first call of app.swagger(), the others by import() ' +
-        'where first used; types may be imported anywhere. test/startup-imports.e2e.test.ts checks the running process.',
+        'where first used (koffi by http/malloc-trim.ts, at the first quiet spell); types may be imported anywhere. test/startup-imports.e2e.test.ts checks the running process.',
       severity: 'error',
       from: { path: SRC, pathNot: ['^src/core/(sharp|undici)-loader\\.ts$', '^src/http/(docs-page|openapi-on-demand)\\.ts$'] },
       to: {
-        path: '(^|/)node_modules/(sharp|undici|google-auth-library|pino-pretty|yaml|@fastify/swagger|@fastify/swagger-ui|@fastify/static)/',
+        path: '(^|/)node_modules/(sharp|undici|google-auth-library|pino-pretty|yaml|koffi|@fastify/swagger|@fastify/swagger-ui|@fastify/static)/',
         dependencyTypesNot: ['type-only', 'dynamic-import'],
       },
     },

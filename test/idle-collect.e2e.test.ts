@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDLE_COLLECT_MS } from '../src/http/idle-collect.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
@@ -52,5 +53,30 @@ describe('a full collection when the gateway goes quiet', () => {
     await expect.poll(() => forced.filter((t) => t > ended).length, { timeout: IDLE_COLLECT_MS * 4, interval: 200 }).toBeGreaterThan(0);
     const first = forced.find((t) => t > ended) ?? 0;
     expect(first - ended).toBeGreaterThanOrEqual(IDLE_COLLECT_MS - 50);
+  }, 60_000);
+
+  it('then hands the freed memory back to the system (glibc malloc_trim), once per quiet spell', async () => {
+    const raw: string[] = [];
+    const gw = later(await startGateway({}, { logger: pino({ level: 'debug' }, { write: (text: string) => void raw.push(text) }) }));
+    const trims = () =>
+      raw
+        .map((text) => JSON.parse(text) as { msg?: string; rssBeforeMb?: number; rssAfterMb?: number; released?: boolean })
+        .filter((l) => l.msg === 'quiet: memory handed back to the system');
+    const generate = () =>
+      fetch(`${gw.baseURL}/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-image-2', prompt: 'a wave', size: '1024x1024' }),
+      });
+    const answers = await Promise.all(Array.from({ length: 4 }, generate));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+    await Promise.all(answers.map((a) => a.arrayBuffer()));
+    await expect.poll(() => trims().length, { timeout: IDLE_COLLECT_MS * 4, interval: 200 }).toBe(1);
+    const [trim] = trims();
+    expect(typeof trim?.released).toBe('boolean');
+    expect(trim?.rssAfterMb).toBeLessThanOrEqual(trim?.rssBeforeMb ?? 0);
+    // Quiet without traffic since: no second collection, no second trim.
+    await sleep(IDLE_COLLECT_MS + 1_500);
+    expect(trims()).toHaveLength(1);
   }, 60_000);
 });
