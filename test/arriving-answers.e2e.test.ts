@@ -20,12 +20,14 @@ import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { noisePng } from './helpers/images.js';
+import { createTestDatabase, postgresAvailable } from './helpers/postgres.js';
 
 closeAfterEach();
 
 const BIG = await noisePng(320, 320, 1); // ~300 KB, ~410 KB of base64
 const SECOND = await noisePng(200, 200, 2);
 const OTHER = await noisePng(120, 120, 3);
+const runPostgres = await postgresAvailable();
 
 const USAGE = { total_tokens: 1290, input_tokens: 10, output_tokens: 1280, input_tokens_details: { text_tokens: 10, image_tokens: 0 } };
 
@@ -508,6 +510,26 @@ describe('b64_json answers pass through as they arrive', () => {
     );
     expect(decoded(answer)).toEqual([OTHER]);
     expect(upstream.calls).toHaveLength(2);
+  });
+});
+
+describe('answers stored at the same time', () => {
+  // Their records' sizes are written together, in one update for all of them (storage/image-records.ts).
+  it.each([['SQLite'], ...(runPostgres ? [['PostgreSQL']] : [])])('%s: six at once, each record sized with its own image', async (database) => {
+    const env: Record<string, string> = {};
+    if (database === 'PostgreSQL') {
+      const pg = await createTestDatabase();
+      onCleanup(() => pg.drop());
+      env.DATABASE_URL = pg.url;
+    }
+    const upstream = later(await scriptedUpstream());
+    const gw = await gatewayWith([channel('up', upstream)], env);
+    const images = await Promise.all([40, 56, 72, 88, 104, 120].map((side, i) => noisePng(side, side, 10 + i)));
+    upstream.next(...images.map((bytes) => imageAnswer(answerText([{ bytes }]))));
+    const answers = await Promise.all(images.map((_, i) => gw.client.images.generate(GENERATE, { headers: { 'x-request-id': `together-${i}` } })));
+    // Each call got one of the images (the upstream answers them in the order they reached it).
+    expect(answers.map((a) => a.data?.[0]?.b64_json ?? '').sort()).toEqual(images.map((i) => i.toString('base64')).sort());
+    for (const [i, answer] of answers.entries()) await expectStored(gw, `together-${i}`, [Buffer.from(answer.data?.[0]?.b64_json ?? '', 'base64')]);
   });
 });
 

@@ -40,9 +40,17 @@ export interface ImageFilter {
   withoutHeld?: boolean;
 }
 
+/** A streamed image's size, once it is stored whole. */
+interface StoredSize {
+  id: string;
+  bytes: number;
+}
+
 export class ImageRecords {
   /** Concurrent images share one multi-row insert (one commit) instead of one each. */
   private readonly inserts: WriteBatcher<NewImage>;
+  /** And their sizes one update: a flood of answers stored together is not a commit per image. */
+  private readonly sizes: WriteBatcher<StoredSize>;
 
   constructor(
     private readonly db: Db,
@@ -57,6 +65,7 @@ export class ImageRecords {
           .execute()),
       { maxRows: MAX_ROWS_PER_INSERT },
     );
+    this.sizes = new WriteBatcher((rows) => writeSizes(db, rows), { maxRows: MAX_ROWS_PER_INSERT });
   }
 
   /** Resolves once the row is committed. */
@@ -68,7 +77,7 @@ export class ImageRecords {
 
   /** A streamed image's size, known once it is stored whole (it was recorded before its bytes came). */
   async setSize(id: string, bytes: number): Promise<void> {
-    await this.db.updateTable('images').set({ bytes }).where('id', '=', id).execute();
+    await this.sizes.add({ id, bytes });
     this.metrics?.imageStored(bytes);
   }
 
@@ -110,4 +119,23 @@ export class ImageRecords {
     const row = await this.db.selectFrom('images').selectAll().where('id', '=', id).where('bytes', '>', 0).where('expires_at', '>', now).executeTakeFirst();
     return row ?? null;
   }
+}
+
+/** One update for many images' sizes: `bytes = CASE id WHEN ... THEN ... END` over their ids. */
+async function writeSizes(db: Db, rows: readonly StoredSize[]): Promise<void> {
+  const [first, ...rest] = rows;
+  if (!first) return;
+  await db
+    .updateTable('images')
+    .set((eb) => {
+      let bytes = eb.case().when('id', '=', first.id).then(first.bytes);
+      for (const row of rest) bytes = bytes.when('id', '=', row.id).then(row.bytes);
+      return { bytes: bytes.else(eb.ref('bytes')).end() };
+    })
+    .where(
+      'id',
+      'in',
+      rows.map((row) => row.id),
+    )
+    .execute();
 }
