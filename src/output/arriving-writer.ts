@@ -5,9 +5,9 @@
  * the slab is full: a write costs the event loop ~20 us whatever its size, and with a thousand
  * answers arriving at once a network packet is often a kilobyte or less, so a write per piece
  * would be thousands of writes per image instead of ~50. A write in flight gathers the slabs
- * filled meanwhile into the next one (one writev); up to 1 MiB may wait, so a 2 MB image is a few
- * writev calls, not one per slab (5.3 ms of CPU per 2.2 MB image at one 48 KiB slab a call,
- * 1.9 ms at 8 or more: a write's cost is mostly per call). DecodeSlabs bounds the total.
+ * filled meanwhile into the next one (one writev); up to 1 MiB may wait. A store whose writes
+ * take a while (S3's upload) gathers that way; the file store writes each at once into the page
+ * cache (storage/fs-store.ts), so its slabs seldom wait. DecodeSlabs bounds the total.
  */
 import { Base64Decoder } from '../core/base64-decoder.js';
 import type { ImageSink } from '../storage/image-store.js';
