@@ -156,24 +156,39 @@ export class HttpTransport implements Transport {
     return agent;
   }
 
+  /**
+   * Sent again, at once, when the connection closed before any answer: what a pooled keep-alive
+   * connection the upstream has just closed looks like. undici drops idle connections by the
+   * upstream's Keep-Alive hint, but on a clock that falls behind while the event loop is busy, so
+   * a burst (a thousand requests arriving together) went out on connections closed seconds before,
+   * and their failures opened the channel's breaker before the router could retry them. The router
+   * would send them again anyway (a connection failure is retryable); here that costs no wait.
+   */
   private async dispatch(req: UpstreamRequest, signal: CombinedSignal): Promise<Dispatcher.ResponseData> {
-    const { headers, body } = wireBody(req);
     const agent = await this.agentFor(req.pool).get();
-    return agent.request({
-      origin: new URL(req.url).origin,
-      path: pathOf(req.url),
-      method: req.method,
-      headers,
-      body,
-      signal: signal.signal,
-      // The deadline is ours (combineSignals, a precise timer). undici's own timers tick twice a
-      // second and can fire up to a tick early: given a second of slack, they never beat ours.
-      headersTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
-      bodyTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
-      // Read ahead of the reader no more than this: an answer passed through to a slow client
-      // waits in the upstream's socket, not in our memory.
-      highWaterMark: BODY_READ_AHEAD_BYTES,
-    });
+    for (let resent = 0; ; resent++) {
+      // Read afresh each time (wireBody): a streamed body is replayed from its start.
+      const { headers, body } = wireBody(req);
+      try {
+        return await agent.request({
+          origin: new URL(req.url).origin,
+          path: pathOf(req.url),
+          method: req.method,
+          headers,
+          body,
+          signal: signal.signal,
+          // The deadline is ours (combineSignals, a precise timer). undici's own timers tick twice a
+          // second and can fire up to a tick early: given a second of slack, they never beat ours.
+          headersTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
+          bodyTimeout: req.timeoutMs + UNDICI_TIMER_SLACK_MS,
+          // Read ahead of the reader no more than this: an answer passed through to a slow client
+          // waits in the upstream's socket, not in our memory.
+          highWaterMark: BODY_READ_AHEAD_BYTES,
+        });
+      } catch (err) {
+        if (resent >= CLOSED_CONNECTION_RESENDS || !closedBeforeAnswer(err) || signal.signal.aborted) throw err;
+      }
+    }
   }
 }
 
@@ -287,6 +302,15 @@ export function combineSignals(caller: AbortSignal | undefined, timeoutMs: numbe
 
 /** undici's timeout errors, by their codes (their classes would need undici loaded to compare with). */
 const UNDICI_TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** A request is sent again once on another connection after its own closed before any answer (the router retries the rest). */
+const CLOSED_CONNECTION_RESENDS = 1;
+
+/** The connection closed or was reset under a request that had no answer yet (undici rejects only before the headers). */
+function closedBeforeAnswer(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
 
 function toFailure(err: unknown, req: UpstreamRequest, signal: CombinedSignal): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
