@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtServer } from './lib/built.js';
 import { startServer, type ChildServer } from './lib/children.js';
 import { GATEWAY_API_KEY } from './lib/keys.js';
 
@@ -26,7 +27,7 @@ async function withServers<T>(latencyMs: number, env: NodeJS.ProcessEnv, body: (
   try {
     const sim = await startServer({ name: 'simulator', file: join(here, 'servers/simulator.ts'), env: { BENCH_UPSTREAM_LATENCY_MS: String(latencyMs) } });
     children.push(sim);
-    const gateway = await startServer({ name: 'imagegate', file: join(here, 'servers/gateway.ts'), args: [sim.ready.url], env });
+    const gateway = await startServer({ name: 'imagegate', file: builtServer('gateway'), args: [sim.ready.url], env });
     children.push(gateway);
     return await body(gateway);
   } finally {

@@ -32,6 +32,7 @@ import { commit, machine } from './lib/meta.js';
 import { measureInterleaved } from './lib/sequential.js';
 import { percentile } from './lib/stats.js';
 import { withTrio } from './lib/trio.js';
+import { builtServer } from './lib/built.js';
 import { startServer } from './lib/children.js';
 
 const argv = process.argv.slice(2);
@@ -153,7 +154,7 @@ async function gatewaySection(): Promise<string> {
     // A second gateway on the same upstream, checking every image (the operator's policy; a caller's nsfw_checker does the same).
     const checked = await startServer({
       name: 'imagegate (check on)',
-      file: join(import.meta.dirname, 'servers', 'gateway.ts'),
+      file: builtServer('gateway'),
       args: [simulator.ready.url],
       env: { IMAGEGATE_SAFETY_MODE: 'block' },
     });

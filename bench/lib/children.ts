@@ -32,7 +32,9 @@ process.once('exit', () => {
 });
 
 export function startServer(opts: StartOptions): Promise<ChildServer> {
-  const args = [...(opts.nodeFlags ?? []), '--import', 'tsx', opts.file, ...(opts.args ?? [])];
+  // TypeScript through tsx; a bundled server (built.ts) as it is.
+  const loader = opts.file.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const args = [...(opts.nodeFlags ?? []), ...loader, opts.file, ...(opts.args ?? [])];
   // stdin is a pipe only so the child notices when we die (see servers/child.ts).
   const child = spawn(process.execPath, args, {
     stdio: ['pipe', 'pipe', 'inherit'],

@@ -4,6 +4,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtServer } from './built.js';
 import { startServer, type ChildServer } from './children.js';
 import type { Target } from './http.js';
 
@@ -49,7 +50,7 @@ export async function startTrio(opts: TrioOptions, children: ChildServer[]): Pro
   const relays: Promise<void>[] = [];
   const startRelay = (target: Target, file: string, env: NodeJS.ProcessEnv = {}): void => {
     if (!opts.targets.includes(target)) return;
-    const started = startServer({ name: target, file: join(servers, file), args: [sim.ready.url], env });
+    const started = startServer({ name: target, file, args: [sim.ready.url], env });
     relays.push(
       started.then((child) => {
         children.push(child);
@@ -57,8 +58,9 @@ export async function startTrio(opts: TrioOptions, children: ChildServer[]): Pro
       }),
     );
   };
-  startRelay('pipe', 'pipe.ts');
-  startRelay('imagegate', 'gateway.ts', {
+  startRelay('pipe', builtServer('pipe'));
+  // Profiled from the sources (tsx), so the profile's frames are positions in them.
+  startRelay('imagegate', opts.profileDir ? join(servers, 'gateway.ts') : builtServer('gateway'), {
     ...(opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {}),
     ...(opts.dataDir ? { BENCH_DATA_DIR: opts.dataDir } : {}),
   });
