@@ -1,7 +1,7 @@
 /**
  * `npm run bench:startup`: how long `imagegate serve` takes from spawn to a 200 on /healthz, and
  * how much memory it holds once idle, for each way of starting it:
- *  - `npm start`: npm, then the compiled build, bundled (`node dist/bundle/cli.js serve`);
+ *  - `npm start`: npm, then scripts/start.js (the build check, then the bundle in the same process);
  *  - `node dist/bundle/cli.js serve`: the bundle alone;
  *  - `node dist/cli.js serve`: tsc's output unbundled, for comparison (`--only unbundled`);
  *  - `npm run dev`: npm, then tsx's CLI, which runs the sources in a node child of its own;

@@ -5,7 +5,7 @@
 // (scripts/bundle.js), and the web console, dist/console/ (vite build --config web/vite.config.ts).
 // Plain JavaScript: it runs before anything is compiled.
 //
-//   node scripts/ensure-build.js            both (npm start); a console that fails to build is reported, and the API still starts
+//   node scripts/ensure-build.js            both (what npm start does first, in its own process: scripts/start.js); a console that fails to build is reported, and the API still starts
 //   node scripts/ensure-build.js --console  the console only, failing when it cannot be built (the browser tests)
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -92,8 +92,12 @@ export function buildConsole() {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const consoleOnly = process.argv.includes('--console');
+/**
+ * What `npm start` (scripts/start.js) and this script do: builds what is missing or stale. A failed
+ * server build exits; a failed console build is reported and the API starts without it (with
+ * `consoleOnly`, it exits too).
+ */
+export function ensureBuilt({ consoleOnly = false } = {}) {
   try {
     if (!consoleOnly && !buildIsCurrent()) {
       process.stderr.write('imagegate: building dist/ and dist/bundle/ (the sources changed or they are missing)...\n');
@@ -113,3 +117,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
   }
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) ensureBuilt({ consoleOnly: process.argv.includes('--console') });

@@ -25,9 +25,22 @@ beforeAll(async () => {
 afterAll(async () => rm(dataDir, { recursive: true, force: true }));
 
 describe('the compiled build', () => {
-  it('is what npm start runs', async () => {
+  it('is what npm start runs, in its own process (no prestart hook)', async () => {
     const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    expect(pkg.scripts.start).toBe('node dist/bundle/cli.js serve');
+    expect(pkg.scripts.start).toBe('node scripts/start.js serve');
+    expect(pkg.scripts.prestart).toBeUndefined();
+    // A data dir of its own: the next test reads the client key a first start prints.
+    const ownDir = await mkdtemp(join(tmpdir(), 'imagegate-start-'));
+    const bundle = await startBundle({ IMAGEGATE_DATA_DIR: ownDir }, join(root, 'scripts', 'start.js'));
+    try {
+      expect((await fetch(`${bundle.address}/healthz`)).status).toBe(200);
+      // The server is this process: start.js ran the bundle in it, not as a child.
+      const children = spawnSync('pgrep', ['-P', String(bundle.pid)], { encoding: 'utf8' }).stdout.trim();
+      expect(children).toBe('');
+    } finally {
+      expect(await bundle.stop()).toBe(0);
+      await rm(ownDir, { recursive: true, force: true });
+    }
   });
 
   it('serves: /healthz answers and the demo channel makes an image; SIGTERM stops it with 0', async () => {
@@ -112,14 +125,15 @@ describe('the compiled build', () => {
 
 interface RunningBundle {
   address: string;
+  pid: number | undefined;
   /** What it printed so far, stdout and stderr. */
   output(): string;
   /** SIGTERM, then its exit code. */
   stop(): Promise<number | null>;
 }
 
-/** `node dist/bundle/cli.js serve` on port 0 with `env` over this process's environment, less what would configure it otherwise. */
-async function startBundle(env: Record<string, string>): Promise<RunningBundle> {
+/** `node <entry> serve` (the bundle's cli.js unless told) on port 0 with `env` over this process's environment, less what would configure it otherwise. */
+async function startBundle(env: Record<string, string>, entry = join(root, 'dist', 'bundle', 'cli.js')): Promise<RunningBundle> {
   const {
     OPENAI_API_KEY: _k,
     OPENAI_BASE_URL: _b,
@@ -130,7 +144,7 @@ async function startBundle(env: Record<string, string>): Promise<RunningBundle> 
     NODE_OPTIONS: _n,
     ...inherited
   } = process.env;
-  const child = spawn(process.execPath, [join(root, 'dist', 'bundle', 'cli.js'), 'serve'], {
+  const child = spawn(process.execPath, [entry, 'serve'], {
     cwd: root,
     env: { ...inherited, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -147,7 +161,7 @@ async function startBundle(env: Record<string, string>): Promise<RunningBundle> 
     await expect.poll(() => /listening on (http:\/\/[\d.:]+)/.exec(out) ?? child.exitCode, { timeout: 20_000 }).toBeTruthy();
     const address = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1];
     expect(address, out).toBeDefined();
-    return { address: address ?? '', output: () => out, stop };
+    return { address: address ?? '', pid: child.pid, output: () => out, stop };
   } catch (err) {
     await stop();
     throw err;
