@@ -13,6 +13,7 @@ import * as gallery from './migrations/0004_gallery.js';
 import * as webhookAttempts from './migrations/0005_webhook_attempts.js';
 import * as contentSafety from './migrations/0006_content_safety.js';
 import type { Tables } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 import { waitForDatabase } from './startup-wait.js';
 import { isDatabaseUnavailable } from './unavailable.js';
 
@@ -101,7 +102,7 @@ function openSqlite(file: string, log: Pick<KyselyConfig, 'log'>): Db {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: sqlite }), ...log });
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), ...log });
 }
 
 /**

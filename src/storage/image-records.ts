@@ -128,8 +128,9 @@ async function writeSizes(db: Db, rows: readonly StoredSize[]): Promise<void> {
   await db
     .updateTable('images')
     .set((eb) => {
-      let bytes = eb.case().when('id', '=', first.id).then(first.bytes);
-      for (const row of rest) bytes = bytes.when('id', '=', row.id).then(row.bytes);
+      // Sizes as parameters (then(number) would write them into the SQL): the same SQL for every batch of a size, kept prepared.
+      let bytes = eb.case().when('id', '=', first.id).then(eb.val(first.bytes));
+      for (const row of rest) bytes = bytes.when('id', '=', row.id).then(eb.val(row.bytes));
       return { bytes: bytes.else(eb.ref('bytes')).end() };
     })
     .where(
