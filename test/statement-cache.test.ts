@@ -35,7 +35,11 @@ describe('SQLite statements kept prepared', () => {
   it('prepares a statement once however often it runs, with the values of each run', async () => {
     const { sqlite, prepared } = counted();
     const db = kyselyOver(sqlite);
-    for (let i = 1; i <= 50; i++) await db.insertInto('items').values({ id: i, name: `n${i}` }).execute();
+    for (let i = 1; i <= 50; i++)
+      await db
+        .insertInto('items')
+        .values({ id: i, name: `n${i}` })
+        .execute();
     for (let i = 1; i <= 50; i++) {
       const row = await db.selectFrom('items').select('name').where('id', '=', i).executeTakeFirst();
       expect(row?.name).toBe(`n${i}`);
@@ -44,7 +48,10 @@ describe('SQLite statements kept prepared', () => {
     const selects = prepared.filter((s) => s.startsWith('select'));
     expect(inserts).toHaveLength(1);
     expect(selects).toHaveLength(1);
-    const { count } = (await db.selectFrom('items').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow()) as { count: number };
+    const { count } = (await db
+      .selectFrom('items')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow()) as { count: number };
     expect(count).toBe(50);
   });
 
@@ -61,7 +68,11 @@ describe('SQLite statements kept prepared', () => {
   it('streams the SQL of a kept statement, and runs it again after', async () => {
     const { sqlite, prepared } = counted();
     const db = kyselyOver(sqlite);
-    for (let i = 1; i <= 5; i++) await db.insertInto('items').values({ id: i, name: `n${i}` }).execute();
+    for (let i = 1; i <= 5; i++)
+      await db
+        .insertInto('items')
+        .values({ id: i, name: `n${i}` })
+        .execute();
     const query = db.selectFrom('items').select(['id', 'name']).orderBy('id');
     expect(await query.execute()).toHaveLength(5);
     const seen: number[] = [];
