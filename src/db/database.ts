@@ -15,6 +15,7 @@ import * as contentSafety from './migrations/0006_content_safety.js';
 import type { Tables } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import { waitForDatabase } from './startup-wait.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { isDatabaseUnavailable } from './unavailable.js';
 
 export type Db = Kysely<Tables>;
@@ -60,15 +61,19 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
   const log = options.log ?? SILENT;
   if (config.kind === 'sqlite') {
-    const db = openSqlite(config.file, queryLog(options));
+    const { db, checkpointer } = openSqlite(config.file, queryLog(options), log);
+    const close = async () => {
+      await checkpointer?.close();
+      await db.destroy();
+    };
     try {
       await migrate(db);
     } catch (err) {
-      await db.destroy();
+      await close();
       throw err;
     }
     // In-process: nothing to wait for, and a busy file is worth a line each time.
-    return { db, kind: 'sqlite', ping: async () => void (await sql`select 1`.execute(db)), quietDuringOutage: (onError) => onError, close: () => db.destroy() };
+    return { db, kind: 'sqlite', ping: async () => void (await sql`select 1`.execute(db)), quietDuringOutage: (onError) => onError, close };
   }
   await waitForDatabase(() => migratePostgres(config.url, timeouts), {
     maxWaitMs: timeouts.startupWaitMs,
@@ -96,13 +101,15 @@ function queryLog(options: OpenOptions): Pick<KyselyConfig, 'log'> {
   return onQuery ? { log: (event) => onQuery(event.query.sql) } : {};
 }
 
-function openSqlite(file: string, log: Pick<KyselyConfig, 'log'>): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+function openSqlite(file: string, queries: Pick<KyselyConfig, 'log'>, log: WatchLog): { db: Db; checkpointer: WalCheckpointer | undefined } {
+  const inMemory = file === ':memory:';
+  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), ...log });
+  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), ...queries });
+  return { db, checkpointer: inMemory ? undefined : new WalCheckpointer(file, sqlite, log) };
 }
 
 /**
