@@ -32,15 +32,20 @@ function kyselyOver(sqlite: SqliteDatabase.Database, maxStatements?: number): Ky
   return open;
 }
 
+/** Rows 1..count named n1..nN, one insert each (the same statement every time). */
+async function insertNumbered(db: Kysely<Tables>, count: number): Promise<void> {
+  for (let i = 1; i <= count; i++)
+    await db
+      .insertInto('items')
+      .values({ id: i, name: `n${i}` })
+      .execute();
+}
+
 describe('SQLite statements kept prepared', () => {
   it('prepares a statement once however often it runs, with the values of each run', async () => {
     const { sqlite, prepared } = counted();
     const db = kyselyOver(sqlite);
-    for (let i = 1; i <= 50; i++)
-      await db
-        .insertInto('items')
-        .values({ id: i, name: `n${i}` })
-        .execute();
+    await insertNumbered(db, 50);
     for (let i = 1; i <= 50; i++) {
       const row = await db.selectFrom('items').select('name').where('id', '=', i).executeTakeFirst();
       expect(row?.name).toBe(`n${i}`);
@@ -69,11 +74,7 @@ describe('SQLite statements kept prepared', () => {
   it('streams the SQL of a kept statement, and runs it again after', async () => {
     const { sqlite, prepared } = counted();
     const db = kyselyOver(sqlite);
-    for (let i = 1; i <= 5; i++)
-      await db
-        .insertInto('items')
-        .values({ id: i, name: `n${i}` })
-        .execute();
+    await insertNumbered(db, 5);
     const query = db.selectFrom('items').select(['id', 'name']).orderBy('id');
     expect(await query.execute()).toHaveLength(5);
     const seen: number[] = [];
