@@ -100,7 +100,7 @@ describe('relayed from a streaming upstream', () => {
     expect(finals[0]).not.toBe(finals[1]);
   });
 
-  it('response_format url: the completed event also carries a working url', async () => {
+  it('response_format url: the completed event also carries a working url to the same image', async () => {
     const sim = await upstream();
     const gw = await gatewayFor(sim);
     const text = (await rawStream(gw, { prompt: 'linked', response_format: 'url', partial_images: 1 })).text;
@@ -108,6 +108,10 @@ describe('relayed from a streaming upstream', () => {
     expect(completed.b64_json?.length).toBeGreaterThan(100);
     const file = await fetch(completed.url ?? '');
     expect(file.status).toBe(200);
+    // The event passes on the upstream's base64 and the link serves the copy stored from it: one image.
+    const sent = Buffer.from(completed.b64_json ?? '', 'base64');
+    expect(Buffer.from(await file.arrayBuffer()).equals(sent)).toBe(true);
+    expect(await describeImage(sent)).toMatchObject({ format: 'png' });
   });
 });
 

@@ -96,9 +96,17 @@ export class ImageOutput {
       if (this.keepsB64 || ctx.safety?.[index]?.review) this.storeLater(job, ctx, index, () => decodeBase64(image.base64));
       return { b64_json: image.base64, ...revised };
     }
-    if (job.responseFormat === 'url' && image.kind === 'b64' && !ctx.includeBase64) {
+    if (job.responseFormat === 'url' && image.kind === 'b64') {
       const shape = shapeOfBase64(image.base64);
-      if (!conversionNeeded(job, shape)) return { ...(await this.storeBase64(job, image.base64, shape, ctx, index)), ...revised };
+      if (!conversionNeeded(job, shape)) {
+        const stored = await this.storeBase64(job, image.base64, shape, ctx, index);
+        if (!ctx.includeBase64) return { ...stored, ...revised };
+        // A stream's completed event carries the image too: the upstream's own base64. Decoded
+        // whole and encoded again, it was a string of megabytes per image, made and dropped at
+        // once, which kept V8 in full collections (a third of a stream's main-thread time).
+        ctx.memory?.add(ropeLength(image.base64));
+        return { ...stored, b64_json: image.base64, ...revised };
+      }
     }
     const bytes = await this.inRequestedFormat(job, image.kind === 'b64' ? decodeBase64(image.base64) : await this.download(image.url, ctx.signal));
     ctx.memory?.add(bytes.length);
