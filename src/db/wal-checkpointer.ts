@@ -1,19 +1,16 @@
 /**
  * SQLite's WAL checkpoints, run by a thread of their own. Left to itself, SQLite checkpoints on
  * the connection that commits once the WAL passes 1,000 pages: it copies them into the database
- * file and syncs both files, and better-sqlite3 does that on the event loop. strace of the
- * gateway's main thread over 12 s (same hour, bench cells): 256 px answers at c=1, 45 syncs, 266
- * ms in all, the longest 42 ms; 2.7 MiB answers at c=16, 6 syncs, 34 ms, the longest 15 ms. Every
- * request in flight waits them out; a slower disk makes them longer.
+ * file and syncs both files, and better-sqlite3 does that on the event loop. At 150 requests a
+ * second (strace of the gateway, 256 px answers) that was an fsync stall of 11-15 ms, then 2 ms,
+ * about every second, with every request in flight stopped behind it; a slower disk stops it longer.
  *
  * Once the WAL first grows past `startBytes` (a gateway that hardly writes never starts the
  * thread), a worker thread opens the same file and runs a PASSIVE checkpoint every `intervalMs`:
  * it never waits for the gateway's connection, and the gateway's never waits for it (WAL lets a
- * writer go on while a checkpoint copies). The writer still restarts the WAL at its first commit
- * after a checkpoint that copied everything, and syncs the new WAL header then: one small sync a
- * checkpoint, which is why the interval is a second and not less (at 250 ms, 2.7 MiB c=16 made
- * 35 of them, 69 ms, one of 38 ms behind the thread's own sync). At 1 s, same cells: 4 syncs, 15
- * ms, the longest 9.8 ms (256 px c=1); 11 syncs, 6.8 ms, the longest 1.0 ms (2.7 MiB c=16).
+ * writer go on while a checkpoint copies). The writer still restarts the WAL from its start at
+ * its first commit after a checkpoint that copied everything, which costs it one small sync
+ * (0.6-0.7 ms, three in 8 s in the same run; the thread's syncs took 4-10 ms each).
  *
  * The gateway's connection keeps a threshold of its own, far higher: writes without a pause for
  * long enough to outrun the thread still meet a bound on the WAL. A thread that dies gives the
@@ -36,7 +33,7 @@ export interface WalCheckpointerOptions {
 const SQLITE_DEFAULT_PAGES = 1_000;
 /** The gateway's connection's threshold while the thread works: only reached if the thread falls far behind (~40 MB). */
 const FALLBACK_PAGES = 10_000;
-const DEFAULT_INTERVAL_MS = 1_000;
+const DEFAULT_INTERVAL_MS = 250;
 const DEFAULT_START_BYTES = 1024 * 1024;
 
 /** What the thread answers each checkpoint with. */
