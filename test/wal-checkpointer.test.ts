@@ -3,8 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/database.js';
-import { sql } from '../src/db/kysely.js';
 import { WalCheckpointer } from '../src/db/wal-checkpointer.js';
 
 const dirs: string[] = [];
@@ -127,20 +125,5 @@ describe('WAL checkpoints on a thread of their own', () => {
     expect(lines).toEqual([{ level: 'warn', message: 'SQLite checkpoint thread stopped: WAL checkpoints run on the event loop again' }]);
     expect(checkpointer.started).toBe(false);
     expect(pagesPerAutocheckpoint(sqlite)).toBe(1_000);
-  });
-
-  it('is what openDatabase gives a SQLite file: once the WAL passes 1 MiB, the writer keeps only the far threshold', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'imagegate-wal-'));
-    dirs.push(dir);
-    const database = await openDatabase({ kind: 'sqlite', file: join(dir, 'imagegate.db') });
-    closers.push(() => database.close());
-    const threshold = async () => (await sql<{ wal_autocheckpoint: number }>`pragma wal_autocheckpoint`.execute(database.db)).rows[0]?.wal_autocheckpoint;
-    expect(await threshold()).toBe(1_000);
-    await sql`create table filler (body text not null)`.execute(database.db);
-    // ~1.5 MiB through the WAL, then a few of the thread's ticks (every 250 ms).
-    for (let i = 0; i < 96; i++) await sql`insert into filler (body) values (${BODY})`.execute(database.db);
-    const deadline = Date.now() + 5_000;
-    while ((await threshold()) !== 10_000 && Date.now() < deadline) await sleep(50);
-    expect(await threshold()).toBe(10_000);
   });
 });

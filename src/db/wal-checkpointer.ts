@@ -37,7 +37,7 @@ const DEFAULT_INTERVAL_MS = 250;
 const DEFAULT_START_BYTES = 1024 * 1024;
 
 /** What the thread answers each checkpoint with. */
-type Checkpointed = { ok: true } | { ok: false; message: string };
+type Checkpointed = { ok: true; busy: number; log: number; checkpointed: number } | { ok: false; message: string };
 
 /**
  * The thread's code: plain JavaScript evaluated in the worker, so it runs the same from the
@@ -55,8 +55,8 @@ parentPort.on('message', (message) => {
     return;
   }
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ ok: true });
+    const [row] = db.pragma('wal_checkpoint(PASSIVE)');
+    parentPort.postMessage({ ok: true, busy: row.busy, log: row.log, checkpointed: row.checkpointed });
   } catch (err) {
     parentPort.postMessage({ ok: false, message: String((err && err.message) || err) });
   }
