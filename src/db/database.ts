@@ -15,7 +15,6 @@ import * as contentSafety from './migrations/0006_content_safety.js';
 import type { Tables } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import { waitForDatabase } from './startup-wait.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
 import { isDatabaseUnavailable } from './unavailable.js';
 
 export type Db = Kysely<Tables>;
@@ -61,19 +60,15 @@ export async function openDatabase(config: DatabaseConfig, options: OpenOptions 
   const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
   const log = options.log ?? SILENT;
   if (config.kind === 'sqlite') {
-    const { db, checkpointer } = openSqlite(config.file, queryLog(options), log);
-    const close = async () => {
-      await checkpointer?.close();
-      await db.destroy();
-    };
+    const db = openSqlite(config.file, queryLog(options));
     try {
       await migrate(db);
     } catch (err) {
-      await close();
+      await db.destroy();
       throw err;
     }
     // In-process: nothing to wait for, and a busy file is worth a line each time.
-    return { db, kind: 'sqlite', ping: async () => void (await sql`select 1`.execute(db)), quietDuringOutage: (onError) => onError, close };
+    return { db, kind: 'sqlite', ping: async () => void (await sql`select 1`.execute(db)), quietDuringOutage: (onError) => onError, close: () => db.destroy() };
   }
   await waitForDatabase(() => migratePostgres(config.url, timeouts), {
     maxWaitMs: timeouts.startupWaitMs,
@@ -101,15 +96,13 @@ function queryLog(options: OpenOptions): Pick<KyselyConfig, 'log'> {
   return onQuery ? { log: (event) => onQuery(event.query.sql) } : {};
 }
 
-function openSqlite(file: string, queries: Pick<KyselyConfig, 'log'>, log: WatchLog): { db: Db; checkpointer: WalCheckpointer | undefined } {
-  const inMemory = file === ':memory:';
-  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
+function openSqlite(file: string, log: Pick<KyselyConfig, 'log'>): Db {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), ...queries });
-  return { db, checkpointer: inMemory ? undefined : new WalCheckpointer(file, sqlite, log) };
+  return new Kysely<Tables>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), ...log });
 }
 
 /**
