@@ -1,10 +1,11 @@
 import SqliteDatabase from 'better-sqlite3';
+import type { Generated } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withStatementCache } from '../src/db/statement-cache.js';
 import { Kysely, SqliteDialect, sql } from '../src/db/kysely.js';
 
 interface Tables {
-  items: { id: number; name: string };
+  items: { id: Generated<number>; name: string };
 }
 
 /** A real in-memory SQLite whose prepare() calls are counted by their SQL. */
