@@ -3,7 +3,7 @@
  * filter is a 400 naming it on every one of them, and a valid page is the same page everywhere
  * (limit rows, offset skipped, has_more when more follow). Real server on port 0.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TEST_ADMIN_KEY, adminJson } from './helpers/admin.js';
 import { startGateway, type TestGateway } from './helpers/gateway.js';
 import { rawRequest } from './helpers/raw-http.js';
@@ -26,6 +26,14 @@ beforeAll(async () => {
     });
     expect(res.status).toBe(200);
   }
+  // Request rows land after their answers (and the tasks' when they run): a row landing mid-test would shift the pages.
+  await vi.waitFor(
+    async () => {
+      const usage = await adminJson(gw.origin, 'GET', '/admin/api/usage');
+      if ((usage.data as unknown[]).length !== 6) throw new Error('request rows still landing');
+    },
+    { timeout: 15_000, interval: 50 },
+  );
   lists = ['/admin/api/keys', '/admin/api/channels', '/admin/api/tasks', '/admin/api/usage', `/admin/api/keys/${String(key.id)}/ledger`];
 });
 afterAll(async () => gw?.close());

@@ -105,9 +105,10 @@ function analyticsSuite(database: 'sqlite' | 'postgres') {
     alpha.sim.enqueueFault({ kind: 'status', status: 400, code: 'content_policy_violation' });
     expect(await generate(sketcher.key)).toBe(400);
 
-    const rowsRes = await admin(gw, '/admin/api/usage?limit=1000');
-    const rows = (JSON.parse(rowsRes.text) as { data: LogRow[] }).data;
-    expect(rows).toHaveLength(6);
+    // Each request's row is written after its answer: wait for the last one to land.
+    const loggedRows = async () => (JSON.parse((await admin(gw, '/admin/api/usage?limit=1000')).text) as { data: LogRow[] }).data;
+    await expect.poll(async () => (await loggedRows()).length).toBe(6);
+    const rows = await loggedRows();
     const today = new Date().toISOString().slice(0, 10);
     const range = `from=${today}&to=${new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)}`;
 
