@@ -56,6 +56,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: Config): Promise<number> {
+  // Before the app allocates anything: the heap's limits are computed from the first collection on.
+  const { growHeapForTraffic } = await import('./heap-growth.js');
+  growHeapForTraffic();
   const { createApp } = await import('./app.js');
   const app = await createApp(config);
   if (!app.keys.hasEnvKeys && (await app.keys.count()) === 0) {

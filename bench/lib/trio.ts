@@ -48,9 +48,9 @@ export async function startTrio(opts: TrioOptions, children: ChildServer[]): Pro
   if (imageBytes === undefined) throw new Error('simulator did not report imageBytes');
   const processes = new Map<Target, ChildServer>([['direct', sim]]);
   const relays: Promise<void>[] = [];
-  const startRelay = (target: Target, file: string, env: NodeJS.ProcessEnv = {}): void => {
+  const startRelay = (target: Target, file: string, env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): void => {
     if (!opts.targets.includes(target)) return;
-    const started = startServer({ name: target, file, args: [sim.ready.url], env });
+    const started = startServer({ name: target, file, args: [sim.ready.url], env, nodeFlags });
     relays.push(
       started.then((child) => {
         children.push(child);
@@ -60,10 +60,15 @@ export async function startTrio(opts: TrioOptions, children: ChildServer[]): Pro
   };
   startRelay('pipe', builtServer('pipe'));
   // Profiled from the sources (tsx), so the profile's frames are positions in them.
-  startRelay('imagegate', opts.profileDir ? join(servers, 'gateway.ts') : builtServer('gateway'), {
-    ...(opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {}),
-    ...(opts.dataDir ? { BENCH_DATA_DIR: opts.dataDir } : {}),
-  });
+  startRelay(
+    'imagegate',
+    opts.profileDir ? join(servers, 'gateway.ts') : builtServer('gateway'),
+    {
+      ...(opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {}),
+      ...(opts.dataDir ? { BENCH_DATA_DIR: opts.dataDir } : {}),
+    },
+    (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+  );
   // allSettled: when one fails, the other is still registered in `children` and gets stopped.
   const failed = (await Promise.allSettled(relays)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;

@@ -6,11 +6,14 @@ import { join } from 'node:path';
 import { destination, pino } from 'pino';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { growHeapForTraffic } from '../../src/heap-growth.js';
 import { SHARD_NAMES } from '../../src/storage/fs-store.js';
 import { GATEWAY_API_KEY, UPSTREAM_API_KEY } from '../lib/keys.js';
 import { announceReady, closeOnShutdown, upstreamArg } from './child.js';
 import { startProfiler } from './profiler.js';
 
+// As `imagegate serve` runs.
+growHeapForTraffic();
 const upstream = upstreamArg();
 const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
 const stopProfiler = profileDir ? await startProfiler(profileDir, 'imagegate') : undefined;
