@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { relayChannel, writeConfigFile } from './helpers/config-file.js';
@@ -233,7 +233,10 @@ describe('/metrics', () => {
       seriesValue(after, 'imagegate_images_delivered_total', { model: 'dall-e-2', format: 'unknown' }) -
       seriesValue(before, 'imagegate_images_delivered_total', { model: 'dall-e-2', format: 'unknown' });
     expect(imagesDelta).toBe(1);
-    const row = await gw.app.database.db.selectFrom('request_log').select(['price_micros', 'cost_micros']).where('status', '=', 200).executeTakeFirstOrThrow();
+    // The request's row is written after its answer: retried until it is there.
+    const row = await vi.waitFor(() =>
+      gw.app.database.db.selectFrom('request_log').select(['price_micros', 'cost_micros']).where('status', '=', 200).executeTakeFirstOrThrow(),
+    );
     const moved = (name: string) => seriesValue(after, name, { model: 'dall-e-2' }) - seriesValue(before, name, { model: 'dall-e-2' });
     expect(row.cost_micros).toBeGreaterThan(0);
     expect(moved('imagegate_operator_cost_micros_total')).toBe(row.cost_micros);

@@ -422,8 +422,12 @@ describe.skipIf(!runPostgres)('channels on PostgreSQL', () => {
       ['a', 'config'],
       ['b', 'admin'],
     ]);
-    const rows = await gw.app.database.db.selectFrom('request_log').select(['attempts']).execute();
-    expect(rows.some((r) => (r.attempts ?? '').includes('"channel":"b"'))).toBe(true);
+    // Rows are written after their answers.
+    await expect
+      .poll(async () =>
+        (await gw.app.database.db.selectFrom('request_log').select(['attempts']).execute()).some((r) => (r.attempts ?? '').includes('"channel":"b"')),
+      )
+      .toBe(true);
   });
 });
 
