@@ -57,8 +57,8 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: Config): Promise<number> {
   // Before the app allocates anything: the heap's limits are computed from the first collection on.
-  const { growHeapForTraffic } = await import('./heap-growth.js');
-  growHeapForTraffic();
+  const { growHeapForTraffic, heapGrowthLine } = await import('./heap-growth.js');
+  const grown = growHeapForTraffic();
   const { createApp } = await import('./app.js');
   const app = await createApp(config);
   if (!app.keys.hasEnvKeys && (await app.keys.count()) === 0) {
@@ -67,6 +67,7 @@ async function serve(config: Config): Promise<number> {
   }
   // listen() logs the start-up summary: the address, database, queue, image store, channels...
   await app.listen();
+  app.logger.info({ startup: 'heap' }, heapGrowthLine(grown));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       app.logger.info(`${signal}: finishing in-flight requests, then stopping`);

@@ -19,11 +19,15 @@ export interface ChildGateway {
 
 /**
  * Starts it on a port of its own choosing; the environment is this process's minus upstream keys,
- * plus `extra`. `onOutput` sees what it prints from the first byte, before it listens.
+ * plus `extra`. `onOutput` sees what it prints from the first byte, before it listens; `nodeFlags`
+ * go to its node before the CLI.
  */
-export async function spawnGateway(extra: Record<string, string>, onOutput?: (chunk: string) => void): Promise<ChildGateway> {
+export async function spawnGateway(extra: Record<string, string>, onOutput?: (chunk: string) => void, nodeFlags: string[] = []): Promise<ChildGateway> {
   const { OPENAI_API_KEY: _k, OPENAI_BASE_URL: _b, IMAGEGATE_API_KEYS: _a, ...rest } = process.env;
-  const child = spawn(process.execPath, CLI, { env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeFlags, ...CLI], {
+    env: { ...rest, PORT: '0', LOG_LEVEL: 'info', ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const take = (c: Buffer) => {
     out += c.toString();
