@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writevSync } from 'node:fs';
+import { close as fsClose, closeSync, open as fsOpen, openSync, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,6 +13,11 @@ const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 /** Every shard folder's name (a data dir ends up with all of them). */
 export const SHARD_NAMES = [...ID_ALPHABET].flatMap((a) => [...ID_ALPHABET].map((b) => a + b));
 const SHARDS_PER_TURN = 16;
+/** The thread pool's size (libuv's default): past this many, arriving images' opens and closes run on the event loop. */
+const MAX_POOLED_FILE_CALLS = 4;
+/** A new file's descriptor, opened in the thread pool ('wx': never overwrites). */
+const openNewFd = (path: string) => new Promise<number>((resolve, reject) => fsOpen(path, 'wx', (err, fd) => (err ? reject(err) : resolve(fd))));
+const closeFd = (fd: number) => new Promise<void>((resolve, reject) => fsClose(fd, (err) => (err ? reject(err) : resolve())));
 
 /** Images as files under `<dataDir>/images/<2-char shard>/<name>`. */
 export class FsImageStore implements ImageStore {
@@ -21,6 +26,8 @@ export class FsImageStore implements ImageStore {
   /** Making the missing shard folders in the background; close() stops it. */
   private preparing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Opens and closes of arriving images in the thread pool now. */
+  private pooledFileCalls = 0;
 
   constructor(private readonly root: string) {}
 
@@ -48,33 +55,65 @@ export class FsImageStore implements ImageStore {
 
   /**
    * Like put, written as pieces come; an aborted image's file is removed. Each write goes straight
-   * into the page cache, on the event loop (writevSync; open and close still go through the thread
-   * pool): when a thousand answers arrive at once and each reaches the client at its pace, every
-   * image is written a 48 KiB slab at a time, and through the thread pool (four threads for every
-   * file operation of the process) those writes queued behind each other with the decoded bytes
-   * held in memory meanwhile and the spill files' reads stuck behind them. The 1,000-held 2.7 MiB
-   * wave: p50 36-38 s to 24-26 s, gateway CPU 42-47 to 24-26 ms a request, peak RSS 608-648 to
-   * 408-431 MB (docs/deploy.md). A disk that stalls now stalls the event loop too, as the
-   * read-ahead's spill files (spool/answer-spill.ts) already do.
+   * into the page cache, on the event loop (writevSync): when a thousand answers arrive at once and
+   * each reaches the client at its pace, every image is written a 48 KiB slab at a time, and
+   * through the thread pool (four threads for every file operation of the process) those writes
+   * queued behind each other with the decoded bytes held in memory meanwhile and the spill files'
+   * reads stuck behind them. The 1,000-held 2.7 MiB wave: p50 36-38 s to 24-26 s, gateway CPU
+   * 42-47 to 24-26 ms a request, peak RSS 608-648 to 408-431 MB (docs/deploy.md). Opens and
+   * closes go through the pool while it is free (on this machine an open that creates a file takes
+   * ~0.5-1 ms, which at c=1 would be the next request's wait) and on the event loop once
+   * MAX_POOLED_FILE_CALLS are there: a burst's opens queued too, each image's first slabs waiting
+   * for its file (the 1,000-held 256 px wave's peak, 311-327 MB, fell 40-70 MB with every open on
+   * the event loop). A disk that stalls now stalls the event loop too, as the read-ahead's spill
+   * files (spool/answer-spill.ts) already do.
    */
   openWrite(name: string): ImageSink {
     const path = this.pathOf(name);
     // Opened at the first write: the caller commits the image's record before that.
-    let opened: Promise<FileHandle> | undefined;
-    const handle = () => (opened ??= this.shardFor(name).then(() => open(path, 'wx')));
+    let opening: Promise<number> | undefined;
+    let closed = false;
+    const opened = () =>
+      (opening ??= this.shardFor(name).then(() =>
+        this.fileCall(
+          () => openSync(path, 'wx'),
+          () => openNewFd(path),
+        ),
+      ));
     return {
       write: async (pieces) => {
-        const file = await handle();
+        const fd = await opened();
         let rest = pieces.filter((p) => p.length > 0);
-        while (rest.length > 0) rest = remainder(rest, writevSync(file.fd, rest));
+        while (rest.length > 0) rest = remainder(rest, writevSync(fd, rest));
       },
-      close: async () => (await handle()).close(),
+      close: async () => {
+        const fd = await opened();
+        // Never closed twice, even if this one fails: its number may belong to another file by then.
+        closed = true;
+        await this.fileCall(
+          () => closeSync(fd),
+          () => closeFd(fd),
+        );
+      },
       abort: async () => {
-        if (!opened) return;
-        await (await opened.catch(() => null))?.close().catch(() => {});
+        if (!opening) return;
+        const fd = await opening.catch(() => null);
+        if (fd !== null && !closed) closeQuietly(fd);
+        closed = true;
         await rm(path, { force: true });
       },
     };
+  }
+
+  /** A file call through the thread pool while it has room, else at once on the event loop. */
+  private async fileCall<T>(now: () => T, pooled: () => Promise<T>): Promise<T> {
+    if (this.pooledFileCalls >= MAX_POOLED_FILE_CALLS) return now();
+    this.pooledFileCalls++;
+    try {
+      return await pooled();
+    } finally {
+      this.pooledFileCalls--;
+    }
   }
 
   /** Stops making shard folders (the data dir may be removed next). */
@@ -220,4 +259,12 @@ function remainder(pieces: readonly Buffer[], written: number): Buffer[] {
     }
   }
   return out;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // The file is removed next either way.
+  }
 }
