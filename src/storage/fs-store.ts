@@ -61,12 +61,12 @@ export class FsImageStore implements ImageStore {
    * queued behind each other with the decoded bytes held in memory meanwhile and the spill files'
    * reads stuck behind them. The 1,000-held 2.7 MiB wave: p50 36-38 s to 24-26 s, gateway CPU
    * 42-47 to 24-26 ms a request, peak RSS 608-648 to 408-431 MB (docs/deploy.md). Opens and
-   * closes go through the pool while it is free (on this machine an open that creates a file takes
-   * ~0.5-1 ms, which at c=1 would be the next request's wait) and on the event loop once
-   * MAX_POOLED_FILE_CALLS are there: a burst's opens queued too, each image's first slabs waiting
-   * for its file (the 1,000-held 256 px wave's peak, 311-327 MB, fell 40-70 MB with every open on
-   * the event loop). A disk that stalls now stalls the event loop too, as the read-ahead's spill
-   * files (spool/answer-spill.ts) already do.
+   * closes go through the pool while it has room (creating a file takes ~0.5-1 ms on the bench
+   * machine: at c=1 a pooled open runs beside the next request, a synchronous one makes it wait)
+   * and on the event loop once MAX_POOLED_FILE_CALLS are there: in a burst the opens queued too,
+   * each image's first slabs waiting for its file (the 1,000-held 256 px wave's peak: 274-283 MB
+   * against 300 in A/B pairs). A disk that stalls now stalls the event loop too, as the spill
+   * files of the read-ahead (spool/answer-spill.ts) already do.
    */
   openWrite(name: string): ImageSink {
     const path = this.pathOf(name);
