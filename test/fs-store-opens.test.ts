@@ -1,12 +1,13 @@
 /**
  * Images arriving together (FsImageStore.openWrite): their files' opens and closes go through the
  * thread pool while it has room and on the event loop past that (storage/fs-store.ts says why).
- * Either way each file holds its image exactly, and an abort leaves nothing, before or after the
- * close.
+ * Either way each file holds its image exactly, an abort leaves nothing, before or after the
+ * close, and no file descriptor stays open (they are plain numbers now: nothing would ever close a
+ * leaked one).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -42,4 +43,24 @@ it('aborted, whether it was closed or not, an image leaves no file', async () =>
   await Promise.all(sinks.slice(0, 6).map((sink) => sink.close()));
   await Promise.all(sinks.map((sink) => sink.abort()));
   for (let i = 0; i < 12; i++) expect(existsSync(pathOf(i))).toBe(false);
+});
+
+/** This process's open file descriptors (vitest runs each test file in a process of its own). */
+async function openDescriptors(): Promise<number> {
+  return (await readdir('/proc/self/fd')).length;
+}
+
+it('no descriptor stays open, whether an image was closed, aborted after its close, or aborted mid-way', async () => {
+  // A first image makes the shard folders' bookkeeping (a readdir) settle before the count.
+  const first = store.openWrite(nameOf(99));
+  await first.write([randomBytes(100)]);
+  await first.close();
+  const before = await openDescriptors();
+  const sinks = Array.from({ length: 30 }, (_, i) => store.openWrite(nameOf(i)));
+  await Promise.all(sinks.map((sink) => sink.write([randomBytes(3000)])));
+  expect(await openDescriptors()).toBeGreaterThanOrEqual(before + 30);
+  await Promise.all(sinks.slice(0, 20).map((sink) => sink.close()));
+  await Promise.all(sinks.slice(10).map((sink) => sink.abort()));
+  expect(await openDescriptors()).toBe(before);
+  for (let i = 0; i < 30; i++) expect(existsSync(pathOf(i))).toBe(i < 10);
 });

@@ -67,7 +67,7 @@ export async function startTrio(opts: TrioOptions, children: ChildServer[]): Pro
       ...(opts.profileDir ? { BENCH_CPU_PROFILE_DIR: opts.profileDir } : {}),
       ...(opts.dataDir ? { BENCH_DATA_DIR: opts.dataDir } : {}),
     },
-    (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+    (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean),
   );
   // allSettled: when one fails, the other is still registered in `children` and gets stopped.
   const failed = (await Promise.allSettled(relays)).find((r) => r.status === 'rejected');
