@@ -86,6 +86,8 @@ async function throughput(classifier: NsfwClassifier, image: Buffer, callers: nu
   return count / ((performance.now() - started) / 1000);
 }
 
+const complain = (fields: object, message?: string) => process.stderr.write(`[safety] ${message ?? JSON.stringify(fields)}\n`);
+
 /** A classifier whose workers report their start (spawn to ready) and model load times. */
 function classifierWithStartTimes(workers: number): { classifier: NsfwClassifier; starts: { startMs: number; loadMs: number }[] } {
   const starts: { startMs: number; loadMs: number }[] = [];
@@ -93,7 +95,8 @@ function classifierWithStartTimes(workers: number): { classifier: NsfwClassifier
     info: (fields: object) => {
       if ('startMs' in fields && 'loadMs' in fields) starts.push({ startMs: Number(fields.startMs), loadMs: Number(fields.loadMs) });
     },
-    warn: (fields: object, message?: string) => process.stderr.write(`[safety] ${message ?? JSON.stringify(fields)}\n`),
+    warn: complain,
+    error: complain,
     debug: () => {},
   };
   return { classifier: createNsfwClassifier({ workers, log }), starts };

@@ -67,6 +67,19 @@ describe('ContentSafety.screen', () => {
     }
   });
 
+  it('a classifier that could not start is 503 service_unavailable, Retry-After when it is tried again (whole seconds, at least 1)', async () => {
+    for (const [retryAfterMs, header] of [
+      [4_200, '5'],
+      [300_000, '300'],
+      [1, '1'],
+    ] as const) {
+      const failure = new SafetyClassifierError('SAFETY_UNAVAILABLE', 'a worker failed to start', retryAfterMs);
+      const err = await rejection(check(() => Promise.reject(failure)).screen(JOB, IMAGES, block, ctx));
+      expect([err.status, err.code, err.type, err.headers['retry-after']]).toEqual([503, 'service_unavailable', 'server_error', header]);
+      expect(err.message).toMatch(/content check is unavailable.*could not start/);
+    }
+  });
+
   it("an image the classifier cannot decode is the upstream's unusable answer (502)", async () => {
     const err = await rejection(check(() => Promise.reject(new SafetyClassifierError('SAFETY_UNDECODABLE_IMAGE', 'no'))).screen(JOB, IMAGES, block, ctx));
     expect([err.status, err.code]).toEqual([502, 'upstream_invalid_response']);

@@ -7,9 +7,10 @@
  * every check off it starts no classifier; a caller's `nsfw_checker: true` starts it.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,12 +245,34 @@ describe('the worker pool’s failures (a stand-in worker script)', () => {
         '});',
       ].join('\n'),
     );
-    await writeFile(join(dir, 'unloadable.mjs'), "throw new Error('the model is not there');\n");
+    await writeFile(join(dir, 'unloadable.mjs'), loadCounted('unloadable', "throw new Error('the model is not there');"));
+    // Its odd starts fail, its even ones work.
+    await writeFile(join(dir, 'odd-fail.mjs'), loadCounted('odd-fail', "if (loads % 2 === 1) throw new Error('out of memory, once');", echo));
+    // Its second start fails, every other works.
+    await writeFile(join(dir, 'second-fails.mjs'), loadCounted('second-fails', "if (loads === 2) throw new Error('out of memory, once');", echo));
   });
+  /** A worker script that counts its starts in a file beside it (`loads`, from 1), then runs `body`. */
+  const loadCounted = (name: string, ...body: string[]) =>
+    [
+      "import { appendFileSync, readFileSync } from 'node:fs';",
+      "import { parentPort } from 'node:worker_threads';",
+      `const counter = new URL('./${name}.loads', import.meta.url);`,
+      "appendFileSync(counter, 'x');",
+      "const loads = readFileSync(counter, 'utf8').length;",
+      ...body,
+    ].join('\n');
+  const loadsOf = async (name: string) => (await readFile(join(dir, `${name}.loads`), 'utf8').catch(() => '')).length;
+  const echo = [
+    "parentPort.postMessage({ kind: 'ready', loadMs: 0 });",
+    "parentPort.on('message', ({ id, input }) => {",
+    "  if (input === 'crash') process.exit(3);",
+    "  setTimeout(() => parentPort.postMessage({ kind: 'done', id, value: input.toUpperCase() }), input.startsWith('slow') ? 300 : 0);",
+    '});',
+  ].join('\n');
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  const pool = (script: string, size = 1) =>
-    later(new WorkerPool<string, string>({ script: pathToFileURL(join(dir, script)), size, queueLimit: 8, name: 'test pool' }));
+  const pool = (script: string, size = 1, restartDelayMs = { first: 60_000, max: 60_000 }) =>
+    later(new WorkerPool<string, string>({ script: pathToFileURL(join(dir, script)), size, queueLimit: 8, name: 'test pool', restartDelayMs }));
 
   it('a worker that dies fails the job it held (SAFETY_WORKER_FAILED); a replacement serves the jobs queued behind it and the next ones', async () => {
     const echo = pool('echo.mjs');
@@ -283,18 +306,58 @@ describe('the worker pool’s failures (a stand-in worker script)', () => {
     expect(await echo.run('e', [])).toBe('E');
   });
 
-  it('a worker whose script cannot load fails its job and every queued one at once; a later job tries a new worker', async () => {
-    const broken = pool('unloadable.mjs');
+  it('a worker whose script cannot load fails its job and every queued one at once (SAFETY_UNAVAILABLE); none is started again until the delay has passed, then the delay doubles', async () => {
+    const broken = pool('unloadable.mjs', 1, { first: 2_000, max: 3_000 });
     const outcomes = await Promise.allSettled([broken.run('x', []), broken.run('y', []), broken.run('z', [])]);
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected');
       expect(outcome.status === 'rejected' && outcome.reason).toMatchObject({
-        code: 'SAFETY_WORKER_FAILED',
-        message: expect.stringMatching(/failed to start/),
+        code: 'SAFETY_UNAVAILABLE',
+        message: expect.stringMatching(/failed to start \(.*the model is not there.*\); the next is tried in 2 s/),
+        retryAfterMs: expect.any(Number),
       });
     }
-    await expect(broken.run('again', [])).rejects.toMatchObject({ message: expect.stringMatching(/the model is not there/) });
-    expect(broken.workers).toBe(0);
+    expect(await loadsOf('unloadable')).toBe(1);
+    // Within the delay: refused at once, no worker started.
+    const refused = await broken.run('again', []).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'SAFETY_UNAVAILABLE' });
+    expect((refused as SafetyClassifierError).retryAfterMs).toBeGreaterThan(0);
+    expect((refused as SafetyClassifierError).retryAfterMs).toBeLessThanOrEqual(2_000);
+    expect([broken.workers, await loadsOf('unloadable')]).toEqual([0, 1]);
+    // Past it: one more start, which fails too; the next delay is twice the first, within the max.
+    await sleep(2_100);
+    const again = await broken.run('later', []).catch((err: unknown) => err);
+    expect(again).toMatchObject({ code: 'SAFETY_UNAVAILABLE' });
+    expect((again as SafetyClassifierError).retryAfterMs).toBeGreaterThan(2_000);
+    expect((again as SafetyClassifierError).retryAfterMs).toBeLessThanOrEqual(3_000); // 4 s doubled, capped at the max
+    expect(await loadsOf('unloadable')).toBe(2);
+  });
+
+  it('a start that failed once: once the delay has passed a new worker serves the jobs, and a later failed start waits the first delay again', async () => {
+    const flaky = pool('odd-fail.mjs', 1, { first: 1_000, max: 10_000 });
+    await expect(flaky.run('a', [])).rejects.toMatchObject({ code: 'SAFETY_UNAVAILABLE', message: expect.stringMatching(/out of memory, once/) });
+    await sleep(1_100);
+    expect(await flaky.run('b', [])).toBe('B');
+    expect([flaky.workers, await loadsOf('odd-fail')]).toEqual([1, 2]);
+    // The worker that started dies; its replacement fails to start: the delay is the first again (the worker in between started).
+    await expect(flaky.run('crash', [])).rejects.toMatchObject({ code: 'SAFETY_WORKER_FAILED' });
+    const refused = await flaky.run('c', []).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ code: 'SAFETY_UNAVAILABLE' });
+    expect((refused as SafetyClassifierError).retryAfterMs).toBeLessThanOrEqual(1_000);
+    expect(await loadsOf('odd-fail')).toBe(3);
+  });
+
+  it('while a started worker is there, a failed start of another does not refuse jobs: they wait for the worker that works', async () => {
+    const half = pool('second-fails.mjs', 2);
+    expect(await half.run('a', [])).toBe('A');
+    const slow = half.run('slow b', []);
+    // The first worker is busy: a second is started for this job, and fails.
+    await expect(half.run('c', [])).rejects.toMatchObject({ code: 'SAFETY_UNAVAILABLE' });
+    // Within the delay, with the first worker still busy: queued for it, not refused.
+    const queued = half.run('d', []);
+    expect(await slow).toBe('SLOW B');
+    expect(await queued).toBe('D');
+    expect([half.workers, await loadsOf('second-fails')]).toEqual([1, 2]);
   });
 });
 

@@ -17,14 +17,18 @@ export interface ImageSafetyClassifier {
 /**
  * Why classify() rejected, as its error's `code`: the queue is full (every worker busy and the
  * queue at its bound: a 503 server_busy), the image does not decode, the worker died mid-image (it
- * is replaced), or the classifier was closed. An aborted call rejects with the signal's reason.
+ * is replaced), no worker could start (its model did not load: none is tried again until
+ * `retryAfterMs` have passed), or the classifier was closed. An aborted call rejects with the
+ * signal's reason.
  */
-export type SafetyClassifierFailure = 'SAFETY_QUEUE_FULL' | 'SAFETY_UNDECODABLE_IMAGE' | 'SAFETY_WORKER_FAILED' | 'SAFETY_CLOSED';
+export type SafetyClassifierFailure = 'SAFETY_QUEUE_FULL' | 'SAFETY_UNDECODABLE_IMAGE' | 'SAFETY_WORKER_FAILED' | 'SAFETY_UNAVAILABLE' | 'SAFETY_CLOSED';
 
 export class SafetyClassifierError extends Error {
   constructor(
     readonly code: SafetyClassifierFailure,
     message: string,
+    /** SAFETY_UNAVAILABLE: how long until a worker is tried again. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'SafetyClassifierError';

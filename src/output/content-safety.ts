@@ -145,7 +145,7 @@ export class ContentSafety {
   }
 }
 
-/** A classifier's rejection, in the caller's terms: busy is a 503 to retry; an image it cannot read, the upstream's fault. */
+/** A classifier's rejection, in the caller's terms: busy is a 503 to retry shortly, a classifier that could not start a 503 to retry once it is tried again; an image it cannot read, the upstream's fault. */
 function classifierFailure(err: unknown): GatewayError | unknown {
   if (!(err instanceof SafetyClassifierError)) return err;
   switch (err.code) {
@@ -153,6 +153,12 @@ function classifierFailure(err: unknown): GatewayError | unknown {
     case 'SAFETY_WORKER_FAILED':
     case 'SAFETY_CLOSED':
       return gatewayError('server_busy', 'The content check is busy; try again shortly.', { headers: { 'retry-after': String(BUSY_RETRY_AFTER_SECONDS) } });
+    case 'SAFETY_UNAVAILABLE': {
+      const seconds = Math.max(1, Math.ceil((err.retryAfterMs ?? 0) / 1000));
+      return gatewayError('service_unavailable', `The content check is unavailable: its classifier could not start. Try again in ${seconds} s.`, {
+        headers: { 'retry-after': String(seconds) },
+      });
+    }
     case 'SAFETY_UNDECODABLE_IMAGE':
       return upstreamInvalidResponse('The upstream returned an image the content check could not read.');
   }

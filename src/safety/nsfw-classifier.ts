@@ -20,7 +20,7 @@ export interface NsfwClassifierOptions {
   workers?: number | undefined;
   /** Images waiting for a worker, beyond those being scored, before more are refused. */
   queueLimit?: number | undefined;
-  log?: Pick<Logger, 'info' | 'warn' | 'debug'>;
+  log?: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
 }
 
 export interface NsfwClassifier extends ImageSafetyClassifier {

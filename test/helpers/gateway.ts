@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { pino, type Logger } from 'pino';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { ImageSafetyClassifier } from '../../src/core/image-safety.js';
 
 export interface TestGateway {
   app: App;
@@ -18,16 +19,21 @@ export interface TestGateway {
 
 /**
  * `logger`: for a test that reads what the gateway logs (silent otherwise, or TEST_LOG_LEVEL);
- * `onQuery`: for a test that counts the statements it runs. A reservation asked to settle twice
+ * `onQuery`: for a test that counts the statements it runs; `safetyClassifier`: one of the test's
+ * own instead of nsfwjs's. A reservation asked to settle twice
  * (a bug the ledger would hide) fails close(), so every test on this gateway guards against it.
  */
-export async function startGateway(env: Record<string, string> = {}, options: { logger?: Logger; onQuery?: (sql: string) => void } = {}): Promise<TestGateway> {
+export async function startGateway(
+  env: Record<string, string> = {},
+  options: { logger?: Logger; onQuery?: (sql: string) => void; safetyClassifier?: ImageSafetyClassifier } = {},
+): Promise<TestGateway> {
   const dataDir = await mkdtemp(join(tmpdir(), 'imagegate-test-'));
   const config = loadConfig({ PORT: '0', IMAGEGATE_DATA_DIR: dataDir, IMAGEGATE_DEMO_DELAY: '0', ...env });
   const settledTwice: string[] = [];
   const app = await createApp(config, {
     logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(options.onQuery ? { onQuery: options.onQuery } : {}),
+    ...(options.safetyClassifier ? { safetyClassifier: options.safetyClassifier } : {}),
     onSettledTwice: (requestId, first, second) => void settledTwice.push(`${requestId}: ${first}, then ${second}`),
   });
   const origin = await app.listen();
