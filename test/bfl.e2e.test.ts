@@ -4,7 +4,8 @@
  * a BFL task: submitted with the key in `x-key`, then polled at its polling_url until Ready,
  * inside the request for the OpenAI dialect and by the task worker for the async dialects, whose
  * stored polling_url is resumed after a crash and never submitted again. result.sample expires
- * (10 minutes at BFL): the gateway stores the image at once. A moderated task is the client's 400
+ * (10 minutes at BFL): the gateway stores the image at once; one already gone when fetched is a
+ * 502 (a failed task), credits back, never a second generation. A moderated task is the client's 400
  * content_policy_violation with BFL's reasons; 402 and 429 fail over; 401 disables the key; a 422
  * is the client's 400 naming the field; what BFL cannot do is a 400 before any call. A polling_url
  * off BFL's hosts and the channel's origin never sees the key.
@@ -16,6 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { startBflSimulator, type BflSimulatorOptions } from '../sim/bfl.js';
 import { DEFAULT_PRICES } from '../src/core/default-prices.js';
 import { mayCarryKey, pollUrlFor, storedTaskRef } from '../src/providers/bfl/polling.js';
+import { adminJson } from './helpers/admin.js';
 import { newApiTask, taskApi } from './helpers/async-dialects.js';
 import { closeAfterEach, onCleanup } from './helpers/cleanup.js';
 import { postJson } from './helpers/gateway.js';
@@ -214,6 +216,36 @@ describe('result.sample expires: the gateway stores the image when the task is R
     const res = await fetch(link);
     expect(res.status).toBe(200);
     expect(await describeImage(Buffer.from(await res.arrayBuffer()))).toEqual({ format: 'jpeg', width: 832, height: 1248 });
+  });
+});
+
+describe('result.sample already gone when the gateway fetches it (a run resumed after BFL’s 10 minutes)', () => {
+  it('the sync request is 502 upstream_invalid_response and a task fails with that reason, credits back both times; BFL is not asked to generate again', async () => {
+    const { gw, sim } = await bfl.one({ sampleTtlMs: 0 });
+    const created = await adminJson(gw.origin, 'POST', '/admin/api/keys', { name: 'expired samples', credits: 1 });
+    const asKey = { ...gw, apiKey: String(created.key) };
+
+    const sync = await postJson(asKey, '/v1/images/generations', { model: 'flux-2-pro', prompt: 'a harbour at dusk' });
+    expect(sync.status).toBe(502);
+    expect(errorOf(sync)).toMatchObject({ code: 'upstream_invalid_response', type: 'server_error', message: expect.stringMatching(/could not be downloaded/) });
+    // BFL answered its sample URL's 404 to the gateway's fetch: the URL had been handed out.
+    expect((await fetch(sim.sim.samples.at(-1) ?? '')).status).toBe(404);
+
+    const id = await submitNewApiTask(asKey, { model: 'flux-2-pro', prompt: 'a harbour at night' });
+    const view = await newApiTask(asKey, id);
+    expect(view?.status).toBe('failed');
+    expect(view?.fail_reason).toMatch(/could not be downloaded/);
+    expect(sim.sim.submits).toBe(2);
+
+    let credits = Number.NaN;
+    for (let i = 0; i < 100 && credits !== 1; i++) {
+      credits = Number((await adminJson(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).credits);
+      if (credits !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(credits).toBe(1);
+    // Both were charged up front and given back, not left uncharged.
+    const ledger = (await adminJson(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)) as { data: { kind: string }[] };
+    expect(ledger.data.filter((e) => e.kind === 'reserve')).toHaveLength(2);
   });
 });
 
