@@ -4,6 +4,7 @@
  * until it lands: a reservation is never left holding credits because the database blinked.
  * At shutdown each pending one gets a last try; any still pending is logged by request id.
  */
+import { withDeadline } from '../core/deadline.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 export interface SettlementRetryOptions {
@@ -41,10 +42,7 @@ export class SettlementRetry {
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     for (const wake of this.sleepers) wake();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    await Promise.race([Promise.all(this.pending.values()), grace]);
-    clearTimeout(timer);
+    await withDeadline(Promise.all(this.pending.values()), graceMs, () => undefined);
     this.abandoned = true;
     for (const requestId of this.pending.keys()) this.options.onGiveUp(new Error('still pending at shutdown'), requestId);
   }

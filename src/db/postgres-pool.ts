@@ -6,6 +6,7 @@
  */
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 import pg from 'pg';
+import { withDeadline } from '../core/deadline.js';
 import type { ConnectionWatch } from './connection-watch.js';
 import { asDatabaseError, CommitOutcomeUnknownError, databaseFault, isDatabaseUnavailable, isStuckConnection } from './unavailable.js';
 
@@ -94,18 +95,15 @@ export class SturdyPool implements PostgresPool {
   async ping(timeoutMs: number): Promise<void> {
     this.probe ??= this.selectOne().finally(() => (this.probe = null));
     const probe = this.probe;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`the database did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
+    const late = (): never => {
+      throw new Error(`the database did not answer within ${timeoutMs} ms`);
+    };
     try {
-      await Promise.race([probe, late]);
+      await withDeadline(probe, timeoutMs, late);
       this.watch.answered();
     } catch (err) {
       this.watch.failed(err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

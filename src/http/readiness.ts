@@ -4,6 +4,7 @@
  * within the bound: one that throws, or has not answered when the bound runs out, has failed, so
  * a hung dependency makes the probe say "not ready" within the bound instead of making it hang.
  */
+import { withDeadline } from '../core/deadline.js';
 
 /** Resolves when the dependency answers; rejects (its message is the reason) or outlives the bound when it does not. */
 export type ReadinessCheck = (timeoutMs: number) => Promise<void>;
@@ -48,13 +49,9 @@ export class ReadinessChecks {
     return { ready: failing.length === 0, checks: Object.fromEntries(results), failing };
   }
 
-  private async result(check: ReadinessCheck): Promise<CheckResult> {
+  private result(check: ReadinessCheck): Promise<CheckResult> {
     const started = this.now();
     const took = () => Math.max(0, Math.round(this.now() - started));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<CheckResult>((resolve) => {
-      timer = setTimeout(() => resolve({ status: 'failed', latencyMs: took(), reason: `no answer within ${this.timeoutMs} ms` }), this.timeoutMs);
-    });
     // A check that throws at once has failed too; it is not an error of the probe.
     const answer = Promise.resolve()
       .then(() => check(this.timeoutMs))
@@ -62,11 +59,7 @@ export class ReadinessChecks {
         (): CheckResult => ({ status: 'ok', latencyMs: took() }),
         (err: unknown): CheckResult => ({ status: 'failed', latencyMs: took(), reason: reasonOf(err) }),
       );
-    try {
-      return await Promise.race([answer, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(answer, this.timeoutMs, (): CheckResult => ({ status: 'failed', latencyMs: took(), reason: `no answer within ${this.timeoutMs} ms` }));
   }
 }
 

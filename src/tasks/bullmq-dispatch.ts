@@ -11,6 +11,7 @@
  * jobs, and BullMQ, reconnecting within a second, takes over again.
  */
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { withDeadline } from '../core/deadline.js';
 import { MAX_RECONNECT_DELAY_MS, redisOptionsFromUrl } from '../redis/redis-options.js';
 import type { TaskStore } from './task-store.js';
 import type { TaskWorker } from './task-worker.js';
@@ -169,20 +170,10 @@ export async function closeWorker(
 }
 
 /** Whether `promise` settles (either way) within `ms`; a rejection is not rethrown. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([
-      promise.then(
-        () => true,
-        () => true,
-      ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  const settled = promise.then(
+    () => true,
+    () => true,
+  );
+  return withDeadline(settled, ms, () => false);
 }

@@ -8,6 +8,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { withDeadline } from '../core/deadline.js';
 import { invalidRequest } from '../core/errors.js';
 import { createAddressFilter } from '../net/address-policy.js';
 
@@ -90,10 +91,8 @@ function refused(message: string) {
 
 /** `work`, or a rejection after `ms` (a DNS lookup cannot be cancelled; it is left to finish). */
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  const late = (): never => {
+    throw new Error(`no answer within ${ms} ms`);
+  };
+  return withDeadline(work, ms, late, { unref: true });
 }

@@ -10,6 +10,7 @@
  */
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
+import { withDeadline } from '../core/deadline.js';
 import type { Spans } from '../core/spans.js';
 import type { TracingSettings } from './settings.js';
 
@@ -71,15 +72,8 @@ export async function startTracing(settings: TracingSettings, options: TracingOp
   return {
     spans,
     async shutdown() {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          options.logger.warn(`tracing: spans not exported within ${SHUTDOWN_MS} ms of the stop`);
-          resolve();
-        }, SHUTDOWN_MS);
-      });
-      await Promise.race([provider.shutdown().catch((err: unknown) => options.logger.warn({ err }, 'tracing: shutdown failed')), late]);
-      clearTimeout(timer);
+      const exported = provider.shutdown().catch((err: unknown) => options.logger.warn({ err }, 'tracing: shutdown failed'));
+      await withDeadline(exported, SHUTDOWN_MS, () => options.logger.warn(`tracing: spans not exported within ${SHUTDOWN_MS} ms of the stop`));
     },
   };
 }
