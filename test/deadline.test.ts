@@ -9,7 +9,8 @@ import { withDeadline } from '../src/core/deadline.js';
 describe('withDeadline', () => {
   it('work that settles in time gives its outcome, value or rejection, and late() is never called, not even after the bound', async () => {
     const late = vi.fn(() => 'late');
-    expect(await withDeadline(sleep(5).then(() => 'work'), 200, late)).toBe('work');
+    const work = sleep(5).then(() => 'work');
+    expect(await withDeadline(work, 200, late)).toBe('work');
     await expect(withDeadline(Promise.reject(new Error('refused')), 200, late)).rejects.toThrow('refused');
     await sleep(250);
     expect(late).not.toHaveBeenCalled();
