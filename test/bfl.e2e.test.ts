@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { startBflSimulator, type BflSimulatorOptions } from '../sim/bfl.js';
 import { DEFAULT_PRICES } from '../src/core/default-prices.js';
 import { mayCarryKey, pollUrlFor, storedTaskRef } from '../src/providers/bfl/polling.js';
-import { adminJson } from './helpers/admin.js';
+import { adminJson, settledCredits } from './helpers/admin.js';
 import { newApiTask, taskApi } from './helpers/async-dialects.js';
 import { closeAfterEach, onCleanup } from './helpers/cleanup.js';
 import { postJson } from './helpers/gateway.js';
@@ -237,12 +237,7 @@ describe('result.sample already gone when the gateway fetches it (a run resumed 
     expect(view?.fail_reason).toMatch(/could not be downloaded/);
     expect(sim.sim.submits).toBe(2);
 
-    let credits = Number.NaN;
-    for (let i = 0; i < 100 && credits !== 1; i++) {
-      credits = Number((await adminJson(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).credits);
-      if (credits !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(credits).toBe(1);
+    expect(await settledCredits(gw.origin, String(created.id), 1)).toBe(1);
     // Both were charged up front and given back, not left uncharged.
     const ledger = (await adminJson(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}/ledger`)) as { data: { kind: string }[] };
     expect(ledger.data.filter((e) => e.kind === 'reserve')).toHaveLength(2);

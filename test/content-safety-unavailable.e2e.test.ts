@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { startOpenAISimulator } from '../sim/openai/simulator.js';
 import type { ImageSafetyClassifier, SafetyScores } from '../src/core/image-safety.js';
 import { WorkerPool } from '../src/safety/worker-pool.js';
-import { adminJson, TEST_ADMIN_KEY } from './helpers/admin.js';
+import { adminJson, settledCredits, TEST_ADMIN_KEY } from './helpers/admin.js';
 import { closeAfterEach, later, onCleanup } from './helpers/cleanup.js';
 import { writeConfigFile } from './helpers/config-file.js';
 import { startGateway } from './helpers/gateway.js';
@@ -78,12 +78,7 @@ describe('a content check whose classifier cannot start', () => {
     );
 
     // Refunded: the key's credits are whole again once both runs have settled.
-    let credits = Number.NaN;
-    for (let i = 0; i < 100 && credits !== 1; i++) {
-      credits = Number((await adminJson(gw.origin, 'GET', `/admin/api/keys/${String(created.id)}`)).credits);
-      if (credits !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(credits).toBe(1);
+    expect(await settledCredits(gw.origin, String(created.id), 1)).toBe(1);
 
     // A key with no check is served as ever.
     const plain = await gw.client.images.generate({ model: 'gpt-image-1', prompt: 'a calm lake at dawn', size: '1024x1024' });

@@ -9,3 +9,13 @@ export async function adminJson(origin: string, method: string, path: string, bo
   });
   return (await res.json()) as Record<string, unknown>;
 }
+
+/** A key's credits once its settlements have landed (they land as a run ends: polled for ~2 s), or the last figure read. */
+export async function settledCredits(origin: string, keyId: string, expected: number): Promise<number> {
+  let credits = Number.NaN;
+  for (let i = 0; i < 100 && credits !== expected; i++) {
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    credits = Number((await adminJson(origin, 'GET', `/admin/api/keys/${keyId}`)).credits);
+  }
+  return credits;
+}
