@@ -7,6 +7,7 @@
 import type { RawBuilder, SelectQueryBuilder } from 'kysely';
 import { sql } from '../db/kysely.js';
 import type { Db } from '../db/database.js';
+import { pastCursor, type ListWindow } from '../db/row-cursor.js';
 import type { Tables } from '../db/schema.js';
 
 export interface UsageFilter {
@@ -77,9 +78,11 @@ const DAY_MS = 86_400_000;
 export class UsageReport {
   constructor(private readonly db: Db) {}
 
-  /** Newest first, `offset` rows skipped. */
-  async rows(filter: UsageFilter, limit: number, offset = 0) {
-    return this.filtered(filter).selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset(offset).execute();
+  /** Newest first, past `after` and `offset` rows skipped. */
+  async rows(filter: UsageFilter, page: ListWindow) {
+    let query = this.filtered(filter).selectAll();
+    if (page.after) query = query.where(pastCursor(page.after));
+    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute();
   }
 
   async totals(filter: UsageFilter): Promise<UsageTotals> {

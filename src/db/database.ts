@@ -12,6 +12,7 @@ import * as tasks from './migrations/0003_tasks.js';
 import * as gallery from './migrations/0004_gallery.js';
 import * as webhookAttempts from './migrations/0005_webhook_attempts.js';
 import * as contentSafety from './migrations/0006_content_safety.js';
+import * as taskListOrder from './migrations/0007_task_list_order.js';
 import type { Tables } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import { waitForDatabase } from './startup-wait.js';
@@ -50,6 +51,7 @@ const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0004_gallery': gallery,
   '0005_webhook_attempts': webhookAttempts,
   '0006_content_safety': contentSafety,
+  '0007_task_list_order': taskListOrder,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => ({ ...MIGRATIONS }) };

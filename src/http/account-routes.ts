@@ -14,7 +14,7 @@ import type { TaskService } from '../tasks/task-service.js';
 import type { TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
-import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { pageOf, rowPageAnswer, timeBound } from './admin-list.js';
 import { taskFilterOf } from './admin-tasks.js';
 import { taskTimeline, type TimelineRun } from './task-timeline.js';
 import { imageFilterOf, renderImage, type GalleryLinks } from './gallery-view.js';
@@ -65,9 +65,9 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
   app.get('/v1/account/images', { schema: AccountImageSchemas.list }, async (request) => {
     const filter = { ...imageFilterOf(request.query), keyId: keyOf(request).id, withoutHeld: true };
     const page = pageOf(request.query);
-    const { data, has_more } = pageAnswer(await gallery.list(filter, page.limit + 1, page.offset), page);
+    const { data, ...more } = rowPageAnswer(await gallery.list(filter, { ...page, limit: page.limit + 1 }), page);
     const now = gallery.now();
-    return { object: 'list' as const, data: data.map((row) => renderImage(row, links, now)), has_more };
+    return { object: 'list' as const, data: data.map((row) => renderImage(row, links, now)), ...more };
   });
 
   const ownImage = async (request: FastifyRequest, id: string) => {
@@ -91,8 +91,8 @@ export function registerAccountRoutes(scope: FastifyInstance, deps: AccountRoute
     const q = request.query;
     const filter = taskFilterOf(q, keyOf(request).id);
     const page = pageOf(q);
-    const { data, has_more } = pageAnswer(await deps.taskStore.list(filter, page.limit + 1, page.offset), page);
-    return { object: 'list' as const, data: data.map((task) => renderOwnTask(task, deps.sign)), has_more };
+    const { data, ...more } = rowPageAnswer(await deps.taskStore.list(filter, { ...page, limit: page.limit + 1 }), page);
+    return { object: 'list' as const, data: data.map((task) => renderOwnTask(task, deps.sign)), ...more };
   });
 
   app.get('/v1/account/tasks/:id', { schema: AccountSchemas.task }, async (request) => {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiKeyService } from '../billing/api-keys.js';
 import { gatewayError } from '../core/errors.js';
 import type { ImageGallery } from '../storage/image-gallery.js';
-import { pageAnswer, pageOf } from './admin-list.js';
+import { pageOf, rowPageAnswer } from './admin-list.js';
 import { imageFilterOf, renderImage, type GalleryLinks } from './gallery-view.js';
 import { AdminImageSchemas } from './schemas/gallery.js';
 
@@ -29,9 +29,9 @@ export function registerAdminImageRoutes(scope: FastifyInstance, { gallery, link
     const keyId = q.key ? ((await keys.get(q.key))?.id ?? q.key) : undefined;
     const filter = { ...imageFilterOf(q), ...(keyId !== undefined ? { keyId } : {}) };
     const page = pageOf(q);
-    const { data, has_more } = pageAnswer(await gallery.list(filter, page.limit + 1, page.offset), page);
+    const { data, ...more } = rowPageAnswer(await gallery.list(filter, { ...page, limit: page.limit + 1 }), page);
     const now = gallery.now();
-    return { object: 'list' as const, data: data.map((row) => renderImage(row, links, now)), has_more };
+    return { object: 'list' as const, data: data.map((row) => renderImage(row, links, now)), ...more };
   });
 
   app.get('/admin/api/images/:id', { schema: AdminImageSchemas.get }, async (request) => renderImage(await find(request.params.id), links, gallery.now()));

@@ -4,10 +4,12 @@
  * `from`, `to`, `state`), each checked by the route's schema: a bad value is a 400 naming it, on
  * every route alike. A list's default limit is what it answered before it had pages (100 tasks or
  * usage rows; all keys, channels and ledger entries, up to 1000). A list answer says whether more
- * rows follow (`has_more`).
+ * rows follow (`has_more`). The lists that grow with traffic (images, tasks, usage rows) also
+ * page by cursor (db/row-cursor.ts): their answer's `next_cursor`, given back as `after`.
  */
 import { Type, type TProperties, type TUnsafe } from '@sinclair/typebox';
 import { invalidRequest } from '../core/errors.js';
+import { decodeCursor, encodeCursor, type ListWindow } from '../db/row-cursor.js';
 
 export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_LIST_LIMIT = 100;
@@ -41,24 +43,52 @@ export function adminListQuery<T extends TProperties>(filters: T, defaultLimit =
   return Type.Object({ ...pageQuery(defaultLimit), ...filters });
 }
 
+/** `after`: where a list that pages by cursor goes on. */
+const AFTER_QUERY = {
+  after: Type.Optional(
+    Type.String({
+      maxLength: 400,
+      description:
+        'Rows after this cursor: the `next_cursor` of the page before. Unlike `offset`, it stays put while new rows arrive (none shown twice or skipped). Not with `offset`.',
+    }),
+  ),
+};
+
+/** The query schema of a list that grows with traffic (newest first): a page by offset or cursor, plus the route's filters. */
+export function rowListQuery<T extends TProperties>(filters: T) {
+  return Type.Object({ ...pageQuery(DEFAULT_LIST_LIMIT), ...AFTER_QUERY, ...filters });
+}
+
 /** One of a few strings (a single `enum`, so a refusal lists them). */
 export function stringEnum<const T extends readonly string[]>(values: T, options: { description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-export interface Page {
-  limit: number;
-  offset: number;
-}
+export type Page = ListWindow;
 
-/** The page a validated query asks for (the schema has filled in its defaults). */
-export function pageOf(query: { limit?: number; offset?: number }): Page {
-  return { limit: query.limit ?? DEFAULT_LIST_LIMIT, offset: query.offset ?? 0 };
+/** The page a validated query asks for (the schema has filled in its defaults); a bad cursor is a 400 naming `after`. */
+export function pageOf(query: { limit?: number; offset?: number; after?: string }): Page {
+  const page = { limit: query.limit ?? DEFAULT_LIST_LIMIT, offset: query.offset ?? 0 };
+  if (query.after === undefined) return page;
+  const after = decodeCursor(query.after);
+  if (!after) throw invalidRequest('after', 'invalid_value', 'after must be the next_cursor of an earlier page of this list.');
+  if (page.offset > 0) throw invalidRequest('offset', 'invalid_value', 'offset cannot be combined with after: the cursor already says where the page starts.');
+  return { ...page, after };
 }
 
 /** `has_more` beside `data`: fetch one row past the page to know. */
-export function pageAnswer<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
+function pageAnswer<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
   return { data: rows.slice(0, page.limit), has_more: rows.length > page.limit };
+}
+
+/** `pageAnswer` of a newest-first list, with the cursor of its last row when more follow. */
+export function rowPageAnswer<T extends { created_at: number; id: string }>(
+  rows: readonly T[],
+  page: Page,
+): { data: T[]; has_more: boolean; next_cursor: string | null } {
+  const { data, has_more } = pageAnswer(rows, page);
+  const last = data.at(-1);
+  return { data, has_more, next_cursor: has_more && last ? encodeCursor(last) : null };
 }
 
 /** A page of a list held whole (keys, channels, a key's ledger). */
@@ -83,3 +113,9 @@ export function timeBound(value: string | undefined, param: string): number | un
 
 /** `has_more` in a list answer's schema. */
 export const HAS_MORE = { has_more: Type.Boolean({ description: 'More rows follow this page (ask again with a larger offset).' }) };
+
+/** `has_more` and `next_cursor` in the answer of a list that pages by cursor. */
+export const MORE_AFTER = {
+  has_more: Type.Boolean({ description: 'More rows follow this page: ask again with `after` set to `next_cursor` (or a larger offset).' }),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Where the next page starts (give it back as `after`); null on the last page.' }),
+};

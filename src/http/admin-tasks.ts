@@ -9,7 +9,7 @@ import type { DeliveryRow, TaskRow, TaskStatus } from '../db/schema.js';
 import type { TaskFilter, TaskStore } from '../tasks/task-store.js';
 import { resultOf } from '../tasks/task-views.js';
 import { deliveryIdFor, type WebhookOutbox } from '../tasks/webhooks.js';
-import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { pageOf, rowPageAnswer, timeBound } from './admin-list.js';
 import { TaskSchemas, type AdminTaskView, type RunAttemptView, type WebhookDeliveryView } from './schemas/admin.js';
 import { taskTimeline } from './task-timeline.js';
 
@@ -38,8 +38,8 @@ export function registerAdminTaskRoutes(scope: FastifyInstance, deps: AdminTaskD
     const q = request.query;
     const filter = taskFilterOf(q, q.key);
     const page = pageOf(q);
-    const { data, has_more } = pageAnswer(await deps.store.list(filter, page.limit + 1, page.offset), page);
-    return { object: 'list' as const, data: data.map((t) => renderTask(t, deps.sign)), has_more };
+    const { data, ...more } = rowPageAnswer(await deps.store.list(filter, { ...page, limit: page.limit + 1 }), page);
+    return { object: 'list' as const, data: data.map((t) => renderTask(t, deps.sign)), ...more };
   });
 
   app.get('/admin/api/tasks/:id', { schema: TaskSchemas.get }, async (request) => {

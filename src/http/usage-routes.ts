@@ -18,7 +18,7 @@ import {
   type UsageTotals,
 } from '../billing/usage-report.js';
 import { invalidRequest } from '../core/errors.js';
-import { pageAnswer, pageOf, timeBound } from './admin-list.js';
+import { pageOf, rowPageAnswer, timeBound } from './admin-list.js';
 import { type CsvCell, toCsv } from './csv.js';
 import { AdminUsageSchema, UsageReportSchema } from './schemas/admin.js';
 import { BillingSubscriptionSchema, BillingUsageSchema } from './schemas/openai.js';
@@ -46,13 +46,13 @@ export function registerAdminUsageRoutes(scope: FastifyInstance, { usage, keys }
     };
     const page = pageOf(q);
     const [rows, totals, byDay, byModel, byKey] = await Promise.all([
-      usage.rows(filter, page.limit + 1, page.offset),
+      usage.rows(filter, { ...page, limit: page.limit + 1 }),
       usage.totals(filter),
       usage.by(filter, 'day'),
       usage.by(filter, 'model'),
       usage.by(filter, 'key'),
     ]);
-    const { data, has_more } = pageAnswer(rows, page);
+    const { data, ...more } = rowPageAnswer(rows, page);
     return {
       object: 'usage' as const,
       totals: renderTotals(totals),
@@ -77,7 +77,7 @@ export function registerAdminUsageRoutes(scope: FastifyInstance, { usage, keys }
         cost: r.cost_micros === null ? null : usd(r.cost_micros),
         created_at: new Date(r.created_at).toISOString(),
       })),
-      has_more,
+      ...more,
     };
   });
 }

@@ -1,4 +1,5 @@
 /** The gallery's storage side: stored images listed and read from their records, and deleted whole (bytes, thumbnail, record). */
+import type { ListWindow } from '../db/row-cursor.js';
 import type { ImageRow } from '../db/schema.js';
 import type { ImageFilter, ImageRecords } from './image-records.js';
 import type { ImageStore } from './image-store.js';
@@ -12,9 +13,9 @@ export class ImageGallery {
     return this.deps.now?.() ?? Date.now();
   }
 
-  /** Newest first; `limit` rows after `offset`. */
-  list(filter: ImageFilter, limit: number, offset: number): Promise<ImageRow[]> {
-    return this.deps.records.list(filter, this.now(), limit, offset);
+  /** Newest first; `limit` rows past `after`, `offset` rows skipped. */
+  list(filter: ImageFilter, page: ListWindow): Promise<ImageRow[]> {
+    return this.deps.records.list(filter, this.now(), page);
   }
 
   /** The image, if stored whole and not past retention, and (with `keyId`) that key's; else null. */

@@ -128,7 +128,7 @@ export class BullmqTaskDispatch {
   /** Tasks accepted while Redis was away have no job yet: give every waiting task one (adding twice is harmless), oldest first. */
   private async enqueueWaiting(): Promise<void> {
     try {
-      const waiting = await this.options.store.list({ status: 'queued' }, REQUEUE_LIMIT);
+      const waiting = await this.options.store.list({ status: 'queued' }, { limit: REQUEUE_LIMIT, offset: 0 });
       for (const task of waiting.reverse()) await this.enqueue(task.id);
     } catch (err) {
       this.options.onError(err);

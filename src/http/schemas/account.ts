@@ -5,7 +5,7 @@
  * task ids, upstream cost). Errors are OpenAI's envelope.
  */
 import { Type } from '@sinclair/typebox';
-import { adminListQuery, HAS_MORE, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
+import { MODEL_FILTER, MORE_AFTER, rowListQuery, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
 import { TASK_STATES, TimelineEvent, WebhookAttemptView } from './admin.js';
 import { errorResponses, IdParams, NoQuery, nullable, NullableTimestamp, Timestamp } from './common.js';
 
@@ -106,12 +106,12 @@ const UsageTotals = Type.Object(
 export const AccountSchemas = {
   account: { querystring: NoQuery, response: { 200: AccountView, ...errors() } },
   tasks: {
-    querystring: adminListQuery({
+    querystring: rowListQuery({
       state: Type.Optional(stringEnum(TASK_STATES, { description: 'Only tasks in this state.' })),
       ...MODEL_FILTER,
       ...TIME_RANGE_QUERY,
     }),
-    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(OwnTask, { description: 'Newest first.' }), ...HAS_MORE }), ...errors() },
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(OwnTask, { description: 'Newest first.' }), ...MORE_AFTER }), ...errors() },
   },
   task: { params: IdParams, querystring: NoQuery, response: { 200: OwnTaskDetail, ...errors(404) } },
   usage: {

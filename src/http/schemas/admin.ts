@@ -9,7 +9,7 @@ import { USAGE_DIMENSIONS } from '../../billing/usage-report.js';
 import { CHANNEL_KINDS, REFERENCE_IMAGE_MODES } from '../../core/channel.js';
 import { SAFETY_CLASSES } from '../../core/image-safety.js';
 import { MAX_BLOCKED_TERMS, MAX_TERM_LENGTH, SAFETY_MODES } from '../../core/safety-policy.js';
-import { adminListQuery, HAS_MORE, MAX_LIST_LIMIT, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
+import { adminListQuery, HAS_MORE, MAX_LIST_LIMIT, KEY_FILTER, MODEL_FILTER, MORE_AFTER, rowListQuery, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
 import { describedOnly, errorResponses, IdParams, NoBody, NoContent, NoQuery, nullable, NullableTimestamp, Timestamp, writtenAsIs } from './common.js';
 
 const errors = (...statuses: Parameters<typeof errorResponses>[2] & object) => errorResponses('openai', 'admin', statuses);
@@ -420,13 +420,13 @@ export type RunAttemptView = Static<typeof RunAttemptView>;
 
 export const TaskSchemas = {
   list: {
-    querystring: adminListQuery({
+    querystring: rowListQuery({
       state: Type.Optional(stringEnum(TASK_STATES, { description: 'Only tasks in this state.' })),
       ...KEY_FILTER,
       ...MODEL_FILTER,
       ...TIME_RANGE_QUERY,
     }),
-    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(AdminTaskView), ...HAS_MORE }), ...errors() },
+    response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(AdminTaskView), ...MORE_AFTER }), ...errors() },
   },
   get: {
     params: IdParams,
@@ -489,7 +489,7 @@ const byModel = Type.Composite([Type.Object({ model: Type.String() }), UsageTota
 const byKey = Type.Composite([Type.Object({ key_id: Type.String({ description: 'Empty for requests without a key.' }) }), UsageTotalsView]);
 
 export const AdminUsageSchema = {
-  querystring: adminListQuery({ ...KEY_FILTER, ...MODEL_FILTER, ...TIME_RANGE_QUERY }),
+  querystring: rowListQuery({ ...KEY_FILTER, ...MODEL_FILTER, ...TIME_RANGE_QUERY }),
   response: {
     200: Type.Object(
       {
@@ -517,9 +517,9 @@ export const AdminUsageSchema = {
             cost: nullable(Type.Number({ description: 'USD.' })),
             created_at: Timestamp,
           }),
-          { description: 'The requests themselves, newest first (a page: limit, offset).' },
+          { description: 'The requests themselves, newest first (a page: limit and offset, or after).' },
         ),
-        ...HAS_MORE,
+        ...MORE_AFTER,
       },
       { title: 'AdminUsage' },
     ),

@@ -4,7 +4,7 @@
  * Errors are OpenAI's envelope.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { adminListQuery, HAS_MORE, KEY_FILTER, MODEL_FILTER, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
+import { KEY_FILTER, MODEL_FILTER, MORE_AFTER, rowListQuery, stringEnum, TIME_RANGE_QUERY } from '../admin-list.js';
 import { errorResponses, IdParams, NoBody, NoQuery, nullable, Timestamp, writtenAsIs } from './common.js';
 
 export const IMAGE_OPERATIONS = ['generations', 'edits', 'variations'] as const;
@@ -78,7 +78,7 @@ const IMAGE_FILTERS = {
   operation: Type.Optional(stringEnum(IMAGE_OPERATIONS, { description: 'Only images of this endpoint.' })),
 };
 
-const ImageList = Type.Object({ object: Type.Literal('list'), data: Type.Array(ImageView, { description: 'Newest first.' }), ...HAS_MORE });
+const ImageList = Type.Object({ object: Type.Literal('list'), data: Type.Array(ImageView, { description: 'Newest first.' }), ...MORE_AFTER });
 const ImageDeleted = Type.Object({ id: Type.String(), object: Type.Literal('image'), deleted: Type.Literal(true) }, { title: 'GalleryImageDeleted' });
 
 const adminErrors = (...statuses: (404 | 409)[]) => errorResponses('openai', 'admin', statuses);
@@ -86,7 +86,7 @@ const clientErrors = (...statuses: 404[]) => errorResponses('openai', 'client', 
 
 export const AdminImageSchemas = {
   list: {
-    querystring: adminListQuery({
+    querystring: rowListQuery({
       ...KEY_FILTER,
       ...IMAGE_FILTERS,
       review: Type.Optional(
@@ -103,7 +103,7 @@ export const AdminImageSchemas = {
 };
 
 export const AccountImageSchemas = {
-  list: { querystring: adminListQuery(IMAGE_FILTERS), response: { 200: ImageList, ...clientErrors() } },
+  list: { querystring: rowListQuery(IMAGE_FILTERS), response: { 200: ImageList, ...clientErrors() } },
   get: { params: IdParams, querystring: NoQuery, response: { 200: ImageView, ...clientErrors(404) } },
   delete: { params: IdParams, querystring: NoQuery, response: { 200: ImageDeleted, ...clientErrors(404) } },
 };
