@@ -4,7 +4,7 @@
  * (src/safety/worker-pool.ts) whose worker script throws as it loads, as nsfwjs's would without its
  * model. A checked request gets 503 service_unavailable with Retry-After (not server_busy) and its
  * credits back; the next within the delay is refused without another start; unchecked requests
- * are served; the failure is logged at error level with its reason.
+ * are served; the failure is logged at error level with its reason and counted in the metrics.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,10 @@ describe('a content check whose classifier cannot start', () => {
 
     // Refunded: the key's credits are whole again once both runs have settled.
     expect(await settledCredits(gw.origin, String(created.id), 1)).toBe(1);
+
+    // Counted for alerting, one per image that could not be checked.
+    const metrics = await (await fetch(`${gw.origin}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } })).text();
+    expect(metrics).toMatch(/imagegate_content_check_failures_total\{reason="unavailable"\} 2/);
 
     // A key with no check is served as ever.
     const plain = await gw.client.images.generate({ model: 'gpt-image-1', prompt: 'a calm lake at dawn', size: '1024x1024' });

@@ -64,7 +64,12 @@ export type ContentRefusalSource = 'upstream' | 'classifier' | 'prompt';
  */
 export interface ContentSafetyMetricsSink {
   contentRefused(source: ContentRefusalSource, mode: 'off' | 'flag' | 'block'): void;
+  /** An image the check could not score, by why (its classifier's failure, lower-cased, without SAFETY_). */
+  contentCheckFailed(reason: ContentCheckFailure): void;
 }
+
+/** Why an image could not be checked: SafetyClassifierFailure's codes as metric labels. */
+export type ContentCheckFailure = 'queue_full' | 'undecodable_image' | 'worker_failed' | 'unavailable' | 'closed';
 
 /** storage/ reports each image's bytes once they are stored. */
 export interface StorageMetricsSink {

@@ -8,6 +8,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type {
   ChannelHealthView,
+  ContentCheckFailure,
   ContentRefusalSource,
   ContentSafetyMetricsSink,
   DeliveryMetricsSink,
@@ -79,6 +80,7 @@ export class GatewayMetrics
   private readonly webhookAttempts: Counter<'outcome'>;
   private readonly webhookDeliveries: Counter<'outcome'>;
   private readonly contentRefusals: Counter<'source' | 'mode'>;
+  private readonly contentCheckFailures: Counter<'reason'>;
 
   constructor(options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
@@ -163,6 +165,12 @@ export class GatewayMetrics
       name: `${METRIC_PREFIX}content_refusals_total`,
       help: 'Content refused (or flagged, mode flag), by source (upstream, classifier, prompt) and the policy mode of the run (off, flag, block).',
       labelNames: ['source', 'mode'],
+      registers,
+    });
+    this.contentCheckFailures = new Counter({
+      name: `${METRIC_PREFIX}content_check_failures_total`,
+      help: 'Images the content check could not score, by reason: queue_full, worker_failed, unavailable (no classifier worker could start), undecodable_image, closed.',
+      labelNames: ['reason'],
       registers,
     });
     const { taskCounts } = options;
@@ -270,5 +278,9 @@ export class GatewayMetrics
 
   contentRefused(source: ContentRefusalSource, mode: 'off' | 'flag' | 'block'): void {
     this.contentRefusals.inc({ source, mode });
+  }
+
+  contentCheckFailed(reason: ContentCheckFailure): void {
+    this.contentCheckFailures.inc({ reason });
   }
 }

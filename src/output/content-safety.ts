@@ -10,9 +10,9 @@
 import type { Channel } from '../core/channel.js';
 import { contentPolicyViolation, GatewayError, gatewayError, upstreamInvalidResponse } from '../core/errors.js';
 import { decodeBase64 } from '../core/image-bytes.js';
-import { SafetyClassifierError, type ImageSafetyClassifier, type SafetyScores } from '../core/image-safety.js';
+import { SafetyClassifierError, type ImageSafetyClassifier, type SafetyClassifierFailure, type SafetyScores } from '../core/image-safety.js';
 import type { ImageJob, UpstreamImage } from '../core/job.js';
-import type { ContentSafetyMetricsSink } from '../core/metrics-sink.js';
+import type { ContentCheckFailure, ContentSafetyMetricsSink } from '../core/metrics-sink.js';
 import {
   checkerAsked,
   effectivePolicy,
@@ -140,6 +140,7 @@ export class ContentSafety {
     try {
       return await classifier.classify(bytes, signal);
     } catch (err) {
+      if (err instanceof SafetyClassifierError) this.deps.metrics?.contentCheckFailed(FAILURE_LABELS[err.code]);
       throw classifierFailure(err);
     }
   }
@@ -163,6 +164,15 @@ function classifierFailure(err: unknown): GatewayError | unknown {
       return upstreamInvalidResponse('The upstream returned an image the content check could not read.');
   }
 }
+
+/** A classifier's failure as its metric label (a code added there must be named here). */
+const FAILURE_LABELS: Readonly<Record<SafetyClassifierFailure, ContentCheckFailure>> = {
+  SAFETY_QUEUE_FULL: 'queue_full',
+  SAFETY_UNDECODABLE_IMAGE: 'undecodable_image',
+  SAFETY_WORKER_FAILED: 'worker_failed',
+  SAFETY_UNAVAILABLE: 'unavailable',
+  SAFETY_CLOSED: 'closed',
+};
 
 function asB64(image: UpstreamImage, bytes: Buffer): UpstreamImage {
   return { kind: 'b64', base64: [encodeBase64(bytes)], ...(image.revisedPrompt !== undefined ? { revisedPrompt: image.revisedPrompt } : {}) };
