@@ -117,5 +117,7 @@ export const HAS_MORE = { has_more: Type.Boolean({ description: 'More rows follo
 /** `has_more` and `next_cursor` in the answer of a list that pages by cursor. */
 export const MORE_AFTER = {
   has_more: Type.Boolean({ description: 'More rows follow this page: ask again with `after` set to `next_cursor` (or a larger offset).' }),
-  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Where the next page starts (give it back as `after`); null on the last page, and with limit=0 (no row to go on from).' }),
+  next_cursor: Type.Union([Type.String(), Type.Null()], {
+    description: 'Where the next page starts (give it back as `after`); null on the last page, and with limit=0 (no row to go on from).',
+  }),
 };
