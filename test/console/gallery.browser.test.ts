@@ -2,7 +2,7 @@
  * The gallery in a real browser against the demo channel: an empty gallery says how to get images; images
  * generated through the API show as decoded thumbnails; the detail shows the prompt, parameters and a
  * retention countdown that ticks; filters narrow the grid; deleting one removes it from the grid and the API;
- * "Load more" pages past the first 24; content review (the Review filter, scores, a refused image unlinked, Approve).
+ * "Load more" pages past the first 24, by cursor (images arriving meanwhile are not shown twice); content review (the Review filter, scores, a refused image unlinked, Approve).
  */
 import { expect, it, vi } from 'vitest';
 import { TEST_ADMIN_KEY } from '../helpers/admin.js';
@@ -78,9 +78,14 @@ describeInBrowser('console gallery', () => {
     await openGallery();
     const thumbnails = page.locator('.gallery-grid img');
     await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(24);
+    // Five more arrive while the first page is shown: Load more goes on from the last one shown, so none
+    // of the 24 shows twice (an offset of 24 would now start five images earlier).
+    await gw.client.images.generate({ model: 'dall-e-2', prompt: 'harbour lights, late', size: '256x256', n: 5 });
     await page.getByRole('button', { name: 'Load more' }).click();
-    // The whale kept from before, and the 30 new ones.
+    // The whale kept from before, and the 30 from before the first page: each once.
     await expect.poll(() => thumbnails.count(), { timeout: WAIT_MS }).toBe(31);
+    const shown = await Promise.all((await thumbnails.all()).map(async (image) => (await image.getAttribute('src'))?.split('?')[0]));
+    expect(new Set(shown).size).toBe(31);
     expect(await page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
     expect(await thumbnails.last().getAttribute('alt')).toBe('a blue whale at night');
   });

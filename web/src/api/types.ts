@@ -3,6 +3,8 @@
 export interface ListAnswer<T> {
   data: T[];
   has_more?: boolean;
+  /** The lists that page by cursor: where the next page starts (give it back as `after`). */
+  next_cursor?: string | null;
 }
 
 export interface ModelSummary {

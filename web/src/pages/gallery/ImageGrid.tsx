@@ -1,7 +1,8 @@
 /**
  * A grid of stored images with a detail panel, for any gallery: the admin's (/admin/api/images) and a client
  * key's own (/v1/account/images). The caller gives how to list a page and delete one; the grid pages with
- * "Load more", and a deletion refreshes it.
+ * "Load more" by cursor (images generated meanwhile would shift an offset's page and show some twice), and a
+ * deletion refreshes it.
  */
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -19,7 +20,7 @@ export const PAGE_SIZE = 24;
 export interface ImageSource {
   /** The lists' query key, filters included (['admin', 'images', filters] or ['v1', 'account', 'images', filters]). */
   queryKey: readonly unknown[];
-  list: (page: { limit: number; offset: number }, signal: AbortSignal) => Promise<ListAnswer<GalleryImage>>;
+  list: (page: { limit: number; after: string | undefined }, signal: AbortSignal) => Promise<ListAnswer<GalleryImage>>;
   remove: (id: string) => Promise<unknown>;
   /** Content review (the admin's gallery only): clears a flagged or refused image. */
   approve?: (id: string) => Promise<unknown>;
@@ -30,9 +31,9 @@ export function ImageGrid({ source, showKey = false, filtered = false }: { sourc
   const [selectedId, setSelectedId] = useState<string | undefined>();
   const images = useInfiniteQuery({
     queryKey: source.queryKey,
-    initialPageParam: 0,
-    queryFn: ({ pageParam, signal }) => source.list({ limit: PAGE_SIZE, offset: pageParam }, signal),
-    getNextPageParam: (last, pages) => (last.has_more ? pages.length * PAGE_SIZE : undefined),
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam, signal }) => source.list({ limit: PAGE_SIZE, after: pageParam }, signal),
+    getNextPageParam: (last) => (last.has_more && last.next_cursor ? last.next_cursor : undefined),
   });
   const remove = useMutation({
     mutationFn: (id: string) => source.remove(id),
