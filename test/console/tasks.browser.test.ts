@@ -2,7 +2,8 @@
  * The tasks page in a real browser against the demo channel: an empty list says how to submit one; a task
  * submitted in new-api's async mode shows in the list with its live state, and its timeline shows the
  * submission, the channel attempt and the webhook attempt a local receiver answered; "Resend webhook" adds
- * another attempt, and a task without a callback shows the gateway's 409.
+ * another attempt, and a task without a callback shows the gateway's 409; Older and Newer page by cursor, so
+ * the older page does not slide while new tasks arrive.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -118,5 +119,29 @@ describeInBrowser('console tasks', () => {
       await screenshot(page, 'tasks-narrow');
     });
     await chooseTheme(page, 'system');
+  });
+
+  it('Older and Newer page by cursor: the older page stays the same while new tasks arrive', async () => {
+    const { gw } = world();
+    const before = ((await adminJson(gw.origin, 'GET', '/admin/api/tasks?limit=1000')).data as { id: string }[]).map((task) => task.id);
+    for (let i = before.length; i < 52; i++) await submit({ prompt: `a lighthouse, ${i}` });
+    const all = ((await adminJson(gw.origin, 'GET', '/admin/api/tasks?limit=1000')).data as { id: string }[]).map((task) => task.id);
+    expect(all).toHaveLength(52);
+    const page = await openTasks();
+    const rows = page.getByRole('row');
+    await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(51); // the header and 50 tasks
+    await page.getByRole('button', { name: 'Older' }).click();
+    await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(3);
+    for (const id of all.slice(50)) await page.getByRole('button', { name: id }).waitFor();
+    // Three newer tasks: the older page, asked again, is the same two (an offset of 50 would now show five).
+    for (const i of [1, 2, 3]) await submit({ prompt: `a late lighthouse, ${i}` });
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Refresh' }).isEnabled(), { timeout: WAIT_MS }).toBe(true);
+    expect(await rows.count()).toBe(3);
+    for (const id of all.slice(50)) expect(await page.getByRole('button', { name: id }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Older' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await expect.poll(() => rows.count(), { timeout: WAIT_MS }).toBe(51);
+    expect(await page.getByRole('button', { name: 'Newer' }).isDisabled()).toBe(true);
   });
 });

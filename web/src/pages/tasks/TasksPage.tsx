@@ -19,7 +19,9 @@ const IDLE_POLL_MS = 10_000;
 export function TasksPage() {
   const { api } = useSession();
   const [filters, setFilters] = useState<TaskFilters>({});
-  const [offset, setOffset] = useState(0);
+  // By cursor: the next_cursor of each page before this one ([] on the newest page). An offset's page
+  // would slide while new tasks arrive under the polling below; a cursor's stays put.
+  const [cursors, setCursors] = useState<string[]>([]);
   const [selected, setSelected] = useState<string | undefined>();
   const query = {
     state: filters.state,
@@ -28,7 +30,7 @@ export function TasksPage() {
     from: dayBound(filters.from, 'start'),
     to: dayBound(filters.to, 'end'),
     limit: PAGE_SIZE,
-    offset,
+    after: cursors.at(-1),
   };
   const tasks = useQuery({
     queryKey: ['admin', 'tasks', query],
@@ -38,7 +40,7 @@ export function TasksPage() {
   });
   const change = (next: TaskFilters) => {
     setFilters(next);
-    setOffset(0);
+    setCursors([]);
   };
   const filtered = Object.values(filters).some(Boolean);
 
@@ -55,7 +57,7 @@ export function TasksPage() {
       {tasks.isError ? <ErrorNotice error={tasks.error} /> : null}
       {tasks.isPending ? <p className="muted">Loading tasks…</p> : null}
       {tasks.data && tasks.data.data.length === 0 ? (
-        filtered || offset > 0 ? (
+        filtered || cursors.length > 0 ? (
           <EmptyState title="No tasks match">Clear a filter to see more.</EmptyState>
         ) : (
           <EmptyState title="No tasks yet">
@@ -102,12 +104,10 @@ export function TasksPage() {
               </tbody>
             </table>
             <div className="inline-form">
-              <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
+              <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
                 Newer
               </button>
-              <button type="button" disabled={!tasks.data.has_more} onClick={() => setOffset(offset + PAGE_SIZE)}>
-                Older
-              </button>
+              <OlderButton next={tasks.data.has_more ? tasks.data.next_cursor : null} onOlder={(cursor) => setCursors([...cursors, cursor])} />
             </div>
           </div>
           {selected ? <TaskTimeline id={selected} onClose={() => setSelected(undefined)} /> : null}
@@ -149,5 +149,14 @@ function TaskFilterBar({ filters, onChange }: { filters: TaskFilters; onChange: 
         <input type="date" value={filters.to ?? ''} onChange={set('to')} />
       </label>
     </form>
+  );
+}
+
+/** Older: the page after this one's last task (none past the last page). */
+function OlderButton({ next, onOlder }: { next: string | null | undefined; onOlder: (cursor: string) => void }) {
+  return (
+    <button type="button" disabled={!next} onClick={() => (next ? onOlder(next) : undefined)}>
+      Older
+    </button>
   );
 }
