@@ -7,7 +7,7 @@
 import type { RawBuilder, SelectQueryBuilder } from 'kysely';
 import { sql } from '../db/kysely.js';
 import type { Db } from '../db/database.js';
-import { pastCursor, type ListWindow } from '../db/row-cursor.js';
+import { newestFirst, type ListWindow } from '../db/row-cursor.js';
 import type { Tables } from '../db/schema.js';
 
 export interface UsageFilter {
@@ -80,9 +80,7 @@ export class UsageReport {
 
   /** Newest first, past `after` and `offset` rows skipped. */
   async rows(filter: UsageFilter, page: ListWindow) {
-    let query = this.filtered(filter).selectAll();
-    if (page.after) query = query.where(pastCursor(page.after));
-    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute();
+    return newestFirst(this.filtered(filter).selectAll(), page).execute();
   }
 
   async totals(filter: UsageFilter): Promise<UsageTotals> {

@@ -5,7 +5,7 @@
  * row shown twice or skipped when a request lands between two pages) and costs the same however
  * deep the page: the database seeks to it instead of counting rows off.
  */
-import type { RawBuilder, SqlBool } from 'kysely';
+import type { RawBuilder, SelectQueryBuilder, SqlBool } from 'kysely';
 import { sql } from './kysely.js';
 
 /** The last row a page showed. */
@@ -21,8 +21,18 @@ export interface ListWindow {
   readonly after?: RowCursor | undefined;
 }
 
+/**
+ * A newest-first list's page: its order (created_at, then id, both descending), the rows past the
+ * cursor, the limit and offset. The order and the cursor's condition live here together, since a
+ * cursor is only right for the order it was made in.
+ */
+export function newestFirst<DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>, page: ListWindow): SelectQueryBuilder<DB, TB, O> {
+  const past = page.after ? query.where(pastCursor(page.after)) : query;
+  return past.orderBy(sql`created_at`, 'desc').orderBy(sql`id`, 'desc').limit(page.limit).offset(page.offset);
+}
+
 /** The rows after `cursor` in newest-first order: older, or as old with a lower id. */
-export function pastCursor(cursor: RowCursor): RawBuilder<SqlBool> {
+function pastCursor(cursor: RowCursor): RawBuilder<SqlBool> {
   return sql<SqlBool>`(created_at < ${cursor.createdAt} or (created_at = ${cursor.createdAt} and id < ${cursor.id}))`;
 }
 

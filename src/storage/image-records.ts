@@ -1,7 +1,7 @@
 /** The images table: which stored images exist, what each was made from, and when retention ends for each. */
 import { WriteBatcher } from '../db/write-batcher.js';
 import type { Db } from '../db/database.js';
-import { pastCursor, type ListWindow } from '../db/row-cursor.js';
+import { newestFirst, type ListWindow } from '../db/row-cursor.js';
 import type { ImageReview, ImageRow, NewImage } from '../db/schema.js';
 import type { StorageMetricsSink } from '../core/metrics-sink.js';
 
@@ -97,7 +97,6 @@ export class ImageRecords {
    */
   async list(filter: ImageFilter, now: number, page: ListWindow): Promise<ImageRow[]> {
     let query = this.db.selectFrom('images').selectAll().where('bytes', '>', 0).where('expires_at', '>', now);
-    if (page.after) query = query.where(pastCursor(page.after));
     if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
     if (filter.model !== undefined) query = query.where('model', '=', filter.model);
     if (filter.taskId !== undefined) query = query.where('task_id', '=', filter.taskId);
@@ -108,7 +107,7 @@ export class ImageRecords {
     if (filter.review === 'any') query = query.where('review', 'is not', null);
     else if (filter.review !== undefined) query = query.where('review', '=', filter.review);
     if (filter.withoutHeld) query = query.where((eb) => eb.or([eb('review', 'is', null), eb('review', '!=', 'refused')]));
-    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute();
+    return newestFirst(query, page).execute();
   }
 
   /** A reviewer's verdict on a flagged or refused image; false when the image is not under review. */

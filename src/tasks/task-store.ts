@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
-import { pastCursor, type ListWindow } from '../db/row-cursor.js';
+import { newestFirst, type ListWindow } from '../db/row-cursor.js';
 import type { Tables, TaskRow, TaskStatus, TasksTable } from '../db/schema.js';
 import type { TaskCounts, TaskMetricsSink } from '../core/metrics-sink.js';
 
@@ -191,13 +191,12 @@ export class TaskStore {
   /** Newest first, past `after` and `offset` rows skipped. */
   async list(filter: TaskFilter, page: ListWindow): Promise<TaskRow[]> {
     let query = this.db.selectFrom('tasks').selectAll();
-    if (page.after) query = query.where(pastCursor(page.after));
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.keyId) query = query.where('key_id', '=', filter.keyId);
     if (filter.model) query = query.where('model', '=', filter.model);
     if (filter.from !== undefined) query = query.where('created_at', '>=', filter.from);
     if (filter.to !== undefined) query = query.where('created_at', '<', filter.to);
-    return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute();
+    return newestFirst(query, page).execute();
   }
 
   /** The request log rows of a task's runs (`<id>`, then `<id>.<attempt>` for reruns). */
