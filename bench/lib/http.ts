@@ -65,20 +65,34 @@ interface Drained {
   head: Buffer;
 }
 
+/**
+ * Each chunk as the parser hands it over ('data' events). An async iterator reads with
+ * `Readable.read()`, which joins whatever is buffered with a copy: a chunked answer's framing cuts
+ * most 64 KiB socket reads in two, so that reader paid ~1.2 ms more CPU per 2.9 MB answer for a
+ * chunked answer (imagegate's) than for one with a content-length (the pipe's, the simulator's).
+ */
+function eachChunk(body: Readable, take: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    body.on('data', take);
+    body.once('end', resolve);
+    body.once('error', reject);
+  });
+}
+
 /** Reads a body to its end, counting bytes but keeping only the first few. */
 async function drain(body: Readable): Promise<Drained> {
   let bytes = 0;
   const head: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  await eachChunk(body, (chunk) => {
     if (bytes < HEAD_BYTES) head.push(chunk.subarray(0, HEAD_BYTES - bytes));
     bytes += chunk.length;
-  }
+  });
   return { bytes, head: Buffer.concat(head) };
 }
 
 async function collect(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  await eachChunk(body, (chunk) => chunks.push(chunk));
   return Buffer.concat(chunks);
 }
 
