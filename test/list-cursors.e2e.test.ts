@@ -4,7 +4,8 @@
  * /v1/account/tasks, on SQLite and PostgreSQL. Walking `after` = `next_cursor` gives every row
  * once, in the list's order, including rows made in the same millisecond (an n=2 generation's
  * images); a page asked by cursor is the same after new rows arrive (an offset's page shifts);
- * a cursor that is not one, or one with an offset, is a 400 naming its parameter. Real server on
+ * a cursor that is not one, or one with an offset, is a 400 naming its parameter, and so is any
+ * cursor given to a list held whole (keys, channels, a ledger). Real server on
  * port 0, the official SDK for the generations.
  */
 import { describe, expect, it, vi } from 'vitest';
@@ -32,7 +33,7 @@ const LISTS = [
   { path: '/v1/account/tasks', admin: false },
 ] as const;
 
-async function listOf(gw: TestGateway, list: (typeof LISTS)[number], query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
+async function listOf(gw: TestGateway, list: { path: string; admin: boolean }, query = ''): Promise<{ status: number; json: Record<string, unknown> }> {
   const authorization = `Bearer ${list.admin ? TEST_ADMIN_KEY : gw.apiKey}`;
   const res = await rawRequest(gw.origin, { method: 'GET', path: `${list.path}${query}`, headers: { authorization } });
   return { status: res.status, json: (res.json ?? {}) as Record<string, unknown> };
@@ -134,6 +135,23 @@ function cursorSuite(backend: 'sqlite' | 'postgres') {
       const both = await listOf(gw, list, `?after=${good}&offset=1`);
       expect(both.status, list.path).toBe(400);
       expect(both.json, list.path).toMatchObject({ error: { code: 'invalid_value', param: 'offset' } });
+    }
+  }, 60_000);
+
+  it('the lists held whole (keys, channels, a key’s ledger) refuse a cursor instead of answering from their start', async () => {
+    const gw = await gateway();
+    await makeRows(gw, {}, 'a lantern');
+    const good = (await listOf(gw, LISTS[0], '?limit=1')).json.next_cursor as string;
+    expect(typeof good).toBe('string');
+    const keyId = ((await listOf(gw, { path: '/admin/api/keys', admin: true })).json.data as { id: string }[])[0]?.id;
+    for (const path of ['/admin/api/keys', '/admin/api/channels', `/admin/api/keys/${keyId}/ledger`]) {
+      const whole = await listOf(gw, { path, admin: true }, '?limit=1');
+      expect(whole.status, path).toBe(200);
+      expect(whole.json.next_cursor, path).toBeUndefined();
+      const res = await listOf(gw, { path, admin: true }, `?after=${good}`);
+      expect(res.status, path).toBe(400);
+      expect(res.json, path).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_value', param: 'after' } });
+      expect((res.json.error as { message: string }).message, path).toContain('offset');
     }
   }, 60_000);
 }

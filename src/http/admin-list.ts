@@ -93,6 +93,8 @@ export function rowPageAnswer<T extends { created_at: number; id: string }>(
 
 /** A page of a list held whole (keys, channels, a key's ledger). */
 export function pageOfList<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
+  // Another list's cursor would otherwise be ignored without a word: the whole list from its start.
+  if (page.after) throw invalidRequest('after', 'invalid_value', 'This list is not paged by cursor: page it with offset (its answers carry no next_cursor).');
   return pageAnswer(rows.slice(page.offset, page.offset + page.limit + 1), page);
 }
 
