@@ -148,10 +148,13 @@ function cursorSuite(backend: 'sqlite' | 'postgres') {
       const whole = await listOf(gw, { path, admin: true }, '?limit=1');
       expect(whole.status, path).toBe(200);
       expect(whole.json.next_cursor, path).toBeUndefined();
-      const res = await listOf(gw, { path, admin: true }, `?after=${good}`);
-      expect(res.status, path).toBe(400);
-      expect(res.json, path).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_value', param: 'after' } });
-      expect((res.json.error as { message: string }).message, path).toContain('offset');
+      // Another list's cursor, a mangled one, an empty one: each told this list pages by offset.
+      for (const after of [good, 'garbage', '']) {
+        const res = await listOf(gw, { path, admin: true }, `?after=${after}`);
+        expect(res.status, `${path} after=${after}`).toBe(400);
+        expect(res.json, path).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_value', param: 'after' } });
+        expect((res.json.error as { message: string }).message, path).toContain('not paged by cursor');
+      }
     }
   }, 60_000);
 }

@@ -12,7 +12,7 @@ import { definitionOf, keyFingerprint, type ChannelStore, type StoredChannel } f
 import type { ChannelTester } from '../routing/channel-tester.js';
 import type { ChannelBreakers } from '../routing/circuit-breaker.js';
 import type { ChannelSlots } from '../routing/concurrency.js';
-import { pageOf, pageOfList } from './admin-list.js';
+import { offsetPageOf, pageOfList } from './admin-list.js';
 import { maskSecret } from './redact.js';
 import { ChannelSchemas, type ChannelView } from './schemas/admin.js';
 
@@ -36,7 +36,7 @@ export function registerAdminChannelRoutes(scope: FastifyInstance, deps: AdminCh
   };
 
   app.get('/admin/api/channels', { schema: ChannelSchemas.list }, async (request) => {
-    const { data, has_more } = pageOfList(await store.list(), pageOf(request.query));
+    const { data, has_more } = pageOfList(await store.list(), offsetPageOf(request.query));
     return { object: 'list' as const, data: await Promise.all(data.map(view)), has_more };
   });
 

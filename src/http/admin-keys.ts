@@ -11,7 +11,7 @@ import { gatewayError, invalidRequest } from '../core/errors.js';
 import { safetyPolicyToRaw } from '../core/safety-policy.js';
 import type { LedgerRow } from '../db/schema.js';
 import type { WebhookSecrets } from '../tasks/webhook-secrets.js';
-import { pageOf, pageOfList } from './admin-list.js';
+import { offsetPageOf, pageOfList } from './admin-list.js';
 import { KeySchemas, type KeyView, type LedgerEntry } from './schemas/admin.js';
 
 export interface AdminKeysDeps {
@@ -29,7 +29,7 @@ export function registerAdminKeyRoutes(scope: FastifyInstance, { keys, credits, 
   };
 
   app.get('/admin/api/keys', { schema: KeySchemas.list }, async (request) => {
-    const { data, has_more } = pageOfList(await keys.list(), pageOf(request.query));
+    const { data, has_more } = pageOfList(await keys.list(), offsetPageOf(request.query));
     return { object: 'list' as const, data: data.map(renderKey), has_more };
   });
 
@@ -77,7 +77,7 @@ export function registerAdminKeyRoutes(scope: FastifyInstance, { keys, credits, 
 
   app.get('/admin/api/keys/:id/ledger', { schema: KeySchemas.ledger }, async (request) => {
     const key = await find(request.params.id);
-    const page = pageOf(request.query);
+    const page = offsetPageOf(request.query);
     const { data, has_more } = pageOfList(await credits.ledger(key.id, page.offset + page.limit + 1), page);
     return { object: 'list' as const, data: data.map(renderEntry), has_more };
   });

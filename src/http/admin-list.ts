@@ -91,10 +91,19 @@ export function rowPageAnswer<T extends { created_at: number; id: string }>(
   return { data, has_more, next_cursor: has_more && last ? encodeCursor(last) : null };
 }
 
+/**
+ * The page a list held whole asks for: by offset only. A cursor (its schema does not declare one)
+ * is refused whatever it holds: ignored, another list's cursor answered this list from its start.
+ */
+export function offsetPageOf(query: { limit?: number; offset?: number; after?: unknown }): Page {
+  const { after, ...byOffset } = query;
+  if (after !== undefined)
+    throw invalidRequest('after', 'invalid_value', 'This list is not paged by cursor: page it with offset (its answers carry no next_cursor).');
+  return pageOf(byOffset);
+}
+
 /** A page of a list held whole (keys, channels, a key's ledger). */
 export function pageOfList<T>(rows: readonly T[], page: Page): { data: T[]; has_more: boolean } {
-  // Another list's cursor would otherwise be ignored without a word: the whole list from its start.
-  if (page.after) throw invalidRequest('after', 'invalid_value', 'This list is not paged by cursor: page it with offset (its answers carry no next_cursor).');
   return pageAnswer(rows.slice(page.offset, page.offset + page.limit + 1), page);
 }
 
